@@ -1,0 +1,52 @@
+# Thin wrapper over CMake. `make demo` and `make test` install what is missing, build, run.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+# Debian packages the project needs (build, tests, demo data). python3-h5py/pandas let the
+# tests check that h5py and pandas read our files.
+DEB_PKGS = build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools \
+           libopenmpi-dev openmpi-bin zlib1g-dev gnuplot-nox dataset-fashion-mnist \
+           libxgboost-dev liblinear-dev python3-h5py python3-pandas python3-numpy
+
+.PHONY: all deps build test demo gpu-check bench clean help
+
+all: build
+
+help:
+	@echo "make deps       install the Debian packages gpuhours needs (as root)"
+	@echo "make            configure and build into $(BUILD)/"
+	@echo "make test       deps + build + every test (ctest)"
+	@echo "make demo       deps + build + the main job on the embedded default data"
+	@echo "make gpu-check  on a GPU machine: CUDA build, all tests, kernel benchmark"
+	@echo "make bench      kernel benchmark on this machine"
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: deps
+	$(MAKE) build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: deps
+	$(MAKE) build
+	./$(BUILD)/gpuhours train --preset smoke
+
+gpu-check:
+	./bench/gpu_check.sh $(BUILD)-gpu
+
+bench: build
+	./$(BUILD)/bench/bench_kernels
+
+clean:
+	rm -rf $(BUILD)

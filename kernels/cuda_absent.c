@@ -1,0 +1,21 @@
+// kernels: the CUDA runtime helpers of a build without CUDA: no devices, every call GH_ENODEV.
+#include "kernels.h"
+
+static int no_cuda(void) { return gh_fail(GH_ENODEV, "this gpuhours was built without CUDA"); }
+
+int gh_cuda_built(void) { return 0; }
+int gh_cuda_device_count(void) { return 0; }
+int gh_cuda_set_device(int index) { (void)index; return no_cuda(); }
+int gh_cuda_device_name(int index, char *out, size_t len) {
+    (void)index;
+    if (len) out[0] = 0;
+    return no_cuda();
+}
+int gh_cuda_versions(int *driver, int *runtime) { *driver = 0; *runtime = 0; return no_cuda(); }
+int gh_cuda_malloc(void **p, size_t bytes) { (void)bytes; *p = NULL; return no_cuda(); }
+int gh_cuda_free(void *p) { (void)p; return no_cuda(); }
+int gh_cuda_memcpy_h2d(void *d, const void *s, size_t n) { (void)d; (void)s; (void)n; return no_cuda(); }
+int gh_cuda_memcpy_d2h(void *d, const void *s, size_t n) { (void)d; (void)s; (void)n; return no_cuda(); }
+int gh_cuda_memcpy_d2d(void *d, const void *s, size_t n) { (void)d; (void)s; (void)n; return no_cuda(); }
+int gh_cuda_memset0(void *p, size_t n) { (void)p; (void)n; return no_cuda(); }
+int gh_cuda_sync(void) { return no_cuda(); }
