@@ -1,0 +1,150 @@
+// engine: tensors on a device, parameters in one flat buffer per group, an activation arena
+// reset every step, reverse-mode autograd on a tape rebuilt every step, optimizers.
+// Layers above (models, learners, search) build networks only through this header.
+//
+// Error handling: the engine keeps a sticky status. An op that fails (shape or device
+// mismatch, arena exhausted, kernel error) sets it, sets gh_error_get() naming the op and
+// the shapes, and returns NULL; any op given a NULL input returns NULL at once. Check
+// gh_engine_status() (or the return of gh_backward / an optimizer step) once per step.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/base.h"
+#include "../kernels/kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    GH_BACKEND_REF = 0,   // plain C reference kernels (tests, debugging)
+    GH_BACKEND_CPU = 1,   // fast CPU kernels (OpenBLAS + OpenMP)
+    GH_BACKEND_CUDA = 2,  // hand-written CUDA kernels on device `device_index`
+} gh_backend;
+
+const char *gh_backend_name(gh_backend b);
+// "ref", "cpu", "cuda", "cuda:1", "auto" (cuda:0 when a GPU is present, else cpu)
+int gh_backend_parse(const char *text, gh_backend *b, int *device_index);
+
+#define GH_MAX_DIMS 4
+
+typedef struct gh_tensor {
+    float *data;            // backend memory (device memory for CUDA)
+    float *grad;            // same shape; NULL when the tensor needs no gradient
+    int ndim;
+    int shape[GH_MAX_DIMS]; // NCHW for images, [n, features] for vectors
+    size_t numel;
+    int requires_grad;
+    const char *name;       // parameters only (points into the engine's storage)
+} gh_tensor;
+
+typedef struct gh_engine gh_engine;
+
+typedef struct {
+    gh_backend backend;
+    int device_index;
+    size_t arena_bytes;      // activations + their gradients for one step
+    int deterministic;       // fixed-order reductions, no float atomics (CUDA)
+    uint64_t seed;           // parameter init and dropout masks derive from it
+} gh_engine_config;
+
+int gh_engine_create(gh_engine **out, const gh_engine_config *cfg);
+void gh_engine_destroy(gh_engine *e);
+int gh_engine_status(const gh_engine *e);          // first error since the last step_begin
+gh_backend gh_engine_backend(const gh_engine *e);
+size_t gh_engine_arena_peak(const gh_engine *e);   // high-water mark in bytes
+
+// ---- parameters: declared, then allocated once into one flat buffer per group ---------------
+// Groups: GH_GROUP_WEIGHTS and GH_GROUP_ARCH take gradients; GH_GROUP_BUFFERS (batch-norm
+// running stats) do not. A data-parallel all-reduce of a group is one call on its flat grad.
+enum { GH_GROUP_WEIGHTS = 0, GH_GROUP_ARCH = 1, GH_GROUP_BUFFERS = 2, GH_NUM_GROUPS = 3 };
+typedef enum {
+    GH_INIT_ZERO, GH_INIT_ONE,
+    GH_INIT_KAIMING_UNIFORM,   // PyTorch's default for conv/linear: U(-b, b), b = 1/sqrt(fan_in)
+    GH_INIT_NORMAL_1E3,        // N(0, 1e-3^2): DARTS architecture parameters
+} gh_init;
+// Declares a parameter; returns a handle whose data/grad pointers become valid after
+// gh_params_alloc. fan_in is used by the Kaiming init (0 for other inits).
+gh_tensor *gh_param(gh_engine *e, int group, const char *name, int ndim, const int *shape,
+                    gh_init init, int fan_in);
+int gh_params_alloc(gh_engine *e);                 // allocates and initialises every group
+size_t gh_group_numel(const gh_engine *e, int group);
+float *gh_group_data(gh_engine *e, int group);     // flat, backend memory
+float *gh_group_grad(gh_engine *e, int group);     // flat, backend memory (NULL for buffers)
+int gh_group_zero_grad(gh_engine *e, int group);
+int gh_params_count(const gh_engine *e);
+gh_tensor *gh_param_at(gh_engine *e, int i);       // in declaration order
+int gh_param_group(const gh_engine *e, int i);
+
+// ---- one step: reset arena and tape, run ops, backward -----------------------------------------
+void gh_step_begin(gh_engine *e);                  // frees every activation, clears the tape
+void gh_set_training(gh_engine *e, int training);  // batch norm batch stats, dropout on
+void gh_set_grad_enabled(gh_engine *e, int on);    // off: ops record nothing (evaluation)
+// Host data into a new arena tensor (no gradient).
+gh_tensor *gh_input(gh_engine *e, int ndim, const int *shape, const float *host);
+// Integer labels into the arena; returns a backend pointer valid until the next step_begin.
+const int *gh_labels(gh_engine *e, int n, const int *host);
+
+// ---- ops: each returns a new arena tensor and, when gradients are on, records itself -----------
+gh_tensor *gh_conv2d(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b /*NULL*/,
+                     int stride_h, int stride_w, int pad_h, int pad_w, int dil_h, int dil_w,
+                     int groups);
+// gamma/beta NULL: no affine. run_mean/run_var updated in training mode, used in eval mode.
+gh_tensor *gh_batchnorm(gh_engine *e, gh_tensor *x, gh_tensor *gamma, gh_tensor *beta,
+                        gh_tensor *run_mean, gh_tensor *run_var, float eps, float momentum);
+gh_tensor *gh_relu(gh_engine *e, gh_tensor *x);
+gh_tensor *gh_maxpool(gh_engine *e, gh_tensor *x, int k, int stride, int pad);
+gh_tensor *gh_avgpool(gh_engine *e, gh_tensor *x, int k, int stride, int pad);
+gh_tensor *gh_global_avgpool(gh_engine *e, gh_tensor *x);        // [n,c,h,w] -> [n,c]
+gh_tensor *gh_linear(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b /*NULL*/);
+gh_tensor *gh_add(gh_engine *e, gh_tensor *a, gh_tensor *b);
+gh_tensor *gh_scale(gh_engine *e, gh_tensor *x, float alpha);    // alpha * x
+// y = sum_i w[i] * xs[i]; w is a tensor of k weights (e.g. softmax of an alpha row);
+// xs[i] may be NULL for a "none" op (contributes zero).
+gh_tensor *gh_wsum(gh_engine *e, int k, gh_tensor *const *xs, gh_tensor *w);
+gh_tensor *gh_concat(gh_engine *e, int k, gh_tensor *const *xs);   // along channels
+gh_tensor *gh_slice(gh_engine *e, gh_tensor *x, int c0, int cn);    // channels c0..c0+cn-1
+gh_tensor *gh_shift(gh_engine *e, gh_tensor *x, int dh, int dw, int ho, int wo);
+gh_tensor *gh_dropout(gh_engine *e, gh_tensor *x, float p);        // identity when not training
+gh_tensor *gh_droppath(gh_engine *e, gh_tensor *x, float p);       // per-sample, training only
+gh_tensor *gh_softmax(gh_engine *e, gh_tensor *x);                 // over the last dimension
+gh_tensor *gh_flatten(gh_engine *e, gh_tensor *x);                 // [n, ...] -> [n, rest] view
+// Mean softmax cross-entropy over the batch, label smoothing in [0, 1). Scalar tensor [1].
+// correct (optional, host) receives the number of argmax hits.
+gh_tensor *gh_xent(gh_engine *e, gh_tensor *logits, const int *labels, float smoothing,
+                   int *correct);
+
+// Reverse pass from a scalar tensor: parameter gradients ADD into their group's flat grad
+// (so zero them first, or accumulate over micro-batches on purpose). Returns GH_ENAN when
+// the loss is not finite (nothing is propagated), or the sticky status.
+int gh_backward(gh_engine *e, gh_tensor *loss);
+
+// ---- reading values ----------------------------------------------------------------------------
+int gh_tensor_to_host(gh_engine *e, const gh_tensor *t, float *host);  // numel floats
+int gh_tensor_from_host(gh_engine *e, gh_tensor *t, const float *host);
+float gh_scalar(gh_engine *e, const gh_tensor *t);                    // NAN on failure
+
+// ---- optimizers and vector ops on groups (flat buffers) -----------------------------------------
+// State (momentum, Adam moments) lives in the engine, one per group, created on first use.
+int gh_sgd_step(gh_engine *e, int group, float lr, float momentum, float wd);
+int gh_adam_step(gh_engine *e, int group, float lr, float beta1, float beta2, float eps, float wd);
+// Scales the group's gradient so its L2 norm is at most max_norm; norm_out (optional) gets the
+// norm before clipping. Deterministic on every backend.
+int gh_clip_grad_norm(gh_engine *e, int group, float max_norm, double *norm_out);
+// Backend-memory vector helpers for algorithms over whole groups (DARTS unrolled step, HVP).
+int gh_vec_axpy(gh_engine *e, size_t n, float alpha, const float *x, float *y);
+int gh_vec_copy(gh_engine *e, size_t n, const float *src, float *dst);
+int gh_vec_scale(gh_engine *e, size_t n, float alpha, float *x);
+double gh_vec_norm(gh_engine *e, size_t n, const float *x);           // L2, accumulated in double
+// Backend memory that outlives steps (saved weights, optimizer copies); freed with the engine.
+float *gh_buffer(gh_engine *e, size_t n);
+// The optimizer state of a group (momentum buffer for SGD, m and v for Adam), NULL if unused.
+float *gh_group_momentum(gh_engine *e, int group);
+
+// The per-purpose seed for dropout masks of this step (advanced by step_begin).
+uint64_t gh_engine_dropout_seed(const gh_engine *e);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,75 @@
+// ledger: one HDF5 file per run under results/: run attributes, and tables (trials, epochs,
+// phase costs, artifacts) appended as work completes, flushed so that a kill -9 loses at
+// most the record in flight; a run can resume from it. Schema: results/SCHEMA.md.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../cost/cost.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LEDGER_SCHEMA_VERSION 1
+
+typedef struct ledger ledger;
+
+// What produced the run; the ledger adds host, build commit (+dirty), device names and count,
+// library versions and the start time itself.
+typedef struct {
+    const char *method;      // "darts-first", "darts-second", "random-ws", "cfo", "random", ...
+    const char *dataset;     // "fashion-mnist", "cifar10", "credit-g", ...
+    uint64_t seed;
+    const char *config_text; // the full resolved config, as echoed at start
+    int argc;
+    char **argv;
+    int gpus;                // GPUs held by the run
+} ledger_run_info;
+
+typedef struct {
+    int64_t id;
+    const char *arch;        // genotype text or config JSON
+    const char *learner;     // tabular: "xgboost", "rf", "lrl1", ...; NAS: "" 
+    double fidelity;         // epochs, or training samples
+    double train_acc, val_acc, test_acc;     // NAN when not measured
+    double train_loss, val_loss, test_loss;  // NAN when not measured
+    double madds;            // multiply-adds per example, NAN if unknown
+    double params;           // parameter count
+    cost_totals cost;
+    const char *status;      // "ok", "failed", "timeout", "nan"
+} ledger_trial;
+
+typedef struct {
+    const char *phase;       // "search", "selection", "final"
+    int64_t trial_id;        // -1 when not tied to a trial
+    int epoch;
+    double train_loss, train_acc, val_loss, val_acc, lr;
+    cost_totals cost;        // cumulative within the phase
+} ledger_epoch;
+
+// Creates path (its directory too); fails with GH_EIO if it exists.
+int ledger_create(ledger **out, const char *path, const ledger_run_info *info);
+// Opens an existing run to continue it (--resume): status back to "running".
+// Fails with GH_EFORMAT naming the problem for a non-HDF5 file, another tool's file, or a
+// newer schema version, and writes nothing then.
+int ledger_resume(ledger **out, const char *path);
+int ledger_open_read(ledger **out, const char *path);   // read-only, for ls/plot/report
+int ledger_append_trial(ledger *l, const ledger_trial *t);
+int ledger_append_epoch(ledger *l, const ledger_epoch *ep);
+int ledger_add_phase_cost(ledger *l, const char *phase, const cost_totals *c);
+// Named artifacts: text (genotypes, configs, JSON) or a float matrix (alphas).
+int ledger_put_text(ledger *l, const char *name, const char *text);
+int ledger_put_matrix(ledger *l, const char *name, int rows, int cols, const float *data);
+// status: "finished", "failed", "interrupted". Frees l.
+int ledger_close(ledger *l, const char *status);
+
+// Reading back (for resume, ls, plot, report).
+int64_t ledger_num_trials(const ledger *l);
+// Fills t for row i; the strings point into l and live until ledger_close.
+int ledger_read_trial(ledger *l, int64_t i, ledger_trial *t);
+const char *ledger_attr(const ledger *l, const char *name);  // run attribute text or NULL
+
+#ifdef __cplusplus
+}
+#endif
