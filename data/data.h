@@ -26,8 +26,61 @@ int images_read_mnist_dir(gh_images *out, const char *dir, const char *split);
 void images_free(gh_images *im);
 #define GH_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
-// ==== tabular (csv.c, arff.c, table.c) ========================================================
-// (declared by the tabular readers)
+// ==== tabular (csv.c, arff.c, table.c, dataset.c) ================================================
+typedef enum { GH_COL_NUMERIC = 0, GH_COL_NOMINAL = 1, GH_COL_STRING = 2, GH_COL_DATE = 3 } gh_coltype;
+typedef struct {
+    char *name;
+    gh_coltype type;
+    int n_levels;      // nominal and string: distinct values seen (or declared, ARFF)
+    char **levels;     // level text, index = the value stored in gh_table.values
+} gh_column;
+
+// A raw table as read: values row-major [n_rows x n_cols]; numeric as is, date as seconds
+// since the epoch, nominal/string as the level index; missing = NAN.
+typedef struct {
+    int n_rows, n_cols;
+    gh_column *cols;
+    double *values;
+    char *source;      // the path it was read from
+} gh_table;
+
+// CSV: a header row, RFC 4180 quoting, missing as empty / "?" / "NA"; column types inferred
+// (numeric when every non-missing value parses). ARFF: numeric, nominal, string and date
+// attributes, '?' for missing, sparse rows {i v, ...}. table_read picks by extension
+// (.csv, .arff, .arff.gz too). Errors: GH_EFORMAT naming file, line and column.
+int table_read_csv(gh_table *out, const char *path);
+int table_read_arff(gh_table *out, const char *path);
+int table_read(gh_table *out, const char *path);
+void table_free(gh_table *t);
+int table_find_column(const gh_table *t, const char *name);   // index or -1
+
+typedef enum { GH_TASK_AUTO = -1, GH_TASK_BINARY = 0, GH_TASK_MULTICLASS = 1,
+               GH_TASK_REGRESSION = 2 } gh_task;
+const char *gh_task_name(gh_task t);
+
+// Learner-ready data: x row-major [n x d] float with NAN for missing; nominal features kept as
+// level codes (feat_levels[j] > 0) so each learner encodes them as it needs (one-hot for
+// linear models and the MLP, codes for trees). y: class index (classification) or value.
+typedef struct {
+    int n, d;
+    float *x;
+    float *y;
+    gh_task task;
+    int n_classes;            // 0 for regression
+    char **class_names;       // [n_classes]
+    char **feat_names;        // [d]
+    int *feat_levels;         // [d]: 0 numeric, else number of nominal levels
+} gh_dataset;
+
+// target: column name (NULL: the last column). task GH_TASK_AUTO infers it: nominal or
+// string target -> binary/multiclass by levels; numeric with <= 2 distinct integer values ->
+// binary; otherwise regression. String and date feature columns are dropped / kept numeric.
+// Errors: missing target column, constant target, rows with a missing target (dropped with a
+// warning on stderr naming the rows; an error if none remain).
+int dataset_from_table(gh_dataset *out, const gh_table *t, const char *target, gh_task task);
+// Copies rows idx[0..n) of src (sharing nothing).
+int dataset_subset(gh_dataset *out, const gh_dataset *src, const int *idx, int n);
+void dataset_free(gh_dataset *ds);
 
 #ifdef __cplusplus
 }
