@@ -1,0 +1,310 @@
+// engine: creation and teardown, the sticky status, the activation arena and host scratch,
+// the step boundary (arena, tape and dropout seed), tensor creation and host <-> backend
+// copies of tensors.
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+// Defaults when the config leaves a field zero. 256 MiB holds a batch-128 Fashion-MNIST CNN
+// step many times over; DARTS search networks need more and say so in their config. On the
+// host the arena is malloc'ed, so untouched pages cost nothing.
+#define ARENA_DEFAULT_BYTES ((size_t)256 << 20)
+#define ARENA_ALIGN 256   // cudaMalloc's alignment; also keeps host tensors on cache lines
+#define META_CHUNK_BYTES ((size_t)1 << 20)
+
+int eng_fail(gh_engine *e, int status, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (e && e->status == GH_OK) {
+        e->status = status;
+        gh_error_set("%s", buf);
+    } else if (!e) {
+        gh_error_set("%s", buf);
+    }
+    return status;
+}
+
+int eng_check(gh_engine *e, int st) {
+    if (st && e->status == GH_OK) e->status = st;  // the kernel set the message itself
+    return st;
+}
+
+shape_str shp(const gh_tensor *t) {
+    shape_str s;
+    if (!t) {
+        snprintf(s.s, sizeof s.s, "NULL");
+        return s;
+    }
+    size_t o = 0;
+    s.s[o++] = '[';
+    for (int i = 0; i < t->ndim && o < sizeof s.s - 16; i++)
+        o += (size_t)snprintf(s.s + o, sizeof s.s - o, i ? ",%d" : "%d", t->shape[i]);
+    snprintf(s.s + o, sizeof s.s - o, "]");
+    return s;
+}
+
+int same_shape(const gh_tensor *a, const gh_tensor *b) {
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+// ---- create / destroy ----------------------------------------------------------------------
+
+static int check_backend(const gh_engine_config *cfg) {
+    if (cfg->backend == GH_BACKEND_REF || cfg->backend == GH_BACKEND_CPU) return GH_OK;
+    if (cfg->backend != GH_BACKEND_CUDA)
+        return gh_fail(GH_EINVAL, "engine: unknown backend %d", (int)cfg->backend);
+#ifndef GH_HAVE_CUDA
+    return gh_fail(GH_ENODEV, "engine: cuda:%d requested, but this gpuhours was built without "
+                   "CUDA (configure with -DGH_CUDA=ON on a machine with nvcc)",
+                   cfg->device_index);
+#else
+    int n = gh_cuda_device_count();
+    if (n <= 0)
+        return gh_fail(GH_ENODEV, "engine: cuda:%d requested, but no GPU was found",
+                       cfg->device_index);
+    if (cfg->device_index < 0 || cfg->device_index >= n)
+        return gh_fail(GH_ENODEV, "engine: cuda:%d requested, but only %d GPU(s) were found",
+                       cfg->device_index, n);
+    return gh_cuda_set_device(cfg->device_index);
+#endif
+}
+
+int gh_engine_create(gh_engine **out, const gh_engine_config *cfg) {
+    *out = NULL;
+    if (!cfg) return gh_fail(GH_EINVAL, "engine: config is NULL");
+    int st = check_backend(cfg);
+    if (st) return st;
+    gh_engine *e = calloc(1, sizeof *e);
+    if (!e) return gh_fail(GH_ENOMEM, "engine: %zu bytes for the engine struct", sizeof *e);
+    e->cfg = *cfg;
+    if (e->cfg.arena_bytes == 0) e->cfg.arena_bytes = ARENA_DEFAULT_BYTES;
+    e->training = 1;
+    e->grad_enabled = 1;
+    e->kc.deterministic = cfg->deterministic;
+    gh_rng_seed(&e->rng_init, cfg->seed, GH_STREAM_INIT);
+    gh_rng_seed(&e->rng_dropout, cfg->seed, GH_STREAM_DROPOUT);
+    e->dropout_seed = gh_rng_u64(&e->rng_dropout);
+
+    e->arena_cap = (e->cfg.arena_bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    void *p = NULL;
+    if (e->cfg.backend == GH_BACKEND_CUDA) {
+        st = dev_alloc(e, &p, e->arena_cap);
+    } else {
+        p = aligned_alloc(ARENA_ALIGN, e->arena_cap);
+        st = p ? GH_OK : gh_fail(GH_ENOMEM, "host allocation of %zu bytes failed", e->arena_cap);
+    }
+    if (st) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", gh_error_get());
+        free(e);
+        return gh_fail(st, "engine: activation arena of %zu bytes on %s: %s", cfg->arena_bytes,
+                       gh_backend_name(cfg->backend), msg);
+    }
+    e->arena = p;
+    *out = e;
+    return GH_OK;
+}
+
+void gh_engine_destroy(gh_engine *e) {
+    if (!e) return;
+    if (e->cfg.backend == GH_BACKEND_CUDA) dev_free(e, e->arena);
+    else free(e->arena);
+    for (int g = 0; g < GH_NUM_GROUPS; g++) {
+        dev_free(e, e->group_data[g]);
+        dev_free(e, e->group_grad[g]);
+        dev_free(e, e->opt_state[g]);
+    }
+    for (int i = 0; i < e->nbuffers; i++) dev_free(e, e->buffers[i]);
+    free(e->buffers);
+    dev_free(e, e->ws);
+    for (int i = 0; i < e->nparams; i++) {
+        free((char *)e->params[i].node->t.name);
+        free(e->params[i].node);
+    }
+    free(e->params);
+    for (meta_chunk *c = e->meta_head; c;) {
+        meta_chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+    free(e->tape);
+    free(e->host_tmp);
+    free(e);
+}
+
+int gh_engine_status(const gh_engine *e) { return e ? e->status : GH_EINVAL; }
+gh_backend gh_engine_backend(const gh_engine *e) { return e->cfg.backend; }
+size_t gh_engine_arena_peak(const gh_engine *e) { return e->arena_peak; }
+uint64_t gh_engine_dropout_seed(const gh_engine *e) { return e->dropout_seed; }
+
+// ---- allocators ----------------------------------------------------------------------------
+
+void *arena_alloc(gh_engine *e, const char *op, size_t bytes) {
+    size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (need == 0) need = ARENA_ALIGN;
+    if (need > e->arena_cap - e->arena_used) {
+        eng_fail(e, GH_ENOMEM,
+                 "%s: activation arena exhausted: asked %zu bytes, %zu used of capacity %zu "
+                 "bytes (raise gh_engine_config.arena_bytes)",
+                 op, bytes, e->arena_used, e->arena_cap);
+        return NULL;
+    }
+    void *p = e->arena + e->arena_used;
+    e->arena_used += need;
+    if (e->arena_used > e->arena_peak) e->arena_peak = e->arena_used;
+    return p;
+}
+
+void *meta_alloc(gh_engine *e, size_t bytes) {
+    bytes = (bytes + 15) & ~(size_t)15;
+    meta_chunk *c = e->meta_cur;
+    while (c && c->used + bytes > c->cap) {
+        c = c->next;
+        if (c) c->used = 0;
+    }
+    if (!c) {
+        size_t cap = bytes > META_CHUNK_BYTES ? bytes : META_CHUNK_BYTES;
+        c = malloc(sizeof *c + cap);
+        if (!c) {
+            eng_fail(e, GH_ENOMEM, "engine: host scratch chunk of %zu bytes failed", cap);
+            return NULL;
+        }
+        c->next = NULL;
+        c->cap = cap;
+        c->used = 0;
+        // chunks are kept in allocation order so step_begin can walk them from the head
+        if (!e->meta_head) e->meta_head = c;
+        else {
+            meta_chunk *t = e->meta_head;
+            while (t->next) t = t->next;
+            t->next = c;
+        }
+    }
+    e->meta_cur = c;
+    void *p = c->mem + c->used;
+    c->used += bytes;
+    return p;
+}
+
+// ---- the step boundary -----------------------------------------------------------------------
+
+void gh_step_begin(gh_engine *e) {
+    e->arena_used = 0;
+    e->tape_len = 0;
+    e->meta_cur = e->meta_head;
+    if (e->meta_cur) e->meta_cur->used = 0;
+    e->status = GH_OK;
+    e->dropout_seed = gh_rng_u64(&e->rng_dropout);
+    e->dropout_ops = 0;
+}
+
+void gh_set_training(gh_engine *e, int training) { e->training = training != 0; }
+void gh_set_grad_enabled(gh_engine *e, int on) { e->grad_enabled = on != 0; }
+
+// ---- tensors -------------------------------------------------------------------------------
+
+int op_in(gh_engine *e, const char *op, const char *what, const gh_tensor *t) {
+    if (!t) {
+        // a NULL input after an earlier failure propagates without a new message
+        if (e->status == GH_OK) eng_fail(e, GH_EINVAL, "%s: input %s is NULL", op, what);
+        return 0;
+    }
+    const tnode *n = (const tnode *)t;
+    if (n->owner != e)
+        return !eng_fail(e, GH_EINVAL, "%s: input %s %s belongs to another engine (%s), "
+                         "this one is %s: tensors cannot cross devices", op, what, shp(t).s,
+                         n->owner ? gh_backend_name(n->owner->cfg.backend) : "none",
+                         gh_backend_name(e->cfg.backend));
+    if (!t->data)
+        return !eng_fail(e, GH_EINVAL, "%s: input %s %s%s%s has no storage (parameters need "
+                         "gh_params_alloc before use)", op, what, t->name ? "'" : "",
+                         t->name ? t->name : "", t->name ? "'" : "");
+    return 1;
+}
+
+gh_tensor *new_tensor(gh_engine *e, const char *op, int ndim, const int *shape,
+                      gh_tensor *const *src, int nsrc) {
+    if (ndim < 1 || ndim > GH_MAX_DIMS) {
+        eng_fail(e, GH_EINVAL, "%s: %d dimensions (1..%d supported)", op, ndim, GH_MAX_DIMS);
+        return NULL;
+    }
+    size_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0) {
+            eng_fail(e, GH_EINVAL, "%s: output dimension %d is %d", op, i, shape[i]);
+            return NULL;
+        }
+        numel *= (size_t)shape[i];
+    }
+    tnode *n = meta_alloc(e, sizeof *n);
+    if (!n) return NULL;
+    memset(n, 0, sizeof *n);
+    n->owner = e;
+    n->t.ndim = ndim;
+    for (int i = 0; i < ndim; i++) n->t.shape[i] = shape[i];
+    n->t.numel = numel;
+    n->t.data = arena_alloc(e, op, numel * sizeof(float));
+    if (!n->t.data) return NULL;
+    int rg = 0;
+    if (e->grad_enabled)
+        for (int i = 0; i < nsrc; i++)
+            if (src[i] && src[i]->requires_grad) rg = 1;
+    n->t.requires_grad = rg;
+    return &n->t;
+}
+
+gh_tensor *gh_input(gh_engine *e, int ndim, const int *shape, const float *host) {
+    gh_tensor *t = new_tensor(e, "input", ndim, shape, NULL, 0);
+    if (!t) return NULL;
+    int st = host ? dev_h2d(e, t->data, host, t->numel * sizeof(float))
+                  : dev_zero(e, t->data, t->numel * sizeof(float));
+    if (eng_check(e, st)) return NULL;
+    return t;
+}
+
+const int *gh_labels(gh_engine *e, int n, const int *host) {
+    if (n <= 0 || !host) {
+        eng_fail(e, GH_EINVAL, "labels: n=%d, host=%p", n, (const void *)host);
+        return NULL;
+    }
+    int *p = arena_alloc(e, "labels", (size_t)n * sizeof(int));
+    if (!p) return NULL;
+    if (eng_check(e, dev_h2d(e, p, host, (size_t)n * sizeof(int)))) return NULL;
+    return p;
+}
+
+int read_scalar(gh_engine *e, const float *p, float *out) {
+    return eng_check(e, dev_d2h(e, out, p, sizeof(float)));
+}
+
+int gh_tensor_to_host(gh_engine *e, const gh_tensor *t, float *host) {
+    if (!op_in(e, "tensor_to_host", "t", t)) return e->status ? e->status : GH_EINVAL;
+    return eng_check(e, dev_d2h(e, host, t->data, t->numel * sizeof(float)));
+}
+
+int gh_tensor_from_host(gh_engine *e, gh_tensor *t, const float *host) {
+    if (!op_in(e, "tensor_from_host", "t", t)) return e->status ? e->status : GH_EINVAL;
+    return eng_check(e, dev_h2d(e, t->data, host, t->numel * sizeof(float)));
+}
+
+float gh_scalar(gh_engine *e, const gh_tensor *t) {
+    if (!op_in(e, "scalar", "t", t)) return NAN;
+    if (t->numel != 1) {
+        eng_fail(e, GH_EINVAL, "scalar: tensor %s has %zu elements, expected 1", shp(t).s,
+                 t->numel);
+        return NAN;
+    }
+    float v;
+    if (read_scalar(e, t->data, &v)) return NAN;
+    return v;
+}

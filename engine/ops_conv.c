@@ -1,0 +1,68 @@
+// engine: the conv2d op (any kernel size, stride, padding, dilation, groups) with its
+// backward, its workspace taken from the engine-owned buffer.
+#include "engine_internal.h"
+
+static size_t conv_ws(const gh_engine *e, const conv2d_shape *sh) {
+#ifdef GH_HAVE_CUDA
+    if (e->cfg.backend == GH_BACKEND_CUDA) return conv2d_ws_floats_cuda(sh);
+#endif
+    (void)e;
+    return conv2d_ws_floats(sh);
+}
+
+static int conv_bwd(gh_engine *e, const tape_entry *t) {
+    gh_tensor *x = t->in[0], *w = t->in[1], *b = t->in[2];
+    float *dx = grad_of(e, "conv2d backward", x);
+    float *dw = grad_of(e, "conv2d backward", w);
+    float *db = b ? grad_of(e, "conv2d backward", b) : NULL;
+    if (e->status) return e->status;
+    if (!dx && !dw && !db) return GH_OK;
+    if (dev_ws(e, conv_ws(e, &t->sh.conv))) return e->status;
+    return KCALL(e, conv2d_bwd, &t->sh.conv, x->data, w->data, t->out->grad, dx, dw, db);
+}
+
+gh_tensor *gh_conv2d(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b, int stride_h,
+                     int stride_w, int pad_h, int pad_w, int dil_h, int dil_w, int groups) {
+    if (!op_in(e, "conv2d", "x", x) || !op_in(e, "conv2d", "w", w)) return NULL;
+    if (b && !op_in(e, "conv2d", "b", b)) return NULL;
+    if (x->ndim != 4 || w->ndim != 4) {
+        eng_fail(e, GH_EINVAL, "conv2d: x %s and w %s must both be 4-D (NCHW, KCRS)",
+                 shp(x).s, shp(w).s);
+        return NULL;
+    }
+    if (groups <= 0 || x->shape[1] % groups || w->shape[0] % groups ||
+        w->shape[1] * groups != x->shape[1]) {
+        eng_fail(e, GH_EINVAL, "conv2d: x %s and w %s with groups=%d: w needs [k, c/groups, r, "
+                 "s] with c and k divisible by groups", shp(x).s, shp(w).s, groups);
+        return NULL;
+    }
+    if (b && (b->numel != (size_t)w->shape[0])) {
+        eng_fail(e, GH_EINVAL, "conv2d: bias %s for w %s: expected [%d]", shp(b).s, shp(w).s,
+                 w->shape[0]);
+        return NULL;
+    }
+    conv2d_shape sh = {.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3],
+                       .k = w->shape[0], .r = w->shape[2], .s = w->shape[3],
+                       .stride_h = stride_h, .stride_w = stride_w, .pad_h = pad_h,
+                       .pad_w = pad_w, .dil_h = dil_h, .dil_w = dil_w, .groups = groups};
+    if (conv2d_shape_init(&sh)) {
+        eng_fail(e, GH_EINVAL, "conv2d: x %s, w %s, stride %dx%d, pad %dx%d, dilation %dx%d: %s",
+                 shp(x).s, shp(w).s, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w,
+                 gh_error_get());
+        return NULL;
+    }
+    gh_tensor *src[3] = {x, w, b};
+    gh_tensor *y = new_tensor(e, "conv2d", 4, (int[]){sh.n, sh.k, sh.p, sh.q}, src, 3);
+    if (!y) return NULL;
+    if (dev_ws(e, conv_ws(e, &sh))) return NULL;
+    if (KCALL(e, conv2d_fwd, &sh, x->data, w->data, b ? b->data : NULL, y->data)) return NULL;
+    if (y->requires_grad) {
+        tape_entry *t = tape_push(e, "conv2d", conv_bwd, y);
+        if (!t) return NULL;
+        t->in[0] = x;
+        t->in[1] = w;
+        t->in[2] = b;
+        t->sh.conv = sh;
+    }
+    return y;
+}

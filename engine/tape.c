@@ -1,0 +1,72 @@
+// engine: the tape (ops appended in forward order, rebuilt every step because ENAS samples a
+// new graph each step) and the reverse pass over it. Activation gradients are allocated in
+// the arena and zeroed when a consumer first writes them; kernels then ADD into them.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+tape_entry *tape_push(gh_engine *e, const char *op, tape_bwd bwd, gh_tensor *out) {
+    if (e->tape_len == e->tape_cap) {
+        size_t cap = e->tape_cap ? 2 * e->tape_cap : 256;
+        tape_entry *t = realloc(e->tape, cap * sizeof *t);
+        if (!t) {
+            eng_fail(e, GH_ENOMEM, "%s: tape of %zu entries", op, cap);
+            return NULL;
+        }
+        e->tape = t;
+        e->tape_cap = cap;
+    }
+    tape_entry *t = &e->tape[e->tape_len++];
+    memset(t, 0, sizeof *t);
+    t->bwd = bwd;
+    t->op = op;
+    t->out = out;
+    return t;
+}
+
+float *grad_of(gh_engine *e, const char *op, gh_tensor *t) {
+    if (!t || !t->requires_grad) return NULL;
+    if (t->grad) return t->grad;
+    tnode *n = (tnode *)t;
+    if (n->base) {
+        // a view shares its base's storage, so it shares its gradient too
+        float *g = grad_of(e, op, &n->base->t);
+        t->grad = g;
+        return g;
+    }
+    float *g = arena_alloc(e, op, t->numel * sizeof(float));
+    if (!g) return NULL;
+    if (eng_check(e, dev_zero(e, g, t->numel * sizeof(float)))) return NULL;
+    t->grad = g;
+    return g;
+}
+
+int gh_backward(gh_engine *e, gh_tensor *loss) {
+    if (e->status) return e->status;
+    if (!op_in(e, "backward", "loss", loss)) return e->status;
+    if (loss->numel != 1)
+        return eng_fail(e, GH_EINVAL, "backward: loss %s has %zu elements, expected a scalar",
+                        shp(loss).s, loss->numel);
+    float v;
+    if (read_scalar(e, loss->data, &v)) return e->status;
+    if (!isfinite(v))
+        return eng_fail(e, GH_ENAN, "backward: loss is %s; nothing was propagated "
+                        "(lower the learning rate, clip gradients or check the inputs)",
+                        isnan(v) ? "NaN" : "infinite");
+    if (!loss->requires_grad)
+        return eng_fail(e, GH_EINVAL, "backward: the loss does not depend on any tensor that "
+                        "requires a gradient (gradients disabled, or no parameters used)");
+    float *g = grad_of(e, "backward", loss);
+    if (!g) return e->status;
+    const float one = 1.0f;
+    if (eng_check(e, dev_h2d(e, g, &one, sizeof one))) return e->status;
+    for (size_t i = e->tape_len; i-- > 0;) {
+        const tape_entry *t = &e->tape[i];
+        if (!t->out->grad) continue;  // nothing downstream reached this op
+        int st = t->bwd(e, t);
+        if (st) return eng_check(e, st);
+    }
+    return e->status;
+}
