@@ -42,6 +42,7 @@ typedef struct {
     gh_column *cols;
     double *values;
     char *source;      // the path it was read from
+    int *row_lines;    // [n_rows]: the source line each row starts on (for messages)
 } gh_table;
 
 // CSV: a header row, RFC 4180 quoting, missing as empty / "?" / "NA"; column types inferred
@@ -70,6 +71,8 @@ typedef struct {
     char **class_names;       // [n_classes]
     char **feat_names;        // [d]
     int *feat_levels;         // [d]: 0 numeric, else number of nominal levels
+    char ***level_names;      // [d]: NULL numeric, else the feat_levels[j] level texts
+    char *target_name;
 } gh_dataset;
 
 // target: column name (NULL: the last column). task GH_TASK_AUTO infers it: nominal or
@@ -78,6 +81,12 @@ typedef struct {
 // Errors: missing target column, constant target, rows with a missing target (dropped with a
 // warning on stderr naming the rows; an error if none remain).
 int dataset_from_table(gh_dataset *out, const gh_table *t, const char *target, gh_task task);
+// The same features as `schema` (matched by name; nominal values by level text, an unseen
+// level becomes missing with a warning), e.g. new data for a saved model. The target column
+// target_name of the schema is read when present (y NAN otherwise). Error: a missing feature.
+int dataset_from_table_schema(gh_dataset *out, const gh_table *t, const gh_dataset *schema);
+// A copy of everything but the rows (n = 0): the schema a model keeps.
+int dataset_schema_copy(gh_dataset *out, const gh_dataset *src);
 // Copies rows idx[0..n) of src (sharing nothing).
 int dataset_subset(gh_dataset *out, const gh_dataset *src, const int *idx, int n);
 void dataset_free(gh_dataset *ds);
