@@ -1,0 +1,121 @@
+// kernels/cuda private header: the CUDA_CHECK macro, launch checks, the stream of a kctx,
+// grid sizing, block reductions in a fixed order, and stream-ordered scratch memory that the
+// hand-written kernels (and the cuDNN baseline) share.
+#pragma once
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernels.h"
+
+// One check macro for the CUDA runtime API: records statement, file and line (STYLE.md).
+#define CUDA_CHECK(call)                                                                    \
+    do {                                                                                    \
+        cudaError_t e_ = (call);                                                            \
+        if (e_ != cudaSuccess)                                                              \
+            return gh_fail(GH_ECUDA, "%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call, \
+                           cudaGetErrorName(e_), cudaGetErrorString(e_));                   \
+    } while (0)
+
+// After every launch: catches bad launch configurations at once (asynchronous faults show up
+// at the next synchronising call).
+#define LAUNCH_CHECK(kernel_name)                                                            \
+    do {                                                                                     \
+        cudaError_t e_ = cudaGetLastError();                                                 \
+        if (e_ != cudaSuccess)                                                               \
+            return gh_fail(GH_ECUDA, "%s:%d: launch of %s failed: %s (%s)", __FILE__, __LINE__, \
+                           kernel_name, cudaGetErrorName(e_), cudaGetErrorString(e_));       \
+    } while (0)
+
+// Propagates a gh_status from a helper.
+#define GH_TRY(call)              \
+    do {                              \
+        int st_ = (call);             \
+        if (st_ != GH_OK) return st_; \
+    } while (0)
+
+#define GH_CUDA_NEED(op, p)                                                          \
+    do {                                                                             \
+        if (!(p)) return gh_fail(GH_EINVAL, "%s: argument %s is NULL", op, #p);      \
+    } while (0)
+
+static inline cudaStream_t gh_stream(const kctx *ctx) {
+    return ctx ? (cudaStream_t)ctx->stream : (cudaStream_t)0;
+}
+static inline int gh_deterministic(const kctx *ctx) { return ctx ? ctx->deterministic : 0; }
+
+// Threads per block for the flat (elementwise) kernels.
+#define GH_EW_THREADS 256
+// Cap on blocks of a grid-stride launch: 132 SMs x 8 resident 256-thread blocks, rounded up;
+// more only adds scheduling work.
+#define GH_EW_MAX_BLOCKS 4096
+
+static inline unsigned gh_ew_blocks(size_t work) {
+    size_t b = (work + GH_EW_THREADS - 1) / GH_EW_THREADS;
+    if (b < 1) b = 1;
+    if (b > GH_EW_MAX_BLOCKS) b = GH_EW_MAX_BLOCKS;
+    return (unsigned)b;
+}
+
+static inline size_t gh_ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// 16-byte alignment of a device pointer: float4 loads and stores need it.
+static inline int gh_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+#define GH_GRID_STRIDE(i, n)                                                               \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (size_t)(n);          \
+         i += (size_t)gridDim.x * blockDim.x)
+
+// Sum of one value per thread over a block of NT threads, in a fixed tree order (so the same
+// inputs give the same bits on every run). Returns the total in thread 0; `sh` holds NT
+// elements. Every thread of the block must call it.
+template <typename T, int NT>
+__device__ __forceinline__ T gh_block_sum(T v, T *sh) {
+    static_assert((NT & (NT - 1)) == 0 && NT >= 64, "block size must be a power of two >= 64");
+    const int t = threadIdx.x;
+    sh[t] = v;
+    __syncthreads();
+#pragma unroll
+    for (int s = NT / 2; s > 0; s >>= 1) {
+        if (t < s) sh[t] += sh[t + s];
+        __syncthreads();
+    }
+    T r = sh[0];
+    __syncthreads();  // sh may be reused by the caller right away
+    return r;
+}
+
+// Warp sum in a fixed butterfly order; every lane gets the total.
+template <typename T>
+__device__ __forceinline__ T gh_warp_sum(T v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float gh_warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Stream-ordered scratch for ops whose contract has no workspace (batch norm statistics,
+// reduction partials, the device flag of xent). Freed on the same stream, so it lives exactly
+// as long as the kernels that use it.
+static inline int gh_scratch_alloc(const char *op, const kctx *ctx, size_t bytes, void **p) {
+    *p = NULL;
+    if (bytes == 0) return GH_OK;
+    cudaError_t e = cudaMallocAsync(p, bytes, gh_stream(ctx));
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        size_t free_b = 0, total_b = 0;
+        cudaMemGetInfo(&free_b, &total_b);
+        *p = NULL;
+        return gh_fail(e == cudaErrorMemoryAllocation ? GH_ENOMEM : GH_ECUDA,
+                       "%s: scratch allocation of %zu bytes failed (%s); %zu bytes free of %zu",
+                       op, bytes, cudaGetErrorString(e), free_b, total_b);
+    }
+    return GH_OK;
+}
+static inline void gh_scratch_free(const kctx *ctx, void *p) {
+    if (p) cudaFreeAsync(p, gh_stream(ctx));
+}

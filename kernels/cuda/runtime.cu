@@ -1,0 +1,117 @@
+// kernels/cuda: the CUDA runtime helpers of kernels.h (devices, versions, memory, copies).
+// A machine without a GPU or without a driver has 0 devices, which is not an error; every
+// other helper then returns GH_ENODEV.
+#include <stdio.h>
+
+#include "cuda_common.cuh"
+
+extern "C" {
+
+int gh_cuda_built(void) { return 1; }
+
+int gh_cuda_device_count(void) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();  // no driver / no device: clear it, report 0 devices
+        return 0;
+    }
+    return n;
+}
+
+static int need_device(const char *op) {
+    if (gh_cuda_device_count() <= 0)
+        return gh_fail(GH_ENODEV, "%s: no CUDA device (or no driver) on this machine", op);
+    return GH_OK;
+}
+
+int gh_cuda_set_device(int index) {
+    GH_TRY(need_device("gh_cuda_set_device"));
+    int n = gh_cuda_device_count();
+    if (index < 0 || index >= n)
+        return gh_fail(GH_EINVAL, "gh_cuda_set_device: device %d out of range [0, %d)", index, n);
+    CUDA_CHECK(cudaSetDevice(index));
+    return GH_OK;
+}
+
+int gh_cuda_device_name(int index, char *out, size_t len) {
+    if (out && len) out[0] = 0;
+    GH_TRY(need_device("gh_cuda_device_name"));
+    int n = gh_cuda_device_count();
+    if (index < 0 || index >= n)
+        return gh_fail(GH_EINVAL, "gh_cuda_device_name: device %d out of range [0, %d)", index, n);
+    if (!out || !len) return gh_fail(GH_EINVAL, "gh_cuda_device_name: empty output buffer");
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
+    snprintf(out, len, "%s", prop.name);
+    return GH_OK;
+}
+
+int gh_cuda_versions(int *driver, int *runtime) {
+    int d = 0, r = 0;
+    if (cudaDriverGetVersion(&d) != cudaSuccess) { (void)cudaGetLastError(); d = 0; }
+    if (cudaRuntimeGetVersion(&r) != cudaSuccess) { (void)cudaGetLastError(); r = 0; }
+    if (driver) *driver = d;
+    if (runtime) *runtime = r;
+    return need_device("gh_cuda_versions");
+}
+
+int gh_cuda_malloc(void **p, size_t bytes) {
+    if (!p) return gh_fail(GH_EINVAL, "gh_cuda_malloc: output pointer is NULL");
+    *p = NULL;
+    GH_TRY(need_device("gh_cuda_malloc"));
+    if (bytes == 0) return GH_OK;
+    cudaError_t e = cudaMalloc(p, bytes);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();  // allocation failures are not sticky; clear the record
+        *p = NULL;
+        size_t free_b = 0, total_b = 0;
+        if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) (void)cudaGetLastError();
+        if (e == cudaErrorMemoryAllocation)
+            return gh_fail(GH_ENOMEM,
+                           "gh_cuda_malloc: out of device memory: asked %zu bytes (%.3f GiB), "
+                           "%zu bytes free (%.3f GiB) of %zu",
+                           bytes, bytes / 1073741824.0, free_b, free_b / 1073741824.0, total_b);
+        return gh_fail(GH_ECUDA, "gh_cuda_malloc: cudaMalloc(%zu bytes) failed: %s (%s)", bytes,
+                       cudaGetErrorName(e), cudaGetErrorString(e));
+    }
+    return GH_OK;
+}
+
+int gh_cuda_free(void *p) {
+    if (!p) return GH_OK;
+    CUDA_CHECK(cudaFree(p));
+    return GH_OK;
+}
+
+int gh_cuda_memcpy_h2d(void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return GH_OK;
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    return GH_OK;
+}
+
+int gh_cuda_memcpy_d2h(void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return GH_OK;
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+    return GH_OK;
+}
+
+int gh_cuda_memcpy_d2d(void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return GH_OK;
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+    return GH_OK;
+}
+
+int gh_cuda_memset0(void *p, size_t bytes) {
+    if (bytes == 0) return GH_OK;
+    CUDA_CHECK(cudaMemset(p, 0, bytes));
+    return GH_OK;
+}
+
+int gh_cuda_sync(void) {
+    GH_TRY(need_device("gh_cuda_sync"));
+    CUDA_CHECK(cudaDeviceSynchronize());
+    return GH_OK;
+}
+
+}  // extern "C"
