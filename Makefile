@@ -9,7 +9,7 @@ DEB_PKGS = build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-too
            libopenmpi-dev openmpi-bin zlib1g-dev gnuplot-nox dataset-fashion-mnist \
            libxgboost-dev liblinear-dev python3-h5py python3-pandas python3-numpy
 
-.PHONY: all deps build test demo gpu-check bench clean help
+.PHONY: all deps build test demo gpu-check bench clean help data
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make demo       deps + build + the main job on the embedded default data"
 	@echo "make gpu-check  on a GPU machine: CUDA build, all tests, kernel benchmark"
 	@echo "make bench      kernel benchmark on this machine"
+	@echo "make data       the weka ARFF sets into .data/weka (or \$$GH_DATA_DIR)"
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -50,3 +51,6 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+data:
+	./data/weka.sh

@@ -207,6 +207,11 @@ int dataset_from_table(gh_dataset *out, const gh_table *t, const char *target, g
     // features: every other column but free-text strings
     int d = 0;
     for (int j = 0; j < t->n_cols; j++) d += j != tc && t->cols[j].type != GH_COL_STRING;
+    if (d == 0) {
+        st = gh_fail(GH_EFORMAT, "%s: no usable feature columns besides the target '%s' (free-text "
+                     "string columns are dropped)", src, tcol->name);
+        goto done;
+    }
     st = dataset_alloc(out, n_keep, d, n_classes);
     if (st) goto done;
     out->task = task;
