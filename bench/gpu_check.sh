@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# gpu_check: one command for a GPU machine (`make gpu-check`): configure with CUDA, build, run
+# every test, run the kernel benchmark on the GPU (and, when time is left, the CPU benchmark
+# beside PyTorch), then print a summary. Must finish in under 8 minutes on a 16-core H200.
+#
+#   ./bench/gpu_check.sh BUILD_DIR
+#
+# Logs go to $OUT when that variable is set (the device machine's return folder), otherwise to
+# BUILD_DIR/gpu-check-logs. Environment: GH_CUDA_ARCHS (CMAKE_CUDA_ARCHITECTURES; default:
+# the visible GPU's compute capability), GH_CMAKE_FLAGS (extra configure flags),
+# GH_CHECK_BUDGET_S (total seconds, default 450), GH_CHECK_CPU (0: skip the CPU comparison).
+set -u -o pipefail
+
+if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  [ $# -eq 1 ] && exit 0 || exit 2
+fi
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$1" || exit 2
+BUILD=$(cd "$1" && pwd)   # absolute: the test stage runs from inside it
+LOG=${OUT:-$BUILD/gpu-check-logs}
+mkdir -p "$LOG" || exit 2
+LOG=$(cd "$LOG" && pwd)
+BUDGET=${GH_CHECK_BUDGET_S:-450}
+JOBS=$(nproc)
+T0=$(date +%s)
+SUMMARY=$LOG/summary.txt
+: >"$SUMMARY"
+
+note() { echo "$*" | tee -a "$SUMMARY"; }
+elapsed() { echo $(( $(date +%s) - T0 )); }
+left() { echo $(( BUDGET - $(elapsed) )); }
+# stage_timeout CAP: the stage's time limit, never past the whole check's budget
+stage_timeout() { local l; l=$(left); [ "$l" -lt "$1" ] && echo "$l" || echo "$1"; }
+# run_stage NAME CAP LOGFILE CMD...: runs CMD under a timeout, output to LOGFILE and the
+# terminal; records the status and seconds in the summary.
+run_stage() {
+  local name=$1 cap=$2 logf=$3; shift 3
+  local t; t=$(stage_timeout "$cap")
+  if [ "$t" -le 5 ]; then note "$name: SKIPPED (budget of ${BUDGET}s spent)"; return 124; fi
+  local s; s=$(date +%s)
+  echo "== $name (limit ${t}s) =="
+  timeout --kill-after=10 "$t" "$@" 2>&1 | tee "$logf"
+  local rc=${PIPESTATUS[0]}
+  local d=$(( $(date +%s) - s ))
+  if [ "$rc" -eq 0 ]; then note "$name: ok (${d}s)";
+  elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then note "$name: TIMED OUT after ${d}s (log: $logf)";
+  else note "$name: FAILED, exit $rc (${d}s; log: $logf)"; fi
+  return "$rc"
+}
+
+{
+  echo "gpu-check: $(cd "$SRC" && git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown) on $(hostname), $(date -u +%Y-%m-%dT%H:%M:%SZ), $JOBS cores, budget ${BUDGET}s"
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
+  else
+    echo "gpu: nvidia-smi not found"
+  fi
+  command -v nvcc >/dev/null 2>&1 && nvcc --version | tail -1 | sed 's/^/nvcc: /'
+} | tee -a "$SUMMARY"
+
+ARCHS=${GH_CUDA_ARCHS:-}
+if [ -z "$ARCHS" ] && command -v nvidia-smi >/dev/null 2>&1; then
+  cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+  [[ "$cc" =~ ^[0-9]+$ ]] && ARCHS=$cc  # one real architecture: half the CUDA compile time
+fi
+ARCH_FLAG=()
+[ -n "$ARCHS" ] && ARCH_FLAG=(-DCMAKE_CUDA_ARCHITECTURES="$ARCHS")
+
+status=0
+# shellcheck disable=SC2086  # GH_CMAKE_FLAGS is a list of flags
+run_stage configure 90 "$LOG/configure.log" \
+  cmake -S "$SRC" -B "$BUILD" -DGH_CUDA=ON -DCMAKE_BUILD_TYPE=Release "${ARCH_FLAG[@]}" ${GH_CMAKE_FLAGS:-} \
+  || status=1
+if [ $status -ne 0 ]; then
+  grep -E 'dependency .*not found|Error|required' "$LOG/configure.log" | head -20 | sed 's/^/  /' | tee -a "$SUMMARY"
+fi
+
+if [ $status -eq 0 ]; then
+  run_stage build 300 "$LOG/build.log" cmake --build "$BUILD" -j "$JOBS" || status=1
+  [ $status -ne 0 ] && grep -E 'error|Error' "$LOG/build.log" | head -20 | sed 's/^/  /' | tee -a "$SUMMARY"
+fi
+
+if [ $status -eq 0 ]; then
+  # tests run 8 at a time with 2 OpenMP threads each, so the CPU tests do not oversubscribe
+  (cd "$BUILD" && OMP_NUM_THREADS=2 run_stage ctest 180 "$LOG/ctest.log" \
+     ctest --output-on-failure -j 8 --timeout 150) || status=1
+  grep -E 'tests passed|tests failed out of' "$LOG/ctest.log" | tail -1 | sed 's/^/  /' | tee -a "$SUMMARY"
+  nskip=$(grep -c -- '\*\*\*Skipped\|Not Run' "$LOG/ctest.log")
+  note "  skipped: $nskip"
+  grep -E '^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted|Exception)' "$LOG/ctest.log" \
+    | head -20 | sed 's/^/  /' | tee -a "$SUMMARY"
+fi
+
+bench=$BUILD/bench/bench_kernels
+if [ -x "$bench" ]; then
+  run_stage bench-gpu 150 "$LOG/bench_gpu.log" "$bench" --gpu --csv "$LOG/bench_gpu.csv" || status=1
+  grep -E '^gpu:|geomean|lowest|^TARGET' "$LOG/bench_gpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
+else
+  note "bench-gpu: SKIPPED ($bench was not built)"
+fi
+
+# The CPU comparison at all cores, when time is left: ours against PyTorch (a python3 that
+# imports torch) at the same thread count. Informational: it never fails the check.
+if [ "${GH_CHECK_CPU:-1}" != 0 ] && [ -x "$bench" ] && [ "$(left)" -gt 120 ]; then
+  PY=""
+  for p in python3 /usr/bin/python3; do
+    if "$p" -c 'import torch' >/dev/null 2>&1; then PY=$p; break; fi
+  done
+  # shellcheck disable=SC2317  # invoked through bash -c under the stage timeout
+  cpu_stage() {
+    "$bench" --cpu --quick --threads "$JOBS" --csv "$BUILD/bench_cpu.csv" || return 1
+    [ -z "$PY" ] && { echo "cpu: no python3 with torch: comparison skipped"; return 0; }
+    "$PY" "$SRC/bench/peer_torch_kernels.py" --quick --threads "$JOBS" --csv "$BUILD/torch_cpu.csv" || return 1
+    "$PY" "$SRC/bench/compare_kernels.py" "$BUILD/bench_cpu.csv" "$BUILD/torch_cpu.csv"
+  }
+  export -f cpu_stage; export bench PY JOBS BUILD SRC
+  run_stage bench-cpu "$(( $(left) - 10 ))" "$LOG/bench_cpu.log" bash -c cpu_stage || true
+  grep -E 'geomean|^TARGET' "$LOG/bench_cpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
+fi
+
+echo
+echo "== gpu-check summary ($(elapsed)s of ${BUDGET}s; logs in $LOG) =="
+cat "$SUMMARY"
+if [ $status -eq 0 ]; then echo "gpu-check: PASSED (targets above are benchmarks, not pass/fail)";
+else echo "gpu-check: FAILED (see the stages above)"; fi
+exit $status
