@@ -26,6 +26,37 @@ int images_read_mnist_dir(gh_images *out, const char *dir, const char *split);
 void images_free(gh_images *im);
 #define GH_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
+// CIFAR-10/100 binary format (cifar.c): records of label byte(s) then 3072 bytes (R, G, B
+// planes of 32x32). CIFAR-10: 1 label byte, dir/data_batch_{1..5}.bin and test_batch.bin;
+// CIFAR-100: coarse and fine label bytes (fine used), dir/train.bin and test.bin. dir may also
+// be the parent of cifar-10-batches-bin/ or cifar-100-binary/. classes: 10 or 100.
+int images_read_cifar_file(gh_images *out, const char *path, int classes);
+int images_read_cifar_dir(gh_images *out, const char *dir, int classes, const char *split);
+
+// Subsets (split.c). images_subset copies the images idx[0..n). images_split is the DARTS
+// split (train_search.py): the first floor(portion * n) images in index order for the weights,
+// the rest for the architecture. images_sample keeps n images chosen by seed (smoke runs).
+int images_subset(gh_images *out, const gh_images *src, const int *idx, int n);
+int images_split(const gh_images *src, double portion, gh_images *first, gh_images *second);
+int images_sample(gh_images *out, const gh_images *src, int n, uint64_t seed);
+
+// Augmentation and batching (augment.c): random crop with zero padding, horizontal flip,
+// per-channel normalisation, then cutout (in that order, as DARTS's utils.py). Every random
+// choice is gh_hash64(seed, (epoch, image index)), so a batch is the same in any order, on
+// any thread count and on a resumed run.
+typedef struct {
+    int crop_pad;          // random crop of the original size from the zero-padded image; 0 off
+    int flip;              // random horizontal flip
+    int cutout;            // side of the zeroed square (DARTS: 16); 0 off
+    float mean[4], std[4]; // per channel
+} images_aug;
+// Per-channel mean and (population) standard deviation over every image.
+int images_channel_stats(const gh_images *im, float *mean, float *std);
+// Writes images idx[0..n) into x ([n, c, h, w]) and their labels into y; train = 0 applies only
+// the normalisation.
+void images_batch(const gh_images *im, const int *idx, int n, const images_aug *aug, int train,
+                  uint64_t seed, uint64_t epoch, float *x, int *y);
+
 // ==== tabular (csv.c, arff.c, table.c, dataset.c) ================================================
 typedef enum { GH_COL_NUMERIC = 0, GH_COL_NOMINAL = 1, GH_COL_STRING = 2, GH_COL_DATE = 3 } gh_coltype;
 typedef struct {
