@@ -49,6 +49,17 @@ gpu-check:
 bench: build
 	./$(BUILD)/bench/bench_kernels
 
+# CPU kernels beside PyTorch (Debian's python3-torch) at the same thread count; CSVs in
+# $(BUILD)/bench/. BENCH_ARGS=--quick for a shorter run.
+BENCH_THREADS ?= $(shell nproc)
+BENCH_ARGS ?=
+.PHONY: bench-cpu
+bench-cpu: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target bench_kernels
+	./$(BUILD)/bench/bench_kernels --threads $(BENCH_THREADS) $(BENCH_ARGS) --csv $(BUILD)/bench/kernels_cpu.csv
+	/usr/bin/python3 bench/peer_torch_kernels.py --threads $(BENCH_THREADS) $(BENCH_ARGS) --csv $(BUILD)/bench/kernels_torch.csv
+	python3 bench/compare_kernels.py $(BUILD)/bench/kernels_cpu.csv $(BUILD)/bench/kernels_torch.csv
+
 clean:
 	rm -rf $(BUILD)
 
