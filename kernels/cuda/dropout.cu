@@ -1,0 +1,114 @@
+// kernels/cuda: dropout and drop-path with masks recomputed from gh_uniform(seed, index)
+// (base.h, __host__ __device__), so the masks are bit-identical to the CPU ops' and no mask
+// is stored between forward and backward.
+#include <math.h>
+
+#include "elementwise.cuh"
+
+namespace {
+
+// dropout: element i kept iff gh_uniform(seed, i) >= p; kept values scaled by 1/(1-p).
+// ADD: out += in*mask*scale (backward), else out = in*mask*scale (forward).
+template <bool ADD>
+struct dropout_op {
+    const float *in;
+    float *out;
+    float p, scale;
+    uint64_t seed;
+    __device__ float m(size_t i) const { return gh_uniform(seed, (uint64_t)i) >= p ? scale : 0.0f; }
+    __device__ void one(size_t i) const {
+        float v = in[i] * m(i);
+        if (ADD) out[i] += v; else out[i] = v;
+    }
+    __device__ void quad(size_t i) const {
+        float4 v = gh_ld4(in, i);
+        size_t e = 4 * i;
+        v.x *= m(e); v.y *= m(e + 1); v.z *= m(e + 2); v.w *= m(e + 3);
+        if (ADD) {
+            float4 o = gh_ld4(out, i);
+            v.x += o.x; v.y += o.y; v.z += o.z; v.w += o.w;
+        }
+        gh_st4(out, i, v);
+    }
+};
+
+// drop-path: sample b (elements [b*per, (b+1)*per)) kept iff gh_uniform(seed, b) >= p.
+template <bool ADD>
+struct droppath_op {
+    const float *in;
+    float *out;
+    size_t per;
+    float p, scale;
+    uint64_t seed;
+    __device__ float m(size_t i) const {
+        return gh_uniform(seed, (uint64_t)(i / per)) >= p ? scale : 0.0f;
+    }
+    __device__ void one(size_t i) const {
+        float v = in[i] * m(i);
+        if (ADD) out[i] += v; else out[i] = v;
+    }
+    __device__ void quad(size_t i) const {
+        float4 v = gh_ld4(in, i);
+        size_t e = 4 * i;
+        v.x *= m(e); v.y *= m(e + 1); v.z *= m(e + 2); v.w *= m(e + 3);
+        if (ADD) {
+            float4 o = gh_ld4(out, i);
+            v.x += o.x; v.y += o.y; v.z += o.z; v.w += o.w;
+        }
+        gh_st4(out, i, v);
+    }
+};
+
+int p_check(const char *op, float p) {
+    if (!(p >= 0.0f && p <= 1.0f))
+        return gh_fail(GH_EINVAL, "%s: drop probability p=%g must be in [0, 1]", op, (double)p);
+    return GH_OK;
+}
+// 1/(1-p); p = 1 drops everything (scale unused, 0 avoids inf*0 = NaN).
+float keep_scale(float p) { return p < 1.0f ? 1.0f / (1.0f - p) : 0.0f; }
+
+}  // namespace
+
+extern "C" {
+
+int dropout_fwd_cuda(const kctx *ctx, size_t n, float p, uint64_t seed, const float *x, float *y) {
+    GH_TRY(p_check("dropout_fwd_cuda", p));
+    if (n == 0) return GH_OK;
+    GH_CUDA_NEED("dropout_fwd_cuda", x);
+    GH_CUDA_NEED("dropout_fwd_cuda", y);
+    int vec = gh_aligned16(x) && gh_aligned16(y);
+    return gh_ew_launch("dropout_fwd", ctx, n, vec, dropout_op<false>{x, y, p, keep_scale(p), seed});
+}
+
+int dropout_bwd_cuda(const kctx *ctx, size_t n, float p, uint64_t seed, const float *dy, float *dx) {
+    GH_TRY(p_check("dropout_bwd_cuda", p));
+    if (n == 0 || !dx) return GH_OK;
+    GH_CUDA_NEED("dropout_bwd_cuda", dy);
+    int vec = gh_aligned16(dy) && gh_aligned16(dx);
+    return gh_ew_launch("dropout_bwd", ctx, n, vec, dropout_op<true>{dy, dx, p, keep_scale(p), seed});
+}
+
+int droppath_fwd_cuda(const kctx *ctx, int n, size_t per, float p, uint64_t seed, const float *x,
+                      float *y) {
+    GH_TRY(p_check("droppath_fwd_cuda", p));
+    if (n < 0) return gh_fail(GH_EINVAL, "droppath_fwd_cuda: n=%d must be >= 0", n);
+    if (n == 0 || per == 0) return GH_OK;
+    GH_CUDA_NEED("droppath_fwd_cuda", x);
+    GH_CUDA_NEED("droppath_fwd_cuda", y);
+    int vec = gh_aligned16(x) && gh_aligned16(y);
+    return gh_ew_launch("droppath_fwd", ctx, (size_t)n * per, vec,
+                        droppath_op<false>{x, y, per, p, keep_scale(p), seed});
+}
+
+int droppath_bwd_cuda(const kctx *ctx, int n, size_t per, float p, uint64_t seed, const float *dy,
+                      float *dx) {
+    GH_TRY(p_check("droppath_bwd_cuda", p));
+    if (n < 0) return gh_fail(GH_EINVAL, "droppath_bwd_cuda: n=%d must be >= 0", n);
+    if (n == 0 || per == 0 || !dx) return GH_OK;
+    GH_CUDA_NEED("droppath_bwd_cuda", dy);
+    int vec = gh_aligned16(dy) && gh_aligned16(dx);
+    return gh_ew_launch("droppath_bwd", ctx, (size_t)n * per, vec,
+                        droppath_op<true>{dy, dx, per, p, keep_scale(p), seed});
+}
+
+}  // extern "C"
