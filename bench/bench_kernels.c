@@ -419,7 +419,11 @@ static int time_cpu(const bench_cfg *cfg, const bench_case *bc, const kctx *ctx,
     if (st) return st;
     int calls = (int)ceil(cfg->min_sample_ms * 1e-3 / (one > 1e-7 ? one : 1e-7));
     calls = calls < 1 ? 1 : calls > 100000 ? 100000 : calls;
-    for (int i = 0; i < cfg->warmup; i++) time_calls(bc, ctx, t, pass, calls, &st);
+    // warm-up: the samples asked for, and at least 0.2 s, so that page faults on fresh
+    // buffers, thread start-up and clock ramps stay out of the timed samples
+    double wend = gh_wall_seconds() + 0.2;
+    for (int i = 0; !st && (i < cfg->warmup || gh_wall_seconds() < wend); i++)
+        time_calls(bc, ctx, t, pass, calls, &st);
     double start = gh_wall_seconds();
     *nms = 0;
     for (int i = 0; i < cfg->repeats && !st; i++) {

@@ -5,6 +5,10 @@ the geometric means, and whether the CPU targets are met.
 
     compare_kernels.py OURS.csv THEIRS.csv [--ours-backend cpu] [--theirs-backend torch]
 
+OURS and THEIRS may each be a comma-separated list of CSVs from repeated rounds (run ours and
+theirs alternately): each (op, shape) then takes the lowest of its rounds' medians, which
+discounts bursts from other processes on a shared machine and treats both sides alike.
+
 Targets (benchmark, not test), judged on the fwdbwd rows (an op's cost in a training step):
 no op slower than the peer (ratio <= 1) and the geometric mean faster (< 1). The fwd rows are
 shown and summarised too. Exit status 0 whatever the verdict; 2 on unreadable input.
@@ -49,6 +53,18 @@ def read_csv(path, backend):
     return rows, header
 
 
+def read_rounds(paths, backend):
+    """Each (op, shape) with the lowest median over the rounds' CSVs; the first header."""
+    best, first = {}, None
+    for path in paths.split(","):
+        rows, header = read_csv(path, backend)
+        first = header if first is None else first
+        for k, rec in rows.items():
+            if k not in best or rec["median_ms"] < best[k]["median_ms"]:
+                best[k] = rec
+    return best, first
+
+
 def threads_of(header):
     for h in header:
         if h.startswith("config:"):
@@ -69,8 +85,9 @@ def main():
     ap.add_argument("--ours-backend", default="cpu", help="backend column of ours (cpu)")
     ap.add_argument("--theirs-backend", default="torch", help="backend column of theirs (torch)")
     args = ap.parse_args()
-    ours, h_ours = read_csv(args.ours, args.ours_backend)
-    theirs, h_theirs = read_csv(args.theirs, args.theirs_backend)
+    ours, h_ours = read_rounds(args.ours, args.ours_backend)
+    theirs, h_theirs = read_rounds(args.theirs, args.theirs_backend)
+    print(f"rounds: ours {len(args.ours.split(','))}, theirs {len(args.theirs.split(','))}")
     for tag, h in (("ours", h_ours), ("theirs", h_theirs)):
         for line in h[:1]:
             print(f"{tag}: {line}")

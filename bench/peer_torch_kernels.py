@@ -147,9 +147,12 @@ def time_case(args, call):
     call()
     one = time.perf_counter() - t0
     calls = max(1, min(100000, math.ceil(args.min_sample_ms * 1e-3 / max(one, 1e-7))))
-    for _ in range(args.warmup):
+    # warm-up: the samples asked for, and at least 0.2 s (as bench_kernels.c)
+    wend, i = time.perf_counter() + 0.2, 0
+    while i < args.warmup or time.perf_counter() < wend:
         for _ in range(calls):
             call()
+        i += 1
     samples, start = [], time.perf_counter()
     for _ in range(args.repeats):
         t0 = time.perf_counter()
