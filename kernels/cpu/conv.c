@@ -1,0 +1,400 @@
+// conv2d on the host: shape validation, the reference loops (double accumulators), and the
+// fast path for groups that are not depthwise: im2col of one (sample, group) into a per-thread
+// slice of ctx->ws and one single-threaded sgemm per item, the items spread over OpenMP.
+// Depthwise convolutions go to conv_depthwise.c (direct loops beat im2col there).
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "conv_internal.h"
+
+int conv2d_shape_init(conv2d_shape *sh) {
+    if (!sh) return gh_fail(GH_EINVAL, "conv2d_shape_init: shape is NULL");
+    if (sh->stride_h == 0) sh->stride_h = 1;
+    if (sh->stride_w == 0) sh->stride_w = 1;
+    if (sh->dil_h == 0) sh->dil_h = 1;
+    if (sh->dil_w == 0) sh->dil_w = 1;
+    if (sh->groups == 0) sh->groups = 1;
+    if (sh->n <= 0 || sh->c <= 0 || sh->h <= 0 || sh->w <= 0 || sh->k <= 0 || sh->r <= 0 ||
+        sh->s <= 0 || sh->stride_h < 0 || sh->stride_w < 0 || sh->dil_h < 0 || sh->dil_w < 0 ||
+        sh->pad_h < 0 || sh->pad_w < 0 || sh->groups < 0)
+        return gh_fail(GH_EINVAL,
+                       "conv2d: every size must be positive and pads >= 0: x [%d,%d,%d,%d] "
+                       "w [%d,%d/%d,%d,%d] stride %dx%d pad %dx%d dil %dx%d",
+                       sh->n, sh->c, sh->h, sh->w, sh->k, sh->c, sh->groups, sh->r, sh->s,
+                       sh->stride_h, sh->stride_w, sh->pad_h, sh->pad_w, sh->dil_h, sh->dil_w);
+    if (sh->c % sh->groups || sh->k % sh->groups)
+        return gh_fail(GH_EINVAL, "conv2d: channels in %d and out %d must both divide by groups %d",
+                       sh->c, sh->k, sh->groups);
+    // PyTorch's output size: floor((h + 2 pad - dil (r - 1) - 1) / stride) + 1
+    long eh = (long)sh->h + 2L * sh->pad_h - (long)sh->dil_h * (sh->r - 1) - 1;
+    long ew = (long)sh->w + 2L * sh->pad_w - (long)sh->dil_w * (sh->s - 1) - 1;
+    if (eh < 0 || ew < 0)
+        return gh_fail(GH_EINVAL,
+                       "conv2d: filter %dx%d (dilation %dx%d) larger than padded input %dx%d "
+                       "(pad %dx%d): empty output",
+                       sh->r, sh->s, sh->dil_h, sh->dil_w, sh->h + 2 * sh->pad_h,
+                       sh->w + 2 * sh->pad_w, sh->pad_h, sh->pad_w);
+    sh->p = (int)(eh / sh->stride_h) + 1;
+    sh->q = (int)(ew / sh->stride_w) + 1;
+    return GH_OK;
+}
+
+int conv2d_check(const char *op, const conv2d_shape *in, conv2d_shape *out) {
+    if (!in) return gh_fail(GH_EINVAL, "%s: shape is NULL", op);
+    *out = *in;
+    int p = in->p, q = in->q;
+    if (conv2d_shape_init(out)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", gh_error_get());
+        return gh_fail(GH_EINVAL, "%s: %s", op, msg);
+    }
+    if (p != out->p || q != out->q)
+        return gh_fail(GH_EINVAL,
+                       "%s: output size %dx%d in the shape but the geometry gives %dx%d "
+                       "(call conv2d_shape_init)", op, p, q, out->p, out->q);
+    return GH_OK;
+}
+
+// ---- reference ---------------------------------------------------------------------------
+
+int conv2d_fwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, const float *w,
+                   const float *b, float *y) {
+    (void)ctx;
+    conv2d_shape sh;
+    int st = conv2d_check("conv2d_fwd_ref", shape, &sh);
+    if (st) return st;
+    GH_NEED("conv2d_fwd_ref", x);
+    GH_NEED("conv2d_fwd_ref", w);
+    GH_NEED("conv2d_fwd_ref", y);
+    int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
+    for (int n = 0; n < sh.n; n++)
+        for (int k = 0; k < sh.k; k++) {
+            int g = k / kg;
+            for (int i = 0; i < sh.p; i++)
+                for (int j = 0; j < sh.q; j++) {
+                    double acc = b ? b[k] : 0.0;
+                    for (int ci = 0; ci < cg; ci++)
+                        for (int a = 0; a < sh.r; a++)
+                            for (int bb = 0; bb < sh.s; bb++) {
+                                int ii = i * sh.stride_h - sh.pad_h + a * sh.dil_h;
+                                int jj = j * sh.stride_w - sh.pad_w + bb * sh.dil_w;
+                                if (ii < 0 || ii >= sh.h || jj < 0 || jj >= sh.w) continue;
+                                int c = g * cg + ci;
+                                acc += (double)x[(((size_t)n * sh.c + c) * sh.h + ii) * sh.w + jj] *
+                                       w[(((size_t)k * cg + ci) * sh.r + a) * sh.s + bb];
+                            }
+                    y[(((size_t)n * sh.k + k) * sh.p + i) * sh.q + j] = (float)acc;
+                }
+        }
+    return GH_OK;
+}
+
+int conv2d_bwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, const float *w,
+                   const float *dy, float *dx, float *dw, float *db) {
+    (void)ctx;
+    conv2d_shape sh;
+    int st = conv2d_check("conv2d_bwd_ref", shape, &sh);
+    if (st) return st;
+    GH_NEED("conv2d_bwd_ref", dy);
+    if (dx) GH_NEED("conv2d_bwd_ref", w);
+    if (dw) GH_NEED("conv2d_bwd_ref", x);
+    int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
+    // dx[n,c,ii,jj] = sum over the (k, a, b, i, j) that read it of dy * w: gathered per input
+    // element so that each output of the reference is one clear sum.
+    if (dx)
+        for (int n = 0; n < sh.n; n++)
+            for (int c = 0; c < sh.c; c++) {
+                int g = c / cg, ci = c % cg;
+                for (int ii = 0; ii < sh.h; ii++)
+                    for (int jj = 0; jj < sh.w; jj++) {
+                        double acc = 0.0;
+                        for (int kk = 0; kk < kg; kk++)
+                            for (int a = 0; a < sh.r; a++)
+                                for (int bb = 0; bb < sh.s; bb++) {
+                                    int ti = ii + sh.pad_h - a * sh.dil_h;
+                                    int tj = jj + sh.pad_w - bb * sh.dil_w;
+                                    if (ti < 0 || tj < 0 || ti % sh.stride_h || tj % sh.stride_w)
+                                        continue;
+                                    int i = ti / sh.stride_h, j = tj / sh.stride_w;
+                                    if (i >= sh.p || j >= sh.q) continue;
+                                    int k = g * kg + kk;
+                                    acc += (double)dy[(((size_t)n * sh.k + k) * sh.p + i) * sh.q + j] *
+                                           w[(((size_t)k * cg + ci) * sh.r + a) * sh.s + bb];
+                                }
+                        dx[(((size_t)n * sh.c + c) * sh.h + ii) * sh.w + jj] += (float)acc;
+                    }
+            }
+    if (dw)
+        for (int k = 0; k < sh.k; k++) {
+            int g = k / kg;
+            for (int ci = 0; ci < cg; ci++)
+                for (int a = 0; a < sh.r; a++)
+                    for (int bb = 0; bb < sh.s; bb++) {
+                        double acc = 0.0;
+                        for (int n = 0; n < sh.n; n++)
+                            for (int i = 0; i < sh.p; i++)
+                                for (int j = 0; j < sh.q; j++) {
+                                    int ii = i * sh.stride_h - sh.pad_h + a * sh.dil_h;
+                                    int jj = j * sh.stride_w - sh.pad_w + bb * sh.dil_w;
+                                    if (ii < 0 || ii >= sh.h || jj < 0 || jj >= sh.w) continue;
+                                    int c = g * cg + ci;
+                                    acc += (double)dy[(((size_t)n * sh.k + k) * sh.p + i) * sh.q + j] *
+                                           x[(((size_t)n * sh.c + c) * sh.h + ii) * sh.w + jj];
+                                }
+                        dw[(((size_t)k * cg + ci) * sh.r + a) * sh.s + bb] += (float)acc;
+                    }
+        }
+    if (db)
+        for (int k = 0; k < sh.k; k++) {
+            double acc = 0.0;
+            for (int n = 0; n < sh.n; n++)
+                for (size_t e = 0; e < (size_t)sh.p * sh.q; e++)
+                    acc += dy[((size_t)n * sh.k + k) * sh.p * sh.q + e];
+            db[k] += (float)acc;
+        }
+    return GH_OK;
+}
+
+// ---- fast path: im2col + sgemm --------------------------------------------------------------
+
+// 1x1, stride 1, no padding: the input of a group already is the [c/g, h*w] matrix.
+static int conv_is_direct(const conv2d_shape *sh) {
+    return sh->r == 1 && sh->s == 1 && sh->stride_h == 1 && sh->stride_w == 1 &&
+           sh->pad_h == 0 && sh->pad_w == 0;
+}
+
+int conv_is_depthwise(const conv2d_shape *sh) { return sh->groups == sh->c && sh->k == sh->c; }
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+// Floats one thread needs: the column matrix of one (sample, group) and a private dW.
+static size_t conv_gemm_per_thread(const conv2d_shape *sh) {
+    size_t cg = (size_t)(sh->c / sh->groups);
+    size_t col = conv_is_direct(sh) ? 0 : cg * sh->r * sh->s * sh->p * sh->q;
+    size_t dwp = (size_t)sh->k * cg * sh->r * sh->s;
+    return round16(col) + round16(dwp);
+}
+
+size_t conv2d_ws_floats(const conv2d_shape *shape) {
+    if (!shape) return 0;
+    conv2d_shape sh = *shape;
+    if (conv2d_shape_init(&sh)) return 0;
+    size_t per = conv_is_depthwise(&sh) ? conv_dw_per_thread(&sh) : conv_gemm_per_thread(&sh);
+    return per * (size_t)gh_cpu_nthreads();
+}
+
+// Threads that the workspace allows (at most gh_cpu_nthreads()); 0 with the error set.
+int conv_ws_threads(const char *op, const kctx *ctx, size_t per) {
+    int nt = gh_cpu_nthreads();
+    if (per == 0) return nt;
+    size_t have = (ctx && ctx->ws) ? ctx->ws_floats : 0;
+    if (have < per) {
+        gh_fail(GH_EINVAL, "%s: workspace has %zu floats, needs at least %zu for one thread "
+                "(conv2d_ws_floats gives %zu for %d threads)", op, have, per, per * nt, nt);
+        return 0;
+    }
+    if ((size_t)nt > have / per) nt = (int)(have / per);
+    return nt;
+}
+
+// Column j (= i*q + jo) of the matrix for filter tap (ci, a, b) holds x[ci, i*sh - ph + a*dh,
+// jo*sw - pw + b*dw], zero outside the image. [jlo, jhi) is the range of output columns whose
+// tap falls inside the image row.
+static void tap_cols(const conv2d_shape *sh, int b, int *jlo, int *jhi) {
+    int off = b * sh->dil_w - sh->pad_w;   // input column of output column 0
+    int lo = off >= 0 ? 0 : (-off + sh->stride_w - 1) / sh->stride_w;
+    int hi = sh->w - 1 - off < 0 ? 0 : (sh->w - 1 - off) / sh->stride_w + 1;
+    if (hi > sh->q) hi = sh->q;
+    if (lo > hi) lo = hi;
+    *jlo = lo;
+    *jhi = hi;
+}
+
+static void im2col(const conv2d_shape *sh, int cg, const float *x, float *col) {
+    size_t pq = (size_t)sh->p * sh->q;
+    for (int ci = 0; ci < cg; ci++)
+        for (int a = 0; a < sh->r; a++)
+            for (int b = 0; b < sh->s; b++) {
+                float *dst = col + (((size_t)ci * sh->r + a) * sh->s + b) * pq;
+                int jlo, jhi;
+                tap_cols(sh, b, &jlo, &jhi);
+                int coff = b * sh->dil_w - sh->pad_w;
+                for (int i = 0; i < sh->p; i++) {
+                    float *d = dst + (size_t)i * sh->q;
+                    int ii = i * sh->stride_h - sh->pad_h + a * sh->dil_h;
+                    if (ii < 0 || ii >= sh->h) {
+                        memset(d, 0, sizeof(float) * sh->q);
+                        continue;
+                    }
+                    // row + coff + j stride is inside the row for j in [jlo, jhi)
+                    const float *row = x + ((size_t)ci * sh->h + ii) * sh->w;
+                    for (int j = 0; j < jlo; j++) d[j] = 0.0f;
+                    if (sh->stride_w == 1)
+                        memcpy(d + jlo, row + (coff + jlo), sizeof(float) * (jhi - jlo));
+                    else
+                        for (int j = jlo; j < jhi; j++) d[j] = row[coff + j * sh->stride_w];
+                    for (int j = jhi; j < sh->q; j++) d[j] = 0.0f;
+                }
+            }
+}
+
+// The adjoint of im2col: dx += the column matrix scattered back onto the image.
+static void col2im_add(const conv2d_shape *sh, int cg, const float *col, float *dx) {
+    size_t pq = (size_t)sh->p * sh->q;
+    for (int ci = 0; ci < cg; ci++)
+        for (int a = 0; a < sh->r; a++)
+            for (int b = 0; b < sh->s; b++) {
+                const float *srcm = col + (((size_t)ci * sh->r + a) * sh->s + b) * pq;
+                int jlo, jhi;
+                tap_cols(sh, b, &jlo, &jhi);
+                int coff = b * sh->dil_w - sh->pad_w;
+                for (int i = 0; i < sh->p; i++) {
+                    int ii = i * sh->stride_h - sh->pad_h + a * sh->dil_h;
+                    if (ii < 0 || ii >= sh->h) continue;
+                    const float *s = srcm + (size_t)i * sh->q;
+                    float *row = dx + ((size_t)ci * sh->h + ii) * sh->w;
+                    for (int j = jlo; j < jhi; j++) row[coff + j * sh->stride_w] += s[j];
+                }
+            }
+}
+
+static void add_bias_rows(int rows, size_t len, const float *b, float *y) {
+    for (int k = 0; k < rows; k++) {
+        float bk = b[k];
+        float *yr = y + (size_t)k * len;
+        for (size_t e = 0; e < len; e++) yr[e] += bk;
+    }
+}
+
+int conv2d_fwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, const float *w,
+                   const float *b, float *y) {
+    static const char op[] = "conv2d_fwd_cpu";
+    conv2d_shape sh;
+    int st = conv2d_check(op, shape, &sh);
+    if (st) return st;
+    GH_NEED(op, x);
+    GH_NEED(op, w);
+    GH_NEED(op, y);
+    if (conv_is_depthwise(&sh)) return conv_dw_fwd(ctx, &sh, x, w, b, y);
+
+    int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
+    int crs = cg * sh.r * sh.s, direct = conv_is_direct(&sh);
+    size_t pq = (size_t)sh.p * sh.q, hw = (size_t)sh.h * sh.w;
+    size_t per = round16(direct ? 0 : (size_t)crs * pq);   // forward needs no private dW
+    int nt = conv_ws_threads(op, ctx, per);
+    if (!nt) return GH_EINVAL;
+    gh_cpu_blas_init();
+    int items = sh.n * sh.groups;
+    if (items < nt) nt = items;
+#pragma omp parallel num_threads(nt)
+    {
+        float *col = per ? ctx->ws + (size_t)omp_get_thread_num() * per : NULL;
+#pragma omp for schedule(static)
+        for (int it = 0; it < items; it++) {
+            int n = it / sh.groups, g = it % sh.groups;
+            const float *xg = x + ((size_t)n * sh.c + (size_t)g * cg) * hw;
+            float *yg = y + ((size_t)n * sh.k + (size_t)g * kg) * pq;
+            const float *bm = xg;
+            if (!direct) {
+                im2col(&sh, cg, xg, col);
+                bm = col;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kg, (int)pq, crs, 1.0f,
+                        w + (size_t)g * kg * crs, crs, bm, (int)pq, 0.0f, yg, (int)pq);
+            if (b) add_bias_rows(kg, pq, b + (size_t)g * kg, yg);
+        }
+    }
+    return GH_OK;
+}
+
+int conv2d_bwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, const float *w,
+                   const float *dy, float *dx, float *dw, float *db) {
+    static const char op[] = "conv2d_bwd_cpu";
+    conv2d_shape sh;
+    int st = conv2d_check(op, shape, &sh);
+    if (st) return st;
+    GH_NEED(op, dy);
+    if (dx) GH_NEED(op, w);
+    if (dw) GH_NEED(op, x);
+    if (conv_is_depthwise(&sh)) return conv_dw_bwd(ctx, &sh, x, w, dy, dx, dw, db);
+
+    int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
+    int crs = cg * sh.r * sh.s, direct = conv_is_direct(&sh);
+    size_t pq = (size_t)sh.p * sh.q, hw = (size_t)sh.h * sh.w;
+    size_t wsize = (size_t)sh.k * crs;
+    if (dx || dw) {
+        size_t colsz = round16(direct ? 0 : (size_t)crs * pq);
+        size_t per = colsz + (dw ? round16(wsize) : 0);
+        int nt = conv_ws_threads(op, ctx, per);
+        if (!nt) return GH_EINVAL;
+        gh_cpu_blas_init();
+        int items = sh.n * sh.groups;
+        if (items < nt) nt = items;
+#pragma omp parallel num_threads(nt)
+        {
+            int tid = omp_get_thread_num();
+            float *col = per ? ctx->ws + (size_t)tid * per : NULL;
+            float *dwp = dw ? col + colsz : NULL;   // this thread's dW, summed in thread order below
+            if (dwp) memset(dwp, 0, sizeof(float) * wsize);
+#pragma omp for schedule(static)
+            for (int it = 0; it < items; it++) {
+                int n = it / sh.groups, g = it % sh.groups;
+                const float *dyg = dy + ((size_t)n * sh.k + (size_t)g * kg) * pq;
+                const float *wg = w ? w + (size_t)g * kg * crs : NULL;
+                size_t xoff = ((size_t)n * sh.c + (size_t)g * cg) * hw;
+                if (dw) {
+                    // dW_g += dY_g col^T: [kg, pq] x [pq, crs]
+                    const float *bm = x + xoff;
+                    if (!direct) {
+                        im2col(&sh, cg, x + xoff, col);
+                        bm = col;
+                    }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, kg, crs, (int)pq, 1.0f,
+                                dyg, (int)pq, bm, (int)pq, 1.0f, dwp + (size_t)g * kg * crs, crs);
+                }
+                if (dx) {
+                    // dcol = W_g^T dY_g: [crs, kg] x [kg, pq]; direct convs add into dx itself
+                    if (direct)
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, crs, (int)pq, kg,
+                                    1.0f, wg, crs, dyg, (int)pq, 1.0f, dx + xoff, (int)pq);
+                    else {
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, crs, (int)pq, kg,
+                                    1.0f, wg, crs, dyg, (int)pq, 0.0f, col, (int)pq);
+                        col2im_add(&sh, cg, col, dx + xoff);
+                    }
+                }
+            }
+            if (dw) {
+                int team = omp_get_num_threads();
+#pragma omp for schedule(static)
+                for (size_t e = 0; e < wsize; e++) {
+                    float acc = 0.0f;
+                    for (int t = 0; t < team; t++) acc += ctx->ws[(size_t)t * per + colsz + e];
+                    dw[e] += acc;
+                }
+            }
+        }
+    }
+    if (db) conv_db_add(&sh, dy, db);
+    return GH_OK;
+}
+
+// db[k] += sum over n and the output plane of dy; planes summed in float, samples in double.
+void conv_db_add(const conv2d_shape *sh, const float *dy, float *db) {
+    size_t pq = (size_t)sh->p * sh->q;
+#pragma omp parallel for schedule(static) if ((size_t)sh->n * sh->k * pq >= GH_CPU_PAR_MIN)
+    for (int k = 0; k < sh->k; k++) {
+        double acc = 0.0;
+        for (int n = 0; n < sh->n; n++) {
+            const float *d = dy + ((size_t)n * sh->k + k) * pq;
+            float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+            for (size_t e = 0; e < pq; e++) s += d[e];
+            acc += s;
+        }
+        db[k] += (float)acc;
+    }
+}

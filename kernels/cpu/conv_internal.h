@@ -1,0 +1,22 @@
+// kernels/cpu: what conv.c and conv_depthwise.c share: the validated geometry, the workspace
+// split per thread, and the depthwise direct path.
+#pragma once
+#include "cpu.h"
+
+// Copies *in to *out, normalises it (conv2d_shape_init) and checks that the caller's p, q agree;
+// GH_EINVAL naming op otherwise.
+int conv2d_check(const char *op, const conv2d_shape *in, conv2d_shape *out);
+// groups == c == k: one filter per channel.
+int conv_is_depthwise(const conv2d_shape *sh);
+// Threads that ctx->ws allows at `per` floats each (capped by gh_cpu_nthreads()); 0 with the
+// error set when not even one fits.
+int conv_ws_threads(const char *op, const kctx *ctx, size_t per);
+// db[k] += sum of dy over samples and the output plane.
+void conv_db_add(const conv2d_shape *sh, const float *dy, float *db);
+
+// Depthwise direct path (conv_depthwise.c); sh is validated and normalised.
+size_t conv_dw_per_thread(const conv2d_shape *sh);
+int conv_dw_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                const float *b, float *y);
+int conv_dw_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                const float *dy, float *dx, float *dw, float *db);
