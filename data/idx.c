@@ -51,8 +51,8 @@ static int idx_read(idx_file *r, void *buf, size_t n, const char *what) {
         got += (size_t)k;
     }
     if (got < n)
-        return gh_fail(GH_EFORMAT, "%s: truncated: %s needs %zu bytes from offset %zu, the file "
-                       "ends after %zu", r->path, what, n, r->off, got);
+        return gh_fail(GH_EFORMAT, "%s: truncated: %zu bytes of %s expected from offset %zu, "
+                       "only %zu present", r->path, n, what, r->off, got);
     r->off += n;
     return GH_OK;
 }
