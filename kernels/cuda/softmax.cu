@@ -1,0 +1,200 @@
+// kernels/cuda: row softmax (forward, backward) and softmax cross-entropy with label
+// smoothing. One warp per row, fixed butterfly reductions; a label outside [0, k) is flagged
+// on the device (smallest bad row, via atomicMin) and reported as GH_EINVAL after the kernel.
+#include <math.h>
+
+#include "cuda_common.cuh"
+
+namespace {
+
+#define SM_THREADS 256
+#define SM_WARPS (SM_THREADS / 32)
+#define FLAG_CLEAR 0x7f7f7f7f  // what cudaMemsetAsync(flag, 0x7f) leaves: larger than any row
+
+unsigned row_blocks(int rows) {
+    size_t b = gh_ceil_div((size_t)rows, SM_WARPS);
+    return (unsigned)(b > GH_EW_MAX_BLOCKS ? GH_EW_MAX_BLOCKS : (b < 1 ? 1 : b));
+}
+
+#define FOR_ROWS(row, rows)                                                                  \
+    for (int row = blockIdx.x * SM_WARPS + threadIdx.x / 32; row < (rows);                   \
+         row += gridDim.x * SM_WARPS)
+
+__global__ void __launch_bounds__(SM_THREADS)
+softmax_fwd_kernel(int rows, int cols, const float *__restrict__ x, float *__restrict__ y) {
+    const int lane = threadIdx.x & 31;
+    FOR_ROWS(row, rows) {
+        const float *xr = x + (size_t)row * cols;
+        float *yr = y + (size_t)row * cols;
+        float mx = -INFINITY;
+        for (int j = lane; j < cols; j += 32) mx = fmaxf(mx, xr[j]);
+        mx = gh_warp_max(mx);
+        float s = 0.0f;
+        for (int j = lane; j < cols; j += 32) s += expf(xr[j] - mx);
+        s = gh_warp_sum(s);
+        for (int j = lane; j < cols; j += 32) yr[j] = expf(xr[j] - mx) / s;
+    }
+}
+
+// dx += y * (dy - <dy, y>)
+__global__ void __launch_bounds__(SM_THREADS)
+softmax_bwd_kernel(int rows, int cols, const float *__restrict__ y, const float *__restrict__ dy,
+                   float *__restrict__ dx) {
+    const int lane = threadIdx.x & 31;
+    FOR_ROWS(row, rows) {
+        const size_t o = (size_t)row * cols;
+        float dot = 0.0f;
+        for (int j = lane; j < cols; j += 32) dot += dy[o + j] * y[o + j];
+        dot = gh_warp_sum(dot);
+        for (int j = lane; j < cols; j += 32) dx[o + j] += y[o + j] * (dy[o + j] - dot);
+    }
+}
+
+// losses[i] = -sum_j t_j log p_ij, t = (1-s)*onehot(label) + s/k, log p_ij = x_ij - mx - lse.
+__global__ void __launch_bounds__(SM_THREADS)
+xent_fwd_kernel(int n, int k, const float *__restrict__ logits, const int *__restrict__ labels,
+                float smoothing, float *__restrict__ probs, float *__restrict__ losses, int *flag) {
+    const int lane = threadIdx.x & 31;
+    FOR_ROWS(row, n) {
+        const float *xr = logits + (size_t)row * k;
+        float *pr = probs + (size_t)row * k;
+        const int label = labels[row];
+        float mx = -INFINITY;
+        for (int j = lane; j < k; j += 32) mx = fmaxf(mx, xr[j]);
+        mx = gh_warp_max(mx);
+        float s = 0.0f, sx = 0.0f;  // sum exp(x - mx), sum (x - mx)
+        for (int j = lane; j < k; j += 32) {
+            float d = xr[j] - mx;
+            s += expf(d);
+            sx += d;
+        }
+        s = gh_warp_sum(s);
+        sx = gh_warp_sum(sx);
+        const float lse = logf(s);
+        for (int j = lane; j < k; j += 32) pr[j] = expf(xr[j] - mx) / s;
+        if (lane == 0) {
+            if (label < 0 || label >= k) {
+                atomicMin(flag, row);
+                losses[row] = NAN;
+            } else {
+                float logp_label = xr[label] - mx - lse;
+                float sum_logp = sx - (float)k * lse;
+                losses[row] = -((1.0f - smoothing) * logp_label + (smoothing / (float)k) * sum_logp);
+            }
+        }
+    }
+}
+
+// dlogits += scale * (probs - target); a row with a bad label is flagged and left untouched.
+__global__ void xent_bwd_kernel(int n, int k, const float *__restrict__ probs,
+                                const int *__restrict__ labels, float smoothing, float scale,
+                                float *__restrict__ dlogits, int *flag) {
+    const size_t total = (size_t)n * k;
+    const float off = smoothing / (float)k;
+    GH_GRID_STRIDE(i, total) {
+        int row = (int)(i / k), j = (int)(i - (size_t)row * k);
+        int label = labels[row];
+        if (label < 0 || label >= k) {
+            if (j == 0) atomicMin(flag, row);
+            continue;
+        }
+        float t = (j == label ? 1.0f - smoothing : 0.0f) + off;
+        dlogits[i] += scale * (probs[i] - t);
+    }
+}
+
+int rows_check(const char *op, int rows, int cols) {
+    if (rows <= 0 || cols <= 0)
+        return gh_fail(GH_EINVAL, "%s: rows=%d and cols=%d must be positive", op, rows, cols);
+    return GH_OK;
+}
+
+// After the kernel: read the flag (this synchronises the stream), free it, and name the first
+// bad row and its label.
+int flag_report(const char *op, const kctx *ctx, int *flag, const int *labels, int k, int st) {
+    cudaStream_t s = gh_stream(ctx);
+    int bad = FLAG_CLEAR;
+    cudaError_t e = st == GH_OK ? cudaMemcpyAsync(&bad, flag, sizeof bad, cudaMemcpyDeviceToHost, s)
+                                : cudaSuccess;
+    gh_scratch_free(ctx, flag);
+    if (st != GH_OK) return st;
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    if (e != cudaSuccess)
+        return gh_fail(GH_ECUDA, "%s:%d: %s: reading the label flag failed: %s", __FILE__, __LINE__,
+                       op, cudaGetErrorString(e));
+    if (bad == FLAG_CLEAR) return GH_OK;
+    int lab = 0;
+    CUDA_CHECK(cudaMemcpy(&lab, labels + bad, sizeof lab, cudaMemcpyDeviceToHost));
+    return gh_fail(GH_EINVAL, "%s: labels[%d] = %d is outside [0, %d)", op, bad, lab, k);
+}
+
+int flag_alloc(const char *op, const kctx *ctx, int **flag) {
+    GH_TRY(gh_scratch_alloc(op, ctx, sizeof(int), (void **)flag));
+    cudaError_t e = cudaMemsetAsync(*flag, 0x7f, sizeof(int), gh_stream(ctx));
+    if (e != cudaSuccess) {
+        gh_scratch_free(ctx, *flag);
+        return gh_fail(GH_ECUDA, "%s:%d: %s: clearing the label flag failed: %s", __FILE__,
+                       __LINE__, op, cudaGetErrorString(e));
+    }
+    return GH_OK;
+}
+
+int launch_status(const char *kernel) {
+    LAUNCH_CHECK(kernel);
+    return GH_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int softmax_fwd_cuda(const kctx *ctx, int rows, int cols, const float *x, float *y) {
+    GH_TRY(rows_check("softmax_fwd_cuda", rows, cols));
+    GH_CUDA_NEED("softmax_fwd_cuda", x);
+    GH_CUDA_NEED("softmax_fwd_cuda", y);
+    softmax_fwd_kernel<<<row_blocks(rows), SM_THREADS, 0, gh_stream(ctx)>>>(rows, cols, x, y);
+    LAUNCH_CHECK("softmax_fwd_kernel");
+    return GH_OK;
+}
+
+int softmax_bwd_cuda(const kctx *ctx, int rows, int cols, const float *y, const float *dy, float *dx) {
+    GH_TRY(rows_check("softmax_bwd_cuda", rows, cols));
+    if (!dx) return GH_OK;
+    GH_CUDA_NEED("softmax_bwd_cuda", y);
+    GH_CUDA_NEED("softmax_bwd_cuda", dy);
+    softmax_bwd_kernel<<<row_blocks(rows), SM_THREADS, 0, gh_stream(ctx)>>>(rows, cols, y, dy, dx);
+    LAUNCH_CHECK("softmax_bwd_kernel");
+    return GH_OK;
+}
+
+int xent_fwd_cuda(const kctx *ctx, int n, int k, const float *logits, const int *labels,
+                  float smoothing, float *probs, float *losses) {
+    GH_TRY(rows_check("xent_fwd_cuda", n, k));
+    GH_CUDA_NEED("xent_fwd_cuda", logits);
+    GH_CUDA_NEED("xent_fwd_cuda", labels);
+    GH_CUDA_NEED("xent_fwd_cuda", probs);
+    GH_CUDA_NEED("xent_fwd_cuda", losses);
+    int *flag = NULL;
+    GH_TRY(flag_alloc("xent_fwd_cuda", ctx, &flag));
+    xent_fwd_kernel<<<row_blocks(n), SM_THREADS, 0, gh_stream(ctx)>>>(n, k, logits, labels,
+                                                                     smoothing, probs, losses, flag);
+    int st = launch_status("xent_fwd_kernel");
+    return flag_report("xent_fwd_cuda", ctx, flag, labels, k, st);
+}
+
+int xent_bwd_cuda(const kctx *ctx, int n, int k, const float *probs, const int *labels,
+                  float smoothing, float scale, float *dlogits) {
+    GH_TRY(rows_check("xent_bwd_cuda", n, k));
+    if (!dlogits) return GH_OK;
+    GH_CUDA_NEED("xent_bwd_cuda", probs);
+    GH_CUDA_NEED("xent_bwd_cuda", labels);
+    int *flag = NULL;
+    GH_TRY(flag_alloc("xent_bwd_cuda", ctx, &flag));
+    size_t total = (size_t)n * k;
+    xent_bwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+        n, k, probs, labels, smoothing, scale, dlogits, flag);
+    int st = launch_status("xent_bwd_kernel");
+    return flag_report("xent_bwd_cuda", ctx, flag, labels, k, st);
+}
+
+}  // extern "C"

@@ -1,0 +1,196 @@
+// kernels/cuda: the DARTS mixed op y = sum_i wts[i]*xs[i] and its backward. The k input
+// pointers travel by value in a kernel-parameter struct (no device pointer array to upload);
+// loops over them are unrolled to GH_WSUM_MAX so every index is a compile-time constant.
+// dwts is reduced in a fixed order: per-block partials (grid fixed by n), then a second pass.
+#include "elementwise.cuh"
+
+namespace {
+
+struct wsum_args {
+    const float *x[GH_WSUM_MAX];  // non-NULL inputs only, compacted
+    float *dx[GH_WSUM_MAX];       // their gradients (may be NULL), same order
+    int idx[GH_WSUM_MAX];         // position of each in the caller's list (for wts/dwts)
+    int m;                        // number of compacted entries
+};
+
+#define WSUM_THREADS 256
+#define WSUM_MAX_BLOCKS 1024
+
+template <bool VEC>
+__global__ void __launch_bounds__(WSUM_THREADS)
+wsum_fwd_kernel(size_t n, wsum_args a, const float *__restrict__ wts, float *__restrict__ y) {
+    float w[GH_WSUM_MAX];
+#pragma unroll
+    for (int j = 0; j < GH_WSUM_MAX; j++) w[j] = j < a.m ? wts[a.idx[j]] : 0.0f;
+    const size_t nv = VEC ? n / 4 : n;
+    GH_GRID_STRIDE(i, nv) {
+        if (VEC) {
+            float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+            for (int j = 0; j < GH_WSUM_MAX; j++)
+                if (j < a.m) {
+                    float4 v = gh_ld4(a.x[j], i);
+                    s.x += w[j] * v.x; s.y += w[j] * v.y; s.z += w[j] * v.z; s.w += w[j] * v.w;
+                }
+            gh_st4(y, i, s);
+        } else {
+            float s = 0.0f;
+#pragma unroll
+            for (int j = 0; j < GH_WSUM_MAX; j++)
+                if (j < a.m) s += w[j] * a.x[j][i];
+            y[i] = s;
+        }
+    }
+}
+
+// dxs[j] += w[j]*dy; when part != NULL, part[block*m + j] = this block's sum of dy*x[j]
+// (thread sums in grid-stride order, warp butterflies, warps in index order).
+template <bool VEC>
+__global__ void __launch_bounds__(WSUM_THREADS)
+wsum_bwd_kernel(size_t n, wsum_args a, const float *__restrict__ wts, const float *__restrict__ dy,
+                double *__restrict__ part) {
+    __shared__ float sh[WSUM_THREADS / 32][GH_WSUM_MAX];
+    float w[GH_WSUM_MAX], acc[GH_WSUM_MAX];
+#pragma unroll
+    for (int j = 0; j < GH_WSUM_MAX; j++) {
+        w[j] = j < a.m ? wts[a.idx[j]] : 0.0f;
+        acc[j] = 0.0f;
+    }
+    const size_t nv = VEC ? n / 4 : n;
+    GH_GRID_STRIDE(i, nv) {
+        if (VEC) {
+            float4 d = gh_ld4(dy, i);
+#pragma unroll
+            for (int j = 0; j < GH_WSUM_MAX; j++)
+                if (j < a.m) {
+                    if (a.dx[j]) {
+                        float4 o = gh_ld4(a.dx[j], i);
+                        o.x += w[j] * d.x; o.y += w[j] * d.y; o.z += w[j] * d.z; o.w += w[j] * d.w;
+                        gh_st4(a.dx[j], i, o);
+                    }
+                    if (part && a.x[j]) {
+                        float4 v = gh_ld4(a.x[j], i);
+                        acc[j] += d.x * v.x + d.y * v.y + d.z * v.z + d.w * v.w;
+                    }
+                }
+        } else {
+            float d = dy[i];
+#pragma unroll
+            for (int j = 0; j < GH_WSUM_MAX; j++)
+                if (j < a.m) {
+                    if (a.dx[j]) a.dx[j][i] += w[j] * d;
+                    if (part && a.x[j]) acc[j] += d * a.x[j][i];
+                }
+        }
+    }
+    if (!part) return;  // uniform across the block
+    const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
+#pragma unroll
+    for (int j = 0; j < GH_WSUM_MAX; j++) {
+        float s = gh_warp_sum(acc[j]);
+        if (lane == 0) sh[warp][j] = s;
+    }
+    __syncthreads();
+    if (threadIdx.x < a.m) {
+        double s = 0.0;
+        for (int wi = 0; wi < WSUM_THREADS / 32; wi++) s += (double)sh[wi][threadIdx.x];
+        part[(size_t)blockIdx.x * a.m + threadIdx.x] = s;
+    }
+}
+
+// dwts[idx[j]] += sum over blocks of part[b*m + j], in block order (one block per j).
+__global__ void __launch_bounds__(WSUM_THREADS)
+wsum_dwts_kernel(int nblocks, wsum_args a, const double *__restrict__ part, float *dwts) {
+    __shared__ double sh[WSUM_THREADS];
+    const int j = blockIdx.x;
+    double s = 0.0;
+    for (int b = threadIdx.x; b < nblocks; b += WSUM_THREADS) s += part[(size_t)b * a.m + j];
+    s = gh_block_sum<double, WSUM_THREADS>(s, sh);
+    if (threadIdx.x == 0) dwts[a.idx[j]] += (float)s;
+}
+
+int wsum_check(const char *op, int k) {
+    if (k < 1 || k > GH_WSUM_MAX)
+        return gh_fail(GH_EINVAL, "%s: k=%d must be in [1, %d] (GH_WSUM_MAX)", op, k, GH_WSUM_MAX);
+    return GH_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int wsum_fwd_cuda(const kctx *ctx, int k, size_t n, const float *const *xs, const float *wts,
+                  float *y) {
+    GH_TRY(wsum_check("wsum_fwd_cuda", k));
+    if (n == 0) return GH_OK;
+    GH_CUDA_NEED("wsum_fwd_cuda", xs);
+    GH_CUDA_NEED("wsum_fwd_cuda", wts);
+    GH_CUDA_NEED("wsum_fwd_cuda", y);
+    wsum_args a = {};
+    bool vec = n % 4 == 0 && gh_aligned16(y);
+    for (int i = 0; i < k; i++)
+        if (xs[i]) {
+            a.x[a.m] = xs[i];
+            a.idx[a.m] = i;
+            vec = vec && gh_aligned16(xs[i]);
+            a.m++;
+        }
+    size_t work = vec ? n / 4 : n;
+    cudaStream_t st = gh_stream(ctx);
+    if (vec)
+        wsum_fwd_kernel<true><<<gh_ew_blocks(work), WSUM_THREADS, 0, st>>>(n, a, wts, y);
+    else
+        wsum_fwd_kernel<false><<<gh_ew_blocks(work), WSUM_THREADS, 0, st>>>(n, a, wts, y);
+    LAUNCH_CHECK("wsum_fwd_kernel");
+    return GH_OK;
+}
+
+int wsum_bwd_cuda(const kctx *ctx, int k, size_t n, const float *const *xs, const float *wts,
+                  const float *dy, float *const *dxs, float *dwts) {
+    GH_TRY(wsum_check("wsum_bwd_cuda", k));
+    if (n == 0) return GH_OK;
+    GH_CUDA_NEED("wsum_bwd_cuda", wts);
+    GH_CUDA_NEED("wsum_bwd_cuda", dy);
+    // An index takes part when it has a gradient to receive (dxs[i]) or a weight gradient to
+    // form (dwts and xs[i]); a NULL xs[i] gives no dwts term (the op is "none").
+    wsum_args a = {};
+    bool vec = n % 4 == 0 && gh_aligned16(dy);
+    bool any_dot = false;
+    for (int i = 0; i < k; i++) {
+        const float *x = xs ? xs[i] : NULL;
+        float *dx = dxs ? dxs[i] : NULL;
+        bool dot = dwts && x;
+        if (!dx && !dot) continue;
+        a.x[a.m] = x;
+        a.dx[a.m] = dx;
+        a.idx[a.m] = i;
+        vec = vec && gh_aligned16(x) && gh_aligned16(dx);
+        any_dot = any_dot || dot;
+        a.m++;
+    }
+    if (a.m == 0) return GH_OK;
+    cudaStream_t st = gh_stream(ctx);
+    size_t work = vec ? n / 4 : n;
+    // the grid of the dot-product pass depends on n only: a fixed summation order
+    size_t nb = gh_ceil_div(work, (size_t)WSUM_THREADS * 4);
+    int blocks = (int)(nb < 1 ? 1 : (nb > WSUM_MAX_BLOCKS ? WSUM_MAX_BLOCKS : nb));
+    double *part = NULL;
+    if (any_dot)
+        GH_TRY(gh_scratch_alloc("wsum_bwd_cuda", ctx, sizeof(double) * blocks * a.m, (void **)&part));
+    if (vec)
+        wsum_bwd_kernel<true><<<blocks, WSUM_THREADS, 0, st>>>(n, a, wts, dy, part);
+    else
+        wsum_bwd_kernel<false><<<blocks, WSUM_THREADS, 0, st>>>(n, a, wts, dy, part);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess && any_dot) {
+        wsum_dwts_kernel<<<a.m, WSUM_THREADS, 0, st>>>(blocks, a, part, dwts);
+        e = cudaGetLastError();
+    }
+    gh_scratch_free(ctx, part);
+    if (e != cudaSuccess)
+        return gh_fail(GH_ECUDA, "%s:%d: wsum_bwd_cuda launch failed: %s (k=%d n=%zu)", __FILE__,
+                       __LINE__, cudaGetErrorString(e), k, n);
+    return GH_OK;
+}
+
+}  // extern "C"
