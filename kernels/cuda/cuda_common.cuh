@@ -27,10 +27,10 @@
                            kernel_name, cudaGetErrorName(e_), cudaGetErrorString(e_));       \
     } while (0)
 
-// Propagates a gh_status from a helper.
-#define GH_TRY(call)              \
+// Propagates a gh_status from a helper (variadic: template arguments contain commas).
+#define GH_TRY(...)                   \
     do {                              \
-        int st_ = (call);             \
+        int st_ = (__VA_ARGS__);      \
         if (st_ != GH_OK) return st_; \
     } while (0)
 
