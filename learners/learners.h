@@ -34,6 +34,16 @@ typedef struct learner_def {
     int supports_task[3];     // indexed by gh_task
 } learner_def;
 
+// FLAML's space for data of n_rows x n_features: the bounds and inits FLAML derives from the
+// data size (n_estimators, max_leaves, max_depth upper bounds; rf max_features). Bounds are
+// inclusive. out: [def->n_hp], name/choices pointing into def.
+int learner_space(const learner_def *def, int n_rows, int n_features, gh_task task,
+                  hp_domain *out);
+// space_file.c: applies the lines `LEARNER.HP = LO..HI [log]`, `LEARNER.HP = VALUE` (fixed) and
+// `LEARNER.HP.init = VALUE` of a config file that name def to space ([def->n_hp]); lines for
+// other learners are skipped, '#' starts a comment. Errors name file:line.
+int learner_space_override(const learner_def *def, hp_domain *space, const char *path);
+
 // Learners compiled into this build (those whose library was found), for a task.
 int learners_list(const learner_def **out, int max, gh_task task);
 const learner_def *learner_find(const char *name);
@@ -48,6 +58,11 @@ int learner_save(const learner_model *m, const char *path);
 int learner_load(learner_model **out, const char *path);
 void learner_free(learner_model *m);
 const learner_def *learner_model_def(const learner_model *m);
+// Where the model was trained: "cpu" or "cuda:0" (XGBoost with a CUDA build, the MLP engine).
+const char *learner_model_device(const learner_model *m);
+// The features, levels, classes and target the model was trained with (n = 0), for reading
+// new data with dataset_from_table_schema.
+const gh_dataset *learner_model_schema(const learner_model *m);
 // cfg as JSON text {"name": value, ...} (for the ledger and --help output); caller frees.
 char *learner_cfg_json(const learner_def *def, const double *cfg);
 
@@ -67,6 +82,11 @@ typedef struct {
     int n_train, n_val;       // holdout sizes
     int *fold;                // [n]: fold index of each row (k-fold) or 0 train / 1 val
 } resample_plan;
+// FLAML's rule (automl.py): 5-fold CV when n*d/0.9 < 1e7 * budget/3600 and n < 100000, else
+// holdout (k = 1). budget_s <= 0: no budget known, by n < 100000 alone.
+int resample_auto_k(int n, int d, double budget_s);
+// k_or_auto <= 0: resample_auto_k(n, d, 0). holdout_ratio <= 0: FLAML's 0.1. Stratified for
+// classification, seeded (same seed, same plan).
 int resample_make(resample_plan *out, const gh_dataset *data, int k_or_auto, double holdout_ratio,
                   uint64_t seed);
 void resample_free(resample_plan *p);

@@ -1,0 +1,75 @@
+// learners/learner_impl.h: private to learners/: the model object behind learner_model, the
+// table of operations each learner family implements (xgboost.c, liblinear.c, mlp.c), the
+// text serialisation the model file uses (serial.c) and the one-hot + standardise encoder
+// shared by the linear models and the MLP (encode.c). Not part of the public contract.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "learners.h"
+
+typedef struct sbuf sbuf;
+
+typedef struct learner_ops {
+    // Fills m->impl (m->def, m->cfg, m->schema are set). cfg in def order.
+    int (*fit)(learner_model *m, const gh_dataset *train, uint64_t seed, double time_limit_s,
+               int *stopped_early);
+    int (*predict)(const learner_model *m, const gh_dataset *data, float *out);
+    int (*save)(const learner_model *m, sbuf *out);                       // the payload
+    int (*load)(learner_model *m, const char *payload, size_t len);
+    void (*release)(learner_model *m);
+} learner_ops;
+
+struct learner_model {
+    const learner_def *def;
+    const learner_ops *ops;
+    double *cfg;              // [def->n_hp]
+    gh_dataset schema;        // n = 0: features, levels, classes, task, target name
+    char device[32];          // where it was trained: "cpu", "cuda:0"
+    void *impl;
+};
+
+// The value of hyperparameter `name` in cfg (HP_INT rounded), or dflt when def has none.
+double hp_value(const learner_def *def, const double *cfg, const char *name, double dflt);
+
+extern const learner_ops learner_ops_xgboost;
+extern const learner_ops learner_ops_liblinear;
+extern const learner_ops learner_ops_mlp;
+
+// ---- serial.c: a growing text buffer and a cursor over one ----------------------------------
+struct sbuf {
+    char *data;
+    size_t len, cap;
+    int failed;               // an allocation failed; the content is incomplete
+};
+void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_put(sbuf *b, const void *data, size_t n);
+void sbuf_quoted(sbuf *b, const char *s);          // "..." with \" \\ \n \t escapes
+void sbuf_doubles(sbuf *b, const double *v, size_t n);  // %.17g each, one line
+void sbuf_free(sbuf *b);
+
+typedef struct {
+    const char *p, *end, *begin;
+    const char *what;         // the file, for messages
+} scursor;
+int scur_word(scursor *c, const char *expect);      // the next word must be `expect`
+int scur_int(scursor *c, long *v);
+int scur_double(scursor *c, double *v);
+int scur_doubles(scursor *c, double *v, size_t n);
+int scur_quoted(scursor *c, char **out);           // malloc'd
+int scur_bytes(scursor *c, size_t n, const char **at);  // after one '\n'
+
+// ---- encode.c: features for linear models and networks ------------------------------------
+// Numeric features standardised with training mean and standard deviation (missing -> mean,
+// i.e. 0 after standardising); nominal features one-hot over their levels (missing -> all 0).
+typedef struct {
+    int d, width;             // input features, encoded width
+    int *offset;              // [d]: first encoded column of feature j
+    int *levels;              // [d]: 0 numeric, else one-hot width
+    double *mean, *scale;     // [d] (numeric only; scale = 1/std, 1 for constants)
+} encoder;
+int encoder_fit(encoder *e, const gh_dataset *ds);
+void encoder_row(const encoder *e, const float *x, float *out);   // out[width]
+void encoder_save(const encoder *e, sbuf *b);
+int encoder_load(encoder *e, scursor *c);
+void encoder_free(encoder *e);

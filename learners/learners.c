@@ -1,0 +1,442 @@
+// learners/learners.c: the registry of learners, their default search spaces, and the
+// learner_model life cycle (fit, predict, save, load) that dispatches to xgboost.c,
+// liblinear.c and mlp.c.
+//
+// Search spaces and initial costs are FLAML's (microsoft/FLAML, flaml/automl/model.py:
+// XGBoostEstimator.search_space, XGBoostSklearnEstimator, XGBoostLimitDepthEstimator,
+// RandomForestEstimator, LRL1Classifier, LRL2Classifier, cost_relative2lgbm). FLAML's
+// (log)randint upper bounds are exclusive (Ray Tune's convention); hp_domain bounds are
+// inclusive, so hi = FLAML's upper - 1. Bounds that FLAML derives from the data size are set
+// by learner_space(); the static tables hold their largest values.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learner_impl.h"
+
+#define UNIF(nm, l, h, i) {nm, HP_FLOAT, l, h, 0, i, i, 0, NULL}
+#define LOGU(nm, l, h, i) {nm, HP_FLOAT, l, h, 1, i, i, 0, NULL}
+#define LOGI(nm, l, h, lci, i) {nm, HP_INT, l, h, 1, lci, i, 0, NULL}
+#define RINT(nm, l, h, lci, i) {nm, HP_INT, l, h, 0, lci, i, 0, NULL}
+
+// XGBoostSklearnEstimator: XGBoostEstimator's space without max_depth (lossguide growth).
+static const hp_domain xgb_space[] = {
+    LOGI("n_estimators", 4, 32767, 4, 4),
+    LOGI("max_leaves", 4, 32767, 4, 4),
+    LOGU("min_child_weight", 0.001, 128, 1.0),
+    LOGU("learning_rate", 1.0 / 1024, 1.0, 0.1),
+    UNIF("subsample", 0.1, 1.0, 1.0),
+    UNIF("colsample_bylevel", 0.01, 1.0, 1.0),
+    UNIF("colsample_bytree", 0.01, 1.0, 1.0),
+    LOGU("reg_alpha", 1.0 / 1024, 1024, 1.0 / 1024),
+    LOGU("reg_lambda", 1.0 / 1024, 1024, 1.0),
+};
+// XGBoostLimitDepthEstimator: max_depth randint(1, min(max(6, log2 n), 16)) instead of
+// max_leaves; learning_rate init 0.3, n_estimators init 10.
+static const hp_domain xgb_depth_space[] = {
+    LOGI("n_estimators", 4, 32767, 4, 10),
+    RINT("max_depth", 1, 15, 1, 6),
+    LOGU("min_child_weight", 0.001, 128, 1.0),
+    LOGU("learning_rate", 1.0 / 1024, 1.0, 0.3),
+    UNIF("subsample", 0.1, 1.0, 1.0),
+    UNIF("colsample_bylevel", 0.01, 1.0, 1.0),
+    UNIF("colsample_bytree", 0.01, 1.0, 1.0),
+    LOGU("reg_alpha", 1.0 / 1024, 1024, 1.0 / 1024),
+    LOGU("reg_lambda", 1.0 / 1024, 1024, 1.0),
+};
+// RandomForestEstimator. FLAML's `criterion` (gini/entropy) has no XGBoost counterpart (its
+// forests split on the gradient statistics), so it is left out.
+static const hp_domain rf_space[] = {
+    LOGI("n_estimators", 4, 2047, 4, 4),
+    LOGU("max_features", 0.1, 1.0, 1.0),
+    LOGI("max_leaves", 4, 32767, 4, 4),
+};
+// LRL1Classifier / LRL2Classifier; `linear` (ridge regression, ours) reuses it.
+static const hp_domain lr_space[] = {
+    LOGU("C", 0.03125, 32768.0, 1.0),
+};
+// Not in FLAML: a small MLP. Cheap start (narrow, shallow, few epochs), as CFO needs.
+static const hp_domain mlp_space[] = {
+    LOGI("hidden", 16, 512, 16, 64),
+    RINT("layers", 1, 3, 1, 1),
+    LOGU("learning_rate", 1e-4, 1e-1, 1e-3),
+    LOGU("weight_decay", 1e-6, 1e-1, 1e-4),
+    LOGI("batch_size", 16, 512, 64, 64),
+    LOGI("epochs", 2, 256, 2, 10),
+};
+
+#define NHP(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+// init_cost: cost_relative2lgbm (xgboost 1.6, xgb_limitdepth 64, rf 2, lrl1 160, lrl2 25);
+// linear borrows lrl2's; the MLP FLAML's old ETI_INI 'nn' (flaml/config.py) of 50.
+static const learner_def registry[] = {
+#if GH_HAVE_XGBOOST
+    {"xgboost", NHP(xgb_space), xgb_space, 1.6, {1, 1, 1}},
+    {"xgb_limitdepth", NHP(xgb_depth_space), xgb_depth_space, 64, {1, 1, 1}},
+    {"rf", NHP(rf_space), rf_space, 2, {1, 1, 1}},
+#endif
+#if GH_HAVE_LIBLINEAR
+    {"lrl1", NHP(lr_space), lr_space, 160, {1, 1, 0}},
+    {"lrl2", NHP(lr_space), lr_space, 25, {1, 1, 0}},
+    {"linear", NHP(lr_space), lr_space, 25, {0, 0, 1}},
+#endif
+    {"mlp", NHP(mlp_space), mlp_space, 50, {1, 1, 1}},
+};
+#define N_REGISTRY ((int)(sizeof registry / sizeof registry[0]))
+
+static const learner_ops *ops_of(const learner_def *def) {
+    const char *n = def->name;
+    (void)n;
+#if GH_HAVE_XGBOOST
+    if (!strcmp(n, "xgboost") || !strcmp(n, "xgb_limitdepth") || !strcmp(n, "rf"))
+        return &learner_ops_xgboost;
+#endif
+#if GH_HAVE_LIBLINEAR
+    if (!strcmp(n, "lrl1") || !strcmp(n, "lrl2") || !strcmp(n, "linear"))
+        return &learner_ops_liblinear;
+#endif
+    if (!strcmp(n, "mlp")) return &learner_ops_mlp;
+    return NULL;
+}
+
+int learners_list(const learner_def **out, int max, gh_task task) {
+    int n = 0;
+    for (int i = 0; i < N_REGISTRY; i++) {
+        if (task != GH_TASK_AUTO && (task < 0 || task > 2 || !registry[i].supports_task[task]))
+            continue;
+        if (n < max) out[n] = &registry[i];
+        n++;
+    }
+    return n;
+}
+
+const learner_def *learner_find(const char *name) {
+    for (int i = 0; i < N_REGISTRY; i++)
+        if (!strcmp(registry[i].name, name)) return &registry[i];
+    return NULL;
+}
+
+int learner_space(const learner_def *def, int n_rows, int n_features, gh_task task,
+                  hp_domain *out) {
+    if (n_rows < 1 || n_features < 1)
+        return gh_fail(GH_EINVAL, "learner_space(%s): %d rows x %d features", def->name, n_rows,
+                       n_features);
+    memcpy(out, def->hps, sizeof(hp_domain) * (size_t)def->n_hp);
+    // upper = max(5, min(32768, n)) (exclusive in FLAML)
+    int upper = n_rows < 32768 ? n_rows : 32768;
+    if (upper < 5) upper = 5;
+    int cls = task == GH_TASK_BINARY || task == GH_TASK_MULTICLASS;
+    for (int i = 0; i < def->n_hp; i++) {
+        hp_domain *h = &out[i];
+        if (!strcmp(def->name, "rf")) {
+            if (!strcmp(h->name, "n_estimators")) {
+                int u = n_rows < 2048 ? n_rows : 2048;
+                h->hi = (u > 5 ? u : 5) - 1;
+            } else if (!strcmp(h->name, "max_leaves")) {
+                int u = (n_rows >> 1) < 32768 ? (n_rows >> 1) : 32768;
+                h->hi = (u > 5 ? u : 5) - 1;
+            } else if (!strcmp(h->name, "max_features")) {
+                // 1/sqrt(d) for classification, as scikit-learn's "sqrt" default
+                double init = cls ? 1.0 / sqrt((double)n_features) : 1.0;
+                h->init = h->low_cost_init = init;
+                h->lo = init < 0.1 ? init : 0.1;
+            }
+        } else if (!strcmp(def->name, "xgboost") || !strcmp(def->name, "xgb_limitdepth")) {
+            if (!strcmp(h->name, "n_estimators") || !strcmp(h->name, "max_leaves")) h->hi = upper - 1;
+            if (!strcmp(h->name, "max_depth")) {
+                int u = (int)log2((double)n_rows);
+                if (u < 6) u = 6;
+                h->hi = (u < 16 ? u : 16) - 1;
+            }
+        }
+    }
+    return GH_OK;
+}
+
+double hp_value(const learner_def *def, const double *cfg, const char *name, double dflt) {
+    for (int i = 0; i < def->n_hp; i++)
+        if (!strcmp(def->hps[i].name, name))
+            return def->hps[i].kind == HP_FLOAT ? cfg[i] : round(cfg[i]);
+    return dflt;
+}
+
+char *learner_cfg_json(const learner_def *def, const double *cfg) {
+    sbuf b = {0};
+    sbuf_put(&b, "{", 1);
+    for (int i = 0; i < def->n_hp; i++) {
+        const hp_domain *h = &def->hps[i];
+        sbuf_printf(&b, "%s\"%s\": ", i ? ", " : "", h->name);
+        if (h->kind == HP_FLOAT) sbuf_printf(&b, "%.10g", cfg[i]);
+        else if (h->kind == HP_INT) sbuf_printf(&b, "%.0f", round(cfg[i]));
+        else {
+            int k = (int)round(cfg[i]);
+            sbuf_quoted(&b, k >= 0 && k < h->n_choices ? h->choices[k] : "?");
+        }
+    }
+    sbuf_put(&b, "}", 1);
+    if (b.failed) {
+        sbuf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+// ---- the model life cycle -----------------------------------------------------------------
+static int model_new(learner_model **out, const learner_def *def, const double *cfg) {
+    learner_model *m = calloc(1, sizeof *m);
+    if (!m) return gh_fail(GH_ENOMEM, "learner %s: out of memory", def->name);
+    m->def = def;
+    m->ops = ops_of(def);
+    m->cfg = malloc(sizeof(double) * (size_t)(def->n_hp + 1));
+    if (!m->cfg) {
+        free(m);
+        return gh_fail(GH_ENOMEM, "learner %s: out of memory", def->name);
+    }
+    if (cfg) memcpy(m->cfg, cfg, sizeof(double) * (size_t)def->n_hp);
+    snprintf(m->device, sizeof m->device, "cpu");
+    *out = m;
+    return GH_OK;
+}
+
+void learner_free(learner_model *m) {
+    if (!m) return;
+    if (m->ops && m->impl) m->ops->release(m);
+    dataset_free(&m->schema);
+    free(m->cfg);
+    free(m);
+}
+
+const learner_def *learner_model_def(const learner_model *m) { return m->def; }
+const char *learner_model_device(const learner_model *m) { return m->device; }
+const gh_dataset *learner_model_schema(const learner_model *m) { return &m->schema; }
+
+int learner_fit(const learner_def *def, const gh_dataset *train, const double *cfg, uint64_t seed,
+                double time_limit_s, learner_model **out, int *stopped_early) {
+    *out = NULL;
+    if (stopped_early) *stopped_early = 0;
+    if (!def || !ops_of(def)) return gh_fail(GH_EUNSUP, "learner %s is not in this build",
+                                             def ? def->name : "(null)");
+    if (train->task < 0 || train->task > 2 || !def->supports_task[train->task])
+        return gh_fail(GH_EINVAL, "learner %s does not support the %s task", def->name,
+                       gh_task_name(train->task));
+    if (train->n < 2 || train->d < 1)
+        return gh_fail(GH_EINVAL, "learner %s: training data of %d rows x %d features", def->name,
+                       train->n, train->d);
+    for (int i = 0; i < def->n_hp; i++)
+        if (!isfinite(cfg[i]))
+            return gh_fail(GH_EINVAL, "learner %s: hyperparameter %s = %g", def->name,
+                           def->hps[i].name, cfg[i]);
+    learner_model *m;
+    int st = model_new(&m, def, cfg);
+    if (st) return st;
+    st = dataset_schema_copy(&m->schema, train);
+    int stopped = 0;
+    if (!st) st = m->ops->fit(m, train, seed, time_limit_s, &stopped);
+    if (st) {
+        learner_free(m);
+        return st;
+    }
+    if (stopped_early) *stopped_early = stopped;
+    *out = m;
+    return GH_OK;
+}
+
+int learner_predict(const learner_model *m, const gh_dataset *data, float *out) {
+    if (data->d != m->schema.d)
+        return gh_fail(GH_EINVAL, "learner %s: data has %d features, the model %d", m->def->name,
+                       data->d, m->schema.d);
+    if (data->n == 0) return GH_OK;
+    return m->ops->predict(m, data, out);
+}
+
+// ---- model files ----------------------------------------------------------------------------
+// Text header (learner, device, cfg, the data schema), then "payload N" and N bytes of the
+// learner's own model (XGBoost's JSON, liblinear weights, MLP weights). Written to PATH.tmp and
+// renamed, so a crash never leaves a half-written model.
+#define MODEL_MAGIC "gpuhours-model 1"
+
+static void save_schema(sbuf *b, const gh_dataset *s) {
+    sbuf_printf(b, "task %s\ntarget ", gh_task_name(s->task));
+    sbuf_quoted(b, s->target_name ? s->target_name : "");
+    sbuf_printf(b, "\nclasses %d", s->n_classes);
+    for (int k = 0; k < s->n_classes; k++) {
+        sbuf_put(b, " ", 1);
+        sbuf_quoted(b, s->class_names[k]);
+    }
+    sbuf_printf(b, "\nfeatures %d\n", s->d);
+    for (int j = 0; j < s->d; j++) {
+        sbuf_quoted(b, s->feat_names[j]);
+        sbuf_printf(b, " %d", s->feat_levels[j]);
+        for (int k = 0; k < s->feat_levels[j]; k++) {
+            sbuf_put(b, " ", 1);
+            sbuf_quoted(b, s->level_names[j][k]);
+        }
+        sbuf_put(b, "\n", 1);
+    }
+}
+
+int learner_save(const learner_model *m, const char *path) {
+    sbuf b = {0};
+    sbuf_printf(&b, MODEL_MAGIC "\nlearner %s\ndevice %s\ncfg %d", m->def->name, m->device,
+                m->def->n_hp);
+    for (int i = 0; i < m->def->n_hp; i++) sbuf_printf(&b, " %.17g", m->cfg[i]);
+    sbuf_put(&b, "\n", 1);
+    save_schema(&b, &m->schema);
+    sbuf payload = {0};
+    int st = m->ops->save(m, &payload);
+    if (!st && (payload.failed || b.failed)) st = gh_fail(GH_ENOMEM, "%s: out of memory", path);
+    if (!st) {
+        sbuf_printf(&b, "payload %zu\n", payload.len);
+        sbuf_put(&b, payload.data, payload.len);
+        sbuf_put(&b, "\n", 1);
+    }
+    sbuf_free(&payload);
+    if (!st && b.failed) st = gh_fail(GH_ENOMEM, "%s: out of memory", path);
+    if (st) {
+        sbuf_free(&b);
+        return st;
+    }
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 8);
+    if (!tmp) {
+        sbuf_free(&b);
+        return gh_fail(GH_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) st = gh_fail(GH_EIO, "%s: cannot write", tmp);
+    else {
+        size_t w = fwrite(b.data, 1, b.len, f);
+        if (fclose(f) || w != b.len) st = gh_fail(GH_EIO, "%s: write failed (disk full?)", tmp);
+        else if (rename(tmp, path)) st = gh_fail(GH_EIO, "%s: cannot rename to %s", tmp, path);
+        if (st) remove(tmp);
+    }
+    free(tmp);
+    sbuf_free(&b);
+    return st;
+}
+
+static int load_schema(scursor *c, gh_dataset *s) {
+    memset(s, 0, sizeof *s);
+    char *task = NULL;
+    long n;
+    int st = scur_word(c, "task");
+    if (!st) {
+        // the task is a bare word
+        while (c->p < c->end && *c->p == ' ') c->p++;
+        const char *w = c->p;
+        while (c->p < c->end && *c->p != '\n' && *c->p != ' ') c->p++;
+        task = strndup(w, (size_t)(c->p - w));
+        if (!task) return gh_fail(GH_ENOMEM, "out of memory");
+        s->task = !strcmp(task, "binary") ? GH_TASK_BINARY : !strcmp(task, "multiclass")
+                  ? GH_TASK_MULTICLASS : !strcmp(task, "regression") ? GH_TASK_REGRESSION
+                  : GH_TASK_AUTO;
+        if (s->task == GH_TASK_AUTO) st = gh_fail(GH_EFORMAT, "%s: unknown task '%s'", c->what, task);
+        free(task);
+    }
+    if (!st) st = scur_word(c, "target");
+    if (!st) st = scur_quoted(c, &s->target_name);
+    if (!st) st = scur_word(c, "classes");
+    if (!st) st = scur_int(c, &n);
+    if (st) return st;
+    if (n < 0 || n > 1000000) return gh_fail(GH_EFORMAT, "%s: bad class count %ld", c->what, n);
+    s->n_classes = (int)n;
+    s->class_names = calloc((size_t)n + 1, sizeof(char *));
+    if (!s->class_names) return gh_fail(GH_ENOMEM, "out of memory");
+    for (int k = 0; k < n && !st; k++) st = scur_quoted(c, &s->class_names[k]);
+    if (!st) st = scur_word(c, "features");
+    if (!st) st = scur_int(c, &n);
+    if (st) return st;
+    if (n < 1 || n > (1 << 24)) return gh_fail(GH_EFORMAT, "%s: bad feature count %ld", c->what, n);
+    s->d = (int)n;
+    s->feat_names = calloc((size_t)n, sizeof(char *));
+    s->feat_levels = calloc((size_t)n, sizeof(int));
+    s->level_names = calloc((size_t)n, sizeof(char **));
+    s->x = malloc(sizeof(float));
+    s->y = malloc(sizeof(float));
+    if (!s->feat_names || !s->feat_levels || !s->level_names || !s->x || !s->y)
+        return gh_fail(GH_ENOMEM, "out of memory");
+    for (int j = 0; j < s->d && !st; j++) {
+        long lv;
+        st = scur_quoted(c, &s->feat_names[j]);
+        if (!st) st = scur_int(c, &lv);
+        if (st) break;
+        if (lv < 0 || lv > (1 << 24)) return gh_fail(GH_EFORMAT, "%s: bad level count", c->what);
+        if (lv) {
+            s->level_names[j] = calloc((size_t)lv, sizeof(char *));
+            if (!s->level_names[j]) return gh_fail(GH_ENOMEM, "out of memory");
+            s->feat_levels[j] = (int)lv;
+        }
+        for (int k = 0; k < lv && !st; k++) st = scur_quoted(c, &s->level_names[j][k]);
+    }
+    return st;
+}
+
+int learner_load(learner_model **out, const char *path) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return gh_fail(GH_EIO, "%s: cannot open", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        free(buf);
+        return gh_fail(GH_EIO, "%s: cannot read", path);
+    }
+    fclose(f);
+    buf[size] = 0;
+    scursor c = {buf, buf + size, buf, path};
+    learner_model *m = NULL;
+    char name[64] = "", device[32] = "";
+    long n_hp = 0;
+    int st = GH_OK;
+    if (strncmp(buf, MODEL_MAGIC "\n", strlen(MODEL_MAGIC) + 1)) {
+        st = gh_fail(GH_EFORMAT, "%s: not a gpuhours model file (expected '%s' on line 1)", path,
+                     MODEL_MAGIC);
+        goto done;
+    }
+    c.p += strlen(MODEL_MAGIC);
+    if (sscanf(c.p, " learner %63s device %31s", name, device) != 2) {
+        st = gh_fail(GH_EFORMAT, "%s: expected 'learner NAME' and 'device DEV' lines", path);
+        goto done;
+    }
+    const learner_def *def = learner_find(name);
+    if (!def) {
+        st = gh_fail(GH_EUNSUP, "%s: learner '%s' is not in this build", path, name);
+        goto done;
+    }
+    c.p = strstr(c.p, "\ncfg ");
+    if (!c.p) {
+        st = gh_fail(GH_EFORMAT, "%s: no 'cfg' line", path);
+        goto done;
+    }
+    st = scur_word(&c, "cfg");
+    if (!st) st = scur_int(&c, &n_hp);
+    if (st) goto done;
+    if (n_hp != def->n_hp) {
+        st = gh_fail(GH_EFORMAT, "%s: %ld hyperparameters for %s, this build has %d", path, n_hp,
+                     name, def->n_hp);
+        goto done;
+    }
+    st = model_new(&m, def, NULL);
+    if (st) goto done;
+    snprintf(m->device, sizeof m->device, "%s", device);
+    st = scur_doubles(&c, m->cfg, (size_t)n_hp);
+    if (!st) st = load_schema(&c, &m->schema);
+    long plen = 0;
+    const char *payload = NULL;
+    if (!st) st = scur_word(&c, "payload");
+    if (!st) st = scur_int(&c, &plen);
+    if (!st && plen < 0) st = gh_fail(GH_EFORMAT, "%s: negative payload size", path);
+    if (!st) st = scur_bytes(&c, (size_t)plen, &payload);
+    if (!st) st = m->ops->load(m, payload, (size_t)plen);
+done:
+    if (st) learner_free(m);
+    else *out = m;
+    free(buf);
+    return st;
+}

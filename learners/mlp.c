@@ -1,0 +1,309 @@
+// learners/mlp.c: a multilayer perceptron on our own engine (CPU or GPU): `layers` hidden
+// linear+ReLU layers of width `hidden`, trained with Adam on mini-batches; softmax
+// cross-entropy for classification, mean squared error (on the standardised target) for
+// regression. Inputs are encoded by encode.c (z-scores, one-hot).
+//
+// The engine has no squared-error op, so MSE is built from existing ones: the output layer is
+// computed transposed, pred^T = w_o [1, H+1] . [h, 1]^T -> [1, B] (the bias as a weight on a
+// constant column), then diff = pred^T - y^T and sum(diff^2) = linear(diff, copy(diff)) [1, 1].
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/engine.h"
+#include "learner_impl.h"
+
+#define MLP_MAX_LAYERS 8
+#define PREDICT_BATCH 1024
+
+typedef struct {
+    encoder enc;
+    gh_engine *eng;
+    int width, hidden, layers, out;   // out: classes, or 1 for regression
+    int regression;
+    double y_mean, y_scale;
+    gh_tensor *w[MLP_MAX_LAYERS + 1], *b[MLP_MAX_LAYERS + 1];
+    int batch;                        // the training batch (arena sizing)
+} mlp_impl;
+
+static void mlp_free_impl(mlp_impl *mi) {
+    if (!mi) return;
+    encoder_free(&mi->enc);
+    if (mi->eng) gh_engine_destroy(mi->eng);
+    free(mi);
+}
+
+// Engine and parameters for the architecture in mi (width, hidden, layers, out, regression).
+static int mlp_build(mlp_impl *mi, uint64_t seed) {
+    gh_engine_config ec = {0};
+    int st = gh_backend_parse("auto", &ec.backend, &ec.device_index);
+    if (st) return st;
+    int rows = mi->batch > PREDICT_BATCH ? mi->batch : PREDICT_BATCH;
+    // activations and their gradients for one step: input, 2 per hidden layer, output, loss
+    // terms; doubled for gradients, plus slack for alignment and the loss scalars
+    size_t floats = (size_t)rows * (size_t)(mi->width + 2 * mi->hidden * mi->layers + 4 * (mi->out + 2) +
+                                            mi->hidden + 2);
+    ec.arena_bytes = 2 * floats * sizeof(float) + (4u << 20);
+    ec.deterministic = 1;
+    ec.seed = seed;
+    st = gh_engine_create(&mi->eng, &ec);
+    if (st) return st;
+    int in = mi->width;
+    char name[32];
+    for (int l = 0; l < mi->layers; l++) {
+        snprintf(name, sizeof name, "fc%d.w", l);
+        mi->w[l] = gh_param(mi->eng, GH_GROUP_WEIGHTS, name, 2, (int[]){mi->hidden, in},
+                            GH_INIT_KAIMING_UNIFORM, in);
+        snprintf(name, sizeof name, "fc%d.b", l);
+        mi->b[l] = gh_param(mi->eng, GH_GROUP_WEIGHTS, name, 1, (int[]){mi->hidden},
+                            GH_INIT_ZERO, 0);
+        in = mi->hidden;
+    }
+    int L = mi->layers;
+    if (mi->regression) {
+        mi->w[L] = gh_param(mi->eng, GH_GROUP_WEIGHTS, "out.w", 2, (int[]){1, in + 1},
+                            GH_INIT_KAIMING_UNIFORM, in + 1);
+        mi->b[L] = NULL;
+    } else {
+        mi->w[L] = gh_param(mi->eng, GH_GROUP_WEIGHTS, "out.w", 2, (int[]){mi->out, in},
+                            GH_INIT_KAIMING_UNIFORM, in);
+        mi->b[L] = gh_param(mi->eng, GH_GROUP_WEIGHTS, "out.b", 1, (int[]){mi->out}, GH_INIT_ZERO, 0);
+    }
+    for (int l = 0; l <= L; l++)
+        if (!mi->w[l] || (l < L && !mi->b[l])) return gh_engine_status(mi->eng);
+    return gh_params_alloc(mi->eng);
+}
+
+// Forward for a batch of encoded rows xb [B x width]. Classification: logits [B, out].
+// Regression: predictions as a row [1, B].
+static gh_tensor *mlp_forward(mlp_impl *mi, const float *xb, int B, const float *ones) {
+    gh_engine *e = mi->eng;
+    gh_tensor *h = gh_input(e, 2, (int[]){B, mi->width}, xb);
+    for (int l = 0; l < mi->layers; l++) h = gh_relu(e, gh_linear(e, h, mi->w[l], mi->b[l]));
+    int L = mi->layers;
+    if (!mi->regression) return gh_linear(e, h, mi->w[L], mi->b[L]);
+    gh_tensor *parts[2] = {h, gh_input(e, 2, (int[]){B, 1}, ones)};
+    return gh_linear(e, mi->w[L], gh_concat(e, 2, parts), NULL);
+}
+
+static int mlp_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, double time_limit_s,
+                   int *stopped_early) {
+    const learner_def *def = m->def;
+    double t0 = gh_wall_seconds();
+    mlp_impl *mi = calloc(1, sizeof *mi);
+    if (!mi) return gh_fail(GH_ENOMEM, "mlp: out of memory");
+    int st = encoder_fit(&mi->enc, tr);
+    if (st) {
+        free(mi);
+        return st;
+    }
+    int n = tr->n;
+    mi->width = mi->enc.width;
+    mi->hidden = (int)hp_value(def, m->cfg, "hidden", 64);
+    mi->layers = (int)hp_value(def, m->cfg, "layers", 1);
+    int epochs = (int)hp_value(def, m->cfg, "epochs", 10);
+    int batch = (int)hp_value(def, m->cfg, "batch_size", 64);
+    float lr = (float)hp_value(def, m->cfg, "learning_rate", 1e-3);
+    float wd = (float)hp_value(def, m->cfg, "weight_decay", 0.0);
+    if (mi->hidden < 1 || mi->layers < 0 || mi->layers > MLP_MAX_LAYERS || epochs < 1 || batch < 1) {
+        st = gh_fail(GH_EINVAL, "mlp: hidden %d, layers %d (0..%d), epochs %d, batch %d",
+                     mi->hidden, mi->layers, MLP_MAX_LAYERS, epochs, batch);
+        mlp_free_impl(mi);
+        return st;
+    }
+    if (batch > n) batch = n;
+    mi->batch = batch;
+    mi->regression = tr->task == GH_TASK_REGRESSION;
+    mi->out = mi->regression ? 1 : tr->n_classes;
+    mi->y_scale = 1.0;
+    if (mi->regression) {
+        double s = 0, ss = 0;
+        for (int i = 0; i < n; i++) s += tr->y[i];
+        mi->y_mean = s / n;
+        for (int i = 0; i < n; i++) ss += (tr->y[i] - mi->y_mean) * (tr->y[i] - mi->y_mean);
+        double sd = sqrt(ss / (n > 1 ? n - 1 : 1));
+        mi->y_scale = sd > 0 ? sd : 1.0;
+    }
+    st = mlp_build(mi, seed);
+    if (st) {
+        mlp_free_impl(mi);
+        return st;
+    }
+    snprintf(m->device, sizeof m->device, "%s", gh_backend_name(gh_engine_backend(mi->eng)));
+    // the whole training set encoded once
+    float *xe = malloc(sizeof(float) * (size_t)n * (size_t)mi->width);
+    float *xb = malloc(sizeof(float) * (size_t)batch * (size_t)mi->width);
+    float *yb = malloc(sizeof(float) * (size_t)batch);
+    float *ones = malloc(sizeof(float) * (size_t)batch);
+    int *lb = malloc(sizeof(int) * (size_t)batch);
+    int *order = malloc(sizeof(int) * (size_t)n);
+    if (!xe || !xb || !yb || !ones || !lb || !order) {
+        st = gh_fail(GH_ENOMEM, "mlp: out of memory for %d x %d", n, mi->width);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        encoder_row(&mi->enc, tr->x + (size_t)i * tr->d, xe + (size_t)i * mi->width);
+        order[i] = i;
+    }
+    for (int i = 0; i < batch; i++) ones[i] = 1.0f;
+    gh_rng rng;
+    gh_rng_seed(&rng, seed, GH_STREAM_DATA);
+    gh_engine *e = mi->eng;
+    double per_epoch = 0.0;
+    for (int ep = 0; ep < epochs && !st; ep++) {
+        gh_rng_shuffle(&rng, order, (size_t)n);
+        // full batches only (a last short batch would skew the mean), at least one per epoch
+        int steps = n / batch;
+        for (int s = 0; s < steps && !st; s++) {
+            for (int r = 0; r < batch; r++) {
+                int i = order[s * batch + r];
+                memcpy(xb + (size_t)r * mi->width, xe + (size_t)i * mi->width,
+                       sizeof(float) * (size_t)mi->width);
+                lb[r] = (int)tr->y[i];
+                yb[r] = (float)(-(tr->y[i] - mi->y_mean) / mi->y_scale);   // -y, for pred - y
+            }
+            gh_step_begin(e);
+            gh_set_training(e, 1);
+            gh_set_grad_enabled(e, 1);
+            gh_tensor *out = mlp_forward(mi, xb, batch, ones), *loss;
+            if (mi->regression) {
+                gh_tensor *diff = gh_add(e, out, gh_input(e, 2, (int[]){1, batch}, yb));
+                gh_tensor *sq = gh_linear(e, diff, gh_scale(e, diff, 1.0f), NULL);
+                loss = gh_scale(e, sq, 1.0f / (float)batch);
+            } else {
+                loss = gh_xent(e, out, gh_labels(e, batch, lb), 0.0f, NULL);
+            }
+            st = gh_engine_status(e);
+            if (!st) st = gh_group_zero_grad(e, GH_GROUP_WEIGHTS);
+            if (!st) st = gh_backward(e, loss);
+            if (st == GH_ENAN) {
+                st = gh_fail(GH_ENAN, "mlp: the loss diverged in epoch %d (learning rate %g too "
+                             "high?)", ep + 1, lr);
+                break;
+            }
+            if (!st) st = gh_adam_step(e, GH_GROUP_WEIGHTS, lr, 0.9f, 0.999f, 1e-8f, wd);
+        }
+        double now = gh_wall_seconds() - t0;
+        if (ep == 0) per_epoch = now;
+        if (time_limit_s > 0 && ep + 1 < epochs && now + per_epoch > time_limit_s) {
+            *stopped_early = 1;
+            break;
+        }
+    }
+done:
+    free(xe), free(xb), free(yb), free(ones), free(lb), free(order);
+    if (st) mlp_free_impl(mi);
+    else m->impl = mi;
+    return st;
+}
+
+static int mlp_predict(const learner_model *m, const gh_dataset *data, float *out) {
+    mlp_impl *mi = m->impl;
+    gh_engine *e = mi->eng;
+    int w = mi->width, st = GH_OK;
+    float *xb = malloc(sizeof(float) * (size_t)PREDICT_BATCH * (size_t)w);
+    float *ones = malloc(sizeof(float) * PREDICT_BATCH);
+    if (!xb || !ones) {
+        free(xb), free(ones);
+        return gh_fail(GH_ENOMEM, "mlp: out of memory");
+    }
+    for (int i = 0; i < PREDICT_BATCH; i++) ones[i] = 1.0f;
+    for (int i0 = 0; i0 < data->n && !st; i0 += PREDICT_BATCH) {
+        int B = data->n - i0 < PREDICT_BATCH ? data->n - i0 : PREDICT_BATCH;
+        for (int r = 0; r < B; r++)
+            encoder_row(&mi->enc, data->x + (size_t)(i0 + r) * data->d, xb + (size_t)r * w);
+        gh_step_begin(e);
+        gh_set_training(e, 0);
+        gh_set_grad_enabled(e, 0);
+        gh_tensor *o = mlp_forward(mi, xb, B, ones);
+        if (!mi->regression) o = gh_softmax(e, o);
+        st = gh_engine_status(e);
+        if (!st) st = gh_tensor_to_host(e, o, out + (size_t)i0 * mi->out);
+        if (!st && mi->regression)
+            for (int r = 0; r < B; r++)
+                out[i0 + r] = (float)(mi->y_mean + mi->y_scale * out[i0 + r]);
+    }
+    free(xb), free(ones);
+    return st;
+}
+
+// Payload: encoder, architecture, target scaling, then each parameter's values.
+static int mlp_save(const learner_model *m, sbuf *b) {
+    mlp_impl *mi = m->impl;
+    encoder_save(&mi->enc, b);
+    sbuf_printf(b, "mlp %d %d %d %d %d %d %.17g %.17g\n", mi->width, mi->hidden, mi->layers, mi->out,
+                mi->regression, mi->batch, mi->y_mean, mi->y_scale);
+    int np = gh_params_count(mi->eng);
+    for (int i = 0; i < np; i++) {
+        gh_tensor *t = gh_param_at(mi->eng, i);
+        float *host = malloc(sizeof(float) * t->numel);
+        double *dv = malloc(sizeof(double) * t->numel);
+        int st = host && dv ? gh_tensor_to_host(mi->eng, t, host) : GH_ENOMEM;
+        if (st) {
+            free(host), free(dv);
+            return st == GH_ENOMEM ? gh_fail(st, "mlp: out of memory saving") : st;
+        }
+        for (size_t k = 0; k < t->numel; k++) dv[k] = host[k];
+        sbuf_printf(b, "param %zu\n", t->numel);
+        sbuf_doubles(b, dv, t->numel);
+        free(host), free(dv);
+    }
+    return GH_OK;
+}
+
+static int mlp_load(learner_model *m, const char *payload, size_t len) {
+    scursor c = {payload, payload + len, payload, "mlp payload"};
+    mlp_impl *mi = calloc(1, sizeof *mi);
+    if (!mi) return gh_fail(GH_ENOMEM, "mlp: out of memory");
+    long v[6] = {0};
+    int st = encoder_load(&mi->enc, &c);
+    if (!st) st = scur_word(&c, "mlp");
+    for (int i = 0; i < 6 && !st; i++) st = scur_int(&c, &v[i]);
+    if (!st) st = scur_double(&c, &mi->y_mean);
+    if (!st) st = scur_double(&c, &mi->y_scale);
+    if (st) goto done;
+    mi->width = (int)v[0], mi->hidden = (int)v[1], mi->layers = (int)v[2], mi->out = (int)v[3];
+    mi->regression = (int)v[4], mi->batch = (int)v[5];
+    if (mi->width != mi->enc.width || mi->layers < 0 || mi->layers > MLP_MAX_LAYERS ||
+        mi->hidden < 1 || mi->out < 1) {
+        st = gh_fail(GH_EFORMAT, "mlp payload: inconsistent architecture");
+        goto done;
+    }
+    st = mlp_build(mi, 0);
+    if (st) goto done;
+    snprintf(m->device, sizeof m->device, "%s", gh_backend_name(gh_engine_backend(mi->eng)));
+    int np = gh_params_count(mi->eng);
+    for (int i = 0; i < np && !st; i++) {
+        gh_tensor *t = gh_param_at(mi->eng, i);
+        long count;
+        st = scur_word(&c, "param");
+        if (!st) st = scur_int(&c, &count);
+        if (st) break;
+        if ((size_t)count != t->numel) {
+            st = gh_fail(GH_EFORMAT, "mlp payload: parameter %d has %ld values, expected %zu", i,
+                         count, t->numel);
+            break;
+        }
+        double *dv = malloc(sizeof(double) * t->numel);
+        float *host = malloc(sizeof(float) * t->numel);
+        if (!dv || !host) st = gh_fail(GH_ENOMEM, "mlp: out of memory loading");
+        if (!st) st = scur_doubles(&c, dv, t->numel);
+        if (!st) {
+            for (size_t k = 0; k < t->numel; k++) host[k] = (float)dv[k];
+            st = gh_tensor_from_host(mi->eng, t, host);
+        }
+        free(dv), free(host);
+    }
+done:
+    if (st) mlp_free_impl(mi);
+    else m->impl = mi;
+    return st;
+}
+
+static void mlp_release(learner_model *m) {
+    mlp_free_impl(m->impl);
+    m->impl = NULL;
+}
+
+const learner_ops learner_ops_mlp = {mlp_fit, mlp_predict, mlp_save, mlp_load, mlp_release};
