@@ -10,3 +10,7 @@
 // Prints the message of a failed library call ("gpuhours CMD: <status>: <message>") to stderr
 // and returns exit status 1.
 int cli_fail(const char *cmd, int status);
+
+// `gpuhours train --genotype ...` / `--preset darts-...`: DARTS final training (cmd_train_darts.c);
+// cmd_train.c dispatches to it.
+int train_darts_main(int argc, char **argv);

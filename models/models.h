@@ -137,12 +137,14 @@ typedef struct darts_supernet darts_supernet;
 int darts_supernet_build(darts_supernet **out, gh_engine *e, const darts_net_config *cfg);
 void darts_supernet_free(darts_supernet *n);
 int darts_supernet_edges(const darts_supernet *n);   // mixed-op edges per cell (14)
+void darts_supernet_input_shape(const darts_supernet *n, int batch, int shape[4]);
 // Full supernet: every mixed op is sum_k softmax(alpha)_k op_k(x) (paper eq. 1).
 gh_tensor *darts_supernet_forward(darts_supernet *n, gh_tensor *x);
 // One path of the supernet: only the genotype's ops on its edges, weight 1 (random search
 // with weight sharing, Li & Talwalkar 2019). Shares the supernet's weights.
 gh_tensor *darts_supernet_forward_path(darts_supernet *n, gh_tensor *x, const genotype *g);
-gh_tensor *darts_supernet_alphas(darts_supernet *n, int reduce);
+// The raw alphas of the normal (reduce = 0) or reduction cells into host out [edges, 8].
+int darts_supernet_read_alphas(darts_supernet *n, int reduce, float *out);
 // Derived genotype: per node the 2 strongest incoming edges by their strongest non-none op
 // weight, each with its strongest non-none op (DARTS's genotype()). Reads alphas to host.
 int darts_supernet_genotype(darts_supernet *n, genotype *g);

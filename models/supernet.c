@@ -53,6 +53,13 @@ static int check_cfg(const darts_net_config *cfg) {
 
 int darts_supernet_edges(const darts_supernet *n) { return n->edges; }
 
+void darts_supernet_input_shape(const darts_supernet *n, int batch, int shape[4]) {
+    shape[0] = batch;
+    shape[1] = n->cfg.in_c;
+    shape[2] = n->cfg.in_h;
+    shape[3] = n->cfg.in_w;
+}
+
 void darts_supernet_free(darts_supernet *n) {
     if (!n) return;
     if (n->cells)
@@ -149,9 +156,12 @@ int darts_supernet_build(darts_supernet **out, gh_engine *e, const darts_net_con
     return GH_OK;
 }
 
-gh_tensor *darts_supernet_alphas(darts_supernet *n, int reduce) {
-    // the first row's handle; the rows are consecutive in the arch group
-    return n->alpha[reduce ? 1 : 0][0];
+int darts_supernet_read_alphas(darts_supernet *n, int reduce, float *out) {
+    for (int k = 0; k < n->edges; k++) {
+        int st = gh_tensor_to_host(n->e, n->alpha[reduce ? 1 : 0][k], out + k * DARTS_NUM_PRIMITIVES);
+        if (st) return st;
+    }
+    return GH_OK;
 }
 
 static gh_tensor *sum_terms(gh_engine *e, int k, gh_tensor **terms) {
@@ -298,16 +308,11 @@ int darts_supernet_genotype(darts_supernet *n, genotype *g) {
     size_t rows = (size_t)n->edges;
     float *a = malloc(sizeof(float) * 2 * rows * DARTS_NUM_PRIMITIVES);
     if (!a) return gh_fail(GH_ENOMEM, "supernet genotype: no memory");
-    for (int r = 0; r < 2; r++)
-        for (size_t k = 0; k < rows; k++) {
-            int st = gh_tensor_to_host(n->e, n->alpha[r][k],
-                                       a + (r * rows + k) * DARTS_NUM_PRIMITIVES);
-            if (st) {
-                free(a);
-                return st;
-            }
-        }
-    darts_derive_genotype(a, a + rows * DARTS_NUM_PRIMITIVES, n->cfg.steps, n->cfg.multiplier, g);
+    int st = darts_supernet_read_alphas(n, 0, a);
+    if (!st) st = darts_supernet_read_alphas(n, 1, a + rows * DARTS_NUM_PRIMITIVES);
+    if (!st)
+        darts_derive_genotype(a, a + rows * DARTS_NUM_PRIMITIVES, n->cfg.steps, n->cfg.multiplier,
+                              g);
     free(a);
-    return GH_OK;
+    return st;
 }
