@@ -1,0 +1,753 @@
+// kernels/cuda: conv2d forward and backward. General convs run as implicit GEMMs (im2col
+// gathered on the fly into shared memory tiles, never stored); depthwise 3x3/5x5 convs
+// (groups == c == k), which are memory bound, run as direct kernels with register tiling.
+// Weight gradients reduce over pixels in split-K partials summed in a fixed order: no float
+// atomics anywhere, so every path is deterministic whatever ctx->deterministic says.
+#include <limits.h>
+
+#include "cuda_common.cuh"
+
+namespace {
+
+// ---- geometry ---------------------------------------------------------------------------
+
+struct conv_geom {
+    int n, c, h, w, k, r, s;
+    int sh, sw, ph, pw, dh, dw;
+    int groups, p, q;
+    int cg, kg;  // channels per group, in and out
+};
+
+// Normalises like conv2d_shape_init (zero stride/dilation/groups taken as 1) and checks the
+// caller's p, q against PyTorch's output size.
+int conv_check(const char *op, const conv2d_shape *in, conv_geom *g) {
+    if (!in) return gh_fail(GH_EINVAL, "%s: shape is NULL", op);
+    conv_geom t;
+    t.n = in->n; t.c = in->c; t.h = in->h; t.w = in->w; t.k = in->k; t.r = in->r; t.s = in->s;
+    t.sh = in->stride_h ? in->stride_h : 1;
+    t.sw = in->stride_w ? in->stride_w : 1;
+    t.dh = in->dil_h ? in->dil_h : 1;
+    t.dw = in->dil_w ? in->dil_w : 1;
+    t.ph = in->pad_h; t.pw = in->pad_w;
+    t.groups = in->groups ? in->groups : 1;
+    if (t.n <= 0 || t.c <= 0 || t.h <= 0 || t.w <= 0 || t.k <= 0 || t.r <= 0 || t.s <= 0 ||
+        t.sh < 0 || t.sw < 0 || t.dh < 0 || t.dw < 0 || t.ph < 0 || t.pw < 0 || t.groups < 0)
+        return gh_fail(GH_EINVAL,
+                       "%s: every size must be positive and pads >= 0: x [%d,%d,%d,%d] w [%d,%d/%d,%d,%d] "
+                       "stride %dx%d pad %dx%d dil %dx%d",
+                       op, t.n, t.c, t.h, t.w, t.k, t.c, t.groups, t.r, t.s, t.sh, t.sw, t.ph,
+                       t.pw, t.dh, t.dw);
+    if (t.c % t.groups || t.k % t.groups)
+        return gh_fail(GH_EINVAL, "%s: channels in %d and out %d must both divide by groups %d", op,
+                       t.c, t.k, t.groups);
+    long eh = (long)t.h + 2L * t.ph - (long)t.dh * (t.r - 1) - 1;
+    long ew = (long)t.w + 2L * t.pw - (long)t.dw * (t.s - 1) - 1;
+    if (eh < 0 || ew < 0)
+        return gh_fail(GH_EINVAL, "%s: filter %dx%d (dilation %dx%d) larger than padded input: empty output",
+                       op, t.r, t.s, t.dh, t.dw);
+    t.p = (int)(eh / t.sh) + 1;
+    t.q = (int)(ew / t.sw) + 1;
+    if (in->p != t.p || in->q != t.q)
+        return gh_fail(GH_EINVAL,
+                       "%s: output size %dx%d in the shape but the geometry gives %dx%d (call "
+                       "conv2d_shape_init)", op, in->p, in->q, t.p, t.q);
+    if ((size_t)t.n * t.p * t.q > (size_t)INT_MAX || (size_t)t.n * t.h * t.w > (size_t)INT_MAX ||
+        (size_t)t.c * t.r * t.s > (size_t)INT_MAX / 2 || (size_t)t.k * t.r * t.s > (size_t)INT_MAX / 2)
+        return gh_fail(GH_EUNSUP, "%s: more than 2^31 pixels or filter taps in one GEMM dimension", op);
+    if (t.groups > 65535)
+        return gh_fail(GH_EUNSUP, "%s: %d groups exceed the grid limit (65535)", op, t.groups);
+    t.cg = t.c / t.groups;
+    t.kg = t.k / t.groups;
+    *g = t;
+    return GH_OK;
+}
+
+// The depthwise fast path: one filter per channel, square 3x3 or 5x5, equal strides and
+// dilations of 1 or 2 (the DARTS/ENAS sep_conv and dil_conv cases).
+bool dw_fast(const conv_geom &g) {
+    return g.groups == g.c && g.k == g.c && g.r == g.s && (g.r == 3 || g.r == 5) &&
+           g.sh == g.sw && (g.sh == 1 || g.sh == 2) && g.dh == g.dw && (g.dh == 1 || g.dh == 2);
+}
+
+// Far outside any image: ih = BIG_NEG + tap offset stays negative, so a gather of an invalid
+// pixel fails its bounds test instead of needing a separate flag.
+#define BIG_NEG (-(1 << 28))
+
+// ---- implicit GEMM: forward and backward data --------------------------------------------
+// MODE 0 (forward), per group g:  y[b, g*kg+m, oh, ow] = sum_{ci,kr,ks} w[g*kg+m, ci, kr, ks]
+//                                 * x[b, g*cg+ci, oh*sh-ph+kr*dh, ow*sw-pw+ks*dw]  (+ bias)
+//   GEMM M = kg, N = n*p*q (output pixels), K = cg*r*s.
+// MODE 1 (backward data):         dx[b, g*cg+ci, ih, iw] += sum_{m,kr,ks} w[g*kg+m, ci, kr, ks]
+//                                 * dy[b, g*kg+m, oh, ow], oh*sh - ph + kr*dh = ih (same for w)
+//   GEMM M = cg, N = n*h*w (input pixels), K = kg*r*s.
+// Block: BM x 128 output tile, K in slices of 8, 256 threads = 8 warps x 32 lanes. Warp wi owns
+// rows wi*TM .. wi*TM+TM-1 (TM = BM/8: shared-memory reads of A are warp broadcasts); lane l
+// owns pixels l, l+32, l+64, l+96 (reads of B and stores to y/dx are consecutive across
+// lanes). Each thread's 4 pixels are fixed for the whole K loop, so their coordinates are
+// decoded once; the next K slice is fetched into registers while the current one is used.
+#define IG_BN 128
+#define IG_BK 8
+#define IG_THREADS 256
+
+template <int MODE, int BM>
+__global__ void __launch_bounds__(IG_THREADS, 2)
+conv_igemm_kernel(conv_geom g, const float *__restrict__ src, const float *__restrict__ wt,
+                  const float *__restrict__ bias, float *__restrict__ dst) {
+    constexpr int TM = BM / 8;
+    constexpr int A_ELEMS = BM * IG_BK;
+    constexpr int A_PER = (A_ELEMS + IG_THREADS - 1) / IG_THREADS;
+    __shared__ __align__(16) float As[2][IG_BK][BM];
+    __shared__ __align__(16) float Bs[2][IG_BK][IG_BN];
+
+    const int t = threadIdx.x, warp = t / 32, lane = t % 32;
+    const int grp = blockIdx.z;
+    const int m0 = blockIdx.y * BM;
+    const int n0 = blockIdx.x * IG_BN;
+    const int rs = g.r * g.s;
+    const int Mg = MODE == 0 ? g.kg : g.cg;
+    const int Kg = MODE == 0 ? g.cg * rs : g.kg * rs;
+    const int pq = g.p * g.q, hw = g.h * g.w;
+    const int Npix = MODE == 0 ? g.n * pq : g.n * hw;
+
+    // per-pixel coordinates, decoded once
+    size_t sbase[4];  // MODE 0: offset of x[b, g*cg, 0, 0]; MODE 1: of dy[b, g*kg, 0, 0]
+    size_t obase[4];  // offset of the output pixel in channel 0 of y (MODE 0) or dx (MODE 1)
+    int pa[4], pb[4]; // MODE 0: oh*sh-ph, ow*sw-pw; MODE 1: ih+ph, iw+pw (BIG_NEG if invalid)
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        const int pix = n0 + lane + 32 * j;
+        sbase[j] = 0;
+        obase[j] = 0;
+        pa[j] = BIG_NEG;
+        pb[j] = BIG_NEG;
+        if (pix < Npix) {
+            if (MODE == 0) {
+                const int b = pix / pq, rem = pix - b * pq;
+                const int oh = rem / g.q, ow = rem - oh * g.q;
+                sbase[j] = ((size_t)b * g.c + (size_t)grp * g.cg) * hw;
+                obase[j] = (size_t)b * g.k * pq + rem;
+                pa[j] = oh * g.sh - g.ph;
+                pb[j] = ow * g.sw - g.pw;
+            } else {
+                const int b = pix / hw, rem = pix - b * hw;
+                const int ih = rem / g.w, iw = rem - ih * g.w;
+                sbase[j] = ((size_t)b * g.k + (size_t)grp * g.kg) * pq;
+                obase[j] = (size_t)b * g.c * hw + rem;
+                pa[j] = ih + g.ph;
+                pb[j] = iw + g.pw;
+            }
+        }
+    }
+
+    float ra[A_PER], rb[4];
+    // Fetch K slice k0 into registers: A (weights) and B (gathered im2col / col2im column).
+    auto fetch = [&](int k0) {
+#pragma unroll
+        for (int l = 0; l < A_PER; l++) {
+            const int e = t + IG_THREADS * l;
+            float v = 0.0f;
+            if (e < A_ELEMS) {
+                const int m = e / IG_BK, kk = e % IG_BK;
+                const int gm = m0 + m, gk = k0 + kk;
+                if (gm < Mg && gk < Kg) {
+                    if (MODE == 0) {
+                        v = __ldg(wt + ((size_t)grp * g.kg + gm) * Kg + gk);
+                    } else {
+                        const int mm = gk / rs, rsi = gk - mm * rs;
+                        v = __ldg(wt + (((size_t)grp * g.kg + mm) * g.cg + gm) * rs + rsi);
+                    }
+                }
+            }
+            ra[l] = v;
+        }
+        const int gk = k0 + warp;
+        if (gk < Kg) {
+            const int ch = gk / rs, rsi = gk - ch * rs;
+            const int kr = rsi / g.s, ks = rsi - kr * g.s;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                float v = 0.0f;
+                if (MODE == 0) {
+                    const int ih = pa[j] + kr * g.dh, iw = pb[j] + ks * g.dw;
+                    if ((unsigned)ih < (unsigned)g.h && (unsigned)iw < (unsigned)g.w)
+                        v = __ldg(src + sbase[j] + (size_t)ch * hw + ih * g.w + iw);
+                } else {
+                    const int ohn = pa[j] - kr * g.dh, own = pb[j] - ks * g.dw;
+                    if (ohn >= 0 && own >= 0) {
+                        const int oh = ohn / g.sh, ow = own / g.sw;
+                        if (oh * g.sh == ohn && ow * g.sw == own && oh < g.p && ow < g.q)
+                            v = __ldg(src + sbase[j] + (size_t)ch * pq + oh * g.q + ow);
+                    }
+                }
+                rb[j] = v;
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < 4; j++) rb[j] = 0.0f;
+        }
+    };
+    auto stash = [&](int buf) {
+#pragma unroll
+        for (int l = 0; l < A_PER; l++) {
+            const int e = t + IG_THREADS * l;
+            if (e < A_ELEMS) As[buf][e % IG_BK][e / IG_BK] = ra[l];
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) Bs[buf][warp][lane + 32 * j] = rb[j];
+    };
+
+    float acc[TM][4];
+#pragma unroll
+    for (int i = 0; i < TM; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+
+    const int nk = (Kg + IG_BK - 1) / IG_BK;
+    fetch(0);
+    stash(0);
+    __syncthreads();
+    for (int kt = 0; kt < nk; kt++) {
+        const int buf = kt & 1;
+        if (kt + 1 < nk) fetch((kt + 1) * IG_BK);  // global loads in flight during the FMAs
+#pragma unroll
+        for (int kk = 0; kk < IG_BK; kk++) {
+            float a[TM], b[4];
+#pragma unroll
+            for (int i = 0; i < TM; i++) a[i] = As[buf][kk][warp * TM + i];
+#pragma unroll
+            for (int j = 0; j < 4; j++) b[j] = Bs[buf][kk][lane + 32 * j];
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        }
+        // The other buffer was last read in iteration kt-1, which every thread finished
+        // before the barrier that ended it; this iteration's barrier publishes the stash.
+        if (kt + 1 < nk) stash(buf ^ 1);
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        const int gm = m0 + warp * TM + i;
+        if (gm >= Mg) continue;
+        if (MODE == 0) {
+            const int co = grp * g.kg + gm;
+            const float bv = bias ? __ldg(bias + co) : 0.0f;
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+                if (n0 + lane + 32 * j < Npix) dst[obase[j] + (size_t)co * pq] = acc[i][j] + bv;
+        } else {
+            const int ci = grp * g.cg + gm;
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+                if (n0 + lane + 32 * j < Npix) dst[obase[j] + (size_t)ci * hw] += acc[i][j];
+        }
+    }
+}
+
+template <int MODE>
+int igemm_launch(const kctx *ctx, const conv_geom &g, const float *src, const float *wt,
+                 const float *bias, float *dst) {
+    const int Mg = MODE == 0 ? g.kg : g.cg;
+    const size_t Npix = MODE == 0 ? (size_t)g.n * g.p * g.q : (size_t)g.n * g.h * g.w;
+    // the smallest M tile that covers the group's channels wastes the least work
+    const int BM = Mg >= 48 ? 64 : (Mg >= 24 ? 32 : 16);
+    dim3 grid((unsigned)gh_ceil_div(Npix, IG_BN), (unsigned)gh_ceil_div(Mg, BM), (unsigned)g.groups);
+    if (grid.y > 65535u)
+        return gh_fail(GH_EUNSUP, "conv2d: %d channels per group exceed the grid limit", Mg);
+    cudaStream_t st = gh_stream(ctx);
+    if (BM == 64)
+        conv_igemm_kernel<MODE, 64><<<grid, IG_THREADS, 0, st>>>(g, src, wt, bias, dst);
+    else if (BM == 32)
+        conv_igemm_kernel<MODE, 32><<<grid, IG_THREADS, 0, st>>>(g, src, wt, bias, dst);
+    else
+        conv_igemm_kernel<MODE, 16><<<grid, IG_THREADS, 0, st>>>(g, src, wt, bias, dst);
+    LAUNCH_CHECK(MODE == 0 ? "conv_igemm_kernel<fwd>" : "conv_igemm_kernel<bwd data>");
+    return GH_OK;
+}
+
+// ---- implicit GEMM: weight gradient --------------------------------------------------------
+// Per group: dw[g*kg+m, nn] += sum_{pixels} dy[b, g*kg+m, oh, ow] * x[b, g*cg+ci, ih, iw], with
+// nn = (ci, kr, ks), ih = oh*sh - ph + kr*dh. GEMM M = kg, N = cg*r*s, K = n*p*q (pixels),
+// split into S fixed chunks (split-K); each split writes its own partial (or adds straight into
+// dw when S == 1), and a second pass adds the S partials into dw in split order.
+// Block: 64 x 64 tile, 16 pixels per K slice, 256 threads; thread (ty, tx) = (t/16, t%16)
+// computes rows ty*4..+3 and columns tx*4..+3. Loads: t%16 is the pixel, t/16 + 16*l the row
+// (m for dy, nn for x), so a half-warp reads 16 consecutive pixels.
+#define WG_BM 64
+#define WG_BN 64
+#define WG_BK 16
+#define WG_PAD 4
+#define WG_THREADS 256
+// split-K targets: about 4 blocks per SM on 132 SMs, at least 512 pixels per split, and at
+// most 2^24 floats (64 MiB) of partials
+#define WG_TARGET_BLOCKS 528
+#define WG_MIN_PIX 512
+#define WG_WS_CAP ((size_t)1 << 24)
+
+__global__ void __launch_bounds__(WG_THREADS)
+conv_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restrict__ dy,
+                  float *__restrict__ dst, int splits, int chunk) {
+    __shared__ __align__(16) float As[2][WG_BK][WG_BM + WG_PAD];
+    __shared__ __align__(16) float Bs[2][WG_BK][WG_BN + WG_PAD];
+    const int t = threadIdx.x, ty = t / 16, tx = t % 16;
+    const int kk = t % WG_BK, row = t / WG_BK;  // load role
+    const int grp = blockIdx.z / splits, split = blockIdx.z % splits;
+    const int m0 = blockIdx.y * WG_BM, nn0 = blockIdx.x * WG_BN;
+    const int rs = g.r * g.s, Kg = g.cg * rs;
+    const int pq = g.p * g.q, hw = g.h * g.w;
+    const int NP = g.n * pq;
+    const int pbeg = split * chunk;
+    const int pend = min(NP, pbeg + chunk);
+
+    // this thread's 4 rows of dy (output channels) and 4 columns of the im2col matrix
+    size_t dyoff[4], xoff[4];
+    int dkh[4], dkw[4];
+    bool mval[4];
+#pragma unroll
+    for (int l = 0; l < 4; l++) {
+        const int m = m0 + row + 16 * l;
+        mval[l] = m < g.kg;
+        dyoff[l] = ((size_t)grp * g.kg + (mval[l] ? m : 0)) * pq;
+        const int nn = nn0 + row + 16 * l;
+        if (nn < Kg) {
+            const int ci = nn / rs, rsi = nn - ci * rs;
+            const int kr = rsi / g.s, ks = rsi - kr * g.s;
+            xoff[l] = ((size_t)grp * g.cg + ci) * hw;
+            dkh[l] = kr * g.dh;
+            dkw[l] = ks * g.dw;
+        } else {
+            xoff[l] = 0;
+            dkh[l] = BIG_NEG;
+            dkw[l] = 0;
+        }
+    }
+
+    float ra[4], rb[4];
+    auto fetch = [&](int p0) {
+        const int pix = p0 + kk;
+        if (pix < pend) {
+            const int b = pix / pq, rem = pix - b * pq;
+            const int oh = rem / g.q, ow = rem - oh * g.q;
+            const size_t dyb = (size_t)b * g.k * pq + rem;
+            const size_t xb = (size_t)b * g.c * hw;
+            const int ihb = oh * g.sh - g.ph, iwb = ow * g.sw - g.pw;
+#pragma unroll
+            for (int l = 0; l < 4; l++) {
+                ra[l] = mval[l] ? __ldg(dy + dyb + dyoff[l]) : 0.0f;
+                const int ih = ihb + dkh[l], iw = iwb + dkw[l];
+                rb[l] = ((unsigned)ih < (unsigned)g.h && (unsigned)iw < (unsigned)g.w)
+                            ? __ldg(x + xb + xoff[l] + ih * g.w + iw)
+                            : 0.0f;
+            }
+        } else {
+#pragma unroll
+            for (int l = 0; l < 4; l++) ra[l] = rb[l] = 0.0f;
+        }
+    };
+    auto stash = [&](int buf) {
+#pragma unroll
+        for (int l = 0; l < 4; l++) {
+            As[buf][kk][row + 16 * l] = ra[l];
+            Bs[buf][kk][row + 16 * l] = rb[l];
+        }
+    };
+
+    float acc[4][4] = {};
+    const int nk = pend > pbeg ? (pend - pbeg + WG_BK - 1) / WG_BK : 0;
+    if (nk > 0) {
+        fetch(pbeg);
+        stash(0);
+    }
+    __syncthreads();
+    for (int kt = 0; kt < nk; kt++) {
+        const int buf = kt & 1;
+        if (kt + 1 < nk) fetch(pbeg + (kt + 1) * WG_BK);
+#pragma unroll
+        for (int k2 = 0; k2 < WG_BK; k2++) {
+            const float4 a = *reinterpret_cast<const float4 *>(&As[buf][k2][ty * 4]);
+            const float4 b = *reinterpret_cast<const float4 *>(&Bs[buf][k2][tx * 4]);
+            const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        }
+        if (kt + 1 < nk) stash(buf ^ 1);
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int m = m0 + ty * 4 + i;
+        if (m >= g.kg) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int nn = nn0 + tx * 4 + j;
+            if (nn >= Kg) continue;
+            const size_t o = ((size_t)grp * g.kg + m) * Kg + nn;
+            if (splits == 1)
+                dst[o] += acc[i][j];  // dst is dw
+            else
+                dst[(size_t)split * g.k * Kg + o] = acc[i][j];  // dst is the partials
+        }
+    }
+}
+
+// dw[i] += sum_{s < S} part[s*size + i], in split order.
+__global__ void split_reduce_kernel(size_t size, int S, const float *__restrict__ part,
+                                   float *__restrict__ dw) {
+    GH_GRID_STRIDE(i, size) {
+        float acc = 0.0f;
+        for (int s = 0; s < S; s++) acc += part[(size_t)s * size + i];
+        dw[i] += acc;
+    }
+}
+
+struct wgrad_plan {
+    int splits, chunk;
+    size_t ws_floats;
+};
+
+wgrad_plan plan_wgrad(const conv_geom &g) {
+    const size_t Kg = (size_t)g.cg * g.r * g.s;
+    const size_t wsize = (size_t)g.k * Kg;
+    const size_t tiles = (size_t)g.groups * gh_ceil_div(g.kg, WG_BM) * gh_ceil_div(Kg, WG_BN);
+    const size_t NP = (size_t)g.n * g.p * g.q;
+    size_t S = gh_ceil_div(WG_TARGET_BLOCKS, tiles);
+    size_t by_pix = NP / WG_MIN_PIX;
+    if (S > by_pix) S = by_pix;
+    size_t by_ws = WG_WS_CAP / wsize;
+    if (S > by_ws) S = by_ws;
+    if (S > 65535 / (size_t)g.groups) S = 65535 / (size_t)g.groups;
+    if (S < 1) S = 1;
+    size_t chunk = gh_ceil_div(gh_ceil_div(NP, S), WG_BK) * WG_BK;
+    S = gh_ceil_div(NP, chunk);  // rounding may leave fewer non-empty chunks
+    wgrad_plan pl;
+    pl.splits = (int)S;
+    pl.chunk = (int)chunk;
+    pl.ws_floats = S > 1 ? S * wsize : 0;
+    return pl;
+}
+
+int wgrad_launch(const kctx *ctx, const conv_geom &g, const float *x, const float *dy, float *dw) {
+    wgrad_plan pl = plan_wgrad(g);
+    const size_t Kg = (size_t)g.cg * g.r * g.s;
+    if (pl.ws_floats > 0 && (!ctx || !ctx->ws || ctx->ws_floats < pl.ws_floats))
+        return gh_fail(GH_EINVAL,
+                       "conv2d_bwd_cuda: the weight gradient needs a device workspace of %zu floats "
+                       "(conv2d_ws_floats_cuda), got %zu",
+                       pl.ws_floats, ctx && ctx->ws ? ctx->ws_floats : (size_t)0);
+    dim3 grid((unsigned)gh_ceil_div(Kg, WG_BN), (unsigned)gh_ceil_div(g.kg, WG_BM),
+              (unsigned)(g.groups * pl.splits));
+    if (grid.y > 65535u) return gh_fail(GH_EUNSUP, "conv2d_bwd_cuda: %d output channels per group exceed the grid limit", g.kg);
+    float *dst = pl.splits == 1 ? dw : ctx->ws;
+    conv_wgrad_kernel<<<grid, WG_THREADS, 0, gh_stream(ctx)>>>(g, x, dy, dst, pl.splits, pl.chunk);
+    LAUNCH_CHECK("conv_wgrad_kernel");
+    if (pl.splits > 1) {
+        size_t size = (size_t)g.k * Kg;
+        split_reduce_kernel<<<gh_ew_blocks(size), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            size, pl.splits, ctx->ws, dw);
+        LAUNCH_CHECK("split_reduce_kernel");
+    }
+    return GH_OK;
+}
+
+// ---- bias gradient ------------------------------------------------------------------------
+// db[co] += sum over (b, oh, ow) of dy, one block per channel, double accumulation, fixed tree.
+#define DB_THREADS 256
+__global__ void __launch_bounds__(DB_THREADS)
+conv_db_kernel(int n, int k, int pq, const float *__restrict__ dy, float *__restrict__ db) {
+    __shared__ double sh[DB_THREADS];
+    const int co = blockIdx.x;
+    const size_t cnt = (size_t)n * pq;
+    double acc = 0.0;
+    for (size_t i = threadIdx.x; i < cnt; i += DB_THREADS) {
+        size_t b = i / pq, rem = i - b * pq;
+        acc += (double)__ldg(dy + (b * k + co) * pq + rem);
+    }
+    acc = gh_block_sum<double, DB_THREADS>(acc, sh);
+    if (threadIdx.x == 0) db[co] += (float)acc;
+}
+
+// ---- depthwise direct kernels ----------------------------------------------------------------
+// Forward of one depthwise conv with a K x K filter, stride S and dilation D (compile-time, so
+// the input row segment and the filter live in registers): each thread computes V=4
+// consecutive outputs of one row; per filter row it loads the (V-1)*S + (K-1)*D + 1 inputs
+// those outputs share once, and reuses them K*V times. Neighbouring threads read
+// neighbouring segments, so loads coalesce and overlaps hit L1.
+// The same kernel computes the stride-1 backward data pass: dx = dy (*) flipped w with
+// padding (K-1)*D - pad (flip = 1, accumulate = 1).
+#define DW_V 4
+#define DW_THREADS 256
+
+struct dw_args {
+    int planes, c;      // planes = n*c; channel = plane % c
+    int hi, wi;         // input plane
+    int ho, wo;         // output plane
+    int ph, pw;         // padding (may be negative in the backward use)
+    int flip, accumulate;
+};
+
+template <int K, int S, int D>
+__global__ void __launch_bounds__(DW_THREADS)
+dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__ wt,
+              const float *__restrict__ bias, float *__restrict__ out) {
+    constexpr int IN = (DW_V - 1) * S + (K - 1) * D + 1;
+    const int nseg = (a.wo + DW_V - 1) / DW_V;
+    const size_t total = (size_t)a.planes * a.ho * nseg;
+    GH_GRID_STRIDE(item, total) {
+        const int seg = (int)(item % nseg);
+        const size_t t2 = item / nseg;
+        const int oh = (int)(t2 % a.ho);
+        const size_t plane = t2 / a.ho;
+        const int ch = (int)(plane % a.c);
+        float wr[K][K];
+#pragma unroll
+        for (int kr = 0; kr < K; kr++)
+#pragma unroll
+            for (int ks = 0; ks < K; ks++)
+                wr[kr][ks] = a.flip ? __ldg(wt + ((size_t)ch * K + (K - 1 - kr)) * K + (K - 1 - ks))
+                                    : __ldg(wt + ((size_t)ch * K + kr) * K + ks);
+        const int ow0 = seg * DW_V;
+        const int iw0 = ow0 * S - a.pw;
+        const float *ip = in + plane * a.hi * a.wi;
+        float acc[DW_V];
+#pragma unroll
+        for (int v = 0; v < DW_V; v++) acc[v] = 0.0f;
+#pragma unroll
+        for (int kr = 0; kr < K; kr++) {
+            const int ih = oh * S - a.ph + kr * D;
+            if ((unsigned)ih >= (unsigned)a.hi) continue;
+            const float *row = ip + (size_t)ih * a.wi;
+            float seg_in[IN];
+#pragma unroll
+            for (int u = 0; u < IN; u++) {
+                const int iw = iw0 + u;
+                seg_in[u] = (unsigned)iw < (unsigned)a.wi ? __ldg(row + iw) : 0.0f;
+            }
+#pragma unroll
+            for (int v = 0; v < DW_V; v++)
+#pragma unroll
+                for (int ks = 0; ks < K; ks++) acc[v] = fmaf(wr[kr][ks], seg_in[v * S + ks * D], acc[v]);
+        }
+        const float bv = bias ? __ldg(bias + ch) : 0.0f;
+        float *op = out + (plane * a.ho + oh) * a.wo;
+#pragma unroll
+        for (int v = 0; v < DW_V; v++) {
+            const int ow = ow0 + v;
+            if (ow < a.wo) {
+                if (a.accumulate)
+                    op[ow] += acc[v];
+                else
+                    op[ow] = acc[v] + bv;
+            }
+        }
+    }
+}
+
+// Backward data of a strided depthwise conv: a gather per dx element over the filter taps
+// whose output position is integral and in range.
+__global__ void dw_bwd_data_gather_kernel(conv_geom g, const float *__restrict__ dy,
+                                          const float *__restrict__ wt, float *__restrict__ dx) {
+    const size_t hw = (size_t)g.h * g.w, total = (size_t)g.n * g.c * hw;
+    GH_GRID_STRIDE(i, total) {
+        const size_t plane = i / hw;
+        const int rem = (int)(i - plane * hw);
+        const int ih = rem / g.w, iw = rem - ih * g.w;
+        const int ch = (int)(plane % g.c);
+        const float *dyp = dy + plane * g.p * g.q;
+        const float *wp = wt + (size_t)ch * g.r * g.s;
+        float acc = 0.0f;
+        for (int kr = 0; kr < g.r; kr++) {
+            const int ohn = ih + g.ph - kr * g.dh;
+            if (ohn < 0 || ohn % g.sh) continue;
+            const int oh = ohn / g.sh;
+            if (oh >= g.p) continue;
+            for (int ks = 0; ks < g.s; ks++) {
+                const int own = iw + g.pw - ks * g.dw;
+                if (own < 0 || own % g.sw) continue;
+                const int ow = own / g.sw;
+                if (ow >= g.q) continue;
+                acc = fmaf(__ldg(wp + kr * g.s + ks), __ldg(dyp + oh * g.q + ow), acc);
+            }
+        }
+        dx[i] += acc;
+    }
+}
+
+// Depthwise weight gradient: block (split, ch) sums dy * x over its images' pixels into K*K
+// register accumulators, then reduces them across the block in a fixed order (warp
+// butterflies, then warps in index order) into its partial (or straight into dw if S == 1).
+template <int K>
+__global__ void __launch_bounds__(DW_THREADS)
+dw_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restrict__ dy,
+                float *__restrict__ dst) {
+    constexpr int KK = K * K;
+    __shared__ float sh[DW_THREADS / 32][KK];
+    const int S = gridDim.x, split = blockIdx.x, ch = blockIdx.y;
+    const int nb = (g.n + S - 1) / S;
+    const int b0 = split * nb, b1 = min(g.n, b0 + nb);
+    const int pq = g.p * g.q;
+    float acc[K][K];
+#pragma unroll
+    for (int kr = 0; kr < K; kr++)
+#pragma unroll
+        for (int ks = 0; ks < K; ks++) acc[kr][ks] = 0.0f;
+    const size_t cnt = b1 > b0 ? (size_t)(b1 - b0) * pq : 0;
+    for (size_t i = threadIdx.x; i < cnt; i += DW_THREADS) {
+        const int b = b0 + (int)(i / pq), rem = (int)(i % pq);
+        const int oh = rem / g.q, ow = rem - oh * g.q;
+        const size_t plane = (size_t)b * g.c + ch;
+        const float d = __ldg(dy + plane * pq + rem);
+        const float *xp = x + plane * g.h * g.w;
+        const int ihb = oh * g.sh - g.ph, iwb = ow * g.sw - g.pw;
+#pragma unroll
+        for (int kr = 0; kr < K; kr++) {
+            const int ih = ihb + kr * g.dh;
+            if ((unsigned)ih >= (unsigned)g.h) continue;
+#pragma unroll
+            for (int ks = 0; ks < K; ks++) {
+                const int iw = iwb + ks * g.dw;
+                if ((unsigned)iw < (unsigned)g.w) acc[kr][ks] = fmaf(d, __ldg(xp + ih * g.w + iw), acc[kr][ks]);
+            }
+        }
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
+#pragma unroll
+    for (int kr = 0; kr < K; kr++)
+#pragma unroll
+        for (int ks = 0; ks < K; ks++) {
+            float s = gh_warp_sum(acc[kr][ks]);
+            if (lane == 0) sh[warp][kr * K + ks] = s;
+        }
+    __syncthreads();
+    if (threadIdx.x < KK) {
+        float s = 0.0f;
+        for (int wi = 0; wi < DW_THREADS / 32; wi++) s += sh[wi][threadIdx.x];
+        if (S == 1)
+            dst[(size_t)ch * KK + threadIdx.x] += s;  // dst is dw
+        else
+            dst[((size_t)split * g.c + ch) * KK + threadIdx.x] = s;  // dst is the partials
+    }
+}
+
+int dw_wgrad_splits(const conv_geom &g) {
+    int S = (int)gh_ceil_div(WG_TARGET_BLOCKS, (size_t)g.c);
+    if (S > g.n) S = g.n;
+    size_t by_pix = (size_t)g.n * g.p * g.q / WG_MIN_PIX;  // at least WG_MIN_PIX pixels per block
+    if ((size_t)S > by_pix) S = (int)by_pix;
+    if (S > 65535) S = 65535;
+    if (S < 1) S = 1;
+    // every split must own at least one image: S = ceil(n / ceil(n / S))
+    int nb = (g.n + S - 1) / S;
+    return (g.n + nb - 1) / nb;
+}
+
+size_t dw_ws_floats(const conv_geom &g) {
+    int S = dw_wgrad_splits(g);
+    return S > 1 ? (size_t)S * g.c * g.r * g.s : 0;
+}
+
+template <int K, int S, int D>
+int dw_fwd_launch_ksd(const kctx *ctx, const dw_args &a, const float *in, const float *wt,
+                      const float *bias, float *out) {
+    size_t total = (size_t)a.planes * a.ho * gh_ceil_div(a.wo, DW_V);
+    dw_fwd_kernel<K, S, D><<<gh_ew_blocks(total), DW_THREADS, 0, gh_stream(ctx)>>>(a, in, wt, bias, out);
+    LAUNCH_CHECK("dw_fwd_kernel");
+    return GH_OK;
+}
+
+int dw_fwd_dispatch(const kctx *ctx, int K, int S, int D, const dw_args &a, const float *in,
+                    const float *wt, const float *bias, float *out) {
+#define DW_CASE(k_, s_, d_) \
+    if (K == k_ && S == s_ && D == d_) return dw_fwd_launch_ksd<k_, s_, d_>(ctx, a, in, wt, bias, out)
+    DW_CASE(3, 1, 1); DW_CASE(3, 1, 2); DW_CASE(3, 2, 1); DW_CASE(3, 2, 2);
+    DW_CASE(5, 1, 1); DW_CASE(5, 1, 2); DW_CASE(5, 2, 1); DW_CASE(5, 2, 2);
+#undef DW_CASE
+    return gh_fail(GH_EUNSUP, "conv2d depthwise: no kernel for %dx%d stride %d dilation %d", K, K, S, D);
+}
+
+int dw_forward(const kctx *ctx, const conv_geom &g, const float *x, const float *w, const float *b,
+               float *y) {
+    dw_args a = {g.n * g.c, g.c, g.h, g.w, g.p, g.q, g.ph, g.pw, 0, 0};
+    return dw_fwd_dispatch(ctx, g.r, g.sh, g.dh, a, x, w, b, y);
+}
+
+int dw_backward_data(const kctx *ctx, const conv_geom &g, const float *w, const float *dy, float *dx) {
+    if (g.sh == 1) {
+        // dx = correlation of dy with the flipped filter, padding (K-1)*D - pad
+        dw_args a = {g.n * g.c, g.c, g.p, g.q, g.h, g.w,
+                     (g.r - 1) * g.dh - g.ph, (g.s - 1) * g.dw - g.pw, 1, 1};
+        return dw_fwd_dispatch(ctx, g.r, 1, g.dh, a, dy, w, NULL, dx);
+    }
+    size_t total = (size_t)g.n * g.c * g.h * g.w;
+    dw_bwd_data_gather_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, dy, w, dx);
+    LAUNCH_CHECK("dw_bwd_data_gather_kernel");
+    return GH_OK;
+}
+
+int dw_backward_weight(const kctx *ctx, const conv_geom &g, const float *x, const float *dy, float *dw) {
+    const int S = dw_wgrad_splits(g);
+    const size_t need = dw_ws_floats(g);
+    if (need > 0 && (!ctx || !ctx->ws || ctx->ws_floats < need))
+        return gh_fail(GH_EINVAL,
+                       "conv2d_bwd_cuda: the depthwise weight gradient needs a device workspace of "
+                       "%zu floats (conv2d_ws_floats_cuda), got %zu",
+                       need, ctx && ctx->ws ? ctx->ws_floats : (size_t)0);
+    float *dst = S == 1 ? dw : ctx->ws;
+    dim3 grid(S, g.c);
+    if (g.r == 3)
+        dw_wgrad_kernel<3><<<grid, DW_THREADS, 0, gh_stream(ctx)>>>(g, x, dy, dst);
+    else
+        dw_wgrad_kernel<5><<<grid, DW_THREADS, 0, gh_stream(ctx)>>>(g, x, dy, dst);
+    LAUNCH_CHECK("dw_wgrad_kernel");
+    if (S > 1) {
+        size_t size = (size_t)g.c * g.r * g.s;
+        split_reduce_kernel<<<gh_ew_blocks(size), GH_EW_THREADS, 0, gh_stream(ctx)>>>(size, S, ctx->ws, dw);
+        LAUNCH_CHECK("split_reduce_kernel");
+    }
+    return GH_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+size_t conv2d_ws_floats_cuda(const conv2d_shape *sh) {
+    conv_geom g = {};
+    if (conv_check("conv2d_ws_floats_cuda", sh, &g)) return 0;
+    if (dw_fast(g)) return dw_ws_floats(g);
+    return plan_wgrad(g).ws_floats;
+}
+
+int conv2d_fwd_cuda(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                    const float *b, float *y) {
+    conv_geom g = {};
+    GH_TRY(conv_check("conv2d_fwd_cuda", sh, &g));
+    GH_CUDA_NEED("conv2d_fwd_cuda", x);
+    GH_CUDA_NEED("conv2d_fwd_cuda", w);
+    GH_CUDA_NEED("conv2d_fwd_cuda", y);
+    if (dw_fast(g)) return dw_forward(ctx, g, x, w, b, y);
+    return igemm_launch<0>(ctx, g, x, w, b, y);
+}
+
+int conv2d_bwd_cuda(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                    const float *dy, float *dx, float *dw, float *db) {
+    conv_geom g = {};
+    GH_TRY(conv_check("conv2d_bwd_cuda", sh, &g));
+    GH_CUDA_NEED("conv2d_bwd_cuda", dy);
+    if (dx) GH_CUDA_NEED("conv2d_bwd_cuda", w);
+    if (dw) GH_CUDA_NEED("conv2d_bwd_cuda", x);
+    const bool fast = dw_fast(g);
+    if (dx) GH_TRY(fast ? dw_backward_data(ctx, g, w, dy, dx) : igemm_launch<1>(ctx, g, dy, w, NULL, dx));
+    if (dw) GH_TRY(fast ? dw_backward_weight(ctx, g, x, dy, dw) : wgrad_launch(ctx, g, x, dy, dw));
+    if (db) {
+        conv_db_kernel<<<g.k, DB_THREADS, 0, gh_stream(ctx)>>>(g.n, g.k, g.p * g.q, dy, db);
+        LAUNCH_CHECK("conv_db_kernel");
+    }
+    return GH_OK;
+}
+
+}  // extern "C"
