@@ -138,8 +138,240 @@ int random_ws_run(const darts_config *c, const darts_data *d, struct ledger *l, 
 int random_sampling_run(const darts_config *c, const darts_data *d, struct ledger *l,
                         genotype *best);
 
-
 // ==== HPO (hpo_*.c, flow2.c, ...): declared by the HPO searchers =============================
+
+// HPO searchers are generic over a list of hp_domain (learners.h): they see a normalised
+// [0,1]^d space and a loss to minimise, so they are tested on plain functions. A trial may
+// carry a fidelity (fraction of the full resource: training rows, rounds) for the searchers
+// that use low fidelity (FLOW2's growing sample size, ASHA's rungs).
+#include "../learners/learners.h"
+#include "../ledger/ledger.h"
+
+#define HPO_MAX_DIM 32
+
+// ---- the normalised space (hpo_space.c) ---------------------------------------------------
+// float/int: (v-lo)/(hi-lo), or log(v/lo)/log(hi/lo) when log; ints rounded on the way back;
+// categorical index i <-> (i+0.5)/n. hi is inclusive for ints. A domain with lo == hi is a
+// constant (u = 0).
+typedef struct {
+    int d;
+    hp_domain hps[HPO_MAX_DIM];   // copies; names and choices are borrowed
+} hpo_space;
+
+// GH_EINVAL naming the hp for lo > hi, log with lo <= 0, a categorical without choices, d too big.
+int hpo_space_init(hpo_space *s, const hp_domain *hps, int d);
+double hpo_to_unit(const hp_domain *h, double v);
+double hpo_from_unit(const hp_domain *h, double u);   // clamps to [0,1], rounds ints, cat index
+void hpo_space_to_unit(const hpo_space *s, const double *cfg, double *u);
+void hpo_space_from_unit(const hpo_space *s, const double *u, double *cfg);
+void hpo_space_init_cfg(const hpo_space *s, double *cfg);      // FLAML's init_value point
+void hpo_space_low_cost_cfg(const hpo_space *s, double *cfg);  // low_cost_init_value point
+void hpo_space_random_cfg(const hpo_space *s, gh_rng *r, double *cfg);
+// The dedupe key: ints and categories exact, floats to 7 significant digits, plus fidelity.
+uint64_t hpo_signature(const hpo_space *s, const double *cfg, double fidelity);
+// "name=value, ..." with category names; returns the length written (snprintf rules).
+int hpo_cfg_format(const hpo_space *s, const double *cfg, char *buf, size_t n);
+// A results cache keyed by signature: drops duplicate proposals (FLAML's config_signature).
+typedef struct {
+    size_t cap, n;
+    uint64_t *key;            // 0 = empty slot
+    double *loss, *cost;      // NAN loss: proposed, no result yet
+} hpo_cache;
+int hpo_cache_init(hpo_cache *c);
+void hpo_cache_free(hpo_cache *c);
+// 0: unknown; 1: asked, no result yet; 2: has a result (*loss, *cost filled).
+int hpo_cache_get(const hpo_cache *c, uint64_t key, double *loss, double *cost);
+int hpo_cache_put(hpo_cache *c, uint64_t key, double loss, double cost);
+
+// ---- the ask/tell interface (hpo_searcher.c) ------------------------------------------------
+#define HPO_STOP (-1)    // hpo_ask: the stopping rule fired; nothing was proposed
+#define HPO_RETRY (-2)   // internal: a searcher has no proposal this round; ask it again
+
+typedef struct {
+    int64_t id;               // unique within a searcher, assigned by hpo_ask
+    double cfg[HPO_MAX_DIM];  // one value per hp (learner_fit's layout)
+    double fidelity;          // (0, 1]: fraction of the full resource
+} hpo_trial;
+
+typedef struct {
+    uint64_t seed;
+    double min_fidelity;      // (0, 1]; 1 (or 0 = default): always the full resource
+    double fidelity_factor;   // FLOW2's resource multiplier (FLAML: 4); ASHA's eta (3)
+    double cost_budget;       // the cost (s) the caller will spend; 0 = unknown
+    int64_t max_trials;       // stopping rule; 0 = none
+    int grid_points;          // grid: levels per numeric hp (0 = 5)
+    int tpe_startup;          // TPE: random trials before the model (0 = 10)
+} hpo_options;
+
+typedef struct hpo_searcher hpo_searcher;
+typedef struct {
+    const char *name;
+    // GH_OK with t->cfg and t->fidelity filled (t->id set by the caller), HPO_STOP, HPO_RETRY,
+    // or a gh_status.
+    int (*ask)(hpo_searcher *s, hpo_trial *t);
+    // loss NAN or INFINITY: the trial failed. cost: its seconds (or other cost units).
+    void (*tell)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
+    // The proposal t repeats one with a known result (FLAML passes the cached result on);
+    // NULL: just ask again.
+    void (*seen)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
+    void (*destroy)(hpo_searcher *s);
+} hpo_vtable;
+
+// Every searcher starts with this base; its private RNG is seeded from opt.seed.
+struct hpo_searcher {
+    const hpo_vtable *vt;
+    hpo_space space;
+    hpo_options opt;
+    gh_rng rng;
+    hpo_cache cache;
+    int64_t n_asked, n_told, next_id;
+    double cost_used;
+    hpo_trial best;
+    double best_loss;         // INFINITY until a trial succeeds
+};
+
+// method: "cfo", "blendsearch", "random", "grid", "tpe", "asha".
+int hpo_create(hpo_searcher **out, const char *method, const hp_domain *hps, int d,
+               const hpo_options *opt);
+// Proposes a trial that was never proposed before (its signature is new): GH_OK, HPO_STOP
+// (max_trials reached, space exhausted, or 1000 proposals in a row were duplicates).
+int hpo_ask(hpo_searcher *s, hpo_trial *t);
+// Every ask is told once, before the next ask (the tuning loop is sequential, as FLAML's
+// n_concurrent_trials=1).
+int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
+void hpo_destroy(hpo_searcher *s);
+const char *const *hpo_method_names(int *n);
+
+// Searcher constructors (each file's one public entry); hpo_create dispatches to them.
+int hpo_random_create(hpo_searcher **out);
+int hpo_grid_create(hpo_searcher **out);
+int hpo_tpe_create(hpo_searcher **out);
+int hpo_asha_create(hpo_searcher **out);
+int hpo_cfo_create(hpo_searcher **out);
+int hpo_blendsearch_create(hpo_searcher **out);
+// Called by hpo_create after the constructor: fills the base.
+int hpo_base_init(hpo_searcher *s, const hp_domain *hps, int d, const hpo_options *opt);
+
+// TPE's proposal from a set of observations (shared with BlendSearch's global thread).
+typedef struct tpe_model tpe_model;
+int tpe_model_create(tpe_model **out, const hpo_space *space, uint64_t seed, int n_startup);
+void tpe_model_free(tpe_model *m);
+int tpe_model_observe(tpe_model *m, const double *cfg, double loss);
+int tpe_model_propose(tpe_model *m, double *cfg);   // GH_OK
+
+// ---- FLOW2 (flow2.c): FLAML's randomized direct search, one local thread ----------------
+// Wang, Wu, Huang, Amizadeh (AAAI 2021) "Frugal Optimization for Cost-related
+// Hyperparameters"; follows flaml/tune/searcher/flow2.py step by step.
+typedef struct flow2 flow2;
+typedef struct {
+    double min_resource, max_resource;   // fidelity range; both 1: no resource dimension
+    double resource_factor;              // FLAML's SAMPLE_MULTIPLY_FACTOR (4)
+    uint64_t seed;
+} flow2_options;
+// start: the init config; best_loss/cost: its known result (INFINITY/0 when unknown).
+int flow2_create(flow2 **out, const hpo_space *space, const double *start, double start_fidelity,
+                 double best_loss, double cost, const flow2_options *o);
+void flow2_free(flow2 *f);
+// 1: proposed (cfg, *fidelity filled); 0: none (stuck: step below its lower bound).
+int flow2_suggest(flow2 *f, int64_t trial_id, double *cfg, double *fidelity);
+void flow2_complete(flow2 *f, int64_t trial_id, double loss, double cost);
+int flow2_can_suggest(const flow2 *f);
+int flow2_converged(const flow2 *f);
+int flow2_reach(const flow2 *f, const flow2 *other);  // other's incumbent within f's step
+double flow2_step(const flow2 *f);
+double flow2_resource(const flow2 *f);
+double flow2_best_loss(const flow2 *f);
+double flow2_cost_incumbent(const flow2 *f);
+const double *flow2_incumbent(const flow2 *f);    // normalised [d]
+const double *flow2_best_config(const flow2 *f);  // [d]
+// Which hps are in FLAML's low_cost_partial_config (cost-related: restarts perturb them around
+// the low-cost point; the others restart uniformly at random). hp_domain has no flag for it:
+// an hp counts as cost-related when its low_cost_init differs from its init, or when it is an
+// int whose low_cost_init is its lower bound (n_estimators=4, max_leaves=4, max_depth=1, ...),
+// which is where FLAML's low-cost values are.
+void hpo_space_cost_related(const hpo_space *s, int *mask);
+// space.py complete_config for a restart of the local search: the low-cost point (disturb 0),
+// or with Gaussian noise of std (ub - lb) (or STEPSIZE) within [lb - STEPSIZE, ub + STEPSIZE]
+// on the cost-related hps (disturb 1); the other hps uniform. lb, ub: normalised, [d].
+void flow2_restart_config(const hpo_space *s, const int *cost_related, const double *lb,
+                          const double *ub, int disturb, gh_rng *rng, double *cfg);
+
+// ---- learner selection by estimated cost for improvement (eci.c) ------------------------
+// FLAML's AutoML._select_estimator and SearchState (flaml/automl/state.py): per-learner
+// progress, ECI = max(time between the last two improvements, time since the last), bounded
+// by the cost of retraining at a larger sample, and 2*gap/speed when behind the best.
+typedef struct {
+    double init_eci;          // learner_def.init_cost
+    int tried;                // has a result
+    double sample_size;       // rows of the last trial
+    double best_loss, best_loss_old;
+    double total_time_used, time_best_found, time_best_found_old;
+    double time2eval_best, time2eval_best_old;
+    int64_t n_trials;
+} eci_learner;
+
+typedef struct {
+    int n;
+    eci_learner *l;
+    double *eci;              // FLAML's _eci: init ECIs scaled by the first learner's result
+    int started;              // the first trial has been told
+    double best_loss;
+    int best;                 // index of the best learner, -1 none
+    double data_size;         // full training rows
+    double sample_factor;     // SAMPLE_MULTIPLY_FACTOR
+    gh_rng rng;
+} eci_state;
+
+int eci_init(eci_state *e, const double *init_costs, int n, double data_size, uint64_t seed);
+void eci_free(eci_state *e);
+// Next learner to try given the time left (s); -1 when none fits.
+int eci_select(eci_state *e, double time_left);
+// A trial of learner i: loss, its fit+eval seconds (time2eval), the wall seconds of the whole
+// iteration (time_used), and the rows it trained on.
+void eci_update(eci_state *e, int i, double loss, double time2eval, double time_used,
+                double sample_size);
+double eci_estimated_cost(const eci_state *e, int i);  // the current ECI of learner i
+// FLAML's sample-size plan: start at MIN_SAMPLE_TRAIN (10000) rows when the data has more than
+// 4x that, else full data. Returns the smallest fraction (1 when no sampling).
+double eci_min_sample_fraction(double data_size);
+
+// ---- the tuning loop (tune.c) -----------------------------------------------------------
+typedef struct {
+    const char *searcher;     // hpo_create method
+    const char *learners;     // comma list, NULL: every learner compiled in for the task
+    gh_metric metric;         // METRIC_AUTO: metric_default(task)
+    double budget_s;          // wall seconds for the search
+    uint64_t seed;
+    int folds;                // resampling: 0 = FLAML's rule (auto), 1 = holdout, k
+    double holdout_ratio;     // 0 = 0.1 (FLAML's SPLIT_RATIO)
+    const char *space_file;   // overrides, NULL none
+    int refit;                // refit the best on all rows after the search (1 default)
+    int verbose;              // progress line per improvement
+    double sample_factor;     // FLOW2 resource growth (0 = 4)
+    const resample_plan *plan;// fixed split (bench: the same for every searcher); NULL: make one
+    double min_sample_fraction; // <0: FLAML's rule; else forced
+} tune_options;
+
+typedef struct {
+    int best_learner_index;
+    const learner_def *best_learner;
+    double best_cfg[HPO_MAX_DIM];
+    double best_loss;         // validation loss (metric_loss convention)
+    double best_fidelity;
+    int64_t n_trials;
+    double search_s;          // wall seconds of the search phase
+    double refit_s;
+    double time_to_best_s;
+    learner_model *model;     // the refit (or best search) model; caller frees; NULL if none
+    // loss by time: best-so-far after each trial (for bench curves); caller frees
+    int n_curve;
+    double *curve_t, *curve_loss;
+} tune_result;
+
+// Runs the search on data; records each trial into led when non-NULL.
+int tune_run(const gh_dataset *data, const tune_options *o, ledger *led,
+             tune_result *out);
+void tune_result_free(tune_result *r);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,109 @@
+// hpo_searcher: the one way every HPO searcher is used: create by name, ask (with duplicate
+// proposals dropped against the results cache, as BlendSearch's _should_skip does), tell
+// (which keeps the best and the cost spent), and the stopping rule common to all of them.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "search.h"
+
+// Proposals in a row that repeat a known config before the space counts as exhausted.
+#define HPO_MAX_DUPLICATES 1000
+
+static const char *const method_names[] = {"cfo", "blendsearch", "random", "grid", "tpe", "asha"};
+
+const char *const *hpo_method_names(int *n) {
+    *n = (int)(sizeof method_names / sizeof method_names[0]);
+    return method_names;
+}
+
+int hpo_base_init(hpo_searcher *s, const hp_domain *hps, int d, const hpo_options *opt) {
+    int st = hpo_space_init(&s->space, hps, d);
+    if (st) return st;
+    s->opt = *opt;
+    if (!(s->opt.min_fidelity > 0 && s->opt.min_fidelity <= 1)) s->opt.min_fidelity = 1;
+    if (!(s->opt.fidelity_factor > 1)) s->opt.fidelity_factor = 0;   // each searcher's default
+    if (s->opt.grid_points <= 0) s->opt.grid_points = 5;
+    if (s->opt.tpe_startup <= 0) s->opt.tpe_startup = 10;
+    gh_rng_seed(&s->rng, opt->seed, GH_STREAM_SEARCH);
+    s->n_asked = s->n_told = s->next_id = 0;
+    s->cost_used = 0;
+    s->best_loss = INFINITY;
+    memset(&s->best, 0, sizeof s->best);
+    s->best.id = -1;
+    return hpo_cache_init(&s->cache);
+}
+
+int hpo_create(hpo_searcher **out, const char *method, const hp_domain *hps, int d,
+               const hpo_options *opt) {
+    *out = NULL;
+    int (*make)(hpo_searcher **) = NULL;
+    if (!strcmp(method, "cfo")) make = hpo_cfo_create;
+    else if (!strcmp(method, "blendsearch")) make = hpo_blendsearch_create;
+    else if (!strcmp(method, "random")) make = hpo_random_create;
+    else if (!strcmp(method, "grid")) make = hpo_grid_create;
+    else if (!strcmp(method, "tpe")) make = hpo_tpe_create;
+    else if (!strcmp(method, "asha")) make = hpo_asha_create;
+    else
+        return gh_fail(GH_EINVAL, "unknown searcher '%s' (cfo, blendsearch, random, grid, tpe, "
+                       "asha)", method);
+    hpo_searcher *s;
+    int st = make(&s);
+    if (st) return st;
+    // The constructor allocated its state with the base first; the base is filled here and
+    // the searcher finishes its setup on its first ask.
+    st = hpo_base_init(s, hps, d, opt);
+    if (st) {
+        s->vt->destroy(s);
+        return st;
+    }
+    *out = s;
+    return GH_OK;
+}
+
+int hpo_ask(hpo_searcher *s, hpo_trial *t) {
+    if (s->opt.max_trials > 0 && s->n_asked >= s->opt.max_trials) return HPO_STOP;
+    for (int tries = 0; tries < HPO_MAX_DUPLICATES; tries++) {
+        memset(t, 0, sizeof *t);
+        t->id = s->next_id++;
+        t->fidelity = 1.0;
+        int st = s->vt->ask(s, t);
+        if (st == HPO_RETRY) continue;
+        if (st) return st;
+        if (!(t->fidelity > 0 && t->fidelity <= 1)) t->fidelity = 1.0;
+        uint64_t key = hpo_signature(&s->space, t->cfg, t->fidelity);
+        double loss, cost;
+        int known = hpo_cache_get(&s->cache, key, &loss, &cost);
+        if (known == 2) {
+            if (s->vt->seen) s->vt->seen(s, t, loss, cost);
+            continue;
+        }
+        if (known == 1) continue;
+        st = hpo_cache_put(&s->cache, key, NAN, 0);
+        if (st) return st;
+        s->n_asked++;
+        return GH_OK;
+    }
+    return HPO_STOP;
+}
+
+int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+    if (isnan(loss)) loss = INFINITY;   // a failed trial is the worst result, never the best
+    if (!(cost >= 0)) cost = 0;
+    int st = hpo_cache_put(&s->cache, hpo_signature(&s->space, t->cfg, t->fidelity), loss, cost);
+    if (st) return st;
+    s->n_told++;
+    s->cost_used += cost;
+    if (loss < s->best_loss) {
+        s->best_loss = loss;
+        s->best = *t;
+    }
+    s->vt->tell(s, t, loss, cost);
+    return GH_OK;
+}
+
+void hpo_destroy(hpo_searcher *s) {
+    if (!s) return;
+    hpo_cache_free(&s->cache);
+    s->vt->destroy(s);
+}
