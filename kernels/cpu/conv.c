@@ -22,8 +22,8 @@ int conv2d_shape_init(conv2d_shape *sh) {
         sh->pad_h < 0 || sh->pad_w < 0 || sh->groups < 0)
         return gh_fail(GH_EINVAL,
                        "conv2d: every size must be positive and pads >= 0: x [%d,%d,%d,%d] "
-                       "w [%d,%d/%d,%d,%d] stride %dx%d pad %dx%d dil %dx%d",
-                       sh->n, sh->c, sh->h, sh->w, sh->k, sh->c, sh->groups, sh->r, sh->s,
+                       "k %d filter %dx%d groups %d stride %dx%d pad %dx%d dil %dx%d",
+                       sh->n, sh->c, sh->h, sh->w, sh->k, sh->r, sh->s, sh->groups,
                        sh->stride_h, sh->stride_w, sh->pad_h, sh->pad_w, sh->dil_h, sh->dil_w);
     if (sh->c % sh->groups || sh->k % sh->groups)
         return gh_fail(GH_EINVAL, "conv2d: channels in %d and out %d must both divide by groups %d",
