@@ -70,6 +70,34 @@ int64_t ledger_num_trials(const ledger *l);
 int ledger_read_trial(ledger *l, int64_t i, ledger_trial *t);
 const char *ledger_attr(const ledger *l, const char *name);  // run attribute text or NULL
 
+// ---- reading back for ls, plot and report (added with the ledger implementation) ------------
+// Per-epoch rows, in the order recorded. Strings point into l and live until ledger_close.
+int64_t ledger_num_epochs(const ledger *l);
+int ledger_read_epoch(ledger *l, int64_t i, ledger_epoch *ep);
+// Wall seconds from the start of the run (summed over resumed sessions) to when trial i was
+// recorded: the x axis of "best so far vs wall-clock" plots.
+double ledger_trial_run_time(const ledger *l, int64_t i);
+// Sum (cost_add) of the rows recorded for one phase ("search", "selection", "final"); NULL
+// phase: every phase. Returns the number of rows summed (0: none recorded, *out all zero
+// with NAN busy time and energy).
+int ledger_phase_cost(const ledger *l, const char *phase, cost_totals *out);
+// Artifacts: the latest one recorded under `name`. The text/data live until ledger_close.
+// GH_EINVAL when there is none of that name and kind.
+int ledger_get_text(ledger *l, const char *name, const char **text);
+int ledger_get_matrix(ledger *l, const char *name, int *rows, int *cols, const float **data);
+int64_t ledger_num_artifacts(const ledger *l);
+const char *ledger_artifact_name(const ledger *l, int64_t i);
+// The run's status for display: the status attribute, except "interrupted" for a run that
+// says "running" while no process holds it open for writing (a killed run).
+const char *ledger_run_status(ledger *l);
+const char *ledger_path(const ledger *l);
+// Records the command line of this writing session (sessions table); ledger_create records it
+// from ledger_run_info, a resumed run should call this after ledger_resume.
+int ledger_set_session_command(ledger *l, int argc, char **argv);
+// Text of the arch field longer than this (bytes, NUL excluded) is kept whole as artifact
+// "arch/<id>"; the trials table then holds "@artifact:arch/<id> " and its first bytes.
+#define LEDGER_ARCH_INLINE_MAX 1023
+
 #ifdef __cplusplus
 }
 #endif
