@@ -43,6 +43,20 @@ float *grad_of(gh_engine *e, const char *op, gh_tensor *t) {
     return g;
 }
 
+// Activation gradients start from nothing on every reverse pass, so that a second backward
+// over the same tape (another loss of the same forward) is not polluted by the first one.
+// Parameter gradients (named tensors) keep accumulating, as the contract says.
+static void forget_activation_grads(gh_engine *e) {
+    for (size_t i = 0; i < e->tape_len; i++) {
+        tape_entry *t = &e->tape[i];
+        t->out->grad = NULL;
+        for (int j = 0; j < 4; j++)
+            if (t->in[j] && !t->in[j]->name) t->in[j]->grad = NULL;
+        for (int j = 0; j < t->k; j++)
+            if (t->xs[j] && !t->xs[j]->name) t->xs[j]->grad = NULL;
+    }
+}
+
 int gh_backward(gh_engine *e, gh_tensor *loss) {
     if (e->status) return e->status;
     if (!op_in(e, "backward", "loss", loss)) return e->status;
@@ -58,6 +72,8 @@ int gh_backward(gh_engine *e, gh_tensor *loss) {
     if (!loss->requires_grad)
         return eng_fail(e, GH_EINVAL, "backward: the loss does not depend on any tensor that "
                         "requires a gradient (gradients disabled, or no parameters used)");
+    forget_activation_grads(e);
+    if (!loss->name) loss->grad = NULL;
     float *g = grad_of(e, "backward", loss);
     if (!g) return e->status;
     const float one = 1.0f;

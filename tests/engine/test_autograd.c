@@ -114,6 +114,21 @@ static void check_graph(graph *g, double h, double atol, double rtol) {
         snprintf(what, sizeof what, "input %d", i);
         fd_check(g, what, g->in_host[i], ga[g->np + i], numel_of(g, i), h, atol, rtol);
     }
+    // a second reverse pass over the same tape gives the same parameter gradients
+    gh_step_begin(e);
+    gh_group_zero_grad(e, GH_GROUP_WEIGHTS);
+    gh_group_zero_grad(e, GH_GROUP_ARCH);
+    g->want_input_grad = 1;
+    loss = g->build(g);
+    CHECK_OK(gh_backward(e, loss));
+    CHECK_OK(gh_group_zero_grad(e, GH_GROUP_WEIGHTS));
+    CHECK_OK(gh_group_zero_grad(e, GH_GROUP_ARCH));
+    CHECK_OK(gh_backward(e, loss));
+    int differ = 0;
+    for (int i = 0; i < g->np; i++)
+        differ += memcmp(ga[i], g->p[i]->grad, g->p[i]->numel * sizeof(float)) != 0;
+    CHECK_MSG(differ == 0, "%s: %d parameter gradients differ on a second backward", g->name,
+              differ);
     for (int i = 0; i < g->np + g->nin; i++) free(ga[i]);
 }
 
