@@ -24,8 +24,9 @@ int pool_check(const char *op, const pool_shape *sh, pool_geom *g) {
     return GH_OK;
 }
 
-// First maximum of window (op, oq) in row-major order over in-bounds elements; -1 if the
-// window holds none. Shared by forward and backward so that they agree on ties.
+// First maximum of window (op, oq) in row-major order over in-bounds elements (a NaN wins, as
+// in PyTorch and the reference); -1 if the window holds none. Shared by forward and backward
+// so that they agree on ties.
 __device__ __forceinline__ int max_window(const pool_geom &g, const float *__restrict__ xp,
                                           int op, int oq, float *best_out) {
     const int ih0 = op * g.stride - g.pad, iw0 = oq * g.stride - g.pad;
@@ -38,7 +39,7 @@ __device__ __forceinline__ int max_window(const pool_geom &g, const float *__res
             int iw = iw0 + b;
             if (iw < 0 || iw >= g.w) continue;
             float v = __ldg(xp + ih * g.w + iw);
-            if (bi < 0 || v > best) {
+            if (bi < 0 || v > best || isnan(v)) {
                 best = v;
                 bi = ih * g.w + iw;
             }
@@ -107,7 +108,7 @@ __global__ void avgpool_fwd_kernel(pool_geom g, const float *__restrict__ x, flo
         int op = r / g.q, oq = r - op * g.q;
         const float *xp = x + nc * g.h * g.w;
         const int ih0 = op * g.stride - g.pad, iw0 = oq * g.stride - g.pad;
-        float s = 0.0f;
+        double s = 0.0;  // as the reference: double sum, one rounding at the end
         for (int a = 0; a < g.kh; a++) {
             int ih = ih0 + a;
             if (ih < 0 || ih >= g.h) continue;
@@ -118,7 +119,7 @@ __global__ void avgpool_fwd_kernel(pool_geom g, const float *__restrict__ x, flo
             }
         }
         int cnt = inb_count(op, g.kh, g.stride, g.pad, g.h) * inb_count(oq, g.kw, g.stride, g.pad, g.w);
-        y[i] = cnt > 0 ? s / (float)cnt : 0.0f;  // count_include_pad=False
+        y[i] = cnt > 0 ? (float)(s / cnt) : 0.0f;  // count_include_pad=False
     }
 }
 
@@ -155,10 +156,10 @@ gap_fwd_kernel(int rows, int hw, const float *__restrict__ x, float *__restrict_
     for (size_t row = (size_t)blockIdx.x * warps + threadIdx.x / 32; row < (size_t)rows;
          row += (size_t)gridDim.x * warps) {
         const float *xr = x + row * hw;
-        float s = 0.0f;
-        for (int j = lane; j < hw; j += 32) s += __ldg(xr + j);
+        double s = 0.0;
+        for (int j = lane; j < hw; j += 32) s += (double)__ldg(xr + j);
         s = gh_warp_sum(s);
-        if (lane == 0) y[row] = s / (float)hw;
+        if (lane == 0) y[row] = (float)(s / hw);
     }
 }
 

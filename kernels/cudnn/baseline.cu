@@ -4,6 +4,7 @@
 // of the algorithms cudnnFind* picked are kept per thread.
 #include <cublas_v2.h>
 #include <cudnn.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../cuda/cuda_common.cuh"
@@ -56,18 +57,19 @@ thread_local dnn_state *tls_state = nullptr;
 
 int state_get(dnn_state **out) {
     if (!tls_state) {
-        dnn_state *s = new dnn_state();
-        memset(s, 0, sizeof *s);
+        // calloc, not new: the library must link into plain C programs without libstdc++
+        dnn_state *s = (dnn_state *)calloc(1, sizeof *s);
+        if (!s) return gh_fail(GH_ENOMEM, "cudnn baseline: %zu bytes of host memory", sizeof *s);
         cudnnStatus_t ds = cudnnCreate(&s->dnn);
         if (ds != CUDNN_STATUS_SUCCESS) {
-            delete s;
+            free(s);
             return gh_fail(GH_ECUDA, "%s:%d: cudnnCreate failed: %s", __FILE__, __LINE__,
                            cudnnGetErrorString(ds));
         }
         cublasStatus_t bs = cublasCreate(&s->blas);
         if (bs != CUBLAS_STATUS_SUCCESS) {
             cudnnDestroy(s->dnn);
-            delete s;
+            free(s);
             return gh_fail(GH_ECUDA, "%s:%d: cublasCreate failed: %s", __FILE__, __LINE__,
                            cublasGetStatusString(bs));
         }
@@ -310,7 +312,7 @@ int gh_cublas_version(void) {
 int conv2d_fwd_cudnn(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
                      const float *b, float *y) {
     const char *op = "conv2d_fwd_cudnn";
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     conv_descs d;
     GH_TRY(conv_setup(op, ctx, sh, d));
@@ -327,7 +329,7 @@ int conv2d_fwd_cudnn(const kctx *ctx, const conv2d_shape *sh, const float *x, co
 int conv2d_bwd_cudnn(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
                      const float *dy, float *dx, float *dw, float *db) {
     const char *op = "conv2d_bwd_cudnn";
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     conv_descs d;
     GH_TRY(conv_setup(op, ctx, sh, d));
@@ -356,7 +358,7 @@ int bn_fwd_train_cudnn(const kctx *ctx, const bn_shape *sh, const float *x, cons
                        const float *beta, float *y, float *save_mean, float *save_invstd,
                        float *run_mean, float *run_var) {
     const char *op = "bn_fwd_train_cudnn";
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     tensor_d xd, bnd;
     GH_TRY(bn_setup(op, sh, xd, bnd));
@@ -391,7 +393,7 @@ int bn_bwd_cudnn(const kctx *ctx, const bn_shape *sh, const float *x, const floa
                  float *dgamma, float *dbeta) {
     const char *op = "bn_bwd_cudnn";
     if (!dx && !dgamma && !dbeta) return GH_OK;
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     tensor_d xd, bnd;
     GH_TRY(bn_setup(op, sh, xd, bnd));
@@ -414,7 +416,7 @@ int bn_bwd_cudnn(const kctx *ctx, const bn_shape *sh, const float *x, const floa
 }
 
 int maxpool_fwd_cudnn(const kctx *ctx, const pool_shape *sh, const float *x, float *y) {
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     pool_d pd;
     tensor_d xd, yd;
@@ -427,7 +429,7 @@ int maxpool_bwd_cudnn(const kctx *ctx, const pool_shape *sh, const float *x, con
                       float *dx) {
     const char *op = "maxpool_bwd_cudnn";
     if (!dx) return GH_OK;
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     pool_d pd;
     tensor_d xd, yd;
@@ -442,7 +444,7 @@ int maxpool_bwd_cudnn(const kctx *ctx, const pool_shape *sh, const float *x, con
 }
 
 int avgpool_fwd_cudnn(const kctx *ctx, const pool_shape *sh, const float *x, float *y) {
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     pool_d pd;
     tensor_d xd, yd;
@@ -454,7 +456,7 @@ int avgpool_fwd_cudnn(const kctx *ctx, const pool_shape *sh, const float *x, flo
 int avgpool_bwd_cudnn(const kctx *ctx, const pool_shape *sh, const float *dy, float *dx) {
     const char *op = "avgpool_bwd_cudnn";
     if (!dx) return GH_OK;
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     pool_d pd;
     tensor_d xd, yd;
@@ -479,7 +481,7 @@ int linear_fwd_cublas(const kctx *ctx, int n, int in, int out, const float *x, c
                       const float *b, float *y) {
     if (n <= 0 || in <= 0 || out <= 0)
         return gh_fail(GH_EINVAL, "linear_fwd_cublas: sizes must be positive: n=%d in=%d out=%d", n, in, out);
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     if (b) {
         size_t total = (size_t)n * out;
@@ -497,7 +499,7 @@ int linear_bwd_cublas(const kctx *ctx, int n, int in, int out, const float *x, c
     const char *op = "linear_bwd_cublas";
     if (n <= 0 || in <= 0 || out <= 0)
         return gh_fail(GH_EINVAL, "%s: sizes must be positive: n=%d in=%d out=%d", op, n, in, out);
-    dnn_state *s;
+    dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     // dx^T (in x n) += w^T (in x out, ld in) . dy^T (out x n, ld out)
     if (dx)
