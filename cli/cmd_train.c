@@ -287,18 +287,21 @@ static int evaluate(gh_engine *e, const train_model *m, const gh_images *d, int 
     return GH_OK;
 }
 
-static int train_loop(const train_config *c, const train_model *m, gh_images *tr,
-                      gh_images *te) {
+// The engine comes first, so that a bad --backend fails before the data are read.
+static int make_engine(const train_config *c, gh_engine **e) {
     // Activations and their gradients take about 0.5 MiB per 28x28 image for this CNN; 1 MiB
     // per image of the larger of the two batch sizes leaves room, plus a fixed margin.
     int bmax = c->batch > c->eval_batch ? c->batch : c->eval_batch;
     gh_engine_config ec = {.backend = c->backend, .device_index = c->device,
                            .arena_bytes = ((size_t)bmax + 16) << 20,
                            .deterministic = c->deterministic, .seed = c->seed};
-    gh_engine *e;
-    int st = gh_engine_create(&e, &ec);
-    if (st) return st;
-    st = m->declare(e, m->state, tr);
+    return gh_engine_create(e, &ec);
+}
+
+static int train_loop(const train_config *c, const train_model *m, gh_engine *e, gh_images *tr,
+                      gh_images *te) {
+    int bmax = c->batch > c->eval_batch ? c->batch : c->eval_batch;
+    int st = m->declare(e, m->state, tr);
     int per = tr->c * tr->h * tr->w;
     float *xb = malloc((size_t)bmax * (size_t)per * sizeof(float));
     int *yb = malloc((size_t)bmax * sizeof(int));
@@ -380,7 +383,6 @@ static int train_loop(const train_config *c, const train_model *m, gh_images *tr
     free(yb);
     free(idx);
     free(subset);
-    gh_engine_destroy(e);
     return st;
 }
 
@@ -393,13 +395,18 @@ int cmd_train(int argc, char **argv) {
         openblas_set_num_threads(c.threads);
     }
     config_echo(&c);
+    gh_engine *e;
+    int st = make_engine(&c, &e);
+    if (st) return cli_fail("train", st);
     double t0 = gh_wall_seconds();
     gh_images tr, te;
-    int st = images_read_mnist_dir(&tr, c.data_dir, "train");
-    if (st) return cli_fail("train", st);
-    st = images_read_mnist_dir(&te, c.data_dir, "test");
+    st = images_read_mnist_dir(&tr, c.data_dir, "train");
+    if (!st) {
+        st = images_read_mnist_dir(&te, c.data_dir, "test");
+        if (st) images_free(&tr);
+    }
     if (st) {
-        images_free(&tr);
+        gh_engine_destroy(e);
         return cli_fail("train", st);
     }
     normalise(&tr);
@@ -410,7 +417,8 @@ int cmd_train(int argc, char **argv) {
     train_model m = {.name = "cnn", .state = &net, .declare = cnn_declare,
                      .forward = cnn_forward};
     double t1 = gh_wall_seconds();
-    st = train_loop(&c, &m, &tr, &te);
+    st = train_loop(&c, &m, e, &tr, &te);
+    gh_engine_destroy(e);
     images_free(&tr);
     images_free(&te);
     if (st) return cli_fail("train", st);
