@@ -1,0 +1,93 @@
+// test_tab_predict: `gpuhours predict MODEL DATA -o OUT` end to end: a model trained and saved
+// here on a CSV is applied by the CLI to a second CSV with reordered columns; the output has a
+// header, one row per input row, the class the library predicts, and probabilities; bad
+// arguments exit 2, a missing feature exits 1 with a message.
+#include <stdlib.h>
+
+#include "learners/learners.h"
+#include "tab_util.h"
+
+static int run(const char *args) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s", GH_GPUHOURS, args);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+int main(void) {
+    char train[8192] = "u,v,color,label\n", test[8192] = "label,color,v,u\n";
+    gh_rng r;
+    gh_rng_seed(&r, 3, 0);
+    for (int i = 0; i < 120; i++) {
+        double u = gh_rng_normal(&r), v = gh_rng_normal(&r);
+        int col = (int)gh_rng_below(&r, 3);
+        const char *cname = col == 0 ? "red" : col == 1 ? "green" : "blue, dark";
+        const char *lab = u + v + (col == 2) > 0.3 ? "pos" : "neg";
+        char row[128];
+        snprintf(row, sizeof row, "%.4f,%.4f,\"%s\",%s\n", u, v, cname, lab);
+        if (i < 100) strcat(train, row);
+        else {
+            snprintf(row, sizeof row, "%s,\"%s\",%.4f,%.4f\n", lab, cname, v, u);
+            strcat(test, row);
+        }
+    }
+    tab_write("p_train.csv", train);
+    tab_write("p_test.csv", test);
+    gh_table t;
+    gh_dataset ds, nd;
+    CHECK_OK(table_read(&t, "p_train.csv"));
+    CHECK_OK(dataset_from_table(&ds, &t, "label", GH_TASK_AUTO));
+    table_free(&t);
+    const learner_def *def = learner_find("mlp");
+    double cfg[16];
+    for (int i = 0; i < def->n_hp; i++) cfg[i] = def->hps[i].init;
+    learner_model *m = NULL;
+    CHECK_OK(learner_fit(def, &ds, cfg, 1, 0, &m, NULL));
+    if (!m) return check_done("test_tab_predict");
+    CHECK_OK(learner_save(m, "p.model"));
+    // what the library predicts for the test rows
+    CHECK_OK(table_read(&t, "p_test.csv"));
+    CHECK_OK(dataset_from_table_schema(&nd, &t, learner_model_schema(m)));
+    table_free(&t);
+    float pred[40];
+    CHECK_OK(learner_predict(m, &nd, pred));
+    remove("p_out.csv");
+    CHECK(run("predict -q p.model p_test.csv -o p_out.csv") == 0);
+    FILE *f = fopen("p_out.csv", "r");
+    CHECK(f != NULL);
+    if (f) {
+        char line[256];
+        CHECK(fgets(line, sizeof line, f) && !strcmp(line, "prediction,p_neg,p_pos\n"));
+        int rows = 0;
+        while (fgets(line, sizeof line, f)) {
+            char cls[16];
+            double p0, p1;
+            if (sscanf(line, "%15[^,],%lf,%lf", cls, &p0, &p1) != 3 || rows >= 20) {
+                CHECK_MSG(0, "bad output line %d: %s", rows + 2, line);
+                break;
+            }
+            const char *want = pred[2 * rows + 1] > pred[2 * rows] ? "pos" : "neg";
+            CHECK_MSG(!strcmp(cls, want) && fabs(p1 - pred[2 * rows + 1]) < 1e-5,
+                      "row %d: %s %g, library %s %g", rows, cls, p1, want, pred[2 * rows + 1]);
+            rows++;
+        }
+        CHECK(rows == 20);
+        fclose(f);
+    }
+    CHECK(run("predict -q p.model > /dev/null 2>&1") == 2);
+    CHECK(run("predict --help > /dev/null") == 0);
+    tab_write("p_lack.csv", "u,label\n1,pos\n");
+    CHECK(run("predict -q p.model p_lack.csv > /dev/null 2> p_err.txt") == 1);
+    f = fopen("p_err.txt", "r");
+    char err[512] = "";
+    if (f) {
+        if (!fgets(err, sizeof err, f)) err[0] = 0;
+        fclose(f);
+    }
+    CHECK_MSG(strstr(err, "p_lack.csv: no column 'v', a feature the model was trained with"),
+              "stderr: %s", err);
+    learner_free(m);
+    dataset_free(&ds);
+    dataset_free(&nd);
+    return check_done("test_tab_predict");
+}
