@@ -94,6 +94,33 @@ const char *ledger_path(const ledger *l);
 // Records the command line of this writing session (sessions table); ledger_create records it
 // from ledger_run_info, a resumed run should call this after ledger_resume.
 int ledger_set_session_command(ledger *l, int argc, char **argv);
+
+// What a run amounts to, for ls, plot and report.
+typedef struct {
+    int64_t trials;
+    int64_t chosen;          // the result trial: best validation accuracy among "ok" trials
+                             // (best test accuracy when no trial has a validation accuracy);
+                             // -1 when no trial has an accuracy
+    double acc;              // its test accuracy, or its validation accuracy when no test one
+    int acc_is_test;         // 1 when acc is a test accuracy
+    double params, madds;    // of the chosen trial (NAN when unknown)
+    int gpus;                // GPUs held (run attribute gpus_held)
+    double gpu_hours;        // device hours over the whole run (0 on a CPU run)
+    double wall_hours;
+    double energy_j;         // NAN when never measured
+    double search_gpu_hours, selection_gpu_hours, final_gpu_hours; // from phase costs
+    double search_wall_hours, final_wall_hours;
+} ledger_summary;
+// Totals come from the phase costs when the run recorded any, else from the trials' costs
+// (all of which count as search).
+int ledger_summarize(ledger *l, ledger_summary *s);
+
+// Expands command-line paths into run files: a directory gives its *.h5 files (not recursive),
+// sorted by name; a file is taken as is. *files is a NULL-terminated array; free it with
+// ledger_free_files. GH_EIO for a path that does not exist.
+int ledger_find_files(int npaths, char **paths, char ***files, int *nfiles);
+void ledger_free_files(char **files);
+
 // Text of the arch field longer than this (bytes, NUL excluded) is kept whole as artifact
 // "arch/<id>"; the trials table then holds "@artifact:arch/<id> " and its first bytes.
 #define LEDGER_ARCH_INLINE_MAX 1023

@@ -1,0 +1,456 @@
+// cli: `gpuhours report FILE...`: the results table of a set of runs, grouped by method and
+// dataset (mean ± sd over seeds), with the published numbers beside them
+// (reproductions/published.tsv): Markdown to stdout, LaTeX (booktabs) to a file.
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "cli.h"
+#include "ledger/ledger.h"
+
+typedef struct {
+    const char *published; // path of published.tsv
+    const char *latex;     // output .tex
+    double k;              // search repeats in the end-to-end cost k*(T_search+T_select)+T_final
+} report_config;
+
+// ---- published.tsv ---------------------------------------------------------------------------
+enum { PUB_METHOD, PUB_DATASET, PUB_ERROR, PUB_ERROR_SD, PUB_PARAMS, PUB_MADDS, PUB_SEARCH_DAYS,
+       PUB_HARDWARE, PUB_SOURCE, PUB_TABLE, PUB_NOTE, PUB_NCOLS };
+static const char *pub_cols[PUB_NCOLS] = {"method", "dataset", "error_pct", "error_sd_pct",
+                                          "params_m", "madds_m", "search_gpu_days", "hardware",
+                                          "source", "table", "note"};
+
+typedef struct {
+    char *f[PUB_NCOLS];
+    char *line; // owns the fields
+} pub_row;
+
+static void pub_free(pub_row *rows, int n) {
+    for (int i = 0; i < n; i++) free(rows[i].line);
+    free(rows);
+}
+
+// Reads the tab-separated table: a header naming the columns above (any order, all required),
+// '#' comments, "NA" for a number not published. Errors name file, line and field.
+static int pub_read(const char *path, pub_row **out, int *nout) {
+    *out = NULL;
+    *nout = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return gh_fail(GH_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char buf[8192];
+    int col_of[PUB_NCOLS], have_header = 0, lineno = 0, n = 0, st = GH_OK;
+    pub_row *rows = NULL;
+    while (fgets(buf, sizeof buf, f)) {
+        lineno++;
+        buf[strcspn(buf, "\r\n")] = 0;
+        if (!buf[0] || buf[0] == '#') continue;
+        char *fields[64];
+        int nf = 0;
+        char *line = strdup(buf), *p = line;
+        if (!line) {
+            st = gh_fail(GH_ENOMEM, "%s", path);
+            break;
+        }
+        for (;;) {
+            fields[nf++] = p;
+            char *tab = strchr(p, '\t');
+            if (!tab || nf == 64) break;
+            *tab = 0;
+            p = tab + 1;
+        }
+        if (!have_header) {
+            for (int c = 0; c < PUB_NCOLS; c++) {
+                col_of[c] = -1;
+                for (int j = 0; j < nf; j++)
+                    if (!strcmp(fields[j], pub_cols[c])) col_of[c] = j;
+                if (col_of[c] < 0) {
+                    st = gh_fail(GH_EFORMAT, "%s:%d: header lacks column '%s'", path, lineno,
+                                 pub_cols[c]);
+                    break;
+                }
+            }
+            free(line);
+            if (st) break;
+            have_header = 1;
+            continue;
+        }
+        pub_row r = {.line = line};
+        for (int c = 0; c < PUB_NCOLS && !st; c++) {
+            if (col_of[c] >= nf) {
+                st = gh_fail(GH_EFORMAT, "%s:%d: field '%s' missing (%d fields, want column %d)",
+                             path, lineno, pub_cols[c], nf, col_of[c] + 1);
+                break;
+            }
+            r.f[c] = fields[col_of[c]];
+            if (c >= PUB_ERROR && c <= PUB_SEARCH_DAYS && strcmp(r.f[c], "NA")) {
+                char *end;
+                strtod(r.f[c], &end);
+                if (end == r.f[c] || *end)
+                    st = gh_fail(GH_EFORMAT, "%s:%d: field '%s' is '%s', expected a number or NA",
+                                 path, lineno, pub_cols[c], r.f[c]);
+            }
+        }
+        if (st) {
+            free(line);
+            break;
+        }
+        pub_row *nr = realloc(rows, (size_t)(n + 1) * sizeof *nr);
+        if (!nr) {
+            free(line);
+            st = gh_fail(GH_ENOMEM, "%s", path);
+            break;
+        }
+        rows = nr;
+        rows[n++] = r;
+    }
+    fclose(f);
+    if (!st && !have_header) st = gh_fail(GH_EFORMAT, "%s: no header line", path);
+    if (st) {
+        pub_free(rows, n);
+        return st;
+    }
+    *out = rows;
+    *nout = n;
+    return GH_OK;
+}
+
+static const pub_row *pub_find(const pub_row *rows, int n, const char *method,
+                               const char *dataset) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(rows[i].f[PUB_METHOD], method) && !strcmp(rows[i].f[PUB_DATASET], dataset))
+            return &rows[i];
+    return NULL;
+}
+
+// ---- runs, grouped by method and dataset -------------------------------------------------
+typedef struct {
+    char method[64], dataset[64];
+    int n, n_val;             // runs; runs whose accuracy is a validation accuracy
+    double err[256];          // error (%) of each run's result trial
+    int nerr;
+    double params, madds, search_h, select_h, final_h, energy_kj;
+    int n_energy, n_params, n_madds;
+} group;
+
+static double mean(const double *x, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    return n ? s / n : NAN;
+}
+
+static double sd(const double *x, int n) {
+    if (n < 2) return NAN;
+    double m = mean(x, n), s = 0;
+    for (int i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
+    return sqrt(s / (n - 1));
+}
+
+static int load_groups(char **files, int nfiles, group **out, int *nout) {
+    group *g = NULL;
+    int ng = 0;
+    for (int i = 0; i < nfiles; i++) {
+        ledger *l = NULL;
+        ledger_summary s;
+        int st = ledger_open_read(&l, files[i]);
+        if (!st) st = ledger_summarize(l, &s);
+        if (st) {
+            ledger_close(l, NULL);
+            free(g);
+            return st;
+        }
+        const char *m = ledger_attr(l, "method"), *d = ledger_attr(l, "dataset");
+        int k;
+        for (k = 0; k < ng; k++)
+            if (!strcmp(g[k].method, m) && !strcmp(g[k].dataset, d)) break;
+        if (k == ng) {
+            group *ngp = realloc(g, (size_t)(ng + 1) * sizeof *g);
+            if (!ngp) {
+                ledger_close(l, NULL);
+                free(g);
+                return gh_fail(GH_ENOMEM, "report");
+            }
+            g = ngp;
+            memset(&g[ng], 0, sizeof g[ng]);
+            snprintf(g[ng].method, sizeof g[ng].method, "%s", m);
+            snprintf(g[ng].dataset, sizeof g[ng].dataset, "%s", d);
+            ng++;
+        }
+        group *G = &g[k];
+        if (isfinite(s.acc) && G->nerr < 256) G->err[G->nerr++] = 100.0 * (1.0 - s.acc);
+        G->n_val += isfinite(s.acc) && !s.acc_is_test;
+        // means over runs, accumulated as sums here
+        if (isfinite(s.params)) G->params += s.params, G->n_params++;
+        if (isfinite(s.madds)) G->madds += s.madds, G->n_madds++;
+        G->search_h += s.search_gpu_hours > 0 ? s.search_gpu_hours : s.search_wall_hours *
+                       (s.gpus == 0);
+        G->select_h += s.selection_gpu_hours;
+        G->final_h += s.final_gpu_hours > 0 ? s.final_gpu_hours : s.final_wall_hours *
+                      (s.gpus == 0);
+        if (isfinite(s.energy_j)) {
+            G->energy_kj += s.energy_j / 1e3;
+            G->n_energy++;
+        }
+        G->n++;
+        ledger_close(l, NULL);
+    }
+    for (int k = 0; k < ng; k++) {
+        group *G = &g[k];
+        G->params = G->n_params ? G->params / G->n_params : NAN;
+        G->madds = G->n_madds ? G->madds / G->n_madds : NAN;
+        G->search_h /= G->n;
+        G->select_h /= G->n;
+        G->final_h /= G->n;
+        G->energy_kj = G->n_energy ? G->energy_kj / G->n_energy : NAN;
+    }
+    *out = g;
+    *nout = ng;
+    return GH_OK;
+}
+
+// ---- formatting ----------------------------------------------------------------------------------
+static void fmt_num(char *out, size_t len, double v, const char *f) {
+    if (isnan(v))
+        snprintf(out, len, "n/a");
+    else
+        snprintf(out, len, f, v);
+}
+
+static void fmt_err(char *out, size_t len, const group *G, const char *pm) {
+    if (!G->nerr) {
+        snprintf(out, len, "n/a");
+        return;
+    }
+    double m = mean(G->err, G->nerr), s = sd(G->err, G->nerr);
+    if (isnan(s))
+        snprintf(out, len, "%.2f", m);
+    else
+        snprintf(out, len, "%.2f %s %.2f", m, pm, s);
+}
+
+static void pub_num(char *out, size_t len, const pub_row *p, int col, double scale,
+                    const char *f) {
+    if (!p || !strcmp(p->f[col], "NA"))
+        snprintf(out, len, "n/a");
+    else
+        snprintf(out, len, f, strtod(p->f[col], NULL) * scale);
+}
+
+static void pub_err(char *out, size_t len, const pub_row *p, const char *pm) {
+    if (!p || !strcmp(p->f[PUB_ERROR], "NA")) {
+        snprintf(out, len, "n/a");
+    } else if (!strcmp(p->f[PUB_ERROR_SD], "NA")) {
+        snprintf(out, len, "%s", p->f[PUB_ERROR]);
+    } else {
+        snprintf(out, len, "%s %s %s", p->f[PUB_ERROR], pm, p->f[PUB_ERROR_SD]);
+    }
+}
+
+// LaTeX-escapes s into out.
+static const char *tex(const char *s, char *out, size_t len) {
+    size_t o = 0;
+    for (; *s && o + 16 < len; s++) {
+        const char *r = NULL;
+        switch (*s) {
+        case '_': r = "\\_"; break;
+        case '&': r = "\\&"; break;
+        case '%': r = "\\%"; break;
+        case '#': r = "\\#"; break;
+        case '$': r = "\\$"; break;
+        case '{': r = "\\{"; break;
+        case '}': r = "\\}"; break;
+        case '~': r = "\\textasciitilde{}"; break;
+        case '^': r = "\\textasciicircum{}"; break;
+        case '\\': r = "\\textbackslash{}"; break;
+        }
+        if (r) {
+            o += (size_t)snprintf(out + o, len - o, "%s", r);
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+typedef struct {
+    char err[48], n[8], params[24], madds[24], search[24], final[24], e2e[24], energy[24],
+        perr[48], pparams[24], psearch[24], src[160];
+} row_text;
+
+static void row_format(row_text *r, const group *G, const pub_row *p, double k, int latex) {
+    const char *pm = latex ? "$\\pm$" : "±";
+    fmt_err(r->err, sizeof r->err, G, pm);
+    if (G->n_val) strncat(r->err, latex ? "$^{v}$" : " (v)", sizeof r->err - strlen(r->err) - 1);
+    snprintf(r->n, sizeof r->n, "%d", G->nerr);
+    fmt_num(r->params, sizeof r->params, G->params / 1e6, "%.2f");
+    fmt_num(r->madds, sizeof r->madds, G->madds / 1e6, "%.1f");
+    fmt_num(r->search, sizeof r->search, G->search_h, "%.3g");
+    fmt_num(r->final, sizeof r->final, G->final_h, "%.3g");
+    fmt_num(r->e2e, sizeof r->e2e, k * (G->search_h + G->select_h) + G->final_h, "%.3g");
+    fmt_num(r->energy, sizeof r->energy, G->energy_kj, "%.1f");
+    pub_err(r->perr, sizeof r->perr, p, pm);
+    pub_num(r->pparams, sizeof r->pparams, p, PUB_PARAMS, 1, "%.2f");
+    pub_num(r->psearch, sizeof r->psearch, p, PUB_SEARCH_DAYS, 24, "%.4g");
+    if (p)
+        snprintf(r->src, sizeof r->src, "%s, %s", p->f[PUB_SOURCE], p->f[PUB_TABLE]);
+    else
+        snprintf(r->src, sizeof r->src, "-");
+}
+
+static void write_markdown(FILE *f, const group *g, int ng, const pub_row *pub, int npub,
+                           const report_config *cfg) {
+    fprintf(f, "## Results\n\n"
+               "Error: 100 x (1 - test accuracy) of each run's result trial (selected on "
+               "validation accuracy), mean ± sd over runs (n); (v): validation accuracy where no "
+               "test accuracy was measured. Costs are means per run; GPU-h = wall-clock x GPUs "
+               "held (CPU-only runs: wall-clock hours). End-to-end = k x (search + selection) + "
+               "final, k = %g. Published search cost: GPU-days x 24.\n\n", cfg->k);
+    fprintf(f, "| Method | Dataset | Error (%%) | n | Params (M) | Mult-adds (M) | Search GPU-h | "
+               "Final GPU-h | End-to-end GPU-h | Energy (kJ) | Published error (%%) | "
+               "Published params (M) | Published search GPU-h | Source |\n");
+    fprintf(f, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for (int i = 0; i < ng; i++) {
+        row_text r;
+        row_format(&r, &g[i], pub_find(pub, npub, g[i].method, g[i].dataset), cfg->k, 0);
+        fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                g[i].method, g[i].dataset, r.err, r.n, r.params, r.madds, r.search, r.final,
+                r.e2e, r.energy, r.perr, r.pparams, r.psearch, r.src);
+    }
+    if (!npub) return;
+    fprintf(f, "\n## Published reference values (%s)\n\n", cfg->published);
+    fprintf(f, "| Method | Dataset | Error (%%) | Params (M) | Mult-adds (M) | Search GPU-days | "
+               "Hardware | Source | Table | Note |\n");
+    fprintf(f, "|---|---|---:|---:|---:|---:|---|---|---|---|\n");
+    for (int i = 0; i < npub; i++) {
+        const pub_row *p = &pub[i];
+        char err[64];
+        pub_err(err, sizeof err, p, "±");
+        fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p->f[PUB_METHOD],
+                p->f[PUB_DATASET], err, p->f[PUB_PARAMS], p->f[PUB_MADDS],
+                p->f[PUB_SEARCH_DAYS], p->f[PUB_HARDWARE], p->f[PUB_SOURCE], p->f[PUB_TABLE],
+                p->f[PUB_NOTE]);
+    }
+}
+
+static int write_latex(const char *path, const group *g, int ng, const pub_row *pub, int npub,
+                       const report_config *cfg) {
+    FILE *f = fopen(path, "w");
+    if (!f) return gh_fail(GH_EIO, "%s: cannot write: %s", path, strerror(errno));
+    char a[512], b[512], c[512], d[512];
+    fprintf(f, "%% gpuhours report: results tables (needs \\usepackage{booktabs})\n"
+               "\\begin{table}[t]\n\\centering\\small\n"
+               "\\caption{Measured results (mean $\\pm$ sd over $n$ runs) beside the published "
+               "values. GPU-h: wall-clock $\\times$ GPUs held; end-to-end: $k(T_\\mathrm{search} "
+               "+ T_\\mathrm{select}) + T_\\mathrm{final}$, $k=%g$; $^{v}$: validation "
+               "error.}\n\\label{tab:gpuhours-results}\n"
+               "\\begin{tabular}{llrrrrrrrrrrr}\n\\toprule\n"
+               " & & \\multicolumn{8}{c}{Measured} & \\multicolumn{3}{c}{Published} \\\\\n"
+               "\\cmidrule(lr){3-10}\\cmidrule(lr){11-13}\n"
+               "Method & Dataset & Error (\\%%) & $n$ & Params (M) & Mult-adds (M) & Search GPU-h "
+               "& Final GPU-h & End-to-end GPU-h & Energy (kJ) & Error (\\%%) & Params (M) & "
+               "Search GPU-h \\\\\n\\midrule\n", cfg->k);
+    for (int i = 0; i < ng; i++) {
+        row_text r;
+        row_format(&r, &g[i], pub_find(pub, npub, g[i].method, g[i].dataset), cfg->k, 1);
+        fprintf(f, "%s & %s & %s & %s & %s & %s & %s & %s & %s & %s & %s & %s & %s \\\\\n",
+                tex(g[i].method, a, sizeof a), tex(g[i].dataset, b, sizeof b), r.err, r.n,
+                r.params, r.madds, r.search, r.final, r.e2e, r.energy, r.perr, r.pparams,
+                r.psearch);
+    }
+    fprintf(f, "\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
+    if (npub) {
+        fprintf(f, "\\begin{table}[t]\n\\centering\\small\n"
+                   "\\caption{Published reference values.}\n\\label{tab:gpuhours-published}\n"
+                   "\\begin{tabular}{llrrrrll}\n\\toprule\n"
+                   "Method & Dataset & Error (\\%%) & Params (M) & Mult-adds (M) & Search "
+                   "GPU-days & Hardware & Source \\\\\n\\midrule\n");
+        for (int i = 0; i < npub; i++) {
+            const pub_row *p = &pub[i];
+            char err[64], src[600];
+            pub_err(err, sizeof err, p, "$\\pm$");
+            snprintf(src, sizeof src, "%s, %s", p->f[PUB_SOURCE], p->f[PUB_TABLE]);
+            fprintf(f, "%s & %s & %s & %s & %s & %s & %s & %s \\\\\n",
+                    tex(p->f[PUB_METHOD], a, sizeof a), tex(p->f[PUB_DATASET], b, sizeof b), err,
+                    p->f[PUB_PARAMS], p->f[PUB_MADDS], p->f[PUB_SEARCH_DAYS],
+                    tex(p->f[PUB_HARDWARE], c, sizeof c), tex(src, d, sizeof d));
+        }
+        fprintf(f, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    }
+    if (fclose(f)) return gh_fail(GH_EIO, "%s: write failed: %s", path, strerror(errno));
+    return GH_OK;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: gpuhours report [-h] [-p TSV] [-o TEX] [-k K] PATH...\n\n"
+               "Results table of the runs in PATH (files, or directories of *.h5), grouped by\n"
+               "method and dataset: error mean ± sd over runs, params, multiply-adds, search,\n"
+               "final and end-to-end GPU-hours, energy, and the published values beside them.\n"
+               "Markdown goes to stdout, LaTeX (booktabs) to the -o file.\n\n"
+               "options:\n"
+               "  -p, --published TSV   published numbers (default reproductions/published.tsv)\n"
+               "  -o, --latex TEX       LaTeX output file (default report.tex)\n"
+               "  -k, --search-repeats K  k in k*(T_search + T_select) + T_final (default 1)\n"
+               "  -h, --help            this help\n");
+}
+
+int cmd_report(int argc, char **argv) {
+    report_config cfg = {"reproductions/published.tsv", "report.tex", 1};
+    int published_given = 0;
+    static const struct option opts[] = {{"published", required_argument, NULL, 'p'},
+                                         {"latex", required_argument, NULL, 'o'},
+                                         {"search-repeats", required_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:o:k:h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'p': cfg.published = optarg; published_given = 1; break;
+        case 'o': cfg.latex = optarg; break;
+        case 'k':
+            cfg.k = strtod(optarg, &end);
+            if (*end || !(cfg.k >= 1)) {
+                fprintf(stderr, "gpuhours report: --search-repeats must be a number >= 1, got "
+                                "'%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    fprintf(stderr, "gpuhours report: published=%s latex=%s search-repeats=%g\n", cfg.published,
+            cfg.latex, cfg.k);
+    pub_row *pub = NULL;
+    int npub = 0;
+    int st = pub_read(cfg.published, &pub, &npub);
+    if (st && (published_given || st != GH_EIO)) return cli_fail("report", st);
+    if (st) fprintf(stderr, "gpuhours report: %s; published columns left empty\n", gh_error_get());
+    char **files = NULL;
+    int nfiles = 0;
+    group *g = NULL;
+    int ng = 0;
+    st = ledger_find_files(argc - optind, argv + optind, &files, &nfiles);
+    if (!st && nfiles == 0) st = gh_fail(GH_EINVAL, "no run files (*.h5) in the given paths");
+    if (!st) st = load_groups(files, nfiles, &g, &ng);
+    if (!st) {
+        write_markdown(stdout, g, ng, pub, npub, &cfg);
+        st = write_latex(cfg.latex, g, ng, pub, npub, &cfg);
+    }
+    if (!st) fprintf(stderr, "gpuhours report: %d runs in %d groups; LaTeX in %s\n", nfiles, ng,
+                     cfg.latex);
+    ledger_free_files(files);
+    pub_free(pub, npub);
+    free(g);
+    return st ? cli_fail("report", st) : 0;
+}
