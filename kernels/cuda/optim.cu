@@ -6,7 +6,7 @@
 
 namespace {
 
-// g' = g + wd*p; mom = momentum*mom + g'; p -= lr*mom (mom NULL: p -= lr*g')
+// g' = g + wd*p; mom = momentum*mom + g'; p -= lr*mom (momentum 0: no buffer, p -= lr*g')
 struct sgd_op {
     float *p;
     const float *g;
@@ -14,7 +14,7 @@ struct sgd_op {
     float lr, momentum, wd;
     __device__ void one(size_t i) const {
         float gi = g[i] + wd * p[i];
-        if (mom) {
+        if (mom && momentum != 0.0f) {
             float m = momentum * mom[i] + gi;
             mom[i] = m;
             gi = m;
@@ -32,15 +32,15 @@ struct adam_op {
     float *p;
     const float *g;
     float *m, *v;
-    float beta1, beta2, eps, wd, step_size, inv_sqrt_bc2;
+    float beta1, beta2, eps, wd, step_size, sqrt_bc2;
     __device__ void one(size_t i) const {
         float gi = g[i] + wd * p[i];
         float mi = beta1 * m[i] + (1.0f - beta1) * gi;
         float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        float denom = sqrtf(vi) * inv_sqrt_bc2 + eps;
-        p[i] -= step_size * mi / denom;
+        float denom = sqrtf(vi) / sqrt_bc2 + eps;
+        p[i] -= step_size * (mi / denom);
     }
     __device__ void quad(size_t i) const {
         for (int e = 0; e < 4; e++) one(4 * i + e);
@@ -74,9 +74,9 @@ int adam_step_cuda(const kctx *ctx, size_t n, float *p, const float *g, float *m
     double bc1 = 1.0 - pow((double)beta1, (double)t);
     double bc2 = 1.0 - pow((double)beta2, (double)t);
     float step_size = (float)(lr / bc1);
-    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    float sqrt_bc2 = (float)sqrt(bc2);
     return gh_ew_launch("adam_step", ctx, n, 0,
-                        adam_op{p, g, m, v, beta1, beta2, eps, wd, step_size, inv_sqrt_bc2});
+                        adam_op{p, g, m, v, beta1, beta2, eps, wd, step_size, sqrt_bc2});
 }
 
 }  // extern "C"

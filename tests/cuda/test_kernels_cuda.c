@@ -1,0 +1,894 @@
+// tests/cuda: every hand-written CUDA op (_cuda) against its plain C reference (_ref), forward
+// and backward, on odd sizes, groups, dilations, strides and asymmetric 1x7/7x1 padding; the
+// cuDNN/cuBLAS baseline against _ref too; bit-identical reruns in deterministic mode; and the
+// runtime helpers (out-of-memory message). Skips (exit 77) without a GPU or without CUDA.
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels/kernels.h"
+
+#define NAME "test_kernels_cuda"
+
+#ifdef GH_HAVE_CUDA
+
+// ---- helpers -----------------------------------------------------------------------------
+
+static void must(int st, const char *what) {
+    if (st != GH_OK) {
+        fprintf(stderr, "%s: %s failed: %s\n", NAME, what, gh_error_get());
+        exit(1);
+    }
+}
+
+static float *h_alloc(size_t n) {
+    float *p = (float *)calloc(n ? n : 1, sizeof(float));
+    if (!p) {
+        fprintf(stderr, "%s: out of host memory (%zu floats)\n", NAME, n);
+        exit(1);
+    }
+    return p;
+}
+static float *h_rand(gh_rng *r, size_t n, float lo, float hi) {
+    float *p = h_alloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * (float)gh_rng_uniform(r);
+    return p;
+}
+static float *h_dup(const float *s, size_t n) {
+    float *p = h_alloc(n);
+    memcpy(p, s, n * sizeof(float));
+    return p;
+}
+static float *d_alloc(size_t n) {
+    void *p = NULL;
+    must(gh_cuda_malloc(&p, (n ? n : 1) * sizeof(float)), "gh_cuda_malloc");
+    must(gh_cuda_memset0(p, (n ? n : 1) * sizeof(float)), "gh_cuda_memset0");
+    return (float *)p;
+}
+static float *d_up(const float *h, size_t n) {
+    float *d = d_alloc(n);
+    must(gh_cuda_memcpy_h2d(d, h, n * sizeof(float)), "gh_cuda_memcpy_h2d");
+    return d;
+}
+static void d_set(float *d, const float *h, size_t n) {
+    must(gh_cuda_memcpy_h2d(d, h, n * sizeof(float)), "gh_cuda_memcpy_h2d");
+}
+// sync first: a kernel fault shows up here, named, instead of as garbage
+static float *d_down(const float *d, size_t n) {
+    float *h = h_alloc(n);
+    must(gh_cuda_sync(), "gh_cuda_sync");
+    must(gh_cuda_memcpy_d2h(h, d, n * sizeof(float)), "gh_cuda_memcpy_d2h");
+    return h;
+}
+static void d_free(void *p) { must(gh_cuda_free(p), "gh_cuda_free"); }
+
+static double rms(const float *x, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return n ? sqrt(s / n) : 0.0;
+}
+
+// fp32 sums of `terms` products against references accumulated in double: rounding grows
+// like sqrt(terms) ulps; 1e-5 covers short sums. atol = rtol * rms(want) for cancellations.
+static int close_terms(const char *what, const float *got, const float *want, size_t n,
+                       double terms, const char *file, int line) {
+    double s = sqrt(terms > 1 ? terms : 1) / 8.0;
+    double rtol = 1e-5 * (s > 1.0 ? s : 1.0);
+    return check_close_f(what, got, want, n, rtol * (rms(want, n) + 1e-30), rtol, file, line);
+}
+#define CLOSE(what, got, want, n, terms) close_terms(what, got, want, n, terms, __FILE__, __LINE__)
+// any difference fails
+#define EXACT(what, got, want, n) check_close_f(what, got, want, n, 1e-300, 0.0, __FILE__, __LINE__)
+
+static int bits_equal(const char *what, const float *a, const float *b, size_t n) {
+    int ok = memcmp(a, b, n * sizeof(float)) == 0;
+    CHECK_MSG(ok, "%s: two deterministic runs differ", what);
+    if (ok) printf("  ok   %-40s bit-identical on rerun\n", what);
+    return ok;
+}
+
+static const kctx REF = {NULL, 0, NULL, 0};
+
+// ---- runtime -----------------------------------------------------------------------------
+
+static void test_runtime(void) {
+    CHECK(gh_cuda_built() == 1);
+    char name[256];
+    CHECK_OK(gh_cuda_device_name(0, name, sizeof name));
+    int drv = 0, rt = 0;
+    CHECK_OK(gh_cuda_versions(&drv, &rt));
+    CHECK(rt >= 12000);
+    printf("device 0: %s, driver %d, runtime %d, cuDNN %d, cuBLAS %d\n", name, drv, rt,
+           gh_cudnn_version(), gh_cublas_version());
+    CHECK(gh_cuda_set_device(gh_cuda_device_count()) == GH_EINVAL);
+    CHECK_OK(gh_cuda_set_device(0));
+
+    void *p = (void *)1;
+    int st = gh_cuda_malloc(&p, (size_t)1 << 52);  // 4 PiB: more than any device
+    CHECK(st == GH_ENOMEM);
+    CHECK(p == NULL);
+    CHECK_MSG(strstr(gh_error_get(), "bytes") != NULL, "message: %s", gh_error_get());
+    CHECK_MSG(strstr(gh_error_get(), "4503599627370496") != NULL, "asked size missing: %s",
+              gh_error_get());
+    printf("  ok   oversized malloc: %s\n", gh_error_get());
+    // the failed allocation must not poison later calls
+    float *d = d_alloc(16);
+    CHECK_OK(gh_cuda_sync());
+    d_free(d);
+}
+
+// ---- conv2d --------------------------------------------------------------------------------
+
+typedef struct {
+    const char *name;
+    conv2d_shape sh;
+    int bias;
+} conv_case;
+
+static void run_conv(const conv_case *cc, gh_rng *rng, int check_det) {
+    conv2d_shape sh = cc->sh;
+    if (conv2d_shape_init(&sh) != GH_OK) {
+        CHECK_MSG(0, "%s: conv2d_shape_init: %s", cc->name, gh_error_get());
+        return;
+    }
+    const int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
+    const size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, nw = (size_t)sh.k * cg * sh.r * sh.s;
+    const size_t ny = (size_t)sh.n * sh.k * sh.p * sh.q, nb = (size_t)sh.k;
+    float *x = h_rand(rng, nx, -1, 1), *w = h_rand(rng, nw, -1, 1), *b = h_rand(rng, nb, -1, 1);
+    float *dy = h_rand(rng, ny, -1, 1);
+    float *dx0 = h_rand(rng, nx, -1, 1), *dw0 = h_rand(rng, nw, -1, 1), *db0 = h_rand(rng, nb, -1, 1);
+    const float *bias = cc->bias ? b : NULL;
+
+    float *y_ref = h_alloc(ny), *dx_ref = h_dup(dx0, nx), *dw_ref = h_dup(dw0, nw), *db_ref = h_dup(db0, nb);
+    CHECK_OK(conv2d_fwd_ref(&REF, &sh, x, w, bias, y_ref));
+    CHECK_OK(conv2d_bwd_ref(&REF, &sh, x, w, dy, dx_ref, dw_ref, db_ref));
+
+    size_t wsf = conv2d_ws_floats_cuda(&sh);
+    float *ws = d_alloc(wsf);
+    kctx ctx = {ws, wsf, NULL, 0};
+    float *d_x = d_up(x, nx), *d_w = d_up(w, nw), *d_b = d_up(b, nb), *d_dy = d_up(dy, ny);
+    float *d_y = d_alloc(ny), *d_dx = d_up(dx0, nx), *d_dw = d_up(dw0, nw), *d_db = d_up(db0, nb);
+    char what[160];
+
+    CHECK_OK(conv2d_fwd_cuda(&ctx, &sh, d_x, d_w, cc->bias ? d_b : NULL, d_y));
+    float *y = d_down(d_y, ny);
+    snprintf(what, sizeof what, "conv %s fwd", cc->name);
+    CLOSE(what, y, y_ref, ny, (double)cg * sh.r * sh.s);
+    CHECK_OK(conv2d_bwd_cuda(&ctx, &sh, d_x, d_w, d_dy, d_dx, d_dw, d_db));
+    float *dx = d_down(d_dx, nx), *dw = d_down(d_dw, nw), *db = d_down(d_db, nb);
+    snprintf(what, sizeof what, "conv %s bwd dx", cc->name);
+    CLOSE(what, dx, dx_ref, nx, (double)kg * sh.r * sh.s);
+    snprintf(what, sizeof what, "conv %s bwd dw (ws %zu)", cc->name, wsf);
+    CLOSE(what, dw, dw_ref, nw, (double)sh.n * sh.p * sh.q);
+    snprintf(what, sizeof what, "conv %s bwd db", cc->name);
+    CLOSE(what, db, db_ref, nb, (double)sh.n * sh.p * sh.q);
+
+    if (check_det) {  // rerun backward from the same start: bit-identical gradients
+        kctx dctx = ctx;
+        dctx.deterministic = 1;
+        float *runs[2][2];
+        for (int r = 0; r < 2; r++) {
+            d_set(d_dx, dx0, nx);
+            d_set(d_dw, dw0, nw);
+            CHECK_OK(conv2d_bwd_cuda(&dctx, &sh, d_x, d_w, d_dy, d_dx, d_dw, NULL));
+            runs[r][0] = d_down(d_dx, nx);
+            runs[r][1] = d_down(d_dw, nw);
+        }
+        snprintf(what, sizeof what, "conv %s det dx", cc->name);
+        bits_equal(what, runs[0][0], runs[1][0], nx);
+        snprintf(what, sizeof what, "conv %s det dw", cc->name);
+        bits_equal(what, runs[0][1], runs[1][1], nw);
+        for (int r = 0; r < 2; r++) { free(runs[r][0]); free(runs[r][1]); }
+    }
+
+#ifdef GH_HAVE_CUDNN
+    {  // the baseline, same inputs, same accumulate semantics
+        kctx bctx = {NULL, 0, NULL, check_det};
+        float *y2, *dx2, *dw2, *db2;
+        d_set(d_dx, dx0, nx);
+        d_set(d_dw, dw0, nw);
+        d_set(d_db, db0, nb);
+        CHECK_OK(conv2d_fwd_cudnn(&bctx, &sh, d_x, d_w, cc->bias ? d_b : NULL, d_y));
+        CHECK_OK(conv2d_bwd_cudnn(&bctx, &sh, d_x, d_w, d_dy, d_dx, d_dw, d_db));
+        y2 = d_down(d_y, ny);
+        dx2 = d_down(d_dx, nx);
+        dw2 = d_down(d_dw, nw);
+        db2 = d_down(d_db, nb);
+        snprintf(what, sizeof what, "cudnn conv %s fwd", cc->name);
+        CLOSE(what, y2, y_ref, ny, (double)cg * sh.r * sh.s);
+        snprintf(what, sizeof what, "cudnn conv %s dx", cc->name);
+        CLOSE(what, dx2, dx_ref, nx, (double)kg * sh.r * sh.s);
+        snprintf(what, sizeof what, "cudnn conv %s dw", cc->name);
+        CLOSE(what, dw2, dw_ref, nw, (double)sh.n * sh.p * sh.q);
+        snprintf(what, sizeof what, "cudnn conv %s db", cc->name);
+        CLOSE(what, db2, db_ref, nb, (double)sh.n * sh.p * sh.q);
+        free(y2); free(dx2); free(dw2); free(db2);
+    }
+#endif
+    free(y); free(dx); free(dw); free(db);
+    d_free(ws); d_free(d_x); d_free(d_w); d_free(d_b); d_free(d_dy);
+    d_free(d_y); d_free(d_dx); d_free(d_dw); d_free(d_db);
+    free(x); free(w); free(b); free(dy); free(dx0); free(dw0); free(db0);
+    free(y_ref); free(dx_ref); free(dw_ref); free(db_ref);
+}
+
+#define CONV(nm, N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G, B) \
+    {nm, {.n = N, .c = C, .h = H, .w = W, .k = K, .r = R, .s = S, .stride_h = SH, .stride_w = SW, \
+          .pad_h = PH, .pad_w = PW, .dil_h = DH, .dil_w = DW, .groups = G}, B}
+
+static void test_conv(gh_rng *rng) {
+    static const conv_case cases[] = {
+        //    name                          n  c   h   w   k  r  s sh sw ph pw dh dw  g bias
+        CONV("3x3 odd",                     2, 3,  7,  9,  5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+        CONV("3x3 s2 k70 (partial M tile)", 2, 5, 11, 13, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1),
+        CONV("3x3 groups 2",                2, 4,  9,  8,  6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0),
+        CONV("3x3 dil 2",                   2, 6, 10, 11,  8, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1),
+        CONV("1x7 pad 0x3",                 2, 8,  9, 12, 12, 1, 7, 1, 1, 0, 3, 1, 1, 1, 0),
+        CONV("7x1 pad 3x0",                 2, 8, 12,  9, 12, 7, 1, 1, 1, 3, 0, 1, 1, 1, 0),
+        CONV("1x1 pointwise",               3, 16, 8,  8, 32, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1),
+        CONV("1x1 s2 (FactorizedReduce)",   2, 12, 9,  9, 6, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0),
+        CONV("5x5 s3 groups 3 dil 1x2",     2, 6, 17, 19, 9, 5, 5, 3, 3, 2, 4, 1, 2, 3, 1),
+        CONV("dw 3x3",                      2, 8, 11, 11,  8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1),
+        CONV("dw 5x5",                      2, 8, 11, 10,  8, 5, 5, 1, 1, 2, 2, 1, 1, 8, 0),
+        CONV("dw 3x3 dil 2",                2, 8, 13,  9,  8, 3, 3, 1, 1, 2, 2, 2, 2, 8, 0),
+        CONV("dw 5x5 dil 2",                2, 8, 13, 14,  8, 5, 5, 1, 1, 4, 4, 2, 2, 8, 0),
+        CONV("dw 3x3 s2",                   2, 8, 11, 12,  8, 3, 3, 2, 2, 1, 1, 1, 1, 8, 1),
+        CONV("dw 5x5 s2",                   2, 8, 12, 11,  8, 5, 5, 2, 2, 2, 2, 1, 1, 8, 0),
+        CONV("dw 3x3 s2 dil 2",             2, 8, 12, 13,  8, 3, 3, 2, 2, 2, 2, 2, 2, 8, 0),
+        CONV("dw 3x3 pad 0",                2, 4,  7,  6,  4, 3, 3, 1, 1, 0, 0, 1, 1, 4, 0),
+        CONV("dw 7x7 (generic path)",       2, 4, 12, 12,  4, 7, 7, 1, 1, 3, 3, 1, 1, 4, 1),
+        CONV("dw multiplier 2 (generic)",   2, 4,  9,  9,  8, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0),
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_conv(&cases[i], rng, 0);
+    // big enough for split-K weight gradients (workspace > 0) and the deterministic reruns
+    static const conv_case big[] = {
+        CONV("split-K 3x3 n8 c16 k32 32x32", 8, 16, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+        CONV("split-K dw 3x3 n16 c32 16x16", 16, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 32, 0),
+        CONV("split-K dw 5x5 s2 n16 c24",    16, 24, 16, 16, 24, 5, 5, 2, 2, 2, 2, 1, 1, 24, 0),
+    };
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        conv2d_shape sh = big[i].sh;
+        CHECK_OK(conv2d_shape_init(&sh));
+        CHECK_MSG(conv2d_ws_floats_cuda(&sh) > 0, "%s: expected a split-K workspace", big[i].name);
+        run_conv(&big[i], rng, 1);
+    }
+    // a missing workspace is an error, not a crash
+    conv2d_shape sh = big[0].sh;
+    CHECK_OK(conv2d_shape_init(&sh));
+    size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, nw = (size_t)sh.k * sh.c * 9, ny = (size_t)sh.n * sh.k * sh.p * sh.q;
+    float *d_x = d_alloc(nx), *d_dy = d_alloc(ny), *d_dw = d_alloc(nw);
+    kctx nows = {NULL, 0, NULL, 0};
+    CHECK(conv2d_bwd_cuda(&nows, &sh, d_x, NULL, d_dy, NULL, d_dw, NULL) == GH_EINVAL);
+    CHECK_MSG(strstr(gh_error_get(), "workspace") != NULL, "message: %s", gh_error_get());
+    conv2d_shape bad = sh;
+    bad.p += 1;
+    CHECK(conv2d_fwd_cuda(&nows, &bad, d_x, d_dw, NULL, d_dy) == GH_EINVAL);
+    d_free(d_x); d_free(d_dy); d_free(d_dw);
+}
+
+// ---- batch norm ------------------------------------------------------------------------------
+
+static void run_bn(const char *name, bn_shape sh, int affine, int running, gh_rng *rng) {
+    const size_t nx = (size_t)sh.n * sh.c * sh.hw, c = (size_t)sh.c;
+    const double N = (double)sh.n * sh.hw;
+    float *x = h_rand(rng, nx, -2, 3), *dy = h_rand(rng, nx, -1, 1);
+    float *g = h_rand(rng, c, 0.5f, 1.5f), *bt = h_rand(rng, c, -0.5f, 0.5f);
+    float *rm0 = h_rand(rng, c, -0.1f, 0.1f), *rv0 = h_rand(rng, c, 0.9f, 1.1f);
+    float *dx0 = h_rand(rng, nx, -1, 1), *dg0 = h_rand(rng, c, -1, 1), *dbt0 = h_rand(rng, c, -1, 1);
+    float *y_r = h_alloc(nx), *sm_r = h_alloc(c), *si_r = h_alloc(c);
+    float *rm_r = h_dup(rm0, c), *rv_r = h_dup(rv0, c), *ye_r = h_alloc(nx);
+    float *dx_r = h_dup(dx0, nx), *dg_r = h_dup(dg0, c), *dbt_r = h_dup(dbt0, c);
+    const float *G = affine ? g : NULL, *B = affine ? bt : NULL;
+    CHECK_OK(bn_fwd_train_ref(&REF, &sh, x, G, B, y_r, sm_r, si_r, running ? rm_r : NULL, running ? rv_r : NULL));
+    CHECK_OK(bn_fwd_eval_ref(&REF, &sh, x, G, B, rm0, rv0, ye_r));
+    CHECK_OK(bn_bwd_ref(&REF, &sh, x, G, sm_r, si_r, dy, dx_r, affine ? dg_r : NULL, affine ? dbt_r : NULL));
+
+    kctx ctx = {NULL, 0, NULL, 0};
+    float *d_x = d_up(x, nx), *d_dy = d_up(dy, nx), *d_g = d_up(g, c), *d_b = d_up(bt, c);
+    float *d_y = d_alloc(nx), *d_sm = d_alloc(c), *d_si = d_alloc(c);
+    float *d_rm = d_up(rm0, c), *d_rv = d_up(rv0, c), *d_rm0 = d_up(rm0, c), *d_rv0 = d_up(rv0, c);
+    float *d_dx = d_up(dx0, nx), *d_dg = d_up(dg0, c), *d_dbt = d_up(dbt0, c);
+    const float *dG = affine ? d_g : NULL, *dB = affine ? d_b : NULL;
+    char what[160];
+
+    for (int impl = 0; impl < 2; impl++) {
+#ifndef GH_HAVE_CUDNN
+        if (impl == 1) break;
+#endif
+        const char *tag = impl ? "cudnn bn" : "bn";
+        d_set(d_rm, rm0, c);
+        d_set(d_rv, rv0, c);
+        d_set(d_dx, dx0, nx);
+        d_set(d_dg, dg0, c);
+        d_set(d_dbt, dbt0, c);
+#ifdef GH_HAVE_CUDNN
+        if (impl) {
+            CHECK_OK(bn_fwd_train_cudnn(&ctx, &sh, d_x, dG, dB, d_y, d_sm, d_si, running ? d_rm : NULL, running ? d_rv : NULL));
+        } else
+#endif
+        {
+            CHECK_OK(bn_fwd_train_cuda(&ctx, &sh, d_x, dG, dB, d_y, d_sm, d_si, running ? d_rm : NULL, running ? d_rv : NULL));
+        }
+        float *y = d_down(d_y, nx), *sm = d_down(d_sm, c), *si = d_down(d_si, c);
+        float *rm = d_down(d_rm, c), *rv = d_down(d_rv, c);
+        snprintf(what, sizeof what, "%s %s fwd y", tag, name);
+        CLOSE(what, y, y_r, nx, N);
+        snprintf(what, sizeof what, "%s %s save_mean", tag, name);
+        CLOSE(what, sm, sm_r, c, N);
+        snprintf(what, sizeof what, "%s %s save_invstd", tag, name);
+        CLOSE(what, si, si_r, c, N);
+        if (running) {
+            snprintf(what, sizeof what, "%s %s running mean", tag, name);
+            CLOSE(what, rm, rm_r, c, N);
+            snprintf(what, sizeof what, "%s %s running var", tag, name);
+            CLOSE(what, rv, rv_r, c, N);
+        }
+        // backward from the reference's saved statistics, so both see the same inputs
+        float *d_smr = d_up(sm_r, c), *d_sir = d_up(si_r, c);
+#ifdef GH_HAVE_CUDNN
+        if (impl) {
+            CHECK_OK(bn_bwd_cudnn(&ctx, &sh, d_x, dG, d_smr, d_sir, d_dy, d_dx, affine ? d_dg : NULL, affine ? d_dbt : NULL));
+        } else
+#endif
+        {
+            CHECK_OK(bn_bwd_cuda(&ctx, &sh, d_x, dG, d_smr, d_sir, d_dy, d_dx, affine ? d_dg : NULL, affine ? d_dbt : NULL));
+        }
+        float *dx = d_down(d_dx, nx), *dg = d_down(d_dg, c), *dbt = d_down(d_dbt, c);
+        snprintf(what, sizeof what, "%s %s bwd dx", tag, name);
+        CLOSE(what, dx, dx_r, nx, N);
+        if (affine) {
+            snprintf(what, sizeof what, "%s %s bwd dgamma", tag, name);
+            CLOSE(what, dg, dg_r, c, N);
+            snprintf(what, sizeof what, "%s %s bwd dbeta", tag, name);
+            CLOSE(what, dbt, dbt_r, c, N);
+        }
+        free(y); free(sm); free(si); free(rm); free(rv); free(dx); free(dg); free(dbt);
+        d_free(d_smr); d_free(d_sir);
+    }
+    CHECK_OK(bn_fwd_eval_cuda(&ctx, &sh, d_x, dG, dB, d_rm0, d_rv0, d_y));
+    float *ye = d_down(d_y, nx);
+    snprintf(what, sizeof what, "bn %s eval", name);
+    CLOSE(what, ye, ye_r, nx, 1);
+    free(ye);
+    d_free(d_x); d_free(d_dy); d_free(d_g); d_free(d_b); d_free(d_y); d_free(d_sm); d_free(d_si);
+    d_free(d_rm); d_free(d_rv); d_free(d_rm0); d_free(d_rv0); d_free(d_dx); d_free(d_dg); d_free(d_dbt);
+    free(x); free(dy); free(g); free(bt); free(rm0); free(rv0); free(dx0); free(dg0); free(dbt0);
+    free(y_r); free(sm_r); free(si_r); free(rm_r); free(rv_r); free(ye_r); free(dx_r); free(dg_r); free(dbt_r);
+}
+
+static void test_bn(gh_rng *rng) {
+    run_bn("n4 c3 hw25", (bn_shape){4, 3, 25, 1e-5f, 0.1f}, 1, 1, rng);
+    run_bn("n5 c16 hw64 no affine", (bn_shape){5, 16, 64, 1e-5f, 0.1f}, 0, 0, rng);
+    run_bn("n32 c4 hw1024 (split stats)", (bn_shape){32, 4, 1024, 1e-5f, 0.1f}, 1, 1, rng);
+    run_bn("n3 c7 hw9 (odd hw)", (bn_shape){3, 7, 9, 1e-3f, 0.3f}, 1, 1, rng);
+}
+
+// ---- elementwise, dropout, optimizers ----------------------------------------------------------
+
+static void test_elementwise(gh_rng *rng) {
+    // 4099 with offset 0 runs the float4 body and a tail; offset 1 misaligns every pointer
+    for (int off = 0; off < 2; off++) {
+        const size_t n = 4099;
+        char what[128];
+        float *a = h_rand(rng, n + 1, -1, 1), *b = h_rand(rng, n + 1, -1, 1), *g0 = h_rand(rng, n + 1, -1, 1);
+        float *d_a = d_up(a, n + 1), *d_b = d_up(b, n + 1), *d_y = d_alloc(n + 1), *d_g = d_up(g0, n + 1);
+        float *ra = a + off, *rb = b + off, *rg = h_dup(g0 + off, n), *ry = h_alloc(n);
+        float *da = d_a + off, *db = d_b + off, *dy = d_y + off, *dg = d_g + off;
+        kctx ctx = {NULL, 0, NULL, 0};
+
+        CHECK_OK(relu_fwd_ref(&REF, n, ra, ry));
+        CHECK_OK(relu_fwd_cuda(&ctx, n, da, dy));
+        float *y = d_down(dy, n);
+        snprintf(what, sizeof what, "relu fwd off %d", off);
+        EXACT(what, y, ry, n);
+        free(y);
+        CHECK_OK(relu_bwd_ref(&REF, n, ra, rb, rg));
+        CHECK_OK(relu_bwd_cuda(&ctx, n, da, db, dg));
+        y = d_down(dg, n);
+        snprintf(what, sizeof what, "relu bwd off %d", off);
+        EXACT(what, y, rg, n);
+        free(y);
+
+        CHECK_OK(add_fwd_ref(&REF, n, ra, rb, ry));
+        CHECK_OK(add_fwd_cuda(&ctx, n, da, db, dy));
+        y = d_down(dy, n);
+        snprintf(what, sizeof what, "add fwd off %d", off);
+        EXACT(what, y, ry, n);
+        free(y);
+        // add_bwd into two gradients (starting from a and from the reference output)
+        float *ra2 = h_dup(ra, n), *rg2 = h_dup(rg, n);
+        CHECK_OK(add_bwd_ref(&REF, n, rb, ra2, rg2));
+        CHECK_OK(add_bwd_cuda(&ctx, n, db, da, dg));
+        float *ga = d_down(da, n), *gg = d_down(dg, n);
+        snprintf(what, sizeof what, "add bwd da off %d", off);
+        EXACT(what, ga, ra2, n);
+        snprintf(what, sizeof what, "add bwd db off %d", off);
+        EXACT(what, gg, rg2, n);
+        free(ga); free(gg);
+        CHECK_OK(add_bwd_ref(&REF, n, rb, NULL, rg2));
+        CHECK_OK(add_bwd_cuda(&ctx, n, db, NULL, dg));
+        gg = d_down(dg, n);
+        snprintf(what, sizeof what, "add bwd one grad off %d", off);
+        EXACT(what, gg, rg2, n);
+        free(gg);
+
+        // axpy may fuse the multiply-add (one rounding) where the host rounds twice
+        CHECK_OK(axpy_ref(&REF, n, 0.37f, rb, ra2));
+        CHECK_OK(axpy_cuda(&ctx, n, 0.37f, db, da));
+        ga = d_down(da, n);
+        snprintf(what, sizeof what, "axpy off %d", off);
+        CLOSE(what, ga, ra2, n, 1);
+        free(ga);
+        CHECK_OK(scale_ref(&REF, n, -1.75f, ra2));
+        CHECK_OK(scale_cuda(&ctx, n, -1.75f, da));
+        ga = d_down(da, n);
+        snprintf(what, sizeof what, "scale off %d", off);
+        CLOSE(what, ga, ra2, n, 1);
+        free(ga);
+        CHECK_OK(fill_ref(&REF, n, 2.5f, ry));
+        CHECK_OK(fill_cuda(&ctx, n, 2.5f, dy));
+        y = d_down(dy, n);
+        snprintf(what, sizeof what, "fill off %d", off);
+        EXACT(what, y, ry, n);
+        free(y);
+        free(ra2); free(rg2);
+
+        double s_ref = 0.0, s_gpu = -1.0, s_gpu2 = -2.0;
+        CHECK_OK(sumsq_ref(&REF, n, rb, &s_ref));
+        CHECK_OK(sumsq_cuda(&ctx, n, db, &s_gpu));
+        CHECK_OK(sumsq_cuda(&ctx, n, db, &s_gpu2));
+        CHECK_MSG(fabs(s_gpu - s_ref) <= 1e-12 * s_ref, "sumsq %.17g vs ref %.17g", s_gpu, s_ref);
+        CHECK_MSG(s_gpu == s_gpu2, "sumsq reruns differ: %.17g %.17g", s_gpu, s_gpu2);
+        free(a); free(b); free(g0); free(rg); free(ry);
+        d_free(d_a); d_free(d_b); d_free(d_y); d_free(d_g);
+    }
+    // sumsq over many blocks
+    {
+        const size_t n = (size_t)3 << 20;
+        float *x = h_rand(rng, n, -1, 1), *d = d_up(x, n);
+        double r = 0.0, g1 = 0.0, g2 = 0.0;
+        kctx ctx = {NULL, 0, NULL, 1};
+        CHECK_OK(sumsq_ref(&REF, n, x, &r));
+        CHECK_OK(sumsq_cuda(&ctx, n, d, &g1));
+        CHECK_OK(sumsq_cuda(&ctx, n, d, &g2));
+        CHECK_MSG(fabs(g1 - r) <= 1e-12 * r, "sumsq 3M %.17g vs ref %.17g", g1, r);
+        CHECK_MSG(g1 == g2, "sumsq 3M reruns differ");
+        free(x);
+        d_free(d);
+    }
+}
+
+static void test_dropout(gh_rng *rng) {
+    const size_t n = 5003;
+    const int ns = 7;
+    const size_t per = 129;
+    float *x = h_rand(rng, n, -1, 1), *g0 = h_rand(rng, n, -1, 1);
+    float *d_x = d_up(x, n), *d_y = d_alloc(n), *d_g = d_up(g0, n);
+    kctx ctx = {NULL, 0, NULL, 0};
+    const float ps[3] = {0.0f, 0.3f, 1.0f};
+    for (int k = 0; k < 3; k++) {
+        char what[128];
+        float p = ps[k], *ry = h_alloc(n), *rg = h_dup(g0, n);
+        const uint64_t seed = 12345 + k;
+        d_set(d_g, g0, n);
+        CHECK_OK(dropout_fwd_ref(&REF, n, p, seed, x, ry));
+        CHECK_OK(dropout_fwd_cuda(&ctx, n, p, seed, d_x, d_y));
+        float *y = d_down(d_y, n);
+        snprintf(what, sizeof what, "dropout fwd p=%.1f", p);
+        EXACT(what, y, ry, n);  // same mask bits, one multiply each
+        CHECK_OK(dropout_bwd_ref(&REF, n, p, seed, x, rg));
+        CHECK_OK(dropout_bwd_cuda(&ctx, n, p, seed, d_x, d_g));
+        float *g = d_down(d_g, n);
+        snprintf(what, sizeof what, "dropout bwd p=%.1f", p);
+        CLOSE(what, g, rg, n, 1);
+        free(y); free(g);
+        d_set(d_g, g0, n);
+        memcpy(rg, g0, n * sizeof(float));
+        CHECK_OK(droppath_fwd_ref(&REF, ns, per, p, seed, x, ry));
+        CHECK_OK(droppath_fwd_cuda(&ctx, ns, per, p, seed, d_x, d_y));
+        y = d_down(d_y, (size_t)ns * per);
+        snprintf(what, sizeof what, "droppath fwd p=%.1f", p);
+        EXACT(what, y, ry, (size_t)ns * per);
+        CHECK_OK(droppath_bwd_ref(&REF, ns, per, p, seed, x, rg));
+        CHECK_OK(droppath_bwd_cuda(&ctx, ns, per, p, seed, d_x, d_g));
+        g = d_down(d_g, n);
+        snprintf(what, sizeof what, "droppath bwd p=%.1f", p);
+        CLOSE(what, g, rg, n, 1);
+        free(y); free(g); free(ry); free(rg);
+    }
+    CHECK(dropout_fwd_cuda(&ctx, n, 1.5f, 1, d_x, d_y) == GH_EINVAL);
+    free(x); free(g0);
+    d_free(d_x); d_free(d_y); d_free(d_g);
+}
+
+static void test_optim(gh_rng *rng) {
+    const size_t n = 3001;
+    kctx ctx = {NULL, 0, NULL, 0};
+    float *p0 = h_rand(rng, n, -1, 1), *g = h_rand(rng, n, -1, 1), *m0 = h_rand(rng, n, -0.1f, 0.1f);
+    float *v0 = h_rand(rng, n, 0.0f, 0.01f);
+    float *rp = h_dup(p0, n), *rm = h_dup(m0, n), *rv = h_dup(v0, n);
+    float *d_p = d_up(p0, n), *d_g = d_up(g, n), *d_m = d_up(m0, n), *d_v = d_up(v0, n);
+    for (int t = 0; t < 3; t++) {
+        CHECK_OK(sgd_step_ref(&REF, n, rp, g, rm, 0.1f, 0.9f, 5e-4f));
+        CHECK_OK(sgd_step_cuda(&ctx, n, d_p, d_g, d_m, 0.1f, 0.9f, 5e-4f));
+    }
+    float *p = d_down(d_p, n), *m = d_down(d_m, n);
+    CLOSE("sgd 3 steps p", p, rp, n, 8);
+    CLOSE("sgd 3 steps mom", m, rm, n, 8);
+    free(p); free(m);
+    CHECK_OK(sgd_step_ref(&REF, n, rp, g, NULL, 0.05f, 0.0f, 0.0f));
+    CHECK_OK(sgd_step_cuda(&ctx, n, d_p, d_g, NULL, 0.05f, 0.0f, 0.0f));
+    p = d_down(d_p, n);
+    CLOSE("sgd no momentum p", p, rp, n, 8);
+    free(p);
+    memcpy(rp, p0, n * sizeof(float));
+    memcpy(rm, m0, n * sizeof(float));
+    d_set(d_p, p0, n);
+    d_set(d_m, m0, n);
+    for (int t = 1; t <= 3; t++) {
+        CHECK_OK(adam_step_ref(&REF, n, rp, g, rm, rv, 3e-4f, 0.9f, 0.999f, 1e-8f, 1e-3f, t));
+        CHECK_OK(adam_step_cuda(&ctx, n, d_p, d_g, d_m, d_v, 3e-4f, 0.9f, 0.999f, 1e-8f, 1e-3f, t));
+    }
+    p = d_down(d_p, n);
+    m = d_down(d_m, n);
+    float *v = d_down(d_v, n);
+    CLOSE("adam 3 steps p", p, rp, n, 16);
+    CLOSE("adam 3 steps m", m, rm, n, 16);
+    CLOSE("adam 3 steps v", v, rv, n, 16);
+    free(p); free(m); free(v);
+    free(p0); free(g); free(m0); free(v0); free(rp); free(rm); free(rv);
+    d_free(d_p); d_free(d_g); d_free(d_m); d_free(d_v);
+}
+
+// ---- pooling -----------------------------------------------------------------------------------
+
+static void run_pool(const char *name, pool_shape sh, gh_rng *rng) {
+    if (pool_shape_init(&sh) != GH_OK) {
+        CHECK_MSG(0, "%s: pool_shape_init: %s", name, gh_error_get());
+        return;
+    }
+    const size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, ny = (size_t)sh.n * sh.c * sh.p * sh.q;
+    const double win = (double)sh.kh * sh.kw;
+    float *x = h_rand(rng, nx, -1, 1), *dy = h_rand(rng, ny, -1, 1), *dx0 = h_rand(rng, nx, -1, 1);
+    float *d_x = d_up(x, nx), *d_dy = d_up(dy, ny), *d_y = d_alloc(ny), *d_dx = d_up(dx0, nx);
+    kctx ctx = {NULL, 0, NULL, 1};
+    char what[160];
+    for (int impl = 0; impl < 2; impl++) {
+#ifndef GH_HAVE_CUDNN
+        if (impl == 1) break;
+#endif
+        const char *tag = impl ? "cudnn " : "";
+        for (int avg = 0; avg < 2; avg++) {
+            float *ry = h_alloc(ny), *rdx = h_dup(dx0, nx);
+            d_set(d_dx, dx0, nx);
+            if (avg) {
+                CHECK_OK(avgpool_fwd_ref(&REF, &sh, x, ry));
+                CHECK_OK(avgpool_bwd_ref(&REF, &sh, dy, rdx));
+            } else {
+                CHECK_OK(maxpool_fwd_ref(&REF, &sh, x, ry));
+                CHECK_OK(maxpool_bwd_ref(&REF, &sh, x, dy, rdx));
+            }
+#ifdef GH_HAVE_CUDNN
+            if (impl) {
+                CHECK_OK(avg ? avgpool_fwd_cudnn(&ctx, &sh, d_x, d_y) : maxpool_fwd_cudnn(&ctx, &sh, d_x, d_y));
+                CHECK_OK(avg ? avgpool_bwd_cudnn(&ctx, &sh, d_dy, d_dx) : maxpool_bwd_cudnn(&ctx, &sh, d_x, d_dy, d_dx));
+            } else
+#endif
+            {
+                CHECK_OK(avg ? avgpool_fwd_cuda(&ctx, &sh, d_x, d_y) : maxpool_fwd_cuda(&ctx, &sh, d_x, d_y));
+                CHECK_OK(avg ? avgpool_bwd_cuda(&ctx, &sh, d_dy, d_dx) : maxpool_bwd_cuda(&ctx, &sh, d_x, d_dy, d_dx));
+            }
+            float *y = d_down(d_y, ny), *dx = d_down(d_dx, nx);
+            snprintf(what, sizeof what, "%s%s %s fwd", tag, avg ? "avgpool" : "maxpool", name);
+            if (avg)
+                CLOSE(what, y, ry, ny, win);
+            else
+                EXACT(what, y, ry, ny);  // a selection: exact
+            snprintf(what, sizeof what, "%s%s %s bwd", tag, avg ? "avgpool" : "maxpool", name);
+            CLOSE(what, dx, rdx, nx, win);
+            free(y); free(dx); free(ry); free(rdx);
+        }
+    }
+    free(x); free(dy); free(dx0);
+    d_free(d_x); d_free(d_dy); d_free(d_y); d_free(d_dx);
+}
+
+static void test_pool(gh_rng *rng) {
+    run_pool("3x3 s1 p1 9x11", (pool_shape){.n = 2, .c = 3, .h = 9, .w = 11, .kh = 3, .kw = 3, .stride = 1, .pad = 1}, rng);
+    run_pool("3x3 s2 p1 9x11", (pool_shape){.n = 2, .c = 3, .h = 9, .w = 11, .kh = 3, .kw = 3, .stride = 2, .pad = 1}, rng);
+    run_pool("2x2 s2 p0 8x7", (pool_shape){.n = 3, .c = 2, .h = 8, .w = 7, .kh = 2, .kw = 2, .stride = 2, .pad = 0}, rng);
+    run_pool("5x3 s3 p1 13x10", (pool_shape){.n = 2, .c = 2, .h = 13, .w = 10, .kh = 5, .kw = 3, .stride = 3, .pad = 1}, rng);
+
+    const int n = 3, c = 5, hw = 49;
+    float *x = h_rand(rng, (size_t)n * c * hw, -1, 1), *dy = h_rand(rng, (size_t)n * c, -1, 1);
+    float *dx0 = h_rand(rng, (size_t)n * c * hw, -1, 1);
+    float *ry = h_alloc((size_t)n * c), *rdx = h_dup(dx0, (size_t)n * c * hw);
+    float *d_x = d_up(x, (size_t)n * c * hw), *d_y = d_alloc((size_t)n * c), *d_dy = d_up(dy, (size_t)n * c);
+    float *d_dx = d_up(dx0, (size_t)n * c * hw);
+    kctx ctx = {NULL, 0, NULL, 0};
+    CHECK_OK(gap_fwd_ref(&REF, n, c, hw, x, ry));
+    CHECK_OK(gap_bwd_ref(&REF, n, c, hw, dy, rdx));
+    CHECK_OK(gap_fwd_cuda(&ctx, n, c, hw, d_x, d_y));
+    CHECK_OK(gap_bwd_cuda(&ctx, n, c, hw, d_dy, d_dx));
+    float *y = d_down(d_y, (size_t)n * c), *dx = d_down(d_dx, (size_t)n * c * hw);
+    CLOSE("gap fwd", y, ry, (size_t)n * c, hw);
+    EXACT("gap bwd", dx, rdx, (size_t)n * c * hw);
+    free(x); free(dy); free(dx0); free(ry); free(rdx); free(y); free(dx);
+    d_free(d_x); d_free(d_y); d_free(d_dy); d_free(d_dx);
+}
+
+// ---- linear ------------------------------------------------------------------------------------
+
+static void run_linear(int n, int in, int out, int bias, gh_rng *rng) {
+    const size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
+    float *x = h_rand(rng, nx, -1, 1), *w = h_rand(rng, nw, -1, 1), *b = h_rand(rng, out, -1, 1);
+    float *dy = h_rand(rng, ny, -1, 1), *dx0 = h_rand(rng, nx, -1, 1), *dw0 = h_rand(rng, nw, -1, 1);
+    float *db0 = h_rand(rng, out, -1, 1);
+    float *ry = h_alloc(ny), *rdx = h_dup(dx0, nx), *rdw = h_dup(dw0, nw), *rdb = h_dup(db0, out);
+    CHECK_OK(linear_fwd_ref(&REF, n, in, out, x, w, bias ? b : NULL, ry));
+    CHECK_OK(linear_bwd_ref(&REF, n, in, out, x, w, dy, rdx, rdw, rdb));
+    float *d_x = d_up(x, nx), *d_w = d_up(w, nw), *d_b = d_up(b, out), *d_dy = d_up(dy, ny);
+    float *d_y = d_alloc(ny), *d_dx = d_alloc(nx), *d_dw = d_alloc(nw), *d_db = d_alloc(out);
+    kctx ctx = {NULL, 0, NULL, 0};
+    char what[160];
+    for (int impl = 0; impl < 2; impl++) {
+#ifndef GH_HAVE_CUDNN
+        if (impl == 1) break;
+#endif
+        const char *tag = impl ? "cublas linear" : "linear";
+        d_set(d_dx, dx0, nx);
+        d_set(d_dw, dw0, nw);
+        d_set(d_db, db0, out);
+#ifdef GH_HAVE_CUDNN
+        if (impl) {
+            CHECK_OK(linear_fwd_cublas(&ctx, n, in, out, d_x, d_w, bias ? d_b : NULL, d_y));
+            CHECK_OK(linear_bwd_cublas(&ctx, n, in, out, d_x, d_w, d_dy, d_dx, d_dw, d_db));
+        } else
+#endif
+        {
+            CHECK_OK(linear_fwd_cuda(&ctx, n, in, out, d_x, d_w, bias ? d_b : NULL, d_y));
+            CHECK_OK(linear_bwd_cuda(&ctx, n, in, out, d_x, d_w, d_dy, d_dx, d_dw, d_db));
+        }
+        float *y = d_down(d_y, ny), *dx = d_down(d_dx, nx), *dw = d_down(d_dw, nw), *db = d_down(d_db, out);
+        snprintf(what, sizeof what, "%s %dx%d->%d fwd", tag, n, in, out);
+        CLOSE(what, y, ry, ny, in);
+        snprintf(what, sizeof what, "%s %dx%d->%d dx", tag, n, in, out);
+        CLOSE(what, dx, rdx, nx, out);
+        snprintf(what, sizeof what, "%s %dx%d->%d dw", tag, n, in, out);
+        CLOSE(what, dw, rdw, nw, n);
+        snprintf(what, sizeof what, "%s %dx%d->%d db", tag, n, in, out);
+        CLOSE(what, db, rdb, out, n);
+        free(y); free(dx); free(dw); free(db);
+    }
+    free(x); free(w); free(b); free(dy); free(dx0); free(dw0); free(db0);
+    free(ry); free(rdx); free(rdw); free(rdb);
+    d_free(d_x); d_free(d_w); d_free(d_b); d_free(d_dy); d_free(d_y); d_free(d_dx); d_free(d_dw); d_free(d_db);
+}
+
+static void test_linear(gh_rng *rng) {
+    run_linear(7, 33, 65, 1, rng);
+    run_linear(130, 70, 10, 1, rng);
+    run_linear(64, 256, 100, 0, rng);
+    run_linear(1, 1, 1, 1, rng);
+}
+
+// ---- weighted sum, concat, slice, shift -------------------------------------------------------
+
+static void run_wsum(size_t n, gh_rng *rng) {
+    enum { K = 5 };
+    float *xs_h[K], *dxs0[K], *rdx[K];
+    float *d_xs[K], *d_dxs[K];
+    const float *cxs_h[K], *cd_xs[K];
+    float *rdx_arg[K], *d_dx_arg[K];
+    float *wts = h_rand(rng, K, -1, 1), *dy = h_rand(rng, n, -1, 1), *dw0 = h_rand(rng, K, -1, 1);
+    for (int i = 0; i < K; i++) {
+        xs_h[i] = h_rand(rng, n, -1, 1);
+        dxs0[i] = h_rand(rng, n, -1, 1);
+        rdx[i] = h_dup(dxs0[i], n);
+        d_xs[i] = d_up(xs_h[i], n);
+        d_dxs[i] = d_up(dxs0[i], n);
+        // index 2 is a "none" op (no input), index 3 wants no input gradient
+        cxs_h[i] = i == 2 ? NULL : xs_h[i];
+        cd_xs[i] = i == 2 ? NULL : d_xs[i];
+        rdx_arg[i] = (i == 2 || i == 3) ? NULL : rdx[i];
+        d_dx_arg[i] = (i == 2 || i == 3) ? NULL : d_dxs[i];
+    }
+    float *ry = h_alloc(n), *rdw = h_dup(dw0, K);
+    CHECK_OK(wsum_fwd_ref(&REF, K, n, cxs_h, wts, ry));
+    CHECK_OK(wsum_bwd_ref(&REF, K, n, cxs_h, wts, dy, rdx_arg, rdw));
+    float *d_w = d_up(wts, K), *d_dy = d_up(dy, n), *d_y = d_alloc(n), *d_dw = d_up(dw0, K);
+    kctx ctx = {NULL, 0, NULL, 1};
+    char what[128];
+    CHECK_OK(wsum_fwd_cuda(&ctx, K, n, cd_xs, d_w, d_y));
+    float *y = d_down(d_y, n);
+    snprintf(what, sizeof what, "wsum fwd n=%zu", n);
+    CLOSE(what, y, ry, n, K);
+    CHECK_OK(wsum_bwd_cuda(&ctx, K, n, cd_xs, d_w, d_dy, d_dx_arg, d_dw));
+    float *dw = d_down(d_dw, K);
+    snprintf(what, sizeof what, "wsum bwd dwts n=%zu", n);
+    CLOSE(what, dw, rdw, K, (double)n);
+    for (int i = 0; i < K; i++) {
+        float *dx = d_down(d_dxs[i], n);
+        snprintf(what, sizeof what, "wsum bwd dx[%d] n=%zu", i, n);
+        CLOSE(what, dx, rdx[i], n, 1);
+        free(dx);
+    }
+    // deterministic: dwts twice from the same start
+    d_set(d_dw, dw0, K);
+    CHECK_OK(wsum_bwd_cuda(&ctx, K, n, cd_xs, d_w, d_dy, NULL, d_dw));
+    float *a = d_down(d_dw, K);
+    d_set(d_dw, dw0, K);
+    CHECK_OK(wsum_bwd_cuda(&ctx, K, n, cd_xs, d_w, d_dy, NULL, d_dw));
+    float *b = d_down(d_dw, K);
+    snprintf(what, sizeof what, "wsum dwts n=%zu", n);
+    bits_equal(what, a, b, K);
+    free(a); free(b); free(y); free(dw); free(ry); free(rdw); free(wts); free(dy); free(dw0);
+    for (int i = 0; i < K; i++) {
+        free(xs_h[i]); free(dxs0[i]); free(rdx[i]);
+        d_free(d_xs[i]); d_free(d_dxs[i]);
+    }
+    d_free(d_w); d_free(d_dy); d_free(d_y); d_free(d_dw);
+}
+
+static void test_concat(gh_rng *rng) {
+    const int n = 3, hw = 7, k = 3, cs[3] = {3, 5, 2}, ct = 10;
+    float *xs[3], *d_xs[3], *g0[3], *rg[3], *d_g[3];
+    const float *cx[3], *cdx[3];
+    for (int i = 0; i < k; i++) {
+        size_t m = (size_t)n * cs[i] * hw;
+        xs[i] = h_rand(rng, m, -1, 1);
+        g0[i] = h_rand(rng, m, -1, 1);
+        rg[i] = h_dup(g0[i], m);
+        d_xs[i] = d_up(xs[i], m);
+        d_g[i] = d_up(g0[i], m);
+        cx[i] = xs[i];
+        cdx[i] = d_xs[i];
+    }
+    const size_t ny = (size_t)n * ct * hw;
+    float *ry = h_alloc(ny), *dy = h_rand(rng, ny, -1, 1);
+    float *d_y = d_alloc(ny), *d_dy = d_up(dy, ny);
+    kctx ctx = {NULL, 0, NULL, 0};
+    CHECK_OK(concat_fwd_ref(&REF, n, hw, k, cs, cx, ry));
+    CHECK_OK(concat_fwd_cuda(&ctx, n, hw, k, cs, cdx, d_y));
+    float *y = d_down(d_y, ny);
+    EXACT("concat fwd", y, ry, ny);
+    float *rga[3] = {rg[0], NULL, rg[2]}, *dga[3] = {d_g[0], NULL, d_g[2]};
+    CHECK_OK(concat_bwd_ref(&REF, n, hw, k, cs, dy, rga));
+    CHECK_OK(concat_bwd_cuda(&ctx, n, hw, k, cs, d_dy, dga));
+    for (int i = 0; i < k; i++) {
+        float *g = d_down(d_g[i], (size_t)n * cs[i] * hw);
+        EXACT(i == 1 ? "concat bwd (NULL grad untouched)" : "concat bwd", g, rg[i], (size_t)n * cs[i] * hw);
+        free(g);
+    }
+    // slice channels [2, 6) of the concat output (unaligned offsets), and its backward
+    const int c0 = 2, cn = 4;
+    const size_t ns = (size_t)n * cn * hw;
+    float *rs = h_alloc(ns), *sdy = h_rand(rng, ns, -1, 1), *rdx = h_dup(dy, ny);
+    float *d_s = d_alloc(ns), *d_sdy = d_up(sdy, ns);
+    CHECK_OK(slice_fwd_ref(&REF, n, ct, hw, c0, cn, ry, rs));
+    CHECK_OK(slice_fwd_cuda(&ctx, n, ct, hw, c0, cn, d_y, d_s));
+    float *s = d_down(d_s, ns);
+    EXACT("slice fwd", s, rs, ns);
+    CHECK_OK(slice_bwd_ref(&REF, n, ct, hw, c0, cn, sdy, rdx));
+    CHECK_OK(slice_bwd_cuda(&ctx, n, ct, hw, c0, cn, d_sdy, d_dy));
+    float *sdx = d_down(d_dy, ny);
+    EXACT("slice bwd", sdx, rdx, ny);
+    CHECK(slice_fwd_cuda(&ctx, n, ct, hw, 8, 4, d_y, d_s) == GH_EINVAL);
+    // shift / crop as FactorizedReduce uses it, and a shift with negative offsets
+    const int sh_c = 4, h = 9, w = 8;
+    const size_t nx = (size_t)n * sh_c * h * w;
+    float *x = h_rand(rng, nx, -1, 1), *d_x = d_up(x, nx);
+    const int dhs[2] = {1, -2}, dws[2] = {1, 3}, hos[2] = {8, 9}, wos[2] = {7, 8};
+    for (int t = 0; t < 2; t++) {
+        size_t no = (size_t)n * sh_c * hos[t] * wos[t];
+        float *ro = h_alloc(no), *gdy = h_rand(rng, no, -1, 1), *rgx = h_dup(x, nx);
+        float *d_o = d_alloc(no), *d_gdy = d_up(gdy, no), *d_gx = d_up(x, nx);
+        CHECK_OK(shift_fwd_ref(&REF, n, sh_c, h, w, dhs[t], dws[t], hos[t], wos[t], x, ro));
+        CHECK_OK(shift_fwd_cuda(&ctx, n, sh_c, h, w, dhs[t], dws[t], hos[t], wos[t], d_x, d_o));
+        float *o = d_down(d_o, no);
+        EXACT(t ? "shift fwd (-2, 3)" : "shift fwd (1, 1)", o, ro, no);
+        CHECK_OK(shift_bwd_ref(&REF, n, sh_c, h, w, dhs[t], dws[t], hos[t], wos[t], gdy, rgx));
+        CHECK_OK(shift_bwd_cuda(&ctx, n, sh_c, h, w, dhs[t], dws[t], hos[t], wos[t], d_gdy, d_gx));
+        float *gx = d_down(d_gx, nx);
+        EXACT(t ? "shift bwd (-2, 3)" : "shift bwd (1, 1)", gx, rgx, nx);
+        free(ro); free(gdy); free(rgx); free(o); free(gx);
+        d_free(d_o); d_free(d_gdy); d_free(d_gx);
+    }
+    free(x); d_free(d_x);
+    free(y); free(ry); free(dy); free(rs); free(sdy); free(rdx); free(s); free(sdx);
+    d_free(d_y); d_free(d_dy); d_free(d_s); d_free(d_sdy);
+    for (int i = 0; i < k; i++) {
+        free(xs[i]); free(g0[i]); free(rg[i]);
+        d_free(d_xs[i]); d_free(d_g[i]);
+    }
+}
+
+// ---- softmax and cross-entropy -------------------------------------------------------------------
+
+static void test_softmax(gh_rng *rng) {
+    const int shapes[3][2] = {{5, 37}, {9, 3}, {4, 1000}};
+    kctx ctx = {NULL, 0, NULL, 0};
+    char what[128];
+    for (int s = 0; s < 3; s++) {
+        const int rows = shapes[s][0], cols = shapes[s][1];
+        const size_t m = (size_t)rows * cols;
+        float *x = h_rand(rng, m, -4, 4), *dy = h_rand(rng, m, -1, 1), *dx0 = h_rand(rng, m, -1, 1);
+        float *ry = h_alloc(m), *rdx = h_dup(dx0, m);
+        CHECK_OK(softmax_fwd_ref(&REF, rows, cols, x, ry));
+        CHECK_OK(softmax_bwd_ref(&REF, rows, cols, ry, dy, rdx));
+        float *d_x = d_up(x, m), *d_y = d_alloc(m), *d_dy = d_up(dy, m), *d_dx = d_up(dx0, m);
+        float *d_ry = d_up(ry, m);
+        CHECK_OK(softmax_fwd_cuda(&ctx, rows, cols, d_x, d_y));
+        CHECK_OK(softmax_bwd_cuda(&ctx, rows, cols, d_ry, d_dy, d_dx));
+        float *y = d_down(d_y, m), *dx = d_down(d_dx, m);
+        snprintf(what, sizeof what, "softmax %dx%d fwd", rows, cols);
+        CLOSE(what, y, ry, m, cols);
+        snprintf(what, sizeof what, "softmax %dx%d bwd", rows, cols);
+        CLOSE(what, dx, rdx, m, cols);
+
+        // cross-entropy on the same logits, smoothing 0.1
+        int *lab = (int *)malloc(sizeof(int) * rows);
+        for (int i = 0; i < rows; i++) lab[i] = (int)gh_rng_below(rng, (uint64_t)cols);
+        void *d_lab = NULL;
+        must(gh_cuda_malloc(&d_lab, sizeof(int) * rows), "gh_cuda_malloc");
+        must(gh_cuda_memcpy_h2d(d_lab, lab, sizeof(int) * rows), "labels h2d");
+        float *rp = h_alloc(m), *rl = h_alloc(rows), *rdl = h_dup(dx0, m);
+        CHECK_OK(xent_fwd_ref(&REF, rows, cols, x, lab, 0.1f, rp, rl));
+        CHECK_OK(xent_bwd_ref(&REF, rows, cols, rp, lab, 0.1f, 1.0f / rows, rdl));
+        float *d_p = d_alloc(m), *d_l = d_alloc(rows), *d_rp = d_up(rp, m);
+        d_set(d_dx, dx0, m);
+        CHECK_OK(xent_fwd_cuda(&ctx, rows, cols, d_x, (const int *)d_lab, 0.1f, d_p, d_l));
+        CHECK_OK(xent_bwd_cuda(&ctx, rows, cols, d_rp, (const int *)d_lab, 0.1f, 1.0f / rows, d_dx));
+        float *p = d_down(d_p, m), *l = d_down(d_l, rows), *dl = d_down(d_dx, m);
+        snprintf(what, sizeof what, "xent %dx%d probs", rows, cols);
+        CLOSE(what, p, rp, m, cols);
+        snprintf(what, sizeof what, "xent %dx%d losses", rows, cols);
+        CLOSE(what, l, rl, rows, cols);
+        snprintf(what, sizeof what, "xent %dx%d bwd", rows, cols);
+        CLOSE(what, dl, rdl, m, cols);
+        // a label out of range: GH_EINVAL naming the row, from both directions
+        lab[rows - 1] = cols;
+        must(gh_cuda_memcpy_h2d(d_lab, lab, sizeof(int) * rows), "labels h2d");
+        CHECK(xent_fwd_cuda(&ctx, rows, cols, d_x, (const int *)d_lab, 0.1f, d_p, d_l) == GH_EINVAL);
+        CHECK_MSG(strstr(gh_error_get(), "labels[") != NULL, "message: %s", gh_error_get());
+        CHECK(xent_bwd_cuda(&ctx, rows, cols, d_rp, (const int *)d_lab, 0.1f, 1.0f, d_dx) == GH_EINVAL);
+        lab[0] = -1;
+        must(gh_cuda_memcpy_h2d(d_lab, lab, sizeof(int) * rows), "labels h2d");
+        CHECK(xent_fwd_cuda(&ctx, rows, cols, d_x, (const int *)d_lab, 0.1f, d_p, d_l) == GH_EINVAL);
+        CHECK_MSG(strstr(gh_error_get(), "labels[0] = -1") != NULL, "message: %s", gh_error_get());
+        CHECK_OK(gh_cuda_sync());  // the flagged launches left no fault behind
+
+        free(x); free(dy); free(dx0); free(ry); free(rdx); free(y); free(dx);
+        free(lab); free(rp); free(rl); free(rdl); free(p); free(l); free(dl);
+        d_free(d_x); d_free(d_y); d_free(d_dy); d_free(d_dx); d_free(d_ry);
+        d_free(d_lab); d_free(d_p); d_free(d_l); d_free(d_rp);
+    }
+}
+
+#endif  // GH_HAVE_CUDA
+
+int main(void) {
+#ifndef GH_HAVE_CUDA
+    check_skip(NAME, "this build has no CUDA");
+    return 77;
+#else
+    if (gh_cuda_device_count() == 0) check_skip(NAME, "no CUDA device on this machine");
+    gh_rng rng;
+    gh_rng_seed(&rng, 20261130, GH_STREAM_INIT);
+    test_runtime();
+    test_elementwise(&rng);
+    test_dropout(&rng);
+    test_optim(&rng);
+    test_concat(&rng);
+    test_softmax(&rng);
+    run_wsum(1001, &rng);
+    run_wsum(1 << 16, &rng);
+    test_pool(&rng);
+    test_linear(&rng);
+    test_bn(&rng);
+    test_conv(&rng);
+    return check_done(NAME);
+#endif
+}
