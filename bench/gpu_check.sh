@@ -68,17 +68,19 @@ ARCH_FLAG=()
 [ -n "$ARCHS" ] && ARCH_FLAG=(-DCMAKE_CUDA_ARCHITECTURES="$ARCHS")
 
 status=0
+built=0   # a stale binary from an earlier build must not be benchmarked
 # shellcheck disable=SC2086  # GH_CMAKE_FLAGS is a list of flags
 run_stage configure 90 "$LOG/configure.log" \
   cmake -S "$SRC" -B "$BUILD" -DGH_CUDA=ON -DCMAKE_BUILD_TYPE=Release "${ARCH_FLAG[@]}" ${GH_CMAKE_FLAGS:-} \
   || status=1
 if [ $status -ne 0 ]; then
-  grep -E 'dependency .*not found|Error|required' "$LOG/configure.log" | head -20 | sed 's/^/  /' | tee -a "$SUMMARY"
+  grep -E -A3 'CMake Error|required dependency' "$LOG/configure.log" | head -24 | sed 's/^/  /' | tee -a "$SUMMARY"
+  grep -E 'dependency .*not found' "$LOG/configure.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 fi
 
 if [ $status -eq 0 ]; then
-  run_stage build 300 "$LOG/build.log" cmake --build "$BUILD" -j "$JOBS" || status=1
-  [ $status -ne 0 ] && grep -E 'error|Error' "$LOG/build.log" | head -20 | sed 's/^/  /' | tee -a "$SUMMARY"
+  run_stage build 300 "$LOG/build.log" cmake --build "$BUILD" -j "$JOBS" && built=1 || status=1
+  [ $status -ne 0 ] && grep -E -A2 'error|Error' "$LOG/build.log" | head -24 | sed 's/^/  /' | tee -a "$SUMMARY"
 fi
 
 if [ $status -eq 0 ]; then
@@ -93,16 +95,16 @@ if [ $status -eq 0 ]; then
 fi
 
 bench=$BUILD/bench/bench_kernels
-if [ -x "$bench" ]; then
+if [ $built -eq 1 ] && [ -x "$bench" ]; then
   run_stage bench-gpu 150 "$LOG/bench_gpu.log" "$bench" --gpu --csv "$LOG/bench_gpu.csv" || status=1
   grep -E '^gpu:|geomean|lowest|^TARGET' "$LOG/bench_gpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 else
-  note "bench-gpu: SKIPPED ($bench was not built)"
+  note "bench-gpu: SKIPPED (the build did not complete)"
 fi
 
 # The CPU comparison at all cores, when time is left: ours against PyTorch (a python3 that
 # imports torch) at the same thread count. Informational: it never fails the check.
-if [ "${GH_CHECK_CPU:-1}" != 0 ] && [ -x "$bench" ] && [ "$(left)" -gt 120 ]; then
+if [ "${GH_CHECK_CPU:-1}" != 0 ] && [ $built -eq 1 ] && [ "$(left)" -gt 120 ]; then
   PY=""
   for p in python3 /usr/bin/python3; do
     if "$p" -c 'import torch' >/dev/null 2>&1; then PY=$p; break; fi
