@@ -128,8 +128,13 @@ static int csv_split(const char *path, char *buf, char delim, csv_cells *out) {
                 r++;
                 continue;
             }
-            if (end == '\r') r++;
-            if (*r == '\n') r++;
+            // the NUL above may sit on the terminator itself: decide from `end`, not *r
+            if (end == '\r') {
+                r++;
+                if (*r == '\n') r++;
+            } else if (end == '\n') {
+                r++;
+            }
             if (end) {
                 line++;
                 line_start = r;
