@@ -75,6 +75,7 @@ int eci_select(eci_state *e, double time_left) {
     for (int i = 0; i < e->n; i++) {
         const eci_learner *l = &e->l[i];
         double est;
+        if (l->disabled) continue;
         if (l->tried) {
             if (l->time2eval_best > time_left) continue;   // cannot finish another trial
             est = eci_estimated_cost(e, i);

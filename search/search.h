@@ -308,6 +308,7 @@ typedef struct {
     double total_time_used, time_best_found, time_best_found_old;
     double time2eval_best, time2eval_best_old;
     int64_t n_trials;
+    int disabled;             // its searcher stopped (grid exhausted, ...): never selected
 } eci_learner;
 
 typedef struct {
@@ -336,6 +337,16 @@ double eci_estimated_cost(const eci_state *e, int i);  // the current ECI of lea
 double eci_min_sample_fraction(double data_size);
 
 // ---- the tuning loop (tune.c) -----------------------------------------------------------
+// A trial of an earlier session of the same run (--resume): it counts for the best, for ECI,
+// and its config is never proposed again.
+typedef struct {
+    const learner_def *learner;
+    double cfg[HPO_MAX_DIM];
+    int rows;                 // training rows per fold
+    double loss;              // INFINITY: failed
+    double seconds;
+} tune_prior;
+
 typedef struct {
     const char *searcher;     // hpo_create method
     const char *learners;     // comma list, NULL: every learner compiled in for the task
@@ -349,7 +360,10 @@ typedef struct {
     int verbose;              // progress line per improvement
     double sample_factor;     // FLOW2 resource growth (0 = 4)
     const resample_plan *plan;// fixed split (bench: the same for every searcher); NULL: make one
-    double min_sample_fraction; // <0: FLAML's rule; else forced
+    double min_sample_fraction; // 0 (or out of (0,1]): FLAML's rule; else forced
+    const tune_prior *prior;  // --resume: the trials recorded so far
+    int n_prior;
+    double time_used_s;       // --resume: search seconds already spent
 } tune_options;
 
 typedef struct {

@@ -1,0 +1,289 @@
+// bench_tune: every HPO searcher, several seeds, on the embedded Weka datasets; the best
+// validation loss within 10%, 30% and 100% of a reference budget (read off each run's
+// best-so-far curve, or separate runs with --separate), and the fraction of random search's
+// full-budget score that CFO reaches at 10%. Writes a CSV, prints a table, and with
+// --write-splits the exact splits (and a manifest) that bench/peer_flaml.py runs FLAML on.
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "search/search.h"
+
+#define MAX_SETS 16
+#define MAX_SEARCHERS 8
+#define MAX_SEEDS 16
+static const double fracs[3] = {0.1, 0.3, 1.0};
+
+typedef struct {
+    const char *data_dir, *csv, *splits_dir, *learners;
+    char datasets[1024], searchers[256];
+    int seeds, separate, write_splits;
+    double budget;
+} bench_config;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: bench_tune [options]\n\n"
+            "Runs each searcher with several seeds on the Weka datasets (data/weka.sh puts them\n"
+            "in .data/weka) at a reference budget and reports the best validation loss within\n"
+            "10%%, 30%% and 100%% of it, and the fraction of random search's full-budget score\n"
+            "that CFO reaches at 10%%. Every searcher sees the same split per (dataset, seed).\n\n"
+            "options:\n"
+            "  -d, --data-dir DIR     ARFF directory (default $GH_DATA_DIR or .data/weka)\n"
+            "  -D, --datasets LIST    default credit-g,diabetes,ionosphere,segment-challenge\n"
+            "  -s, --searchers LIST   default cfo,blendsearch,random,grid,tpe,asha\n"
+            "  -n, --seeds N          seeds 1..N (default 2)\n"
+            "  -b, --budget S         reference (100%%) budget per run in seconds (default 6)\n"
+            "  -l, --learners LIST    default xgboost,xgb_limitdepth,rf,lrl1,lrl2 (FLAML's names)\n"
+            "      --separate         a separate run per budget instead of one run's curve\n"
+            "      --write-splits DIR write each (dataset, seed) split as CSV + manifest.csv\n"
+            "  -o, --csv FILE         results (default results/bench_tune.csv)\n"
+            "  -h, --help             this help\n\n"
+            "Default run: 4 datasets x 6 searchers x 2 seeds x 6 s, about 5 minutes.\n");
+}
+
+static int split_list(char *s, char **out, int max) {
+    int n = 0;
+    for (char *p = strtok(s, ","); p && n < max; p = strtok(NULL, ",")) out[n++] = p;
+    return n;
+}
+
+// Higher-is-better score for the "fraction of the score" ratio; loss-type metrics (log_loss,
+// rmse) use the inverse loss so that the ratio still reads "1 = as good, < 1 = worse".
+static double score_of(gh_metric m, double loss) {
+    if (m == METRIC_LOGLOSS || m == METRIC_RMSE) return 1.0 / loss;
+    return metric_value_from_loss(m, loss);
+}
+
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+// One row per example: the features (nominal ones by level text, missing empty), the target
+// by class name or value, and the fold (holdout: 0 train, 1 validation).
+static int write_split(const char *path, const gh_dataset *ds, const resample_plan *plan) {
+    FILE *f = fopen(path, "w");
+    if (!f) return gh_fail(GH_EIO, "cannot write %s", path);
+    for (int j = 0; j < ds->d; j++) {
+        csv_field(f, ds->feat_names[j]);
+        fputc(',', f);
+    }
+    fputs("__target,__fold\n", f);
+    for (int i = 0; i < ds->n; i++) {
+        for (int j = 0; j < ds->d; j++) {
+            float v = ds->x[(size_t)i * ds->d + j];
+            if (!isnan(v)) {
+                if (ds->feat_levels[j] > 0 && ds->level_names && ds->level_names[j])
+                    csv_field(f, ds->level_names[j][(int)v]);
+                else
+                    fprintf(f, "%.9g", v);
+            }
+            fputc(',', f);
+        }
+        if (ds->task == GH_TASK_REGRESSION) fprintf(f, "%.9g", ds->y[i]);
+        else csv_field(f, ds->class_names[(int)ds->y[i]]);
+        fprintf(f, ",%d\n", plan->fold[i]);
+    }
+    if (fclose(f)) return gh_fail(GH_EIO, "writing %s failed", path);
+    return GH_OK;
+}
+
+// best loss of a curve at time t (INFINITY before the first result)
+static double best_at(const tune_result *r, double t) {
+    double best = INFINITY;
+    for (int i = 0; i < r->n_curve && r->curve_t[i] <= t; i++) best = r->curve_loss[i];
+    return best;
+}
+
+int main(int argc, char **argv) {
+    bench_config c = {.csv = "results/bench_tune.csv", .seeds = 2, .budget = 6,
+                      .learners = "xgboost,xgb_limitdepth,rf,lrl1,lrl2"};
+    snprintf(c.datasets, sizeof c.datasets, "credit-g,diabetes,ionosphere,segment-challenge");
+    snprintf(c.searchers, sizeof c.searchers, "cfo,blendsearch,random,grid,tpe,asha");
+    c.data_dir = getenv("GH_DATA_DIR") ? getenv("GH_DATA_DIR") : ".data/weka";
+    static const struct option longs[] = {
+        {"data-dir", required_argument, 0, 'd'}, {"datasets", required_argument, 0, 'D'},
+        {"searchers", required_argument, 0, 's'}, {"seeds", required_argument, 0, 'n'},
+        {"budget", required_argument, 0, 'b'},   {"learners", required_argument, 0, 'l'},
+        {"separate", no_argument, 0, 'S'},       {"write-splits", required_argument, 0, 'W'},
+        {"csv", required_argument, 0, 'o'},      {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "d:D:s:n:b:l:o:h", longs, NULL)) != -1) {
+        switch (opt) {
+        case 'd': c.data_dir = optarg; break;
+        case 'D': snprintf(c.datasets, sizeof c.datasets, "%s", optarg); break;
+        case 's': snprintf(c.searchers, sizeof c.searchers, "%s", optarg); break;
+        case 'n': c.seeds = atoi(optarg); break;
+        case 'b': c.budget = atof(optarg); break;
+        case 'l': c.learners = optarg; break;
+        case 'S': c.separate = 1; break;
+        case 'W': c.splits_dir = optarg; c.write_splits = 1; break;
+        case 'o': c.csv = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (c.seeds < 1 || c.seeds > MAX_SEEDS || !(c.budget > 0)) {
+        fprintf(stderr, "bench_tune: --seeds 1..%d and --budget > 0\n", MAX_SEEDS);
+        return 2;
+    }
+    printf("bench_tune: datasets %s; searchers %s; seeds 1..%d; reference budget %.1f s (%s); "
+           "learners %s\n", c.datasets, c.searchers, c.seeds, c.budget,
+           c.separate ? "separate runs per budget" : "read off the best-so-far curve",
+           c.learners);
+    char *sets[MAX_SETS], *searchers[MAX_SEARCHERS];
+    int n_sets = split_list(c.datasets, sets, MAX_SETS);
+    int n_s = split_list(c.searchers, searchers, MAX_SEARCHERS);
+    int cfo_i = -1, random_i = -1;
+    for (int s = 0; s < n_s; s++) {
+        if (!strcmp(searchers[s], "cfo")) cfo_i = s;
+        if (!strcmp(searchers[s], "random")) random_i = s;
+    }
+    FILE *csv = fopen(c.csv, "w");
+    if (!csv) {
+        fprintf(stderr, "bench_tune: cannot write %s (does its directory exist?)\n", c.csv);
+        return 1;
+    }
+    fprintf(csv, "dataset,searcher,seed,budget_frac,budget_s,best_val_loss,metric,score,"
+                 "trials,folds\n");
+    FILE *manifest = NULL;
+    if (c.write_splits) {
+        mkdir(c.splits_dir, 0755);
+        char mp[1024];
+        snprintf(mp, sizeof mp, "%s/manifest.csv", c.splits_dir);
+        manifest = fopen(mp, "w");
+        if (!manifest) {
+            fprintf(stderr, "bench_tune: cannot write %s\n", mp);
+            return 1;
+        }
+        fprintf(manifest, "dataset,seed,file,task,metric,folds,budget_s,learners\n");
+    }
+    // loss[set][searcher][seed][frac]
+    static double loss[MAX_SETS][MAX_SEARCHERS][MAX_SEEDS][3];
+    gh_metric metrics[MAX_SETS];
+    int runs_total = n_sets * n_s * c.seeds * (c.separate ? 3 : 1), runs_done = 0;
+    double t_start = gh_wall_seconds();
+    for (int d = 0; d < n_sets; d++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.arff", c.data_dir, sets[d]);
+        gh_table table;
+        int st = table_read(&table, path);
+        if (st) {
+            fprintf(stderr, "bench_tune: %s: %s (run data/weka.sh to fetch the Weka sets)\n",
+                    path, gh_error_get());
+            return 1;
+        }
+        gh_dataset ds;
+        st = dataset_from_table(&ds, &table, NULL, GH_TASK_AUTO);
+        table_free(&table);
+        if (st) {
+            fprintf(stderr, "bench_tune: %s: %s\n", path, gh_error_get());
+            return 1;
+        }
+        metrics[d] = metric_default(ds.task);
+        for (int seed = 1; seed <= c.seeds; seed++) {
+            resample_plan plan;
+            int k = resample_auto_k(ds.n, ds.d, c.budget);
+            st = resample_make(&plan, &ds, k, 0, (uint64_t)seed);
+            if (st) {
+                fprintf(stderr, "bench_tune: %s: %s\n", sets[d], gh_error_get());
+                return 1;
+            }
+            if (manifest) {
+                char sp[1024];
+                snprintf(sp, sizeof sp, "%s/%s-seed%d.csv", c.splits_dir, sets[d], seed);
+                if (write_split(sp, &ds, &plan)) {
+                    fprintf(stderr, "bench_tune: %s\n", gh_error_get());
+                    return 1;
+                }
+                fprintf(manifest, "%s,%d,%s-seed%d.csv,%s,%s,%d,%g,\"%s\"\n", sets[d], seed,
+                        sets[d], seed, gh_task_name(ds.task), metric_name(metrics[d]), plan.k,
+                        c.budget, c.learners);
+            }
+            for (int s = 0; s < n_s; s++) {
+                for (int f = 0; f < (c.separate ? 3 : 1); f++) {
+                    double budget = c.separate ? c.budget * fracs[f] : c.budget;
+                    tune_options o = {.searcher = searchers[s], .learners = c.learners,
+                                      .metric = METRIC_AUTO, .budget_s = budget,
+                                      .seed = (uint64_t)seed, .plan = &plan, .refit = 0};
+                    tune_result r;
+                    st = tune_run(&ds, &o, NULL, &r);
+                    if (st) {
+                        fprintf(stderr, "bench_tune: %s %s seed %d: %s\n", sets[d],
+                                searchers[s], seed, gh_error_get());
+                        return 1;
+                    }
+                    for (int g = 0; g < 3; g++) {
+                        if (c.separate && g != f) continue;
+                        double b = c.budget * fracs[g];
+                        double l = c.separate ? r.best_loss : best_at(&r, b);
+                        loss[d][s][seed - 1][g] = l;
+                        fprintf(csv, "%s,%s,%d,%.2f,%.3f,%.6g,%s,%.6g,%lld,%d\n", sets[d],
+                                searchers[s], seed, fracs[g], b, l, metric_name(metrics[d]),
+                                score_of(metrics[d], l), (long long)r.n_trials, plan.k);
+                    }
+                    fflush(csv);
+                    runs_done++;
+                    double el = gh_wall_seconds() - t_start;
+                    printf("  [%3d/%d] %-18s %-12s seed %d  best loss %.4f  %4lld trials  "
+                           "ETA %.0f s\n", runs_done, runs_total, sets[d], searchers[s], seed,
+                           r.best_loss, (long long)r.n_trials,
+                           el / runs_done * (runs_total - runs_done));
+                    fflush(stdout);
+                    tune_result_free(&r);
+                }
+            }
+            resample_free(&plan);
+        }
+        dataset_free(&ds);
+    }
+    fclose(csv);
+    if (manifest) fclose(manifest);
+
+    printf("\nbest validation loss, mean over %d seeds (metric: roc_auc loss = 1 - AUC, "
+           "log_loss as is)\n", c.seeds);
+    printf("%-18s %-12s %10s %10s %10s\n", "dataset", "searcher", "10%", "30%", "100%");
+    for (int d = 0; d < n_sets; d++)
+        for (int s = 0; s < n_s; s++) {
+            printf("%-18s %-12s", sets[d], searchers[s]);
+            for (int g = 0; g < 3; g++) {
+                double m = 0;
+                for (int k = 0; k < c.seeds; k++) m += loss[d][s][k][g] / c.seeds;
+                printf(" %10.4f", m);
+            }
+            printf("\n");
+        }
+    if (cfo_i >= 0 && random_i >= 0) {
+        printf("\nCFO at 10%% of the budget vs random search at 100%% (score = metric value, or "
+               "1/loss for log_loss; mean over seeds)\n");
+        printf("%-18s %-10s %12s %12s %10s\n", "dataset", "metric", "cfo@10%", "random@100%",
+               "fraction");
+        double gm = 0;
+        for (int d = 0; d < n_sets; d++) {
+            double a = 0, b = 0;
+            for (int k = 0; k < c.seeds; k++) {
+                a += score_of(metrics[d], loss[d][cfo_i][k][0]) / c.seeds;
+                b += score_of(metrics[d], loss[d][random_i][k][2]) / c.seeds;
+            }
+            printf("%-18s %-10s %12.4f %12.4f %10.3f\n", sets[d], metric_name(metrics[d]), a, b,
+                   a / b);
+            gm += log(a / b) / n_sets;
+        }
+        printf("geometric mean fraction: %.3f\n", exp(gm));
+    }
+    printf("csv: %s\n", c.csv);
+    return 0;
+}

@@ -1,0 +1,347 @@
+// cli: `gpuhours tune DATA --target COL --budget S`: FLAML-style search over learners and
+// their hyperparameters (CFO with ECI learner selection by default), or one of the baselines,
+// or all of them in turn on the same split and budget; one HDF5 ledger per searcher and the
+// refit best model saved for `gpuhours predict`.
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kernels/kernels.h"
+#include "search/search.h"
+
+typedef struct {
+    const char *data, *target, *searcher, *learners, *space, *out, *model, *metric, *task;
+    double budget_s, holdout;
+    uint64_t seed;
+    int folds, refit, quiet, resume;
+} tune_config;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: gpuhours tune DATA [options]\n\n"
+            "Searches learners and their hyperparameters on DATA (.csv or .arff) the way FLAML\n"
+            "does (Wang et al., MLSys 2021): CFO local search per learner, learners chosen by\n"
+            "estimated cost for improvement, growing sample sizes on large data. Prints a line per\n"
+            "improvement; every trial and its cost goes to an HDF5 file; the best config is refit\n"
+            "on all rows and saved for `gpuhours predict MODEL DATA`.\n\n"
+            "options:\n"
+            "  -t, --target COL      target column (default: the last column)\n"
+            "  -b, --budget S        search time budget in seconds (default 60)\n"
+            "  -s, --searcher NAME   cfo (default), blendsearch, random, grid, tpe, asha, or all\n"
+            "                        (each in turn, same split and budget, one file each)\n"
+            "  -l, --learners LIST   comma list (default: every learner of the task in this build)\n"
+            "  -m, --metric NAME     accuracy, log_loss, roc_auc, macro_f1, r2, rmse\n"
+            "                        (default: roc_auc binary, log_loss multiclass, r2 regression)\n"
+            "      --task TASK       binary, multiclass or regression (default: inferred)\n"
+            "  -k, --folds K         1 = holdout, K-fold otherwise (default: FLAML's rule)\n"
+            "      --holdout R       validation fraction of a holdout split (default 0.1)\n"
+            "  -S, --seed N          seed of the split, the searchers and the learners (default 1)\n"
+            "      --space FILE      search-space overrides: LEARNER.HP = LO..HI [log],\n"
+            "                        LEARNER.HP = VALUE, LEARNER.HP.init = VALUE\n"
+            "  -o, --out FILE        results file (default results/tune-DATA-SEARCHER-TIME.h5;\n"
+            "                        with --searcher all, -SEARCHER is added before .h5)\n"
+            "      --model FILE      where the best model goes (default: the results file with\n"
+            "                        .model for .h5)\n"
+            "      --no-refit        keep the search's best unrefit (no model file)\n"
+            "      --resume          continue the run in --out: its trials count against the\n"
+            "                        budget and its best is kept\n"
+            "  -q, --quiet           no progress lines\n"
+            "  -h, --help            this help\n");
+}
+
+static const char *base_name(const char *path, char *buf, size_t n) {
+    static const char *const exts[] = {".gz", ".arff", ".csv"};
+    const char *b = strrchr(path, '/');
+    snprintf(buf, n, "%s", b ? b + 1 : path);
+    for (int i = 0; i < 3; i++) {
+        size_t lb = strlen(buf), le = strlen(exts[i]);
+        if (lb > le && !strcmp(buf + lb - le, exts[i])) buf[lb - le] = 0;
+    }
+    return buf;
+}
+
+static int parse_task(const char *s, gh_task *t) {
+    if (!s) *t = GH_TASK_AUTO;
+    else if (!strcmp(s, "binary")) *t = GH_TASK_BINARY;
+    else if (!strcmp(s, "multiclass")) *t = GH_TASK_MULTICLASS;
+    else if (!strcmp(s, "regression")) *t = GH_TASK_REGRESSION;
+    else return gh_fail(GH_EINVAL, "--task: '%s', expected binary, multiclass or regression", s);
+    return GH_OK;
+}
+
+static void config_text(const tune_config *c, const char *searcher, const char *out,
+                        const char *model, char *buf, size_t n) {
+    snprintf(buf, n,
+             "data = %s\ntarget = %s\nsearcher = %s\nbudget_s = %g\nlearners = %s\n"
+             "metric = %s\ntask = %s\nfolds = %d\nholdout = %g\nseed = %llu\nspace = %s\n"
+             "out = %s\nmodel = %s\nrefit = %d\nresume = %d\n",
+             c->data, c->target ? c->target : "(last column)", searcher, c->budget_s,
+             c->learners ? c->learners : "(all for the task)", c->metric ? c->metric : "auto",
+             c->task ? c->task : "auto", c->folds, c->holdout, (unsigned long long)c->seed,
+             c->space ? c->space : "(FLAML defaults)", out, c->refit ? model : "(none)",
+             c->refit, c->resume);
+}
+
+// The value of "name" in learner_cfg_json's text: a number or a quoted category.
+static int json_value(const char *json, const hp_domain *h, double *v) {
+    char key[128];
+    snprintf(key, sizeof key, "\"%s\": ", h->name);
+    const char *p = strstr(json, key);
+    if (!p) return 0;
+    p += strlen(key);
+    if (*p == '"') {
+        for (int c = 0; c < h->n_choices; c++) {
+            size_t len = strlen(h->choices[c]);
+            if (!strncmp(p + 1, h->choices[c], len) && p[1 + len] == '"') {
+                *v = c;
+                return 1;
+            }
+        }
+        return 0;
+    }
+    char *end;
+    *v = strtod(p, &end);
+    return end != p;
+}
+
+// --resume: the trials of the run so far, and the search seconds they used.
+static int read_prior(ledger *l, tune_prior **out, int *n, double *used) {
+    int64_t nt = ledger_num_trials(l);
+    *out = calloc((size_t)(nt ? nt : 1), sizeof **out);
+    if (!*out) return gh_fail(GH_ENOMEM, "resume: %lld trials", (long long)nt);
+    *n = 0;
+    *used = 0;
+    for (int64_t i = 0; i < nt; i++) {
+        ledger_trial t;
+        int st = ledger_read_trial(l, i, &t);
+        if (st) return st;
+        const learner_def *def = t.learner ? learner_find(t.learner) : NULL;
+        if (!def || !t.arch) continue;
+        tune_prior *p = &(*out)[*n];
+        int ok = 1;
+        for (int h = 0; h < def->n_hp && ok; h++) ok = json_value(t.arch, &def->hps[h], &p->cfg[h]);
+        if (!ok) continue;
+        p->learner = def;
+        p->rows = (int)t.fidelity;
+        p->loss = t.val_loss == t.val_loss ? t.val_loss : 1.0 / 0.0;
+        p->seconds = t.cost.wall_s;
+        (*n)++;
+        double at = ledger_trial_run_time(l, i);
+        if (at > *used) *used = at;
+    }
+    return GH_OK;
+}
+
+static int run_one(const tune_config *c, const char *searcher, const gh_dataset *data,
+                   const resample_plan *plan, const char *dataset, const char *out_path,
+                   const char *model_path, int argc, char **argv, tune_result *res) {
+    char text[4096];
+    config_text(c, searcher, out_path, model_path, text, sizeof text);
+    if (!c->quiet) printf("%s", text);
+    gh_metric metric = METRIC_AUTO;
+    if (c->metric && metric_parse(c->metric, &metric)) return cli_fail("tune", GH_EINVAL);
+    ledger *led = NULL;
+    tune_prior *prior = NULL;
+    int n_prior = 0;
+    double used = 0;
+    int st;
+    if (c->resume) {
+        st = ledger_resume(&led, out_path);
+        if (!st) st = read_prior(led, &prior, &n_prior, &used);
+    } else {
+        ledger_run_info info = {.method = searcher, .dataset = dataset, .seed = c->seed,
+                                .config_text = text, .argc = argc, .argv = argv,
+                                .gpus = gh_cuda_device_count() > 0 ? 1 : 0};
+        st = ledger_create(&led, out_path, &info);
+    }
+    if (st) {
+        free(prior);
+        if (led) ledger_close(led, "failed");
+        return cli_fail("tune", st);
+    }
+    tune_options o = {
+        .searcher = searcher, .learners = c->learners, .metric = metric,
+        .budget_s = c->budget_s, .seed = c->seed, .folds = c->folds, .holdout_ratio = c->holdout,
+        .space_file = c->space, .refit = c->refit, .verbose = !c->quiet, .plan = plan,
+        .prior = prior, .n_prior = n_prior, .time_used_s = used,
+    };
+    st = tune_run(data, &o, led, res);
+    free(prior);
+    if (!st && res->model) {
+        st = learner_save(res->model, model_path);
+        if (!st) st = ledger_put_text(led, "tune/model_path", model_path);
+    }
+    ledger_close(led, st ? "failed" : "finished");
+    if (st) return cli_fail("tune", st);
+    if (!res->best_learner) {
+        fprintf(stderr, "gpuhours tune: no trial finished within %g s (results in %s)\n",
+                c->budget_s, out_path);
+        return 1;
+    }
+    char cfgtxt[1024];
+    hpo_space sp;
+    hp_domain hps[HPO_MAX_DIM];
+    learner_space(res->best_learner, plan->n_train ? plan->n_train : data->n, data->d, data->task,
+                  hps);
+    hpo_space_init(&sp, hps, res->best_learner->n_hp);
+    hpo_cfg_format(&sp, res->best_cfg, cfgtxt, sizeof cfgtxt);
+    gh_metric m = metric == METRIC_AUTO ? metric_default(data->task) : metric;
+    printf("best learner: %s\nbest config: %s\nvalidation %s: %.5f (loss %.5f)\n"
+           "trials: %lld in %.1f s (budget %.0f s), best found at %.1f s, refit %.1f s\n"
+           "results: %s\n",
+           res->best_learner->name, cfgtxt, metric_name(m), metric_value_from_loss(m, res->best_loss),
+           res->best_loss, (long long)res->n_trials, res->search_s, c->budget_s,
+           res->time_to_best_s, res->refit_s, out_path);
+    if (res->model) printf("model: %s\n", model_path);
+    return 0;
+}
+
+int cmd_tune(int argc, char **argv) {
+    tune_config c = {.searcher = "cfo", .budget_s = 60, .seed = 1, .refit = 1};
+    enum { OPT_TASK = 256, OPT_HOLDOUT, OPT_SPACE, OPT_MODEL, OPT_NOREFIT, OPT_RESUME };
+    static const struct option longs[] = {
+        {"target", required_argument, 0, 't'},   {"budget", required_argument, 0, 'b'},
+        {"searcher", required_argument, 0, 's'}, {"learners", required_argument, 0, 'l'},
+        {"metric", required_argument, 0, 'm'},   {"task", required_argument, 0, OPT_TASK},
+        {"folds", required_argument, 0, 'k'},    {"holdout", required_argument, 0, OPT_HOLDOUT},
+        {"seed", required_argument, 0, 'S'},     {"space", required_argument, 0, OPT_SPACE},
+        {"out", required_argument, 0, 'o'},      {"model", required_argument, 0, OPT_MODEL},
+        {"no-refit", no_argument, 0, OPT_NOREFIT}, {"resume", no_argument, 0, OPT_RESUME},
+        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    optind = 1;
+    int opt;
+    char *end;
+    while ((opt = getopt_long(argc, argv, "t:b:s:l:m:k:S:o:qh", longs, NULL)) != -1) {
+        switch (opt) {
+        case 't': c.target = optarg; break;
+        case 'b':
+            c.budget_s = strtod(optarg, &end);
+            if (*end || !(c.budget_s > 0)) {
+                fprintf(stderr, "gpuhours tune: --budget '%s': expected seconds > 0\n", optarg);
+                return 2;
+            }
+            break;
+        case 's': c.searcher = optarg; break;
+        case 'l': c.learners = optarg; break;
+        case 'm': c.metric = optarg; break;
+        case OPT_TASK: c.task = optarg; break;
+        case 'k':
+            c.folds = (int)strtol(optarg, &end, 10);
+            if (*end || c.folds < 1 || c.folds > 16) {
+                fprintf(stderr, "gpuhours tune: --folds '%s': expected 1..16\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_HOLDOUT:
+            c.holdout = strtod(optarg, &end);
+            if (*end || !(c.holdout > 0 && c.holdout < 1)) {
+                fprintf(stderr, "gpuhours tune: --holdout '%s': expected a fraction in (0,1)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'S':
+            c.seed = strtoull(optarg, &end, 10);
+            if (*end) {
+                fprintf(stderr, "gpuhours tune: --seed '%s': expected an integer\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_SPACE: c.space = optarg; break;
+        case 'o': c.out = optarg; break;
+        case OPT_MODEL: c.model = optarg; break;
+        case OPT_NOREFIT: c.refit = 0; break;
+        case OPT_RESUME: c.resume = 1; break;
+        case 'q': c.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "gpuhours tune: expected one DATA file\n\n");
+        usage(stderr);
+        return 2;
+    }
+    c.data = argv[optind];
+    int all = !strcmp(c.searcher, "all");
+    int n_methods;
+    const char *const *methods = hpo_method_names(&n_methods);
+    if (!all) {
+        int known = 0;
+        for (int i = 0; i < n_methods; i++) known |= !strcmp(methods[i], c.searcher);
+        if (!known) {
+            fprintf(stderr, "gpuhours tune: --searcher '%s': expected cfo, blendsearch, random, "
+                            "grid, tpe, asha or all\n", c.searcher);
+            return 2;
+        }
+    }
+    if (c.resume && !c.out) {
+        fprintf(stderr, "gpuhours tune: --resume needs --out FILE (the run to continue)\n");
+        return 2;
+    }
+    gh_task task = GH_TASK_AUTO;
+    if (parse_task(c.task, &task)) return cli_fail("tune", GH_EINVAL);
+
+    gh_table table;
+    int st = table_read(&table, c.data);
+    if (st) return cli_fail("tune", st);
+    gh_dataset data;
+    st = dataset_from_table(&data, &table, c.target, task);
+    table_free(&table);
+    if (st) return cli_fail("tune", st);
+    // one split for every searcher, so `all` compares them on identical data
+    resample_plan plan;
+    int k = c.folds ? c.folds : resample_auto_k(data.n, data.d, c.budget_s);
+    st = resample_make(&plan, &data, k, c.holdout, c.seed);
+    if (st) {
+        dataset_free(&data);
+        return cli_fail("tune", st);
+    }
+    char dataset[256], stamp[32], base[1024];
+    base_name(c.data, dataset, sizeof dataset);
+    gh_utc_iso8601(stamp);
+    int rc = 0;
+    tune_result results[8];
+    memset(results, 0, sizeof results);
+    const char *ran[8];
+    int n_ran = 0;
+    for (int i = 0; i < (all ? n_methods : 1) && rc == 0; i++) {
+        const char *searcher = all ? methods[i] : c.searcher;
+        char out_path[1200], model_path[1200];
+        if (c.out) {
+            snprintf(base, sizeof base, "%s", c.out);
+            size_t lb = strlen(base);
+            if (lb > 3 && !strcmp(base + lb - 3, ".h5")) base[lb - 3] = 0;
+            if (all) snprintf(out_path, sizeof out_path, "%s-%s.h5", base, searcher);
+            else snprintf(out_path, sizeof out_path, "%s.h5", base);
+        } else {
+            snprintf(base, sizeof base, "results/tune-%s-%s-%s", dataset, searcher, stamp);
+            snprintf(out_path, sizeof out_path, "%s.h5", base);
+        }
+        if (c.model && !all) snprintf(model_path, sizeof model_path, "%s", c.model);
+        else snprintf(model_path, sizeof model_path, "%.*s.model", (int)(strlen(out_path) - 3),
+                      out_path);
+        rc = run_one(&c, searcher, &data, &plan, dataset, out_path, model_path, argc, argv,
+                     &results[n_ran]);
+        ran[n_ran++] = searcher;
+    }
+    if (all && rc == 0) {
+        gh_metric m = METRIC_AUTO;
+        if (c.metric) metric_parse(c.metric, &m);
+        if (m == METRIC_AUTO) m = metric_default(data.task);
+        printf("\n%-12s %-14s %10s %10s %8s %10s\n", "searcher", "best learner", metric_name(m),
+               "val loss", "trials", "to best s");
+        for (int i = 0; i < n_ran; i++)
+            printf("%-12s %-14s %10.5f %10.5f %8lld %10.1f\n", ran[i],
+                   results[i].best_learner ? results[i].best_learner->name : "-",
+                   metric_value_from_loss(m, results[i].best_loss), results[i].best_loss,
+                   (long long)results[i].n_trials, results[i].time_to_best_s);
+    }
+    for (int i = 0; i < n_ran; i++) tune_result_free(&results[i]);
+    resample_free(&plan);
+    dataset_free(&data);
+    return rc;
+}
