@@ -373,7 +373,10 @@ static void provenance(FILE *f, const char *prefix, const bench_cfg *cfg, int ar
     }
     gethostname(host, sizeof host);
     gh_utc_iso8601(when);
-    fprintf(f, "%sbench_kernels commit=%s host=%s utc=%s\n", prefix, commit, host, when);
+    double load[1] = {-1};
+    getloadavg(load, 1);  // other processes' load makes CPU timings noisy: record it
+    fprintf(f, "%sbench_kernels commit=%s host=%s utc=%s loadavg1=%.2f\n", prefix, commit,
+            host, when, load[0]);
     fprintf(f, "%sargv:", prefix);
     for (int i = 0; i < argc; i++) fprintf(f, " %s", argv[i]);
     fprintf(f, "\n%sconfig: threads=%d (kernels see %d) warmup=%d repeats=%d min_sample_ms=%g "

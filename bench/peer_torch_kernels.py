@@ -183,7 +183,8 @@ def provenance(args, torch, prefix):
         commit = "unknown"
     utc = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return [
-        f"{prefix}peer_torch_kernels commit={commit} host={socket.gethostname()} utc={utc}",
+        f"{prefix}peer_torch_kernels commit={commit} host={socket.gethostname()} utc={utc} "
+        f"loadavg1={os.getloadavg()[0]:.2f}",
         f"{prefix}argv: {' '.join(sys.argv)}",
         f"{prefix}config: threads={args.threads} (torch sees {torch.get_num_threads()}) "
         f"warmup={args.warmup} repeats={args.repeats} min_sample_ms={args.min_sample_ms} "
