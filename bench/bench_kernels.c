@@ -827,7 +827,7 @@ static int parse_pos(const char *opt, const char *s, double *out) {
     return 0;
 }
 
-// 0: run; 1: --help printed; other: bad arguments (message in gh_error_get()).
+// 0: run; -1: --help printed; a gh_status: bad arguments (message in gh_error_get()).
 static int parse_args(int argc, char **argv, bench_cfg *cfg) {
     static const struct option opts[] = {
         {"threads", required_argument, 0, 't'}, {"repeats", required_argument, 0, 'r'},
@@ -849,7 +849,7 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg) {
         case 'g': cfg->run_gpu = 1; break;
         case 'o': cfg->csv_path = optarg; break;
         case 'f': cfg->filter = optarg; break;
-        case 'h': usage(stdout); return 1;
+        case 'h': usage(stdout); return -1;
         default: return gh_fail(GH_EINVAL, "unknown option (see --help)");
         }
     }
@@ -863,7 +863,7 @@ int main(int argc, char **argv) {
     bench_cfg cfg;
     cfg_defaults(&cfg);
     int st = parse_args(argc, argv, &cfg);
-    if (st == 1) return 0;
+    if (st < 0) return 0;
     if (st) {
         fprintf(stderr, "bench_kernels: %s\n", gh_error_get());
         return 2;
