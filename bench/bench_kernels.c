@@ -515,6 +515,7 @@ typedef struct {
     int sms, cc_major, cc_minor;
     size_t l2_bytes;
     double peak_gbps, peak_gflops, copy_gbps;
+    double sheet_gbps;  // datasheet bandwidth when the name is in the table, else 0
     const char *bw_source, *flop_source;
 } gpu_info;
 
@@ -560,6 +561,7 @@ static int gpu_probe(gpu_info *g) {
     g->flop_source = "device attributes";
     for (size_t i = 0; i < sizeof gpu_table / sizeof gpu_table[0]; i++) {
         if (!strstr(g->name, gpu_table[i].name)) continue;
+        g->sheet_gbps = gpu_table[i].gbps;
         if (g->peak_gbps <= 0) g->peak_gbps = gpu_table[i].gbps, g->bw_source = "datasheet";
         if (g->peak_gflops <= 0)
             g->peak_gflops = gpu_table[i].gflops, g->flop_source = "datasheet";
@@ -761,9 +763,9 @@ static int gpu_run(const bench_cfg *cfg, const bench_case *cs, int ncs, FILE *cs
     if (st) return st;
     printf("gpu: %s, cc %d.%d, %d SMs, L2 %.1f MiB\n", g.name, g.cc_major, g.cc_minor, g.sms,
            g.l2_bytes / 1048576.0);
-    printf("gpu: peak HBM %.0f GB/s (%s), measured d2d copy %.0f GB/s (%.0f%% of peak), "
-           "peak FP32 %.0f GFLOP/s (%s)\n", g.peak_gbps, g.bw_source, g.copy_gbps,
-           100 * g.copy_gbps / g.peak_gbps, g.peak_gflops, g.flop_source);
+    printf("gpu: peak HBM %.0f GB/s (%s; datasheet %.0f), measured d2d copy %.0f GB/s (%.0f%% "
+           "of peak), peak FP32 %.0f GFLOP/s (%s)\n", g.peak_gbps, g.bw_source, g.sheet_gbps,
+           g.copy_gbps, 100 * g.copy_gbps / g.peak_gbps, g.peak_gflops, g.flop_source);
     printf("gpu: timing: cudaEvents around each call, L2 flushed before each of %d repeats; "
            "%%BW and %%FP32 against the peaks above\n", cfg->repeats);
     if (csv)
