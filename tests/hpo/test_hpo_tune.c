@@ -1,0 +1,121 @@
+// test_hpo_tune: the tuning loop end to end on a small generated dataset: every searcher
+// honours the time budget (search wall time <= budget + slack), each trial is one ledger row
+// with its learner, config and cost, the best is a real improvement over chance, and the refit
+// model predicts.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "search/search.h"
+
+#define BUDGET_S 2.0
+// Slack: the trial in flight when the budget ends finishes its current boosting round / epoch,
+// then the loop scores it; on a loaded 2-core machine that can take a second.
+#define SLACK_S 1.5
+
+// 600 rows, 6 features (one nominal), label from a noisy linear rule: learnable, not trivial.
+static int write_csv(const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) return 1;
+    fprintf(f, "a,b,c,d,e,colour,label\n");
+    gh_rng r;
+    gh_rng_seed(&r, 99, GH_STREAM_DATA);
+    const char *colours[3] = {"red", "green", "blue"};
+    for (int i = 0; i < 600; i++) {
+        double x[5];
+        for (int j = 0; j < 5; j++) x[j] = gh_rng_normal(&r);
+        int c = (int)gh_rng_below(&r, 3);
+        double z = 1.5 * x[0] - x[1] + 0.5 * x[2] * x[3] + (c == 2 ? 0.8 : 0) +
+                   0.7 * gh_rng_normal(&r);
+        fprintf(f, "%.5f,%.5f,%.5f,%.5f,%.5f,%s,%s\n", x[0], x[1], x[2], x[3], x[4], colours[c],
+                z > 0 ? "yes" : "no");
+    }
+    return fclose(f) != 0;
+}
+
+int main(void) {
+    const char *csv = "hpo_tune_data.csv";
+    CHECK(write_csv(csv) == 0);
+    gh_table t;
+    CHECK_OK(table_read(&t, csv));
+    gh_dataset ds;
+    CHECK_OK(dataset_from_table(&ds, &t, "label", GH_TASK_AUTO));
+    table_free(&t);
+    CHECK(ds.task == GH_TASK_BINARY && ds.n == 600);
+
+    int n;
+    const char *const *methods = hpo_method_names(&n);
+    for (int i = 0; i < n; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "hpo_tune_%s.h5", methods[i]);
+        unlink(path);
+        ledger_run_info info = {.method = methods[i], .dataset = "generated", .seed = 3,
+                                .config_text = "test_hpo_tune"};
+        ledger *led = NULL;
+        CHECK_OK(ledger_create(&led, path, &info));
+        tune_options o = {.searcher = methods[i], .budget_s = BUDGET_S, .seed = 3,
+                          .metric = METRIC_AUTO, .refit = i == 0};
+        tune_result r;
+        double t0 = gh_wall_seconds();
+        int st = tune_run(&ds, &o, led, &r);
+        double wall = gh_wall_seconds() - t0;
+        CHECK_OK(st);
+        CHECK_OK(ledger_close(led, "finished"));
+        printf("  %-12s %3lld trials, search %.2f s (budget %.1f), best roc_auc loss %.4f (%s)\n",
+               methods[i], (long long)r.n_trials, r.search_s, BUDGET_S, r.best_loss,
+               r.best_learner ? r.best_learner->name : "-");
+        CHECK_MSG(r.search_s <= BUDGET_S + SLACK_S, "%s: search took %.2f s of a %.1f s budget",
+                  methods[i], r.search_s, BUDGET_S);
+        CHECK_MSG(wall - r.refit_s <= BUDGET_S + SLACK_S + 0.5, "%s: tune_run took %.2f s",
+                  methods[i], wall);
+        CHECK_MSG(r.n_trials >= 3, "%s: only %lld trials", methods[i], (long long)r.n_trials);
+        CHECK_MSG(r.best_learner && r.best_loss < 0.25, "%s: best loss %g (chance is 0.5)",
+                  methods[i], r.best_loss);
+        // the curve is the best so far: never increasing
+        int mono = 1;
+        for (int k = 1; k < r.n_curve; k++) mono &= r.curve_loss[k] <= r.curve_loss[k - 1];
+        CHECK(mono && r.n_curve == r.n_trials);
+
+        // one ledger row per trial, each naming its learner and config, with its cost
+        ledger *rd = NULL;
+        CHECK_OK(ledger_open_read(&rd, path));
+        if (rd) {
+            CHECK_MSG(ledger_num_trials(rd) == r.n_trials, "%s: %lld ledger rows for %lld trials",
+                      methods[i], (long long)ledger_num_trials(rd), (long long)r.n_trials);
+            int bad = 0;
+            double best = INFINITY;
+            for (int64_t k = 0; k < ledger_num_trials(rd); k++) {
+                ledger_trial lt;
+                if (ledger_read_trial(rd, k, &lt)) { bad++; continue; }
+                if (!lt.learner || !learner_find(lt.learner) || !lt.arch || lt.arch[0] != '{') bad++;
+                if (!(lt.cost.wall_s >= 0) || !(lt.fidelity >= 1)) bad++;
+                if (lt.val_loss < best) best = lt.val_loss;
+            }
+            CHECK_MSG(bad == 0, "%s: %d malformed ledger rows", methods[i], bad);
+            CHECK_MSG(fabs(best - r.best_loss) < 1e-12, "%s: ledger best %g, result best %g",
+                      methods[i], best, r.best_loss);
+            const char *best_text = NULL;
+            CHECK_OK(ledger_get_text(rd, "tune/best", &best_text));
+            CHECK(best_text && strstr(best_text, r.best_learner ? r.best_learner->name : "?"));
+            ledger_close(rd, NULL);
+        }
+        // the refit model (cfo run) predicts probabilities for every row
+        if (o.refit) {
+            CHECK_MSG(r.model != NULL, "cfo: no refit model");
+            if (r.model) {
+                static float pred[600 * 2];
+                CHECK_OK(learner_predict(r.model, &ds, pred));
+                int ok = 1;
+                for (int k = 0; k < 600 * 2; k++) ok &= pred[k] >= 0 && pred[k] <= 1;
+                CHECK(ok);
+            }
+        }
+        tune_result_free(&r);
+        unlink(path);
+    }
+    dataset_free(&ds);
+    unlink(csv);
+    return check_done("test_hpo_tune");
+}
