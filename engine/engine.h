@@ -81,7 +81,9 @@ int gh_param_group(const gh_engine *e, int i);
 void gh_step_begin(gh_engine *e);                  // frees every activation, clears the tape
 void gh_set_training(gh_engine *e, int training);  // batch norm batch stats, dropout on
 void gh_set_grad_enabled(gh_engine *e, int on);    // off: ops record nothing (evaluation)
-// Host data into a new arena tensor (no gradient).
+// Host data into a new arena tensor (no gradient; host NULL gives zeros). Setting
+// requires_grad = 1 on the result before using it makes gh_backward leave d loss / d input in
+// its grad (arena memory, valid until the next step_begin).
 gh_tensor *gh_input(gh_engine *e, int ndim, const int *shape, const float *host);
 // Integer labels into the arena; returns a backend pointer valid until the next step_begin.
 const int *gh_labels(gh_engine *e, int n, const int *host);
@@ -140,6 +142,7 @@ double gh_vec_norm(gh_engine *e, size_t n, const float *x);           // L2, acc
 // Backend memory that outlives steps (saved weights, optimizer copies); freed with the engine.
 float *gh_buffer(gh_engine *e, size_t n);
 // The optimizer state of a group (momentum buffer for SGD, m and v for Adam), NULL if unused.
+// For Adam it is m followed by v: 2 x gh_group_numel floats.
 float *gh_group_momentum(gh_engine *e, int group);
 
 // The per-purpose seed for dropout masks of this step (advanced by step_begin).
