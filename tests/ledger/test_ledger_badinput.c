@@ -11,6 +11,8 @@
 #include "ledger_fixture.h"
 
 static char *slurp(const char *path, long *n) {
+    struct stat sb;
+    if (stat(path, &sb) || !S_ISREG(sb.st_mode)) return NULL; // a directory: nothing to read
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
