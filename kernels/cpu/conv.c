@@ -1,8 +1,7 @@
 // conv2d on the host: shape validation, the reference loops (double accumulators), and the
 // fast path for groups that are not depthwise: im2col of one (sample, group) into a per-thread
-// slice of ctx->ws and one single-threaded sgemm per item, the items spread over OpenMP.
-// Depthwise convolutions go to conv_depthwise.c (direct loops beat im2col there).
-#include <cblas.h>
+// slice of ctx->ws and one single-threaded GEMM (gemm.c) per item, the items spread over
+// OpenMP. Depthwise convolutions go to conv_depthwise.c (direct loops beat im2col there).
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,20 +169,42 @@ int conv_is_depthwise(const conv2d_shape *sh) { return sh->groups == sh->c && sh
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-// Floats one thread needs: the column matrix of one (sample, group) and a private dW.
+// dW as one product over the whole batch, dY [kg, n*pq] col^T, with each 4-row stripe summing
+// every sample in registers: best when the planes are small (pq < 256), where per-sample
+// products would spend their time in horizontal sums. Im2col convs need the column matrices
+// of all samples for it, at most CONV_BATCH_COL_MAX floats (64 MiB); larger planes go per
+// sample, with a private dW per thread.
+#define CONV_BATCH_COL_MAX ((size_t)16 << 20)
+#define CONV_BATCH_PQ 256
+
+static int conv_dw_batched(const conv2d_shape *sh) {
+    if ((size_t)sh->p * sh->q >= CONV_BATCH_PQ) return 0;
+    return conv_is_direct(sh) ||
+           (size_t)sh->n * sh->c * sh->r * sh->s * sh->p * sh->q <= CONV_BATCH_COL_MAX;
+}
+
+// Floats of the batch's column matrices [n, groups, crs, pq] (0: none needed).
+static size_t conv_batch_col(const conv2d_shape *sh) {
+    if (conv_is_direct(sh) || !conv_dw_batched(sh)) return 0;
+    return (size_t)sh->n * sh->c * sh->r * sh->s * sh->p * sh->q;
+}
+
+// Floats one thread needs: the column matrix of one (sample, group) (none for direct convs)
+// and a private dW when dW is not batched.
 static size_t conv_gemm_per_thread(const conv2d_shape *sh) {
-    size_t cg = (size_t)(sh->c / sh->groups);
-    size_t col = conv_is_direct(sh) ? 0 : cg * sh->r * sh->s * sh->p * sh->q;
-    size_t dwp = (size_t)sh->k * cg * sh->r * sh->s;
-    return round16(col) + round16(dwp);
+    size_t crs = (size_t)(sh->c / sh->groups) * sh->r * sh->s;
+    size_t col = conv_is_direct(sh) ? 0 : round16(crs * sh->p * sh->q);
+    return col + (conv_dw_batched(sh) ? 0 : round16((size_t)sh->k * crs));
 }
 
 size_t conv2d_ws_floats(const conv2d_shape *shape) {
     if (!shape) return 0;
     conv2d_shape sh = *shape;
     if (conv2d_shape_init(&sh)) return 0;
-    size_t per = conv_is_depthwise(&sh) ? conv_dw_per_thread(&sh) : conv_gemm_per_thread(&sh);
-    return per * (size_t)gh_cpu_nthreads();
+    if (conv_is_depthwise(&sh)) return conv_dw_per_thread(&sh) * (size_t)gh_cpu_nthreads();
+    size_t threads = conv_gemm_per_thread(&sh) * (size_t)gh_cpu_nthreads();
+    size_t batch = conv_batch_col(&sh);
+    return threads > batch ? threads : batch;
 }
 
 // Threads that the workspace allows (at most gh_cpu_nthreads()); 0 with the error set.
@@ -286,7 +307,6 @@ int conv2d_fwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, c
     size_t per = round16(direct ? 0 : (size_t)crs * pq);   // forward needs no private dW
     int nt = conv_ws_threads(op, ctx, per);
     if (!nt) return GH_EINVAL;
-    gh_cpu_blas_init();
     int items = sh.n * sh.groups;
     if (items < nt) nt = items;
 #pragma omp parallel num_threads(nt)
@@ -302,8 +322,9 @@ int conv2d_fwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, c
                 im2col(&sh, cg, xg, col);
                 bm = col;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kg, (int)pq, crs, 1.0f,
-                        w + (size_t)g * kg * crs, crs, bm, (int)pq, 0.0f, yg, (int)pq);
+            // Y_g [kg, pq] = W_g [kg, crs] col [crs, pq]
+            gh_cpu_gemm(kg, (int)pq, crs, w + (size_t)g * kg * crs, crs, 1, bm, (ptrdiff_t)pq, yg,
+                        (ptrdiff_t)pq, 0);
             if (b) add_bias_rows(kg, pq, b + (size_t)g * kg, yg);
         }
     }
@@ -325,49 +346,78 @@ int conv2d_bwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, c
     int crs = cg * sh.r * sh.s, direct = conv_is_direct(&sh);
     size_t pq = (size_t)sh.p * sh.q, hw = (size_t)sh.h * sh.w;
     size_t wsize = (size_t)sh.k * crs;
-    if (dx || dw) {
-        size_t colsz = round16(direct ? 0 : (size_t)crs * pq);
-        size_t per = colsz + (dw ? round16(wsize) : 0);
+    int batched = conv_dw_batched(&sh);
+    if (dw && batched) {
+        // B_s = the [crs, pq] column matrix of sample s: x itself for direct convs
+        const float *cols = x;
+        ptrdiff_t colstride = (ptrdiff_t)sh.c * hw, gstride = (ptrdiff_t)cg * hw;
+        size_t bcol = conv_batch_col(&sh);
+        if (bcol) {
+            size_t have = ctx && ctx->ws ? ctx->ws_floats : 0;
+            if (have < bcol)
+                return gh_fail(GH_EINVAL, "%s: workspace has %zu floats, needs %zu for the "
+                               "column matrices of the batch (conv2d_ws_floats)", op, have, bcol);
+            int items = sh.n * sh.groups;
+#pragma omp parallel for schedule(static) if (bcol >= GH_CPU_PAR_MIN)
+            for (int it = 0; it < items; it++)
+                im2col(&sh, cg, x + (size_t)it * cg * hw, ctx->ws + (size_t)it * crs * pq);
+            cols = ctx->ws;   // [n, groups, crs, pq]
+            colstride = (ptrdiff_t)sh.groups * crs * pq;
+            gstride = (ptrdiff_t)crs * pq;
+        }
+        // dW_g [kg, crs] += sum_s dY_g,s [kg, pq] B_s^T, by 4-row stripes over the threads
+        // (no partials: the result does not depend on the thread count)
+        int stripes = (kg + 3) / 4, jobs = sh.groups * stripes;
+#pragma omp parallel for schedule(static) if ((size_t)sh.n * sh.k * crs * pq >= GH_CPU_PAR_MIN)
+        for (int it = 0; it < jobs; it++) {
+            int g = it / stripes, i0 = (it % stripes) * 4, rows = kg - i0 < 4 ? kg - i0 : 4;
+            gh_cpu_gemm_nt(rows, crs, (int)pq, sh.n, dy + ((size_t)g * kg + i0) * pq, (ptrdiff_t)pq,
+                           (ptrdiff_t)sh.k * pq, cols + g * gstride, (ptrdiff_t)pq, colstride,
+                           dw + ((size_t)g * kg + i0) * crs, crs);
+        }
+    }
+    if (dx || (dw && !batched)) {
+        size_t colsz = direct ? 0 : round16((size_t)crs * pq);
+        int wpart = dw && !batched;
+        size_t per = colsz + (wpart ? round16(wsize) : 0);
         int nt = conv_ws_threads(op, ctx, per);
         if (!nt) return GH_EINVAL;
-        gh_cpu_blas_init();
         int items = sh.n * sh.groups;
         if (items < nt) nt = items;
 #pragma omp parallel num_threads(nt)
         {
-            int tid = omp_get_thread_num();
-            float *col = per ? ctx->ws + (size_t)tid * per : NULL;
-            float *dwp = dw ? col + colsz : NULL;   // this thread's dW, summed in thread order below
+            float *col = per ? ctx->ws + (size_t)omp_get_thread_num() * per : NULL;
+            float *dwp = wpart ? col + colsz : NULL;   // this thread's dW, summed in thread order
             if (dwp) memset(dwp, 0, sizeof(float) * wsize);
 #pragma omp for schedule(static)
             for (int it = 0; it < items; it++) {
                 int n = it / sh.groups, g = it % sh.groups;
                 const float *dyg = dy + ((size_t)n * sh.k + (size_t)g * kg) * pq;
-                const float *wg = w ? w + (size_t)g * kg * crs : NULL;
                 size_t xoff = ((size_t)n * sh.c + (size_t)g * cg) * hw;
-                if (dw) {
-                    // dW_g += dY_g col^T: [kg, pq] x [pq, crs]
+                if (wpart) {
+                    // dW_g [kg, crs] += dY_g [kg, pq] col^T, col [crs, pq], one sample
                     const float *bm = x + xoff;
                     if (!direct) {
                         im2col(&sh, cg, x + xoff, col);
                         bm = col;
                     }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, kg, crs, (int)pq, 1.0f,
-                                dyg, (int)pq, bm, (int)pq, 1.0f, dwp + (size_t)g * kg * crs, crs);
+                    gh_cpu_gemm_nt(kg, crs, (int)pq, 1, dyg, (ptrdiff_t)pq, 0, bm, (ptrdiff_t)pq,
+                                   0, dwp + (size_t)g * kg * crs, crs);
                 }
                 if (dx) {
-                    // dcol = W_g^T dY_g: [crs, kg] x [kg, pq]; direct convs add into dx itself
+                    // dcol [crs, pq] = W_g^T dY_g; direct convs add it into dx itself
+                    const float *wg = w + (size_t)g * kg * crs;
                     if (direct)
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, crs, (int)pq, kg,
-                                    1.0f, wg, crs, dyg, (int)pq, 1.0f, dx + xoff, (int)pq);
+                        gh_cpu_gemm(crs, (int)pq, kg, wg, 1, crs, dyg, (ptrdiff_t)pq, dx + xoff,
+                                    (ptrdiff_t)pq, 1);
                     else {
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, crs, (int)pq, kg,
-                                    1.0f, wg, crs, dyg, (int)pq, 0.0f, col, (int)pq);
+                        gh_cpu_gemm(crs, (int)pq, kg, wg, 1, crs, dyg, (ptrdiff_t)pq, col,
+                                    (ptrdiff_t)pq, 0);
                         col2im_add(&sh, cg, col, dx + xoff);
                     }
                 }
             }
-            if (dw) {
+            if (wpart) {
                 int team = omp_get_num_threads();
 #pragma omp for schedule(static)
                 for (size_t e = 0; e < wsize; e++) {

@@ -1,6 +1,7 @@
 // Depthwise conv2d (groups == c == k) on the host by direct loops, one (sample, channel) plane
-// per OpenMP iteration: the plane is copied zero-padded into a per-thread buffer whose columns
-// are split by stride phase, so that every filter tap reads a contiguous run and vectorises.
+// per OpenMP iteration. Stride 1 goes to the flat correlations of conv_dw_flat.c; the general
+// case here copies the plane zero-padded into a per-thread buffer whose columns are split by
+// stride phase, so that every filter tap reads a contiguous run and vectorises.
 #include <omp.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ static inline size_t dw_at(const dw_geo *g, int row, int col) {
 }
 
 size_t conv_dw_per_thread(const conv2d_shape *sh) {
+    if (conv_dwflat_ok(sh)) return conv_dwflat_per_thread(sh);
     dw_geo g = dw_geometry(sh);
     return 2 * g.plane + (((size_t)sh->c * sh->r * sh->s + 15) & ~(size_t)15);
 }
@@ -121,6 +123,7 @@ static void dw_unfill_add(const conv2d_shape *sh, const dw_geo *g, const float *
 
 int conv_dw_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
                 const float *b, float *y) {
+    if (conv_dwflat_ok(sh)) return conv_dwflat_fwd(ctx, sh, x, w, b, y);
     dw_geo g = dw_geometry(sh);
     int nt = conv_ws_threads("conv2d_fwd_cpu", ctx, g.plane);
     if (!nt) return GH_EINVAL;
@@ -142,7 +145,10 @@ int conv_dw_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const f
 
 int conv_dw_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
                 const float *dy, float *dx, float *dw, float *db) {
-    if (dx || dw) {
+    if ((dx || dw) && conv_dwflat_ok(sh)) {
+        int st = conv_dwflat_bwd(ctx, sh, x, w, dy, dx, dw);
+        if (st) return st;
+    } else if (dx || dw) {
         dw_geo g = dw_geometry(sh);
         int rs = sh->r * sh->s;
         size_t wsize = (size_t)sh->c * rs, wpad = (wsize + 15) & ~(size_t)15;

@@ -20,3 +20,11 @@ int conv_dw_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const f
                 const float *b, float *y);
 int conv_dw_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
                 const float *dy, float *dx, float *dw, float *db);
+
+// Stride-1 depthwise as flat correlations (conv_dw_flat.c), when conv_dwflat_ok(sh).
+int conv_dwflat_ok(const conv2d_shape *sh);
+size_t conv_dwflat_per_thread(const conv2d_shape *sh);
+int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                    const float *b, float *y);
+int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                    const float *dy, float *dx, float *dw);

@@ -20,12 +20,32 @@
 
 // The _cpu path parallelises with OpenMP and calls sgemm from inside parallel regions, so
 // OpenBLAS must not start its own threads there (two pools spinning on the same cores, and
-// nested calls into the pthreads build's thread server). Called before the first sgemm of
-// every op; sets OpenBLAS to one thread once per process.
+// nested calls into the pthreads build's thread server). Called (outside parallel regions)
+// before the sgemm calls of every op; sets OpenBLAS to one thread if it is not already.
 void gh_cpu_blas_init(void);
 
 // Threads the _cpu path uses (omp_get_max_threads, at least 1).
 int gh_cpu_nthreads(void);
+
+// C [m, n] (accumulate ? += : =) A B on one thread, A(i, k) = a[i*ars + k*acs] (strides select
+// A or A^T), B row-major with row pitch ldb, C row-major with pitch ldc (gemm.c).
+void gh_cpu_gemm(int m, int n, int kd, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
+
+// C [m, n] += sum over s < batch of A_s B_s^T on one thread, where row i of A_s is
+// a + s*abs_ + i*lda and row j of B_s is b + s*bbs + j*ldb, both kd long and contiguous
+// (gemm.c). Summing the batch inside each block keeps the accumulators in registers.
+void gh_cpu_gemm_nt(int m, int n, int kd, int batch, const float *a, ptrdiff_t lda,
+                    ptrdiff_t abs_, const float *b, ptrdiff_t ldb, ptrdiff_t bbs, float *c,
+                    ptrdiff_t ldc);
+
+// Stride-1 pooling on small planes as flat sweeps over a bordered copy (pool_flat.c); the
+// shape is validated, pool_flat_ok() says whether these apply.
+int pool_flat_ok(const pool_shape *sh);
+void maxpool_flat_fwd(const pool_shape *sh, const float *x, float *y);
+void maxpool_flat_bwd(const pool_shape *sh, const float *x, const float *dy, float *dx);
+void avgpool_flat_fwd(const pool_shape *sh, const float *x, float *y);
+void avgpool_flat_bwd(const pool_shape *sh, const float *dy, float *dx);
 
 // Deterministic double sum of x[i]*y[i] (y NULL: x[i]^2) over fixed 4096-element chunks whose
 // partial sums are added in chunk order: the result does not depend on the thread count.

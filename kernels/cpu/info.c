@@ -2,15 +2,14 @@
 // they call, and the one-time switch of OpenBLAS to a single thread (see cpu.h for why).
 #include <cblas.h>
 #include <omp.h>
-#include <pthread.h>
 
 #include "cpu.h"
 
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
-
-void gh_cpu_blas_init(void) { pthread_once(&blas_once, blas_single_thread); }
+// Checked on every call, not once: a caller (a benchmark, another library) may have raised
+// OpenBLAS's thread count since the last op.
+void gh_cpu_blas_init(void) {
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
 
 int gh_cpu_nthreads(void) {
     int nt = omp_get_max_threads();

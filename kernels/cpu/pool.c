@@ -41,6 +41,8 @@ static int pool_check(const char *op, const pool_shape *in, pool_shape *out) {
     return GH_OK;
 }
 
+// (Stride 1 on planes that fit a stack buffer goes to pool_flat.c.)
+
 // In-bounds part [lo, hi) of the window that starts at s (may be negative) and spans k in [0, n).
 static inline void clamp_window(int s, int k, int n, int *lo, int *hi) {
     *lo = s < 0 ? 0 : s;
@@ -193,13 +195,25 @@ static void max_row_argmax(const pool_shape *sh, const float *xp, int i, int j0,
             int jlo, jhi;
             tap_range(sh, b, j0, j1, &jlo, &jhi);
             const int base = a * sh->w + (b - sh->pad);   // may be < 0; base + j stride is not
+            float *restrict bt = best + (jlo - j0);
+            int *restrict it = idx + (jlo - j0);
+            if (sh->stride == 1) {   // contiguous: plain vector loads, no gathers
+                const float *restrict src = xp + (base + jlo);
+                const int first = base + jlo;
 #pragma omp simd
-            for (int j = jlo; j < jhi; j++) {
-                float v = xp[base + j * sh->stride];
-                int take = idx[j - j0] < 0 || v > best[j - j0] || v != v;
-                best[j - j0] = take ? v : best[j - j0];
-                idx[j - j0] = take ? base + j * sh->stride : idx[j - j0];
-            }
+                for (int t = 0; t < jhi - jlo; t++) {
+                    float v = src[t];
+                    int take = it[t] < 0 || v > bt[t] || v != v;
+                    bt[t] = take ? v : bt[t];
+                    it[t] = take ? first + t : it[t];
+                }
+            } else
+                for (int j = jlo; j < jhi; j++) {
+                    float v = xp[base + j * sh->stride];
+                    int take = it[j - jlo] < 0 || v > bt[j - jlo] || v != v;
+                    bt[j - jlo] = take ? v : bt[j - jlo];
+                    it[j - jlo] = take ? base + j * sh->stride : it[j - jlo];
+                }
         }
 }
 
@@ -210,6 +224,10 @@ int maxpool_fwd_cpu(const kctx *ctx, const pool_shape *shape, const float *x, fl
     if (st) return st;
     GH_NEED("maxpool_fwd_cpu", x);
     GH_NEED("maxpool_fwd_cpu", y);
+    if (pool_flat_ok(&sh)) {
+        maxpool_flat_fwd(&sh, x, y);
+        return GH_OK;
+    }
     int planes = sh.n * sh.c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * sh.h * sh.w >= GH_CPU_PAR_MIN)
     for (int pl = 0; pl < planes; pl++) {
@@ -235,6 +253,10 @@ int maxpool_bwd_cpu(const kctx *ctx, const pool_shape *shape, const float *x, co
     if (!dx) return GH_OK;
     GH_NEED("maxpool_bwd_cpu", x);
     GH_NEED("maxpool_bwd_cpu", dy);
+    if (pool_flat_ok(&sh)) {
+        maxpool_flat_bwd(&sh, x, dy, dx);
+        return GH_OK;
+    }
     int planes = sh.n * sh.c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * sh.h * sh.w >= GH_CPU_PAR_MIN)
     for (int pl = 0; pl < planes; pl++) {
@@ -264,8 +286,13 @@ static void avg_row_sum(const pool_shape *sh, const float *xp, int i, int j0, in
             int jlo, jhi;
             tap_range(sh, b, j0, j1, &jlo, &jhi);
             const int base = a * sh->w + (b - sh->pad);
+            float *restrict st = sum + (jlo - j0);
+            if (sh->stride == 1) {
+                const float *restrict src = xp + (base + jlo);
 #pragma omp simd
-            for (int j = jlo; j < jhi; j++) sum[j - j0] += xp[base + j * sh->stride];
+                for (int t = 0; t < jhi - jlo; t++) st[t] += src[t];
+            } else
+                for (int j = jlo; j < jhi; j++) st[j - jlo] += xp[base + j * sh->stride];
         }
 }
 
@@ -284,6 +311,10 @@ int avgpool_fwd_cpu(const kctx *ctx, const pool_shape *shape, const float *x, fl
     if (st) return st;
     GH_NEED("avgpool_fwd_cpu", x);
     GH_NEED("avgpool_fwd_cpu", y);
+    if (pool_flat_ok(&sh)) {
+        avgpool_flat_fwd(&sh, x, y);
+        return GH_OK;
+    }
     int planes = sh.n * sh.c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * sh.h * sh.w >= GH_CPU_PAR_MIN)
     for (int pl = 0; pl < planes; pl++) {
@@ -311,8 +342,13 @@ static void avg_row_scatter(const pool_shape *sh, float *dxp, int i, int j0, int
             int jlo, jhi;
             tap_range(sh, b, j0, j1, &jlo, &jhi);
             const int base = a * sh->w + (b - sh->pad);
+            const float *restrict gt = g + (jlo - j0);
+            if (sh->stride == 1) {
+                float *restrict dst = dxp + (base + jlo);
 #pragma omp simd
-            for (int j = jlo; j < jhi; j++) dxp[base + j * sh->stride] += g[j - j0];
+                for (int t = 0; t < jhi - jlo; t++) dst[t] += gt[t];
+            } else
+                for (int j = jlo; j < jhi; j++) dxp[base + j * sh->stride] += gt[j - jlo];
         }
 }
 
@@ -323,6 +359,10 @@ int avgpool_bwd_cpu(const kctx *ctx, const pool_shape *shape, const float *dy, f
     if (st) return st;
     if (!dx) return GH_OK;
     GH_NEED("avgpool_bwd_cpu", dy);
+    if (pool_flat_ok(&sh)) {
+        avgpool_flat_bwd(&sh, dy, dx);
+        return GH_OK;
+    }
     int planes = sh.n * sh.c;
 #pragma omp parallel for schedule(static) if ((size_t)planes * sh.h * sh.w >= GH_CPU_PAR_MIN)
     for (int pl = 0; pl < planes; pl++) {

@@ -128,6 +128,15 @@ static void exact_maxpool_hand(void) {
         CHECK_OK((cpu ? maxpool_bwd_cpu : maxpool_bwd_ref)(NULL, &sh, x, dy, dx));
         KT_EQUAL(cpu ? "cpu maxpool hand dx (ties)" : "ref maxpool hand dx (ties)", dx, want_dx, 16);
     }
+    // every value -inf: the gradient goes to the first in-bounds element of each window
+    float ninf[16], dxr[16] = {0}, dxc[16] = {0};
+    for (int i = 0; i < 16; i++) ninf[i] = -INFINITY;
+    CHECK_OK(maxpool_bwd_ref(NULL, &sh, ninf, dy, dxr));
+    CHECK_OK(maxpool_bwd_cpu(NULL, &sh, ninf, dy, dxc));
+    KT_EQUAL("cpu maxpool dx, all -inf", dxc, dxr, 16);
+    // windows of outputs (0..1, 0..1) start at (0, 0); the others at (i-1, j-1)
+    float want_inf[16] = {4, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0};
+    KT_EQUAL("ref maxpool dx, all -inf", dxr, want_inf, 16);
     // all negative: zero padding must never win
     float neg[16];
     for (int i = 0; i < 16; i++) neg[i] = -(float)(i % 5) - 1.0f;

@@ -33,6 +33,9 @@ static const conv_case conv_cases[] = {
     {1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16}, // DARTS size depthwise, one sample
     {2, 3, 32, 32, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1},   // DARTS stem
     {2, 3, 13, 13, 4, 3, 3, 3, 3, 0, 0, 1, 1, 1},    // stride 3, input not covered
+    {2, 8, 16, 16, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1},    // pointwise, plane >= 256: dW per sample
+    {2, 6, 16, 17, 9, 3, 3, 1, 1, 1, 1, 1, 1, 3},    // groups 3, plane >= 256
+    {3, 4, 16, 16, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2},    // groups 2, im2col dW per sample
 };
 
 static conv2d_shape conv_shape_of(const conv_case *t) {

@@ -1,0 +1,226 @@
+// Stride-1 depthwise conv2d on the host as "flat" correlations: a zero-padded plane of row
+// pitch W is read as one long vector, so output m = i*W + j of every tap is in[m + a*dh*W +
+// b*dw] and each tap is a single long vector loop (the columns j >= q are computed and
+// dropped). Forward correlates padded x with w; the input gradient correlates padded dy with
+// the flipped filter; the filter gradient is one long dot product per tap. Register-blocked
+// with GCC vector types, which lower to AVX-512, AVX2 or SSE in the per-ISA clones.
+#include <omp.h>
+#include <string.h>
+
+#include "conv_internal.h"
+
+// The FMA contraction that -std=c11 turns off: these loops are compared with tolerances.
+#pragma GCC optimize("fp-contract=fast")
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+
+// unaligned load and store (macros: a function returning a vector trips -Wpsabi in the
+// baseline clone)
+#define ld(p) (*(const v16u *)(p))
+#define st(p, v) (*(v16u *)(p) = (v))
+
+#define FLAT_MAX_TAPS 64    // larger filters take the phase-split path
+#define FLAT_TAP_GROUP 5    // filter-gradient accumulators per pass (fits AVX2's 16 registers)
+
+// Geometry of one plane: padded input (hin x win) and its correlation output (hout x wout).
+typedef struct {
+    int hin, win, hout, wout;
+    int top, left;      // where the unpadded source starts inside the padded buffer
+    int src_h, src_w;   // source plane size
+    size_t len;         // flat outputs computed: (hout-1)*win + wout rounded up to 16
+    size_t buf;         // floats of a padded buffer, with slack for the rounded tail
+} flat_geo;
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static flat_geo flat_make(int src_h, int src_w, int top, int left, int hin, int win, int hout,
+                          int wout, int r, int s, int dh, int dw) {
+    flat_geo g = {hin, win, hout, wout, top, left, src_h, src_w, 0, 0};
+    g.len = round16((size_t)(hout - 1) * win + wout);
+    // reads reach len - 1 + (r-1) dh win + (s-1) dw; outputs are kept up to hout*win
+    size_t reach = g.len + (size_t)(r - 1) * dh * win + (size_t)(s - 1) * dw;
+    size_t need = (size_t)hin * win > reach ? (size_t)hin * win : reach;
+    size_t out = round16((size_t)hout * win);
+    // + (s-1) dw + 32: the filter gradient runs over round16(hout*win) outputs, up to
+    // win - wout = (s-1) dw + 15 more than len
+    g.buf = round16((need > out ? need : out) + (size_t)(s - 1) * dw + 32);
+    return g;
+}
+
+// forward: x padded by (pad_h, pad_w) on every side
+static flat_geo flat_fwd_geo(const conv2d_shape *sh) {
+    return flat_make(sh->h, sh->w, sh->pad_h, sh->pad_w, sh->h + 2 * sh->pad_h,
+                     sh->w + 2 * sh->pad_w, sh->p, sh->q, sh->r, sh->s, sh->dil_h, sh->dil_w);
+}
+
+// input gradient: dy padded by ((r-1) dh - pad_h, (s-1) dw - pad_w), output h x w
+static flat_geo flat_bwd_geo(const conv2d_shape *sh) {
+    int eh = (sh->r - 1) * sh->dil_h, ew = (sh->s - 1) * sh->dil_w;
+    return flat_make(sh->p, sh->q, eh - sh->pad_h, ew - sh->pad_w, sh->h + eh, sh->w + ew, sh->h,
+                     sh->w, sh->r, sh->s, sh->dil_h, sh->dil_w);
+}
+
+int conv_dwflat_ok(const conv2d_shape *sh) {
+    return sh->stride_h == 1 && sh->stride_w == 1 && sh->r * sh->s <= FLAT_MAX_TAPS &&
+           sh->pad_h <= (sh->r - 1) * sh->dil_h && sh->pad_w <= (sh->s - 1) * sh->dil_w;
+}
+
+// Per thread: padded x, dy on x's pitch (filter gradient), padded dy, flat output; private dW.
+size_t conv_dwflat_per_thread(const conv2d_shape *sh) {
+    flat_geo f = flat_fwd_geo(sh), b = flat_bwd_geo(sh);
+    return 3 * f.buf + b.buf + round16((size_t)sh->c * sh->r * sh->s);
+}
+
+// buf = zero border around the source plane
+static void flat_fill(const flat_geo *g, const float *src, float *buf) {
+    memset(buf, 0, sizeof(float) * g->buf);
+    for (int i = 0; i < g->src_h; i++)
+        memcpy(buf + (size_t)(i + g->top) * g->win + g->left, src + (size_t)i * g->src_w,
+               sizeof(float) * g->src_w);
+}
+
+// out[m] = sum_t wt[t] in[m + off[t]] for m < len (a multiple of 16), 64 outputs per step
+GH_CPU_CLONES
+static void flat_corr(const float *in, size_t len, int nt, const int *off, const float *wt,
+                      float *out) {
+    size_t m = 0;
+    for (; m + 64 <= len; m += 64) {
+        v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (int t = 0; t < nt; t++) {
+            const float *p = in + m + off[t];
+            const float w = wt[t];
+            a0 += w * ld(p);
+            a1 += w * ld(p + 16);
+            a2 += w * ld(p + 32);
+            a3 += w * ld(p + 48);
+        }
+        st(out + m, a0);
+        st(out + m + 16, a1);
+        st(out + m + 32, a2);
+        st(out + m + 48, a3);
+    }
+    for (; m < len; m += 16) {
+        v16 a0 = {0};
+        for (int t = 0; t < nt; t++) a0 += wt[t] * ld(in + m + off[t]);
+        st(out + m, a0);
+    }
+}
+
+// dwk[t] += sum_m g[m] in[m + off[t]] over m < len (a multiple of 16), FLAT_TAP_GROUP taps per
+// pass over g; a short last group repeats tap t0 and drops the copies.
+GH_CPU_CLONES
+static void flat_dot_taps(const float *g, size_t len, const float *in, int nt, const int *off,
+                          float *dwk) {
+    for (int t0 = 0; t0 < nt; t0 += FLAT_TAP_GROUP) {
+        int tn = nt - t0 < FLAT_TAP_GROUP ? nt - t0 : FLAT_TAP_GROUP;
+        const float *p[FLAT_TAP_GROUP];
+        for (int t = 0; t < FLAT_TAP_GROUP; t++) p[t] = in + off[t0 + (t < tn ? t : 0)];
+        v16 a[FLAT_TAP_GROUP] = {{0}};
+        for (size_t m = 0; m < len; m += 16) {
+            v16 gv = ld(g + m);
+            for (int t = 0; t < FLAT_TAP_GROUP; t++) a[t] += gv * ld(p[t] + m);
+        }
+        for (int t = 0; t < tn; t++) {
+            float s = 0.0f;
+            for (int l = 0; l < 16; l++) s += a[t][l];
+            dwk[t0 + t] += s;
+        }
+    }
+}
+
+// Tap offsets and weights of a filter read on pitch `win`; flip: the adjoint's rotated filter.
+static int flat_taps(const conv2d_shape *sh, int win, const float *wk, int flip, int *off,
+                     float *wt) {
+    int nt = sh->r * sh->s;
+    for (int a = 0; a < sh->r; a++)
+        for (int b = 0; b < sh->s; b++) {
+            int t = a * sh->s + b;
+            off[t] = a * sh->dil_h * win + b * sh->dil_w;
+            if (wt) wt[t] = flip ? wk[nt - 1 - t] : wk[t];
+        }
+    return nt;
+}
+
+int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                    const float *b, float *y) {
+    flat_geo g = flat_fwd_geo(sh);
+    size_t per = 2 * g.buf;
+    int nt = conv_ws_threads("conv2d_fwd_cpu", ctx, per);
+    if (!nt) return GH_EINVAL;
+    int planes = sh->n * sh->c, rs = sh->r * sh->s;
+    size_t hw = (size_t)sh->h * sh->w, pq = (size_t)sh->p * sh->q;
+    if (planes < nt) nt = planes;
+#pragma omp parallel num_threads(nt)
+    {
+        float *xb = ctx->ws + (size_t)omp_get_thread_num() * per, *ob = xb + g.buf;
+        int off[FLAT_MAX_TAPS];
+        float wt[FLAT_MAX_TAPS];
+#pragma omp for schedule(static)
+        for (int pl = 0; pl < planes; pl++) {
+            int c = pl % sh->c;
+            flat_fill(&g, x + (size_t)pl * hw, xb);
+            int taps = flat_taps(sh, g.win, w + (size_t)c * rs, 0, off, wt);
+            flat_corr(xb, g.len, taps, off, wt, ob);
+            float bias = b ? b[c] : 0.0f;
+            float *yp = y + (size_t)pl * pq;
+            for (int i = 0; i < sh->p; i++)
+                for (int j = 0; j < sh->q; j++) yp[(size_t)i * sh->q + j] = ob[(size_t)i * g.win + j] + bias;
+        }
+    }
+    return GH_OK;
+}
+
+int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                    const float *dy, float *dx, float *dw) {
+    flat_geo gf = flat_fwd_geo(sh), gb = flat_bwd_geo(sh);
+    int rs = sh->r * sh->s;
+    size_t wsize = (size_t)sh->c * rs, wpad = round16(wsize);
+    size_t per = conv_dwflat_per_thread(sh);
+    int nt = conv_ws_threads("conv2d_bwd_cpu", ctx, per);
+    if (!nt) return GH_EINVAL;
+    int planes = sh->n * sh->c;
+    size_t hw = (size_t)sh->h * sh->w, pq = (size_t)sh->p * sh->q;
+    size_t glen = round16((size_t)sh->p * gf.win);   // dy on x's pitch, zero beyond column q
+    if (planes < nt) nt = planes;
+#pragma omp parallel num_threads(nt)
+    {
+        float *mine = ctx->ws + (size_t)omp_get_thread_num() * per;
+        float *dwp = mine, *xb = mine + wpad, *gb_ = xb + gf.buf, *db_ = gb_ + gf.buf;
+        float *ob = db_ + gb.buf;
+        int off[FLAT_MAX_TAPS], offb[FLAT_MAX_TAPS];
+        float wt[FLAT_MAX_TAPS];
+        if (dw) memset(dwp, 0, sizeof(float) * wsize);
+        if (dw) memset(gb_, 0, sizeof(float) * gf.buf);
+        flat_taps(sh, gf.win, NULL, 0, off, NULL);
+#pragma omp for schedule(static)
+        for (int pl = 0; pl < planes; pl++) {
+            int c = pl % sh->c;
+            const float *dyp = dy + (size_t)pl * pq;
+            if (dw) {
+                flat_fill(&gf, x + (size_t)pl * hw, xb);
+                for (int i = 0; i < sh->p; i++)   // columns q..win-1 stay zero
+                    memcpy(gb_ + (size_t)i * gf.win, dyp + (size_t)i * sh->q, sizeof(float) * sh->q);
+                flat_dot_taps(gb_, glen, xb, rs, off, dwp + (size_t)c * rs);
+            }
+            if (dx) {
+                flat_fill(&gb, dyp, db_);
+                int taps = flat_taps(sh, gb.win, w + (size_t)c * rs, 1, offb, wt);
+                flat_corr(db_, gb.len, taps, offb, wt, ob);
+                float *dxp = dx + (size_t)pl * hw;
+                for (int i = 0; i < sh->h; i++)
+                    for (int j = 0; j < sh->w; j++) dxp[(size_t)i * sh->w + j] += ob[(size_t)i * gb.win + j];
+            }
+        }
+        if (dw) {
+            int team = omp_get_num_threads();
+#pragma omp for schedule(static)
+            for (size_t e = 0; e < wsize; e++) {
+                float acc = 0.0f;
+                for (int t = 0; t < team; t++) acc += ctx->ws[(size_t)t * per + e];
+                dw[e] += acc;
+            }
+        }
+    }
+    return GH_OK;
+}
