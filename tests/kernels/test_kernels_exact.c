@@ -134,8 +134,8 @@ static void exact_maxpool_hand(void) {
     CHECK_OK(maxpool_bwd_ref(NULL, &sh, ninf, dy, dxr));
     CHECK_OK(maxpool_bwd_cpu(NULL, &sh, ninf, dy, dxc));
     KT_EQUAL("cpu maxpool dx, all -inf", dxc, dxr, 16);
-    // windows of outputs (0..1, 0..1) start at (0, 0); the others at (i-1, j-1)
-    float want_inf[16] = {4, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0};
+    // output (i, j) sends its gradient to (max(i-1, 0), max(j-1, 0))
+    float want_inf[16] = {4, 2, 2, 0, 2, 1, 1, 0, 2, 1, 1, 0, 0, 0, 0, 0};
     KT_EQUAL("ref maxpool dx, all -inf", dxr, want_inf, 16);
     // all negative: zero padding must never win
     float neg[16];
