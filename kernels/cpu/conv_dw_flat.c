@@ -66,10 +66,11 @@ int conv_dwflat_ok(const conv2d_shape *sh) {
            sh->pad_h <= (sh->r - 1) * sh->dil_h && sh->pad_w <= (sh->s - 1) * sh->dil_w;
 }
 
-// Per thread: padded x, dy on x's pitch (filter gradient), padded dy, flat output; private dW.
+// Per thread: private dW, lane accumulators of one channel's taps, padded x, dy on x's pitch
+// (filter gradient), padded dy, flat output.
 size_t conv_dwflat_per_thread(const conv2d_shape *sh) {
     flat_geo f = flat_fwd_geo(sh), b = flat_bwd_geo(sh);
-    return 3 * f.buf + b.buf + round16((size_t)sh->c * sh->r * sh->s);
+    return round16((size_t)sh->c * sh->r * sh->s) + 16 * (size_t)sh->r * sh->s + 3 * f.buf + b.buf;
 }
 
 // buf = zero border around the source plane
@@ -107,26 +108,33 @@ static void flat_corr(const float *in, size_t len, int nt, const int *off, const
     }
 }
 
-// dwk[t] += sum_m g[m] in[m + off[t]] over m < len (a multiple of 16), FLAT_TAP_GROUP taps per
-// pass over g; a short last group repeats tap t0 and drops the copies.
+// Lane-wise vacc[t] += g[m..m+15] in[m + off[t] ..] over m < len (a multiple of 16), for each
+// tap t; FLAT_TAP_GROUP taps per pass over g, a short last group repeating tap t0 and dropping
+// the copies. The 16 lanes are summed only when the channel changes (flat_flush).
 GH_CPU_CLONES
 static void flat_dot_taps(const float *g, size_t len, const float *in, int nt, const int *off,
-                          float *dwk) {
+                          float *vacc) {
     for (int t0 = 0; t0 < nt; t0 += FLAT_TAP_GROUP) {
         int tn = nt - t0 < FLAT_TAP_GROUP ? nt - t0 : FLAT_TAP_GROUP;
         const float *p[FLAT_TAP_GROUP];
-        for (int t = 0; t < FLAT_TAP_GROUP; t++) p[t] = in + off[t0 + (t < tn ? t : 0)];
         v16 a[FLAT_TAP_GROUP] = {{0}};
+        for (int t = 0; t < FLAT_TAP_GROUP; t++) p[t] = in + off[t0 + (t < tn ? t : 0)];
         for (size_t m = 0; m < len; m += 16) {
             v16 gv = ld(g + m);
             for (int t = 0; t < FLAT_TAP_GROUP; t++) a[t] += gv * ld(p[t] + m);
         }
-        for (int t = 0; t < tn; t++) {
-            float s = 0.0f;
-            for (int l = 0; l < 16; l++) s += a[t][l];
-            dwk[t0 + t] += s;
-        }
+        for (int t = 0; t < tn; t++) st(vacc + 16 * (t0 + t), ld(vacc + 16 * (t0 + t)) + a[t]);
     }
+}
+
+// dwk[t] += the 16 lanes of vacc[t]; vacc = 0
+static void flat_flush(int nt, float *vacc, float *dwk) {
+    for (int t = 0; t < nt; t++) {
+        float s = 0.0f;
+        for (int l = 0; l < 16; l++) s += vacc[16 * t + l];
+        dwk[t] += s;
+    }
+    memset(vacc, 0, sizeof(float) * 16 * nt);
 }
 
 // Tap offsets and weights of a filter read on pitch `win`; flip: the adjoint's rotated filter.
@@ -186,22 +194,29 @@ int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
 #pragma omp parallel num_threads(nt)
     {
         float *mine = ctx->ws + (size_t)omp_get_thread_num() * per;
-        float *dwp = mine, *xb = mine + wpad, *gb_ = xb + gf.buf, *db_ = gb_ + gf.buf;
-        float *ob = db_ + gb.buf;
+        float *dwp = mine, *vacc = mine + wpad, *xb = vacc + 16 * rs, *gb_ = xb + gf.buf;
+        float *db_ = gb_ + gf.buf, *ob = db_ + gb.buf;
         int off[FLAT_MAX_TAPS], offb[FLAT_MAX_TAPS];
         float wt[FLAT_MAX_TAPS];
-        if (dw) memset(dwp, 0, sizeof(float) * wsize);
-        if (dw) memset(gb_, 0, sizeof(float) * gf.buf);
+        int cur = -1;   // channel whose taps vacc holds
+        if (dw) {
+            memset(dwp, 0, sizeof(float) * wsize);
+            memset(vacc, 0, sizeof(float) * 16 * rs);
+            memset(gb_, 0, sizeof(float) * gf.buf);
+        }
         flat_taps(sh, gf.win, NULL, 0, off, NULL);
+        // channel-major order: a thread's planes share few channels, so vacc is summed rarely
 #pragma omp for schedule(static)
-        for (int pl = 0; pl < planes; pl++) {
-            int c = pl % sh->c;
+        for (int it = 0; it < planes; it++) {
+            int c = it / sh->n, pl = (it % sh->n) * sh->c + c;
             const float *dyp = dy + (size_t)pl * pq;
             if (dw) {
+                if (c != cur && cur >= 0) flat_flush(rs, vacc, dwp + (size_t)cur * rs);
+                cur = c;
                 flat_fill(&gf, x + (size_t)pl * hw, xb);
                 for (int i = 0; i < sh->p; i++)   // columns q..win-1 stay zero
                     memcpy(gb_ + (size_t)i * gf.win, dyp + (size_t)i * sh->q, sizeof(float) * sh->q);
-                flat_dot_taps(gb_, glen, xb, rs, off, dwp + (size_t)c * rs);
+                flat_dot_taps(gb_, glen, xb, rs, off, vacc);
             }
             if (dx) {
                 flat_fill(&gb, dyp, db_);
@@ -212,7 +227,9 @@ int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
                     for (int j = 0; j < sh->w; j++) dxp[(size_t)i * sh->w + j] += ob[(size_t)i * gb.win + j];
             }
         }
+        if (dw && cur >= 0) flat_flush(rs, vacc, dwp + (size_t)cur * rs);
         if (dw) {
+#pragma omp barrier
             int team = omp_get_num_threads();
 #pragma omp for schedule(static)
             for (size_t e = 0; e < wsize; e++) {
