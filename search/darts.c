@@ -102,7 +102,7 @@ int darts_arch_grad(darts_search *s, const float *xt, const int *yt, const float
     double vnorm = gh_vec_norm(e, s->nw, s->v);
     if (!(vnorm > 0.0) || !isfinite(vnorm))
         return gh_fail(GH_ENAN, "darts second order: ||grad_w' L_val|| = %g", vnorm);
-    double eps = 0.01 / vnorm;
+    double eps = (s->o.fd_r > 0 ? s->o.fd_r : 0.01) / vnorm;
     if ((st = gh_vec_copy(e, s->nw, s->w_save, W)) ||
         (st = gh_vec_axpy(e, s->nw, (float)eps, s->v, W)) || (st = zero_grads(e)) ||
         (st = pass(s, xt, yt, batch, NULL, NULL, 1)) ||
