@@ -94,6 +94,7 @@ typedef struct {
     int order;
     double momentum, wd, grad_clip;            // weight optimizer (SGD)
     double arch_lr, arch_beta1, arch_beta2, arch_wd;  // architecture optimizer (Adam)
+    double fd_r;            // eps = fd_r / ||v|| in eq. 8; 0 = DARTS's 0.01 (tests go smaller)
 } darts_step_opts;
 typedef struct {
     double train_loss, val_loss;               // val_loss: of the architecture step (at w or w')
