@@ -50,6 +50,11 @@ void avgpool_flat_bwd(const pool_shape *sh, const float *dy, float *dx);
 // Deterministic double sum of x[i]*y[i] (y NULL: x[i]^2) over fixed 4096-element chunks whose
 // partial sums are added in chunk order: the result does not depend on the thread count.
 double gh_cpu_dot_fixed(size_t n, const float *x, const float *y);
+// Its pieces, for ops that fuse the dot product into another pass: the block partition
+// (number of blocks, at most GH_CPU_DOT_BLOCKS, each *len long but the last) and one block.
+#define GH_CPU_DOT_BLOCKS 64
+size_t gh_cpu_dot_blocks(size_t n, size_t *len);
+double gh_cpu_dot_chunk(size_t n, const float *x, const float *y);
 
 // Returns GH_EINVAL naming op and argument when p is NULL.
 #define GH_NEED(op, p)                                                        \

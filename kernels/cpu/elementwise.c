@@ -4,7 +4,6 @@
 #include "cpu.h"
 
 #define GH_DOT_CHUNK 4096   // smallest block worth a thread
-#define GH_DOT_BLOCKS 64
 
 // ---- reference ---------------------------------------------------------------------------
 
@@ -137,7 +136,7 @@ int fill_cpu(const kctx *ctx, size_t n, float value, float *x) {
 
 // One chunk in double: float products are exact in double, so only the additions round.
 GH_CPU_CLONES
-static double dot_chunk(size_t n, const float *restrict x, const float *restrict y) {
+double gh_cpu_dot_chunk(size_t n, const float *restrict x, const float *restrict y) {
     double acc = 0.0;
     if (y) {
 #pragma omp simd reduction(+ : acc)
@@ -149,18 +148,23 @@ static double dot_chunk(size_t n, const float *restrict x, const float *restrict
     return acc;
 }
 
-double gh_cpu_dot_fixed(size_t n, const float *x, const float *y) {
-    // At most GH_DOT_BLOCKS blocks whose bounds depend only on n; their sums are added in
-    // block order, so the result is the same for any number of threads.
-    double part[GH_DOT_BLOCKS];
+size_t gh_cpu_dot_blocks(size_t n, size_t *len) {
     size_t nb = (n + GH_DOT_CHUNK - 1) / GH_DOT_CHUNK;
-    if (nb > GH_DOT_BLOCKS) nb = GH_DOT_BLOCKS;
+    if (nb > GH_CPU_DOT_BLOCKS) nb = GH_CPU_DOT_BLOCKS;
+    *len = nb ? (n + nb - 1) / nb : 0;
+    return nb;
+}
+
+double gh_cpu_dot_fixed(size_t n, const float *x, const float *y) {
+    // At most GH_CPU_DOT_BLOCKS blocks whose bounds depend only on n; their sums are added in
+    // block order, so the result is the same for any number of threads.
+    double part[GH_CPU_DOT_BLOCKS];
+    size_t len, nb = gh_cpu_dot_blocks(n, &len);
     if (nb == 0) return 0.0;
-    size_t len = (n + nb - 1) / nb;
 #pragma omp parallel for schedule(static) if (n >= GH_CPU_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * len, hi = lo + len < n ? lo + len : n;
-        part[b] = lo < hi ? dot_chunk(hi - lo, x + lo, y ? y + lo : NULL) : 0.0;
+        part[b] = lo < hi ? gh_cpu_dot_chunk(hi - lo, x + lo, y ? y + lo : NULL) : 0.0;
     }
     double total = 0.0;
     for (size_t b = 0; b < nb; b++) total += part[b];

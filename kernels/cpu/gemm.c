@@ -96,9 +96,10 @@ void gh_cpu_gemm(int m, int n, int kd, const float *a, ptrdiff_t ars, ptrdiff_t 
 
 // ---- C += A B^T with rows of A and B contiguous: the filter gradient dW += dY X^T ------------
 
-static inline float hsum16(v16 v) {
+// (by pointer: a vector argument trips -Wpsabi in the baseline clone)
+static inline float hsum16(const v16 *v) {
     float s = 0.0f;
-    for (int l = 0; l < 16; l++) s += v[l];
+    for (int l = 0; l < 16; l++) s += (*v)[l];
     return s;
 }
 
@@ -135,7 +136,7 @@ void gh_cpu_gemm_nt(int m, int n, int kd, int batch, const float *a, ptrdiff_t l
                 }
                 for (int ii = 0; ii < 4; ii++)
                     for (int jj = 0; jj < 4; jj++)
-                        c[(ptrdiff_t)(i0 + ii) * ldc + j0 + jj] += hsum16(acc[ii][jj]) + tail[ii][jj];
+                        c[(ptrdiff_t)(i0 + ii) * ldc + j0 + jj] += hsum16(&acc[ii][jj]) + tail[ii][jj];
             } else {   // edge block: one dot product at a time
                 for (int i = i0; i < m && i < i0 + 4; i++)
                     for (int j = j0; j < n && j < j0 + 4; j++) {
@@ -147,7 +148,7 @@ void gh_cpu_gemm_nt(int m, int n, int kd, int batch, const float *a, ptrdiff_t l
                             for (int l = 0; l < kd16; l += 16) acc += ld(ar + l) * ld(br + l);
                             for (int l = kd16; l < kd; l++) tail += ar[l] * br[l];
                         }
-                        c[(ptrdiff_t)i * ldc + j] += hsum16(acc) + tail;
+                        c[(ptrdiff_t)i * ldc + j] += hsum16(&acc) + tail;
                     }
             }
         }

@@ -97,6 +97,8 @@ static void wsum_bwd_block(int k, size_t lo, size_t hi, const float *wts, const 
     }
 }
 
+// One pass over dy: the input gradients and the weight gradients' dot products (on
+// gh_cpu_dot_fixed's blocks, so the sums do not depend on the thread count).
 int wsum_bwd_cpu(const kctx *ctx, int k, size_t n, const float *const *xs, const float *wts,
                  const float *dy, float *const *dxs, float *dwts) {
     (void)ctx;
@@ -105,16 +107,26 @@ int wsum_bwd_cpu(const kctx *ctx, int k, size_t n, const float *const *xs, const
     if (n == 0) return GH_OK;
     GH_NEED("wsum_bwd_cpu", dy);
     if (dwts) GH_NEED("wsum_bwd_cpu", xs);
-    if (dxs) {
-        size_t blocks = (n + WSUM_BLOCK - 1) / WSUM_BLOCK;
+    double part[GH_WSUM_MAX][GH_CPU_DOT_BLOCKS];
+    size_t len, nb = gh_cpu_dot_blocks(n, &len);
 #pragma omp parallel for schedule(static) if (n >= GH_CPU_PAR_MIN)
-        for (size_t bl = 0; bl < blocks; bl++) {
-            size_t lo = bl * WSUM_BLOCK, hi = lo + WSUM_BLOCK < n ? lo + WSUM_BLOCK : n;
-            wsum_bwd_block(k, lo, hi, wts, dy, dxs);
+    for (size_t bl = 0; bl < nb; bl++) {
+        size_t lo = bl * len, hi = lo + len < n ? lo + len : n;
+        if (lo >= hi) hi = lo;
+        for (size_t b0 = lo; b0 < hi; b0 += WSUM_BLOCK) {   // dy stays in L1 across the k inputs
+            size_t b1 = b0 + WSUM_BLOCK < hi ? b0 + WSUM_BLOCK : hi;
+            if (dxs) wsum_bwd_block(k, b0, b1, wts, dy, dxs);
         }
+        if (dwts)
+            for (int i = 0; i < k; i++)
+                part[i][bl] = xs[i] && hi > lo ? gh_cpu_dot_chunk(hi - lo, dy + lo, xs[i] + lo) : 0.0;
     }
     if (dwts)
-        for (int i = 0; i < k; i++)
-            if (xs[i]) dwts[i] += (float)gh_cpu_dot_fixed(n, dy, xs[i]);
+        for (int i = 0; i < k; i++) {
+            if (!xs[i]) continue;
+            double total = 0.0;
+            for (size_t bl = 0; bl < nb; bl++) total += part[i][bl];
+            dwts[i] += (float)total;
+        }
     return GH_OK;
 }
