@@ -73,12 +73,30 @@ size_t conv_dwflat_per_thread(const conv2d_shape *sh) {
     return round16((size_t)sh->c * sh->r * sh->s) + 16 * (size_t)sh->r * sh->s + 3 * f.buf + b.buf;
 }
 
-// buf = zero border around the source plane
+// buf = zero border around the source plane (plain loops, not memset/memcpy: the rows of a
+// DARTS plane are 8 to 32 floats, where a libc call costs more than the copy)
+GH_CPU_CLONES
 static void flat_fill(const flat_geo *g, const float *src, float *buf) {
-    memset(buf, 0, sizeof(float) * g->buf);
-    for (int i = 0; i < g->src_h; i++)
-        memcpy(buf + (size_t)(i + g->top) * g->win + g->left, src + (size_t)i * g->src_w,
-               sizeof(float) * g->src_w);
+    for (size_t e = 0; e < g->buf; e++) buf[e] = 0.0f;
+    for (int i = 0; i < g->src_h; i++) {
+        float *restrict d = buf + (size_t)(i + g->top) * g->win + g->left;
+        const float *restrict s = src + (size_t)i * g->src_w;
+        for (int j = 0; j < g->src_w; j++) d[j] = s[j];
+    }
+}
+
+// dst (accumulate ? += : =) src + bias, rows x cols, with row pitches spitch and dpitch
+GH_CPU_CLONES
+static void flat_out(int rows, int cols, const float *src, int spitch, float bias, float *dst,
+                     int dpitch, int accumulate) {
+    for (int i = 0; i < rows; i++) {
+        const float *restrict s = src + (size_t)i * spitch;
+        float *restrict d = dst + (size_t)i * dpitch;
+        if (accumulate)
+            for (int j = 0; j < cols; j++) d[j] += s[j];
+        else
+            for (int j = 0; j < cols; j++) d[j] = s[j] + bias;
+    }
 }
 
 // out[m] = sum_t wt[t] in[m + off[t]] for m < len (a multiple of 16), 64 outputs per step
@@ -170,10 +188,7 @@ int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
             flat_fill(&g, x + (size_t)pl * hw, xb);
             int taps = flat_taps(sh, g.win, w + (size_t)c * rs, 0, off, wt);
             flat_corr(xb, g.len, taps, off, wt, ob);
-            float bias = b ? b[c] : 0.0f;
-            float *yp = y + (size_t)pl * pq;
-            for (int i = 0; i < sh->p; i++)
-                for (int j = 0; j < sh->q; j++) yp[(size_t)i * sh->q + j] = ob[(size_t)i * g.win + j] + bias;
+            flat_out(sh->p, sh->q, ob, g.win, b ? b[c] : 0.0f, y + (size_t)pl * pq, sh->q, 0);
         }
     }
     return GH_OK;
@@ -214,17 +229,14 @@ int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
                 if (c != cur && cur >= 0) flat_flush(rs, vacc, dwp + (size_t)cur * rs);
                 cur = c;
                 flat_fill(&gf, x + (size_t)pl * hw, xb);
-                for (int i = 0; i < sh->p; i++)   // columns q..win-1 stay zero
-                    memcpy(gb_ + (size_t)i * gf.win, dyp + (size_t)i * sh->q, sizeof(float) * sh->q);
+                flat_out(sh->p, sh->q, dyp, sh->q, 0.0f, gb_, gf.win, 0);   // columns q.. stay 0
                 flat_dot_taps(gb_, glen, xb, rs, off, vacc);
             }
             if (dx) {
                 flat_fill(&gb, dyp, db_);
                 int taps = flat_taps(sh, gb.win, w + (size_t)c * rs, 1, offb, wt);
                 flat_corr(db_, gb.len, taps, offb, wt, ob);
-                float *dxp = dx + (size_t)pl * hw;
-                for (int i = 0; i < sh->h; i++)
-                    for (int j = 0; j < sh->w; j++) dxp[(size_t)i * sh->w + j] += ob[(size_t)i * gb.win + j];
+                flat_out(sh->h, sh->w, ob, gb.win, 0.0f, dx + (size_t)pl * hw, sh->w, 1);
             }
         }
         if (dw && cur >= 0) flat_flush(rs, vacc, dwp + (size_t)cur * rs);
