@@ -2,6 +2,7 @@
 // they call, and the one-time switch of OpenBLAS to a single thread (see cpu.h for why).
 #include <cblas.h>
 #include <omp.h>
+#include <stdio.h>
 
 #include "cpu.h"
 
@@ -16,9 +17,13 @@ int gh_cpu_nthreads(void) {
     return nt > 0 ? nt : 1;
 }
 
+// The build string and the kernel set OpenBLAS picked at run time: "Prescott" on a newer CPU
+// means its detection fell back to SSE3 (see gemm.c), worth having in every record.
 const char *gh_blas_info(void) {
-    const char *cfg = openblas_get_config();
-    return cfg ? cfg : "none";
+    static _Thread_local char buf[256];   // per thread, like base's error message
+    const char *cfg = openblas_get_config(), *core = openblas_get_corename();
+    snprintf(buf, sizeof buf, "%s; core %s", cfg ? cfg : "OpenBLAS", core ? core : "unknown");
+    return buf;
 }
 
 int gh_cpu_threads(void) { return gh_cpu_nthreads(); }
