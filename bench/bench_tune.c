@@ -51,10 +51,11 @@ static int split_list(char *s, char **out, int max) {
     return n;
 }
 
-// Higher-is-better score for the "fraction of the score" ratio; loss-type metrics (log_loss,
-// rmse) use the inverse loss so that the ratio still reads "1 = as good, < 1 = worse".
+// Higher-is-better score for the "fraction of the score" ratio. Loss-type metrics use
+// exp(-loss): for log_loss that is the geometric mean probability given to the true class, so
+// the ratio still reads "1 = as good, < 1 = worse".
 static double score_of(gh_metric m, double loss) {
-    if (m == METRIC_LOGLOSS || m == METRIC_RMSE) return 1.0 / loss;
+    if (m == METRIC_LOGLOSS || m == METRIC_RMSE) return exp(-loss);
     return metric_value_from_loss(m, loss);
 }
 
@@ -268,7 +269,7 @@ int main(int argc, char **argv) {
         }
     if (cfo_i >= 0 && random_i >= 0) {
         printf("\nCFO at 10%% of the budget vs random search at 100%% (score = metric value, or "
-               "1/loss for log_loss; mean over seeds)\n");
+               "exp(-loss) for log_loss; mean over seeds)\n");
         printf("%-18s %-10s %12s %12s %10s\n", "dataset", "metric", "cfo@10%", "random@100%",
                "fraction");
         double gm = 0;

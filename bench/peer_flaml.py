@@ -16,6 +16,7 @@ usage: python3 bench/peer_flaml.py DIR [--csv results/bench_flaml.csv]
 """
 import argparse
 import csv
+import math
 import os
 import sys
 import time
@@ -53,8 +54,8 @@ class FoldSplitter:
 
 
 def score_of(metric, loss):
-    if metric in ("log_loss", "rmse"):
-        return 1.0 / loss
+    if metric in ("log_loss", "rmse"):  # bench_tune's convention: exp(-loss)
+        return math.exp(-loss)
     return 1.0 - loss if metric in ("roc_auc", "accuracy", "macro_f1", "r2") else loss
 
 
