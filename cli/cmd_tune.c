@@ -127,8 +127,9 @@ static int read_prior(ledger *l, tune_prior **out, int *n, double *used) {
         p->rows = (int)t.fidelity;
         p->loss = t.val_loss == t.val_loss ? t.val_loss : 1.0 / 0.0;
         p->seconds = t.cost.wall_s;
-        (*n)++;
         double at = ledger_trial_run_time(l, i);
+        p->at_s = at;
+        (*n)++;
         if (at > *used) *used = at;
     }
     return GH_OK;

@@ -346,6 +346,7 @@ typedef struct {
     int rows;                 // training rows per fold
     double loss;              // INFINITY: failed
     double seconds;
+    double at_s;              // when it finished, in search seconds from the run's start
 } tune_prior;
 
 typedef struct {

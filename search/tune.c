@@ -312,6 +312,7 @@ int tune_run(const gh_dataset *data, const tune_options *o, ledger *led, tune_re
             out->best_learner = pr->learner;
             memcpy(out->best_cfg, pr->cfg, sizeof pr->cfg);
             out->best_fidelity = fid;
+            out->time_to_best_s = pr->at_s;
         }
         out->n_trials++;
     }
