@@ -173,7 +173,7 @@ int main(int argc, char **argv) {
         fprintf(manifest, "dataset,seed,file,task,metric,folds,budget_s,learners\n");
     }
     // loss[set][searcher][seed][frac]
-    static double loss[MAX_SETS][MAX_SEARCHERS][MAX_SEEDS][3];
+    double loss[MAX_SETS][MAX_SEARCHERS][MAX_SEEDS][3];
     gh_metric metrics[MAX_SETS];
     int runs_total = n_sets * n_s * c.seeds * (c.separate ? 3 : 1), runs_done = 0;
     double t_start = gh_wall_seconds();
