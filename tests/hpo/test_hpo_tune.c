@@ -115,6 +115,37 @@ int main(void) {
         tune_result_free(&r);
         unlink(path);
     }
+    // growing sample sizes (FLAML's low fidelity, forced on this small set): holdout, the
+    // first trial on 1/16 of the rows, later ones on 4x more once the cheap ones have paid
+    {
+        const char *path = "hpo_tune_sample.h5";
+        unlink(path);
+        ledger_run_info info = {.method = "cfo", .dataset = "generated", .seed = 5};
+        ledger *led = NULL;
+        CHECK_OK(ledger_create(&led, path, &info));
+        tune_options o = {.searcher = "cfo", .learners = "xgboost", .budget_s = BUDGET_S,
+                          .seed = 5, .metric = METRIC_AUTO, .folds = 1,
+                          .min_sample_fraction = 1.0 / 16};
+        tune_result r;
+        CHECK_OK(tune_run(&ds, &o, led, &r));
+        CHECK_OK(ledger_close(led, "finished"));
+        ledger *rd = NULL;
+        CHECK_OK(ledger_open_read(&rd, path));
+        double first = -1, largest = 0;
+        for (int64_t k = 0; rd && k < ledger_num_trials(rd); k++) {
+            ledger_trial lt;
+            if (ledger_read_trial(rd, k, &lt)) continue;
+            if (k == 0) first = lt.fidelity;
+            if (lt.fidelity > largest) largest = lt.fidelity;
+        }
+        printf("  sample sizes: first trial on %.0f rows, largest %.0f of %d\n", first, largest,
+               (int)(0.9 * ds.n));
+        CHECK_MSG(first > 0 && first < 0.1 * ds.n, "first trial on %g rows", first);
+        CHECK_MSG(largest >= 4 * first, "the sample never grew (largest %g)", largest);
+        ledger_close(rd, NULL);
+        tune_result_free(&r);
+        unlink(path);
+    }
     dataset_free(&ds);
     unlink(csv);
     return check_done("test_hpo_tune");
