@@ -62,12 +62,15 @@ static int apply_preset(train_config *c, const char *name) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: gpuhours train [options]\n\n"
+            "usage: gpuhours train [options]\n"
+            "       gpuhours train --genotype TEXT|NAME [options]   (DARTS evaluation network;\n"
+            "                      see gpuhours train --genotype DARTS_V2 --help)\n\n"
             "Trains a small CNN (conv3x3(16)-BN-ReLU-maxpool-conv3x3(32)-BN-ReLU-maxpool-\n"
             "linear) on Fashion-MNIST and reports test accuracy, wall time and examples/s.\n"
             "Settings: defaults, then --preset, then the other flags (in any order).\n\n"
             "options:\n"
-            "  -p, --preset NAME      smoke: 1 epoch on 25600 images (~1 min on 2 cores)\n"
+            "  -p, --preset NAME      smoke: 1 epoch on 25600 images (~1 min on 2 cores);\n"
+            "                         darts-*: a DARTS preset (search first, then train)\n"
             "  -d, --data DIR         MNIST-format directory (default %s)\n"
             "  -e, --epochs N         passes over the training images (default 3)\n"
             "  -b, --batch N          batch size (default 128)\n"
@@ -386,7 +389,23 @@ static int train_loop(const train_config *c, const train_model *m, gh_engine *e,
     return st;
 }
 
+// `--genotype` or a darts-* preset selects the DARTS evaluation protocol (cmd_train_darts.c);
+// everything else is the small-CNN trainer in this file.
+static int wants_darts(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strncmp(a, "--genotype", 10) || !strncmp(a, "--preset=darts", 14) ||
+            !strncmp(a, "-pdarts", 7))
+            return 1;
+        if ((!strcmp(a, "--preset") || !strcmp(a, "-p")) && i + 1 < argc &&
+            !strncmp(argv[i + 1], "darts", 5))
+            return 1;
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
+    if (wants_darts(argc, argv)) return train_darts_main(argc, argv);
     train_config c;
     int rc = parse_args(argc, argv, &c);
     if (rc >= 0) return rc;
