@@ -78,12 +78,36 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
+def print_markdown(ours, theirs, keys):
+    """One row per (op, shape): ours, theirs and the ratio for fwd and for fwdbwd."""
+    print("\n| op | shape | fwd ours ms | fwd torch ms | fwd ratio | fwdbwd ours ms "
+          "| fwdbwd torch ms | fwdbwd ratio |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    seen = []
+    for op, shape in keys:
+        base = op.rsplit(".", 1)[0]
+        if (base, shape) not in seen:
+            seen.append((base, shape))
+    for base, shape in seen:
+        cells = []
+        for p in ("fwd", "fwdbwd"):
+            k = (f"{base}.{p}", shape)
+            if k in ours and k in theirs:
+                a, b = ours[k]["median_ms"], theirs[k]["median_ms"]
+                cells += [f"{a:.3f}", f"{b:.3f}", f"**{a / b:.2f}**" if a > b else f"{a / b:.2f}"]
+            else:
+                cells += ["-", "-", "-"]
+        print(f"| {base} | {shape} | " + " | ".join(cells) + " |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("ours")
     ap.add_argument("theirs")
     ap.add_argument("--ours-backend", default="cpu", help="backend column of ours (cpu)")
     ap.add_argument("--theirs-backend", default="torch", help="backend column of theirs (torch)")
+    ap.add_argument("--markdown", action="store_true",
+                    help="also print a Markdown table, one line per (op, shape), both passes")
     args = ap.parse_args()
     ours, h_ours = read_rounds(args.ours, args.ours_backend)
     theirs, h_theirs = read_rounds(args.theirs, args.theirs_backend)
@@ -117,6 +141,8 @@ def main():
     for k in missing:
         print(f"{k[0]:20} {k[1]:14}  in one file only")
 
+    if args.markdown:
+        print_markdown(ours, theirs, keys)
     print("\nratio = ours / theirs median time (< 1: ours faster)")
     for p in ("fwd", "fwdbwd"):
         if ratios.get(p):
