@@ -8,7 +8,7 @@
 # Logs go to $OUT when that variable is set (the device machine's return folder), otherwise to
 # BUILD_DIR/gpu-check-logs. Environment: GH_CUDA_ARCHS (CMAKE_CUDA_ARCHITECTURES; default:
 # the visible GPU's compute capability), GH_CMAKE_FLAGS (extra configure flags),
-# GH_CHECK_BUDGET_S (total seconds, default 450), GH_CHECK_CPU (0: skip the CPU comparison).
+# GH_CHECK_BUDGET_S (total seconds, default 420), GH_CHECK_CPU (0: skip the CPU comparison).
 set -u -o pipefail
 
 if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
@@ -21,7 +21,7 @@ BUILD=$(cd "$1" && pwd)   # absolute: the test stage runs from inside it
 LOG=${OUT:-$BUILD/gpu-check-logs}
 mkdir -p "$LOG" || exit 2
 LOG=$(cd "$LOG" && pwd)
-BUDGET=${GH_CHECK_BUDGET_S:-450}
+BUDGET=${GH_CHECK_BUDGET_S:-420}
 JOBS=$(nproc)
 T0=$(date +%s)
 SUMMARY=$LOG/summary.txt
@@ -98,6 +98,9 @@ bench=$BUILD/bench/bench_kernels
 if [ $built -eq 1 ] && [ -x "$bench" ]; then
   run_stage bench-gpu 150 "$LOG/bench_gpu.log" "$bench" --gpu --csv "$LOG/bench_gpu.csv" || status=1
   grep -E '^gpu:|geomean|lowest|^TARGET' "$LOG/bench_gpu.log" | sed 's/^/  /' | tee -a "$SUMMARY"
+  if grep -q 'gpu: SKIPPED' "$LOG/bench_gpu.log"; then
+    note "bench-gpu: no GPU was benchmarked, so this is not a GPU check"; status=1
+  fi
 else
   note "bench-gpu: SKIPPED (the build did not complete)"
 fi
