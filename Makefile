@@ -36,12 +36,18 @@ build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: deps
+	$(MAKE) data
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The main job: DARTS search + final training (smoke preset) on Fashion-MNIST, then the
+# figures and tables of every run under results/.
 demo: deps
 	$(MAKE) build
-	./$(BUILD)/gpuhours train --preset smoke
+	./$(BUILD)/gpuhours reproduce darts-fashion-mnist-smoke
+	./$(BUILD)/gpuhours ls results/
+	./$(BUILD)/gpuhours plot results/ -o plots/
+	./$(BUILD)/gpuhours report results/ --latex plots/report.tex
 
 gpu-check:
 	./bench/gpu_check.sh $(BUILD)-gpu
