@@ -305,8 +305,9 @@ static void row_format(row_text *r, const group *G, const pub_row *p, double k, 
 static void write_markdown(FILE *f, const group *g, int ng, const pub_row *pub, int npub,
                            const report_config *cfg) {
     fprintf(f, "## Results\n\n"
-               "Error: 100 x (1 - test accuracy) of each run's result trial (selected on "
-               "validation accuracy), mean ± sd over runs (n); (v): validation accuracy where no "
+               "Error: 100 x (1 - test accuracy) of each run's final models (mean over the "
+               "run's tested trials; else its best trial by validation accuracy), mean ± sd "
+               "over runs (n); (v): validation accuracy where no "
                "test accuracy was measured. Costs are means per run; GPU-h = wall-clock x GPUs "
                "held (CPU-only runs: wall-clock hours). End-to-end = k x (search + selection) + "
                "final, k = %g. Published search cost: GPU-days x 24.\n\n", cfg->k);

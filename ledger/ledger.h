@@ -98,10 +98,10 @@ int ledger_set_session_command(ledger *l, int argc, char **argv);
 // What a run amounts to, for ls, plot and report.
 typedef struct {
     int64_t trials;
-    int64_t chosen;          // the result trial: best validation accuracy among "ok" trials
+    int64_t chosen;          // the result trial: the last tested "ok" trial, else best validation
                              // (best test accuracy when no trial has a validation accuracy);
                              // -1 when no trial has an accuracy
-    double acc;              // its test accuracy, or its validation accuracy when no test one
+    double acc;              // mean test accuracy of the tested trials, else chosen's validation
     int acc_is_test;         // 1 when acc is a test accuracy
     double params, madds;    // of the chosen trial (NAN when unknown)
     int gpus;                // GPUs held (run attribute gpus_held)

@@ -15,14 +15,19 @@ int ledger_summarize(ledger *l, ledger_summary *s) {
     s->gpus = g ? atoi(g) : 0;
     s->trials = ledger_num_trials(l);
 
-    // The result: selected on validation accuracy, never on test accuracy, unless the run
-    // measured no validation accuracy at all.
-    int any_val = 0;
+    // The result. Test accuracy is measured only on final models (a NAS run's final trainings,
+    // one per seed), never used to choose: when trials carry one, the result is their mean.
+    // Otherwise the trial with the best validation accuracy is chosen (ties: the later one,
+    // more training).
+    int n_test = 0;
+    double test_sum = 0.0;
     ledger_trial t;
     for (int64_t i = 0; i < s->trials; i++)
         if (ledger_read_trial(l, i, &t) == GH_OK && !strcmp(t.status, "ok") &&
-            isfinite(t.val_acc))
-            any_val = 1;
+            isfinite(t.test_acc)) {
+            n_test++;
+            test_sum += t.test_acc;
+        }
     double best = -INFINITY;
     cost_totals trial_sum = {0, 0, 0, NAN, NAN, 0};
     for (int64_t i = 0; i < s->trials; i++) {
@@ -30,16 +35,16 @@ int ledger_summarize(ledger *l, ledger_summary *s) {
                                                        ledger_path(l), (long long)i);
         trial_sum = cost_add(trial_sum, t.cost);
         if (strcmp(t.status, "ok")) continue;
-        double key = any_val ? t.val_acc : t.test_acc;
-        if (isfinite(key) && key >= best) { // ties: the later trial (more training)
+        double key = n_test ? (isfinite(t.test_acc) ? 0.0 : NAN) : t.val_acc;
+        if (isfinite(key) && key >= best) {
             best = key;
             s->chosen = i;
         }
     }
     if (s->chosen >= 0) {
         ledger_read_trial(l, s->chosen, &t);
-        s->acc_is_test = isfinite(t.test_acc);
-        s->acc = s->acc_is_test ? t.test_acc : t.val_acc;
+        s->acc_is_test = n_test > 0;
+        s->acc = n_test ? test_sum / n_test : t.val_acc;
         s->params = t.params;
         s->madds = t.madds;
     }
