@@ -15,18 +15,22 @@ struct dropout_op {
     float *out;
     float p, scale;
     uint64_t seed;
-    __device__ float m(size_t i) const { return gh_uniform(seed, (uint64_t)i) >= p ? scale : 0.0f; }
+    __device__ bool keep(size_t i) const { return gh_uniform(seed, (uint64_t)i) >= p; }
+    // A dropped element is 0 (forward) or adds nothing (backward), as in the reference: a
+    // multiply by a 0 mask would turn an inf or NaN input into NaN.
+    __device__ float fwd(float v, size_t i) const { return keep(i) ? v * scale : 0.0f; }
+    __device__ float bwd(float o, float v, size_t i) const { return keep(i) ? o + v * scale : o; }
     __device__ void one(size_t i) const {
-        float v = in[i] * m(i);
-        if (ADD) out[i] += v; else out[i] = v;
+        if (ADD) out[i] = bwd(out[i], in[i], i); else out[i] = fwd(in[i], i);
     }
     __device__ void quad(size_t i) const {
         float4 v = gh_ld4(in, i);
         size_t e = 4 * i;
-        v.x *= m(e); v.y *= m(e + 1); v.z *= m(e + 2); v.w *= m(e + 3);
         if (ADD) {
             float4 o = gh_ld4(out, i);
-            v.x += o.x; v.y += o.y; v.z += o.z; v.w += o.w;
+            v = make_float4(bwd(o.x, v.x, e), bwd(o.y, v.y, e + 1), bwd(o.z, v.z, e + 2), bwd(o.w, v.w, e + 3));
+        } else {
+            v = make_float4(fwd(v.x, e), fwd(v.y, e + 1), fwd(v.z, e + 2), fwd(v.w, e + 3));
         }
         gh_st4(out, i, v);
     }
@@ -40,20 +44,20 @@ struct droppath_op {
     size_t per;
     float p, scale;
     uint64_t seed;
-    __device__ float m(size_t i) const {
-        return gh_uniform(seed, (uint64_t)(i / per)) >= p ? scale : 0.0f;
-    }
+    __device__ bool keep(size_t i) const { return gh_uniform(seed, (uint64_t)(i / per)) >= p; }
+    __device__ float fwd(float v, size_t i) const { return keep(i) ? v * scale : 0.0f; }
+    __device__ float bwd(float o, float v, size_t i) const { return keep(i) ? o + v * scale : o; }
     __device__ void one(size_t i) const {
-        float v = in[i] * m(i);
-        if (ADD) out[i] += v; else out[i] = v;
+        if (ADD) out[i] = bwd(out[i], in[i], i); else out[i] = fwd(in[i], i);
     }
     __device__ void quad(size_t i) const {
         float4 v = gh_ld4(in, i);
         size_t e = 4 * i;
-        v.x *= m(e); v.y *= m(e + 1); v.z *= m(e + 2); v.w *= m(e + 3);
         if (ADD) {
             float4 o = gh_ld4(out, i);
-            v.x += o.x; v.y += o.y; v.z += o.z; v.w += o.w;
+            v = make_float4(bwd(o.x, v.x, e), bwd(o.y, v.y, e + 1), bwd(o.z, v.z, e + 2), bwd(o.w, v.w, e + 3));
+        } else {
+            v = make_float4(fwd(v.x, e), fwd(v.y, e + 1), fwd(v.z, e + 2), fwd(v.w, e + 3));
         }
         gh_st4(out, i, v);
     }

@@ -499,6 +499,23 @@ static void test_dropout(gh_rng *rng) {
         free(y); free(g); free(ry); free(rg);
     }
     CHECK(dropout_fwd_cuda(&ctx, n, 1.5f, 1, d_x, d_y) == GH_EINVAL);
+    {  // a dropped inf is 0 (forward) and adds nothing (backward), as in the reference
+        float *xi = h_alloc(n), *ry = h_alloc(n), *rg = h_dup(g0, n);
+        for (size_t i = 0; i < n; i++) xi[i] = (i & 1) ? INFINITY : -INFINITY;
+        float *d_xi = d_up(xi, n);
+        d_set(d_g, g0, n);
+        CHECK_OK(dropout_fwd_ref(&REF, n, 0.3f, 99, xi, ry));
+        CHECK_OK(dropout_fwd_cuda(&ctx, n, 0.3f, 99, d_xi, d_y));
+        CHECK_OK(dropout_bwd_ref(&REF, n, 0.3f, 99, xi, rg));
+        CHECK_OK(dropout_bwd_cuda(&ctx, n, 0.3f, 99, d_xi, d_g));
+        float *y = d_down(d_y, n), *g = d_down(d_g, n);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad += y[i] != ry[i] || g[i] != rg[i];
+        CHECK_MSG(bad == 0, "dropout of inf inputs: %zu of %zu elements differ from the reference",
+                  bad, n);
+        free(xi); free(ry); free(rg); free(y); free(g);
+        d_free(d_xi);
+    }
     free(x); free(g0);
     d_free(d_x); d_free(d_y); d_free(d_g);
 }
