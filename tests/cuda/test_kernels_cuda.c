@@ -618,6 +618,16 @@ static void test_pool(gh_rng *rng) {
     run_pool("2x2 s2 p0 8x7", (pool_shape){.n = 3, .c = 2, .h = 8, .w = 7, .kh = 2, .kw = 2, .stride = 2, .pad = 0}, rng);
     run_pool("5x3 s3 p1 13x10", (pool_shape){.n = 2, .c = 2, .h = 13, .w = 10, .kh = 5, .kw = 3, .stride = 3, .pad = 1}, rng);
 
+    {  // a shape whose p, q disagree with its geometry is an error, not out-of-range writes
+        pool_shape bad = {.n = 1, .c = 1, .h = 8, .w = 8, .kh = 2, .kw = 2, .stride = 2, .pad = 0};
+        CHECK_OK(pool_shape_init(&bad));
+        bad.p += 1;
+        float *d_b = d_alloc(64);
+        kctx ctx = {NULL, 0, NULL, 0};
+        CHECK(maxpool_fwd_cuda(&ctx, &bad, d_b, d_b) == GH_EINVAL);
+        CHECK(avgpool_bwd_cuda(&ctx, &bad, d_b, d_b) == GH_EINVAL);
+        d_free(d_b);
+    }
     const int n = 3, c = 5, hw = 49;
     float *x = h_rand(rng, (size_t)n * c * hw, -1, 1), *dy = h_rand(rng, (size_t)n * c, -1, 1);
     float *dx0 = h_rand(rng, (size_t)n * c * hw, -1, 1);
