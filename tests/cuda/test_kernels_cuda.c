@@ -240,6 +240,9 @@ static void test_conv(gh_rng *rng) {
         CONV("dw 3x3 pad 0",                2, 4,  7,  6,  4, 3, 3, 1, 1, 0, 0, 1, 1, 4, 0),
         CONV("dw 7x7 (generic path)",       2, 4, 12, 12,  4, 7, 7, 1, 1, 3, 3, 1, 1, 4, 1),
         CONV("dw multiplier 2 (generic)",   2, 4,  9,  9,  8, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0),
+        // M tiles of the implicit GEMM: fwd M = k (32 here), bwd data M = c (64 here)
+        CONV("3x3 c48 k24 (dx M tile 64)",  2, 48, 9, 10, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+        CONV("3x3 s2 c30 k16 (dx M tile 32)", 2, 30, 9, 8, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_conv(&cases[i], rng, 0);
     // big enough for split-K weight gradients (workspace > 0) and the deterministic reruns
@@ -247,6 +250,7 @@ static void test_conv(gh_rng *rng) {
         CONV("split-K 3x3 n8 c16 k32 32x32", 8, 16, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
         CONV("split-K dw 3x3 n16 c32 16x16", 16, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 32, 0),
         CONV("split-K dw 5x5 s2 n16 c24",    16, 24, 16, 16, 24, 5, 5, 2, 2, 2, 2, 1, 1, 24, 0),
+        CONV("split-K 3x3 groups 2 n8 16x16", 8, 16, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1),
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         conv2d_shape sh = big[i].sh;
