@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <hdf5.h>
 #include <stdio.h>
+#include <string.h>
 #include <zlib.h>
 
 #include "cli.h"
@@ -12,9 +13,7 @@
 #ifdef GH_HAVE_CUDA
 #include <cuda_runtime_api.h>
 #endif
-#ifdef GH_HAVE_NCCL
-#include <nccl.h>
-#endif
+#include "ledger/ledger.h"
 #if defined(__has_include)
 #if __has_include(<xgboost/version_config.h>)
 #include <xgboost/version_config.h>
@@ -80,13 +79,9 @@ static void print_versions(void) {
     int cudnn = gh_cudnn_version();
     print_encoded("cuDNN", cudnn, cudnn > 0 && cudnn < 9000);
     print_encoded("cuBLAS", gh_cublas_version(), 0);
-#ifdef GH_HAVE_NCCL
-    int nv = 0;
-    if (ncclGetVersion(&nv) == ncclSuccess) print_encoded("NCCL", nv, 0);
-    else printf("  %-10s linked, version query failed\n", "NCCL");
-#else
-    printf("  %-10s not linked\n", "NCCL");
-#endif
+    char nccl[32];
+    ledger_nccl_version(nccl, sizeof nccl);
+    printf("  %-10s %s\n", "NCCL", strcmp(nccl, "unknown") ? nccl : "not found (libnccl.so.2)");
     unsigned maj = 0, min = 0, rel = 0;
     if (H5get_libversion(&maj, &min, &rel) >= 0)
         printf("  %-10s %u.%u.%u\n", "HDF5", maj, min, rel);

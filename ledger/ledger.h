@@ -69,6 +69,8 @@ int64_t ledger_num_trials(const ledger *l);
 // Fills t for row i; the strings point into l and live until ledger_close.
 int ledger_read_trial(ledger *l, int64_t i, ledger_trial *t);
 const char *ledger_attr(const ledger *l, const char *name);  // run attribute text or NULL
+// NCCL's version ("2.28.9"), asked of libnccl.so.2 loaded at run time; "unknown" when absent.
+void ledger_nccl_version(char *out, size_t len);
 
 // ---- reading back for ls, plot and report (added with the ledger implementation) ------------
 // Per-epoch rows, in the order recorded. Strings point into l and live until ledger_close.

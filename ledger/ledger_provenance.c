@@ -109,7 +109,7 @@ static void version_cudnn(int v, char *out, size_t len) {
 
 // NCCL is loaded only to ask its version: ncclGetVersion(int *), code major*10000+minor*100+patch
 // for 2.9 and later. Absent library: "unknown".
-static void nccl_version(char *out, size_t len) {
+void ledger_nccl_version(char *out, size_t len) {
     snprintf(out, len, "unknown");
     void *h = dlopen("libnccl.so.2", RTLD_LAZY | RTLD_LOCAL);
     if (!h) return;
@@ -163,7 +163,7 @@ int ledger_write_provenance(hid_t root, const char *path) {
     PUT("cuda_runtime_version", buf2);
     version_cudnn(gh_cudnn_version(), buf, sizeof buf);
     PUT("cudnn_version", buf);
-    nccl_version(buf, sizeof buf);
+    ledger_nccl_version(buf, sizeof buf);
     PUT("nccl_version", buf);
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
