@@ -63,6 +63,8 @@ int main(void) {
     CHECK_OK(images_split(&tr, 0.5, &a, &b));
     CHECK(a.n == 10 && b.n == 10 && a.y[3] == tr.y[3] && b.y[0] == tr.y[10]);
     CHECK(!memcmp(b.x, tr.x + 10 * 3072, 3072 * sizeof(float)));
+    images_free(&a);
+    images_free(&b);
     CHECK(images_split(&tr, 1.0, &a, &b) == GH_EINVAL);
     gh_images s1, s2;
     CHECK_OK(images_sample(&s1, &tr, 7, 42));
