@@ -1,7 +1,8 @@
 // conv2d on the host: shape validation, the reference loops (double accumulators), and the
 // fast path for groups that are not depthwise: im2col of one (sample, group) into a per-thread
 // slice of ctx->ws and one single-threaded GEMM (gemm.c) per item, the items spread over
-// OpenMP. Depthwise convolutions go to conv_depthwise.c (direct loops beat im2col there).
+// OpenMP. Depthwise convolutions go to conv_depthwise.c (direct loops beat im2col there),
+// strided 1x1 convs on small planes to conv_pointwise.c (one GEMM per run of samples).
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
@@ -202,6 +203,7 @@ size_t conv2d_ws_floats(const conv2d_shape *shape) {
     conv2d_shape sh = *shape;
     if (conv2d_shape_init(&sh)) return 0;
     if (conv_is_depthwise(&sh)) return conv_dw_per_thread(&sh) * (size_t)gh_cpu_nthreads();
+    if (conv_pw_ok(&sh)) return conv_pw_ws_floats(&sh, gh_cpu_nthreads());
     size_t threads = conv_gemm_per_thread(&sh) * (size_t)gh_cpu_nthreads();
     size_t batch = conv_batch_col(&sh);
     return threads > batch ? threads : batch;
@@ -300,6 +302,7 @@ int conv2d_fwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, c
     GH_NEED(op, w);
     GH_NEED(op, y);
     if (conv_is_depthwise(&sh)) return conv_dw_fwd(ctx, &sh, x, w, b, y);
+    if (conv_pw_ok(&sh)) return conv_pw_fwd(ctx, &sh, x, w, b, y);
 
     int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
     int crs = cg * sh.r * sh.s, direct = conv_is_direct(&sh);
@@ -341,6 +344,12 @@ int conv2d_bwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, c
     if (dx) GH_NEED(op, w);
     if (dw) GH_NEED(op, x);
     if (conv_is_depthwise(&sh)) return conv_dw_bwd(ctx, &sh, x, w, dy, dx, dw, db);
+    if (conv_pw_ok(&sh)) {
+        st = conv_pw_bwd(ctx, &sh, x, w, dy, dx, dw);
+        if (st) return st;
+        if (db) conv_db_add(&sh, dy, db);
+        return GH_OK;
+    }
 
     int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
     int crs = cg * sh.r * sh.s, direct = conv_is_direct(&sh);

@@ -28,3 +28,12 @@ int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
                     const float *b, float *y);
 int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
                     const float *dy, float *dx, float *dw);
+
+// Strided 1x1 convs without padding on small planes, one GEMM per run of samples
+// (conv_pointwise.c), when conv_pw_ok(sh); sh is validated and normalised.
+int conv_pw_ok(const conv2d_shape *sh);
+size_t conv_pw_ws_floats(const conv2d_shape *sh, int nt);
+int conv_pw_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                const float *b, float *y);
+int conv_pw_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                const float *dy, float *dx, float *dw);

@@ -36,6 +36,9 @@ static const conv_case conv_cases[] = {
     {2, 8, 16, 16, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1},    // pointwise, plane >= 256: dW per sample
     {2, 6, 16, 17, 9, 3, 3, 1, 1, 1, 1, 1, 1, 3},    // groups 3, plane >= 256
     {3, 4, 16, 16, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2},    // groups 2, im2col dW per sample
+    {19, 8, 8, 8, 5, 1, 1, 2, 2, 0, 0, 1, 1, 1},     // stride-2 1x1, two runs of samples
+    {7, 6, 10, 9, 7, 1, 1, 2, 1, 0, 0, 1, 1, 1},     // 1x1 stride (2, 1), runs of 5 and 2
+    {2, 4, 33, 32, 3, 1, 1, 2, 2, 0, 0, 1, 1, 1},    // stride-2 1x1, plane >= 256: per sample
 };
 
 static conv2d_shape conv_shape_of(const conv_case *t) {
