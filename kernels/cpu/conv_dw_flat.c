@@ -34,6 +34,17 @@ typedef struct {
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+// Rows of 8 (the DARTS 8x8 cells): one 8-float vector per row, the padded plane on a pitch of
+// ROW8_PITCH with the source at column ROW8_LEFT, so that no computed column is dropped, no
+// output buffer is copied out and the short-row loops of the flat path (tails longer than
+// their bodies) are gone. Columns read: ROW8_LEFT - left + [0, 7 + (s-1) dw] must fit the pitch.
+#define ROW8_PITCH 32
+#define ROW8_LEFT 8
+static int row8_geo(const flat_geo *g) {
+    return g->src_w == 8 && g->wout == 8 && g->left <= ROW8_LEFT &&
+           ROW8_LEFT - g->left + (g->win - 8) + 8 <= ROW8_PITCH;
+}
+
 static flat_geo flat_make(int src_h, int src_w, int top, int left, int hin, int win, int hout,
                           int wout, int r, int s, int dh, int dw) {
     flat_geo g = {hin, win, hout, wout, top, left, src_h, src_w, 0, 0};
@@ -45,6 +56,7 @@ static flat_geo flat_make(int src_h, int src_w, int top, int left, int hin, int 
     // + (s-1) dw + 32: the filter gradient runs over round16(hout*win) outputs, up to
     // win - wout = (s-1) dw + 15 more than len
     g.buf = round16((need > out ? need : out) + (size_t)(s - 1) * dw + 32);
+    if (row8_geo(&g) && g.buf < (size_t)hin * ROW8_PITCH) g.buf = (size_t)hin * ROW8_PITCH;
     return g;
 }
 
@@ -84,6 +96,8 @@ static void flat_fill(const flat_geo *g, const float *src, float *buf) {
         for (int j = 0; j < g->src_w; j++) d[j] = s[j];
     }
 }
+
+static void flat_zero(const flat_geo *g, float *buf) { memset(buf, 0, sizeof(float) * g->buf); }
 
 // dst (accumulate ? += : =) src + bias, rows x cols, with row pitches spitch and dpitch
 GH_CPU_CLONES
@@ -168,9 +182,80 @@ static int flat_taps(const conv2d_shape *sh, int win, const float *wk, int flip,
     return nt;
 }
 
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define ld8(p) (*(const v8u *)(p))
+#define st8(p, v) (*(v8u *)(p) = (v))
+
+// buf's interior rows = the plane src [src_h, 8]; the border is zeroed once per thread
+// (flat_zero): every plane writes the same interior, so it stays zero
+GH_CPU_CLONES
+static void row8_fill(const flat_geo *g, const float *src, float *buf) {
+    for (int i = 0; i < g->src_h; i++)
+        st8(buf + (size_t)(i + g->top) * ROW8_PITCH + ROW8_LEFT, ld8(src + (size_t)i * 8));
+}
+
+// out row i (accumulate ? += : = bias +) sum_t wt[t] buf row (i + tap row), shifted by the tap
+// column, for i < hout; 8 rows at a time in registers, taps outer.
+GH_CPU_CLONES
+static void row8_corr(const flat_geo *g, const float *buf, int nt, const int *off,
+                      const float *wt, float bias, float *out, int accumulate) {
+    const float *base = buf + ROW8_LEFT - g->left;
+    int i = 0;
+    for (; i + 8 <= g->hout; i += 8) {
+        v8 a[8];
+        for (int k = 0; k < 8; k++) a[k] = (v8){0} + (accumulate ? 0.0f : bias);
+        const float *row = base + (size_t)i * ROW8_PITCH;
+        for (int t = 0; t < nt; t++) {
+            const float w = wt[t];
+            for (int k = 0; k < 8; k++) a[k] += w * ld8(row + k * ROW8_PITCH + off[t]);
+        }
+        float *o = out + (size_t)i * 8;
+        for (int k = 0; k < 8; k++) {
+            if (accumulate) a[k] += ld8(o + 8 * k);
+            st8(o + 8 * k, a[k]);
+        }
+    }
+    for (; i < g->hout; i++) {
+        v8 a = (v8){0} + (accumulate ? 0.0f : bias);
+        const float *row = base + (size_t)i * ROW8_PITCH;
+        for (int t = 0; t < nt; t++) a += wt[t] * ld8(row + off[t]);
+        float *o = out + (size_t)i * 8;
+        if (accumulate) a += ld8(o);
+        st8(o, a);
+    }
+}
+
+// vacc[t] (first 8 lanes) += sum_i dy row i * buf row (i + tap row) shifted by the tap column
+GH_CPU_CLONES
+static void row8_dot_taps(const flat_geo *g, const float *dy, int rows, const float *buf,
+                          int nt, const int *off, float *vacc) {
+    const float *base = buf + ROW8_LEFT - g->left;
+    int i = 0;
+    for (; i + 8 <= rows; i += 8) {
+        v8 d[8];
+        for (int k = 0; k < 8; k++) d[k] = ld8(dy + (size_t)(i + k) * 8);
+        const float *row = base + (size_t)i * ROW8_PITCH;
+        for (int t = 0; t < nt; t++) {
+            v8 a = {0}, b = {0};
+            for (int k = 0; k < 8; k += 2) {
+                a += d[k] * ld8(row + k * ROW8_PITCH + off[t]);
+                b += d[k + 1] * ld8(row + (k + 1) * ROW8_PITCH + off[t]);
+            }
+            st8(vacc + 16 * t, ld8(vacc + 16 * t) + a + b);
+        }
+    }
+    for (; i < rows; i++) {
+        v8 d = ld8(dy + (size_t)i * 8);
+        const float *row = base + (size_t)i * ROW8_PITCH;
+        for (int t = 0; t < nt; t++) st8(vacc + 16 * t, ld8(vacc + 16 * t) + d * ld8(row + off[t]));
+    }
+}
+
 int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
                     const float *b, float *y) {
     flat_geo g = flat_fwd_geo(sh);
+    int row8 = row8_geo(&g);
     size_t per = 2 * g.buf;
     int nt = conv_ws_threads("conv2d_fwd_cpu", ctx, per);
     if (!nt) return GH_EINVAL;
@@ -182,9 +267,16 @@ int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
         float *xb = ctx->ws + (size_t)omp_get_thread_num() * per, *ob = xb + g.buf;
         int off[FLAT_MAX_TAPS];
         float wt[FLAT_MAX_TAPS];
+        if (row8) flat_zero(&g, xb);
 #pragma omp for schedule(static)
         for (int pl = 0; pl < planes; pl++) {
             int c = pl % sh->c;
+            if (row8) {
+                row8_fill(&g, x + (size_t)pl * hw, xb);
+                int taps = flat_taps(sh, ROW8_PITCH, w + (size_t)c * rs, 0, off, wt);
+                row8_corr(&g, xb, taps, off, wt, b ? b[c] : 0.0f, y + (size_t)pl * pq, 0);
+                continue;
+            }
             flat_fill(&g, x + (size_t)pl * hw, xb);
             int taps = flat_taps(sh, g.win, w + (size_t)c * rs, 0, off, wt);
             flat_corr(xb, g.len, taps, off, wt, ob);
@@ -197,6 +289,7 @@ int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
 int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
                     const float *dy, float *dx, float *dw) {
     flat_geo gf = flat_fwd_geo(sh), gb = flat_bwd_geo(sh);
+    int row8 = row8_geo(&gf) && row8_geo(&gb);
     int rs = sh->r * sh->s;
     size_t wsize = (size_t)sh->c * rs, wpad = round16(wsize);
     size_t per = conv_dwflat_per_thread(sh);
@@ -218,13 +311,29 @@ int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
             memset(dwp, 0, sizeof(float) * wsize);
             memset(vacc, 0, sizeof(float) * 16 * rs);
             memset(gb_, 0, sizeof(float) * gf.buf);
+            if (row8) flat_zero(&gf, xb);
         }
-        flat_taps(sh, gf.win, NULL, 0, off, NULL);
+        if (dx && row8) flat_zero(&gb, db_);
+        flat_taps(sh, row8 ? ROW8_PITCH : gf.win, NULL, 0, off, NULL);
         // channel-major order: a thread's planes share few channels, so vacc is summed rarely
 #pragma omp for schedule(static)
         for (int it = 0; it < planes; it++) {
             int c = it / sh->n, pl = (it % sh->n) * sh->c + c;
             const float *dyp = dy + (size_t)pl * pq;
+            if (row8) {
+                if (dw) {
+                    if (c != cur && cur >= 0) flat_flush(rs, vacc, dwp + (size_t)cur * rs);
+                    cur = c;
+                    row8_fill(&gf, x + (size_t)pl * hw, xb);
+                    row8_dot_taps(&gf, dyp, sh->p, xb, rs, off, vacc);
+                }
+                if (dx) {
+                    row8_fill(&gb, dyp, db_);
+                    int taps = flat_taps(sh, ROW8_PITCH, w + (size_t)c * rs, 1, offb, wt);
+                    row8_corr(&gb, db_, taps, offb, wt, 0.0f, dx + (size_t)pl * hw, 1);
+                }
+                continue;
+            }
             if (dw) {
                 if (c != cur && cur >= 0) flat_flush(rs, vacc, dwp + (size_t)cur * rs);
                 cur = c;
