@@ -39,6 +39,9 @@ static const conv_case conv_cases[] = {
     {19, 8, 8, 8, 5, 1, 1, 2, 2, 0, 0, 1, 1, 1},     // stride-2 1x1, two runs of samples
     {7, 6, 10, 9, 7, 1, 1, 2, 1, 0, 0, 1, 1, 1},     // 1x1 stride (2, 1), runs of 5 and 2
     {2, 4, 33, 32, 3, 1, 1, 2, 2, 0, 0, 1, 1, 1},    // stride-2 1x1, plane >= 256: per sample
+    {3, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8},      // depthwise 3x3, 8-wide rows (DARTS 8x8)
+    {2, 4, 8, 8, 4, 3, 3, 1, 1, 2, 2, 2, 2, 4},      // depthwise 3x3 dil 2, 8-wide rows
+    {2, 4, 5, 8, 4, 5, 5, 1, 1, 2, 2, 1, 1, 4},      // depthwise 5x5, 8-wide rows, 5 high
 };
 
 static conv2d_shape conv_shape_of(const conv_case *t) {
