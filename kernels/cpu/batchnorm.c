@@ -23,6 +23,19 @@ static int bn_check(const char *op, const bn_shape *sh, int training) {
 
 // ---- reference ---------------------------------------------------------------------------
 
+// Channel c's batch statistics, shared by the reference and the fast training forward: the
+// saved mean and inverse std for backward, and the running estimates updated with the
+// unbiased variance ss/(m-1), as torch.nn.BatchNorm2d does.
+static void bn_store_stats(const bn_shape *sh, int c, double mean, double invstd, double ss,
+                           double m, float *save_mean, float *save_invstd, float *run_mean,
+                           float *run_var) {
+    if (save_mean) save_mean[c] = (float)mean;
+    if (save_invstd) save_invstd[c] = (float)invstd;
+    if (run_mean) run_mean[c] = (float)((1.0 - sh->momentum) * run_mean[c] + sh->momentum * mean);
+    if (run_var)
+        run_var[c] = (float)((1.0 - sh->momentum) * run_var[c] + sh->momentum * ss / (m - 1.0));
+}
+
 int bn_fwd_train_ref(const kctx *ctx, const bn_shape *sh, const float *x, const float *gamma,
                      const float *beta, float *y, float *save_mean, float *save_invstd,
                      float *run_mean, float *run_var) {
@@ -50,12 +63,7 @@ int bn_fwd_train_ref(const kctx *ctx, const bn_shape *sh, const float *x, const 
                 size_t i = ((size_t)n * sh->c + c) * sh->hw + e;
                 y[i] = (float)((x[i] - mean) * invstd * g + b);
             }
-        if (save_mean) save_mean[c] = (float)mean;
-        if (save_invstd) save_invstd[c] = (float)invstd;
-        // unbiased variance for the running estimate, as torch.nn.BatchNorm2d
-        if (run_mean) run_mean[c] = (float)((1.0 - sh->momentum) * run_mean[c] + sh->momentum * mean);
-        if (run_var)
-            run_var[c] = (float)((1.0 - sh->momentum) * run_var[c] + sh->momentum * ss / (m - 1.0));
+        bn_store_stats(sh, c, mean, invstd, ss, m, save_mean, save_invstd, run_mean, run_var);
     }
     return GH_OK;
 }
@@ -169,11 +177,7 @@ int bn_fwd_train_cpu(const kctx *ctx, const bn_shape *sh, const float *x, const 
         double invstd = 1.0 / sqrt(ss / m + sh->eps);
         double g = gamma ? gamma[c] : 1.0, b = beta ? beta[c] : 0.0;
         bn_affine(sh, c, x, (float)mean, (float)(invstd * g), (float)b, y);
-        if (save_mean) save_mean[c] = (float)mean;
-        if (save_invstd) save_invstd[c] = (float)invstd;
-        if (run_mean) run_mean[c] = (float)((1.0 - sh->momentum) * run_mean[c] + sh->momentum * mean);
-        if (run_var)
-            run_var[c] = (float)((1.0 - sh->momentum) * run_var[c] + sh->momentum * ss / (m - 1.0));
+        bn_store_stats(sh, c, mean, invstd, ss, m, save_mean, save_invstd, run_mean, run_var);
     }
     return GH_OK;
 }
