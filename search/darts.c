@@ -112,10 +112,13 @@ int darts_arch_grad(darts_search *s, const float *xt, const int *yt, const float
         (st = gh_vec_axpy(e, s->nw, (float)-eps, s->v, W)) || (st = zero_grads(e)) ||
         (st = pass(s, xt, yt, batch, NULL, NULL, 1)))
         return st;
-    // GA = dalpha - xi * (g+ - g-) / (2 eps), with GA holding g- now
+    // GA = dalpha - xi * (g+ - g-) / (2 eps), with GA holding g- now. The difference g- - g+
+    // is taken first (nearby values: exact or nearly so), then scaled: scaling each term by
+    // xi/(2 eps) first would round two large products and cancel them.
     double c = xi / (2.0 * eps);
-    if ((st = gh_vec_copy(e, s->nw, s->w_save, W)) || (st = gh_vec_scale(e, s->na, (float)c, GA)) ||
-        (st = gh_vec_axpy(e, s->na, (float)-c, s->gplus, GA)) ||
+    if ((st = gh_vec_copy(e, s->nw, s->w_save, W)) ||
+        (st = gh_vec_axpy(e, s->na, -1.0f, s->gplus, GA)) ||
+        (st = gh_vec_scale(e, s->na, (float)c, GA)) ||
         (st = gh_vec_axpy(e, s->na, 1.0f, s->dalpha, GA)))
         return st;
     return s->nb ? gh_vec_copy(e, s->nb, s->b_save, B) : GH_OK;

@@ -94,8 +94,14 @@ int main(void) {
 
     // ---- the test's own w', dalpha = grad_a L_val(w'), v = grad_w' L_val(w') ----
     pass(e, net, xt, yt);
-    for (size_t i = 0; i < nw; i++)
-        W[i] = (float)(w0[i] - xi * (momentum * mom[i] + GW[i] + wd * w0[i]));
+    // in float, in the implementation's order (scale by 1 - xi wd, then the gradient, then the
+    // momentum term), so that w' agrees bit for bit: the HVP below divides by 2 eps
+    const float decay = (float)(1.0 - xi * wd), mxi = (float)-xi, mmom = (float)(-xi * momentum);
+    for (size_t i = 0; i < nw; i++) {
+        float w = w0[i] * decay;
+        w += mxi * GW[i];
+        W[i] = w + mmom * mom[i];
+    }
     pass(e, net, xv, yv);
     memcpy(dalpha, GA, na * 4);
     memcpy(v, GW, nw * 4);
@@ -108,11 +114,14 @@ int main(void) {
     memcpy(got, GA, na * 4);
     CHECK(memcmp(W, w0, nw * 4) == 0);   // weights restored bit for bit
     CHECK(memcmp(Bf, b0, nb * 4) == 0);  // BN running statistics untouched
+    // w +- eps v rounded as the implementation rounds it (float axpy): eq. 8 divides by 2 eps,
+    // so a last-bit difference in w+- would be amplified ~1/eps times
     double R = 0.01 / vn;
-    for (size_t i = 0; i < nw; i++) W[i] = (float)(w0[i] + R * v[i]);
+    const float Rf = (float)R;
+    for (size_t i = 0; i < nw; i++) W[i] = w0[i] + Rf * v[i];
     pass(e, net, xt, yt);
     memcpy(gp, GA, na * 4);
-    for (size_t i = 0; i < nw; i++) W[i] = (float)(w0[i] - R * v[i]);
+    for (size_t i = 0; i < nw; i++) W[i] = w0[i] + -Rf * v[i];
     pass(e, net, xt, yt);
     memcpy(W, w0, nw * 4);
     for (size_t i = 0; i < na; i++) want[i] = (float)(dalpha[i] - xi * (gp[i] - GA[i]) / (2 * R));
