@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "search/search.h"
+#include "search/hpo/hpo.h"
 
 #define MAX_SETS 16
 #define MAX_SEARCHERS 8

@@ -9,7 +9,7 @@
 
 #include "cli.h"
 #include "kernels/kernels.h"
-#include "search/search.h"
+#include "search/hpo/hpo.h"
 
 typedef struct {
     const char *data, *target, *searcher, *learners, *space, *out, *model, *metric, *task;

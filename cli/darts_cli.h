@@ -2,7 +2,7 @@
 // the config from defaults, preset/config file, then flags (one --key per config key); the
 // results file; the run's ledger and the closing summary.
 #pragma once
-#include "search/search.h"
+#include "search/nas/nas.h"
 
 // Parses argv (after the command's own positional arguments were removed by the caller) into
 // c. Returns 0 to run, 1 when --help was printed (exit 0), 2 on a usage error (message printed).

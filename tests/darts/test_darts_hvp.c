@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "search/search.h"
+#include "search/nas/nas.h"
 
 enum { B = 6, CLASSES = 3, HW = 8 };
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "search/search.h"
+#include "search/nas/nas.h"
 
 static void make_images(gh_images *im, int n, uint64_t seed) {
     gh_rng r;

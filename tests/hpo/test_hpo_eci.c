@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "check.h"
-#include "search/search.h"
+#include "search/hpo/hpo.h"
 
 int main(void) {
     // untried learners: after the first (index 0, FLAML's list head) the cheapest next

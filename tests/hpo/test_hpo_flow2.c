@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "search/search.h"
+#include "search/hpo/hpo.h"
 
 // the minimum of sum (x_i - c_i)^2 on [-1, 1]^d, away from the start (0) and the bounds
 static const double centre[5] = {0.26, -0.42, 0.14, 0.64, -0.08};

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "search/search.h"
+#include "search/hpo/hpo.h"
 
 static const char *const kinds[] = {"a", "b", "c"};
 static const hp_domain space[] = {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "search/search.h"
+#include "search/hpo/hpo.h"
 
 static const char *const shapes[] = {"circle", "square", "triangle"};
 static const hp_domain space[] = {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "search/search.h"
+#include "search/hpo/hpo.h"
 
 static const char *const colours[] = {"red", "green", "blue"};
 

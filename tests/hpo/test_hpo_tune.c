@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "search/search.h"
+#include "search/hpo/hpo.h"
 
 #define BUDGET_S 2.0
 // Slack: the trial in flight when the budget ends finishes its current boosting round / epoch,

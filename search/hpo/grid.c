@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "search.h"
+#include "hpo.h"
 
 typedef struct {
     hpo_searcher base;

@@ -3,7 +3,7 @@
 // issue's claim is measured against.
 #include <stdlib.h>
 
-#include "search.h"
+#include "hpo.h"
 
 static int random_ask(hpo_searcher *s, hpo_trial *t) {
     hpo_space_random_cfg(&s->space, &s->rng, t->cfg);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "nas.h"
 
 void darts_config_defaults(darts_config *c) {
     memset(c, 0, sizeof *c);

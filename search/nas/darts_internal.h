@@ -1,7 +1,7 @@
 // darts_internal: helpers shared by the NAS drivers (darts.c, darts_train.c, random_nas.c):
 // batching with augmentation, progress lines with ETA, ledger recording of a genotype.
 #pragma once
-#include "search.h"
+#include "nas.h"
 
 // Shuffled order of n indices for an epoch (stream GH_STREAM_DATA, keyed by seed and epoch).
 int *darts_epoch_order(int n, uint64_t seed, int epoch);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/kernels.h"
-#include "search.h"
+#include "../../kernels/kernels.h"
+#include "hpo.h"
 
 #define TUNE_MAX_LEARNERS 16
 #define TUNE_MIN_ROWS 32   // a sampled fit never trains on fewer rows than this

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "hpo.h"
 
 #define FLOW2_STEPSIZE 0.1           // initial step as a fraction of sqrt(d)
 #define FLOW2_STEP_LOWER_BOUND 1e-4  // when no int hp sets a coarser resolution

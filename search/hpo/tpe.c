@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "hpo.h"
 
 #define TPE_GAMMA 0.25
 #define TPE_CANDIDATES 24

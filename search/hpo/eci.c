@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "hpo.h"
 
 #define ECI_MIN_SAMPLE_TRAIN 10000.0   // flaml/config.py MIN_SAMPLE_TRAIN
 #define ECI_SAMPLE_MULTIPLY 4.0        // SAMPLE_MULTIPLY_FACTOR

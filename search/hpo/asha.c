@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "search.h"
+#include "hpo.h"
 
 #define ASHA_DEFAULT_ETA 3.0
 

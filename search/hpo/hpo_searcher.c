@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "hpo.h"
 
 // Proposals in a row that repeat a known config before the space counts as exhausted.
 #define HPO_MAX_DUPLICATES 1000

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "hpo.h"
 
 #define BS_STEPSIZE 0.1
 #define BS_MAX_THREADS 64

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "hpo.h"
 
 int hpo_space_init(hpo_space *s, const hp_domain *hps, int d) {
     if (d < 1 || d > HPO_MAX_DIM)

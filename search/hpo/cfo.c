@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "hpo.h"
 
 #define CFO_STEPSIZE 0.1        // FLOW2.STEPSIZE: how far the admissible box grows
 #define CFO_PENDING 16
