@@ -46,6 +46,7 @@ int gh_backend_parse(const char *text, gh_backend *b, int *device_index) {
 int dev_alloc(gh_engine *e, void **p, size_t bytes) {
     *p = NULL;
     if (bytes == 0) bytes = 64;
+    e->counters.allocs++;
     if (is_cuda(e)) return gh_cuda_malloc(p, bytes);
     size_t rounded = (bytes + 63) & ~(size_t)63;
     *p = aligned_alloc(64, rounded);
@@ -68,6 +69,7 @@ int dev_h2d(gh_engine *e, void *dst, const void *src, size_t bytes) {
 
 int dev_d2h(gh_engine *e, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return GH_OK;
+    e->counters.host_syncs++;
     if (is_cuda(e)) return gh_cuda_memcpy_d2h(dst, src, bytes);
     memcpy(dst, src, bytes);
     return GH_OK;

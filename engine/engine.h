@@ -148,6 +148,30 @@ float *gh_group_momentum(gh_engine *e, int group);
 // The per-purpose seed for dropout masks of this step (advanced by step_begin).
 uint64_t gh_engine_dropout_seed(const gh_engine *e);
 
+// ---- metrics kept on the backend between report intervals -------------------------------------
+// GH_ACC_SLOTS running sums (double) per engine, for what a training loop reports (loss x
+// batch, argmax hits). Adding is recorded on the backend with no read to the host;
+// gh_acc_read copies the first n slots to the host (one synchronisation) and leaves them;
+// gh_acc_reset zeroes slots (no synchronisation). Slots survive gh_step_begin. A sum is
+// accumulated in double in the order of the adds, so that it equals a host loop's
+// `sum += scale * (double)loss` bit for bit.
+enum { GH_ACC_SLOTS = 8 };
+int gh_acc_add(gh_engine *e, int slot, const gh_tensor *scalar, double scale); // += scale*x[0]
+// += the number of rows of logits [n, k] whose first maximum is at the label (torch.argmax).
+int gh_acc_hits(gh_engine *e, int slot, const gh_tensor *logits, const int *labels);
+int gh_acc_read(gh_engine *e, int n, double *out);
+int gh_acc_reset(gh_engine *e, int first, int n);
+
+// ---- what steps cost the host ----------------------------------------------------------------
+// Counted on every backend at the same points (on ref/cpu a "sync" is a read of backend memory
+// by the host that the CUDA backend would have to wait for): reads from the backend to the host,
+// and backend-memory allocations (arena growth, workspaces, optimizer state, kernel scratch).
+typedef struct {
+    int64_t host_syncs;
+    int64_t allocs;
+} gh_counters;
+void gh_engine_counters(const gh_engine *e, gh_counters *out);   // totals since create
+
 #ifdef __cplusplus
 }
 #endif

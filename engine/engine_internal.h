@@ -104,6 +104,9 @@ struct gh_engine {
     gh_rng rng_dropout;     // one seed per step
     uint64_t dropout_seed;
     uint64_t dropout_ops;   // dropout ops drawn this step: each gets its own mask seed
+
+    double acc[GH_ACC_SLOTS];   // gh_acc_* running sums (metrics.c)
+    gh_counters counters;       // host syncs and backend allocations (device.c)
 };
 
 // ---- status ------------------------------------------------------------------------------
