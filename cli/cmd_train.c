@@ -1,7 +1,6 @@
-// cli: `gpuhours train`: trains a network on Fashion-MNIST with SGD (momentum, weight decay,
-// cosine learning rate) and reports test accuracy, wall time and examples/s. The network is a
-// train_model (declare + forward), so other networks (a DARTS genotype) plug into the same
-// loop; today the one model is the small CNN below.
+// cli: `gpuhours train`: trains the small CNN of models/cnn.c on Fashion-MNIST with SGD
+// (momentum, weight decay, cosine learning rate) through the engine's trainer and reports test
+// accuracy, wall time and examples/s; `--genotype` goes to cmd_train_darts.c.
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -14,6 +13,7 @@
 #include "cli.h"
 #include "data/data.h"
 #include "engine/engine.h"
+#include "models/models.h"
 
 // ---- configuration -------------------------------------------------------------------------
 
@@ -188,52 +188,6 @@ static void config_echo(const train_config *c) {
            c->threads ? "" : " (default)");
 }
 
-// ---- models --------------------------------------------------------------------------------
-
-// A network the training loop can run: declare parameters once, then forward a batch to
-// logits [n, classes].
-typedef struct {
-    const char *name;
-    void *state;
-    int (*declare)(gh_engine *e, void *state, const gh_images *shape);
-    gh_tensor *(*forward)(gh_engine *e, void *state, gh_tensor *x);
-} train_model;
-
-// The small CNN: two conv-BN-ReLU-maxpool blocks, then a linear classifier over the flattened
-// 7x7 maps (keeping position, which GAP would discard, learns Fashion-MNIST faster).
-typedef struct {
-    gh_tensor *w1, *g1, *b1, *m1, *v1, *w2, *g2, *b2, *m2, *v2, *fw, *fb;
-} cnn;
-
-static int cnn_declare(gh_engine *e, void *state, const gh_images *d) {
-    cnn *m = state;
-    int c = d->c, f = 32 * (d->h / 4) * (d->w / 4);
-    m->w1 = gh_param(e, 0, "conv1.w", 4, (int[]){16, c, 3, 3}, GH_INIT_KAIMING_UNIFORM, c * 9);
-    m->g1 = gh_param(e, 0, "bn1.gamma", 1, (int[]){16}, GH_INIT_ONE, 0);
-    m->b1 = gh_param(e, 0, "bn1.beta", 1, (int[]){16}, GH_INIT_ZERO, 0);
-    m->m1 = gh_param(e, GH_GROUP_BUFFERS, "bn1.mean", 1, (int[]){16}, GH_INIT_ZERO, 0);
-    m->v1 = gh_param(e, GH_GROUP_BUFFERS, "bn1.var", 1, (int[]){16}, GH_INIT_ONE, 0);
-    m->w2 = gh_param(e, 0, "conv2.w", 4, (int[]){32, 16, 3, 3}, GH_INIT_KAIMING_UNIFORM, 144);
-    m->g2 = gh_param(e, 0, "bn2.gamma", 1, (int[]){32}, GH_INIT_ONE, 0);
-    m->b2 = gh_param(e, 0, "bn2.beta", 1, (int[]){32}, GH_INIT_ZERO, 0);
-    m->m2 = gh_param(e, GH_GROUP_BUFFERS, "bn2.mean", 1, (int[]){32}, GH_INIT_ZERO, 0);
-    m->v2 = gh_param(e, GH_GROUP_BUFFERS, "bn2.var", 1, (int[]){32}, GH_INIT_ONE, 0);
-    m->fw = gh_param(e, 0, "fc.w", 2, (int[]){d->classes, f}, GH_INIT_KAIMING_UNIFORM, f);
-    m->fb = gh_param(e, 0, "fc.b", 1, (int[]){d->classes}, GH_INIT_KAIMING_UNIFORM, f);
-    return gh_params_alloc(e);
-}
-
-static gh_tensor *cnn_forward(gh_engine *e, void *state, gh_tensor *x) {
-    cnn *m = state;
-    gh_tensor *h = gh_conv2d(e, x, m->w1, NULL, 1, 1, 1, 1, 1, 1, 1);
-    h = gh_relu(e, gh_batchnorm(e, h, m->g1, m->b1, m->m1, m->v1, 1e-5f, 0.1f));
-    h = gh_maxpool(e, h, 2, 2, 0);
-    h = gh_conv2d(e, h, m->w2, NULL, 1, 1, 1, 1, 1, 1, 1);
-    h = gh_relu(e, gh_batchnorm(e, h, m->g2, m->b2, m->m2, m->v2, 1e-5f, 0.1f));
-    h = gh_maxpool(e, h, 2, 2, 0);
-    return gh_linear(e, gh_flatten(e, h), m->fw, m->fb);
-}
-
 // ---- data ----------------------------------------------------------------------------------
 
 // Fashion-MNIST pixel mean and standard deviation over the training split.
@@ -245,49 +199,56 @@ static void normalise(gh_images *d) {
     for (size_t i = 0; i < n; i++) d->x[i] = (d->x[i] - FMNIST_MEAN) / FMNIST_STD;
 }
 
-// Gathers the images idx[0..n) into x and y.
-static void gather(const gh_images *d, const int *idx, int n, float *x, int *y) {
+// The batches of a run: a seeded subset (GH_STREAM_SPLIT) fixed for the run, reshuffled at the
+// start of each epoch by one continuing stream (GH_STREAM_DATA); the test set in order.
+typedef struct {
+    const train_config *c;
+    const gh_images *tr, *te;
+    int ntrain, per;
+    int *subset, *idx;
+    gh_rng order;
+    float *xb;
+    int *yb;
+    long total_steps;
+    int steps_per_epoch;
+} train_data;
+
+static void gather(const gh_images *d, const int *idx, int n, float *x, int *y, gh_batch *b) {
     size_t per = (size_t)d->c * (size_t)d->h * (size_t)d->w;
     for (int i = 0; i < n; i++) {
         memcpy(x + (size_t)i * per, d->x + (size_t)idx[i] * per, per * sizeof(float));
         y[i] = d->y[idx[i]];
     }
+    *b = (gh_batch){.x = x, .y = y, .ndim = 4, .shape = {n, d->c, d->h, d->w}};
 }
 
-// ---- the loop --------------------------------------------------------------------------------
-
-static void fmt_eta(double s, char *out, size_t len) {
-    if (!isfinite(s) || s < 0) s = 0;
-    int t = (int)(s + 0.5);
-    if (t >= 3600) snprintf(out, len, "%dh%02dm", t / 3600, t / 60 % 60);
-    else snprintf(out, len, "%dm%02ds", t / 60, t % 60);
-}
-
-// Accuracy of the model over the whole split, in eval mode (running batch-norm statistics).
-static int evaluate(gh_engine *e, const train_model *m, const gh_images *d, int batch,
-                    float *xb, int *yb, int *idx, double *acc, double *loss) {
-    gh_set_training(e, 0);
-    gh_set_grad_enabled(e, 0);
-    long hits = 0;
-    double lsum = 0;
-    for (int i = 0; i < d->n; i++) idx[i] = i;
-    for (int s = 0; s < d->n; s += batch) {
-        int n = d->n - s < batch ? d->n - s : batch;
-        gather(d, idx + s, n, xb, yb);
-        gh_step_begin(e);
-        gh_tensor *x = gh_input(e, 4, (int[]){n, d->c, d->h, d->w}, xb);
-        int correct = 0;
-        gh_tensor *l = gh_xent(e, m->forward(e, m->state, x), gh_labels(e, n, yb), 0.0f,
-                               &correct);
-        if (!l) return gh_engine_status(e);
-        lsum += (double)gh_scalar(e, l) * n;
-        hits += correct;
+static int train_batch(void *ctx, int epoch, int step, gh_batch *b) {
+    (void)epoch;
+    train_data *td = ctx;
+    int bs = td->c->batch;
+    if (step == 0) {
+        memcpy(td->idx, td->subset, (size_t)td->ntrain * sizeof(int));
+        gh_rng_shuffle(&td->order, td->idx, (size_t)td->ntrain);
     }
-    gh_set_training(e, 1);
-    gh_set_grad_enabled(e, 1);
-    *acc = (double)hits / d->n;
-    *loss = lsum / d->n;
+    int s0 = step * bs, n = td->ntrain - s0 < bs ? td->ntrain - s0 : bs;
+    gather(td->tr, td->idx + s0, n, td->xb, td->yb, b);
     return GH_OK;
+}
+
+static int test_batch(void *ctx, int epoch, int step, gh_batch *b) {
+    (void)epoch;
+    train_data *td = ctx;
+    int bs = td->c->eval_batch, s0 = step * bs, n = td->te->n - s0 < bs ? td->te->n - s0 : bs;
+    for (int i = 0; i < n; i++) td->idx[i] = s0 + i;
+    gather(td->te, td->idx, n, td->xb, td->yb, b);
+    return GH_OK;
+}
+
+// cosine annealing to zero over the run (Loshchilov & Hutter 2017, no restarts), per step
+static double train_lr(void *ctx, int epoch, int step) {
+    const train_data *td = ctx;
+    long g = (long)epoch * td->steps_per_epoch + step;
+    return 0.5f * td->c->lr * (1.0f + cosf(3.14159265f * (float)g / (float)td->total_steps));
 }
 
 // The engine comes first, so that a bad --backend fails before the data are read.
@@ -301,80 +262,48 @@ static int make_engine(const train_config *c, gh_engine **e) {
     return gh_engine_create(e, &ec);
 }
 
-static int train_loop(const train_config *c, const train_model *m, gh_engine *e, gh_images *tr,
-                      gh_images *te) {
+static int train_cnn(const train_config *c, gh_engine *e, const gh_images *tr,
+                     const gh_images *te) {
+    cnn_net net;
+    int st = cnn_build(&net, e, tr->c, tr->h, tr->w, tr->classes);
     int bmax = c->batch > c->eval_batch ? c->batch : c->eval_batch;
-    int st = m->declare(e, m->state, tr);
-    int per = tr->c * tr->h * tr->w;
-    float *xb = malloc((size_t)bmax * (size_t)per * sizeof(float));
-    int *yb = malloc((size_t)bmax * sizeof(int));
     int nidx = tr->n > te->n ? tr->n : te->n;
-    int *idx = malloc((size_t)nidx * sizeof(int));
-    int *subset = malloc((size_t)tr->n * sizeof(int));
-    if (!xb || !yb || !idx || !subset) st = st ? st : gh_fail(GH_ENOMEM, "train: host buffers");
-
-    // a seeded subset (GH_STREAM_SPLIT) fixed for the run, reshuffled each epoch (DATA)
-    gh_rng split, order;
+    train_data td = {.c = c, .tr = tr, .te = te, .per = tr->c * tr->h * tr->w};
+    td.xb = malloc((size_t)bmax * (size_t)td.per * sizeof(float));
+    td.yb = malloc((size_t)bmax * sizeof(int));
+    td.idx = malloc((size_t)nidx * sizeof(int));
+    td.subset = malloc((size_t)tr->n * sizeof(int));
+    if (!td.xb || !td.yb || !td.idx || !td.subset)
+        st = st ? st : gh_fail(GH_ENOMEM, "train: host buffers");
+    gh_rng split;
     gh_rng_seed(&split, c->seed, GH_STREAM_SPLIT);
-    gh_rng_seed(&order, c->seed, GH_STREAM_DATA);
-    int ntrain = c->max_train && c->max_train < tr->n ? c->max_train : tr->n;
+    gh_rng_seed(&td.order, c->seed, GH_STREAM_DATA);
+    td.ntrain = c->max_train && c->max_train < tr->n ? c->max_train : tr->n;
     if (!st) {
-        for (int i = 0; i < tr->n; i++) subset[i] = i;
-        if (ntrain < tr->n) gh_rng_shuffle(&split, subset, (size_t)tr->n);
+        for (int i = 0; i < tr->n; i++) td.subset[i] = i;
+        if (td.ntrain < tr->n) gh_rng_shuffle(&split, td.subset, (size_t)tr->n);
     }
-    long steps_per_epoch = (ntrain + c->batch - 1) / c->batch;
-    long total = steps_per_epoch * c->epochs, step = 0;
-    size_t nparams = gh_group_numel(e, GH_GROUP_WEIGHTS);
+    td.steps_per_epoch = (td.ntrain + c->batch - 1) / c->batch;
+    td.total_steps = (long)td.steps_per_epoch * c->epochs;
     if (!st)
-        printf("training %ld steps (%d epochs x %ld) on %d images, %zu weights (flat)\n", total,
-               c->epochs, steps_per_epoch, ntrain, nparams);
-    double t0 = gh_wall_seconds(), last_print = t0;
-    double run_loss = 0;
-    long run_hits = 0, run_n = 0, seen = 0;
-    for (int ep = 0; ep < c->epochs && !st; ep++) {
-        memcpy(idx, subset, (size_t)ntrain * sizeof(int));
-        gh_rng_shuffle(&order, idx, (size_t)ntrain);
-        for (long b = 0; b < steps_per_epoch && !st; b++, step++) {
-            int s0 = (int)(b * c->batch);
-            int n = ntrain - s0 < c->batch ? ntrain - s0 : c->batch;
-            gather(tr, idx + s0, n, xb, yb);
-            gh_step_begin(e);
-            gh_group_zero_grad(e, GH_GROUP_WEIGHTS);
-            gh_tensor *x = gh_input(e, 4, (int[]){n, tr->c, tr->h, tr->w}, xb);
-            int correct = 0;
-            gh_tensor *loss = gh_xent(e, m->forward(e, m->state, x), gh_labels(e, n, yb), 0.0f,
-                                      &correct);
-            if ((st = gh_backward(e, loss))) break;
-            // cosine annealing to zero over the run (Loshchilov & Hutter 2017, no restarts)
-            float lr = 0.5f * c->lr * (1.0f + cosf(3.14159265f * (float)step / (float)total));
-            if ((st = gh_sgd_step(e, GH_GROUP_WEIGHTS, lr, c->momentum, c->wd))) break;
-            run_loss += (double)gh_scalar(e, loss) * n;
-            run_hits += correct;
-            run_n += n;
-            seen += n;
-            double now = gh_wall_seconds();
-            if (now - last_print >= 2.0 || step + 1 == total) {
-                double rate = seen / (now - t0);
-                char eta[32];
-                fmt_eta((double)(total - step - 1) * c->batch / rate, eta, sizeof eta);
-                printf("  epoch %d/%d step %ld/%ld  loss %.4f  train acc %.2f%%  lr %.4f  "
-                       "%.0f img/s  ETA %s\n",
-                       ep + 1, c->epochs, step + 1, total, run_loss / run_n,
-                       100.0 * run_hits / run_n, (double)lr, rate, eta);
-                fflush(stdout);
-                run_loss = 0;
-                run_hits = run_n = 0;
-                last_print = now;
-            }
-        }
-    }
+        printf("training %ld steps (%d epochs x %d) on %d images, %zu weights (flat)\n",
+               td.total_steps, c->epochs, td.steps_per_epoch, td.ntrain,
+               gh_group_numel(e, GH_GROUP_WEIGHTS));
+    gh_step_def sd = {.loss = cnn_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
+                      .opt = GH_OPT_SGD, .momentum = c->momentum, .wd = c->wd};
+    gh_train_plan plan = {.phase = "train", .epochs = c->epochs, .steps = td.steps_per_epoch,
+                          .report_every = 50, .batch = train_batch, .lr = train_lr,
+                          .step_def = &sd, .ctx = &td};
+    double t0 = gh_wall_seconds();
+    if (!st) st = gh_train_run(e, &plan, NULL, NULL);
     double train_s = gh_wall_seconds() - t0;
     if (!st) {
-        double acc = 0, tl = 0;
-        double te0 = gh_wall_seconds();
-        st = evaluate(e, m, te, c->eval_batch, xb, yb, idx, &acc, &tl);
+        double acc = 0, tl = 0, te0 = gh_wall_seconds();
+        int nb = (te->n + c->eval_batch - 1) / c->eval_batch;
+        st = gh_train_evaluate(e, cnn_loss, &net, test_batch, &td, nb, &tl, &acc);
         double eval_s = gh_wall_seconds() - te0;
         if (!st) {
+            long seen = (long)td.ntrain * c->epochs;
             printf("test accuracy %.2f%% (loss %.4f) on %d images\n", 100 * acc, tl, te->n);
             // every bit, for the regression test that holds refactors to identical results
             printf("test loss %a\n", tl);
@@ -384,10 +313,10 @@ static int train_loop(const train_config *c, const train_model *m, gh_engine *e,
                    (double)gh_engine_arena_peak(e) / (1 << 20));
         }
     }
-    free(xb);
-    free(yb);
-    free(idx);
-    free(subset);
+    free(td.xb);
+    free(td.yb);
+    free(td.idx);
+    free(td.subset);
     return st;
 }
 
@@ -434,11 +363,8 @@ int cmd_train(int argc, char **argv) {
     normalise(&te);
     printf("data: %d train, %d test images of %dx%dx%d, %d classes (%.1f s to read)\n", tr.n,
            te.n, tr.c, tr.h, tr.w, tr.classes, gh_wall_seconds() - t0);
-    cnn net;
-    train_model m = {.name = "cnn", .state = &net, .declare = cnn_declare,
-                     .forward = cnn_forward};
     double t1 = gh_wall_seconds();
-    st = train_loop(&c, &m, e, &tr, &te);
+    st = train_cnn(&c, e, &tr, &te);
     gh_engine_destroy(e);
     images_free(&tr);
     images_free(&te);

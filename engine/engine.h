@@ -161,6 +161,7 @@ int gh_acc_add(gh_engine *e, int slot, const gh_tensor *scalar, double scale); /
 int gh_acc_hits(gh_engine *e, int slot, const gh_tensor *logits, const int *labels);
 int gh_acc_read(gh_engine *e, int n, double *out);
 int gh_acc_reset(gh_engine *e, int first, int n);
+int gh_acc_write(gh_engine *e, int n, const double *in);   // slots 0..n-1 (resume)
 
 // ---- what steps cost the host ----------------------------------------------------------------
 // Counted on every backend at the same points (on ref/cpu a "sync" is a read of backend memory
@@ -171,6 +172,107 @@ typedef struct {
     int64_t allocs;
 } gh_counters;
 void gh_engine_counters(const gh_engine *e, gh_counters *out);   // totals since create
+
+// ---- training: one step and one epoch driver (trainer.c) ---------------------------------------
+// Every loop that trains (DARTS search and final training, the NAS baselines, the small CNN, the
+// MLP learner) runs its steps through gh_train_step and its epochs through gh_train_run, so that
+// a gradient all-reduce, accumulation or a checkpoint is one edit here.
+
+// A batch in host memory: x of shape [shape[0] = n, ...]; class labels y, or regression
+// targets t (the other NULL).
+typedef struct {
+    const float *x;
+    const int *y;
+    const float *t;
+    int ndim;
+    int shape[GH_MAX_DIMS];
+} gh_batch;
+
+// The model's part of a step: the scalar loss of b (in the mode the caller set) and, through
+// *logits, the [n, classes] tensor whose argmax hits are counted (NULL: none, regression).
+// labels: b->y already in backend memory (NULL when b->y is). Returns NULL on failure (the
+// engine status says why).
+typedef gh_tensor *(*gh_loss_fn)(void *model, gh_engine *e, const gh_batch *b,
+                                 const int *labels, gh_tensor **logits);
+
+// Gradient reduction of one group across processes (the data-parallel all-reduce): called
+// between backward and clipping. NULL: one process, nothing to reduce.
+typedef int (*gh_reduce_fn)(void *ctx, gh_engine *e, int group);
+
+typedef enum { GH_OPT_SGD = 0, GH_OPT_ADAM = 1 } gh_opt_kind;
+
+// Accumulator slots of the trainer: training sums of an epoch, evaluation sums of a pass.
+enum { GH_ACC_TRAIN_LOSS = 0, GH_ACC_TRAIN_HITS = 1, GH_ACC_EVAL_LOSS = 2, GH_ACC_EVAL_HITS = 3 };
+
+typedef struct {
+    gh_loss_fn loss;
+    void *model;
+    int group;                  // the parameter group stepped (GH_GROUP_WEIGHTS)
+    gh_opt_kind opt;
+    double momentum, wd;        // SGD momentum (PyTorch's form); weight decay (both)
+    double beta1, beta2, eps;   // Adam
+    double grad_clip;           // > 0: the group's gradient is clipped to this L2 norm
+    gh_reduce_fn reduce;        // NULL: one process
+    void *reduce_ctx;
+} gh_step_def;
+
+// One step at learning rate lr: step_begin, the loss of b in training mode (loss x n and the
+// hits added to the training accumulators), zero the group's gradient, backward, reduce, clip,
+// optimizer step. Reads nothing back to the host.
+int gh_train_step(gh_engine *e, const gh_step_def *d, const gh_batch *b, double lr);
+
+// Mean loss and accuracy of d->loss over nbatches batches in eval mode without gradients (one
+// read to the host at the end); acc is NAN when the loss gives no logits.
+typedef int (*gh_batch_fn)(void *ctx, int epoch, int step, gh_batch *b);
+int gh_train_evaluate(gh_engine *e, gh_loss_fn loss, void *model, gh_batch_fn batch, void *ctx,
+                      int nbatches, double *mean_loss, double *acc);
+
+// Where a run stands: the next step to run and the epoch's sums so far (saved by checkpoints).
+typedef struct {
+    int epoch, step;            // the next step to run
+    long seen;                  // samples this epoch so far
+    double loss_sum, hits;      // this epoch's training sums so far
+} gh_train_pos;
+
+// What the hooks see: the epoch's training means so far and the learning rate of its last step.
+typedef struct {
+    int epoch, step;            // the step that just ran (0-based)
+    double loss, acc;           // acc NAN when the loss gives no logits
+    long seen;
+    double lr;
+    double elapsed_s, eta_s;    // eta_s NAN until measured
+} gh_train_progress;
+
+#define GH_TRAIN_STOP 100       // an epoch hook's request to stop (not an error)
+
+typedef struct {
+    const char *phase;          // progress label ("search", "final", "train", ...)
+    int epochs, steps;          // steps per epoch
+    int report_every;           // steps between progress lines and accumulator reads (0: none
+                                // within an epoch)
+    double checkpoint_every_s;  // > 0: the checkpoint hook also runs every this many seconds
+    int quiet;                  // no progress lines
+    gh_batch_fn batch;          // the training batch of (epoch, step)
+    double (*lr)(void *ctx, int epoch, int step);
+    // The step. NULL: gh_train_step(step_def). A method with a step of its own (DARTS's
+    // architecture step first) does its part and then calls gh_train_step itself.
+    int (*step)(void *ctx, gh_engine *e, const gh_batch *b, double lr);
+    const gh_step_def *step_def;
+    // After each epoch with its training means: evaluation, ledger rows. GH_TRAIN_STOP stops.
+    int (*epoch_end)(void *ctx, gh_engine *e, const gh_train_progress *p);
+    // Saves a checkpoint at pos (the next step to run): after every epoch_end and every
+    // checkpoint_every_s seconds between steps. NULL: none.
+    int (*checkpoint)(void *ctx, gh_engine *e, const gh_train_pos *pos);
+    void *ctx;
+} gh_train_plan;
+
+// Runs the plan from pos (NULL: the start; else a checkpoint's position, its sums restored).
+// last (optional) receives the last progress. Returns GH_OK also when a hook asked to stop.
+int gh_train_run(gh_engine *e, const gh_train_plan *p, const gh_train_pos *pos,
+                 gh_train_progress *last);
+
+// "12s", "3.4m", "2.1h"; "?" when unknown.
+void gh_format_seconds(double s, char *out, size_t len);
 
 #ifdef __cplusplus
 }

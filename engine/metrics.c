@@ -62,3 +62,10 @@ int gh_acc_reset(gh_engine *e, int first, int n) {
 }
 
 void gh_engine_counters(const gh_engine *e, gh_counters *out) { *out = e->counters; }
+
+int gh_acc_write(gh_engine *e, int n, const double *in) {
+    if (n < 0 || n > GH_ACC_SLOTS)
+        return eng_fail(e, GH_EINVAL, "acc_write: %d slots (expected 0..%d)", n, GH_ACC_SLOTS);
+    for (int i = 0; i < n; i++) e->acc[i] = in[i];
+    return GH_OK;
+}

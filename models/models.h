@@ -174,6 +174,16 @@ typedef struct {
 // Analytic counts of the evaluation network for genotype g, or of the supernet (g NULL).
 int darts_count_net(const darts_net_config *cfg, const genotype *g, darts_net_count *out);
 
+// ==== the small CNN of `gpuhours train` (cnn.c) ================================================
+// conv3x3(16)-BN-ReLU-maxpool-conv3x3(32)-BN-ReLU-maxpool-linear, for h x w x c images.
+typedef struct {
+    gh_tensor *w1, *g1, *b1, *m1, *v1, *w2, *g2, *b2, *m2, *v2, *fw, *fb;
+} cnn_net;
+int cnn_build(cnn_net *m, gh_engine *e, int c, int h, int w, int classes);  // declares, allocates
+gh_tensor *cnn_forward(const cnn_net *m, gh_engine *e, gh_tensor *x);       // logits
+gh_tensor *cnn_loss(void *model, gh_engine *e, const gh_batch *b, const int *labels,
+                    gh_tensor **logits);                                   // a gh_loss_fn
+
 #ifdef __cplusplus
 }
 #endif
