@@ -87,12 +87,78 @@ static gh_tensor *mlp_forward(mlp_impl *mi, const float *xb, int B, const float 
     return gh_linear(e, mi->w[L], gh_concat(e, 2, parts), NULL);
 }
 
+// One training run's data: the whole training set encoded once, the epoch order (one stream
+// reshuffled every epoch), host staging for a batch and the time limit.
+typedef struct {
+    mlp_impl *mi;
+    const gh_dataset *tr;
+    const float *xe;
+    float *xb, *yb, *ones;
+    int *lb, *order;
+    int batch;
+    gh_rng rng;
+    double lr, t0, time_limit_s, per_epoch;
+    int epochs, stopped_early;
+} mlp_run;
+
+static gh_tensor *mlp_loss(void *model, gh_engine *e, const gh_batch *b, const int *labels,
+                           gh_tensor **logits) {
+    const mlp_run *r = model;
+    mlp_impl *mi = r->mi;
+    int B = b->shape[0];
+    gh_tensor *out = mlp_forward(mi, b->x, B, r->ones);
+    if (!mi->regression) {
+        *logits = out;
+        return gh_xent(e, out, labels, 0.0f, NULL);
+    }
+    gh_tensor *diff = gh_add(e, out, gh_input(e, 2, (int[]){1, B}, b->t));
+    gh_tensor *sq = gh_linear(e, diff, gh_scale(e, diff, 1.0f), NULL);
+    return gh_scale(e, sq, 1.0f / (float)B);
+}
+
+static int mlp_batch(void *ctx, int epoch, int step, gh_batch *b) {
+    (void)epoch;
+    mlp_run *r = ctx;
+    mlp_impl *mi = r->mi;
+    if (step == 0) gh_rng_shuffle(&r->rng, r->order, (size_t)r->tr->n);
+    for (int k = 0; k < r->batch; k++) {
+        int i = r->order[step * r->batch + k];
+        memcpy(r->xb + (size_t)k * mi->width, r->xe + (size_t)i * mi->width,
+               sizeof(float) * (size_t)mi->width);
+        r->lb[k] = (int)r->tr->y[i];
+        r->yb[k] = (float)(-(r->tr->y[i] - mi->y_mean) / mi->y_scale);   // -y, for pred - y
+    }
+    *b = (gh_batch){.x = r->xb, .y = mi->regression ? NULL : r->lb,
+                    .t = mi->regression ? r->yb : NULL, .ndim = 2, .shape = {r->batch, mi->width}};
+    return GH_OK;
+}
+
+static double mlp_lr(void *ctx, int epoch, int step) {
+    (void)epoch, (void)step;
+    return ((const mlp_run *)ctx)->lr;
+}
+
+// The time limit: stop before an epoch that would end past it (the first epoch's time as the
+// estimate).
+static int mlp_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
+    (void)e;
+    mlp_run *r = ctx;
+    double now = gh_wall_seconds() - r->t0;
+    if (p->epoch == 0) r->per_epoch = now;
+    if (r->time_limit_s > 0 && p->epoch + 1 < r->epochs && now + r->per_epoch > r->time_limit_s) {
+        r->stopped_early = 1;
+        return GH_TRAIN_STOP;
+    }
+    return GH_OK;
+}
+
 static int mlp_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, double time_limit_s,
                    int *stopped_early) {
     const learner_def *def = m->def;
-    double t0 = gh_wall_seconds();
+    mlp_run r = {.tr = tr, .t0 = gh_wall_seconds(), .time_limit_s = time_limit_s};
     mlp_impl *mi = calloc(1, sizeof *mi);
     if (!mi) return gh_fail(GH_ENOMEM, "mlp: out of memory");
+    r.mi = mi;
     int st = encoder_fit(&mi->enc, tr);
     if (st) {
         free(mi);
@@ -102,18 +168,19 @@ static int mlp_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, double
     mi->width = mi->enc.width;
     mi->hidden = (int)hp_value(def, m->cfg, "hidden", 64);
     mi->layers = (int)hp_value(def, m->cfg, "layers", 1);
-    int epochs = (int)hp_value(def, m->cfg, "epochs", 10);
+    r.epochs = (int)hp_value(def, m->cfg, "epochs", 10);
     int batch = (int)hp_value(def, m->cfg, "batch_size", 64);
-    float lr = (float)hp_value(def, m->cfg, "learning_rate", 1e-3);
+    r.lr = (float)hp_value(def, m->cfg, "learning_rate", 1e-3);
     float wd = (float)hp_value(def, m->cfg, "weight_decay", 0.0);
-    if (mi->hidden < 1 || mi->layers < 0 || mi->layers > MLP_MAX_LAYERS || epochs < 1 || batch < 1) {
+    if (mi->hidden < 1 || mi->layers < 0 || mi->layers > MLP_MAX_LAYERS || r.epochs < 1 ||
+        batch < 1) {
         st = gh_fail(GH_EINVAL, "mlp: hidden %d, layers %d (0..%d), epochs %d, batch %d",
-                     mi->hidden, mi->layers, MLP_MAX_LAYERS, epochs, batch);
+                     mi->hidden, mi->layers, MLP_MAX_LAYERS, r.epochs, batch);
         mlp_free_impl(mi);
         return st;
     }
     if (batch > n) batch = n;
-    mi->batch = batch;
+    r.batch = mi->batch = batch;
     mi->regression = tr->task == GH_TASK_REGRESSION;
     mi->out = mi->regression ? 1 : tr->n_classes;
     mi->y_scale = 1.0;
@@ -131,68 +198,38 @@ static int mlp_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, double
         return st;
     }
     snprintf(m->device, sizeof m->device, "%s", gh_backend_name(gh_engine_backend(mi->eng)));
-    // the whole training set encoded once
     float *xe = malloc(sizeof(float) * (size_t)n * (size_t)mi->width);
-    float *xb = malloc(sizeof(float) * (size_t)batch * (size_t)mi->width);
-    float *yb = malloc(sizeof(float) * (size_t)batch);
-    float *ones = malloc(sizeof(float) * (size_t)batch);
-    int *lb = malloc(sizeof(int) * (size_t)batch);
-    int *order = malloc(sizeof(int) * (size_t)n);
-    if (!xe || !xb || !yb || !ones || !lb || !order) {
+    r.xe = xe;
+    r.xb = malloc(sizeof(float) * (size_t)batch * (size_t)mi->width);
+    r.yb = malloc(sizeof(float) * (size_t)batch);
+    r.ones = malloc(sizeof(float) * (size_t)batch);
+    r.lb = malloc(sizeof(int) * (size_t)batch);
+    r.order = malloc(sizeof(int) * (size_t)n);
+    if (!xe || !r.xb || !r.yb || !r.ones || !r.lb || !r.order) {
         st = gh_fail(GH_ENOMEM, "mlp: out of memory for %d x %d", n, mi->width);
         goto done;
     }
     for (int i = 0; i < n; i++) {
         encoder_row(&mi->enc, tr->x + (size_t)i * tr->d, xe + (size_t)i * mi->width);
-        order[i] = i;
+        r.order[i] = i;
     }
-    for (int i = 0; i < batch; i++) ones[i] = 1.0f;
-    gh_rng rng;
-    gh_rng_seed(&rng, seed, GH_STREAM_DATA);
-    gh_engine *e = mi->eng;
-    double per_epoch = 0.0;
-    for (int ep = 0; ep < epochs && !st; ep++) {
-        gh_rng_shuffle(&rng, order, (size_t)n);
-        // full batches only (a last short batch would skew the mean), at least one per epoch
-        int steps = n / batch;
-        for (int s = 0; s < steps && !st; s++) {
-            for (int r = 0; r < batch; r++) {
-                int i = order[s * batch + r];
-                memcpy(xb + (size_t)r * mi->width, xe + (size_t)i * mi->width,
-                       sizeof(float) * (size_t)mi->width);
-                lb[r] = (int)tr->y[i];
-                yb[r] = (float)(-(tr->y[i] - mi->y_mean) / mi->y_scale);   // -y, for pred - y
-            }
-            gh_step_begin(e);
-            gh_set_training(e, 1);
-            gh_set_grad_enabled(e, 1);
-            gh_tensor *out = mlp_forward(mi, xb, batch, ones), *loss;
-            if (mi->regression) {
-                gh_tensor *diff = gh_add(e, out, gh_input(e, 2, (int[]){1, batch}, yb));
-                gh_tensor *sq = gh_linear(e, diff, gh_scale(e, diff, 1.0f), NULL);
-                loss = gh_scale(e, sq, 1.0f / (float)batch);
-            } else {
-                loss = gh_xent(e, out, gh_labels(e, batch, lb), 0.0f, NULL);
-            }
-            st = gh_engine_status(e);
-            if (!st) st = gh_group_zero_grad(e, GH_GROUP_WEIGHTS);
-            if (!st) st = gh_backward(e, loss);
-            if (st == GH_ENAN) {
-                st = gh_fail(GH_ENAN, "mlp: the loss diverged in epoch %d (learning rate %g too "
-                             "high?)", ep + 1, lr);
-                break;
-            }
-            if (!st) st = gh_adam_step(e, GH_GROUP_WEIGHTS, lr, 0.9f, 0.999f, 1e-8f, wd);
-        }
-        double now = gh_wall_seconds() - t0;
-        if (ep == 0) per_epoch = now;
-        if (time_limit_s > 0 && ep + 1 < epochs && now + per_epoch > time_limit_s) {
-            *stopped_early = 1;
-            break;
-        }
+    for (int i = 0; i < batch; i++) r.ones[i] = 1.0f;
+    gh_rng_seed(&r.rng, seed, GH_STREAM_DATA);
+    // full batches only (a last short batch would skew the mean), at least one per epoch
+    gh_step_def sd = {.loss = mlp_loss, .model = &r, .group = GH_GROUP_WEIGHTS,
+                      .opt = GH_OPT_ADAM, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .wd = wd};
+    gh_train_plan plan = {.phase = "mlp", .epochs = r.epochs, .steps = n / batch, .quiet = 1,
+                          .batch = mlp_batch, .lr = mlp_lr, .step_def = &sd,
+                          .epoch_end = mlp_epoch_end, .ctx = &r};
+    st = gh_train_run(mi->eng, &plan, NULL, NULL);
+    if (st == GH_ENAN) {
+        char why[512];   // copied: gh_fail formats into the buffer gh_error_get points at
+        snprintf(why, sizeof why, "%s", gh_error_get());
+        st = gh_fail(GH_ENAN, "mlp: the loss diverged (learning rate %g too high?): %s", r.lr, why);
     }
+    *stopped_early = r.stopped_early;
 done:
-    free(xe), free(xb), free(yb), free(ones), free(lb), free(order);
+    free(xe), free(r.xb), free(r.yb), free(r.ones), free(r.lb), free(r.order);
     if (st) mlp_free_impl(mi);
     else m->impl = mi;
     return st;
