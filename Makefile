@@ -9,7 +9,7 @@ DEB_PKGS = build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-too
            libopenmpi-dev openmpi-bin zlib1g-dev gnuplot-nox dataset-fashion-mnist \
            libxgboost-dev liblinear-dev python3-h5py python3-pandas python3-numpy
 
-.PHONY: all deps build test demo gpu-check bench clean help data
+.PHONY: all deps build test test-sanitize demo gpu-check bench clean help data
 
 all: build
 
@@ -17,6 +17,7 @@ help:
 	@echo "make deps       install the Debian packages gpuhours needs (as root)"
 	@echo "make            configure and build into $(BUILD)/"
 	@echo "make test       deps + build + every test (ctest)"
+	@echo "make test-sanitize  every test in an AddressSanitizer + UBSan Debug build ($(BUILD)-asan)"
 	@echo "make demo       deps + build + the main job on the embedded default data"
 	@echo "make gpu-check  on a GPU machine: CUDA build, all tests, kernel benchmark"
 	@echo "make bench      kernel benchmark on this machine"
@@ -39,6 +40,14 @@ test: deps
 	$(MAKE) data
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Every test again in a Debug build with AddressSanitizer and UBSan. CUDA is left out: its tests
+# skip without a GPU, and the sanitizers do not see into device code (compute-sanitizer does).
+test-sanitize: deps
+	$(MAKE) data
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DGH_SANITIZE=ON -DGH_CUDA=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS)
 
 # The main job: DARTS search + final training (smoke preset) on Fashion-MNIST, then the
 # figures and tables of every run under results/.
