@@ -25,10 +25,19 @@ const char *gh_status_str(int status) {
 
 static _Thread_local char gh_errbuf[1024];
 
+// Formats into a local buffer first: callers wrap the current message
+// (gh_fail(st, "probe: %s", gh_error_get())), and vsnprintf into the buffer it reads from is
+// undefined (it came out as "probe: probe: nsion 0 is 0").
+static void error_vset(const char *fmt, va_list ap) {
+    char tmp[sizeof gh_errbuf];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    memcpy(gh_errbuf, tmp, sizeof tmp);
+}
+
 void gh_error_set(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(gh_errbuf, sizeof gh_errbuf, fmt, ap);
+    error_vset(fmt, ap);
     va_end(ap);
 }
 const char *gh_error_get(void) { return gh_errbuf; }
@@ -37,7 +46,7 @@ void gh_error_clear(void) { gh_errbuf[0] = 0; }
 int gh_fail(int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(gh_errbuf, sizeof gh_errbuf, fmt, ap);
+    error_vset(fmt, ap);
     va_end(ap);
     return status;
 }
