@@ -57,6 +57,38 @@ static int idx_read(idx_file *r, void *buf, size_t n, const char *what) {
     return GH_OK;
 }
 
+// Reads exactly n bytes into a buffer that grows with what the file holds, so that a header
+// announcing gigabytes in a 21-byte file fails as truncated instead of allocating first (the
+// size of a gzip stream's content is not known before it is read).
+static int idx_read_alloc(idx_file *r, size_t n, const char *what, unsigned char **out) {
+    const size_t chunk = (size_t)16 << 20;
+    unsigned char *buf = NULL;
+    size_t got = 0;
+    int st = GH_OK;
+    *out = NULL;
+    while (got < n && !st) {
+        size_t k = n - got < chunk ? n - got : chunk;
+        unsigned char *nb = realloc(buf, got + k);
+        if (!nb) {
+            st = gh_fail(GH_ENOMEM, "%s: %zu bytes of %s", r->path, got + k, what);
+            break;
+        }
+        buf = nb;
+        size_t off = r->off;
+        st = idx_read(r, buf + got, k, what);
+        if (st && off == r->off)   // say how much of the whole was there, not of this chunk
+            st = gh_fail(GH_EFORMAT, "%s: truncated: %zu bytes of %s expected from offset %zu, "
+                         "fewer than %zu present", r->path, n, what, r->off - got, got + k);
+        got += k;
+    }
+    if (st) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    return GH_OK;
+}
+
 static uint32_t be32(const unsigned char *b) {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
@@ -107,13 +139,11 @@ static int read_images(gh_images *out, const char *path) {
     if (!st) {
         per = (size_t)d[1] * d[2];
         total = (size_t)d[0] * per;
-        raw = malloc(total);
-        out->x = malloc(total * sizeof(float));
-        if (!raw || !out->x)
-            st = gh_fail(GH_ENOMEM, "%s: %zu images of %ux%u", path, (size_t)d[0], d[1], d[2]);
+        st = idx_read_alloc(&r, total, "the pixels", &raw);
     }
-    if (!st) st = idx_read(&r, raw, total, "the pixels");
     if (!st) st = idx_expect_end(&r);
+    if (!st && !(out->x = malloc(total * sizeof(float))))
+        st = gh_fail(GH_ENOMEM, "%s: %zu images of %ux%u", path, (size_t)d[0], d[1], d[2]);
     if (!st) {
         for (size_t i = 0; i < total; i++) out->x[i] = (float)raw[i] * (1.0f / 255.0f);
         out->n = (int)d[0];

@@ -1,6 +1,7 @@
 // learners/serial.c: the text serialisation of model files: a growing buffer with printf,
 // quoted strings and %.17g doubles (exact round trip), and a cursor that parses them back
 // with messages naming the file and the byte offset.
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,9 +121,10 @@ int scur_int(scursor *c, long *v) {
     const char *at = c->p;
     int st = scur_double(c, &d);
     if (st) return st;
-    if (d != (double)(long)d) {
+    // range first: casting an out-of-range double to long is undefined (cfg 1e30, NaN)
+    if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != floor(d)) {
         c->p = at;
-        return bad(c, "an integer");
+        return bad(c, "an integer (|value| <= 2^53)");
     }
     *v = (long)d;
     return GH_OK;

@@ -4,6 +4,7 @@
 // Fashion-MNIST test split is read when the dataset is installed.
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -123,6 +124,26 @@ static void test_small(void) {
     put32(tmp + 8, 0);
     p = write_file("zero-images", tmp, 16, 0);
     expect_format_error("zero rows", p, lab, "zero-images", "dimension 1");
+
+    // a 21-byte file whose header announces 50000 images of 256x256 (3.3 GB): truncated, found
+    // without allocating what the header asks for (under a 1 GiB address-space limit where no
+    // sanitizer reserves shadow memory)
+    memcpy(tmp, ib, 16);
+    put32(tmp + 4, 50000);
+    put32(tmp + 8, 256);
+    put32(tmp + 12, 256);
+    p = write_file("huge-images", tmp, 21, 0);
+    struct rlimit old_lim = {0, 0};
+    int limited = 0;
+#ifndef __SANITIZE_ADDRESS__
+    if (getrlimit(RLIMIT_AS, &old_lim) == 0) {
+        struct rlimit lim = old_lim;
+        lim.rlim_cur = (rlim_t)1 << 30;
+        limited = setrlimit(RLIMIT_AS, &lim) == 0;
+    }
+#endif
+    expect_format_error("header bigger than the file", p, lab, "huge-images", "truncated");
+    if (limited) CHECK(setrlimit(RLIMIT_AS, &old_lim) == 0);
 
     gh_images im;
     CHECK(images_read_idx(&im, "/nonexistent/x", lab) == GH_EIO);
