@@ -259,6 +259,7 @@ int table_read_arff(gh_table *out, const char *path) {
     char *buf;
     size_t len;
     int st = tab_slurp(path, &buf, &len);
+    if (!st && (st = tab_check_utf8(path, buf, len))) free(buf);
     if (st) return st;
     // Lines, NUL-terminated in place.
     int n_lines = 0, cap = 1024;

@@ -251,6 +251,7 @@ int table_read_csv(gh_table *out, const char *path) {
     char *buf;
     size_t len;
     int st = tab_slurp(path, &buf, &len);
+    if (!st && (st = tab_check_utf8(path, buf, len))) free(buf);
     if (st) return st;
     // A UTF-8 byte-order mark is not part of the first column's name.
     char *text = buf;

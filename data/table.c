@@ -28,6 +28,39 @@ void tab_warn(const char *fmt, ...) {
     va_end(ap);
 }
 
+// Length of the valid UTF-8 sequence at p (1..4), or 0 (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF).
+static int utf8_seq(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!n || end - p < n) return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
+    if (c == 0xED && p[1] > 0x9F) return 0;   // surrogates
+    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
+    if (c == 0xF4 && p[1] > 0x8F) return 0;   // above U+10FFFF
+    return n;
+}
+
+int tab_check_utf8(const char *path, const char *buf, size_t len) {
+    const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+    int line = 1, col = 1;
+    while (p < end) {
+        int n = utf8_seq(p, end);
+        if (!n)
+            return gh_fail(GH_EFORMAT, "%s:%d:%d: invalid UTF-8 (byte 0x%02X); text files are read "
+                           "as UTF-8 so that names and classes reach models and predictions "
+                           "unchanged: convert it first (e.g. iconv -f latin1 -t utf-8)",
+                           path, line, col, p[0]);
+        if (*p == '\n') line++, col = 1;
+        else col++;
+        p += n;
+    }
+    return GH_OK;
+}
+
 int tab_slurp(const char *path, char **buf, size_t *len) {
     *buf = NULL;
     *len = 0;

@@ -10,6 +10,8 @@
 // Reads the whole file (gzip-compressed or plain, by magic bytes) into a NUL-terminated
 // buffer. Errors: GH_EIO naming the path.
 int tab_slurp(const char *path, char **buf, size_t *len);
+// GH_EFORMAT naming file:line:column (in characters) of the first byte that is not UTF-8.
+int tab_check_utf8(const char *path, const char *buf, size_t len);
 
 // The whole of s (surrounding blanks allowed) is a finite decimal number.
 int tab_parse_number(const char *s, double *out);

@@ -33,8 +33,13 @@ int resample_make(resample_plan *out, const gh_dataset *data, int k_or_auto, dou
     int k = k_or_auto > 0 ? k_or_auto : resample_auto_k(n, data->d, 0);
     if (holdout_ratio <= 0) holdout_ratio = SPLIT_RATIO;
     if (holdout_ratio >= 1) return gh_fail(GH_EINVAL, "resample: holdout ratio %g >= 1", holdout_ratio);
-    if (n < 2 || k > n)
-        return gh_fail(GH_EINVAL, "resample: %d-fold split of %d rows", k, n);
+    // every fold (or the holdout's two parts) needs a row to train on and a row to validate on
+    int need = k > 1 ? k : 2;
+    if (n < need)
+        return gh_fail(GH_EINVAL, "resample: %d rows, but %s needs at least %d (each %s trains "
+                       "on some rows and validates on others); use more data%s", n,
+                       k > 1 ? "k-fold cross-validation" : "a holdout split", need,
+                       k > 1 ? "fold" : "split", k > 1 ? " or fewer folds (--folds)" : "");
     int cls = data->task != GH_TASK_REGRESSION && data->n_classes > 0;
     int groups = cls ? data->n_classes : 1;
     for (int i = 0; cls && i < n; i++)

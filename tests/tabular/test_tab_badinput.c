@@ -1,0 +1,92 @@
+// test_tab_badinput: inputs found by fuzzing and careful users (issue 10): text that is not
+// UTF-8, a model file whose integer fields are out of range, and data too small to resample;
+// each is refused with a message that says where and why.
+#include <stdlib.h>
+
+#include "data/data.h"
+#include "data/tabular.h"
+#include "learners/learners.h"
+#include "tab_util.h"
+
+static void utf8(void) {
+    gh_table t;
+    // Latin-1 e-acute in a class name on line 3, column 5
+    tab_write("latin1.csv", "a,c\n1,x\n2,caf\xe9\n");
+    CHECK_FAILS(table_read(&t, "latin1.csv"), GH_EFORMAT,
+                "latin1.csv:3:6: invalid UTF-8 (byte 0xE9)");
+    // an overlong encoding of '/' and a lone continuation byte
+    tab_write("overlong.csv", "a,c\n1,\xc0\xaf\n");
+    CHECK_FAILS(table_read(&t, "overlong.csv"), GH_EFORMAT, "overlong.csv:2:3: invalid UTF-8");
+    tab_write("cont.arff", "@relation r\n@attribute a numeric\n@data\n\x80\n");
+    CHECK_FAILS(table_read(&t, "cont.arff"), GH_EFORMAT, "cont.arff:4:1: invalid UTF-8");
+    // valid multi-byte text and a byte-order mark are fine
+    tab_write("utf8.csv", "\xef\xbb\xbf" "a,c\n1,caf\xc3\xa9\n2,\xe2\x82\xac\n3,\xf0\x9f\x98\x80\n");
+    CHECK_OK(table_read(&t, "utf8.csv"));
+    table_free(&t);
+}
+
+static void tiny_data(gh_dataset *ds) {
+    gh_table t;
+    tab_write("two.csv", "a,c\n1,x\n2,y\n");
+    CHECK_OK(table_read(&t, "two.csv"));
+    CHECK_OK(dataset_from_table(ds, &t, "c", GH_TASK_AUTO));
+    table_free(&t);
+}
+
+static void resample(void) {
+    gh_dataset ds;
+    tiny_data(&ds);
+    resample_plan p;
+    CHECK_FAILS(resample_make(&p, &ds, 5, 0, 1), GH_EINVAL,
+                "resample: 2 rows, but k-fold cross-validation needs at least 5");
+    CHECK(strstr(gh_error_get(), "--folds") != NULL);
+    CHECK_OK(resample_make(&p, &ds, 1, 0, 1));   // a holdout of 2 rows: one each
+    resample_free(&p);
+    dataset_free(&ds);
+}
+
+// A saved model whose hyperparameter count reads "1e30": refused, not cast (UBSan).
+static void model_file(void) {
+    gh_table t;
+    tab_write("m.csv", "a,b,c\n1,0,x\n2,1,y\n3,0,x\n4,1,y\n5,0,x\n6,1,y\n7,0,x\n8,1,y\n");
+    gh_dataset ds;
+    CHECK_OK(table_read(&t, "m.csv"));
+    CHECK_OK(dataset_from_table(&ds, &t, "c", GH_TASK_AUTO));
+    table_free(&t);
+    const learner_def *def = learner_find("mlp");
+    double cfg[32];
+    for (int i = 0; i < def->n_hp; i++) cfg[i] = def->hps[i].init;
+    learner_model *m = NULL;
+    CHECK_OK(learner_fit(def, &ds, cfg, 1, 0, &m, NULL));
+    CHECK_OK(learner_save(m, "m.model"));
+    learner_free(m);
+    dataset_free(&ds);
+    char *buf;
+    size_t len;
+    CHECK_OK(tab_slurp("m.model", &buf, &len));
+    char *at = buf ? strstr(buf, "\ncfg ") : NULL;
+    CHECK(at != NULL);
+    if (!at) return;
+    const char *values[] = {"1e30", "-1e30", "nan", "2.5"};
+    for (int v = 0; v < 4; v++) {
+        char *end = strchr(at + 5, ' ');
+        FILE *f = fopen("bad.model", "wb");
+        fwrite(buf, 1, (size_t)(at + 5 - buf), f);
+        fputs(values[v], f);
+        fwrite(end, 1, len - (size_t)(end - buf), f);
+        fclose(f);
+        learner_model *bad = NULL;
+        CHECK_FAILS(learner_load(&bad, "bad.model"), GH_EFORMAT, "bad.model: at byte 4");
+        CHECK_MSG(strstr(gh_error_get(), "expected an integer") != NULL, "%s: %s", values[v],
+                  gh_error_get());
+        CHECK(bad == NULL);
+    }
+    free(buf);
+}
+
+int main(void) {
+    utf8();
+    resample();
+    model_file();
+    return check_done("test_tab_badinput");
+}
