@@ -21,6 +21,21 @@ static void usage(FILE *f) {
                "  -h, --help   this help\n");
 }
 
+static int ls_row(void *ctx, const char *path, ledger *l, const ledger_summary *s) {
+    (void)ctx;
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    char acc[16];
+    if (isnan(s->acc))
+        snprintf(acc, sizeof acc, "-");
+    else
+        snprintf(acc, sizeof acc, "%.4f%s", s->acc, s->acc_is_test ? "" : "v");
+    printf("%-28s %-14s %-14s %6s %-11s %6lld %8s %10.4f %9.4f\n", name,
+           ledger_attr(l, "method"), ledger_attr(l, "dataset"), ledger_attr(l, "seed"),
+           ledger_run_status(l), (long long)s->trials, acc, s->gpu_hours, s->wall_hours);
+    return GH_OK;
+}
+
 int cmd_ls(int argc, char **argv) {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
@@ -41,30 +56,10 @@ int cmd_ls(int argc, char **argv) {
     int n = 0;
     int st = ledger_find_files(argc - optind, argv + optind, &files, &n);
     if (st) return cli_fail("ls", st);
-    int failed = 0;
     printf("%-28s %-14s %-14s %6s %-11s %6s %8s %10s %9s\n", "file", "method", "dataset", "seed",
            "status", "trials", "acc", "GPU-h", "wall-h");
-    for (int i = 0; i < n; i++) {
-        ledger *l = NULL;
-        ledger_summary s;
-        if ((st = ledger_open_read(&l, files[i])) || (st = ledger_summarize(l, &s))) {
-            cli_fail("ls", st);
-            failed = 1;
-            ledger_close(l, NULL);
-            continue;
-        }
-        const char *name = strrchr(files[i], '/');
-        name = name ? name + 1 : files[i];
-        char acc[16];
-        if (isnan(s.acc))
-            snprintf(acc, sizeof acc, "-");
-        else
-            snprintf(acc, sizeof acc, "%.4f%s", s.acc, s.acc_is_test ? "" : "v");
-        printf("%-28s %-14s %-14s %6s %-11s %6lld %8s %10.4f %9.4f\n", name,
-               ledger_attr(l, "method"), ledger_attr(l, "dataset"), ledger_attr(l, "seed"),
-               ledger_run_status(l), (long long)s.trials, acc, s.gpu_hours, s.wall_hours);
-        ledger_close(l, NULL);
-    }
+    int skipped;
+    st = cli_each_run("ls", files, n, ls_row, NULL, &skipped);
     ledger_free_files(files);
-    return failed;
+    return st ? cli_fail("ls", st) : cli_runs_done("ls", skipped, n);
 }

@@ -48,15 +48,17 @@ typedef struct {
 } plot_run;
 
 // ---- loading -------------------------------------------------------------------------------
-static int load_run(const char *path, plot_run *r) {
+typedef struct {
+    plot_run *runs;
+    int n;
+} plot_runs;
+
+// One readable run file into the next slot (cli_each_run closes the file).
+static int load_run(void *ctx, const char *path, ledger *l, const ledger_summary *s) {
+    plot_runs *pr = ctx;
+    plot_run *r = &pr->runs[pr->n];
     memset(r, 0, sizeof *r);
-    ledger *l = NULL;
-    int st = ledger_open_read(&l, path);
-    if (!st) st = ledger_summarize(l, &r->s);
-    if (st) {
-        ledger_close(l, NULL);
-        return st;
-    }
+    r->s = *s;
     snprintf(r->method, sizeof r->method, "%s", ledger_attr(l, "method"));
     snprintf(r->dataset, sizeof r->dataset, "%s", ledger_attr(l, "dataset"));
     r->gpus = r->s.gpus;
@@ -64,10 +66,8 @@ static int load_run(const char *path, plot_run *r) {
     r->ne = (int)ledger_num_epochs(l);
     r->t = calloc((size_t)r->nt + 1, sizeof *r->t);
     r->e = calloc((size_t)r->ne + 1, sizeof *r->e);
-    if (!r->t || !r->e) {
-        ledger_close(l, NULL);
-        return gh_fail(GH_ENOMEM, "%s", path);
-    }
+    pr->n++;   // counted now so that its arrays are freed whatever happens next
+    if (!r->t || !r->e) return gh_fail(GH_ENOMEM, "%s", path);
     double cum = 0;
     for (int i = 0; i < r->nt; i++) {
         ledger_trial t;
@@ -87,7 +87,6 @@ static int load_run(const char *path, plot_run *r) {
         p->train_loss = e.train_loss;
         p->cost_h = (r->gpus ? e.cost.device_s : e.cost.wall_s) / 3600;
     }
-    ledger_close(l, NULL);
     return GH_OK;
 }
 
@@ -653,9 +652,13 @@ int cmd_plot(int argc, char **argv) {
     int n = 0;
     int st = ledger_find_files(argc - optind, argv + optind, &files, &n);
     if (!st && n == 0) st = gh_fail(GH_EINVAL, "no run files (*.h5) in the given paths");
-    plot_run *runs = st ? NULL : calloc((size_t)n, sizeof *runs);
-    if (!st && !runs) st = gh_fail(GH_ENOMEM, "plot");
-    for (int i = 0; !st && i < n; i++) st = load_run(files[i], &runs[i]);
+    plot_runs pr = {st ? NULL : calloc((size_t)n, sizeof *pr.runs), 0};
+    if (!st && !pr.runs) st = gh_fail(GH_ENOMEM, "plot");
+    int skipped = 0, nfiles = n;
+    if (!st) st = cli_each_run("plot", files, n, load_run, &pr, &skipped);
+    plot_run *runs = pr.runs;
+    n = pr.n;
+    if (!st && n == 0) st = gh_fail(GH_EINVAL, "none of the %d run files could be read", nfiles);
     if (!st) {
         char datasets[32][64];
         int nd = distinct(runs, n, NULL, 1, datasets, 32);
@@ -674,5 +677,5 @@ int cmd_plot(int argc, char **argv) {
     }
     free(runs);
     ledger_free_files(files);
-    return st ? cli_fail("plot", st) : 0;
+    return st ? cli_fail("plot", st) : cli_runs_done("plot", skipped, nfiles);
 }

@@ -150,54 +150,56 @@ static double sd(const double *x, int n) {
     return sqrt(s / (n - 1));
 }
 
-static int load_groups(char **files, int nfiles, group **out, int *nout) {
-    group *g = NULL;
-    int ng = 0;
-    for (int i = 0; i < nfiles; i++) {
-        ledger *l = NULL;
-        ledger_summary s;
-        int st = ledger_open_read(&l, files[i]);
-        if (!st) st = ledger_summarize(l, &s);
-        if (st) {
-            ledger_close(l, NULL);
-            free(g);
-            return st;
-        }
-        const char *m = ledger_attr(l, "method"), *d = ledger_attr(l, "dataset");
-        int k;
-        for (k = 0; k < ng; k++)
-            if (!strcmp(g[k].method, m) && !strcmp(g[k].dataset, d)) break;
-        if (k == ng) {
-            group *ngp = realloc(g, (size_t)(ng + 1) * sizeof *g);
-            if (!ngp) {
-                ledger_close(l, NULL);
-                free(g);
-                return gh_fail(GH_ENOMEM, "report");
-            }
-            g = ngp;
-            memset(&g[ng], 0, sizeof g[ng]);
-            snprintf(g[ng].method, sizeof g[ng].method, "%s", m);
-            snprintf(g[ng].dataset, sizeof g[ng].dataset, "%s", d);
-            ng++;
-        }
-        group *G = &g[k];
-        if (isfinite(s.acc) && G->nerr < 256) G->err[G->nerr++] = 100.0 * (1.0 - s.acc);
-        G->n_val += isfinite(s.acc) && !s.acc_is_test;
-        // means over runs, accumulated as sums here
-        if (isfinite(s.params)) G->params += s.params, G->n_params++;
-        if (isfinite(s.madds)) G->madds += s.madds, G->n_madds++;
-        G->search_h += s.search_gpu_hours > 0 ? s.search_gpu_hours : s.search_wall_hours *
-                       (s.gpus == 0);
-        G->select_h += s.selection_gpu_hours;
-        G->final_h += s.final_gpu_hours > 0 ? s.final_gpu_hours : s.final_wall_hours *
-                      (s.gpus == 0);
-        if (isfinite(s.energy_j)) {
-            G->energy_kj += s.energy_j / 1e3;
-            G->n_energy++;
-        }
-        G->n++;
-        ledger_close(l, NULL);
+typedef struct {
+    group *g;
+    int ng;
+} groups;
+
+// One run into its (method, dataset) group.
+static int add_run(void *ctx, const char *path, ledger *l, const ledger_summary *s) {
+    groups *gs = ctx;
+    const char *m = ledger_attr(l, "method"), *d = ledger_attr(l, "dataset");
+    int k;
+    for (k = 0; k < gs->ng; k++)
+        if (!strcmp(gs->g[k].method, m) && !strcmp(gs->g[k].dataset, d)) break;
+    if (k == gs->ng) {
+        group *ngp = realloc(gs->g, (size_t)(gs->ng + 1) * sizeof *gs->g);
+        if (!ngp) return gh_fail(GH_ENOMEM, "report: %s", path);
+        gs->g = ngp;
+        memset(&gs->g[gs->ng], 0, sizeof gs->g[gs->ng]);
+        snprintf(gs->g[gs->ng].method, sizeof gs->g[gs->ng].method, "%s", m);
+        snprintf(gs->g[gs->ng].dataset, sizeof gs->g[gs->ng].dataset, "%s", d);
+        gs->ng++;
     }
+    group *G = &gs->g[k];
+    if (isfinite(s->acc) && G->nerr < 256) G->err[G->nerr++] = 100.0 * (1.0 - s->acc);
+    G->n_val += isfinite(s->acc) && !s->acc_is_test;
+    // means over runs, accumulated as sums here
+    if (isfinite(s->params)) G->params += s->params, G->n_params++;
+    if (isfinite(s->madds)) G->madds += s->madds, G->n_madds++;
+    G->search_h += s->search_gpu_hours > 0 ? s->search_gpu_hours : s->search_wall_hours *
+                   (s->gpus == 0);
+    G->select_h += s->selection_gpu_hours;
+    G->final_h += s->final_gpu_hours > 0 ? s->final_gpu_hours : s->final_wall_hours *
+                  (s->gpus == 0);
+    if (isfinite(s->energy_j)) {
+        G->energy_kj += s->energy_j / 1e3;
+        G->n_energy++;
+    }
+    G->n++;
+    return GH_OK;
+}
+
+// Groups of the readable files (unreadable ones skipped with a warning, counted in *skipped).
+static int load_groups(char **files, int nfiles, group **out, int *nout, int *skipped) {
+    groups gs = {0};
+    int st = cli_each_run("report", files, nfiles, add_run, &gs, skipped);
+    if (st) {
+        free(gs.g);
+        return st;
+    }
+    group *g = gs.g;
+    int ng = gs.ng;
     for (int k = 0; k < ng; k++) {
         group *G = &g[k];
         G->params = G->n_params ? G->params / G->n_params : NAN;
@@ -443,7 +445,9 @@ int cmd_report(int argc, char **argv) {
     int ng = 0;
     st = ledger_find_files(argc - optind, argv + optind, &files, &nfiles);
     if (!st && nfiles == 0) st = gh_fail(GH_EINVAL, "no run files (*.h5) in the given paths");
-    if (!st) st = load_groups(files, nfiles, &g, &ng);
+    int skipped = 0;
+    if (!st) st = load_groups(files, nfiles, &g, &ng, &skipped);
+    if (!st && ng == 0) st = gh_fail(GH_EINVAL, "none of the %d run files could be read", nfiles);
     if (!st) {
         write_markdown(stdout, g, ng, pub, npub, &cfg);
         st = write_latex(cfg.latex, g, ng, pub, npub, &cfg);
@@ -453,5 +457,5 @@ int cmd_report(int argc, char **argv) {
     ledger_free_files(files);
     pub_free(pub, npub);
     free(g);
-    return st ? cli_fail("report", st) : 0;
+    return st ? cli_fail("report", st) : cli_runs_done("report", skipped, nfiles);
 }

@@ -202,5 +202,31 @@ int main(int argc, char **argv) {
                   "gpuhours %s: %s", cmds[i], err);
         free(err);
     }
+    // a bad file among good ones: the three commands agree: skip it with a warning naming it,
+    // show the others, exit non-zero at the end
+    snprintf(cmd, sizeof cmd, "cp '%s/bad.h5' '%s/bad.h5'", dir, res);
+    CHECK(system(cmd) == 0);
+    const char *mixed[] = {"ls", "plot -o", "report -o"};
+    const char *outs[] = {"", "plots3", "y.tex"};
+    const char *shows[] = {"darts-second", "runs, 2 datasets", "| darts-second | cifar10 |"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "'%s' %s %s%s%s '%s' > '%s/out.txt' 2> '%s/err.txt'", bin,
+                 mixed[i], *outs[i] ? dir : "", *outs[i] ? "/" : "", outs[i], res, dir, dir);
+        CHECK_MSG(system(cmd) != 0, "gpuhours %s: exit 0 with a bad file among good ones",
+                  mixed[i]);
+        snprintf(p, sizeof p, "%s/err.txt", dir);
+        char *err = slurp(p);
+        snprintf(p, sizeof p, "%s/out.txt", dir);
+        char *out = slurp(p);
+        CHECK_MSG(err && strstr(err, "skipping") && strstr(err, "bad.h5") &&
+                  strstr(err, "1 of 9 run files could not be read"), "gpuhours %s: %s", mixed[i],
+                  err);
+        CHECK_MSG(out && strstr(out, shows[i]), "gpuhours %s did not show the good runs: %s",
+                  mixed[i], out);
+        free(err);
+        free(out);
+    }
+    snprintf(p, sizeof p, "%s/plots3/pareto_cifar10.png", dir);
+    CHECK_MSG(file_size(p) > 1024, "%s: plot skipped the good runs", p);
     return check_done("test_plot_report");
 }
