@@ -7,10 +7,11 @@ Each run's fingerprint is read back from what it leaves: every epoch row of its 
 test loss printed as a hex float. The expected values were recorded before the refactor.
 
 Bit-identical is asserted when the build and CPU match the recording's signature (OpenBLAS
-core, -march=native or not); elsewhere OpenBLAS and the compiler may round differently, so the
-numbers are compared to a relative 2e-3 and the genotypes are not compared (both reported).
+core, -march=native or not, build type: a Debug build rounds some sums differently); elsewhere
+OpenBLAS and the compiler may round differently, so the numbers are compared to a relative 2e-3
+and the genotypes are not compared (both reported).
 
-usage: golden.py GPUHOURS --check FILE|--record FILE [--native 0|1]
+usage: golden.py GPUHOURS --check FILE|--record FILE [--native 0|1] [--build TYPE]
 """
 import argparse
 import os
@@ -69,10 +70,10 @@ def run(exe, name, args, tmp):
     return fp
 
 
-def signature(exe, native):
+def signature(exe, native, build):
     p = subprocess.run([exe, "info"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     m = re.search(r"; core (\S+)", p.stdout)
-    return "openblas=%s native=%s" % (m.group(1) if m else "?", native)
+    return "openblas=%s native=%s build=%s" % (m.group(1) if m else "?", native, build)
 
 
 def fmt(v):
@@ -86,8 +87,9 @@ def main():
     g.add_argument("--check")
     g.add_argument("--record")
     ap.add_argument("--native", default="0")
+    ap.add_argument("--build", default="Release")
     a = ap.parse_args()
-    sig = signature(a.exe, a.native)
+    sig = signature(a.exe, a.native, a.build)
     got = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, args in RUNS.items():
