@@ -257,7 +257,7 @@ static int table_load(ledger *l, ledger_table_id id, int64_t *extent) {
 static int table_append(ledger *l, ledger_table_id id, const void *rows, int64_t n) {
     const char *l_path = l->path;
     ledger_table *t = &l->tab[id];
-    int st = GH_OK;
+    int st = GH_OK, written = 0;
     hid_t fs = -1, ms = -1;
     hsize_t o = (hsize_t)t->n, c = (hsize_t)n, ext = (hsize_t)(t->n + n);
     H5_CHECK(H5Dset_extent(t->dset, &ext));
@@ -266,12 +266,14 @@ static int table_append(ledger *l, ledger_table_id id, const void *rows, int64_t
     H5_CHECK(ms = H5Screate_simple(1, &c, NULL));
     H5_CHECK(H5Dwrite(t->dset, t->mtype, ms, fs, H5P_DEFAULT, rows));
     H5_CHECK(H5Dflush(t->dset));
+    written = 1;
     if (id == TAB_TEXT || id == TAB_DATA) {
         t->n += n;
     } else {
         st = ledger_table_keep(t, rows);
     }
 fail:
+    if (st && !written) l->io_failed = 1;
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     return st;
@@ -281,7 +283,7 @@ fail:
 static int table_rewrite(ledger *l, ledger_table_id id, int64_t i, const void *row) {
     const char *l_path = l->path;
     ledger_table *t = &l->tab[id];
-    int st = GH_OK;
+    int st = GH_OK, written = 0;
     hid_t fs = -1, ms = -1;
     hsize_t o = (hsize_t)i, c = 1;
     H5_CHECK(fs = H5Dget_space(t->dset));
@@ -289,8 +291,10 @@ static int table_rewrite(ledger *l, ledger_table_id id, int64_t i, const void *r
     H5_CHECK(ms = H5Screate_simple(1, &c, NULL));
     H5_CHECK(H5Dwrite(t->dset, t->mtype, ms, fs, H5P_DEFAULT, row));
     H5_CHECK(H5Dflush(t->dset));
+    written = 1;
     memcpy(ledger_table_row(t, i), row, t->row_size);
 fail:
+    if (st && !written) l->io_failed = 1;
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     return st;
@@ -675,6 +679,9 @@ done:
 static int need_writer(const ledger *l, const char *fn) {
     if (!l) return gh_fail(GH_EINVAL, "%s: no ledger", fn);
     if (!l->writer) return gh_fail(GH_EINVAL, "%s: %s was opened read-only", fn, l->path);
+    if (l->io_failed)
+        return gh_fail(GH_EIO, "%s: %s: an earlier write failed (disk full?); nothing more is "
+                       "written to it, and it keeps the records made before", fn, l->path);
     return GH_OK;
 }
 
@@ -858,6 +865,11 @@ int ledger_close(ledger *l, const char *status) {
         st = ledger_h5_fail(GH_EIO, "H5Fclose(run file)", __FILE__, __LINE__, l->path);
     l->file = -1;
     quiet_off(q);
+    // after a failed write the file driver drops every write, so that the library could close
+    // and release everything above; the status was not recorded
+    if (l->io_failed && !st)
+        st = gh_fail(GH_EIO, "%s: closed without recording status '%s': an earlier write failed "
+                     "(it reads as interrupted, with the records made before)", l->path, status);
     ledger_free(l);
     if (!st && bad)
         st = gh_fail(GH_EINVAL, "ledger_close: status must be finished, failed or interrupted; "

@@ -120,6 +120,7 @@ struct ledger {
     char *path;
     hid_t file, vfd;            // vfd: the registered driver (writers), else -1
     int writer;
+    int io_failed;   // a write failed: nothing more is written (the file keeps what it had)
     ledger_table tab[TAB_COUNT];
     int32_t session;            // this writer's row in sessions
     double wall0, run_time0;    // this session's start, and run time before it

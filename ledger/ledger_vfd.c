@@ -33,6 +33,10 @@ typedef struct {
     ino_t ino;
     unsigned char sb[SB_MAX]; // the last superblock image the library wrote (flags cleared)
     size_t sb_len;            // 0 until the library has written one
+    // A write failed (disk full, file-size limit): every later write is dropped, so that the
+    // file stays as a kill at that moment would leave it (the crash-safe state readers know)
+    // and the library can still close and release its objects. The caller saw the failure.
+    int failed;
 } vfd_file;
 
 // Bob Jenkins' lookup3 hashlittle() (public domain), the checksum of HDF5 metadata
@@ -135,16 +139,23 @@ static herr_t pwrite_all(int fd, const void *buf, size_t n, off_t off) {
 // Rule 2: once the library has written a superblock, every growth of the allocated space is
 // first made real (file extended) and recorded in the on-disk superblock, before any object
 // at the new addresses can be written and linked.
+static herr_t write_failed(vfd_file *f, const char *what) {
+    f->failed = 1;
+    return fail_io(what);
+}
+
 static herr_t vfd_publish_eoa(vfd_file *f) {
+    if (f->failed) return 0;
     if ((haddr_t)f->eof < f->eoa) {
-        if (ftruncate(f->fd, (off_t)f->eoa) < 0) return fail_io("ledger vfd ftruncate");
+        if (ftruncate(f->fd, (off_t)f->eoa) < 0) return write_failed(f, "ledger vfd ftruncate");
         f->eof = f->eoa;
     }
     if (!f->sb_len) return 0;
     unsigned o = f->sb[9];
     sb_put_addr(f->sb + 12 + 2 * o, o, (uint64_t)f->eoa - (uint64_t)f->pub.base_addr);
     sb_seal(f->sb, f->sb_len);
-    if (pwrite_all(f->fd, f->sb, f->sb_len, 0) < 0) return fail_io("ledger vfd superblock");
+    if (pwrite_all(f->fd, f->sb, f->sb_len, 0) < 0)
+        return write_failed(f, "ledger vfd superblock");
     return 0;
 }
 
@@ -267,6 +278,7 @@ static herr_t vfd_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr,
     (void)type;
     (void)dxpl;
     vfd_file *f = (vfd_file *)file;
+    if (f->failed) return 0;
     size_t sbl = addr == 0 ? sb_size(buf, size) : 0;
     if (sbl && sbl <= SB_MAX && size == sbl && ((const unsigned char *)buf)[8] >= 3) {
         // Rule 1: the library's superblock with the status flags cleared, resealed.
@@ -282,7 +294,7 @@ static herr_t vfd_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr,
         sb_seal(f->sb, sbl);
         buf = f->sb;
     }
-    if (pwrite_all(f->fd, buf, size, (off_t)addr) < 0) return fail_io("ledger vfd write");
+    if (pwrite_all(f->fd, buf, size, (off_t)addr) < 0) return write_failed(f, "ledger vfd write");
     if (addr + size > f->eof) f->eof = addr + size;
     return 0;
 }
@@ -300,8 +312,8 @@ static herr_t vfd_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
     (void)dxpl;
     (void)closing;
     vfd_file *f = (vfd_file *)file;
-    if (f->writer && f->eof < f->eoa) {
-        if (ftruncate(f->fd, (off_t)f->eoa) < 0) return fail_io("ledger vfd truncate");
+    if (f->writer && !f->failed && f->eof < f->eoa) {
+        if (ftruncate(f->fd, (off_t)f->eoa) < 0) return write_failed(f, "ledger vfd truncate");
         f->eof = f->eoa;
     }
     return 0;
