@@ -72,33 +72,19 @@ static const hp_domain mlp_space[] = {
 // linear borrows lrl2's; the MLP FLAML's old ETI_INI 'nn' (flaml/config.py) of 50.
 static const learner_def registry[] = {
 #if GH_HAVE_XGBOOST
-    {"xgboost", NHP(xgb_space), xgb_space, 1.6, {1, 1, 1}},
-    {"xgb_limitdepth", NHP(xgb_depth_space), xgb_depth_space, 64, {1, 1, 1}},
-    {"rf", NHP(rf_space), rf_space, 2, {1, 1, 1}},
+    {"xgboost", NHP(xgb_space), xgb_space, 1.6, {1, 1, 1}, &learner_ops_xgboost},
+    {"xgb_limitdepth", NHP(xgb_depth_space), xgb_depth_space, 64, {1, 1, 1},
+     &learner_ops_xgboost},
+    {"rf", NHP(rf_space), rf_space, 2, {1, 1, 1}, &learner_ops_xgboost},
 #endif
 #if GH_HAVE_LIBLINEAR
-    {"lrl1", NHP(lr_space), lr_space, 160, {1, 1, 0}},
-    {"lrl2", NHP(lr_space), lr_space, 25, {1, 1, 0}},
-    {"linear", NHP(lr_space), lr_space, 25, {0, 0, 1}},
+    {"lrl1", NHP(lr_space), lr_space, 160, {1, 1, 0}, &learner_ops_liblinear},
+    {"lrl2", NHP(lr_space), lr_space, 25, {1, 1, 0}, &learner_ops_liblinear},
+    {"linear", NHP(lr_space), lr_space, 25, {0, 0, 1}, &learner_ops_liblinear},
 #endif
-    {"mlp", NHP(mlp_space), mlp_space, 50, {1, 1, 1}},
+    {"mlp", NHP(mlp_space), mlp_space, 50, {1, 1, 1}, &learner_ops_mlp},
 };
 #define N_REGISTRY ((int)(sizeof registry / sizeof registry[0]))
-
-static const learner_ops *ops_of(const learner_def *def) {
-    const char *n = def->name;
-    (void)n;
-#if GH_HAVE_XGBOOST
-    if (!strcmp(n, "xgboost") || !strcmp(n, "xgb_limitdepth") || !strcmp(n, "rf"))
-        return &learner_ops_xgboost;
-#endif
-#if GH_HAVE_LIBLINEAR
-    if (!strcmp(n, "lrl1") || !strcmp(n, "lrl2") || !strcmp(n, "linear"))
-        return &learner_ops_liblinear;
-#endif
-    if (!strcmp(n, "mlp")) return &learner_ops_mlp;
-    return NULL;
-}
 
 int learners_list(const learner_def **out, int max, gh_task task) {
     int n = 0;
@@ -187,7 +173,7 @@ static int model_new(learner_model **out, const learner_def *def, const double *
     learner_model *m = calloc(1, sizeof *m);
     if (!m) return gh_fail(GH_ENOMEM, "learner %s: out of memory", def->name);
     m->def = def;
-    m->ops = ops_of(def);
+    m->ops = def->ops;
     m->cfg = malloc(sizeof(double) * (size_t)(def->n_hp + 1));
     if (!m->cfg) {
         free(m);
@@ -215,7 +201,7 @@ int learner_fit(const learner_def *def, const gh_dataset *train, const double *c
                 double time_limit_s, learner_model **out, int *stopped_early) {
     *out = NULL;
     if (stopped_early) *stopped_early = 0;
-    if (!def || !ops_of(def)) return gh_fail(GH_EUNSUP, "learner %s is not in this build",
+    if (!def || !def->ops) return gh_fail(GH_EUNSUP, "learner %s is not in this build",
                                              def ? def->name : "(null)");
     if (train->task < 0 || train->task > 2 || !def->supports_task[train->task])
         return gh_fail(GH_EINVAL, "learner %s does not support the %s task", def->name,

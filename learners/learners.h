@@ -32,6 +32,7 @@ typedef struct learner_def {
     const hp_domain *hps;
     double init_cost;         // FLAML's initial relative cost (cost_relative2lgbm)
     int supports_task[3];     // indexed by gh_task
+    const struct learner_ops *ops;  // fit, predict, save, load (private to learners/)
 } learner_def;
 
 // FLAML's space for data of n_rows x n_features: the bounds and inits FLAML derives from the
