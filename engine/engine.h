@@ -173,6 +173,26 @@ typedef struct {
 } gh_counters;
 void gh_engine_counters(const gh_engine *e, gh_counters *out);   // totals since create
 
+// ---- checkpoints: engine state (state.c) -------------------------------------------------------
+// Everything a training step depends on between steps, as named blobs handed to a store (a
+// checkpoint file: ledger_ckpt_put_cb / ledger_ckpt_get_cb): "engine/header" (layout summary,
+// optimizer kinds and Adam step counts, the init and dropout RNG streams, the dropout seed and
+// counter, the metric sums), "engine/layout" (one line per parameter: name, group, numel,
+// shape), "engine/data/<group>" (the group's flat values: weights, arch, buffers) and
+// "engine/opt/<group>" (SGD momentum, or Adam m then v) for each group that has optimizer
+// state. Gradients are not saved: checkpoints are taken between steps.
+// A store's callbacks return a gh_status and set gh_error naming the blob; get fails when the
+// name is missing or its size is not `bytes`.
+typedef int (*gh_state_put)(void *ctx, const char *name, const void *data, size_t bytes);
+typedef int (*gh_state_get)(void *ctx, const char *name, void *data, size_t bytes);
+// Both need gh_params_alloc done. Save refuses while the current step has failed. Load reads
+// and checks every blob on the host first and refuses (GH_EFORMAT, naming the first parameter
+// that differs) a state saved from a network built differently, leaving the engine unchanged;
+// after a load the next steps are bit-identical to those of the engine that saved (same
+// backend and deterministic mode). Optimizer state is created, replaced or dropped to match.
+int gh_engine_state_save(gh_engine *e, gh_state_put put, void *ctx);
+int gh_engine_state_load(gh_engine *e, gh_state_get get, void *ctx);
+
 // ---- training: one step and one epoch driver (trainer.c) ---------------------------------------
 // Every loop that trains (DARTS search and final training, the NAS baselines, the small CNN, the
 // MLP learner) runs its steps through gh_train_step and its epochs through gh_train_run, so that

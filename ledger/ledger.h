@@ -127,6 +127,63 @@ void ledger_free_files(char **files);
 // "arch/<id>"; the trials table then holds "@artifact:arch/<id> " and its first bytes.
 #define LEDGER_ARCH_INLINE_MAX 1023
 
+// ---- checkpoints (ledger_checkpoint.c) ---------------------------------------------------------
+// A run's checkpoint is one HDF5 file beside the run file, "<run file>" LEDGER_CKPT_SUFFIX
+// (not ending in .h5, so ls/plot/report never take it for a run), holding named binary blobs
+// (the engine state, a method's own state, the trainer's position) and what identifies the run,
+// the method, the config text and the step. Each commit writes the whole file to
+// "<checkpoint>.partial", fsyncs it, renames it over the previous checkpoint and fsyncs the
+// directory: a kill at any instant leaves the old checkpoint or the new one. Layout:
+// results/SCHEMA.md. Errors name the file and the blob or attribute.
+#define LEDGER_CKPT_FORMAT_VERSION 1
+#define LEDGER_CKPT_SUFFIX ".ckpt"
+typedef struct ledger_ckpt_writer ledger_ckpt_writer;
+typedef struct ledger_ckpt_reader ledger_ckpt_reader;
+
+// The checkpoint path of a run file into out.
+int ledger_ckpt_path(const char *run_path, char *out, size_t len);
+// The run's identity as a checkpoint records it: "<start_time> host=<host> pid=<pid of the
+// creating process> seed=<seed>", from what the run file records at creation.
+int ledger_run_id(const ledger *l, char *out, size_t len);
+
+// Writing: begin, put each blob, commit (publishes and frees w) or abort (frees w, keeps the
+// previous checkpoint). run: the open run (writer or reader). A failed put abandons the
+// checkpoint: commit then refuses and keeps the previous one. Blob names: 1..127 bytes of
+// [A-Za-z0-9_.-] in '/'-separated components ("engine/data/weights", "darts/state").
+int ledger_ckpt_begin(ledger_ckpt_writer **out, const ledger *run, const char *method,
+                      const char *config_text, int64_t step);
+int ledger_ckpt_put(ledger_ckpt_writer *w, const char *name, const void *data, size_t bytes);
+int ledger_ckpt_commit(ledger_ckpt_writer *w);
+void ledger_ckpt_abort(ledger_ckpt_writer *w);
+// ledger_ckpt_put for a void *ctx store callback (gh_state_put in engine/engine.h).
+int ledger_ckpt_put_cb(void *w, const char *name, const void *data, size_t bytes);
+
+// Reading. open checks the file (HDF5, creator, format version, attributes, blob count) but
+// not the blobs' contents; get reads one blob of exactly `bytes` bytes and checks its checksum
+// (GH_EFORMAT naming the blob when it is missing, of another size or corrupt); verify checks
+// every blob. Strings live until close.
+int ledger_ckpt_open(ledger_ckpt_reader **out, const char *ckpt_path);
+const char *ledger_ckpt_method(const ledger_ckpt_reader *r);
+const char *ledger_ckpt_config_text(const ledger_ckpt_reader *r);
+const char *ledger_ckpt_run_id(const ledger_ckpt_reader *r);
+int64_t ledger_ckpt_step(const ledger_ckpt_reader *r);
+int ledger_ckpt_has(ledger_ckpt_reader *r, const char *name);       // 1 when the blob exists
+int ledger_ckpt_size(ledger_ckpt_reader *r, const char *name, size_t *bytes);
+int ledger_ckpt_get(ledger_ckpt_reader *r, const char *name, void *data, size_t bytes);
+// ledger_ckpt_get for a void *ctx store callback (gh_state_get in engine/engine.h).
+int ledger_ckpt_get_cb(void *r, const char *name, void *data, size_t bytes);
+int ledger_ckpt_verify(ledger_ckpt_reader *r);
+void ledger_ckpt_close(ledger_ckpt_reader *r);
+
+// What `--resume FILE` checks before anything is written: FILE is a gpuhours run this version
+// reads (ledger_open_read), of `method`, that no live process is writing, with a checkpoint
+// beside it that belongs to it (run id), is of the same method and format this version reads,
+// and whose every blob is intact. Refusals: GH_EINVAL another method's run; GH_EIO no checkpoint
+// yet, or a live writer; GH_EFORMAT not a run file, a truncated or damaged run or checkpoint, a
+// checkpoint of another run. Opens both files read-only only, so a refused FILE is left
+// byte-identical. On success *out (when out is not NULL) is the open checkpoint.
+int ledger_resume_check(const char *run_path, const char *method, ledger_ckpt_reader **out);
+
 #ifdef __cplusplus
 }
 #endif
