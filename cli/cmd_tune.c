@@ -29,8 +29,8 @@ static void usage(FILE *f) {
             "options:\n"
             "  -t, --target COL      target column (default: the last column)\n"
             "  -b, --budget S        search time budget in seconds (default 60)\n"
-            "  -s, --searcher NAME   cfo (default), blendsearch, random, grid, tpe, asha, or all\n"
-            "                        (each in turn, same split and budget, one file each)\n"
+            "  -s, --searcher NAME   one of the searchers below (default cfo), or all (each in\n"
+            "                        turn, same split and budget, one file each)\n"
             "  -l, --learners LIST   comma list (default: every learner of the task in this build)\n"
             "  -m, --metric NAME     accuracy, log_loss, roc_auc, macro_f1, r2, rmse\n"
             "                        (default: roc_auc binary, log_loss multiclass, r2 regression)\n"
@@ -48,7 +48,11 @@ static void usage(FILE *f) {
             "      --resume          continue the run in --out: its trials count against the\n"
             "                        budget and its best is kept\n"
             "  -q, --quiet           no progress lines\n"
-            "  -h, --help            this help\n");
+            "  -h, --help            this help\n\n"
+            "searchers:\n");
+    int n;
+    const hpo_method *m = hpo_methods(&n);
+    for (int i = 0; i < n; i++) fprintf(f, "  %-12s %s\n", m[i].name, m[i].help);
 }
 
 static const char *base_name(const char *path, char *buf, size_t n) {
@@ -269,15 +273,12 @@ int cmd_tune(int argc, char **argv) {
     c.data = argv[optind];
     int all = !strcmp(c.searcher, "all");
     int n_methods;
-    const char *const *methods = hpo_method_names(&n_methods);
-    if (!all) {
-        int known = 0;
-        for (int i = 0; i < n_methods; i++) known |= !strcmp(methods[i], c.searcher);
-        if (!known) {
-            fprintf(stderr, "gpuhours tune: --searcher '%s': expected cfo, blendsearch, random, "
-                            "grid, tpe, asha or all\n", c.searcher);
-            return 2;
-        }
+    const hpo_method *methods = hpo_methods(&n_methods);
+    if (!all && !hpo_method_find(c.searcher)) {
+        fprintf(stderr, "gpuhours tune: --searcher '%s': expected ", c.searcher);
+        for (int i = 0; i < n_methods; i++) fprintf(stderr, "%s%s", i ? ", " : "", methods[i].name);
+        fprintf(stderr, " or all\n");
+        return 2;
     }
     if (c.resume && !c.out) {
         fprintf(stderr, "gpuhours tune: --resume needs --out FILE (the run to continue)\n");
@@ -305,12 +306,19 @@ int cmd_tune(int argc, char **argv) {
     base_name(c.data, dataset, sizeof dataset);
     gh_utc_iso8601(stamp);
     int rc = 0;
-    tune_result results[8];
-    memset(results, 0, sizeof results);
-    const char *ran[8];
+    int n_runs = all ? n_methods : 1;
+    tune_result *results = calloc((size_t)n_runs, sizeof *results);
+    const char **ran = calloc((size_t)n_runs, sizeof *ran);
+    if (!results || !ran) {
+        free(results);
+        free(ran);
+        resample_free(&plan);
+        dataset_free(&data);
+        return cli_fail("tune", gh_fail(GH_ENOMEM, "tune: %d results", n_runs));
+    }
     int n_ran = 0;
-    for (int i = 0; i < (all ? n_methods : 1) && rc == 0; i++) {
-        const char *searcher = all ? methods[i] : c.searcher;
+    for (int i = 0; i < n_runs && rc == 0; i++) {
+        const char *searcher = all ? methods[i].name : c.searcher;
         char out_path[1200], model_path[1200];
         if (c.out) {
             snprintf(base, sizeof base, "%s", c.out);
@@ -342,6 +350,8 @@ int cmd_tune(int argc, char **argv) {
                    (long long)results[i].n_trials, results[i].time_to_best_s);
     }
     for (int i = 0; i < n_ran; i++) tune_result_free(&results[i]);
+    free(results);
+    free(ran);
     resample_free(&plan);
     dataset_free(&data);
     return rc;

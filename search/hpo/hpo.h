@@ -1,6 +1,15 @@
 // hpo: hyperparameter search on tabular data. Searchers (FLOW2/CFO, BlendSearch, random, grid,
 // TPE, ASHA) are ask/tell over a normalised space, own a private seeded RNG and have an
 // explicit stopping rule; ECI picks the learner (FLAML); tune.c is the loop over learners/.
+//
+// How to add a searcher: write search/hpo/NAME.c with a struct that starts with hpo_searcher,
+// an hpo_vtable (ask, tell, optional seen, destroy) and
+// `int hpo_NAME_create(hpo_searcher **out)`; add one line HPO_SEARCHER(NAME, fidelity use,
+// help) to hpo_searchers.def. That is all: the registry, `gpuhours tune --searcher NAME`, its
+// --help, `--searcher all`, bench_tune and the tests' list of searchers read the table. Tests:
+// test_hpo_searchers runs the ask/tell contract on every row; add a case with its hash to
+// test_hpo_golden (record it with --print) and a test of what is particular to the method
+// (as asha_promotes, grid_enumerates); test_hpo_tune runs every row through tune_run.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +84,32 @@ typedef struct {
 } hpo_options;
 
 typedef struct hpo_searcher hpo_searcher;
+
+// ---- the registry (hpo_searchers.def, hpo_searcher.c): one row per searcher ---------------
+// How a searcher uses the fidelity of a trial; the tuning loop picks min_fidelity and
+// fidelity_factor from it.
+typedef enum {
+    HPO_FIDELITY_NONE,     // every trial at the full resource
+    HPO_FIDELITY_SAMPLE,   // FLOW2's growing sample size: from min_fidelity, x fidelity_factor
+    HPO_FIDELITY_RUNGS,    // successive-halving rungs min_fidelity * eta^k (eta: fidelity_factor)
+} hpo_fidelity_use;
+
+typedef struct {
+    const char *name;
+    int (*create)(hpo_searcher **out);   // allocates the searcher with vt set; hpo_create fills the base
+    hpo_fidelity_use fidelity;
+    const char *help;                    // one line for --help
+} hpo_method;
+
+#define HPO_SEARCHER(name, fidelity, help) int hpo_##name##_create(hpo_searcher **out);
+#include "hpo_searchers.def"
+#undef HPO_SEARCHER
+
+// The table, in hpo_searchers.def order; *n rows.
+const hpo_method *hpo_methods(int *n);
+// The row named name; NULL when there is none.
+const hpo_method *hpo_method_find(const char *name);
+
 typedef struct {
     const char *name;
     // GH_OK with t->cfg and t->fidelity filled (t->id set by the caller), HPO_STOP, HPO_RETRY,
@@ -101,9 +136,12 @@ struct hpo_searcher {
     double best_loss;         // INFINITY until a trial succeeds
 };
 
-// method: "cfo", "blendsearch", "random", "grid", "tpe", "asha".
+// method: a name of the registry (hpo_methods); GH_EINVAL naming the known ones otherwise.
 int hpo_create(hpo_searcher **out, const char *method, const hp_domain *hps, int d,
                const hpo_options *opt);
+// The same from a registry row (or a row of the caller's own, as the tests' failing searcher).
+int hpo_create_method(hpo_searcher **out, const hpo_method *m, const hp_domain *hps, int d,
+                      const hpo_options *opt);
 // Proposes a trial that was never proposed before (its signature is new): GH_OK, HPO_STOP
 // (max_trials reached, space exhausted, or 1000 proposals in a row were duplicates).
 int hpo_ask(hpo_searcher *s, hpo_trial *t);
@@ -111,15 +149,6 @@ int hpo_ask(hpo_searcher *s, hpo_trial *t);
 // n_concurrent_trials=1).
 int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
 void hpo_destroy(hpo_searcher *s);
-const char *const *hpo_method_names(int *n);
-
-// Searcher constructors (each file's one public entry); hpo_create dispatches to them.
-int hpo_random_create(hpo_searcher **out);
-int hpo_grid_create(hpo_searcher **out);
-int hpo_tpe_create(hpo_searcher **out);
-int hpo_asha_create(hpo_searcher **out);
-int hpo_cfo_create(hpo_searcher **out);
-int hpo_blendsearch_create(hpo_searcher **out);
 // Called by hpo_create after the constructor: fills the base.
 int hpo_base_init(hpo_searcher *s, const hp_domain *hps, int d, const hpo_options *opt);
 

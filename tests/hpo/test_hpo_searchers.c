@@ -194,14 +194,32 @@ static void tpe_beats_random(void) {
               mean[1]);
 }
 
-int main(void) {
+// The registry: every row complete and found by its name; an unknown name is an error that
+// lists the known ones.
+static void registry(void) {
     int n;
-    const char *const *names = hpo_method_names(&n);
+    const hpo_method *m = hpo_methods(&n);
     CHECK(n == 6);
-    for (int i = 0; i < n; i++) contract(names[i]);
+    for (int i = 0; i < n; i++) {
+        CHECK_MSG(m[i].name && m[i].create && m[i].help && *m[i].help, "row %d incomplete", i);
+        CHECK_MSG(hpo_method_find(m[i].name) == &m[i], "%s not found by name", m[i].name);
+    }
+    CHECK(hpo_method_find("hyperband") == NULL && hpo_method_find(NULL) == NULL);
+    CHECK(hpo_method_find("asha")->fidelity == HPO_FIDELITY_RUNGS);
+    CHECK(hpo_method_find("cfo")->fidelity == HPO_FIDELITY_SAMPLE);
+    CHECK(hpo_method_find("random")->fidelity == HPO_FIDELITY_NONE);
     hpo_searcher *s = NULL;
     hpo_options o = {.seed = 1};
     CHECK(hpo_create(&s, "hyperband", space, D, &o) == GH_EINVAL && s == NULL);
+    CHECK_MSG(strstr(gh_error_get(), "'hyperband'") && strstr(gh_error_get(), "tpe, asha"),
+              "message: %s", gh_error_get());
+}
+
+int main(void) {
+    registry();
+    int n;
+    const hpo_method *m = hpo_methods(&n);
+    for (int i = 0; i < n; i++) contract(m[i].name);
     grid_enumerates();
     asha_promotes();
     tpe_beats_random();

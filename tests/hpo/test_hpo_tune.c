@@ -46,16 +46,16 @@ int main(void) {
     CHECK(ds.task == GH_TASK_BINARY && ds.n == 600);
 
     int n;
-    const char *const *methods = hpo_method_names(&n);
+    const hpo_method *m = hpo_methods(&n);
     for (int i = 0; i < n; i++) {
         char path[256];
-        snprintf(path, sizeof path, "hpo_tune_%s.h5", methods[i]);
+        snprintf(path, sizeof path, "hpo_tune_%s.h5", m[i].name);
         unlink(path);
-        ledger_run_info info = {.method = methods[i], .dataset = "generated", .seed = 3,
+        ledger_run_info info = {.method = m[i].name, .dataset = "generated", .seed = 3,
                                 .config_text = "test_hpo_tune"};
         ledger *led = NULL;
         CHECK_OK(ledger_create(&led, path, &info));
-        tune_options o = {.searcher = methods[i], .budget_s = BUDGET_S, .seed = 3,
+        tune_options o = {.searcher = m[i].name, .budget_s = BUDGET_S, .seed = 3,
                           .metric = METRIC_AUTO, .refit = i == 0};
         tune_result r;
         double t0 = gh_wall_seconds();
@@ -64,15 +64,15 @@ int main(void) {
         CHECK_OK(st);
         CHECK_OK(ledger_close(led, "finished"));
         printf("  %-12s %3lld trials, search %.2f s (budget %.1f), best roc_auc loss %.4f (%s)\n",
-               methods[i], (long long)r.n_trials, r.search_s, BUDGET_S, r.best_loss,
+               m[i].name, (long long)r.n_trials, r.search_s, BUDGET_S, r.best_loss,
                r.best_learner ? r.best_learner->name : "-");
         CHECK_MSG(r.search_s <= BUDGET_S + SLACK_S, "%s: search took %.2f s of a %.1f s budget",
-                  methods[i], r.search_s, BUDGET_S);
+                  m[i].name, r.search_s, BUDGET_S);
         CHECK_MSG(wall - r.refit_s <= BUDGET_S + SLACK_S + 0.5, "%s: tune_run took %.2f s",
-                  methods[i], wall);
-        CHECK_MSG(r.n_trials >= 3, "%s: only %lld trials", methods[i], (long long)r.n_trials);
+                  m[i].name, wall);
+        CHECK_MSG(r.n_trials >= 3, "%s: only %lld trials", m[i].name, (long long)r.n_trials);
         CHECK_MSG(r.best_learner && r.best_loss < 0.25, "%s: best loss %g (chance is 0.5)",
-                  methods[i], r.best_loss);
+                  m[i].name, r.best_loss);
         // the curve is the best so far: never increasing
         int mono = 1;
         for (int k = 1; k < r.n_curve; k++) mono &= r.curve_loss[k] <= r.curve_loss[k - 1];
@@ -83,7 +83,7 @@ int main(void) {
         CHECK_OK(ledger_open_read(&rd, path));
         if (rd) {
             CHECK_MSG(ledger_num_trials(rd) == r.n_trials, "%s: %lld ledger rows for %lld trials",
-                      methods[i], (long long)ledger_num_trials(rd), (long long)r.n_trials);
+                      m[i].name, (long long)ledger_num_trials(rd), (long long)r.n_trials);
             int bad = 0;
             double best = INFINITY;
             for (int64_t k = 0; k < ledger_num_trials(rd); k++) {
@@ -93,9 +93,9 @@ int main(void) {
                 if (!(lt.cost.wall_s >= 0) || !(lt.fidelity >= 1)) bad++;
                 if (lt.val_loss < best) best = lt.val_loss;
             }
-            CHECK_MSG(bad == 0, "%s: %d malformed ledger rows", methods[i], bad);
+            CHECK_MSG(bad == 0, "%s: %d malformed ledger rows", m[i].name, bad);
             CHECK_MSG(fabs(best - r.best_loss) < 1e-12, "%s: ledger best %g, result best %g",
-                      methods[i], best, r.best_loss);
+                      m[i].name, best, r.best_loss);
             const char *best_text = NULL;
             CHECK_OK(ledger_get_text(rd, "tune/best", &best_text));
             CHECK(best_text && strstr(best_text, r.best_learner ? r.best_learner->name : "?"));
