@@ -3,7 +3,8 @@
 // explicit stopping rule; ECI picks the learner (FLAML); tune.c is the loop over learners/.
 //
 // How to add a searcher: write search/hpo/NAME.c with a struct that starts with hpo_searcher,
-// an hpo_vtable (ask, tell, optional seen, destroy) and
+// an hpo_vtable (ask, tell, optional seen, destroy; every failure inside them, an allocation
+// too, is returned as a gh_status, never dropped) and
 // `int hpo_NAME_create(hpo_searcher **out)`; add one line HPO_SEARCHER(NAME, fidelity use,
 // help) to hpo_searchers.def. That is all: the registry, `gpuhours tune --searcher NAME`, its
 // --help, `--searcher all`, bench_tune and the tests' list of searchers read the table. Tests:
@@ -116,10 +117,12 @@ typedef struct {
     // or a gh_status.
     int (*ask)(hpo_searcher *s, hpo_trial *t);
     // loss NAN or INFINITY: the trial failed. cost: its seconds (or other cost units).
-    void (*tell)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
+    // GH_OK, or the gh_status of a failure inside the searcher (an allocation): hpo_tell
+    // returns it and the searcher is not used again but destroyed.
+    int (*tell)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
     // The proposal t repeats one with a known result (FLAML passes the cached result on);
-    // NULL: just ask again.
-    void (*seen)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
+    // NULL: just ask again. Its status as tell's; a failure is returned by hpo_ask.
+    int (*seen)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
     void (*destroy)(hpo_searcher *s);
 } hpo_vtable;
 
@@ -143,10 +146,12 @@ int hpo_create(hpo_searcher **out, const char *method, const hp_domain *hps, int
 int hpo_create_method(hpo_searcher **out, const hpo_method *m, const hp_domain *hps, int d,
                       const hpo_options *opt);
 // Proposes a trial that was never proposed before (its signature is new): GH_OK, HPO_STOP
-// (max_trials reached, space exhausted, or 1000 proposals in a row were duplicates).
+// (max_trials reached, space exhausted, or 1000 proposals in a row were duplicates), or the
+// gh_status of a failure in the searcher (its ask, or its seen on a duplicate).
 int hpo_ask(hpo_searcher *s, hpo_trial *t);
 // Every ask is told once, before the next ask (the tuning loop is sequential, as FLAML's
-// n_concurrent_trials=1).
+// n_concurrent_trials=1). GH_OK, or the gh_status of a failure in the cache or the searcher's
+// tell; after a failure the searcher is only destroyed.
 int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
 void hpo_destroy(hpo_searcher *s);
 // Called by hpo_create after the constructor: fills the base.

@@ -95,7 +95,8 @@ int hpo_ask(hpo_searcher *s, hpo_trial *t) {
         double loss, cost;
         int known = hpo_cache_get(&s->cache, key, &loss, &cost);
         if (known == 2) {
-            if (s->vt->seen) s->vt->seen(s, t, loss, cost);
+            st = s->vt->seen ? s->vt->seen(s, t, loss, cost) : GH_OK;
+            if (st) return st;
             continue;
         }
         if (known == 1) continue;
@@ -118,8 +119,7 @@ int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
         s->best_loss = loss;
         s->best = *t;
     }
-    s->vt->tell(s, t, loss, cost);
-    return GH_OK;
+    return s->vt->tell(s, t, loss, cost);
 }
 
 void hpo_destroy(hpo_searcher *s) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "failing_searcher.h"
 #include "search/hpo/hpo.h"
 
 static const char *const shapes[] = {"circle", "square", "triangle"};
@@ -215,8 +216,41 @@ static void registry(void) {
               "message: %s", gh_error_get());
 }
 
+// A failure inside a searcher's tell or seen (simulated out-of-memory) comes out of hpo_tell
+// and hpo_ask as its status, not dropped.
+static void failures_propagate(void) {
+    hpo_options o = {.seed = 2};
+    hpo_searcher *s = NULL;
+    hpo_trial t;
+    failing_fail_at = 3;
+    failing_repeat = 0;
+    CHECK_OK(hpo_create_method(&s, &failing_method, space, D, &o));
+    for (int k = 1; k <= 3 && s; k++) {
+        CHECK_OK(hpo_ask(s, &t));
+        int st = hpo_tell(s, &t, 1.0 / k, 1);
+        if (k < 3) CHECK_OK(st);
+        else CHECK_MSG(st == GH_ENOMEM && strstr(gh_error_get(), "tell 3"),
+                       "3rd tell: status %d (%s), expected GH_ENOMEM", st, gh_error_get());
+    }
+    hpo_destroy(s);
+    // the same config twice: the second ask meets its result, and seen fails
+    failing_fail_at = 0;
+    failing_repeat = 1;
+    CHECK_OK(hpo_create_method(&s, &failing_method, space, D, &o));
+    if (s) {
+        CHECK_OK(hpo_ask(s, &t));
+        CHECK_OK(hpo_tell(s, &t, 0.5, 1));
+        int st = hpo_ask(s, &t);
+        CHECK_MSG(st == GH_ENOMEM && strstr(gh_error_get(), "seen"),
+                  "ask after a known result: status %d (%s), expected GH_ENOMEM", st,
+                  gh_error_get());
+    }
+    hpo_destroy(s);
+}
+
 int main(void) {
     registry();
+    failures_propagate();
     int n;
     const hpo_method *m = hpo_methods(&n);
     for (int i = 0; i < n; i++) contract(m[i].name);
