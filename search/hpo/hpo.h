@@ -110,6 +110,8 @@ typedef struct {
 const hpo_method *hpo_methods(int *n);
 // The row named name; NULL when there is none.
 const hpo_method *hpo_method_find(const char *name);
+// The same as a status: GH_EINVAL with a message naming the known searchers.
+int hpo_method_lookup(const char *name, const hpo_method **out);
 
 typedef struct {
     const char *name;
@@ -154,6 +156,12 @@ int hpo_ask(hpo_searcher *s, hpo_trial *t);
 // tell; after a failure the searcher is only destroyed.
 int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
 void hpo_destroy(hpo_searcher *s);
+// A result from an earlier session (--resume): the config at that fidelity is never proposed
+// again. Only the dedupe cache learns it: the searcher's own state, its best and its counts
+// start afresh.
+int hpo_remember(hpo_searcher *s, const double *cfg, double fidelity, double loss, double cost);
+// The searcher's normalised space (the hps it was created with), for formatting its configs.
+const hpo_space *hpo_searcher_space(const hpo_searcher *s);
 // Called by hpo_create after the constructor: fills the base.
 int hpo_base_init(hpo_searcher *s, const hp_domain *hps, int d, const hpo_options *opt);
 
@@ -232,6 +240,8 @@ int eci_init(eci_state *e, const double *init_costs, int n, double data_size, ui
 void eci_free(eci_state *e);
 // Next learner to try given the time left (s); -1 when none fits.
 int eci_select(eci_state *e, double time_left);
+// Learner i's searcher stopped: it is never selected again. Returns how many remain.
+int eci_disable(eci_state *e, int i);
 // A trial of learner i: loss, its fit+eval seconds (time2eval), the wall seconds of the whole
 // iteration (time_used), and the rows it trained on.
 void eci_update(eci_state *e, int i, double loss, double time2eval, double time_used,
@@ -254,7 +264,8 @@ typedef struct {
 } tune_prior;
 
 typedef struct {
-    const char *searcher;     // hpo_create method
+    const char *searcher;     // a registry name (hpo_methods)
+    const hpo_method *method; // NULL: the registry row of searcher; else this row (tests)
     const char *learners;     // comma list, NULL: every learner compiled in for the task
     gh_metric metric;         // METRIC_AUTO: metric_default(task)
     double budget_s;          // wall seconds for the search
@@ -288,7 +299,10 @@ typedef struct {
     double *curve_t, *curve_loss;
 } tune_result;
 
-// Runs the search on data; records each trial into led when non-NULL.
+// Runs the search on data; records each trial into led when non-NULL. Four phases (tune.c):
+// setup (learners, folds, one searcher per learner), replay of o->prior, the loop, finish
+// (refit, the best into the ledger). A failure anywhere, a searcher's tell included, is
+// returned; *out then holds what was found so far and is freed by the caller as always.
 int tune_run(const gh_dataset *data, const tune_options *o, ledger *led,
              tune_result *out);
 void tune_result_free(tune_result *r);

@@ -48,20 +48,24 @@ int hpo_base_init(hpo_searcher *s, const hp_domain *hps, int d, const hpo_option
     return hpo_cache_init(&s->cache);
 }
 
+int hpo_method_lookup(const char *name, const hpo_method **out) {
+    *out = hpo_method_find(name);
+    if (*out) return GH_OK;
+    char known[256];
+    size_t len = 0;
+    known[0] = 0;
+    for (int i = 0; i < N_METHODS && len < sizeof known; i++)
+        len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
+                                methods[i].name);
+    return gh_fail(GH_EINVAL, "unknown searcher '%s' (%s)", name ? name : "(none)", known);
+}
+
 int hpo_create(hpo_searcher **out, const char *method, const hp_domain *hps, int d,
                const hpo_options *opt) {
     *out = NULL;
-    const hpo_method *m = hpo_method_find(method);
-    if (!m) {
-        char known[256];
-        size_t len = 0;
-        known[0] = 0;
-        for (int i = 0; i < N_METHODS && len < sizeof known; i++)
-            len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
-                                    methods[i].name);
-        return gh_fail(GH_EINVAL, "unknown searcher '%s' (%s)", method ? method : "(none)", known);
-    }
-    return hpo_create_method(out, m, hps, d, opt);
+    const hpo_method *m;
+    int st = hpo_method_lookup(method, &m);
+    return st ? st : hpo_create_method(out, m, hps, d, opt);
 }
 
 int hpo_create_method(hpo_searcher **out, const hpo_method *m, const hp_domain *hps, int d,
@@ -121,6 +125,12 @@ int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
     }
     return s->vt->tell(s, t, loss, cost);
 }
+
+int hpo_remember(hpo_searcher *s, const double *cfg, double fidelity, double loss, double cost) {
+    return hpo_cache_put(&s->cache, hpo_signature(&s->space, cfg, fidelity), loss, cost);
+}
+
+const hpo_space *hpo_searcher_space(const hpo_searcher *s) { return &s->space; }
 
 void hpo_destroy(hpo_searcher *s) {
     if (!s) return;

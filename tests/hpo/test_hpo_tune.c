@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "failing_searcher.h"
 #include "search/hpo/hpo.h"
 
 #define BUDGET_S 2.0
@@ -89,6 +90,10 @@ int main(void) {
             for (int64_t k = 0; k < ledger_num_trials(rd); k++) {
                 ledger_trial lt;
                 if (ledger_read_trial(rd, k, &lt)) { bad++; continue; }
+                // rungs (the registry's fidelity use): ASHA starts on a fraction of the rows
+                if (k == 0 && m[i].fidelity == HPO_FIDELITY_RUNGS)
+                    CHECK_MSG(lt.fidelity < 0.5 * ds.n, "%s: first trial on %g rows", m[i].name,
+                              lt.fidelity);
                 if (!lt.learner || !learner_find(lt.learner) || !lt.arch || lt.arch[0] != '{') bad++;
                 if (!(lt.cost.wall_s >= 0) || !(lt.fidelity >= 1)) bad++;
                 if (lt.val_loss < best) best = lt.val_loss;
@@ -145,6 +150,36 @@ int main(void) {
         ledger_close(rd, NULL);
         tune_result_free(&r);
         unlink(path);
+    }
+    // a failure inside a searcher's tell (simulated out-of-memory at the 2nd trial) ends the
+    // run with that status; the trial before it is in the ledger, the failed one is not
+    {
+        const char *path = "hpo_tune_failing.h5";
+        unlink(path);
+        ledger_run_info info = {.method = "failing", .dataset = "generated", .seed = 7};
+        ledger *led = NULL;
+        CHECK_OK(ledger_create(&led, path, &info));
+        failing_fail_at = 2;
+        failing_repeat = 0;
+        // one learner, so that the 2nd tell is its searcher's; lrl2 is quick, mlp always built
+        const char *one = learner_find("lrl2") ? "lrl2" : "mlp";
+        tune_options o = {.method = &failing_method, .learners = one, .budget_s = BUDGET_S,
+                          .seed = 7, .metric = METRIC_AUTO, .folds = 1, .refit = 1};
+        tune_result r;
+        int st = tune_run(&ds, &o, led, &r);
+        CHECK_MSG(st == GH_ENOMEM && strstr(gh_error_get(), "tell 2"),
+                  "tune_run with a failing tell: status %d (%s), expected GH_ENOMEM", st,
+                  gh_error_get());
+        CHECK_MSG(r.n_trials == 1 && r.model == NULL, "%lld trials, model %p after the failure",
+                  (long long)r.n_trials, (void *)r.model);
+        CHECK(ledger_num_trials(led) == 1);
+        tune_result_free(&r);
+        ledger_close(led, "failed");
+        unlink(path);
+        // an unknown searcher is an error naming the known ones
+        o = (tune_options){.searcher = "hyperband", .budget_s = 1, .metric = METRIC_AUTO};
+        CHECK(tune_run(&ds, &o, NULL, &r) == GH_EINVAL && strstr(gh_error_get(), "cfo, "));
+        tune_result_free(&r);
     }
     dataset_free(&ds);
     unlink(csv);
