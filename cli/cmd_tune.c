@@ -88,57 +88,6 @@ static void config_text(const tune_config *c, const char *searcher, const char *
              c->refit, c->resume);
 }
 
-// The value of "name" in learner_cfg_json's text: a number or a quoted category.
-static int json_value(const char *json, const hp_domain *h, double *v) {
-    char key[128];
-    snprintf(key, sizeof key, "\"%s\": ", h->name);
-    const char *p = strstr(json, key);
-    if (!p) return 0;
-    p += strlen(key);
-    if (*p == '"') {
-        for (int c = 0; c < h->n_choices; c++) {
-            size_t len = strlen(h->choices[c]);
-            if (!strncmp(p + 1, h->choices[c], len) && p[1 + len] == '"') {
-                *v = c;
-                return 1;
-            }
-        }
-        return 0;
-    }
-    char *end;
-    *v = strtod(p, &end);
-    return end != p;
-}
-
-// --resume: the trials of the run so far, and the search seconds they used.
-static int read_prior(ledger *l, tune_prior **out, int *n, double *used) {
-    int64_t nt = ledger_num_trials(l);
-    *out = calloc((size_t)(nt ? nt : 1), sizeof **out);
-    if (!*out) return gh_fail(GH_ENOMEM, "resume: %lld trials", (long long)nt);
-    *n = 0;
-    *used = 0;
-    for (int64_t i = 0; i < nt; i++) {
-        ledger_trial t;
-        int st = ledger_read_trial(l, i, &t);
-        if (st) return st;
-        const learner_def *def = t.learner ? learner_find(t.learner) : NULL;
-        if (!def || !t.arch) continue;
-        tune_prior *p = &(*out)[*n];
-        int ok = 1;
-        for (int h = 0; h < def->n_hp && ok; h++) ok = json_value(t.arch, &def->hps[h], &p->cfg[h]);
-        if (!ok) continue;
-        p->learner = def;
-        p->rows = (int)t.fidelity;
-        p->loss = t.val_loss == t.val_loss ? t.val_loss : 1.0 / 0.0;
-        p->seconds = t.cost.wall_s;
-        double at = ledger_trial_run_time(l, i);
-        p->at_s = at;
-        (*n)++;
-        if (at > *used) *used = at;
-    }
-    return GH_OK;
-}
-
 static int run_one(const tune_config *c, const char *searcher, const gh_dataset *data,
                    const resample_plan *plan, const char *dataset, const char *out_path,
                    const char *model_path, int argc, char **argv, tune_result *res) {
@@ -154,7 +103,7 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
     int st;
     if (c->resume) {
         st = ledger_resume(&led, out_path);
-        if (!st) st = read_prior(led, &prior, &n_prior, &used);
+        if (!st) st = tune_prior_read(led, &prior, &n_prior, &used);
     } else {
         ledger_run_info info = {.method = searcher, .dataset = dataset, .seed = c->seed,
                                 .config_text = text, .argc = argc, .argv = argv,

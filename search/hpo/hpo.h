@@ -307,6 +307,22 @@ int tune_run(const gh_dataset *data, const tune_options *o, ledger *led,
              tune_result *out);
 void tune_result_free(tune_result *r);
 
+// ---- tune's JSON records (tune_json.c, cJSON): written and read there only ------------------
+// A learner config as one JSON object {"hp": value, ...}: a number for a float or int hp (ints
+// rounded), the choice's name for a categorical; numbers read back to the same double. It is
+// each trial's `arch` in the ledger. NULL (gh_error set) when out of memory; free with free().
+char *tune_cfg_json(const learner_def *def, const double *cfg);
+// Reads such a text into cfg ([def->n_hp]). GH_EFORMAT with a message that starts with where
+// (the file and record it came from) and names the line and column of a syntax error, or the
+// field that is missing, unknown, of the wrong type, or not a choice.
+int tune_cfg_parse(const learner_def *def, const char *text, const char *where, double *cfg);
+// The best result of a run (the ledger's "tune/best" text); r->best_learner must be set.
+char *tune_best_json(const tune_result *r, gh_metric metric, double budget_s, int folds);
+// --resume: the trials recorded in l as priors (*out, caller frees) and the search seconds they
+// used. Trials of learners this build lacks are left out; a config that does not parse is an
+// error naming the file and the trial.
+int tune_prior_read(ledger *l, tune_prior **out, int *n, double *used_s);
+
 #ifdef __cplusplus
 }
 #endif

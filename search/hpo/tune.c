@@ -211,8 +211,8 @@ void tune_result_free(tune_result *r) {
 static int record_trial(ledger *led, int64_t id, const learner_def *def, const double *cfg,
                         const trial_outcome *t, gh_metric metric, const cost_totals *c) {
     if (!led) return GH_OK;
-    char *json = learner_cfg_json(def, cfg);
-    if (!json) return gh_fail(GH_ENOMEM, "tune: config text of trial %lld", (long long)id);
+    char *json = tune_cfg_json(def, cfg);
+    if (!json) return GH_ENOMEM;
     ledger_trial lt = {
         .id = id,
         .arch = json,
@@ -474,19 +474,9 @@ static int tune_finish(tune_state *ts, const gh_dataset *data, ledger *led, tune
         if (!st && led) st = ledger_add_phase_cost(led, "final", &final_cost);
     }
     if (!st && led) {
-        char *json = learner_cfg_json(out->best_learner, out->best_cfg);
-        char buf[1024];
-        snprintf(buf, sizeof buf,
-                 "{\"learner\": \"%s\", \"config\": %s, \"val_loss\": %.10g, \"metric\": \"%s\", "
-                 "\"metric_value\": %.10g, \"sample_fraction\": %.6g, \"budget_s\": %.6g, "
-                 "\"search_s\": %.6g, \"time_to_best_s\": %.6g, \"refit_s\": %.6g, "
-                 "\"trials\": %lld, \"folds\": %d}",
-                 out->best_learner->name, json ? json : "null", out->best_loss,
-                 metric_name(ts->metric), metric_value_from_loss(ts->metric, out->best_loss),
-                 out->best_fidelity, o->budget_s, out->search_s, out->time_to_best_s,
-                 out->refit_s, (long long)out->n_trials, ts->folds.k);
+        char *json = tune_best_json(out, ts->metric, o->budget_s, ts->folds.k);
+        st = json ? ledger_put_text(led, "tune/best", json) : GH_ENOMEM;
         free(json);
-        st = ledger_put_text(led, "tune/best", buf);
     }
     return st;
 }
