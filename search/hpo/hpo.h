@@ -4,13 +4,14 @@
 //
 // How to add a searcher: write search/hpo/NAME.c with a struct that starts with hpo_searcher,
 // an hpo_vtable (ask, tell, optional seen, destroy; every failure inside them, an allocation
-// too, is returned as a gh_status, never dropped) and
-// `int hpo_NAME_create(hpo_searcher **out)`; add one line HPO_SEARCHER(NAME, fidelity use,
-// help) to hpo_searchers.def. That is all: the registry, `gpuhours tune --searcher NAME`, its
-// --help, `--searcher all`, bench_tune and the tests' list of searchers read the table. Tests:
-// test_hpo_searchers runs the ask/tell contract on every row; add a case with its hash to
-// test_hpo_golden (record it with --print) and a test of what is particular to the method
-// (as asha_promotes, grid_enumerates); test_hpo_tune runs every row through tune_run.
+// too, is returned as a gh_status, never dropped) and `int hpo_NAME_create(hpo_searcher **)`;
+// add one line HPO_SEARCHER(NAME, fidelity use, help) to hpo_searchers.def. That is all: the
+// registry, `gpuhours tune --searcher NAME`, its --help, `--searcher all`, bench_tune's default
+// and the test library (tests/hpo globs search/hpo) follow the table. Tests: test_hpo_searchers
+// and test_hpo_tune run every row (ask/tell contract; tune_run end to end); add a case with
+// its hash to test_hpo_golden (record it with --print) and a test of what is particular to the
+// method (as asha_promotes, grid_enumerates). tune's JSON (configs in the ledger, tune/best)
+// is written and read in tune_json.c only; a change to it is tested in test_hpo_json.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
