@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 # tests check that h5py and pandas read our files.
 DEB_PKGS = build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools \
            libopenmpi-dev openmpi-bin zlib1g-dev gnuplot-nox dataset-fashion-mnist \
-           libxgboost-dev liblinear-dev python3-h5py python3-pandas python3-numpy
+           libxgboost-dev liblinear-dev libcjson-dev python3-h5py python3-pandas python3-numpy
 
 .PHONY: all deps build test test-sanitize demo gpu-check bench clean help data
 

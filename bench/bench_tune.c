@@ -24,7 +24,17 @@ typedef struct {
     double budget;
 } bench_config;
 
-static void usage(FILE *f) {
+// The registry's searchers as a comma list: the default of --searchers.
+static void searcher_list(char *buf, size_t n) {
+    int k;
+    const hpo_method *m = hpo_methods(&k);
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < k && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? "," : "", m[i].name);
+}
+
+static void usage(FILE *f, const char *all_searchers) {
     fprintf(f,
             "usage: bench_tune [options]\n\n"
             "Runs each searcher with several seeds on the Weka datasets (data/weka.sh puts them\n"
@@ -34,7 +44,7 @@ static void usage(FILE *f) {
             "options:\n"
             "  -d, --data-dir DIR     ARFF directory (default $GH_DATA_DIR or .data/weka)\n"
             "  -D, --datasets LIST    default credit-g,diabetes,ionosphere,segment-challenge\n"
-            "  -s, --searchers LIST   default cfo,blendsearch,random,grid,tpe,asha\n"
+            "  -s, --searchers LIST   default %s\n"
             "  -n, --seeds N          seeds 1..N (default 2)\n"
             "  -b, --budget S         reference (100%%) budget per run in seconds (default 6)\n"
             "  -l, --learners LIST    default xgboost,xgb_limitdepth,rf,lrl1,lrl2 (FLAML's names)\n"
@@ -42,7 +52,8 @@ static void usage(FILE *f) {
             "      --write-splits DIR write each (dataset, seed) split as CSV + manifest.csv\n"
             "  -o, --csv FILE         results (default results/bench_tune.csv)\n"
             "  -h, --help             this help\n\n"
-            "Default run: 4 datasets x 6 searchers x 2 seeds x 6 s, about 5 minutes.\n");
+            "Default run: 4 datasets x 6 searchers x 2 seeds x 6 s, about 5 minutes.\n",
+            all_searchers);
 }
 
 static int split_list(char *s, char **out, int max) {
@@ -112,7 +123,9 @@ int main(int argc, char **argv) {
     bench_config c = {.csv = "results/bench_tune.csv", .seeds = 2, .budget = 6,
                       .learners = "xgboost,xgb_limitdepth,rf,lrl1,lrl2"};
     snprintf(c.datasets, sizeof c.datasets, "credit-g,diabetes,ionosphere,segment-challenge");
-    snprintf(c.searchers, sizeof c.searchers, "cfo,blendsearch,random,grid,tpe,asha");
+    searcher_list(c.searchers, sizeof c.searchers);
+    char all_searchers[sizeof c.searchers];
+    snprintf(all_searchers, sizeof all_searchers, "%s", c.searchers);
     c.data_dir = getenv("GH_DATA_DIR") ? getenv("GH_DATA_DIR") : ".data/weka";
     static const struct option longs[] = {
         {"data-dir", required_argument, 0, 'd'}, {"datasets", required_argument, 0, 'D'},
@@ -133,8 +146,8 @@ int main(int argc, char **argv) {
         case 'S': c.separate = 1; break;
         case 'W': c.splits_dir = optarg; c.write_splits = 1; break;
         case 'o': c.csv = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout, all_searchers); return 0;
+        default: usage(stderr, all_searchers); return 2;
         }
     }
     if (c.seeds < 1 || c.seeds > MAX_SEEDS || !(c.budget > 0)) {

@@ -29,8 +29,8 @@ static void usage(FILE *f) {
             "options:\n"
             "  -t, --target COL      target column (default: the last column)\n"
             "  -b, --budget S        search time budget in seconds (default 60)\n"
-            "  -s, --searcher NAME   cfo (default), blendsearch, random, grid, tpe, asha, or all\n"
-            "                        (each in turn, same split and budget, one file each)\n"
+            "  -s, --searcher NAME   one of the searchers below (default cfo), or all (each in\n"
+            "                        turn, same split and budget, one file each)\n"
             "  -l, --learners LIST   comma list (default: every learner of the task in this build)\n"
             "  -m, --metric NAME     accuracy, log_loss, roc_auc, macro_f1, r2, rmse\n"
             "                        (default: roc_auc binary, log_loss multiclass, r2 regression)\n"
@@ -48,7 +48,11 @@ static void usage(FILE *f) {
             "      --resume          continue the run in --out: its trials count against the\n"
             "                        budget and its best is kept\n"
             "  -q, --quiet           no progress lines\n"
-            "  -h, --help            this help\n");
+            "  -h, --help            this help\n\n"
+            "searchers:\n");
+    int n;
+    const hpo_method *m = hpo_methods(&n);
+    for (int i = 0; i < n; i++) fprintf(f, "  %-12s %s\n", m[i].name, m[i].help);
 }
 
 static const char *base_name(const char *path, char *buf, size_t n) {
@@ -84,57 +88,6 @@ static void config_text(const tune_config *c, const char *searcher, const char *
              c->refit, c->resume);
 }
 
-// The value of "name" in learner_cfg_json's text: a number or a quoted category.
-static int json_value(const char *json, const hp_domain *h, double *v) {
-    char key[128];
-    snprintf(key, sizeof key, "\"%s\": ", h->name);
-    const char *p = strstr(json, key);
-    if (!p) return 0;
-    p += strlen(key);
-    if (*p == '"') {
-        for (int c = 0; c < h->n_choices; c++) {
-            size_t len = strlen(h->choices[c]);
-            if (!strncmp(p + 1, h->choices[c], len) && p[1 + len] == '"') {
-                *v = c;
-                return 1;
-            }
-        }
-        return 0;
-    }
-    char *end;
-    *v = strtod(p, &end);
-    return end != p;
-}
-
-// --resume: the trials of the run so far, and the search seconds they used.
-static int read_prior(ledger *l, tune_prior **out, int *n, double *used) {
-    int64_t nt = ledger_num_trials(l);
-    *out = calloc((size_t)(nt ? nt : 1), sizeof **out);
-    if (!*out) return gh_fail(GH_ENOMEM, "resume: %lld trials", (long long)nt);
-    *n = 0;
-    *used = 0;
-    for (int64_t i = 0; i < nt; i++) {
-        ledger_trial t;
-        int st = ledger_read_trial(l, i, &t);
-        if (st) return st;
-        const learner_def *def = t.learner ? learner_find(t.learner) : NULL;
-        if (!def || !t.arch) continue;
-        tune_prior *p = &(*out)[*n];
-        int ok = 1;
-        for (int h = 0; h < def->n_hp && ok; h++) ok = json_value(t.arch, &def->hps[h], &p->cfg[h]);
-        if (!ok) continue;
-        p->learner = def;
-        p->rows = (int)t.fidelity;
-        p->loss = t.val_loss == t.val_loss ? t.val_loss : 1.0 / 0.0;
-        p->seconds = t.cost.wall_s;
-        double at = ledger_trial_run_time(l, i);
-        p->at_s = at;
-        (*n)++;
-        if (at > *used) *used = at;
-    }
-    return GH_OK;
-}
-
 static int run_one(const tune_config *c, const char *searcher, const gh_dataset *data,
                    const resample_plan *plan, const char *dataset, const char *out_path,
                    const char *model_path, int argc, char **argv, tune_result *res) {
@@ -150,7 +103,7 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
     int st;
     if (c->resume) {
         st = ledger_resume(&led, out_path);
-        if (!st) st = read_prior(led, &prior, &n_prior, &used);
+        if (!st) st = tune_prior_read(led, &prior, &n_prior, &used);
     } else {
         ledger_run_info info = {.method = searcher, .dataset = dataset, .seed = c->seed,
                                 .config_text = text, .argc = argc, .argv = argv,
@@ -269,15 +222,12 @@ int cmd_tune(int argc, char **argv) {
     c.data = argv[optind];
     int all = !strcmp(c.searcher, "all");
     int n_methods;
-    const char *const *methods = hpo_method_names(&n_methods);
-    if (!all) {
-        int known = 0;
-        for (int i = 0; i < n_methods; i++) known |= !strcmp(methods[i], c.searcher);
-        if (!known) {
-            fprintf(stderr, "gpuhours tune: --searcher '%s': expected cfo, blendsearch, random, "
-                            "grid, tpe, asha or all\n", c.searcher);
-            return 2;
-        }
+    const hpo_method *methods = hpo_methods(&n_methods);
+    if (!all && !hpo_method_find(c.searcher)) {
+        fprintf(stderr, "gpuhours tune: --searcher '%s': expected ", c.searcher);
+        for (int i = 0; i < n_methods; i++) fprintf(stderr, "%s%s", i ? ", " : "", methods[i].name);
+        fprintf(stderr, " or all\n");
+        return 2;
     }
     if (c.resume && !c.out) {
         fprintf(stderr, "gpuhours tune: --resume needs --out FILE (the run to continue)\n");
@@ -305,12 +255,19 @@ int cmd_tune(int argc, char **argv) {
     base_name(c.data, dataset, sizeof dataset);
     gh_utc_iso8601(stamp);
     int rc = 0;
-    tune_result results[8];
-    memset(results, 0, sizeof results);
-    const char *ran[8];
+    int n_runs = all ? n_methods : 1;
+    tune_result *results = calloc((size_t)n_runs, sizeof *results);
+    const char **ran = calloc((size_t)n_runs, sizeof *ran);
+    if (!results || !ran) {
+        free(results);
+        free(ran);
+        resample_free(&plan);
+        dataset_free(&data);
+        return cli_fail("tune", gh_fail(GH_ENOMEM, "tune: %d results", n_runs));
+    }
     int n_ran = 0;
-    for (int i = 0; i < (all ? n_methods : 1) && rc == 0; i++) {
-        const char *searcher = all ? methods[i] : c.searcher;
+    for (int i = 0; i < n_runs && rc == 0; i++) {
+        const char *searcher = all ? methods[i].name : c.searcher;
         char out_path[1200], model_path[1200];
         if (c.out) {
             snprintf(base, sizeof base, "%s", c.out);
@@ -342,6 +299,8 @@ int cmd_tune(int argc, char **argv) {
                    (long long)results[i].n_trials, results[i].time_to_best_s);
     }
     for (int i = 0; i < n_ran; i++) tune_result_free(&results[i]);
+    free(results);
+    free(ran);
     resample_free(&plan);
     dataset_free(&data);
     return rc;

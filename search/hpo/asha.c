@@ -106,24 +106,26 @@ static int asha_ask(hpo_searcher *s, hpo_trial *t) {
     return push(a, &r);
 }
 
-static void asha_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+static int asha_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
     (void)cost;
     asha *a = (asha *)s;
     for (int i = a->n - 1; i >= 0; i--)
         if (a->rec[i].id == t->id) {
             a->rec[i].loss = loss;
-            return;
+            break;
         }
+    return GH_OK;
 }
 
 // A duplicate random draw: the searcher asks again (the record is dropped).
-static void asha_seen(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
-    (void)loss, (void)cost;
+static int asha_seen(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+    (void)cost;
     asha *a = (asha *)s;
     if (a->n > 0 && a->rec[a->n - 1].id == t->id) {
         if (a->rec[a->n - 1].rung > 0) a->rec[a->n - 1].loss = loss;   // a known promotion
         else a->n--;
     }
+    return GH_OK;
 }
 
 static void asha_destroy(hpo_searcher *s) {

@@ -249,10 +249,14 @@ static int bs_ask(hpo_searcher *s, hpo_trial *t) {
 }
 
 // SearchThread.on_trial_complete: the thread's best two results and its speed of improvement
-static void thread_result(blend *b, int i, const hpo_trial *t, double loss, double cost) {
+static int thread_result(blend *b, int i, const hpo_trial *t, double loss, double cost) {
     bs_thread *th = &b->th[i];
-    if (th->ls) flow2_complete(th->ls, t->id, loss, cost);
-    else tpe_model_observe(b->gs, t->cfg, loss);
+    if (th->ls) {
+        flow2_complete(th->ls, t->id, loss, cost);
+    } else {
+        int st = tpe_model_observe(b->gs, t->cfg, loss);
+        if (st) return st;
+    }
     if (isfinite(loss)) {
         th->cost_last = cost;
         th->cost_total += cost;
@@ -271,6 +275,7 @@ static void thread_result(blend *b, int i, const hpo_trial *t, double loss, doub
                         : 0;
     }
     if (th->running > 0) th->running--;
+    return GH_OK;
 }
 
 // _inferior(id1, id2): thread id2 can reach id1's incumbent and id1 is no better
@@ -314,47 +319,57 @@ static int create_condition(const blend *b, double loss) {
     return loss < median;
 }
 
-static void create_thread(blend *b, const hpo_trial *t, double loss, double cost) {
+// A new local thread at t; GH_OK without one when all BS_MAX_THREADS slots are alive.
+static int create_thread(blend *b, const hpo_trial *t, double loss, double cost) {
     int slot = -1;
     for (int i = 1; i < BS_MAX_THREADS && slot < 0; i++)
         if (!b->th[i].alive) slot = i;
-    if (slot < 0) return;
+    if (slot < 0) return GH_OK;
     flow2 *ls;
     b->fo.seed = b->ls_seed++;
-    if (flow2_create(&ls, &b->base.space, t->cfg, t->fidelity, loss, cost > 0 ? cost : 1, &b->fo))
-        return;
+    int st = flow2_create(&ls, &b->base.space, t->cfg, t->fidelity, loss, cost > 0 ? cost : 1,
+                          &b->fo);
+    if (st) return st;
     thread_init(&b->th[slot], ls);
     region_update(b, t->cfg, b->ls_lb, b->ls_ub);
+    return GH_OK;
 }
 
-static void on_complete(blend *b, const hpo_trial *t, double loss, double cost, int cached) {
+static int on_complete(blend *b, const hpo_trial *t, double loss, double cost, int cached) {
     bs_pending *p = pending_at(b, t->id);
     int tid = -1;
     if (p) {
         p->used = 0;
         if (b->th[p->thread].alive && b->serial[p->thread] == p->serial) tid = p->thread;
     }
-    if (tid >= 0) thread_result(b, tid, t, loss, cost);
+    if (tid >= 0) {
+        int st = thread_result(b, tid, t, loss, cost);
+        if (st) return st;
+    }
     if (cached) {   // _should_skip: the thread learns the known result; nothing new is created
         if (tid > 0) clean(b, tid);
         else if (tid == 0) b->use_rs_next = 1;
-        return;
+        return GH_OK;
     }
     if (isfinite(loss)) {
         if (loss < b->metric_target) b->metric_target = loss;
-        if (tid == 0 && create_condition(b, loss)) create_thread(b, t, loss, cost);
+        if (tid == 0 && create_condition(b, loss)) {
+            int st = create_thread(b, t, loss, cost);
+            if (st) return st;
+        }
         memcpy(b->gs_lb, b->ls_lb, sizeof b->ls_lb);   // back to the local box
         memcpy(b->gs_ub, b->ls_ub, sizeof b->ls_ub);
     }
     if (tid > 0 && b->th[tid].alive) clean(b, tid);
+    return GH_OK;
 }
 
-static void bs_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
-    on_complete((blend *)s, t, loss, cost, 0);
+static int bs_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+    return on_complete((blend *)s, t, loss, cost, 0);
 }
 
-static void bs_seen(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
-    on_complete((blend *)s, t, loss, cost, 1);
+static int bs_seen(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+    return on_complete((blend *)s, t, loss, cost, 1);
 }
 
 static void bs_destroy(hpo_searcher *s) {

@@ -124,40 +124,42 @@ static void after_thread_result(cfo *c) {
     }
 }
 
-static void cfo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+static int cfo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
     cfo *c = (cfo *)s;
     cfo_pending *p = pending_at(c, t->id);
-    if (!p) return;
+    if (!p) return GH_OK;
     p->used = 0;
     if (p->from_thread) {
         if (c->thread && p->generation == c->generation) {
             flow2_complete(c->thread, t->id, loss, cost);
             after_thread_result(c);
         }
-        return;
+        return GH_OK;
     }
     // a start point: with no thread running, it seeds one (CFO._create_condition)
     if (!c->thread && isfinite(loss)) {
         c->fo.seed = c->thread_seed++;
-        if (flow2_create(&c->thread, &s->space, t->cfg, t->fidelity, loss, cost, &c->fo))
-            c->thread = NULL;
+        int st = flow2_create(&c->thread, &s->space, t->cfg, t->fidelity, loss, cost, &c->fo);
+        if (st) return st;
         widen(c, t->cfg);
     }
+    return GH_OK;
 }
 
-static void cfo_seen(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+static int cfo_seen(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
     cfo *c = (cfo *)s;
     cfo_pending *p = pending_at(c, t->id);
-    if (!p) return;
+    if (!p) return GH_OK;
     p->used = 0;
     if (!p->from_thread) {
         c->init_used = 0;   // a start point tried before: draw another
-        return;
+        return GH_OK;
     }
     if (c->thread && p->generation == c->generation) {
         flow2_complete(c->thread, t->id, loss, cost);   // FLAML passes the cached result on
         after_thread_result(c);
     }
+    return GH_OK;
 }
 
 static void cfo_destroy(hpo_searcher *s) {

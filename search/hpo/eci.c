@@ -109,6 +109,13 @@ int eci_select(eci_state *e, double time_left) {
     return pick;
 }
 
+int eci_disable(eci_state *e, int i) {
+    e->l[i].disabled = 1;
+    int left = 0;
+    for (int j = 0; j < e->n; j++) left += !e->l[j].disabled;
+    return left;
+}
+
 void eci_update(eci_state *e, int i, double loss, double time2eval, double time_used,
                 double sample_size) {
     eci_learner *l = &e->l[i];

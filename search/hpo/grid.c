@@ -72,8 +72,9 @@ static int grid_ask(hpo_searcher *s, hpo_trial *t) {
     return GH_OK;
 }
 
-static void grid_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+static int grid_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
     (void)s, (void)t, (void)loss, (void)cost;
+    return GH_OK;
 }
 
 static void grid_destroy(hpo_searcher *s) { free(s); }

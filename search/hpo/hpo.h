@@ -1,6 +1,17 @@
 // hpo: hyperparameter search on tabular data. Searchers (FLOW2/CFO, BlendSearch, random, grid,
 // TPE, ASHA) are ask/tell over a normalised space, own a private seeded RNG and have an
 // explicit stopping rule; ECI picks the learner (FLAML); tune.c is the loop over learners/.
+//
+// How to add a searcher: write search/hpo/NAME.c with a struct that starts with hpo_searcher,
+// an hpo_vtable (ask, tell, optional seen, destroy; every failure inside them, an allocation
+// too, is returned as a gh_status, never dropped) and `int hpo_NAME_create(hpo_searcher **)`;
+// add one line HPO_SEARCHER(NAME, fidelity use, help) to hpo_searchers.def. That is all: the
+// registry, `gpuhours tune --searcher NAME`, its --help, `--searcher all`, bench_tune's default
+// and the test library (tests/hpo globs search/hpo) follow the table. Tests: test_hpo_searchers
+// and test_hpo_tune run every row (ask/tell contract; tune_run end to end); add a case with
+// its hash to test_hpo_golden (record it with --print) and a test of what is particular to the
+// method (as asha_promotes, grid_enumerates). tune's JSON (configs in the ledger, tune/best)
+// is written and read in tune_json.c only; a change to it is tested in test_hpo_json.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -75,16 +86,46 @@ typedef struct {
 } hpo_options;
 
 typedef struct hpo_searcher hpo_searcher;
+
+// ---- the registry (hpo_searchers.def, hpo_searcher.c): one row per searcher ---------------
+// How a searcher uses the fidelity of a trial; the tuning loop picks min_fidelity and
+// fidelity_factor from it.
+typedef enum {
+    HPO_FIDELITY_NONE,     // every trial at the full resource
+    HPO_FIDELITY_SAMPLE,   // FLOW2's growing sample size: from min_fidelity, x fidelity_factor
+    HPO_FIDELITY_RUNGS,    // successive-halving rungs min_fidelity * eta^k (eta: fidelity_factor)
+} hpo_fidelity_use;
+
+typedef struct {
+    const char *name;
+    int (*create)(hpo_searcher **out);   // allocates the searcher with vt set; hpo_create fills the base
+    hpo_fidelity_use fidelity;
+    const char *help;                    // one line for --help
+} hpo_method;
+
+#define HPO_SEARCHER(name, fidelity, help) int hpo_##name##_create(hpo_searcher **out);
+#include "hpo_searchers.def"
+#undef HPO_SEARCHER
+
+// The table, in hpo_searchers.def order; *n rows.
+const hpo_method *hpo_methods(int *n);
+// The row named name; NULL when there is none.
+const hpo_method *hpo_method_find(const char *name);
+// The same as a status: GH_EINVAL with a message naming the known searchers.
+int hpo_method_lookup(const char *name, const hpo_method **out);
+
 typedef struct {
     const char *name;
     // GH_OK with t->cfg and t->fidelity filled (t->id set by the caller), HPO_STOP, HPO_RETRY,
     // or a gh_status.
     int (*ask)(hpo_searcher *s, hpo_trial *t);
     // loss NAN or INFINITY: the trial failed. cost: its seconds (or other cost units).
-    void (*tell)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
+    // GH_OK, or the gh_status of a failure inside the searcher (an allocation): hpo_tell
+    // returns it and the searcher is not used again but destroyed.
+    int (*tell)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
     // The proposal t repeats one with a known result (FLAML passes the cached result on);
-    // NULL: just ask again.
-    void (*seen)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
+    // NULL: just ask again. Its status as tell's; a failure is returned by hpo_ask.
+    int (*seen)(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
     void (*destroy)(hpo_searcher *s);
 } hpo_vtable;
 
@@ -101,25 +142,27 @@ struct hpo_searcher {
     double best_loss;         // INFINITY until a trial succeeds
 };
 
-// method: "cfo", "blendsearch", "random", "grid", "tpe", "asha".
+// method: a name of the registry (hpo_methods); GH_EINVAL naming the known ones otherwise.
 int hpo_create(hpo_searcher **out, const char *method, const hp_domain *hps, int d,
                const hpo_options *opt);
+// The same from a registry row (or a row of the caller's own, as the tests' failing searcher).
+int hpo_create_method(hpo_searcher **out, const hpo_method *m, const hp_domain *hps, int d,
+                      const hpo_options *opt);
 // Proposes a trial that was never proposed before (its signature is new): GH_OK, HPO_STOP
-// (max_trials reached, space exhausted, or 1000 proposals in a row were duplicates).
+// (max_trials reached, space exhausted, or 1000 proposals in a row were duplicates), or the
+// gh_status of a failure in the searcher (its ask, or its seen on a duplicate).
 int hpo_ask(hpo_searcher *s, hpo_trial *t);
 // Every ask is told once, before the next ask (the tuning loop is sequential, as FLAML's
-// n_concurrent_trials=1).
+// n_concurrent_trials=1). GH_OK, or the gh_status of a failure in the cache or the searcher's
+// tell; after a failure the searcher is only destroyed.
 int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
 void hpo_destroy(hpo_searcher *s);
-const char *const *hpo_method_names(int *n);
-
-// Searcher constructors (each file's one public entry); hpo_create dispatches to them.
-int hpo_random_create(hpo_searcher **out);
-int hpo_grid_create(hpo_searcher **out);
-int hpo_tpe_create(hpo_searcher **out);
-int hpo_asha_create(hpo_searcher **out);
-int hpo_cfo_create(hpo_searcher **out);
-int hpo_blendsearch_create(hpo_searcher **out);
+// A result from an earlier session (--resume): the config at that fidelity is never proposed
+// again. Only the dedupe cache learns it: the searcher's own state, its best and its counts
+// start afresh.
+int hpo_remember(hpo_searcher *s, const double *cfg, double fidelity, double loss, double cost);
+// The searcher's normalised space (the hps it was created with), for formatting its configs.
+const hpo_space *hpo_searcher_space(const hpo_searcher *s);
 // Called by hpo_create after the constructor: fills the base.
 int hpo_base_init(hpo_searcher *s, const hp_domain *hps, int d, const hpo_options *opt);
 
@@ -198,6 +241,8 @@ int eci_init(eci_state *e, const double *init_costs, int n, double data_size, ui
 void eci_free(eci_state *e);
 // Next learner to try given the time left (s); -1 when none fits.
 int eci_select(eci_state *e, double time_left);
+// Learner i's searcher stopped: it is never selected again. Returns how many remain.
+int eci_disable(eci_state *e, int i);
 // A trial of learner i: loss, its fit+eval seconds (time2eval), the wall seconds of the whole
 // iteration (time_used), and the rows it trained on.
 void eci_update(eci_state *e, int i, double loss, double time2eval, double time_used,
@@ -220,7 +265,8 @@ typedef struct {
 } tune_prior;
 
 typedef struct {
-    const char *searcher;     // hpo_create method
+    const char *searcher;     // a registry name (hpo_methods)
+    const hpo_method *method; // NULL: the registry row of searcher; else this row (tests)
     const char *learners;     // comma list, NULL: every learner compiled in for the task
     gh_metric metric;         // METRIC_AUTO: metric_default(task)
     double budget_s;          // wall seconds for the search
@@ -254,10 +300,29 @@ typedef struct {
     double *curve_t, *curve_loss;
 } tune_result;
 
-// Runs the search on data; records each trial into led when non-NULL.
+// Runs the search on data; records each trial into led when non-NULL. Four phases (tune.c):
+// setup (learners, folds, one searcher per learner), replay of o->prior, the loop, finish
+// (refit, the best into the ledger). A failure anywhere, a searcher's tell included, is
+// returned; *out then holds what was found so far and is freed by the caller as always.
 int tune_run(const gh_dataset *data, const tune_options *o, ledger *led,
              tune_result *out);
 void tune_result_free(tune_result *r);
+
+// ---- tune's JSON records (tune_json.c, cJSON): written and read there only ------------------
+// A learner config as one JSON object {"hp": value, ...}: a number for a float or int hp (ints
+// rounded), the choice's name for a categorical; numbers read back to the same double. It is
+// each trial's `arch` in the ledger. NULL (gh_error set) when out of memory; free with free().
+char *tune_cfg_json(const learner_def *def, const double *cfg);
+// Reads such a text into cfg ([def->n_hp]). GH_EFORMAT with a message that starts with where
+// (the file and record it came from) and names the line and column of a syntax error, or the
+// field that is missing, unknown, of the wrong type, or not a choice.
+int tune_cfg_parse(const learner_def *def, const char *text, const char *where, double *cfg);
+// The best result of a run (the ledger's "tune/best" text); r->best_learner must be set.
+char *tune_best_json(const tune_result *r, gh_metric metric, double budget_s, int folds);
+// --resume: the trials recorded in l as priors (*out, caller frees) and the search seconds they
+// used. Trials of learners this build lacks are left out; a config that does not parse is an
+// error naming the file and the trial.
+int tune_prior_read(ledger *l, tune_prior **out, int *n, double *used_s);
 
 #ifdef __cplusplus
 }

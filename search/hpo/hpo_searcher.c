@@ -1,7 +1,9 @@
-// hpo_searcher: the one way every HPO searcher is used: create by name, ask (with duplicate
+// hpo_searcher: the registry of HPO searchers and the one way every searcher is used: create
+// by name, ask (with duplicate
 // proposals dropped against the results cache, as BlendSearch's _should_skip does), tell
 // (which keeps the best and the cost spent), and the stopping rule common to all of them.
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,11 +12,23 @@
 // Proposals in a row that repeat a known config before the space counts as exhausted.
 #define HPO_MAX_DUPLICATES 1000
 
-static const char *const method_names[] = {"cfo", "blendsearch", "random", "grid", "tpe", "asha"};
+// The registry: one row per line of hpo_searchers.def.
+static const hpo_method methods[] = {
+#define HPO_SEARCHER(name, fidelity, help) {#name, hpo_##name##_create, fidelity, help},
+#include "hpo_searchers.def"
+#undef HPO_SEARCHER
+};
+#define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 
-const char *const *hpo_method_names(int *n) {
-    *n = (int)(sizeof method_names / sizeof method_names[0]);
-    return method_names;
+const hpo_method *hpo_methods(int *n) {
+    *n = N_METHODS;
+    return methods;
+}
+
+const hpo_method *hpo_method_find(const char *name) {
+    for (int i = 0; name && i < N_METHODS; i++)
+        if (!strcmp(methods[i].name, name)) return &methods[i];
+    return NULL;
 }
 
 int hpo_base_init(hpo_searcher *s, const hp_domain *hps, int d, const hpo_options *opt) {
@@ -34,21 +48,31 @@ int hpo_base_init(hpo_searcher *s, const hp_domain *hps, int d, const hpo_option
     return hpo_cache_init(&s->cache);
 }
 
+int hpo_method_lookup(const char *name, const hpo_method **out) {
+    *out = hpo_method_find(name);
+    if (*out) return GH_OK;
+    char known[256];
+    size_t len = 0;
+    known[0] = 0;
+    for (int i = 0; i < N_METHODS && len < sizeof known; i++)
+        len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
+                                methods[i].name);
+    return gh_fail(GH_EINVAL, "unknown searcher '%s' (%s)", name ? name : "(none)", known);
+}
+
 int hpo_create(hpo_searcher **out, const char *method, const hp_domain *hps, int d,
                const hpo_options *opt) {
     *out = NULL;
-    int (*make)(hpo_searcher **) = NULL;
-    if (!strcmp(method, "cfo")) make = hpo_cfo_create;
-    else if (!strcmp(method, "blendsearch")) make = hpo_blendsearch_create;
-    else if (!strcmp(method, "random")) make = hpo_random_create;
-    else if (!strcmp(method, "grid")) make = hpo_grid_create;
-    else if (!strcmp(method, "tpe")) make = hpo_tpe_create;
-    else if (!strcmp(method, "asha")) make = hpo_asha_create;
-    else
-        return gh_fail(GH_EINVAL, "unknown searcher '%s' (cfo, blendsearch, random, grid, tpe, "
-                       "asha)", method);
+    const hpo_method *m;
+    int st = hpo_method_lookup(method, &m);
+    return st ? st : hpo_create_method(out, m, hps, d, opt);
+}
+
+int hpo_create_method(hpo_searcher **out, const hpo_method *m, const hp_domain *hps, int d,
+                      const hpo_options *opt) {
+    *out = NULL;
     hpo_searcher *s;
-    int st = make(&s);
+    int st = m->create(&s);
     if (st) return st;
     // The constructor allocated its state with the base first; the base is filled here and
     // the searcher finishes its setup on its first ask.
@@ -75,7 +99,8 @@ int hpo_ask(hpo_searcher *s, hpo_trial *t) {
         double loss, cost;
         int known = hpo_cache_get(&s->cache, key, &loss, &cost);
         if (known == 2) {
-            if (s->vt->seen) s->vt->seen(s, t, loss, cost);
+            st = s->vt->seen ? s->vt->seen(s, t, loss, cost) : GH_OK;
+            if (st) return st;
             continue;
         }
         if (known == 1) continue;
@@ -98,9 +123,14 @@ int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
         s->best_loss = loss;
         s->best = *t;
     }
-    s->vt->tell(s, t, loss, cost);
-    return GH_OK;
+    return s->vt->tell(s, t, loss, cost);
 }
+
+int hpo_remember(hpo_searcher *s, const double *cfg, double fidelity, double loss, double cost) {
+    return hpo_cache_put(&s->cache, hpo_signature(&s->space, cfg, fidelity), loss, cost);
+}
+
+const hpo_space *hpo_searcher_space(const hpo_searcher *s) { return &s->space; }
 
 void hpo_destroy(hpo_searcher *s) {
     if (!s) return;

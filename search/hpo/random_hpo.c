@@ -11,8 +11,9 @@ static int random_ask(hpo_searcher *s, hpo_trial *t) {
     return GH_OK;
 }
 
-static void random_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+static int random_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
     (void)s, (void)t, (void)loss, (void)cost;
+    return GH_OK;
 }
 
 static void random_destroy(hpo_searcher *s) { free(s); }

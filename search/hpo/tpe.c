@@ -235,10 +235,10 @@ static int tpe_ask(hpo_searcher *s, hpo_trial *t) {
     return tpe_model_propose(p->model, t->cfg);
 }
 
-static void tpe_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
+static int tpe_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost) {
     (void)cost;
     tpe *p = (tpe *)s;
-    if (p->model) tpe_model_observe(p->model, t->cfg, loss);
+    return p->model ? tpe_model_observe(p->model, t->cfg, loss) : GH_OK;
 }
 
 static void tpe_destroy(hpo_searcher *s) {

@@ -2,7 +2,9 @@
 // searcher per learner, the learner of each trial chosen by estimated cost for improvement,
 // every trial fit within the time left and scored on the validation folds, recorded to the
 // ledger with its cost, a progress line per improvement, and the best config refit on all
-// rows once the budget is spent.
+// rows once the budget is spent. tune_run is four phases over one tune_state: tune_setup,
+// tune_replay (--resume), tune_loop (tune_trial per proposal), tune_finish. Searchers are used
+// only through hpo.h's ask/tell, their registry row and its fidelity use.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,8 +211,8 @@ void tune_result_free(tune_result *r) {
 static int record_trial(ledger *led, int64_t id, const learner_def *def, const double *cfg,
                         const trial_outcome *t, gh_metric metric, const cost_totals *c) {
     if (!led) return GH_OK;
-    char *json = learner_cfg_json(def, cfg);
-    if (!json) return gh_fail(GH_ENOMEM, "tune: config text of trial %lld", (long long)id);
+    char *json = tune_cfg_json(def, cfg);
+    if (!json) return GH_ENOMEM;
     ledger_trial lt = {
         .id = id,
         .arch = json,
@@ -228,191 +230,266 @@ static int record_trial(ledger *led, int64_t id, const learner_def *def, const d
     return st;
 }
 
-int tune_run(const gh_dataset *data, const tune_options *o, ledger *led, tune_result *out) {
-    memset(out, 0, sizeof *out);
-    out->best_loss = INFINITY;
-    out->best_learner_index = -1;
-    if (!(o->budget_s > 0)) return gh_fail(GH_EINVAL, "tune: budget %g s, expected > 0", o->budget_s);
-    if (!o->searcher) return gh_fail(GH_EINVAL, "tune: no searcher");
-    gh_task task = data->task;
-    gh_metric metric = o->metric == METRIC_AUTO ? metric_default(task) : o->metric;
+// ---- one tuning run: setup, resume replay, the loop, finish ---------------------------------
+// ASHA-style rungs (HPO_FIDELITY_RUNGS) go down to 1/27 of the rows (three rungs below the
+// full data at eta 3) but never below 100 rows; FLOW2's growing sample follows FLAML's rule.
+#define TUNE_RUNG_ETA 3.0
+#define TUNE_RUNG_MIN_FRACTION (1.0 / 27)
+#define TUNE_RUNG_MIN_ROWS 100.0
 
-    const learner_def *defs[TUNE_MAX_LEARNERS];
-    int n_learners = 0;
-    int st = pick_learners(o->learners, task, defs, &n_learners);
-    if (st) return st;
+typedef struct {
+    const tune_options *o;
+    const hpo_method *method;
+    gh_metric metric;
+    tune_folds folds;
+    int n_train;
+    double min_fid, fid_factor;
+    int n_learners;
+    tune_learner L[TUNE_MAX_LEARNERS];
+    eci_state eci;
+    double used, t0, deadline;     // search seconds already spent (--resume), start, end
+    cost_meter *meter, *phase;     // per trial; per phase (search, final)
+    int64_t trial_id;
+} tune_state;
 
-    double used = o->time_used_s > 0 ? o->time_used_s : 0;
-    double t0 = now_s() - used, deadline = t0 + o->budget_s;
+static void tune_state_free(tune_state *ts) {
+    cost_meter_destroy(ts->meter);
+    cost_meter_destroy(ts->phase);
+    for (int i = 0; i < ts->n_learners; i++) hpo_destroy(ts->L[i].s);
+    eci_free(&ts->eci);
+    folds_free(&ts->folds);
+}
+
+// The smallest fidelity and its growth factor, from how the searcher uses fidelity.
+static void fidelity_plan(tune_state *ts) {
+    const tune_options *o = ts->o;
+    if (ts->method->fidelity == HPO_FIDELITY_RUNGS) {
+        ts->min_fid = fmin(1.0, fmax(TUNE_RUNG_MIN_FRACTION, TUNE_RUNG_MIN_ROWS / ts->n_train));
+        ts->fid_factor = TUNE_RUNG_ETA;
+        return;
+    }
+    // FLAML samples only with holdout
+    ts->min_fid = o->min_sample_fraction > 0 && o->min_sample_fraction <= 1
+                      ? o->min_sample_fraction
+                      : (ts->folds.k == 1 ? eci_min_sample_fraction(ts->n_train) : 1.0);
+    ts->fid_factor = o->sample_factor > 1 ? o->sample_factor : 4.0;
+}
+
+// One searcher per learner, each over the learner's space for this data, with its own seed.
+static int searchers_create(tune_state *ts, const gh_dataset *data, const learner_def **defs) {
+    const tune_options *o = ts->o;
+    for (int i = 0; i < ts->n_learners; i++) {
+        tune_learner *tl = &ts->L[i];
+        tl->def = defs[i];
+        if (defs[i]->n_hp > HPO_MAX_DIM)
+            return gh_fail(GH_EINVAL, "tune: %s has %d hyperparameters (max %d)", defs[i]->name,
+                           defs[i]->n_hp, HPO_MAX_DIM);
+        int st = learner_space(defs[i], ts->n_train, data->d, data->task, tl->hps);
+        if (!st && o->space_file) st = learner_space_override(defs[i], tl->hps, o->space_file);
+        if (st) return st;
+        hpo_options ho = {
+            .seed = o->seed + 7919u * (uint64_t)(i + 1),
+            .min_fidelity = ts->min_fid,
+            .fidelity_factor = ts->fid_factor,
+            .cost_budget = o->budget_s,
+        };
+        st = hpo_create_method(&tl->s, ts->method, tl->hps, defs[i]->n_hp, &ho);
+        if (st) return st;
+    }
+    return GH_OK;
+}
+
+// The folds of o->plan, or of a split made here (FLAML's rule for k unless o->folds).
+static int split_data(tune_state *ts, const gh_dataset *data) {
+    const tune_options *o = ts->o;
     resample_plan own = {0};
     const resample_plan *plan = o->plan;
     if (!plan) {
         int k = o->folds > 0 ? o->folds : resample_auto_k(data->n, data->d, o->budget_s);
-        st = resample_make(&own, data, k, o->holdout_ratio, o->seed);
+        int st = resample_make(&own, data, k, o->holdout_ratio, o->seed);
         if (st) return st;
         plan = &own;
     }
-    tune_folds folds;
-    st = folds_make(&folds, data, plan, o->seed);
+    int st = folds_make(&ts->folds, data, plan, o->seed);
     if (plan == &own) resample_free(&own);
     if (st) return st;
+    ts->n_train = ts->folds.train[0].n;
+    return GH_OK;
+}
 
-    // FLAML samples only with holdout; ASHA always has its rungs (down to a few dozen rows)
-    int n_train = folds.train[0].n;
-    double min_fid = o->min_sample_fraction > 0 && o->min_sample_fraction <= 1
-                         ? o->min_sample_fraction
-                         : (folds.k == 1 ? eci_min_sample_fraction(n_train) : 1.0);
-    int is_asha = !strcmp(o->searcher, "asha");
-    if (is_asha) min_fid = fmin(1.0, fmax(1.0 / 27, 100.0 / n_train));
+// Checks the options, picks the learners, splits the data into folds and creates the
+// searchers and the learner selection; the clock starts here.
+static int tune_setup(tune_state *ts, const gh_dataset *data, const tune_options *o) {
+    memset(ts, 0, sizeof *ts);
+    ts->o = o;
+    if (!(o->budget_s > 0)) return gh_fail(GH_EINVAL, "tune: budget %g s, expected > 0", o->budget_s);
+    if (!o->searcher && !o->method) return gh_fail(GH_EINVAL, "tune: no searcher");
+    ts->method = o->method;
+    int st = ts->method ? GH_OK : hpo_method_lookup(o->searcher, &ts->method);
+    if (st) return st;
+    ts->metric = o->metric == METRIC_AUTO ? metric_default(data->task) : o->metric;
+    const learner_def *defs[TUNE_MAX_LEARNERS];
+    st = pick_learners(o->learners, data->task, defs, &ts->n_learners);
+    if (st) return st;
 
-    tune_learner L[TUNE_MAX_LEARNERS];
-    memset(L, 0, sizeof L);
+    ts->used = o->time_used_s > 0 ? o->time_used_s : 0;
+    ts->t0 = now_s() - ts->used;
+    ts->deadline = ts->t0 + o->budget_s;
+    st = split_data(ts, data);
+    if (st) return st;
+    fidelity_plan(ts);
+    st = searchers_create(ts, data, defs);   // on failure tune_state_free destroys those made
+    if (st) return st;
     double init_costs[TUNE_MAX_LEARNERS];
-    for (int i = 0; i < n_learners && !st; i++) {
-        L[i].def = defs[i];
-        init_costs[i] = defs[i]->init_cost;
-        if (defs[i]->n_hp > HPO_MAX_DIM) {
-            st = gh_fail(GH_EINVAL, "tune: %s has %d hyperparameters (max %d)", defs[i]->name,
-                         defs[i]->n_hp, HPO_MAX_DIM);
-            break;
-        }
-        st = learner_space(defs[i], n_train, data->d, task, L[i].hps);
-        if (!st && o->space_file) st = learner_space_override(defs[i], L[i].hps, o->space_file);
-        if (st) break;
-        hpo_options ho = {
-            .seed = o->seed + 7919u * (uint64_t)(i + 1),
-            .min_fidelity = min_fid,
-            .fidelity_factor = is_asha ? 3.0 : (o->sample_factor > 1 ? o->sample_factor : 4.0),
-            .cost_budget = o->budget_s,
-        };
-        st = hpo_create(&L[i].s, o->searcher, L[i].hps, defs[i]->n_hp, &ho);
-    }
-    eci_state eci = {0};
-    if (!st) st = eci_init(&eci, init_costs, n_learners, n_train, o->seed);
-    if (!st && o->verbose)
+    for (int i = 0; i < ts->n_learners; i++) init_costs[i] = defs[i]->init_cost;
+    st = eci_init(&ts->eci, init_costs, ts->n_learners, ts->n_train, o->seed);
+    if (st) return st;
+    int gpus = gh_cuda_device_count() > 0 ? 1 : 0;
+    ts->meter = cost_meter_create(gpus);
+    ts->phase = cost_meter_create(gpus);
+    if (!ts->meter || !ts->phase) return gh_fail(GH_ENOMEM, "tune: cost meters");
+    if (o->verbose)
         printf("tune: %s, %d learners, %d-fold%s, %d training rows, metric %s, budget %.0f s%s\n",
-               o->searcher, n_learners, folds.k, folds.k == 1 ? " (holdout)" : "", n_train,
-               metric_name(metric), o->budget_s,
-               min_fid < 1 ? ", growing sample sizes" : "");
+               ts->method->name, ts->n_learners, ts->folds.k, ts->folds.k == 1 ? " (holdout)" : "",
+               ts->n_train, metric_name(ts->metric), o->budget_s,
+               ts->min_fid < 1 ? ", growing sample sizes" : "");
+    return GH_OK;
+}
 
-    // an earlier session's trials: the best, ECI's state and the dedupe caches (--resume)
-    for (int p = 0; p < o->n_prior && !st; p++) {
+// Keeps the best result so far; 1 when (learner li, cfg) improved on it.
+static int best_update(tune_result *out, int li, const learner_def *def, const double *cfg,
+                       double fidelity, double loss, double at_s) {
+    if (!(isfinite(loss) && loss < out->best_loss)) return 0;
+    out->best_loss = loss;
+    out->best_learner_index = li;
+    out->best_learner = def;
+    memcpy(out->best_cfg, cfg, sizeof out->best_cfg);
+    out->best_fidelity = fidelity;
+    out->time_to_best_s = at_s;
+    return 1;
+}
+
+// --resume: an earlier session's trials count for the best and for ECI, and their configs are
+// never proposed again; the searchers themselves start afresh.
+static int tune_replay(tune_state *ts, tune_result *out) {
+    const tune_options *o = ts->o;
+    for (int p = 0; p < o->n_prior; p++) {
         const tune_prior *pr = &o->prior[p];
         int li = -1;
-        for (int i = 0; i < n_learners; i++)
-            if (L[i].def == pr->learner) li = i;
+        for (int i = 0; i < ts->n_learners; i++)
+            if (ts->L[i].def == pr->learner) li = i;
         if (li < 0) continue;
-        double fid = pr->rows >= n_train ? 1.0 : (double)pr->rows / n_train;
-        st = hpo_cache_put(&L[li].s->cache, hpo_signature(&L[li].s->space, pr->cfg, fid),
-                           pr->loss, pr->seconds);
-        eci_update(&eci, li, pr->loss, pr->seconds, pr->seconds, pr->rows);
-        if (isfinite(pr->loss) && pr->loss < out->best_loss) {
-            out->best_loss = pr->loss;
-            out->best_learner_index = li;
-            out->best_learner = pr->learner;
-            memcpy(out->best_cfg, pr->cfg, sizeof pr->cfg);
-            out->best_fidelity = fid;
-            out->time_to_best_s = pr->at_s;
-        }
+        double fid = pr->rows >= ts->n_train ? 1.0 : (double)pr->rows / ts->n_train;
+        int st = hpo_remember(ts->L[li].s, pr->cfg, fid, pr->loss, pr->seconds);
+        if (st) return st;
+        eci_update(&ts->eci, li, pr->loss, pr->seconds, pr->seconds, pr->rows);
+        best_update(out, li, pr->learner, pr->cfg, fid, pr->loss, pr->at_s);
         out->n_trials++;
     }
-    if (!st && o->verbose && o->n_prior)
+    if (o->verbose && o->n_prior)
         printf("tune: resumed %d trials, %.1f s of the budget used, best loss %.4f\n", o->n_prior,
-               used, out->best_loss);
-    cost_meter *meter = cost_meter_create(gh_cuda_device_count() > 0 ? 1 : 0);
-    cost_meter *phase = cost_meter_create(gh_cuda_device_count() > 0 ? 1 : 0);
-    cost_meter_start(phase);
-    int64_t trial_id = out->n_trials;
+               ts->used, out->best_loss);
+    ts->trial_id = out->n_trials;
+    return GH_OK;
+}
+
+// One proposed trial of learner li: fit and score it, tell its searcher and ECI, record it,
+// and report an improvement. start: when this round of the loop began.
+static int tune_trial(tune_state *ts, int li, const hpo_trial *t, double start, ledger *led,
+                      tune_result *out) {
+    const tune_options *o = ts->o;
+    tune_learner *tl = &ts->L[li];
+    cost_meter_start(ts->meter);
+    double t_fit = now_s();
+    trial_outcome r;
+    int st = run_trial(&ts->folds, tl->def, t->cfg, t->fidelity, o->seed, ts->metric,
+                       ts->deadline, &r);
+    if (st) return st;
+    double trial_s = now_s() - t_fit;
+    cost_totals c = cost_meter_read(ts->meter);
+    st = hpo_tell(tl->s, t, r.loss, trial_s);
+    if (st) return st;
+    eci_update(&ts->eci, li, r.loss, trial_s, now_s() - start, r.rows);
+    st = record_trial(led, ts->trial_id, tl->def, t->cfg, &r, ts->metric, &c);
+    if (st) return st;
+    double elapsed = now_s() - ts->t0;
+    if (best_update(out, li, tl->def, t->cfg, t->fidelity, r.loss, elapsed)) {
+        if (o->verbose) {
+            char cfgtxt[512];
+            hpo_cfg_format(hpo_searcher_space(tl->s), t->cfg, cfgtxt, sizeof cfgtxt);
+            printf("tune %7.1fs  trial %-4lld %-14s %s %.4f (loss %.4f)  rows %-6d  "
+                   "ETA %.0fs  %s\n",
+                   elapsed, (long long)ts->trial_id, tl->def->name, metric_name(ts->metric),
+                   metric_value_from_loss(ts->metric, r.loss), r.loss, r.rows,
+                   fmax(0, ts->deadline - now_s()), cfgtxt);
+            fflush(stdout);
+        }
+    } else if (o->verbose && !strcmp(r.status, "failed")) {
+        fprintf(stderr, "tune: trial %lld (%s) failed: %s\n", (long long)ts->trial_id,
+                tl->def->name, r.error);
+    }
+    st = curve_push(out, elapsed, out->best_loss);
+    out->n_trials = ++ts->trial_id;
+    return st;
+}
+
+// The search: until the budget is spent, no learner can finish a trial in the time left, or
+// every learner's searcher has stopped.
+static int tune_loop(tune_state *ts, ledger *led, tune_result *out) {
+    cost_meter_start(ts->phase);
+    int st = GH_OK;
     while (!st) {
         double start = now_s();
-        if (start >= deadline) break;
-        int li = eci_select(&eci, deadline - start);
+        if (start >= ts->deadline) break;
+        int li = eci_select(&ts->eci, ts->deadline - start);
         if (li < 0) break;   // no learner can finish a trial in the time left
-        tune_learner *tl = &L[li];
         hpo_trial t;
-        int ask = hpo_ask(tl->s, &t);
+        int ask = hpo_ask(ts->L[li].s, &t);
         if (ask == HPO_STOP) {
-            eci.l[li].disabled = 1;
-            int any = 0;
-            for (int i = 0; i < n_learners; i++) any |= !eci.l[i].disabled;
-            if (!any) break;
+            if (eci_disable(&ts->eci, li) == 0) break;
             continue;
         }
-        if (ask) {
-            st = ask;
-            break;
-        }
-        cost_meter_start(meter);
-        double t_fit = now_s();
-        trial_outcome r;
-        st = run_trial(&folds, tl->def, t.cfg, t.fidelity, o->seed, metric, deadline, &r);
-        if (st) break;
-        double trial_s = now_s() - t_fit;
-        cost_totals c = cost_meter_read(meter);
-        st = hpo_tell(tl->s, &t, r.loss, trial_s);
-        if (st) break;
-        eci_update(&eci, li, r.loss, trial_s, now_s() - start, r.rows);
-        st = record_trial(led, trial_id, tl->def, t.cfg, &r, metric, &c);
-        if (st) break;
-        double elapsed = now_s() - t0;
-        if (isfinite(r.loss) && r.loss < out->best_loss) {
-            out->best_loss = r.loss;
-            out->best_learner_index = li;
-            out->best_learner = tl->def;
-            memcpy(out->best_cfg, t.cfg, sizeof t.cfg);
-            out->best_fidelity = t.fidelity;
-            out->time_to_best_s = elapsed;
-            if (o->verbose) {
-                char cfgtxt[512];
-                hpo_cfg_format(&tl->s->space, t.cfg, cfgtxt, sizeof cfgtxt);
-                printf("tune %7.1fs  trial %-4lld %-14s %s %.4f (loss %.4f)  rows %-6d  "
-                       "ETA %.0fs  %s\n",
-                       elapsed, (long long)trial_id, tl->def->name, metric_name(metric),
-                       metric_value_from_loss(metric, r.loss), r.loss, r.rows,
-                       fmax(0, deadline - now_s()), cfgtxt);
-                fflush(stdout);
-            }
-        } else if (o->verbose && !strcmp(r.status, "failed")) {
-            fprintf(stderr, "tune: trial %lld (%s) failed: %s\n", (long long)trial_id,
-                    tl->def->name, r.error);
-        }
-        st = curve_push(out, elapsed, out->best_loss);
-        out->n_trials = ++trial_id;
+        st = ask ? ask : tune_trial(ts, li, &t, start, led, out);
     }
-    out->search_s = now_s() - t0;
-    cost_totals search_cost = cost_meter_read(phase);
+    out->search_s = now_s() - ts->t0;
+    cost_totals search_cost = cost_meter_read(ts->phase);
     if (!st && led) st = ledger_add_phase_cost(led, "search", &search_cost);
+    return st;
+}
 
-    if (!st && out->best_learner && o->refit) {
-        // FLAML's retrain_full: the best config on every row, after the search
-        cost_meter_start(phase);
+// FLAML's retrain_full: the best config on every row, after the search; then the best result
+// into the ledger.
+static int tune_finish(tune_state *ts, const gh_dataset *data, ledger *led, tune_result *out) {
+    const tune_options *o = ts->o;
+    if (!out->best_learner) return GH_OK;
+    int st = GH_OK;
+    if (o->refit) {
+        cost_meter_start(ts->phase);
         double r0 = now_s();
         int stopped = 0;
         st = learner_fit(out->best_learner, data, out->best_cfg, o->seed, 0, &out->model,
                          &stopped);
         out->refit_s = now_s() - r0;
-        cost_totals final_cost = cost_meter_read(phase);
+        cost_totals final_cost = cost_meter_read(ts->phase);
         if (!st && led) st = ledger_add_phase_cost(led, "final", &final_cost);
     }
-    if (!st && led && out->best_learner) {
-        char *json = learner_cfg_json(out->best_learner, out->best_cfg);
-        char buf[1024];
-        snprintf(buf, sizeof buf,
-                 "{\"learner\": \"%s\", \"config\": %s, \"val_loss\": %.10g, \"metric\": \"%s\", "
-                 "\"metric_value\": %.10g, \"sample_fraction\": %.6g, \"budget_s\": %.6g, "
-                 "\"search_s\": %.6g, \"time_to_best_s\": %.6g, \"refit_s\": %.6g, "
-                 "\"trials\": %lld, \"folds\": %d}",
-                 out->best_learner->name, json ? json : "null", out->best_loss,
-                 metric_name(metric), metric_value_from_loss(metric, out->best_loss),
-                 out->best_fidelity, o->budget_s, out->search_s, out->time_to_best_s,
-                 out->refit_s, (long long)out->n_trials, folds.k);
+    if (!st && led) {
+        char *json = tune_best_json(out, ts->metric, o->budget_s, ts->folds.k);
+        st = json ? ledger_put_text(led, "tune/best", json) : GH_ENOMEM;
         free(json);
-        st = ledger_put_text(led, "tune/best", buf);
     }
-    cost_meter_destroy(meter);
-    cost_meter_destroy(phase);
-    for (int i = 0; i < n_learners; i++) hpo_destroy(L[i].s);
-    eci_free(&eci);
-    folds_free(&folds);
+    return st;
+}
+
+int tune_run(const gh_dataset *data, const tune_options *o, ledger *led, tune_result *out) {
+    memset(out, 0, sizeof *out);
+    out->best_loss = INFINITY;
+    out->best_learner_index = -1;
+    tune_state ts;
+    int st = tune_setup(&ts, data, o);
+    if (!st) st = tune_replay(&ts, out);
+    if (!st) st = tune_loop(&ts, led, out);
+    if (!st) st = tune_finish(&ts, data, led, out);
+    tune_state_free(&ts);
     return st;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "failing_searcher.h"
 #include "search/hpo/hpo.h"
 
 static const char *const shapes[] = {"circle", "square", "triangle"};
@@ -194,14 +195,66 @@ static void tpe_beats_random(void) {
               mean[1]);
 }
 
-int main(void) {
+// The registry: every row complete and found by its name; an unknown name is an error that
+// lists the known ones.
+static void registry(void) {
     int n;
-    const char *const *names = hpo_method_names(&n);
-    CHECK(n == 6);
-    for (int i = 0; i < n; i++) contract(names[i]);
+    const hpo_method *m = hpo_methods(&n);
+    const char *const known[] = {"cfo", "blendsearch", "random", "grid", "tpe", "asha"};
+    for (int i = 0; i < 6; i++) CHECK_MSG(hpo_method_find(known[i]), "%s missing", known[i]);
+    for (int i = 0; i < n; i++) {
+        CHECK_MSG(m[i].name && m[i].create && m[i].help && *m[i].help, "row %d incomplete", i);
+        CHECK_MSG(hpo_method_find(m[i].name) == &m[i], "%s not found by name", m[i].name);
+    }
+    CHECK(hpo_method_find("hyperband") == NULL && hpo_method_find(NULL) == NULL);
+    CHECK(hpo_method_find("asha")->fidelity == HPO_FIDELITY_RUNGS);
+    CHECK(hpo_method_find("cfo")->fidelity == HPO_FIDELITY_SAMPLE);
+    CHECK(hpo_method_find("random")->fidelity == HPO_FIDELITY_NONE);
     hpo_searcher *s = NULL;
     hpo_options o = {.seed = 1};
     CHECK(hpo_create(&s, "hyperband", space, D, &o) == GH_EINVAL && s == NULL);
+    CHECK_MSG(strstr(gh_error_get(), "'hyperband'") && strstr(gh_error_get(), "tpe, asha"),
+              "message: %s", gh_error_get());
+}
+
+// A failure inside a searcher's tell or seen (simulated out-of-memory) comes out of hpo_tell
+// and hpo_ask as its status, not dropped.
+static void failures_propagate(void) {
+    hpo_options o = {.seed = 2};
+    hpo_searcher *s = NULL;
+    hpo_trial t;
+    failing_fail_at = 3;
+    failing_repeat = 0;
+    CHECK_OK(hpo_create_method(&s, &failing_method, space, D, &o));
+    for (int k = 1; k <= 3 && s; k++) {
+        CHECK_OK(hpo_ask(s, &t));
+        int st = hpo_tell(s, &t, 1.0 / k, 1);
+        if (k < 3) CHECK_OK(st);
+        else CHECK_MSG(st == GH_ENOMEM && strstr(gh_error_get(), "tell 3"),
+                       "3rd tell: status %d (%s), expected GH_ENOMEM", st, gh_error_get());
+    }
+    hpo_destroy(s);
+    // the same config twice: the second ask meets its result, and seen fails
+    failing_fail_at = 0;
+    failing_repeat = 1;
+    CHECK_OK(hpo_create_method(&s, &failing_method, space, D, &o));
+    if (s) {
+        CHECK_OK(hpo_ask(s, &t));
+        CHECK_OK(hpo_tell(s, &t, 0.5, 1));
+        int st = hpo_ask(s, &t);
+        CHECK_MSG(st == GH_ENOMEM && strstr(gh_error_get(), "seen"),
+                  "ask after a known result: status %d (%s), expected GH_ENOMEM", st,
+                  gh_error_get());
+    }
+    hpo_destroy(s);
+}
+
+int main(void) {
+    registry();
+    failures_propagate();
+    int n;
+    const hpo_method *m = hpo_methods(&n);
+    for (int i = 0; i < n; i++) contract(m[i].name);
     grid_enumerates();
     asha_promotes();
     tpe_beats_random();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "failing_searcher.h"
 #include "search/hpo/hpo.h"
 
 #define BUDGET_S 2.0
@@ -46,16 +47,16 @@ int main(void) {
     CHECK(ds.task == GH_TASK_BINARY && ds.n == 600);
 
     int n;
-    const char *const *methods = hpo_method_names(&n);
+    const hpo_method *m = hpo_methods(&n);
     for (int i = 0; i < n; i++) {
         char path[256];
-        snprintf(path, sizeof path, "hpo_tune_%s.h5", methods[i]);
+        snprintf(path, sizeof path, "hpo_tune_%s.h5", m[i].name);
         unlink(path);
-        ledger_run_info info = {.method = methods[i], .dataset = "generated", .seed = 3,
+        ledger_run_info info = {.method = m[i].name, .dataset = "generated", .seed = 3,
                                 .config_text = "test_hpo_tune"};
         ledger *led = NULL;
         CHECK_OK(ledger_create(&led, path, &info));
-        tune_options o = {.searcher = methods[i], .budget_s = BUDGET_S, .seed = 3,
+        tune_options o = {.searcher = m[i].name, .budget_s = BUDGET_S, .seed = 3,
                           .metric = METRIC_AUTO, .refit = i == 0};
         tune_result r;
         double t0 = gh_wall_seconds();
@@ -64,15 +65,15 @@ int main(void) {
         CHECK_OK(st);
         CHECK_OK(ledger_close(led, "finished"));
         printf("  %-12s %3lld trials, search %.2f s (budget %.1f), best roc_auc loss %.4f (%s)\n",
-               methods[i], (long long)r.n_trials, r.search_s, BUDGET_S, r.best_loss,
+               m[i].name, (long long)r.n_trials, r.search_s, BUDGET_S, r.best_loss,
                r.best_learner ? r.best_learner->name : "-");
         CHECK_MSG(r.search_s <= BUDGET_S + SLACK_S, "%s: search took %.2f s of a %.1f s budget",
-                  methods[i], r.search_s, BUDGET_S);
+                  m[i].name, r.search_s, BUDGET_S);
         CHECK_MSG(wall - r.refit_s <= BUDGET_S + SLACK_S + 0.5, "%s: tune_run took %.2f s",
-                  methods[i], wall);
-        CHECK_MSG(r.n_trials >= 3, "%s: only %lld trials", methods[i], (long long)r.n_trials);
+                  m[i].name, wall);
+        CHECK_MSG(r.n_trials >= 3, "%s: only %lld trials", m[i].name, (long long)r.n_trials);
         CHECK_MSG(r.best_learner && r.best_loss < 0.25, "%s: best loss %g (chance is 0.5)",
-                  methods[i], r.best_loss);
+                  m[i].name, r.best_loss);
         // the curve is the best so far: never increasing
         int mono = 1;
         for (int k = 1; k < r.n_curve; k++) mono &= r.curve_loss[k] <= r.curve_loss[k - 1];
@@ -83,19 +84,23 @@ int main(void) {
         CHECK_OK(ledger_open_read(&rd, path));
         if (rd) {
             CHECK_MSG(ledger_num_trials(rd) == r.n_trials, "%s: %lld ledger rows for %lld trials",
-                      methods[i], (long long)ledger_num_trials(rd), (long long)r.n_trials);
+                      m[i].name, (long long)ledger_num_trials(rd), (long long)r.n_trials);
             int bad = 0;
             double best = INFINITY;
             for (int64_t k = 0; k < ledger_num_trials(rd); k++) {
                 ledger_trial lt;
                 if (ledger_read_trial(rd, k, &lt)) { bad++; continue; }
+                // rungs (the registry's fidelity use): ASHA starts on a fraction of the rows
+                if (k == 0 && m[i].fidelity == HPO_FIDELITY_RUNGS)
+                    CHECK_MSG(lt.fidelity < 0.5 * ds.n, "%s: first trial on %g rows", m[i].name,
+                              lt.fidelity);
                 if (!lt.learner || !learner_find(lt.learner) || !lt.arch || lt.arch[0] != '{') bad++;
                 if (!(lt.cost.wall_s >= 0) || !(lt.fidelity >= 1)) bad++;
                 if (lt.val_loss < best) best = lt.val_loss;
             }
-            CHECK_MSG(bad == 0, "%s: %d malformed ledger rows", methods[i], bad);
+            CHECK_MSG(bad == 0, "%s: %d malformed ledger rows", m[i].name, bad);
             CHECK_MSG(fabs(best - r.best_loss) < 1e-12, "%s: ledger best %g, result best %g",
-                      methods[i], best, r.best_loss);
+                      m[i].name, best, r.best_loss);
             const char *best_text = NULL;
             CHECK_OK(ledger_get_text(rd, "tune/best", &best_text));
             CHECK(best_text && strstr(best_text, r.best_learner ? r.best_learner->name : "?"));
@@ -145,6 +150,36 @@ int main(void) {
         ledger_close(rd, NULL);
         tune_result_free(&r);
         unlink(path);
+    }
+    // a failure inside a searcher's tell (simulated out-of-memory at the 2nd trial) ends the
+    // run with that status; the trial before it is in the ledger, the failed one is not
+    {
+        const char *path = "hpo_tune_failing.h5";
+        unlink(path);
+        ledger_run_info info = {.method = "failing", .dataset = "generated", .seed = 7};
+        ledger *led = NULL;
+        CHECK_OK(ledger_create(&led, path, &info));
+        failing_fail_at = 2;
+        failing_repeat = 0;
+        // one learner, so that the 2nd tell is its searcher's; lrl2 is quick, mlp always built
+        const char *one = learner_find("lrl2") ? "lrl2" : "mlp";
+        tune_options o = {.method = &failing_method, .learners = one, .budget_s = BUDGET_S,
+                          .seed = 7, .metric = METRIC_AUTO, .folds = 1, .refit = 1};
+        tune_result r;
+        int st = tune_run(&ds, &o, led, &r);
+        CHECK_MSG(st == GH_ENOMEM && strstr(gh_error_get(), "tell 2"),
+                  "tune_run with a failing tell: status %d (%s), expected GH_ENOMEM", st,
+                  gh_error_get());
+        CHECK_MSG(r.n_trials == 1 && r.model == NULL, "%lld trials, model %p after the failure",
+                  (long long)r.n_trials, (void *)r.model);
+        CHECK(ledger_num_trials(led) == 1);
+        tune_result_free(&r);
+        ledger_close(led, "failed");
+        unlink(path);
+        // an unknown searcher is an error naming the known ones
+        o = (tune_options){.searcher = "hyperband", .budget_s = 1, .metric = METRIC_AUTO};
+        CHECK(tune_run(&ds, &o, NULL, &r) == GH_EINVAL && strstr(gh_error_get(), "cfo, "));
+        tune_result_free(&r);
     }
     dataset_free(&ds);
     unlink(csv);
