@@ -147,27 +147,6 @@ double hp_value(const learner_def *def, const double *cfg, const char *name, dou
     return dflt;
 }
 
-char *learner_cfg_json(const learner_def *def, const double *cfg) {
-    sbuf b = {0};
-    sbuf_put(&b, "{", 1);
-    for (int i = 0; i < def->n_hp; i++) {
-        const hp_domain *h = &def->hps[i];
-        sbuf_printf(&b, "%s\"%s\": ", i ? ", " : "", h->name);
-        if (h->kind == HP_FLOAT) sbuf_printf(&b, "%.10g", cfg[i]);
-        else if (h->kind == HP_INT) sbuf_printf(&b, "%.0f", round(cfg[i]));
-        else {
-            int k = (int)round(cfg[i]);
-            sbuf_quoted(&b, k >= 0 && k < h->n_choices ? h->choices[k] : "?");
-        }
-    }
-    sbuf_put(&b, "}", 1);
-    if (b.failed) {
-        sbuf_free(&b);
-        return NULL;
-    }
-    return b.data;
-}
-
 // ---- the model life cycle -----------------------------------------------------------------
 static int model_new(learner_model **out, const learner_def *def, const double *cfg) {
     learner_model *m = calloc(1, sizeof *m);

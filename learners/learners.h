@@ -64,8 +64,6 @@ const char *learner_model_device(const learner_model *m);
 // The features, levels, classes and target the model was trained with (n = 0), for reading
 // new data with dataset_from_table_schema.
 const gh_dataset *learner_model_schema(const learner_model *m);
-// cfg as JSON text {"name": value, ...} (for the ledger and --help output); caller frees.
-char *learner_cfg_json(const learner_def *def, const double *cfg);
 
 // ---- metrics: every metric returned as a loss to minimise (FLAML's convention) ------------
 typedef enum { METRIC_AUTO = -1, METRIC_ACCURACY = 0, METRIC_LOGLOSS, METRIC_ROC_AUC,

@@ -19,7 +19,7 @@ static const hp_domain toy_hps[] = {
     {"trees", HP_INT, 4, 32768, 1, 4, 4, 0, NULL},
     {"kind", HP_CAT, 0, 2, 0, 0, 0, 3, kinds},
 };
-static const learner_def toy = {"toy", 4, toy_hps, 1, {1, 1, 1}};
+static const learner_def toy = {"toy", 4, toy_hps, 1, {1, 1, 1}, NULL};   // never fitted
 
 // write, read back, equal: every value bit for bit
 static int round_trips(const learner_def *def, const double *cfg) {
