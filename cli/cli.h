@@ -7,6 +7,8 @@
 #include "commands.def"
 #undef GH_CMD
 
+#include <stdint.h>
+
 #include "ledger/ledger.h"
 
 // Prints the message of a failed library call ("gpuhours CMD: <status>: <message>") to stderr
@@ -24,3 +26,12 @@ typedef int (*cli_run_fn)(void *ctx, const char *path, ledger *l, const ledger_s
 int cli_each_run(const char *cmd, char **files, int n, cli_run_fn fn, void *ctx, int *skipped);
 // The exit status after a walk: 0, or 1 with a line saying how many files were skipped.
 int cli_runs_done(const char *cmd, int skipped, int n);
+
+// Option values (args.c): 0 with *out set, or 2 (the usage exit status) after a message on
+// stderr naming the command, the option, the text and the accepted range. A double must be
+// finite; a seed is digits only, at most CLI_SEED_MAX (2^53: exact in a double, as stored).
+#define CLI_SEED_MAX 9007199254740992ull
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
+               double *out);
+int cli_seed(const char *cmd, const char *opt, const char *s, uint64_t *out);

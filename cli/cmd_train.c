@@ -86,30 +86,6 @@ static void usage(FILE *f) {
             GH_FASHION_MNIST_DIR);
 }
 
-static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "gpuhours train: %s '%s': expected an integer in %d..%d\n", flag, s, lo,
-                hi);
-        return 2;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_float(const char *flag, const char *s, float lo, float hi, float *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "gpuhours train: %s '%s': expected a number in [%g, %g]\n", flag, s,
-                (double)lo, (double)hi);
-        return 2;
-    }
-    *out = (float)v;
-    return 0;
-}
-
 static const struct option train_opts[] = {
     {"preset", required_argument, NULL, 'p'},  {"data", required_argument, NULL, 'd'},
     {"epochs", required_argument, NULL, 'e'},  {"batch", required_argument, NULL, 'b'},
@@ -125,6 +101,8 @@ static const char *train_short = "p:d:e:b:l:m:w:B:s:Dn:t:h";
 static int parse_args(int argc, char **argv, train_config *c) {
     config_defaults(c);
     int opt, rc = 0;
+    long lv = 0;
+    double dv = 0;
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, train_short, train_opts, NULL)) != -1)
@@ -135,25 +113,37 @@ static int parse_args(int argc, char **argv, train_config *c) {
         switch (opt) {
         case 'p': break;
         case 'd': c->data_dir = optarg; break;
-        case 'e': rc = parse_int("--epochs", optarg, 1, 100000, &c->epochs); break;
-        case 'b': rc = parse_int("--batch", optarg, 1, 1 << 16, &c->batch); break;
-        case 'l': rc = parse_float("--lr", optarg, 0.0f, 100.0f, &c->lr); break;
-        case 'm': rc = parse_float("--momentum", optarg, 0.0f, 0.999999f, &c->momentum); break;
-        case 'w': rc = parse_float("--wd", optarg, 0.0f, 1.0f, &c->wd); break;
-        case 'B': snprintf(c->backend_text, sizeof c->backend_text, "%s", optarg); break;
-        case 's': {
-            char *end;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (end == optarg || *end) {
-                fprintf(stderr, "gpuhours train: --seed '%s': expected an integer\n", optarg);
-                rc = 2;
-            }
-            c->seed = v;
+        case 'e':
+            rc = cli_int("train", "--epochs", optarg, 1, 100000, &lv);
+            c->epochs = (int)lv;
             break;
-        }
+        case 'b':
+            rc = cli_int("train", "--batch", optarg, 1, 1 << 16, &lv);
+            c->batch = (int)lv;
+            break;
+        case 'l':
+            rc = cli_double("train", "--lr", optarg, 0, 100, &dv);
+            c->lr = (float)dv;
+            break;
+        case 'm':
+            rc = cli_double("train", "--momentum", optarg, 0, 0.999999, &dv);
+            c->momentum = (float)dv;
+            break;
+        case 'w':
+            rc = cli_double("train", "--wd", optarg, 0, 1, &dv);
+            c->wd = (float)dv;
+            break;
+        case 'B': snprintf(c->backend_text, sizeof c->backend_text, "%s", optarg); break;
+        case 's': rc = cli_seed("train", "--seed", optarg, &c->seed); break;
         case 'D': c->deterministic = 1; break;
-        case 'n': rc = parse_int("--max-train", optarg, 0, 1 << 30, &c->max_train); break;
-        case 't': rc = parse_int("--threads", optarg, 0, 4096, &c->threads); break;
+        case 'n':
+            rc = cli_int("train", "--max-train", optarg, 0, 1 << 30, &lv);
+            c->max_train = (int)lv;
+            break;
+        case 't':
+            rc = cli_int("train", "--threads", optarg, 0, 4096, &lv);
+            c->threads = (int)lv;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -2,10 +2,13 @@
 // their hyperparameters (CFO with ECI learner selection by default), or one of the baselines,
 // or all of them in turn on the same split and budget; one HDF5 ledger per searcher and the
 // refit best model saved for `gpuhours predict`.
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "kernels/kernels.h"
@@ -28,7 +31,7 @@ static void usage(FILE *f) {
             "on all rows and saved for `gpuhours predict MODEL DATA`.\n\n"
             "options:\n"
             "  -t, --target COL      target column (default: the last column)\n"
-            "  -b, --budget S        search time budget in seconds (default 60)\n"
+            "  -b, --budget S        search time budget in seconds, 1..1e7 (default 60)\n"
             "  -s, --searcher NAME   one of the searchers below (default cfo), or all (each in\n"
             "                        turn, same split and budget, one file each)\n"
             "  -l, --learners LIST   comma list (default: every learner of the task in this build)\n"
@@ -37,7 +40,8 @@ static void usage(FILE *f) {
             "      --task TASK       binary, multiclass or regression (default: inferred)\n"
             "  -k, --folds K         1 = holdout, K-fold otherwise (default: FLAML's rule)\n"
             "      --holdout R       validation fraction of a holdout split (default 0.1)\n"
-            "  -S, --seed N          seed of the split, the searchers and the learners (default 1)\n"
+            "  -S, --seed N          seed of the split, the searchers and the learners, 0..2^53\n"
+            "                        (default 1)\n"
             "      --space FILE      search-space overrides: LEARNER.HP = LO..HI [log],\n"
             "                        LEARNER.HP = VALUE, LEARNER.HP.init = VALUE\n"
             "  -o, --out FILE        results file (default results/tune-DATA-SEARCHER-TIME.h5;\n"
@@ -152,6 +156,37 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
     return 0;
 }
 
+// --out must name a file (an existing directory was silently given ".h5"), and the
+// directories that --out and --model write into must exist and be writable: checked before
+// the search, so that it does not end in "cannot write" with a failed run file.
+static int writable_dir_of(const char *opt, const char *path) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK | X_OK) == 0) return 0;
+    fprintf(stderr, "gpuhours tune: %s %s: directory %s: %s\n", opt, path, dir, strerror(errno));
+    return 2;
+}
+
+static int check_paths(const tune_config *c) {
+    struct stat sb;
+    if (c->out && stat(c->out, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gpuhours tune: --out %s is a directory; give a file name (e.g. "
+                "%s/run.h5)\n", c->out, c->out);
+        return 2;
+    }
+    if (c->model && stat(c->model, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gpuhours tune: --model %s is a directory; give a file name\n", c->model);
+        return 2;
+    }
+    if (c->out && writable_dir_of("--out", c->out)) return 2;
+    if (c->model && c->refit && writable_dir_of("--model", c->model)) return 2;
+    return 0;
+}
+
 int cmd_tune(int argc, char **argv) {
     tune_config c = {.searcher = "cfo", .budget_s = 60, .seed = 1, .refit = 1};
     enum { OPT_TASK = 256, OPT_HOLDOUT, OPT_SPACE, OPT_MODEL, OPT_NOREFIT, OPT_RESUME };
@@ -166,44 +201,24 @@ int cmd_tune(int argc, char **argv) {
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     optind = 1;
-    int opt;
-    char *end;
+    int opt, rc = 0;
+    long lv;
     while ((opt = getopt_long(argc, argv, "t:b:s:l:m:k:S:o:qh", longs, NULL)) != -1) {
         switch (opt) {
         case 't': c.target = optarg; break;
-        case 'b':
-            c.budget_s = strtod(optarg, &end);
-            if (*end || !(c.budget_s > 0)) {
-                fprintf(stderr, "gpuhours tune: --budget '%s': expected seconds > 0\n", optarg);
-                return 2;
-            }
-            break;
+        case 'b': rc = cli_double("tune", "--budget", optarg, 1, 1e7, &c.budget_s); break;
         case 's': c.searcher = optarg; break;
         case 'l': c.learners = optarg; break;
         case 'm': c.metric = optarg; break;
         case OPT_TASK: c.task = optarg; break;
         case 'k':
-            c.folds = (int)strtol(optarg, &end, 10);
-            if (*end || c.folds < 1 || c.folds > 16) {
-                fprintf(stderr, "gpuhours tune: --folds '%s': expected 1..16\n", optarg);
-                return 2;
-            }
+            rc = cli_int("tune", "--folds", optarg, 1, 16, &lv);
+            c.folds = (int)lv;
             break;
         case OPT_HOLDOUT:
-            c.holdout = strtod(optarg, &end);
-            if (*end || !(c.holdout > 0 && c.holdout < 1)) {
-                fprintf(stderr, "gpuhours tune: --holdout '%s': expected a fraction in (0,1)\n",
-                        optarg);
-                return 2;
-            }
+            rc = cli_double("tune", "--holdout", optarg, 0.001, 0.999, &c.holdout);
             break;
-        case 'S':
-            c.seed = strtoull(optarg, &end, 10);
-            if (*end) {
-                fprintf(stderr, "gpuhours tune: --seed '%s': expected an integer\n", optarg);
-                return 2;
-            }
-            break;
+        case 'S': rc = cli_seed("tune", "--seed", optarg, &c.seed); break;
         case OPT_SPACE: c.space = optarg; break;
         case 'o': c.out = optarg; break;
         case OPT_MODEL: c.model = optarg; break;
@@ -213,6 +228,7 @@ int cmd_tune(int argc, char **argv) {
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+        if (rc) return rc;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "gpuhours tune: expected one DATA file\n\n");
@@ -235,6 +251,12 @@ int cmd_tune(int argc, char **argv) {
     }
     gh_task task = GH_TASK_AUTO;
     if (parse_task(c.task, &task)) return cli_fail("tune", GH_EINVAL);
+    gh_metric metric = METRIC_AUTO;
+    if (c.metric && metric_parse(c.metric, &metric)) {
+        fprintf(stderr, "gpuhours tune: --metric: %s\n", gh_error_get());
+        return 2;
+    }
+    if (check_paths(&c)) return 2;
 
     gh_table table;
     int st = table_read(&table, c.data);
@@ -243,6 +265,13 @@ int cmd_tune(int argc, char **argv) {
     st = dataset_from_table(&data, &table, c.target, task);
     table_free(&table);
     if (st) return cli_fail("tune", st);
+    // every argument checked against the data before a run file exists
+    tune_options chk = {.searcher = all ? methods[0].name : c.searcher, .learners = c.learners,
+                        .metric = metric, .budget_s = c.budget_s};
+    if ((st = tune_validate(&data, &chk))) {
+        dataset_free(&data);
+        return cli_fail("tune", st);
+    }
     // one split for every searcher, so `all` compares them on identical data
     resample_plan plan;
     int k = c.folds ? c.folds : resample_auto_k(data.n, data.d, c.budget_s);
@@ -254,7 +283,6 @@ int cmd_tune(int argc, char **argv) {
     char dataset[256], stamp[32], base[1024];
     base_name(c.data, dataset, sizeof dataset);
     gh_utc_iso8601(stamp);
-    int rc = 0;
     int n_runs = all ? n_methods : 1;
     tune_result *results = calloc((size_t)n_runs, sizeof *results);
     const char **ran = calloc((size_t)n_runs, sizeof *ran);

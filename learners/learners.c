@@ -8,6 +8,7 @@
 // (log)randint upper bounds are exclusive (Ray Tune's convention); hp_domain bounds are
 // inclusive, so hi = FLAML's upper - 1. Bounds that FLAML derives from the data size are set
 // by learner_space(); the static tables hold their largest values.
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,11 +272,14 @@ int learner_save(const learner_model *m, const char *path) {
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     FILE *f = fopen(tmp, "wb");
-    if (!f) st = gh_fail(GH_EIO, "%s: cannot write", tmp);
+    if (!f) st = gh_fail(GH_EIO, "%s: cannot write: %s", tmp, strerror(errno));
     else {
         size_t w = fwrite(b.data, 1, b.len, f);
-        if (fclose(f) || w != b.len) st = gh_fail(GH_EIO, "%s: write failed (disk full?)", tmp);
-        else if (rename(tmp, path)) st = gh_fail(GH_EIO, "%s: cannot rename to %s", tmp, path);
+        int err = ferror(f) ? errno : 0;
+        if (fclose(f) || w != b.len)
+            st = gh_fail(GH_EIO, "%s: write failed: %s", tmp, strerror(err ? err : errno));
+        else if (rename(tmp, path))
+            st = gh_fail(GH_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
         if (st) remove(tmp);
     }
     free(tmp);

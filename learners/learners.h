@@ -70,6 +70,8 @@ typedef enum { METRIC_AUTO = -1, METRIC_ACCURACY = 0, METRIC_LOGLOSS, METRIC_ROC
                METRIC_MACRO_F1, METRIC_R2, METRIC_RMSE } gh_metric;
 const char *metric_name(gh_metric m);
 int metric_parse(const char *text, gh_metric *m);
+// GH_EINVAL naming both when m does not apply to task (r2 on a classification task, ...).
+int metric_check(gh_metric m, gh_task task);
 gh_metric metric_default(gh_task task);  // FLAML: roc_auc binary, log_loss multiclass, r2 regression
 // loss = 1 - accuracy / 1 - auc / 1 - f1 / 1 - r2 / logloss / rmse
 double metric_loss(gh_metric m, const gh_dataset *data, const float *pred);

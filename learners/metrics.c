@@ -34,6 +34,18 @@ int metric_parse(const char *text, gh_metric *m) {
     return GH_OK;
 }
 
+int metric_check(gh_metric m, gh_task task) {
+    static const char *const tasks[] = {"binary classification", "multiclass classification",
+                                        "regression"};
+    if (m == METRIC_AUTO || task < 0 || task > 2) return GH_OK;
+    int for_regression = m == METRIC_R2 || m == METRIC_RMSE;
+    if (for_regression == (task == GH_TASK_REGRESSION)) return GH_OK;
+    return gh_fail(GH_EINVAL, "metric %s is for %s, and this task is %s (use %s)", metric_name(m),
+                   for_regression ? "regression" : "classification", tasks[task],
+                   task == GH_TASK_REGRESSION ? "r2 or rmse"
+                                              : "accuracy, log_loss, roc_auc or macro_f1");
+}
+
 gh_metric metric_default(gh_task task) {
     switch (task) {
     case GH_TASK_BINARY: return METRIC_ROC_AUC;

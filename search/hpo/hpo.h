@@ -300,6 +300,10 @@ typedef struct {
     double *curve_t, *curve_loss;
 } tune_result;
 
+// The checks tune_run makes before it starts (budget finite and > 0, searcher known, metric
+// for the task, learners known and for the task), with no side effects: a command calls it
+// before creating the run file.
+int tune_validate(const gh_dataset *data, const tune_options *o);
 // Runs the search on data; records each trial into led when non-NULL. Four phases (tune.c):
 // setup (learners, folds, one searcher per learner), replay of o->prior, the loop, finish
 // (refit, the best into the ledger). A failure anywhere, a searcher's tell included, is

@@ -38,8 +38,16 @@ static int pick_learners(const char *list, gh_task task, const learner_def **out
         snprintf(buf, sizeof buf, "%s", list);
         for (char *p = strtok(buf, ", "); p; p = strtok(NULL, ", ")) {
             const learner_def *def = learner_find(p);
-            if (!def)
-                return gh_fail(GH_EINVAL, "--learners: '%s' is not a learner of this build", p);
+            if (!def) {
+                const learner_def *all[TUNE_MAX_LEARNERS];
+                int k = learners_list(all, TUNE_MAX_LEARNERS, task);
+                char known[256] = "";
+                for (int i = 0; i < k && i < TUNE_MAX_LEARNERS; i++)
+                    snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                             i ? ", " : "", all[i]->name);
+                return gh_fail(GH_EINVAL, "--learners: '%s' is not a learner of this build (for "
+                               "%s: %s)", p, gh_task_name(task), known);
+            }
             if (!def->supports_task[task])
                 return gh_fail(GH_EINVAL, "--learners: '%s' does not support %s", p,
                                gh_task_name(task));
@@ -319,14 +327,26 @@ static int split_data(tune_state *ts, const gh_dataset *data) {
 
 // Checks the options, picks the learners, splits the data into folds and creates the
 // searchers and the learner selection; the clock starts here.
+int tune_validate(const gh_dataset *data, const tune_options *o) {
+    if (!(o->budget_s > 0) || !isfinite(o->budget_s))
+        return gh_fail(GH_EINVAL, "tune: budget %g s, expected a finite number > 0", o->budget_s);
+    if (!o->searcher && !o->method) return gh_fail(GH_EINVAL, "tune: no searcher");
+    const hpo_method *m;
+    int st = o->method ? GH_OK : hpo_method_lookup(o->searcher, &m);
+    if (!st) st = metric_check(o->metric, data->task);
+    const learner_def *defs[TUNE_MAX_LEARNERS];
+    int n;
+    if (!st) st = pick_learners(o->learners, data->task, defs, &n);
+    return st;
+}
+
 static int tune_setup(tune_state *ts, const gh_dataset *data, const tune_options *o) {
     memset(ts, 0, sizeof *ts);
     ts->o = o;
-    if (!(o->budget_s > 0)) return gh_fail(GH_EINVAL, "tune: budget %g s, expected > 0", o->budget_s);
-    if (!o->searcher && !o->method) return gh_fail(GH_EINVAL, "tune: no searcher");
-    ts->method = o->method;
-    int st = ts->method ? GH_OK : hpo_method_lookup(o->searcher, &ts->method);
+    int st = tune_validate(data, o);
     if (st) return st;
+    ts->method = o->method;
+    if (!ts->method && (st = hpo_method_lookup(o->searcher, &ts->method))) return st;
     ts->metric = o->metric == METRIC_AUTO ? metric_default(data->task) : o->metric;
     const learner_def *defs[TUNE_MAX_LEARNERS];
     st = pick_learners(o->learners, data->task, defs, &ts->n_learners);
