@@ -1,26 +1,33 @@
 // darts_internal: helpers shared by the NAS drivers (darts.c, darts_train.c, random_nas.c):
-// batching with augmentation, progress lines with ETA, ledger recording of a genotype.
+// the batches the trainer draws, ledger recording of a genotype.
 #pragma once
 #include "nas.h"
 
-// Shuffled order of n indices for an epoch (stream GH_STREAM_DATA, keyed by seed and epoch).
-int *darts_epoch_order(int n, uint64_t seed, int epoch);
-// Host staging for one batch.
+// The shuffled order of n indices for an epoch (stream GH_STREAM_DATA, keyed by seed and epoch),
+// so that a resumed run draws the same batches.
+void nas_epoch_order(int *idx, int n, uint64_t seed, int epoch);
+// The batches of one image set for the trainer: the epoch's seeded shuffle (stream
+// GH_STREAM_DATA, keyed by seed and epoch) with augmentation, or the first `limit` images in
+// order with normalisation only; staged in host memory.
 typedef struct {
+    const gh_images *im;
+    images_aug aug;          // training augmentation; evaluation uses its mean/std only
+    uint64_t seed;           // data order and augmentation
+    int batch;
+    int limit;               // images an evaluation pass covers (im->n by default)
+    int *order, order_epoch; // the shuffle of order_epoch (-1: none yet)
     float *x;
     int *y;
-    int cap, per;
-} darts_batch;
-int darts_batch_alloc(darts_batch *b, int cap, const gh_images *im);
-void darts_batch_free(darts_batch *b);
-// Arena for one forward/backward at `batch`: arena_mb when set, else measured by a probe step
-// of `probe` (a function that builds the network into a scratch engine and runs one pass).
-typedef int (*darts_probe_fn)(gh_engine *e, void *ctx, int batch);
-int darts_arena_bytes(const darts_config *c, darts_probe_fn probe, void *ctx, int batch,
-                      size_t *bytes);
-// Progress line: "<what> epoch e/E step s/S loss acc | elapsed ETA".
-void darts_progress(const char *what, int epoch, int epochs, int step, int steps, double loss,
-                    double acc, double t0, double done_frac);
+} nas_feed;
+int nas_feed_init(nas_feed *f, const gh_images *im, const images_aug *aug, int batch,
+                  uint64_t seed);
+void nas_feed_free(nas_feed *f);
+int nas_feed_steps(const nas_feed *f, int n);   // batches that cover n images
+// Stages images idx[0..n) (augmented when train, with seed and epoch) into b.
+void nas_feed_batch(nas_feed *f, const int *idx, int n, int train, uint64_t seed, int epoch,
+                    gh_batch *b);
+int nas_feed_train(void *feed, int epoch, int step, gh_batch *b);   // a gh_batch_fn
+int nas_feed_eval(void *feed, int epoch, int step, gh_batch *b);    // a gh_batch_fn
 // Genotype text and counts for a trial record.
 void darts_genotype_info(const darts_config *c, const darts_data *d, const genotype *g,
                          char *text, size_t len, double *params, double *madds);
@@ -39,6 +46,6 @@ typedef struct {
 typedef struct {
     double train_loss, train_acc, eval_loss, eval_acc;
 } darts_train_result;
-int darts_train_evalnet(gh_engine *e, darts_evalnet *net, const gh_images *train,
+int darts_train_evalnet(gh_engine *e, nas_net *net, const gh_images *train,
                         const gh_images *eval, const images_aug *aug, const darts_train_opts *o,
                         struct ledger *l, cost_meter *meter, darts_train_result *r);

@@ -1,6 +1,6 @@
 // darts_setup: what every NAS driver is set up from: the image data of a config, the engine
-// (backend, threads, an activation arena sized by a probe step), epoch orders, batch staging,
-// the cosine schedule and progress lines with ETA.
+// (backend, threads), the cosine schedule, and the batches the trainer draws (epoch orders,
+// augmentation, host staging).
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -64,76 +64,78 @@ int darts_engine_open(gh_engine **e, const darts_config *c, size_t arena_bytes, 
     return gh_engine_create(e, &ec);
 }
 
-int darts_arena_bytes(const darts_config *c, darts_probe_fn probe, void *ctx, int batch,
-                      size_t *bytes) {
-    if (c->arena_mb > 0) {
-        *bytes = (size_t)(c->arena_mb * 1048576.0);
-        return GH_OK;
-    }
-    // one training pass at a batch of 2 in a scratch engine; activations grow linearly with
-    // the batch, the rest (BN statistics, labels) is covered by the margin
-    int pb = batch < 2 ? batch : 2;
-    gh_engine *e;
-    int st = darts_engine_open(&e, c, (size_t)4 << 30, c->seed);
-    if (st) return st;
-    st = probe(e, ctx, pb);
-    size_t peak = gh_engine_arena_peak(e);
-    gh_engine_destroy(e);
-    if (st) return gh_fail(st, "arena probe step: %s", gh_error_get());
-    *bytes = (size_t)((double)peak * batch / pb * 1.1) + ((size_t)64 << 20);
-    return GH_OK;
-}
-
 double darts_cosine_lr(double lr, double lr_min, int epoch, int epochs) {
     const double pi = 3.14159265358979323846;
     return lr_min + (lr - lr_min) * (1.0 + cos(pi * epoch / (double)epochs)) / 2.0;
 }
 
-int *darts_epoch_order(int n, uint64_t seed, int epoch) {
-    int *idx = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-    if (!idx) return NULL;
+void nas_epoch_order(int *idx, int n, uint64_t seed, int epoch) {
     for (int i = 0; i < n; i++) idx[i] = i;
     gh_rng r;
     gh_rng_seed(&r, seed + 0x9E3779B97F4A7C15ull * (uint64_t)(epoch + 1), GH_STREAM_DATA);
     gh_rng_shuffle(&r, idx, (size_t)n);
-    return idx;
 }
 
-int darts_batch_alloc(darts_batch *b, int cap, const gh_images *im) {
-    b->per = im->c * im->h * im->w;
-    b->cap = cap;
-    b->x = malloc(sizeof(float) * (size_t)b->per * (size_t)cap);
-    b->y = malloc(sizeof(int) * (size_t)cap);
-    if (!b->x || !b->y) {
-        darts_batch_free(b);
-        return gh_fail(GH_ENOMEM, "batch of %d images: no memory", cap);
+int nas_feed_init(nas_feed *f, const gh_images *im, const images_aug *aug, int batch,
+                  uint64_t seed) {
+    memset(f, 0, sizeof *f);
+    f->im = im;
+    f->aug = *aug;
+    f->seed = seed;
+    f->batch = batch;
+    f->limit = im->n;
+    f->order_epoch = -1;
+    size_t per = (size_t)im->c * im->h * im->w;
+    f->x = malloc(sizeof(float) * per * (size_t)(batch > 0 ? batch : 1));
+    f->y = malloc(sizeof(int) * (size_t)(batch > 0 ? batch : 1));
+    f->order = malloc(sizeof(int) * (size_t)(im->n > 0 ? im->n : 1));
+    if (batch < 1 || !f->x || !f->y || !f->order) {
+        nas_feed_free(f);
+        return batch < 1 ? gh_fail(GH_EINVAL, "batch size %d: expected at least 1", batch)
+                         : gh_fail(GH_ENOMEM, "batch of %d images: no memory", batch);
     }
     return GH_OK;
 }
 
-void darts_batch_free(darts_batch *b) {
-    free(b->x);
-    free(b->y);
-    b->x = NULL;
-    b->y = NULL;
+void nas_feed_free(nas_feed *f) {
+    free(f->x);
+    free(f->y);
+    free(f->order);
+    f->x = NULL;
+    f->y = NULL;
+    f->order = NULL;
 }
 
-static void fmt_secs(double s, char *out, size_t len) {
-    if (!(s >= 0) || !isfinite(s)) snprintf(out, len, "?");
-    else if (s < 120) snprintf(out, len, "%.0fs", s);
-    else if (s < 7200) snprintf(out, len, "%.1fm", s / 60);
-    else snprintf(out, len, "%.1fh", s / 3600);
+int nas_feed_steps(const nas_feed *f, int n) { return (n + f->batch - 1) / f->batch; }
+
+void nas_feed_batch(nas_feed *f, const int *idx, int n, int train, uint64_t seed, int epoch,
+                    gh_batch *b) {
+    const gh_images *im = f->im;
+    images_batch(im, idx, n, &f->aug, train, seed, (uint64_t)epoch, f->x, f->y);
+    *b = (gh_batch){.x = f->x, .y = f->y, .ndim = 4, .shape = {n, im->c, im->h, im->w}};
 }
 
-void darts_progress(const char *what, int epoch, int epochs, int step, int steps, double loss,
-                    double acc, double t0, double done_frac) {
-    double el = gh_wall_seconds() - t0;
-    char a[32], b[32];
-    fmt_secs(el, a, sizeof a);
-    fmt_secs(done_frac > 0 ? el * (1.0 - done_frac) / done_frac : NAN, b, sizeof b);
-    printf("  %s epoch %d/%d step %d/%d loss %.4f acc %.2f%% | %s elapsed, ETA %s\n", what,
-           epoch + 1, epochs, step, steps, loss, 100.0 * acc, a, b);
-    fflush(stdout);
+int nas_feed_train(void *ctx, int epoch, int step, gh_batch *b) {
+    nas_feed *f = ctx;
+    int s0 = step * f->batch, n = f->im->n - s0 < f->batch ? f->im->n - s0 : f->batch;
+    if (n < 1) return gh_fail(GH_EINVAL, "training batch %d of %d images: past the end", step,
+                              f->im->n);
+    if (f->order_epoch != epoch) nas_epoch_order(f->order, f->im->n, f->seed, epoch);
+    f->order_epoch = epoch;
+    nas_feed_batch(f, f->order + s0, n, 1, f->seed, epoch, b);
+    return GH_OK;
+}
+
+int nas_feed_eval(void *ctx, int epoch, int step, gh_batch *b) {
+    (void)epoch;
+    nas_feed *f = ctx;
+    int s0 = step * f->batch, n = f->limit - s0 < f->batch ? f->limit - s0 : f->batch;
+    if (n < 1) return gh_fail(GH_EINVAL, "evaluation batch %d of %d images: past the end", step,
+                              f->limit);
+    for (int i = 0; i < n; i++) f->order[i] = s0 + i;
+    f->order_epoch = -1;   // the order buffer now holds these indices
+    nas_feed_batch(f, f->order, n, 0, f->seed, 0, b);
+    return GH_OK;
 }
 
 darts_net_config darts_net_for(const darts_data *d, int layers, int channels, int auxiliary) {

@@ -1,6 +1,7 @@
 // darts_train: training a genotype's evaluation network from scratch with DARTS's protocol
-// (train.py: SGD, cosine schedule, auxiliary loss, drop-path ramped linearly, cutout), over
-// several seeds aggregated as mean and standard deviation, recorded in the ledger.
+// (train.py: SGD, cosine schedule, auxiliary loss, drop-path ramped linearly, cutout) through
+// the engine's trainer, over several seeds aggregated as mean and standard deviation, recorded
+// in the ledger.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,113 +9,72 @@
 
 #include "darts_internal.h"
 
-static gh_tensor *evalnet_fwd(void *net, gh_engine *e, gh_tensor *x) {
-    (void)e;
-    return darts_evalnet_forward(net, x, 0.0f, NULL);
+// The training of one network as a trainer plan: drop-path ramped per epoch as the epoch's
+// batches are drawn, the cosine schedule, and an evaluation with a ledger row after every epoch.
+typedef struct {
+    const darts_train_opts *o;
+    nas_net *net;
+    nas_feed train;
+    const gh_images *eval;
+    images_aug norm;
+    struct ledger *l;
+    cost_meter *meter;
+    darts_train_result *r;
+} evalnet_plan;
+
+static int evalnet_batch(void *ctx, int epoch, int step, gh_batch *b) {
+    evalnet_plan *k = ctx;
+    k->net->drop_path = k->o->drop_path * epoch / k->o->epochs;  // train.py: ramped from 0
+    return nas_feed_train(&k->train, epoch, step, b);
 }
 
-// One training step; returns the engine status, loss (with the auxiliary term) and hits.
-static int train_step(gh_engine *e, darts_evalnet *net, const darts_batch *b, int bs,
-                      const gh_images *im, const darts_train_opts *o, double lr, double drop,
-                      double *loss, int *hits) {
-    gh_step_begin(e);
-    int shape[4] = {bs, im->c, im->h, im->w};
-    gh_tensor *in = gh_input(e, 4, shape, b->x), *aux = NULL;
-    const int *lab = gh_labels(e, bs, b->y);
-    gh_tensor *logits = darts_evalnet_forward(net, in, (float)drop, &aux);
-    gh_tensor *l = gh_xent(e, logits, lab, 0.0f, hits);
-    // train.py: loss += auxiliary_weight * criterion(logits_aux, target)
-    if (aux && o->aux_weight > 0)
-        l = gh_add(e, l, gh_scale(e, gh_xent(e, aux, lab, 0.0f, NULL), (float)o->aux_weight));
-    *loss = l ? gh_scalar(e, l) : NAN;
-    int st = gh_group_zero_grad(e, GH_GROUP_WEIGHTS);
-    if (!st) st = gh_backward(e, l);
-    if (!st) st = gh_clip_grad_norm(e, GH_GROUP_WEIGHTS, (float)o->grad_clip, NULL);
-    if (!st) st = gh_sgd_step(e, GH_GROUP_WEIGHTS, (float)lr, (float)o->momentum, (float)o->wd);
-    return st;
+static double evalnet_lr(void *ctx, int epoch, int step) {
+    (void)step;
+    const darts_train_opts *o = ((evalnet_plan *)ctx)->o;
+    return darts_cosine_lr(o->lr, o->lr_min, epoch, o->epochs);
 }
 
-int darts_train_evalnet(gh_engine *e, darts_evalnet *net, const gh_images *train,
+static int evalnet_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
+    evalnet_plan *k = ctx;
+    const darts_train_opts *o = k->o;
+    darts_train_result *r = k->r;
+    r->train_loss = p->loss;
+    r->train_acc = p->acc;
+    int st = nas_evaluate(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
+                          &r->eval_loss, &r->eval_acc);
+    if (st) return st;
+    printf("%s epoch %d/%d: lr %.5f drop_path %.3f train_acc %.2f%% eval_acc %.2f%%\n",
+           o->phase, p->epoch + 1, o->epochs, p->lr, k->net->drop_path, 100 * r->train_acc,
+           100 * r->eval_acc);
+    fflush(stdout);
+    if (!k->l) return GH_OK;
+    ledger_epoch ep = {.phase = o->phase, .trial_id = o->trial_id, .epoch = p->epoch,
+                       .train_loss = r->train_loss, .train_acc = r->train_acc,
+                       .val_loss = r->eval_loss, .val_acc = r->eval_acc, .lr = p->lr,
+                       .cost = cost_meter_read(k->meter)};
+    return ledger_append_epoch(k->l, &ep);
+}
+
+int darts_train_evalnet(gh_engine *e, nas_net *net, const gh_images *train,
                         const gh_images *eval, const images_aug *aug, const darts_train_opts *o,
                         struct ledger *l, cost_meter *meter, darts_train_result *r) {
-    darts_batch b;
-    int st = darts_batch_alloc(&b, o->batch, train);
-    if (st) return st;
-    images_aug norm = *aug;
-    norm.crop_pad = norm.flip = norm.cutout = 0;
-    int steps = (train->n + o->batch - 1) / o->batch;
-    double t0 = gh_wall_seconds();
+    evalnet_plan k = {.o = o, .net = net, .eval = eval, .norm = *aug, .l = l, .meter = meter,
+                      .r = r};
+    k.norm.crop_pad = k.norm.flip = k.norm.cutout = 0;
     memset(r, 0, sizeof *r);
-    for (int epoch = 0; epoch < o->epochs && !st; epoch++) {
-        double lr = darts_cosine_lr(o->lr, o->lr_min, epoch, o->epochs);
-        double drop = o->drop_path * epoch / o->epochs;  // train.py: ramped linearly from 0
-        int *order = darts_epoch_order(train->n, o->seed, epoch);
-        if (!order) {
-            st = gh_fail(GH_ENOMEM, "train: no memory for the epoch order");
-            break;
-        }
-        double sum = 0;
-        long hits = 0, seen = 0;
-        for (int step = 0; step < steps && !st; step++) {
-            int bs = train->n - step * o->batch < o->batch ? train->n - step * o->batch : o->batch;
-            images_batch(train, order + step * o->batch, bs, aug, 1, o->seed, (uint64_t)epoch,
-                         b.x, b.y);
-            double loss;
-            int h = 0;
-            st = train_step(e, net, &b, bs, train, o, lr, drop, &loss, &h);
-            sum += loss * bs;
-            hits += h;
-            seen += bs;
-            if (!st && o->report_every > 0 && (step % o->report_every == 0 || step == steps - 1))
-                darts_progress(o->phase, epoch, o->epochs, step + 1, steps, sum / seen,
-                               (double)hits / seen, t0, (epoch + (step + 1.0) / steps) / o->epochs);
-        }
-        free(order);
-        if (st) break;
-        r->train_loss = sum / seen;
-        r->train_acc = (double)hits / seen;
-        if ((st = darts_evaluate(e, evalnet_fwd, net, eval, &norm, 0, o->batch, &r->eval_loss,
-                                 &r->eval_acc)))
-            break;
-        printf("%s epoch %d/%d: lr %.5f drop_path %.3f train_acc %.2f%% eval_acc %.2f%%\n",
-               o->phase, epoch + 1, o->epochs, lr, drop, 100 * r->train_acc, 100 * r->eval_acc);
-        fflush(stdout);
-        if (l) {
-            ledger_epoch ep = {.phase = o->phase, .trial_id = o->trial_id, .epoch = epoch,
-                               .train_loss = r->train_loss, .train_acc = r->train_acc,
-                               .val_loss = r->eval_loss, .val_acc = r->eval_acc, .lr = lr,
-                               .cost = cost_meter_read(meter)};
-            st = ledger_append_epoch(l, &ep);
-        }
-    }
-    darts_batch_free(&b);
-    return st;
-}
-
-typedef struct {
-    darts_net_config nc;
-    const genotype *g;
-} probe_ctx;
-
-static int evalnet_probe(gh_engine *e, void *ctx, int batch) {
-    probe_ctx *p = ctx;
-    darts_evalnet *net;
-    int st = darts_evalnet_build(&net, e, &p->nc, p->g);
+    net->aux_weight = o->aux_weight;
+    int st = nas_feed_init(&k.train, train, aug, o->batch, o->seed);
     if (st) return st;
-    if (!(st = gh_params_alloc(e))) {
-        size_t per = (size_t)p->nc.in_c * p->nc.in_h * p->nc.in_w;
-        darts_batch b = {calloc(per * (size_t)batch, sizeof(float)),
-                         calloc((size_t)batch, sizeof(int)), batch, (int)per};
-        gh_images im = {.n = batch, .c = p->nc.in_c, .h = p->nc.in_h, .w = p->nc.in_w,
-                        .classes = p->nc.classes};
-        darts_train_opts o = {.aux_weight = 0.4, .grad_clip = 5, .drop_path = 0.1};
-        double loss;
-        int hits;
-        st = b.x && b.y ? train_step(e, net, &b, batch, &im, &o, 0.0, 0.1, &loss, &hits)
-                        : gh_fail(GH_ENOMEM, "probe: no memory");
-        darts_batch_free(&b);
-    }
-    darts_evalnet_free(net);
+    gh_train_plan plan = {.phase = o->phase, .epochs = o->epochs,
+                          .steps = nas_feed_steps(&k.train, train->n),
+                          .report_every = o->report_every, .batch = evalnet_batch,
+                          .lr = evalnet_lr, .epoch_end = evalnet_epoch_end, .ctx = &k};
+    gh_step_def sd = {.loss = nas_net_loss, .model = net, .group = GH_GROUP_WEIGHTS,
+                      .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
+                      .grad_clip = o->grad_clip};
+    plan.step_def = &sd;
+    st = gh_train_run(e, &plan, NULL, NULL);
+    nas_feed_free(&k.train);
     return st;
 }
 
@@ -136,20 +96,19 @@ static int final_one(const darts_config *c, const darts_data *d, struct ledger *
         free(idx);
         te = &test;
     }
-    probe_ctx pc = {darts_net_for(d, c->final_layers, c->final_channels, c->auxiliary), g};
+    darts_net_config nc = darts_net_for(d, c->final_layers, c->final_channels, c->auxiliary);
     size_t arena = 0;
     gh_engine *e = NULL;
-    darts_evalnet *net = NULL;
+    nas_net net = {0};
     cost_meter *meter = cost_meter_create(darts_gpus(c));
-    if (st || (st = darts_arena_bytes(c, evalnet_probe, &pc, c->final_batch, &arena)) ||
-        (st = darts_engine_open(&e, c, arena, seed)) ||
-        (st = darts_evalnet_build(&net, e, &pc.nc, g)) || (st = gh_params_alloc(e)))
+    if (st || (st = nas_arena_bytes(c, &nc, g, c->final_batch, &arena)) ||
+        (st = darts_engine_open(&e, c, arena, seed)) || (st = nas_net_build(&net, e, &nc, g)))
         goto done;
     darts_net_count cnt;
-    darts_count_net(&pc.nc, g, &cnt);
+    darts_count_net(&nc, g, &cnt);
     printf("final seed %llu: %d cells, C=%d, %.0f params (%.3f M; auxiliary head %.0f more), "
            "%.1f M multiply-adds, %d training and %d test images\n",
-           (unsigned long long)seed, pc.nc.layers, pc.nc.c, cnt.params, cnt.params / 1e6,
+           (unsigned long long)seed, nc.layers, nc.c, cnt.params, cnt.params / 1e6,
            cnt.params_aux, cnt.madds / 1e6, tr->n, te->n);
     images_aug aug = d->norm;
     aug.crop_pad = c->final_crop_pad;
@@ -163,7 +122,7 @@ static int final_one(const darts_config *c, const darts_data *d, struct ledger *
                           .trial_id = trial_id};
     darts_train_result r;
     cost_meter_start(meter);
-    st = darts_train_evalnet(e, net, tr, te, &aug, &o, l, meter, &r);
+    st = darts_train_evalnet(e, &net, tr, te, &aug, &o, l, meter, &r);
     cost_meter_note_peak_mem(meter, (double)gh_engine_arena_peak(e));
     cost_totals ct = cost_meter_read(meter);
     *test_acc = st ? NAN : r.eval_acc;
@@ -185,7 +144,7 @@ static int final_one(const darts_config *c, const darts_data *d, struct ledger *
                (unsigned long long)seed, 100 * r.eval_acc, 100 * (1 - r.eval_acc), ct.wall_s,
                ct.cpu_s);
 done:
-    darts_evalnet_free(net);
+    nas_net_free(&net);
     gh_engine_destroy(e);
     cost_meter_destroy(meter);
     images_free(&train);

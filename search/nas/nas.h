@@ -88,6 +88,33 @@ int darts_engine_open(gh_engine **e, const darts_config *c, size_t arena_bytes, 
 // Cosine annealing as torch's CosineAnnealingLR(T = epochs, eta_min) at epoch (0-based).
 double darts_cosine_lr(double lr, double lr_min, int epoch, int epochs);
 
+// ---- the search space's networks as the trainer sees them (nas_net.c) -------------------------
+// The supernet (g NULL at build: every op, or one path when `path` is set) or the evaluation
+// network of g, with the loss functions the trainer calls (model: the nas_net).
+typedef struct {
+    darts_supernet *super;
+    darts_evalnet *eval;
+    const genotype *path;    // supernet: NULL = every op (DARTS), else this path (weight sharing)
+    double drop_path;        // evaluation network: this epoch's drop-path probability
+    double aux_weight;       // evaluation network: weight of the auxiliary head's loss
+} nas_net;
+// Declares the network in e and allocates the parameters.
+int nas_net_build(nas_net *n, gh_engine *e, const darts_net_config *nc, const genotype *g);
+void nas_net_free(nas_net *n);
+// Training loss (auxiliary term and drop-path included) and evaluation loss (neither).
+gh_tensor *nas_net_loss(void *net, gh_engine *e, const gh_batch *b, const int *labels,
+                        gh_tensor **logits);
+gh_tensor *nas_net_eval_loss(void *net, gh_engine *e, const gh_batch *b, const int *labels,
+                             gh_tensor **logits);
+// Mean loss and accuracy of loss(model) over the first n images of im (n <= 0: all) in batches
+// of batch, eval mode, normalised by norm's mean/std (gh_train_evaluate).
+int nas_evaluate(gh_engine *e, gh_loss_fn loss, void *model, const gh_images *im,
+                 const images_aug *norm, int n, int batch, double *mean_loss, double *acc);
+// Arena for one training step at `batch` of the supernet (g NULL) or g's evaluation network:
+// c->arena_mb when set, else measured by running that step once in a scratch engine.
+int nas_arena_bytes(const darts_config *c, const darts_net_config *nc, const genotype *g,
+                    int batch, size_t *bytes);
+
 // ---- the DARTS search step (train_search.py train(), architect.py) ---------------------------
 typedef struct darts_search darts_search;
 typedef struct {
@@ -96,11 +123,6 @@ typedef struct {
     double arch_lr, arch_beta1, arch_beta2, arch_wd;  // architecture optimizer (Adam)
     double fd_r;            // eps = fd_r / ||v|| in eq. 8; 0 = DARTS's 0.01 (tests go smaller)
 } darts_step_opts;
-typedef struct {
-    double train_loss, val_loss;               // val_loss: of the architecture step (at w or w')
-    int train_correct;
-    double weight_grad_norm;                   // before clipping
-} darts_step_stats;
 int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
                         const darts_step_opts *o);
 void darts_search_free(darts_search *s);
@@ -108,16 +130,11 @@ void darts_search_free(darts_search *s);
 // grad_a L_val(w, a); order 2 is eq. 7-8 with xi = lr: grad_a L_val(w', a) - xi * [grad_a
 // L_train(w+, a) - grad_a L_train(w-, a)] / (2 eps), w' = w - xi (momentum*buf + grad_w
 // L_train + wd*w) as architect.py, w± = w ± eps v, v = grad_w' L_val(w', a), eps = 0.01/||v||.
-// Weights and BN running statistics are left as they were.
-int darts_arch_grad(darts_search *s, const float *xt, const int *yt, const float *xv,
-                    const int *yv, int batch, double lr, darts_step_stats *st);
-// One search step: darts_arch_grad then Adam on alpha, then SGD on the weights (clipped).
-int darts_search_step(darts_search *s, const float *xt, const int *yt, const float *xv,
-                      const int *yv, int batch, double lr, darts_step_stats *st);
-// Loss and accuracy of net in eval mode over n images (batches of batch).
-typedef gh_tensor *(*darts_forward_fn)(void *net, gh_engine *e, gh_tensor *x);
-int darts_evaluate(gh_engine *e, darts_forward_fn fwd, void *net, const gh_images *im,
-                   const images_aug *norm, int n, int batch, double *loss, double *acc);
+// Weights and BN running statistics are left as they were. Reads nothing back to the host.
+int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val, double lr);
+// One search step: darts_arch_grad then Adam on alpha, then gh_train_step on the weights
+// (SGD, clipped) with the training batch.
+int darts_search_step(darts_search *s, const gh_batch *train, const gh_batch *val, double lr);
 
 // ---- drivers: each records trials, epochs, phase costs and artifacts in l ---------------------
 // Search (method darts, random-ws or random) on the config's data; best receives the genotype

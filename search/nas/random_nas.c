@@ -30,93 +30,63 @@ void darts_random_genotype(gh_rng *r, int steps, int multiplier, genotype *g) {
 }
 
 // ---- random search with weight sharing --------------------------------------------------------
+// Training the shared weights as a trainer plan whose step samples a path first.
 typedef struct {
-    darts_supernet *net;
-    const genotype *g;
-} path_ctx;
+    const darts_config *c;
+    struct ledger *l;
+    cost_meter *meter;
+    nas_feed train;
+    nas_net net;             // the supernet restricted to `path`
+    genotype path;           // this step's sampled path
+    gh_step_def sd;
+    gh_rng *rng;
+} ws_plan;
 
-static gh_tensor *path_fwd(void *ctx, gh_engine *e, gh_tensor *x) {
-    (void)e;
-    path_ctx *p = ctx;
-    return darts_supernet_forward_path(p->net, x, p->g);
+static int ws_batch(void *ctx, int epoch, int step, gh_batch *b) {
+    return nas_feed_train(&((ws_plan *)ctx)->train, epoch, step, b);
 }
 
-typedef struct {
-    darts_net_config nc;
-} probe_ctx;
+static double ws_lr(void *ctx, int epoch, int step) {
+    (void)step;
+    const darts_config *c = ((ws_plan *)ctx)->c;
+    return darts_cosine_lr(c->search_lr, c->search_lr_min, epoch, c->search_epochs);
+}
 
-// the full supernet bounds every single path's activations
-static int supernet_probe(gh_engine *e, void *ctx, int batch) {
-    probe_ctx *p = ctx;
-    darts_supernet *net;
-    int st = darts_supernet_build(&net, e, &p->nc);
-    if (st) return st;
-    if (!(st = gh_params_alloc(e))) {
-        size_t per = (size_t)p->nc.in_c * p->nc.in_h * p->nc.in_w;
-        float *x = calloc(per * (size_t)batch, sizeof(float));
-        int *y = calloc((size_t)batch, sizeof(int));
-        int shape[4] = {batch, p->nc.in_c, p->nc.in_h, p->nc.in_w};
-        gh_step_begin(e);
-        st = x && y ? gh_backward(e, gh_xent(e, darts_supernet_forward(net, gh_input(e, 4, shape, x)),
-                                             gh_labels(e, batch, y), 0.0f, NULL))
-                    : gh_fail(GH_ENOMEM, "probe: no memory");
-        free(x);
-        free(y);
-    }
-    darts_supernet_free(net);
-    return st;
+static int ws_step(void *ctx, gh_engine *e, const gh_batch *b, double lr) {
+    ws_plan *k = ctx;
+    darts_random_genotype(k->rng, 4, 4, &k->path);  // the supernet's steps and multiplier
+    return gh_train_step(e, &k->sd, b, lr);
+}
+
+static int ws_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
+    (void)e;
+    ws_plan *k = ctx;
+    if (!k->l) return GH_OK;
+    ledger_epoch ep = {.phase = "search", .trial_id = -1, .epoch = p->epoch,
+                       .train_loss = p->loss, .train_acc = p->acc, .val_loss = NAN,
+                       .val_acc = NAN, .lr = p->lr, .cost = cost_meter_read(k->meter)};
+    return ledger_append_epoch(k->l, &ep);
 }
 
 static int ws_train(const darts_config *c, const darts_data *d, gh_engine *e, darts_supernet *net,
                     const gh_images *wtrain, struct ledger *l, cost_meter *meter, gh_rng *rng) {
-    int batch = c->search_batch, steps = (wtrain->n + batch - 1) / batch, st = GH_OK;
+    ws_plan k = {.c = c, .l = l, .meter = meter, .rng = rng};
+    k.net = (nas_net){.super = net, .path = &k.path};
+    k.sd = (gh_step_def){.loss = nas_net_loss, .model = &k.net, .group = GH_GROUP_WEIGHTS,
+                         .opt = GH_OPT_SGD, .momentum = c->search_momentum, .wd = c->search_wd,
+                         .grad_clip = c->search_grad_clip};
     images_aug aug = d->norm;
     aug.crop_pad = c->search_crop_pad;
     aug.flip = c->search_flip;
     aug.cutout = c->search_cutout;
-    darts_batch b;
-    if ((st = darts_batch_alloc(&b, batch, wtrain))) return st;
-    double t0 = gh_wall_seconds();
-    for (int epoch = 0; epoch < c->search_epochs && !st; epoch++) {
-        double lr = darts_cosine_lr(c->search_lr, c->search_lr_min, epoch, c->search_epochs);
-        int *order = darts_epoch_order(wtrain->n, c->seed, epoch);
-        double sum = 0;
-        long hits = 0, seen = 0;
-        for (int step = 0; order && step < steps && !st; step++) {
-            int bs = wtrain->n - step * batch < batch ? wtrain->n - step * batch : batch;
-            images_batch(wtrain, order + step * batch, bs, &aug, 1, c->seed, (uint64_t)epoch, b.x,
-                         b.y);
-            genotype g;
-            darts_random_genotype(rng, 4, 4, &g);  // the supernet's steps and multiplier
-            gh_step_begin(e);
-            int shape[4] = {bs, wtrain->c, wtrain->h, wtrain->w}, h = 0;
-            gh_tensor *x = gh_input(e, 4, shape, b.x);
-            gh_tensor *loss = gh_xent(e, darts_supernet_forward_path(net, x, &g),
-                                      gh_labels(e, bs, b.y), 0.0f, &h);
-            double lv = loss ? gh_scalar(e, loss) : NAN;
-            if (!(st = gh_group_zero_grad(e, GH_GROUP_WEIGHTS)) && !(st = gh_backward(e, loss)) &&
-                !(st = gh_clip_grad_norm(e, GH_GROUP_WEIGHTS, (float)c->search_grad_clip, NULL)))
-                st = gh_sgd_step(e, GH_GROUP_WEIGHTS, (float)lr, (float)c->search_momentum,
-                                 (float)c->search_wd);
-            sum += lv * bs;
-            hits += h;
-            seen += bs;
-            if (!st && (step % c->report_every == 0 || step == steps - 1))
-                darts_progress("random-ws", epoch, c->search_epochs, step + 1, steps, sum / seen,
-                               (double)hits / seen, t0,
-                               (epoch + (step + 1.0) / steps) / c->search_epochs);
-        }
-        if (!order) st = gh_fail(GH_ENOMEM, "random-ws: no memory");
-        free(order);
-        if (!st && l && seen) {
-            ledger_epoch ep = {.phase = "search", .trial_id = -1, .epoch = epoch,
-                               .train_loss = sum / seen, .train_acc = (double)hits / seen,
-                               .val_loss = NAN, .val_acc = NAN, .lr = lr,
-                               .cost = cost_meter_read(meter)};
-            st = ledger_append_epoch(l, &ep);
-        }
-    }
-    darts_batch_free(&b);
+    int st = nas_feed_init(&k.train, wtrain, &aug, c->search_batch, c->seed);
+    if (st) return st;
+    gh_train_plan plan = {.phase = "random-ws", .epochs = c->search_epochs,
+                          .steps = nas_feed_steps(&k.train, wtrain->n),
+                          .report_every = c->report_every, .batch = ws_batch,
+                          .lr = ws_lr, .step = ws_step, .epoch_end = ws_epoch_end, .ctx = &k};
+    st = gh_train_run(e, &plan, NULL, NULL);
+    nas_feed_free(&k.train);
     return st;
 }
 
@@ -132,29 +102,28 @@ int random_ws_run(const darts_config *c, const darts_data *d, struct ledger *l, 
         images_free(&sample);
         return st;
     }
-    probe_ctx pc = {darts_net_for(d, c->search_layers, c->search_channels, 0)};
+    darts_net_config nc = darts_net_for(d, c->search_layers, c->search_channels, 0);
     size_t arena = 0;
     gh_engine *e = NULL;
-    darts_supernet *net = NULL;
+    nas_net net = {0};
     cost_meter *meter = cost_meter_create(darts_gpus(c));
     gh_rng rng;
     gh_rng_seed(&rng, c->seed, GH_STREAM_SEARCH);
-    if ((st = darts_arena_bytes(c, supernet_probe, &pc, c->search_batch, &arena)) ||
-        (st = darts_engine_open(&e, c, arena, c->seed)) ||
-        (st = darts_supernet_build(&net, e, &pc.nc)) || (st = gh_params_alloc(e)))
+    if ((st = nas_arena_bytes(c, &nc, NULL, c->search_batch, &arena)) ||
+        (st = darts_engine_open(&e, c, arena, c->seed)) || (st = nas_net_build(&net, e, &nc, NULL)))
         goto done;
     cost_meter_start(meter);
-    if ((st = ws_train(c, d, e, net, &wtrain, l, meter, &rng))) goto done;
+    if ((st = ws_train(c, d, e, net.super, &wtrain, l, meter, &rng))) goto done;
     // score sampled genotypes with the shared weights on the validation half
     double best_acc = -1;
     int n_eval = c->search_val_limit > 0 ? c->search_val_limit : wval.n;
     for (int i = 0; i < c->random_archs && !st; i++) {
         genotype g;
-        darts_random_genotype(&rng, pc.nc.steps, pc.nc.multiplier, &g);
-        path_ctx p = {net, &g};
+        darts_random_genotype(&rng, nc.steps, nc.multiplier, &g);
+        nas_net path = {.super = net.super, .path = &g};
         double vloss, vacc;
-        if ((st = darts_evaluate(e, path_fwd, &p, &wval, &d->norm, n_eval, c->search_batch,
-                                 &vloss, &vacc)))
+        if ((st = nas_evaluate(e, nas_net_eval_loss, &path, &wval, &d->norm, n_eval,
+                               c->search_batch, &vloss, &vacc)))
             break;
         char text[2048];
         double params, madds;
@@ -181,7 +150,7 @@ int random_ws_run(const darts_config *c, const darts_data *d, struct ledger *l, 
         if (!(st = ledger_add_phase_cost(l, "search", &ct))) st = ledger_put_text(l, "genotype", text);
     }
 done:
-    darts_supernet_free(net);
+    nas_net_free(&net);
     gh_engine_destroy(e);
     cost_meter_destroy(meter);
     images_free(&sample);
@@ -218,19 +187,20 @@ int random_sampling_run(const darts_config *c, const darts_data *d, struct ledge
         genotype g;
         darts_random_genotype(&rng, nc.steps, nc.multiplier, &g);
         gh_engine *e = NULL;
-        darts_evalnet *net = NULL;
+        nas_net net = {0};
         cost_meter *meter = cost_meter_create(darts_gpus(c));
-        size_t arena = c->arena_mb > 0 ? (size_t)(c->arena_mb * 1048576.0) : (size_t)4 << 30;
+        size_t arena = 0;
         darts_train_result r = {0};
-        if (!(st = darts_engine_open(&e, c, arena, c->seed + (uint64_t)i)) &&
-            !(st = darts_evalnet_build(&net, e, &nc, &g)) && !(st = gh_params_alloc(e))) {
+        if (!(st = nas_arena_bytes(c, &nc, &g, c->search_batch, &arena)) &&
+            !(st = darts_engine_open(&e, c, arena, c->seed + (uint64_t)i)) &&
+            !(st = nas_net_build(&net, e, &nc, &g))) {
             darts_train_opts o = {.epochs = c->random_epochs, .batch = c->search_batch,
                                   .lr = c->search_lr, .lr_min = 0.0, .momentum = c->search_momentum,
                                   .wd = c->search_wd, .grad_clip = c->search_grad_clip,
                                   .report_every = c->report_every, .seed = c->seed + (uint64_t)i,
                                   .phase = "selection", .trial_id = i};
             cost_meter_start(meter);
-            st = darts_train_evalnet(e, net, &wtrain, &wval, &aug, &o, l, meter, &r);
+            st = darts_train_evalnet(e, &net, &wtrain, &wval, &aug, &o, l, meter, &r);
         }
         char text[2048];
         double params, madds;
@@ -253,7 +223,7 @@ int random_sampling_run(const darts_config *c, const darts_data *d, struct ledge
             int st2 = ledger_append_trial(l, &t);
             if (!st) st = st2;
         }
-        darts_evalnet_free(net);
+        nas_net_free(&net);
         gh_engine_destroy(e);
         cost_meter_destroy(meter);
     }
