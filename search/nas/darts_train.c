@@ -61,7 +61,8 @@ int darts_train_evalnet(gh_engine *e, nas_net *net, const gh_images *train,
     evalnet_plan k = {.o = o, .net = net, .eval = eval, .norm = *aug, .l = l, .meter = meter,
                       .r = r};
     k.norm.crop_pad = k.norm.flip = k.norm.cutout = 0;
-    memset(r, 0, sizeof *r);
+    *r = (darts_train_result){.train_loss = NAN, .train_acc = NAN, .eval_loss = NAN,
+                              .eval_acc = NAN};
     net->aux_weight = o->aux_weight;
     int st = nas_feed_init(&k.train, train, aug, o->batch, o->seed);
     if (st) return st;
@@ -74,6 +75,10 @@ int darts_train_evalnet(gh_engine *e, nas_net *net, const gh_images *train,
                       .grad_clip = o->grad_clip};
     plan.step_def = &sd;
     st = gh_train_run(e, &plan, NULL, NULL);
+    // no epochs (final_epochs 0): the untrained network is measured, not reported as 0
+    if (!st && o->epochs == 0)
+        st = nas_evaluate(e, nas_net_eval_loss, net, eval, &k.norm, 0, o->batch, &r->eval_loss,
+                          &r->eval_acc);
     nas_feed_free(&k.train);
     return st;
 }

@@ -112,6 +112,26 @@ int main(void) {
     CHECK_OK(darts_final_run(&c, &d, NULL, &g1, &mean, &sd));
     CHECK(mean >= 0 && mean <= 1 && sd == 0);
 
+    // final_epochs 0: the untrained network's test accuracy is measured (never a 0.0 that was
+    // not measured); the training numbers are NaN ("not measured")
+    const char *path0 = "darts_final0_test.h5";
+    unlink(path0);
+    CHECK_OK(ledger_create(&l, path0, &info));
+    c.final_epochs = 0;
+    CHECK_OK(darts_final_run(&c, &d, l, &g1, &mean, &sd));
+    CHECK(isfinite(mean) && mean >= 0 && mean <= 1);
+    CHECK_OK(ledger_close(l, "finished"));
+    CHECK_OK(ledger_open_read(&l, path0));
+    CHECK(ledger_num_trials(l) == 1 && ledger_num_epochs(l) == 0);
+    CHECK_OK(ledger_read_trial(l, 0, &t));
+    CHECK(t.test_acc == mean && isfinite(t.test_loss) && t.test_loss > 0);
+    CHECK(isnan(t.train_loss) && isnan(t.train_acc) && !strcmp(t.status, "ok"));
+    CHECK_OK(ledger_close(l, "finished"));
+    // the same network measured again gives the same number (it was evaluated, not defaulted)
+    double mean2;
+    CHECK_OK(darts_final_run(&c, &d, NULL, &g1, &mean2, &sd));
+    CHECK(mean2 == mean);
+
     // config files: errors name file, line and key
     FILE *f = fopen("bad.conf", "w");
     fprintf(f, "# comment\nsearch_epochs = 3\n\nsearch_lr = fast\n");
