@@ -78,15 +78,15 @@ int main(int argc, char **argv) {
     }
     for (int o = 1; o <= 2; o++) {
         if (order && o != order) continue;
-        darts_config c;
-        darts_config_defaults(&c);
+        nas_config c;
+        nas_config_defaults(&c);
         snprintf(c.backend, sizeof c.backend, "%s", backend);
         gh_engine *e;
         size_t arena;
         darts_supernet *net;
         darts_search *s;
         int st = nas_arena_bytes(&c, &nc, NULL, batch, &arena);
-        if (!st) st = darts_engine_open(&e, &c, arena, 1);
+        if (!st) st = nas_engine_open(&e, &c, arena, 1);
         if (!st) st = darts_supernet_build(&net, e, &nc);
         if (!st) st = gh_params_alloc(e);
         darts_step_opts so = {.order = o, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,

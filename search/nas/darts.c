@@ -1,13 +1,14 @@
-// darts: the DARTS search (Liu et al., ICLR 2019; train_search.py and architect.py): the
+// darts: the DARTS method (Liu et al., ICLR 2019; train_search.py and architect.py): the
 // architecture gradient of first and second order (unrolled weight step, finite-difference
-// Hessian-vector product, eq. 6-8), the search step, and the search driver with per-epoch
-// genotype derivation recorded in the ledger.
+// Hessian-vector product, eq. 6-8), the search step (that gradient, Adam on alpha, then the
+// trainer's weight step), and the search as a trainer plan with a genotype derived and recorded
+// after every epoch.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "darts_internal.h"
+#include "nas_internal.h"
 
 struct darts_search {
     gh_engine *e;
@@ -129,50 +130,52 @@ int darts_search_step(darts_search *s, const gh_batch *train, const gh_batch *va
     return st ? st : gh_train_step(s->e, &s->wstep, train, lr);
 }
 
-// ---- the search driver ---------------------------------------------------------------------------
-static int record_epoch(const darts_config *c, const darts_data *d, struct ledger *l,
-                        darts_supernet *net, int epoch, const genotype *g, const ledger_epoch *ep,
-                        cost_totals cost) {
+// ---- the method: the search as a trainer plan ----------------------------------------------------
+// What the search needs to continue from a checkpoint besides the engine's state (weights,
+// alphas, BN statistics, both optimizers' moments): the trainer's position and the position of
+// the validation walk. The batches themselves are functions of (seed, epoch, step).
+typedef struct {
+    gh_train_pos pos;        // the next step and the epoch's sums so far
+    int vpos;                // the validation walk: next index into the seeded order
+} darts_state;
+
+// The plan's context: the run, the supernet and its search step, the batches, the state.
+typedef struct {
+    const nas_run *r;
+    gh_engine *e;
+    nas_net net;             // the supernet, every op
+    darts_search *s;
+    nas_feed train, val;
+    int epoch;               // of the batch being stepped
+    int *vorder, *vidx;      // the validation walk's order; this step's indices
+    darts_state state;
+    genotype *best;
+} darts_plan;
+
+static int record_epoch(const nas_run *r, darts_supernet *net, const genotype *g,
+                        const ledger_epoch *ep) {
+    nas_eval_result res = {.train_loss = ep->train_loss, .train_acc = ep->train_acc,
+                           .val_loss = ep->val_loss, .val_acc = ep->val_acc,
+                           .fidelity = ep->epoch + 1, .cost = ep->cost};
     char text[2048], name[64];
-    double params, madds;
-    darts_genotype_info(c, d, g, text, sizeof text, &params, &madds);
+    genotype_print(g, text, sizeof text);
     int edges = darts_supernet_edges(net);
     float *a = malloc(sizeof(float) * (size_t)edges * DARTS_NUM_PRIMITIVES);
     if (!a) return gh_fail(GH_ENOMEM, "record: no memory");
     int st = GH_OK;
-    for (int r = 0; r < 2 && !st; r++) {
-        st = darts_supernet_read_alphas(net, r, a);
-        snprintf(name, sizeof name, "alphas_%s_epoch_%03d", r ? "reduce" : "normal", epoch);
-        if (!st) st = ledger_put_matrix(l, name, edges, DARTS_NUM_PRIMITIVES, a);
+    for (int k = 0; k < 2 && !st; k++) {
+        st = darts_supernet_read_alphas(net, k, a);
+        snprintf(name, sizeof name, "alphas_%s_epoch_%03d", k ? "reduce" : "normal", ep->epoch);
+        if (!st) st = ledger_put_matrix(r->l, name, edges, DARTS_NUM_PRIMITIVES, a);
     }
     free(a);
     if (st) return st;
-    ledger_trial t = {.id = epoch, .arch = text, .learner = "", .fidelity = epoch + 1,
-                      .train_acc = ep->train_acc, .val_acc = ep->val_acc, .test_acc = NAN,
-                      .train_loss = ep->train_loss, .val_loss = ep->val_loss, .test_loss = NAN,
-                      .madds = madds, .params = params, .cost = cost, .status = "ok"};
-    snprintf(name, sizeof name, "genotype_epoch_%03d", epoch);
-    if ((st = ledger_put_text(l, name, text)) || (st = ledger_append_trial(l, &t))) return st;
-    return ledger_append_epoch(l, ep);
+    snprintf(name, sizeof name, "genotype_epoch_%03d", ep->epoch);
+    if ((st = ledger_put_text(r->l, name, text)) ||
+        (st = nas_record_trial(r, ep->epoch, g, &res, "ok")))
+        return st;
+    return ledger_append_epoch(r->l, ep);
 }
-
-// The search as a trainer plan: the training batch from the trainer, the architecture batch
-// from a walk over the validation half, and after every epoch the derived genotype, the
-// supernet's validation accuracy and the records.
-typedef struct {
-    const darts_config *c;
-    const darts_data *d;
-    struct ledger *l;
-    cost_meter *meter;
-    darts_supernet *net;
-    nas_net eval_net;        // the supernet as the evaluation sees it
-    darts_search *s;
-    nas_feed train, val;
-    const gh_images *wval;
-    int epoch;               // of the batch being stepped
-    int vpos, *vorder, *vidx;  // the validation walk: position in the seeded order
-    genotype *best;
-} darts_plan;
 
 static int darts_batch(void *ctx, int epoch, int step, gh_batch *b) {
     darts_plan *k = ctx;
@@ -182,34 +185,34 @@ static int darts_batch(void *ctx, int epoch, int step, gh_batch *b) {
 
 static double darts_lr(void *ctx, int epoch, int step) {
     (void)step;
-    const darts_config *c = ((darts_plan *)ctx)->c;
-    return darts_cosine_lr(c->search_lr, c->search_lr_min, epoch, c->search_epochs);
+    const nas_config *c = ((darts_plan *)ctx)->r->c;
+    return nas_cosine_lr(c->search_lr, c->search_lr_min, epoch, c->search_epochs);
 }
 
 static int darts_step(void *ctx, gh_engine *e, const gh_batch *b, double lr) {
     (void)e;
     darts_plan *k = ctx;
-    int bs = b->shape[0];
+    int bs = b->shape[0], n = k->r->wval.n;
     // the architecture batch: the next `bs` images of a shuffled walk over the validation half
     // (train_search.py draws a fresh random batch every step)
     for (int i = 0; i < bs; i++) {
-        if (k->vpos == k->wval->n) k->vpos = 0;
-        k->vidx[i] = k->vorder[k->vpos++];
+        if (k->state.vpos == n) k->state.vpos = 0;
+        k->vidx[i] = k->vorder[k->state.vpos++];
     }
     gh_batch v;
-    nas_feed_batch(&k->val, k->vidx, bs, 1, k->c->seed ^ 0x5bd1e995u, k->epoch, &v);
+    nas_feed_batch(&k->val, k->vidx, bs, 1, k->r->c->seed ^ 0x5bd1e995u, k->epoch, &v);
     return darts_search_step(k->s, b, &v, lr);
 }
 
 static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     darts_plan *k = ctx;
-    const darts_config *c = k->c;
+    const nas_config *c = k->r->c;
     genotype g;
     double vloss = NAN, vacc = NAN;
-    int st = darts_supernet_genotype(k->net, &g);
+    int st = darts_supernet_genotype(k->net.super, &g);
     if (!st)
-        st = nas_evaluate(e, nas_net_eval_loss, &k->eval_net, k->wval, &k->d->norm,
-                          c->search_val_limit, c->search_batch, &vloss, &vacc);
+        st = nas_eval_images(e, nas_net_eval_loss, &k->net, &k->r->wval, &k->r->d->norm,
+                             c->search_val_limit, c->search_batch, &vloss, &vacc);
     if (st) return st;
     *k->best = g;
     char text[2048];
@@ -217,102 +220,60 @@ static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) 
     printf("search epoch %d/%d: lr %.5f train_acc %.2f%% valid_acc %.2f%% genotype = %s\n",
            p->epoch + 1, c->search_epochs, p->lr, 100.0 * p->acc, 100.0 * vacc, text);
     fflush(stdout);
-    if (!k->l) return GH_OK;
+    if (!k->r->l) return GH_OK;
     ledger_epoch ep = {.phase = "search", .trial_id = p->epoch, .epoch = p->epoch,
                        .train_loss = p->loss, .train_acc = p->acc, .val_loss = vloss,
-                       .val_acc = vacc, .lr = p->lr, .cost = cost_meter_read(k->meter)};
-    return record_epoch(c, k->d, k->l, k->net, p->epoch, &g, &ep, ep.cost);
+                       .val_acc = vacc, .lr = p->lr, .cost = cost_meter_read(k->r->meter)};
+    return record_epoch(k->r, k->net.super, &g, &ep);
 }
 
-static int search_epochs(const darts_config *c, const darts_data *d, struct ledger *l,
-                         gh_engine *e, darts_supernet *net, darts_search *s,
-                         const gh_images *wtrain, const gh_images *wval, cost_meter *meter,
-                         genotype *best) {
-    darts_plan k = {.c = c, .d = d, .l = l, .meter = meter, .net = net,
-                    .eval_net = {.super = net}, .s = s, .wval = wval, .best = best};
-    images_aug aug = d->norm;
-    aug.crop_pad = c->search_crop_pad;
-    aug.flip = c->search_flip;
-    aug.cutout = c->search_cutout;
-    int st = nas_feed_init(&k.train, wtrain, &aug, c->search_batch, c->seed);
-    if (!st) st = nas_feed_init(&k.val, wval, &aug, c->search_batch, c->seed);
-    k.vidx = malloc(sizeof(int) * (size_t)c->search_batch);
-    k.vorder = malloc(sizeof(int) * (size_t)(wval->n > 0 ? wval->n : 1));
-    if (!st && (!k.vidx || !k.vorder)) st = gh_fail(GH_ENOMEM, "search: no memory");
+// Keeps the trainer's position in the state (saving the state to disk comes with checkpoints).
+static int darts_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
+    (void)e;
+    ((darts_plan *)ctx)->state.pos = *pos;
+    return GH_OK;
+}
+
+static int darts_search_epochs(darts_plan *k) {
+    const nas_run *r = k->r;
+    const nas_config *c = r->c;
+    int st = nas_feed_init(&k->train, &r->wtrain, &r->aug, c->search_batch, c->seed);
+    if (!st) st = nas_feed_init(&k->val, &r->wval, &r->aug, c->search_batch, c->seed);
+    k->vidx = malloc(sizeof(int) * (size_t)c->search_batch);
+    k->vorder = malloc(sizeof(int) * (size_t)(r->wval.n > 0 ? r->wval.n : 1));
+    if (!st && (!k->vidx || !k->vorder)) st = gh_fail(GH_ENOMEM, "darts: no memory");
+    if (!st && r->wval.n < 1) st = gh_fail(GH_EINVAL, "darts: no images score the architecture");
     if (!st) {
-        nas_epoch_order(k.vorder, wval->n, c->seed + 7919, 0);  // the walk's order, drawn once
+        nas_epoch_order(k->vorder, r->wval.n, c->seed + 7919, 0);  // the walk's order, once
         gh_train_plan plan = {.phase = "search", .epochs = c->search_epochs,
-                              .steps = nas_feed_steps(&k.train, wtrain->n),
+                              .steps = nas_feed_steps(&k->train, r->wtrain.n),
                               .report_every = c->report_every, .batch = darts_batch,
                               .lr = darts_lr, .step = darts_step, .epoch_end = darts_epoch_end,
-                              .ctx = &k};
-        st = gh_train_run(e, &plan, NULL, NULL);
+                              .checkpoint = darts_checkpoint, .ctx = k};
+        st = gh_train_run(k->e, &plan, &k->state.pos, NULL);
     }
-    free(k.vidx);
-    free(k.vorder);
-    nas_feed_free(&k.train);
-    nas_feed_free(&k.val);
+    free(k->vidx);
+    free(k->vorder);
+    nas_feed_free(&k->train);
+    nas_feed_free(&k->val);
     return st;
 }
 
-static int darts_run(const darts_config *c, const darts_data *d, struct ledger *l,
-                     genotype *best) {
-    gh_images sample = {0}, wtrain = {0}, wval = {0};
-    const gh_images *src = &d->train;
-    int st = GH_OK;
-    if (c->search_limit > 0 && c->search_limit < d->train.n) {
-        if ((st = images_sample(&sample, &d->train, c->search_limit, c->seed))) return st;
-        src = &sample;
+int darts_run(nas_run *r, genotype *best) {
+    const nas_config *c = r->c;
+    darts_plan k = {.r = r, .best = best};
+    int st = nas_run_supernet(r, &k.e, &k.net);
+    if (st) return st;
+    darts_step_opts so = {.order = c->darts.order, .momentum = c->search_momentum,
+                          .wd = c->search_wd, .grad_clip = c->search_grad_clip,
+                          .arch_lr = c->darts.arch_lr, .arch_beta1 = c->darts.arch_beta1,
+                          .arch_beta2 = c->darts.arch_beta2, .arch_wd = c->darts.arch_wd};
+    if (!(st = darts_search_create(&k.s, k.e, k.net.super, &so))) {
+        st = darts_search_epochs(&k);
+        cost_meter_note_peak_mem(r->meter, (double)gh_engine_arena_peak(k.e));
     }
-    if ((st = images_split(src, c->train_portion, &wtrain, &wval))) goto out;
-    printf("search: %d images train the weights, %d the architecture (train_portion %g)\n",
-           wtrain.n, wval.n, c->train_portion);
-    darts_net_config nc = darts_net_for(d, c->search_layers, c->search_channels, 0);
-    size_t arena;
-    if ((st = nas_arena_bytes(c, &nc, NULL, c->search_batch, &arena))) goto out;
-    gh_engine *e = NULL;
-    darts_supernet *net = NULL;
-    darts_search *s = NULL;
-    cost_meter *meter = cost_meter_create(darts_gpus(c));
-    if ((st = darts_engine_open(&e, c, arena, c->seed)) ||
-        (st = darts_supernet_build(&net, e, &nc)) || (st = gh_params_alloc(e)))
-        goto done;
-    darts_net_count cnt;
-    darts_count_net(&nc, NULL, &cnt);
-    printf("supernet: %d cells, C=%d, %.0f weights (%.3f M), %.0f alphas, %.1f M multiply-adds "
-           "per image, arena %.0f MiB\n",
-           nc.layers, nc.c, cnt.params, cnt.params / 1e6, cnt.arch, cnt.madds / 1e6,
-           arena / 1048576.0);
-    darts_step_opts so = {.order = c->order, .momentum = c->search_momentum, .wd = c->search_wd,
-                          .grad_clip = c->search_grad_clip, .arch_lr = c->arch_lr,
-                          .arch_beta1 = c->arch_beta1, .arch_beta2 = c->arch_beta2,
-                          .arch_wd = c->arch_wd};
-    if ((st = darts_search_create(&s, e, net, &so))) goto done;
-    cost_meter_start(meter);
-    st = search_epochs(c, d, l, e, net, s, &wtrain, &wval, meter, best);
-    cost_meter_note_peak_mem(meter, (double)gh_engine_arena_peak(e));
-    if (l && !st) {
-        cost_totals ct = cost_meter_read(meter);
-        char text[2048];
-        genotype_print(best, text, sizeof text);
-        if (!(st = ledger_add_phase_cost(l, "search", &ct))) st = ledger_put_text(l, "genotype", text);
-    }
-done:
-    darts_search_free(s);
-    darts_supernet_free(net);
-    gh_engine_destroy(e);
-    cost_meter_destroy(meter);
-out:
-    images_free(&sample);
-    images_free(&wtrain);
-    images_free(&wval);
+    darts_search_free(k.s);
+    nas_net_free(&k.net);
+    gh_engine_destroy(k.e);
     return st;
-}
-
-int darts_search_run(const darts_config *c, const darts_data *d, struct ledger *l,
-                     genotype *best) {
-    if (!strcmp(c->method, "darts")) return darts_run(c, d, l, best);
-    if (!strcmp(c->method, "random-ws")) return random_ws_run(c, d, l, best);
-    if (!strcmp(c->method, "random")) return random_sampling_run(c, d, l, best);
-    return gh_fail(GH_EINVAL, "search method '%s': expected darts, random-ws or random", c->method);
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "darts_internal.h"
+#include "nas_internal.h"
 
 int nas_net_build(nas_net *n, gh_engine *e, const darts_net_config *nc, const genotype *g) {
     memset(n, 0, sizeof *n);
@@ -48,8 +48,8 @@ gh_tensor *nas_net_eval_loss(void *net, gh_engine *e, const gh_batch *b, const i
     return gh_xent(e, *logits, labels, 0.0f, NULL);
 }
 
-int nas_evaluate(gh_engine *e, gh_loss_fn loss, void *model, const gh_images *im,
-                 const images_aug *norm, int n, int batch, double *mean_loss, double *acc) {
+int nas_eval_images(gh_engine *e, gh_loss_fn loss, void *model, const gh_images *im,
+                    const images_aug *norm, int n, int batch, double *mean_loss, double *acc) {
     nas_feed f;
     int st = nas_feed_init(&f, im, norm, batch, 0);
     if (st) return st;
@@ -60,7 +60,7 @@ int nas_evaluate(gh_engine *e, gh_loss_fn loss, void *model, const gh_images *im
     return st;
 }
 
-int nas_arena_bytes(const darts_config *c, const darts_net_config *nc, const genotype *g,
+int nas_arena_bytes(const nas_config *c, const darts_net_config *nc, const genotype *g,
                     int batch, size_t *bytes) {
     if (c->arena_mb > 0) {
         *bytes = (size_t)(c->arena_mb * 1048576.0);
@@ -76,7 +76,7 @@ int nas_arena_bytes(const darts_config *c, const darts_net_config *nc, const gen
     int *y = calloc((size_t)pb, sizeof(int));
     gh_engine *e = NULL;
     nas_net net = {0};
-    int st = x && y ? darts_engine_open(&e, c, (size_t)4 << 30, c->seed)
+    int st = x && y ? nas_engine_open(&e, c, (size_t)4 << 30, c->seed)
                     : gh_fail(GH_ENOMEM, "arena probe: no memory");
     if (!st) st = nas_net_build(&net, e, nc, g);
     if (!st) {
