@@ -8,32 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search/nas/darts_internal.h"
+#include "search/nas/nas.h"
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-// one training pass of the supernet at `batch` in a scratch engine (sizes the arena)
-static int probe(gh_engine *e, void *ctx, int batch) {
-    darts_net_config *nc = ctx;
-    darts_supernet *net;
-    int st = darts_supernet_build(&net, e, nc);
-    if (st) return st;
-    if (!(st = gh_params_alloc(e))) {
-        size_t n = (size_t)batch * nc->in_c * nc->in_h * nc->in_w;
-        float *x = calloc(n, sizeof(float));
-        int *y = calloc((size_t)batch, sizeof(int));
-        int shape[4] = {batch, nc->in_c, nc->in_h, nc->in_w};
-        gh_step_begin(e);
-        st = gh_backward(e, gh_xent(e, darts_supernet_forward(net, gh_input(e, 4, shape, x)),
-                                    gh_labels(e, batch, y), 0.0f, NULL));
-        free(x);
-        free(y);
-    }
-    darts_supernet_free(net);
-    return st;
 }
 
 static void usage(void) {
@@ -99,15 +78,15 @@ int main(int argc, char **argv) {
     }
     for (int o = 1; o <= 2; o++) {
         if (order && o != order) continue;
-        darts_config c;
-        darts_config_defaults(&c);
+        nas_config c;
+        nas_config_defaults(&c);
         snprintf(c.backend, sizeof c.backend, "%s", backend);
         gh_engine *e;
         size_t arena;
         darts_supernet *net;
         darts_search *s;
-        int st = darts_arena_bytes(&c, probe, &nc, batch, &arena);
-        if (!st) st = darts_engine_open(&e, &c, arena, 1);
+        int st = nas_arena_bytes(&c, &nc, NULL, batch, &arena);
+        if (!st) st = nas_engine_open(&e, &c, arena, 1);
         if (!st) st = darts_supernet_build(&net, e, &nc);
         if (!st) st = gh_params_alloc(e);
         darts_step_opts so = {.order = o, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
@@ -115,10 +94,13 @@ int main(int argc, char **argv) {
                               .arch_wd = 1e-3};
         if (!st) st = darts_search_create(&s, e, net, &so);
         double t[1000];
-        darts_step_stats ss;
+        gh_batch bt = {.x = xt, .y = yt, .ndim = 4, .shape = {batch, nc.in_c, size, size}};
+        gh_batch bv = bt;
+        bv.x = xv;
+        bv.y = yv;
         for (int i = 0; i < warmup + repeat && !st; i++) {
             double t0 = gh_wall_seconds();
-            st = darts_search_step(s, xt, yt, xv, yv, batch, 0.025, &ss);
+            st = darts_search_step(s, &bt, &bv, 0.025);
             if (!st && gh_engine_backend(e) == GH_BACKEND_CUDA) st = gh_cuda_sync();
             if (i >= warmup) t[i - warmup] = gh_wall_seconds() - t0;
         }

@@ -1,5 +1,6 @@
-// darts_cli: option parsing shared by the DARTS commands (every config key is also a long
-// option), preset lookup, the results file and the closing cost summary.
+// darts_cli: what the NAS commands share: option parsing (every config key is also a long
+// option), preset lookup, and one run from a resolved config: data, the results file, the
+// search and/or the final training, the closing cost summary.
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -8,28 +9,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "darts_cli.h"
 
 enum { OPT_KEY_BASE = 1000 };
 
-static void print_help(const char *cmd, const char *usage) {
+static void print_help(const char *usage) {
     printf("%s\n", usage);
-    printf("Settings: the paper's defaults, then --preset/--config files, then the flags below\n"
+    printf("Settings: DARTS's defaults, then --preset/--config files, then the flags below\n"
            "(each config key is also a flag).\n\n"
            "  -h, --help            this help\n"
            "  -p, --preset NAME     reproductions/NAME.conf (e.g. darts-fashion-mnist-smoke)\n"
-           "  -c, --config FILE     a config file of 'key = value' lines, # comments\n"
-           "  -s, --seed N          seed (initialisation, data order, augmentation)\n"
+           "  -c, --config FILE     a config file of 'key = value' lines under [section]\n"
+           "                        headers, # comments\n"
+           "  -s, --seed N          seed (initialisation, data order, augmentation, search)\n"
            "  -o, --out PATH        results file (.h5)\n"
            "  -b, --backend NAME    auto, cpu, ref, cuda, cuda:N\n"
            "  -d, --data-dir DIR    data directory\n"
            "  -g, --genotype TEXT   genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet)\n\n"
-           "config keys (--KEY VALUE):\n");
-    for (int i = 0; i < darts_config_nkeys(); i++) {
-        const char *help, *key = darts_config_key(i, &help);
-        printf("  --%-20s %s\n", key, help);
+           "search methods (gpuhours search NAME, or --method NAME):\n");
+    for (int i = 0; i < nas_method_count(); i++) {
+        const nas_method *m = nas_method_at(i);
+        printf("  %-12s %s\n", m->name, m->help);
     }
-    (void)cmd;
+    printf("\nconfig keys (--KEY VALUE), by config file section:\n");
+    const char *prev = "";
+    for (int i = 0; i < nas_config_nkeys(); i++) {
+        const char *help, *section, *key = nas_config_key(i, &help, &section);
+        if (strcmp(section, prev)) printf("  [%s]\n", section);
+        prev = section;
+        printf("    --%-20s %s\n", key, help);
+    }
 }
 
 int darts_cli_find_preset(const char *name, char *path, size_t len) {
@@ -57,8 +67,8 @@ int darts_cli_find_preset(const char *name, char *path, size_t len) {
                            "beside the binary's source tree", name, name);
 }
 
-int darts_cli_parse(const char *cmd, const char *usage, int argc, char **argv, darts_config *c) {
-    int nk = darts_config_nkeys();
+int darts_cli_parse(const char *cmd, const char *usage, int argc, char **argv, nas_config *c) {
+    int nk = nas_config_nkeys();
     struct option *opts = calloc((size_t)nk + 16, sizeof *opts);
     if (!opts) return 2;
     struct option fixed[] = {
@@ -70,7 +80,7 @@ int darts_cli_parse(const char *cmd, const char *usage, int argc, char **argv, d
     int nf = (int)(sizeof fixed / sizeof fixed[0]), n = 0;
     for (int i = 0; i < nf; i++) opts[n++] = fixed[i];
     for (int i = 0; i < nk; i++) {
-        const char *key = darts_config_key(i, NULL);
+        const char *key = nas_config_key(i, NULL, NULL);
         int dup = 0;
         for (int j = 0; j < nf; j++) dup |= !strcmp(fixed[j].name, key);
         if (!dup) opts[n++] = (struct option){key, required_argument, NULL, OPT_KEY_BASE + i};
@@ -84,15 +94,15 @@ int darts_cli_parse(const char *cmd, const char *usage, int argc, char **argv, d
         char path[4096];
         int st = GH_OK;
         if (opt == 'h') {
-            print_help(cmd, usage);
+            print_help(usage);
             rc = 1;
             goto out;
         }
         if (opt == 'p') {
             st = darts_cli_find_preset(optarg, path, sizeof path);
-            if (!st) st = darts_config_load(c, path);
+            if (!st) st = nas_config_load(c, path);
         } else if (opt == 'c') {
-            st = darts_config_load(c, optarg);
+            st = nas_config_load(c, optarg);
         }
         if (st) {
             fprintf(stderr, "gpuhours %s: %s\n", cmd, gh_error_get());
@@ -117,9 +127,9 @@ int darts_cli_parse(const char *cmd, const char *usage, int argc, char **argv, d
             rc = 2;
             goto out;
         default:
-            key = darts_config_key(opt - OPT_KEY_BASE, NULL);
+            key = nas_config_key(opt - OPT_KEY_BASE, NULL, NULL);
         }
-        if (!key || darts_config_set(c, key, optarg, NULL, 0)) {
+        if (!key || nas_config_set(c, NULL, key, optarg, NULL, 0)) {
             fprintf(stderr, "gpuhours %s: %s\n", cmd, gh_error_get());
             rc = 2;
             goto out;
@@ -134,12 +144,13 @@ out:
     return rc;
 }
 
-int darts_cli_open_ledger(const darts_config *c, const char *method, int argc, char **argv,
-                          ledger **l, char *path, size_t len) {
+// Echoes the resolved config; opens the ledger (c->out or results/<method>-<dataset>-<time>.h5).
+static int open_ledger(const nas_config *c, const char *method, int argc, char **argv, ledger **l,
+                       char *path, size_t len) {
     static const size_t cap = 16384;
     char *text = malloc(cap);
     if (!text) return gh_fail(GH_ENOMEM, "config text: no memory");
-    darts_config_print(c, text, cap);
+    nas_config_print(c, text, cap);
     printf("# resolved configuration\n%s", text);
     if (c->out[0]) {
         snprintf(path, len, "%s", c->out);
@@ -152,7 +163,7 @@ int darts_cli_open_ledger(const darts_config *c, const char *method, int argc, c
     }
     ledger_run_info info = {.method = method, .dataset = c->dataset, .seed = c->seed,
                             .config_text = text, .argc = argc, .argv = argv,
-                            .gpus = darts_gpus(c)};
+                            .gpus = nas_gpus(c)};
     int st = ledger_create(l, path, &info);
     free(text);
     if (!st) printf("# results: %s\n", path);
@@ -160,10 +171,67 @@ int darts_cli_open_ledger(const darts_config *c, const char *method, int argc, c
     return st;
 }
 
-void darts_cli_summary(const cost_totals *ct, const char *path) {
-    printf("cost: %.1f s wall, %.1f s CPU, %.4f device-hours", ct->wall_s, ct->cpu_s,
-           ct->device_s / 3600.0);
-    if (ct->energy_j == ct->energy_j) printf(", %.1f kJ GPU energy", ct->energy_j / 1000.0);
-    printf(", peak memory %.0f MiB\n", ct->peak_mem_bytes / 1048576.0);
+// The final training of g, printing the genotype and mean ± sd.
+static int run_final(const nas_config *c, const nas_data *d, ledger *l, const genotype *g) {
+    double mean, sd;
+    char text[2048];
+    genotype_print(g, text, sizeof text);
+    printf("final training of genotype = %s\n", text);
+    int st = nas_final_run(c, d, l, g, &mean, &sd);
+    if (!st) printf("test accuracy %.2f%% ± %.2f\n", 100 * mean, 100 * sd);
+    return st;
+}
+
+// The work of one run inside its results file: the final training of `given`, or a search.
+static int run_in(const nas_config *c, darts_cli_what what, const genotype *given,
+                  const nas_data *d, ledger *l) {
+    int st;
+    if (given) {
+        const char *named = genotype_named(c->genotype);
+        if ((st = ledger_put_text(l, "genotype", named ? named : c->genotype))) return st;
+        return run_final(c, d, l, given);
+    }
+    genotype g;
+    double t0 = gh_wall_seconds();
+    if ((st = nas_search_run(c, d, l, &g))) return st;
+    char text[2048];
+    genotype_print(&g, text, sizeof text);
+    printf("search done in %.1f s: genotype = %s\n", gh_wall_seconds() - t0, text);
+    return what == DARTS_CLI_SEARCH_FINAL ? run_final(c, d, l, &g) : GH_OK;
+}
+
+int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int argc,
+                  char **argv) {
+    genotype given;
+    if (what == DARTS_CLI_FINAL) {  // a bad genotype fails before any data is read
+        const char *named = genotype_named(c->genotype);
+        int st = genotype_parse(&given, named ? named : c->genotype);
+        if (st) return cli_fail(cmd, st);
+    }
+    cost_meter *meter = cost_meter_create(nas_gpus(c));
+    cost_meter_start(meter);
+    nas_data d;
+    ledger *l = NULL;
+    char path[1024];
+    const char *method = what == DARTS_CLI_FINAL ? "darts-train" : nas_method_label(c);
+    int st = nas_data_load(&d, c);
+    if (!st && (st = open_ledger(c, method, argc, argv, &l, path, sizeof path))) nas_data_free(&d);
+    if (st) {
+        cost_meter_destroy(meter);
+        return cli_fail(cmd, st);
+    }
+    st = run_in(c, what, what == DARTS_CLI_FINAL ? &given : NULL, &d, l);
+    cost_totals ct = cost_meter_read(meter);
+    ct.peak_mem_bytes = cost_peak_rss_bytes();
+    int st2 = ledger_close(l, st ? "failed" : "finished");
+    nas_data_free(&d);
+    cost_meter_destroy(meter);
+    if (st) return cli_fail(cmd, st);
+    if (st2) return cli_fail(cmd, st2);
+    printf("cost: %.1f s wall, %.1f s CPU, %.4f device-hours", ct.wall_s, ct.cpu_s,
+           ct.device_s / 3600.0);
+    if (ct.energy_j == ct.energy_j) printf(", %.1f kJ GPU energy", ct.energy_j / 1000.0);
+    printf(", peak memory %.0f MiB\n", ct.peak_mem_bytes / 1048576.0);
     printf("results: %s\n", path);
+    return 0;
 }

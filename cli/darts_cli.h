@@ -1,22 +1,23 @@
 // darts_cli: what `gpuhours search`, `gpuhours train --genotype` and `gpuhours reproduce` share:
-// the config from defaults, preset/config file, then flags (one --key per config key); the
-// results file; the run's ledger and the closing summary.
+// the config from defaults, preset/config files, then flags (one --key per config key); one NAS
+// run from a resolved config (data, results file, search and/or final training, the closing
+// summary). The commands call this file, never each other.
 #pragma once
 #include "search/nas/nas.h"
 
 // Parses argv (after the command's own positional arguments were removed by the caller) into
 // c. Returns 0 to run, 1 when --help was printed (exit 0), 2 on a usage error (message printed).
-int darts_cli_parse(const char *cmd, const char *usage, int argc, char **argv, darts_config *c);
+int darts_cli_parse(const char *cmd, const char *usage, int argc, char **argv, nas_config *c);
 // reproductions/NAME.conf: the current directory, then next to the binary's source tree.
 int darts_cli_find_preset(const char *name, char *path, size_t len);
-// Echoes the resolved config; opens the ledger (c->out or results/<method>-<dataset>-<time>.h5).
-int darts_cli_open_ledger(const darts_config *c, const char *method, int argc, char **argv,
-                          ledger **l, char *path, size_t len);
-// The run's closing lines: total cost and where the results are.
-void darts_cli_summary(const cost_totals *ct, const char *path);
-// "darts-first", "darts-second", "random-ws", "random": the ledger's method name.
-const char *darts_method_name(const darts_config *c);
-// Final training of g with c's settings, printing the genotype and mean ± sd (cmd_train_darts.c).
-int darts_run_final(const darts_config *c, const darts_data *d, ledger *l, const genotype *g);
-// Search then final training with a resolved config (cmd_reproduce.c).
-int cmd_reproduce_config(darts_config *c, int argc, char **argv);
+
+// What a run does.
+typedef enum {
+    DARTS_CLI_SEARCH,        // the search c->method
+    DARTS_CLI_SEARCH_FINAL,  // the search, then the final training of the genotype it found
+    DARTS_CLI_FINAL,         // the final training of c->genotype (a text or a name)
+} darts_cli_what;
+// Runs it with the resolved config c and records it in one results file; argc/argv are stored
+// with the run. Returns the process exit status (messages printed).
+int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int argc,
+                  char **argv);

@@ -1,6 +1,36 @@
-// nas: neural architecture search. DARTS first and second order (Liu et al., ICLR 2019), its
-// baselines (random sampling, random search with weight sharing: Li & Talwalkar 2019) and the
-// final training of a genotype, on models/'s networks through the engine, recorded in the ledger.
+// nas: neural architecture search on models/'s DARTS search space through the engine's trainer,
+// recorded in the ledger: a registry of methods (DARTS first and second order, Liu et al., ICLR
+// 2019; random search with weight sharing, Li & Talwalkar 2019; random sampling), proposers of
+// whole genotypes (ask/tell), evaluators of a genotype (trained from scratch, or with shared
+// supernet weights), and the final training of a genotype.
+//
+// ---- How to add a NAS method -------------------------------------------------------------------
+// 1. One file, search/nas/<method>.c, starting with two or three lines on what it implements
+//    (the paper and the reference code). Its one entry point is
+//        int <method>_run(nas_run *r, genotype *best);
+//    declared in nas_internal.h. The run (nas_setup.c) already holds the config, the data and
+//    its split (r->wtrain trains weights, r->wval scores architectures), the search-size network
+//    config r->nc, the augmentation r->aug, the search cost meter and the ledger; nas_search_run
+//    records the phase cost and the genotype artifact after the method returns. Training goes
+//    through gh_train_run / gh_train_step (nas_net.c gives the networks' loss functions and
+//    arena sizes, nas_feed the batches) and never a loop of its own.
+//    - A method that proposes whole genotypes (RL, evolution) writes a proposer: a
+//      nas_proposer_vtable in proposer_<name>.c and a row in nas_proposer.c's table; it then
+//      runs nas_ask -> nas_evaluator_run -> nas_tell with one of the evaluators below.
+//    - A weight-sharing method (ENAS) trains a supernet (nas_run_supernet) with paths from
+//      nas_sample, then scores proposals with nas_eval_shared_create's evaluator.
+//    - Keep everything the method needs to continue after a checkpoint (trainer position,
+//      RNG and proposer state, walk positions) in one struct in its file, `<method>_state`.
+// 2. One row in nas_methods.c's table: {"name", <method>_run, "one line of help", label}; the
+//    CLI (`gpuhours search NAME`, --help, the config key method) lists the table.
+// 3. Its own config keys: a section struct in nas_config below (`[name]` in config files) and
+//    the key rows in nas_config.c's table, each with its section; defaults in
+//    nas_config_defaults. Keys are one namespace: each is also a --flag.
+// 4. Tests in tests/darts/: test_nas_methods runs every table row on a tiny search and checks
+//    the genotype is valid (a new row is covered without an edit); add the method's own checks
+//    (its arithmetic against a reference, determinism per seed), and for a proposer its
+//    determinism per seed and that it never proposes a duplicate (test_nas_proposer). Golden
+//    values (tests/golden) are recorded for a new method once its results are trusted.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -16,18 +46,24 @@
 extern "C" {
 #endif
 
-// DARTS (Liu et al., ICLR 2019) on models/'s supernet, its baselines (random sampling, random
-// search with weight sharing: Li & Talwalkar 2019) and the final training of a genotype, all
-// driven by one resolved configuration and recorded through the ledger.
-
 struct ledger;
 
-// Every setting of `gpuhours search darts`, `gpuhours train --genotype` and `gpuhours reproduce`;
-// defaults are the paper's (darts_config_defaults), config files and flags override them.
+// ---- configuration (nas_config.c) --------------------------------------------------------------
+// Every setting of `gpuhours search`, `gpuhours train --genotype` and `gpuhours reproduce`:
+// method-neutral sections (run, data, search, final) and one section per method with keys of
+// its own. Defaults are DARTS's (nas_config_defaults); config files, then flags override them.
 typedef struct {
-    // run
-    char dataset[32];        // cifar10, cifar100, fashion-mnist, mnist
-    char data_dir[512];      // "" = the embedded default (Fashion-MNIST's Debian package)
+    int order;               // 1: first order; 2: second order (unrolled, eq. 6-8)
+    double arch_lr, arch_beta1, arch_beta2, arch_wd;   // the architecture optimizer (Adam)
+} nas_darts_config;          // [darts]
+
+typedef struct {
+    int archs;               // key random_archs: genotypes trained (random) or scored (random-ws)
+    int epochs;              // key random_epochs: random sampling's epochs per genotype
+} nas_random_config;         // [random]
+
+typedef struct {
+    // [run]
     char backend[16];        // auto, cpu, ref, cuda, cuda:N
     int deterministic;
     uint64_t seed;
@@ -35,60 +71,210 @@ typedef struct {
     int threads;             // OpenMP threads on the CPU (0 = the OpenMP default)
     double arena_mb;         // activation arena; 0 = measured by a probe step
     int report_every;        // steps between progress lines
-    // search
-    char method[16];         // darts, random-ws, random
-    int order;               // 1: first order; 2: second order (unrolled, eq. 6-8)
+    // [data]
+    char dataset[32];        // cifar10, cifar100, fashion-mnist, mnist
+    char data_dir[512];      // "" = the embedded default (Fashion-MNIST's Debian package)
+    double train_portion;    // the search split: this fraction of the training set trains weights
+    int search_limit;        // > 0: search on a seeded sample of this many training images
+    int search_val_limit;    // > 0: validation accuracy on at most this many images
+    int final_limit;         // > 0: final training on a seeded sample of this many images
+    int test_limit;          // > 0: test on the first this many test images
+    // [search]: the budget and the weight training every method shares
+    char method[16];         // a row of the method table (nas_methods.c)
     int search_layers, search_channels, search_epochs, search_batch;
     double search_lr, search_lr_min, search_momentum, search_wd, search_grad_clip;
-    double arch_lr, arch_beta1, arch_beta2, arch_wd;
-    double train_portion;    // DARTS split: this fraction of the training set trains weights
-    int search_limit;        // > 0: search on a seeded sample of this many training images
-    int search_val_limit;    // > 0: supernet validation accuracy on at most this many images
     int search_crop_pad, search_flip, search_cutout;
-    int random_archs;        // random sampling: genotypes trained; random-ws: genotypes scored
-    int random_epochs;       // random sampling: epochs each sampled genotype is trained
-    // final training
+    // [final]
     char genotype[2048];     // genotype text or name (DARTS_V2, ...); "" = the search's result
     int final_layers, final_channels, final_epochs, final_batch;
     double final_lr, final_lr_min, final_momentum, final_wd, final_grad_clip;
     int auxiliary;
     double aux_weight, drop_path;
     int final_crop_pad, final_flip, final_cutout;
-    int final_limit;         // > 0: train on a seeded sample of this many training images
-    int test_limit;          // > 0: test on the first this many test images
     char seeds[128];         // final training seeds, "0,1,2"; "" = seed
-} darts_config;
+    // one section per method
+    nas_darts_config darts;
+    nas_random_config random;
+} nas_config;
 
-void darts_config_defaults(darts_config *c);
-// Applies "key = value" (file and line name the source in errors; file may be NULL).
-int darts_config_set(darts_config *c, const char *key, const char *value, const char *file,
-                     int line);
-// Reads a config file of "key = value" lines with # comments.
-int darts_config_load(darts_config *c, const char *path);
-// The full resolved config as "key = value" lines (echoed at start, stored in the ledger).
-int darts_config_print(const darts_config *c, char *out, size_t len);
-// The table of keys, for --help and for getopt_long (one long option per key): key i and its
-// help text, NULL past the end.
-int darts_config_nkeys(void);
-const char *darts_config_key(int i, const char **help);
+void nas_config_defaults(nas_config *c);
+// Applies "key = value" (file and line name the source in errors; file may be NULL). section:
+// the file's current [section] (NULL or "": any key).
+int nas_config_set(nas_config *c, const char *section, const char *key, const char *value,
+                   const char *file, int line);
+// Reads a config file of "key = value" lines, [section] headers and # comments. A key under a
+// header must belong to that section; keys before any header may be of any section.
+int nas_config_load(nas_config *c, const char *path);
+// The full resolved config as a config file (sections and "key = value" lines): echoed at
+// start, stored in the ledger. Returns the length it needs (snprintf rules).
+int nas_config_print(const nas_config *c, char *out, size_t len);
+// The table of keys, for --help and for getopt_long (one long option per key): key i, its help
+// text and section, NULL past the end. Keys come grouped by section.
+int nas_config_nkeys(void);
+const char *nas_config_key(int i, const char **help, const char **section);
 
+// ---- data, engine and schedule (nas_setup.c) ---------------------------------------------------
 // Image data for a config: train and test sets with per-channel statistics of the train set.
 typedef struct {
     gh_images train, test;
     images_aug norm;         // mean/std filled; the random parts off
     char name[32];
-} darts_data;
-int darts_data_load(darts_data *d, const darts_config *c);
-void darts_data_free(darts_data *d);
-
+} nas_data;
+int nas_data_load(nas_data *d, const nas_config *c);
+void nas_data_free(nas_data *d);
 // GPUs the config's backend holds (1 for cuda, else 0).
-int darts_gpus(const darts_config *c);
-// Engine for a config (backend, seed, threads); arena_bytes from darts_config.arena_mb.
-int darts_engine_open(gh_engine **e, const darts_config *c, size_t arena_bytes, uint64_t seed);
+int nas_gpus(const nas_config *c);
+// Engine for a config (backend, threads, determinism) with this arena and seed.
+int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed);
 // Cosine annealing as torch's CosineAnnealingLR(T = epochs, eta_min) at epoch (0-based).
-double darts_cosine_lr(double lr, double lr_min, int epoch, int epochs);
+double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs);
+// The network configuration for the data set (input shape, classes) at this size.
+darts_net_config nas_net_for(const nas_data *d, int layers, int channels, int auxiliary);
 
-// ---- the DARTS search step (train_search.py train(), architect.py) ---------------------------
+// ---- the search space's networks as the trainer sees them (nas_net.c) -------------------------
+// The supernet (g NULL at build: every op, or one path when `path` is set) or the evaluation
+// network of g, with the loss functions the trainer calls (model: the nas_net).
+typedef struct {
+    darts_supernet *super;
+    darts_evalnet *eval;
+    const genotype *path;    // supernet: NULL = every op (DARTS), else this path (weight sharing)
+    double drop_path;        // evaluation network: this epoch's drop-path probability
+    double aux_weight;       // evaluation network: weight of the auxiliary head's loss
+} nas_net;
+// Declares the network in e and allocates the parameters.
+int nas_net_build(nas_net *n, gh_engine *e, const darts_net_config *nc, const genotype *g);
+void nas_net_free(nas_net *n);
+// Training loss (auxiliary term and drop-path included) and evaluation loss (neither).
+gh_tensor *nas_net_loss(void *net, gh_engine *e, const gh_batch *b, const int *labels,
+                        gh_tensor **logits);
+gh_tensor *nas_net_eval_loss(void *net, gh_engine *e, const gh_batch *b, const int *labels,
+                             gh_tensor **logits);
+// Mean loss and accuracy of loss(model) over the first n images of im (n <= 0: all) in batches
+// of batch, eval mode, normalised by norm's mean/std (gh_train_evaluate).
+int nas_eval_images(gh_engine *e, gh_loss_fn loss, void *model, const gh_images *im,
+                    const images_aug *norm, int n, int batch, double *mean_loss, double *acc);
+// Arena for one training step at `batch` of the supernet (g NULL) or g's evaluation network:
+// c->arena_mb when set, else measured by running that step once in a scratch engine.
+int nas_arena_bytes(const nas_config *c, const darts_net_config *nc, const genotype *g,
+                    int batch, size_t *bytes);
+
+// ---- one search run: what every method starts from (nas_setup.c) ------------------------------
+typedef struct {
+    const nas_config *c;
+    const nas_data *d;
+    struct ledger *l;        // NULL: nothing recorded (tests)
+    gh_images wtrain, wval;  // the split (train_search.py): weights / architecture scoring
+    images_aug aug;          // the search's training augmentation
+    darts_net_config nc;     // the search-size network (supernet, or cells trained from scratch)
+    cost_meter *meter;       // the search phase's cost, running from nas_run_open
+    gh_images sample;        // the search_limit sample the split was cut from (when set)
+} nas_run;
+int nas_run_open(nas_run *r, const nas_config *c, const nas_data *d, struct ledger *l);
+void nas_run_close(nas_run *r);
+// The run's supernet in an engine of its own (arena measured, seed c->seed), parameters allocated.
+int nas_run_supernet(const nas_run *r, gh_engine **e, nas_net *net);
+
+// ---- evaluators: a genotype in, its score and cost out (nas_eval.c) -----------------------------
+typedef struct {
+    double val_loss, val_acc;     // the score on the run's validation half; val_acc is the reward
+    double train_loss, train_acc; // the last training epoch's means; NAN when nothing trained
+    double fidelity;              // epochs of training behind the score
+    cost_totals cost;             // of this evaluation alone
+} nas_eval_result;
+
+typedef struct nas_evaluator nas_evaluator;
+struct nas_evaluator {
+    const char *name;
+    // Scores g as trial trial_id (epoch rows, if any, go to the ledger under that id).
+    int (*evaluate)(nas_evaluator *ev, const genotype *g, int64_t trial_id, nas_eval_result *r);
+    void (*destroy)(nas_evaluator *ev);
+};
+// From scratch: g's evaluation network at the search size (r->nc, no auxiliary head) trained
+// for `epochs` on r->wtrain with the search's weight optimiser (cosine to 0), engine and data
+// order seeded c->seed + trial_id, scored on r->wval (phase "selection" in the ledger).
+int nas_eval_scratch_create(nas_evaluator **out, const nas_run *r, int epochs);
+// With shared weights: g as a path of net (a supernet trained for `fidelity` epochs in e),
+// scored on the first search_val_limit images of r->wval; nothing trains.
+int nas_eval_shared_create(nas_evaluator **out, const nas_run *r, gh_engine *e,
+                           darts_supernet *net, double fidelity);
+int nas_evaluator_run(nas_evaluator *ev, const genotype *g, int64_t trial_id, nas_eval_result *r);
+void nas_evaluator_destroy(nas_evaluator *ev);
+
+// ---- proposers of whole genotypes: ask/tell (nas_proposer.c) -----------------------------------
+// A proposer owns a private RNG seeded from its options, never proposes the same genotype twice
+// through nas_ask, and stops by an explicit rule (max_proposals, or 1000 duplicates in a row).
+// Loop: nas_ask -> an evaluator -> nas_tell with the validation accuracy as the reward.
+#define NAS_STOP (-1)             // nas_ask: the stopping rule fired; nothing was proposed
+
+typedef struct {
+    int64_t id;                   // assigned by nas_ask: 0, 1, 2, ...
+    genotype g;
+} nas_proposal;
+
+typedef struct {
+    uint64_t seed;                // the private RNG (stream GH_STREAM_SEARCH)
+    int64_t max_proposals;        // stopping rule; 0 = none
+    int steps, multiplier;        // the cell: intermediate nodes, nodes concatenated (4, 4)
+} nas_proposer_options;
+
+typedef struct nas_proposer nas_proposer;
+typedef struct {
+    const char *name;
+    // A genotype from the proposer's policy into *g (duplicates are dropped by nas_ask).
+    int (*propose)(nas_proposer *p, genotype *g);
+    // The reward (NAN: the evaluation failed) and cost (s) of a proposal; NULL: nothing to learn.
+    void (*tell)(nas_proposer *p, const nas_proposal *q, double reward, double cost);
+    void (*destroy)(nas_proposer *p);
+} nas_proposer_vtable;
+
+// Every proposer starts with this base: it is the proposer's whole resumable state together
+// with the subtype's own fields.
+struct nas_proposer {
+    const nas_proposer_vtable *vt;
+    nas_proposer_options opt;
+    gh_rng rng;
+    int64_t n_asked, n_told;
+    uint64_t *seen;               // signatures of every genotype nas_ask returned
+    size_t n_seen, cap_seen;
+    nas_proposal best;            // the proposal with the highest reward told so far
+    double best_reward;           // -INFINITY until a reward is told
+};
+
+// kind: "random" (the uniform proposer, proposer_random.c).
+int nas_proposer_create(nas_proposer **out, const char *kind, const nas_proposer_options *o);
+// A proposal never returned before: GH_OK, NAS_STOP, or a status.
+int nas_ask(nas_proposer *p, nas_proposal *q);
+// A draw from the policy that is neither deduplicated nor counted: the path of one training
+// step of shared weights (random-ws; ENAS's train_shared).
+int nas_sample(nas_proposer *p, genotype *g);
+int nas_tell(nas_proposer *p, const nas_proposal *q, double reward, double cost);
+void nas_proposer_destroy(nas_proposer *p);
+// The dedupe key of a genotype.
+uint64_t nas_genotype_signature(const genotype *g);
+// A genotype drawn uniformly (proposer_random.c): per node 2 distinct inputs among the earlier
+// nodes, per edge an op among the 7 non-none primitives; concat of the last `multiplier` nodes.
+void nas_random_genotype(gh_rng *r, int steps, int multiplier, genotype *g);
+
+// ---- methods: a registry (nas_methods.c) -------------------------------------------------------
+typedef struct {
+    const char *name;                        // `gpuhours search NAME`, config key `method`
+    int (*run)(nas_run *r, genotype *best);  // the search; best: the genotype it returns
+    const char *help;                        // one line for --help
+    const char *(*label)(const nas_config *c);  // the ledger's method name; NULL: name
+} nas_method;
+
+int nas_method_count(void);
+const nas_method *nas_method_at(int i);
+const nas_method *nas_method_find(const char *name);   // NULL if unknown
+// "darts, random-ws, random": the names of the table, for messages.
+void nas_method_names(char *out, size_t len);
+// The ledger's method name of c ("darts-first", "darts-second", "random-ws", "random").
+const char *nas_method_label(const nas_config *c);
+// The search c->method on d; records trials, epochs, the search phase's cost and the genotype in
+// l (NULL: nothing recorded); best receives the genotype found.
+int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l, genotype *best);
+
+// ---- the DARTS search step (darts.c; train_search.py train(), architect.py) ------------------
 typedef struct darts_search darts_search;
 typedef struct {
     int order;
@@ -96,11 +282,6 @@ typedef struct {
     double arch_lr, arch_beta1, arch_beta2, arch_wd;  // architecture optimizer (Adam)
     double fd_r;            // eps = fd_r / ||v|| in eq. 8; 0 = DARTS's 0.01 (tests go smaller)
 } darts_step_opts;
-typedef struct {
-    double train_loss, val_loss;               // val_loss: of the architecture step (at w or w')
-    int train_correct;
-    double weight_grad_norm;                   // before clipping
-} darts_step_stats;
 int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
                         const darts_step_opts *o);
 void darts_search_free(darts_search *s);
@@ -108,36 +289,38 @@ void darts_search_free(darts_search *s);
 // grad_a L_val(w, a); order 2 is eq. 7-8 with xi = lr: grad_a L_val(w', a) - xi * [grad_a
 // L_train(w+, a) - grad_a L_train(w-, a)] / (2 eps), w' = w - xi (momentum*buf + grad_w
 // L_train + wd*w) as architect.py, w± = w ± eps v, v = grad_w' L_val(w', a), eps = 0.01/||v||.
-// Weights and BN running statistics are left as they were.
-int darts_arch_grad(darts_search *s, const float *xt, const int *yt, const float *xv,
-                    const int *yv, int batch, double lr, darts_step_stats *st);
-// One search step: darts_arch_grad then Adam on alpha, then SGD on the weights (clipped).
-int darts_search_step(darts_search *s, const float *xt, const int *yt, const float *xv,
-                      const int *yv, int batch, double lr, darts_step_stats *st);
-// Loss and accuracy of net in eval mode over n images (batches of batch).
-typedef gh_tensor *(*darts_forward_fn)(void *net, gh_engine *e, gh_tensor *x);
-int darts_evaluate(gh_engine *e, darts_forward_fn fwd, void *net, const gh_images *im,
-                   const images_aug *norm, int n, int batch, double *loss, double *acc);
+// Weights and BN running statistics are left as they were. Reads nothing back to the host.
+int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val, double lr);
+// One search step: darts_arch_grad then Adam on alpha, then gh_train_step on the weights
+// (SGD, clipped) with the training batch.
+int darts_search_step(darts_search *s, const gh_batch *train, const gh_batch *val, double lr);
 
-// ---- drivers: each records trials, epochs, phase costs and artifacts in l ---------------------
-// Search (method darts, random-ws or random) on the config's data; best receives the genotype
-// found. l may be NULL (tests).
-int darts_search_run(const darts_config *c, const darts_data *d, struct ledger *l, genotype *best);
-// Final training of g for every seed of c->seeds; mean and sd of the test accuracy returned.
-int darts_final_run(const darts_config *c, const darts_data *d, struct ledger *l,
-                    const genotype *g, double *mean_acc, double *sd_acc);
-
-// ---- random baselines (random_nas.c) ----------------------------------------------------------
-// A genotype drawn uniformly: per node 2 distinct inputs among the earlier nodes, per edge an
-// op among the 7 non-none primitives; concat of the last `multiplier` nodes.
-void darts_random_genotype(gh_rng *r, int steps, int multiplier, genotype *g);
-// Random search with weight sharing: trains the supernet one sampled path per step, then scores
-// random_archs genotypes with the shared weights on validation batches; best by accuracy.
-int random_ws_run(const darts_config *c, const darts_data *d, struct ledger *l, genotype *best);
-// Random sampling: trains random_archs sampled genotypes (search-size network) for
-// random_epochs each, best by validation accuracy (the paper's random baseline, section 3.3).
-int random_sampling_run(const darts_config *c, const darts_data *d, struct ledger *l,
-                        genotype *best);
+// ---- training a genotype from scratch (nas_train.c) --------------------------------------------
+// DARTS's train.py protocol through the trainer: SGD with momentum and weight decay, cosine
+// schedule, clipping, drop-path ramped linearly from 0, auxiliary head; evaluated after every
+// epoch (of the untrained network when epochs is 0).
+typedef struct {
+    darts_net_config nc;     // the network (auxiliary head: nc.auxiliary)
+    int epochs, batch;
+    double lr, lr_min, momentum, wd, grad_clip, drop_path, aux_weight;
+    images_aug aug;          // training augmentation; evaluation uses its mean/std only
+    uint64_t seed;           // engine (initialisation, drop-path) and data order
+    const char *phase;       // progress label and the ledger's epoch phase
+    int64_t trial_id;
+} nas_train_opts;
+typedef struct {
+    double train_loss, train_acc;  // the last epoch's means; NAN when no epoch ran
+    double eval_loss, eval_acc;    // on the eval set after the last epoch
+    cost_totals cost;              // of this training alone
+} nas_train_result;
+// Trains g in an engine of its own on train, evaluating on eval; epoch rows go to l (NULL: none).
+int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *train,
+                       const gh_images *eval, const nas_train_opts *o, struct ledger *l,
+                       nas_train_result *r);
+// Final training of g for every seed of c->seeds on the config's data; mean and sample sd of the
+// test accuracy returned; one trial row per seed.
+int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, const genotype *g,
+                  double *mean_acc, double *sd_acc);
 
 #ifdef __cplusplus
 }

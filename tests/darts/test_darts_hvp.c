@@ -79,8 +79,10 @@ int main(void) {
     darts_search *s;
     CHECK_OK(darts_search_create(&s, e, net, &o));
     // two full steps first, so that the SGD momentum buffer takes part in w'
-    darts_step_stats st;
-    for (int k = 0; k < 2; k++) CHECK_OK(darts_search_step(s, xt, yt, xv, yv, B, xi, &st));
+    gh_batch bt = {.x = xt, .y = yt, .ndim = 4, .shape = {B, 1, HW, HW}}, bv = bt;
+    bv.x = xv;
+    bv.y = yv;
+    for (int k = 0; k < 2; k++) CHECK_OK(darts_search_step(s, &bt, &bv, xi));
     const float *mom = gh_group_momentum(e, GH_GROUP_WEIGHTS);
     CHECK(mom != NULL);
     if (!mom) return check_done("test_darts_hvp");
@@ -110,7 +112,7 @@ int main(void) {
 
     // ---- part 1: DARTS's eps = 0.01/||v||, eq. 8 recomputed by the test ----
     memcpy(b0, Bf, nb * 4);
-    CHECK_OK(darts_arch_grad(s, xt, yt, xv, yv, B, xi, &st));
+    CHECK_OK(darts_arch_grad(s, &bt, &bv, xi));
     memcpy(got, GA, na * 4);
     CHECK(memcmp(W, w0, nw * 4) == 0);   // weights restored bit for bit
     CHECK(memcmp(Bf, b0, nb * 4) == 0);  // BN running statistics untouched
@@ -148,7 +150,7 @@ int main(void) {
     darts_search *s2;
     o.fd_r = 1e-4;
     CHECK_OK(darts_search_create(&s2, e, net, &o));
-    CHECK_OK(darts_arch_grad(s2, xt, yt, xv, yv, B, xi, &st));
+    CHECK_OK(darts_arch_grad(s2, &bt, &bv, xi));
     memcpy(got, GA, na * 4);
     const double h = 1e-4;  // smooth along alpha too (1e-3 crosses kinks for a few coordinates)
     double term = 0;
@@ -191,7 +193,7 @@ int main(void) {
     darts_search *s1;
     o.order = 1;
     CHECK_OK(darts_search_create(&s1, e, net, &o));
-    CHECK_OK(darts_arch_grad(s1, xt, yt, xv, yv, B, xi, &st));
+    CHECK_OK(darts_arch_grad(s1, &bt, &bv, xi));
     memcpy(got, GA, na * 4);
     pass(e, net, xv, yv);
     CHECK_CLOSE("first-order arch grad vs direct", got, GA, na, 1e-7, 1e-6);

@@ -1,0 +1,67 @@
+// nas_methods: the registry of NAS methods (one row per method: name, run, help), and the one
+// search driver every method runs under: the shared run setup, the method, then the search
+// phase's cost and the genotype recorded.
+#include <stdio.h>
+#include <string.h>
+
+#include "nas_internal.h"
+
+static const char *darts_label(const nas_config *c) {
+    return c->darts.order == 1 ? "darts-first" : "darts-second";
+}
+
+static const nas_method methods[] = {
+    {"darts", darts_run, "DARTS (Liu et al., ICLR 2019), first or second order ([darts] order)",
+     darts_label},
+    {"random-ws", random_ws_run,
+     "random search with weight sharing (Li & Talwalkar 2019), random_archs scored", NULL},
+    {"random", random_sampling_run,
+     "random sampling (DARTS 3.3): random_archs cells trained random_epochs each", NULL},
+};
+#define NMETHODS ((int)(sizeof methods / sizeof methods[0]))
+
+int nas_method_count(void) { return NMETHODS; }
+
+const nas_method *nas_method_at(int i) { return i >= 0 && i < NMETHODS ? &methods[i] : NULL; }
+
+const nas_method *nas_method_find(const char *name) {
+    for (int i = 0; i < NMETHODS; i++)
+        if (!strcmp(methods[i].name, name)) return &methods[i];
+    return NULL;
+}
+
+void nas_method_names(char *out, size_t len) {
+    size_t n = 0;
+    if (len) out[0] = 0;
+    for (int i = 0; i < NMETHODS; i++)
+        n += (size_t)snprintf(n < len ? out + n : NULL, n < len ? len - n : 0, "%s%s",
+                              i ? ", " : "", methods[i].name);
+}
+
+const char *nas_method_label(const nas_config *c) {
+    const nas_method *m = nas_method_find(c->method);
+    if (!m) return c->method;
+    return m->label ? m->label(c) : m->name;
+}
+
+int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l, genotype *best) {
+    const nas_method *m = nas_method_find(c->method);
+    if (!m) {
+        char names[256];
+        nas_method_names(names, sizeof names);
+        return gh_fail(GH_EINVAL, "unknown search method '%s' (known: %s)", c->method, names);
+    }
+    nas_run r;
+    int st = nas_run_open(&r, c, d, l);
+    if (st) return st;
+    st = m->run(&r, best);
+    if (!st && l) {
+        cost_totals ct = cost_meter_read(r.meter);
+        char text[2048];
+        genotype_print(best, text, sizeof text);
+        st = ledger_add_phase_cost(l, "search", &ct);
+        if (!st) st = ledger_put_text(l, "genotype", text);
+    }
+    nas_run_close(&r);
+    return st;
+}

@@ -1,0 +1,168 @@
+// nas_setup: what every NAS method is set up from: the image data of a config, the engine
+// (backend, threads), the cosine schedule, one search run (the split, the search network, the
+// cost meter, the ledger) and its trial records.
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nas_internal.h"
+
+int nas_data_load(nas_data *d, const nas_config *c) {
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", c->dataset);
+    int st;
+    if (!strcmp(c->dataset, "fashion-mnist") || !strcmp(c->dataset, "mnist")) {
+        const char *dir = c->data_dir[0] ? c->data_dir : GH_FASHION_MNIST_DIR;
+        if (!strcmp(c->dataset, "mnist") && !c->data_dir[0])
+            return gh_fail(GH_EINVAL, "dataset mnist needs data_dir (a directory with the IDX files)");
+        if ((st = images_read_mnist_dir(&d->train, dir, "train")) ||
+            (st = images_read_mnist_dir(&d->test, dir, "test")))
+            goto fail;
+    } else if (!strcmp(c->dataset, "cifar10") || !strcmp(c->dataset, "cifar100")) {
+        int classes = !strcmp(c->dataset, "cifar10") ? 10 : 100;
+        if (!c->data_dir[0])
+            return gh_fail(GH_EINVAL, "dataset %s needs data_dir (the CIFAR binary version's "
+                                      "directory)", c->dataset);
+        if ((st = images_read_cifar_dir(&d->train, c->data_dir, classes, "train")) ||
+            (st = images_read_cifar_dir(&d->test, c->data_dir, classes, "test")))
+            goto fail;
+    } else {
+        return gh_fail(GH_EINVAL, "dataset '%s': expected cifar10, cifar100, fashion-mnist or mnist",
+                       c->dataset);
+    }
+    // per-channel normalisation with the training set's statistics (for CIFAR-10 these are
+    // DARTS's CIFAR_MEAN and CIFAR_STD)
+    if ((st = images_channel_stats(&d->train, d->norm.mean, d->norm.std))) goto fail;
+    return GH_OK;
+fail:
+    nas_data_free(d);
+    return st;
+}
+
+void nas_data_free(nas_data *d) {
+    images_free(&d->train);
+    images_free(&d->test);
+}
+
+int nas_gpus(const nas_config *c) {
+    gh_backend b;
+    int dev;
+    if (gh_backend_parse(c->backend, &b, &dev)) return 0;
+    return b == GH_BACKEND_CUDA ? 1 : 0;
+}
+
+int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed) {
+    gh_engine_config ec = {0};
+    int st = gh_backend_parse(c->backend, &ec.backend, &ec.device_index);
+    if (st) return st;
+    if (c->threads > 0) omp_set_num_threads(c->threads);
+    ec.arena_bytes = arena_bytes;
+    ec.deterministic = c->deterministic;
+    ec.seed = seed;
+    return gh_engine_create(e, &ec);
+}
+
+double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs) {
+    const double pi = 3.14159265358979323846;
+    return lr_min + (lr - lr_min) * (1.0 + cos(pi * epoch / (double)epochs)) / 2.0;
+}
+
+darts_net_config nas_net_for(const nas_data *d, int layers, int channels, int auxiliary) {
+    darts_net_config nc = darts_search_net_defaults();
+    nc.in_c = d->train.c;
+    nc.in_h = d->train.h;
+    nc.in_w = d->train.w;
+    nc.classes = d->train.classes;
+    nc.layers = layers;
+    nc.c = channels;
+    nc.auxiliary = auxiliary;
+    return nc;
+}
+
+void nas_genotype_info(const nas_config *c, const nas_data *d, const genotype *g,
+                         char *text, size_t len, double *params, double *madds) {
+    genotype_print(g, text, len);
+    darts_net_config nc = nas_net_for(d, c->final_layers, c->final_channels, c->auxiliary);
+    darts_net_count cnt;
+    if (darts_count_net(&nc, g, &cnt)) {
+        *params = *madds = NAN;
+        return;
+    }
+    *params = cnt.params;
+    *madds = cnt.madds;
+}
+
+int nas_record_trial(const nas_run *r, int64_t id, const genotype *g, const nas_eval_result *res,
+                     const char *status) {
+    if (!r->l) return GH_OK;
+    char text[2048];
+    double params, madds;
+    nas_genotype_info(r->c, r->d, g, text, sizeof text, &params, &madds);
+    ledger_trial t = {.id = id, .arch = text, .learner = "", .fidelity = res->fidelity,
+                      .train_acc = res->train_acc, .val_acc = res->val_acc, .test_acc = NAN,
+                      .train_loss = res->train_loss, .val_loss = res->val_loss,
+                      .test_loss = NAN, .madds = madds, .params = params, .cost = res->cost,
+                      .status = status};
+    return ledger_append_trial(r->l, &t);
+}
+
+int nas_run_open(nas_run *r, const nas_config *c, const nas_data *d, struct ledger *l) {
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    r->d = d;
+    r->l = l;
+    const gh_images *src = &d->train;
+    int st = GH_OK;
+    if (c->search_batch < 1 || c->search_epochs < 0)
+        return gh_fail(GH_EINVAL, "search_batch %d, search_epochs %d: expected >= 1 and >= 0",
+                       c->search_batch, c->search_epochs);
+    if (c->search_limit > 0 && c->search_limit < d->train.n) {
+        if ((st = images_sample(&r->sample, &d->train, c->search_limit, c->seed))) return st;
+        src = &r->sample;
+    }
+    if ((st = images_split(src, c->train_portion, &r->wtrain, &r->wval))) {
+        nas_run_close(r);
+        return st;
+    }
+    printf("search: %d images train the weights, %d score the architecture (train_portion %g)\n",
+           r->wtrain.n, r->wval.n, c->train_portion);
+    r->aug = d->norm;
+    r->aug.crop_pad = c->search_crop_pad;
+    r->aug.flip = c->search_flip;
+    r->aug.cutout = c->search_cutout;
+    r->nc = nas_net_for(d, c->search_layers, c->search_channels, 0);
+    r->meter = cost_meter_create(nas_gpus(c));
+    cost_meter_start(r->meter);
+    return GH_OK;
+}
+
+void nas_run_close(nas_run *r) {
+    cost_meter_destroy(r->meter);
+    images_free(&r->sample);
+    images_free(&r->wtrain);
+    images_free(&r->wval);
+    r->meter = NULL;
+}
+
+int nas_run_supernet(const nas_run *r, gh_engine **e, nas_net *net) {
+    size_t arena;
+    *e = NULL;
+    memset(net, 0, sizeof *net);
+    int st = nas_arena_bytes(r->c, &r->nc, NULL, r->c->search_batch, &arena);
+    if (!st) st = nas_engine_open(e, r->c, arena, r->c->seed);
+    if (!st) st = nas_net_build(net, *e, &r->nc, NULL);
+    if (st) {
+        gh_engine_destroy(*e);
+        *e = NULL;
+        return st;
+    }
+    darts_net_count cnt;
+    darts_count_net(&r->nc, NULL, &cnt);
+    printf("supernet: %d cells, C=%d, %.0f weights (%.3f M), %.0f alphas, %.1f M multiply-adds "
+           "per image, arena %.0f MiB\n",
+           r->nc.layers, r->nc.c, cnt.params, cnt.params / 1e6, cnt.arch, cnt.madds / 1e6,
+           arena / 1048576.0);
+    return GH_OK;
+}

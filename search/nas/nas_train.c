@@ -1,0 +1,202 @@
+// nas_train: training a genotype's evaluation network from scratch with DARTS's protocol
+// (train.py: SGD, cosine schedule, auxiliary loss, drop-path ramped linearly, cutout) through
+// the engine's trainer, and the final training over several seeds aggregated as mean and
+// standard deviation, recorded in the ledger.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nas_internal.h"
+
+// The training of one network as a trainer plan: drop-path set per epoch as the epoch's
+// batches are drawn, the cosine schedule, and an evaluation with a ledger row after every epoch.
+typedef struct {
+    const nas_train_opts *o;
+    nas_net *net;
+    nas_feed train;
+    const gh_images *eval;
+    images_aug norm;
+    struct ledger *l;
+    cost_meter *meter;
+    int report_every;
+    nas_train_result *r;
+} train_plan;
+
+static int train_batch(void *ctx, int epoch, int step, gh_batch *b) {
+    train_plan *k = ctx;
+    k->net->drop_path = k->o->drop_path * epoch / k->o->epochs;  // train.py: ramped from 0
+    return nas_feed_train(&k->train, epoch, step, b);
+}
+
+static double train_lr(void *ctx, int epoch, int step) {
+    (void)step;
+    const nas_train_opts *o = ((train_plan *)ctx)->o;
+    return nas_cosine_lr(o->lr, o->lr_min, epoch, o->epochs);
+}
+
+static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
+    train_plan *k = ctx;
+    const nas_train_opts *o = k->o;
+    nas_train_result *r = k->r;
+    r->train_loss = p->loss;
+    r->train_acc = p->acc;
+    int st = nas_eval_images(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
+                             &r->eval_loss, &r->eval_acc);
+    if (st) return st;
+    printf("%s epoch %d/%d: lr %.5f drop_path %.3f train_acc %.2f%% eval_acc %.2f%%\n",
+           o->phase, p->epoch + 1, o->epochs, p->lr, k->net->drop_path, 100 * r->train_acc,
+           100 * r->eval_acc);
+    fflush(stdout);
+    if (!k->l) return GH_OK;
+    ledger_epoch ep = {.phase = o->phase, .trial_id = o->trial_id, .epoch = p->epoch,
+                       .train_loss = r->train_loss, .train_acc = r->train_acc,
+                       .val_loss = r->eval_loss, .val_acc = r->eval_acc, .lr = p->lr,
+                       .cost = cost_meter_read(k->meter)};
+    return ledger_append_epoch(k->l, &ep);
+}
+
+static int train_built(gh_engine *e, train_plan *k, const gh_images *train) {
+    const nas_train_opts *o = k->o;
+    int st = nas_feed_init(&k->train, train, &o->aug, o->batch, o->seed);
+    if (st) return st;
+    gh_step_def sd = {.loss = nas_net_loss, .model = k->net, .group = GH_GROUP_WEIGHTS,
+                      .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
+                      .grad_clip = o->grad_clip};
+    gh_train_plan plan = {.phase = o->phase, .epochs = o->epochs,
+                          .steps = nas_feed_steps(&k->train, train->n),
+                          .report_every = k->report_every, .batch = train_batch,
+                          .lr = train_lr, .step_def = &sd, .epoch_end = train_epoch_end,
+                          .ctx = k};
+    st = gh_train_run(e, &plan, NULL, NULL);
+    // no epochs (final_epochs 0): the untrained network is measured, never reported as 0
+    if (!st && o->epochs == 0)
+        st = nas_eval_images(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
+                             &k->r->eval_loss, &k->r->eval_acc);
+    nas_feed_free(&k->train);
+    return st;
+}
+
+int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *train,
+                       const gh_images *eval, const nas_train_opts *o, struct ledger *l,
+                       nas_train_result *r) {
+    *r = (nas_train_result){.train_loss = NAN, .train_acc = NAN, .eval_loss = NAN,
+                            .eval_acc = NAN};
+    nas_net net = {0};
+    train_plan k = {.o = o, .net = &net, .eval = eval, .norm = o->aug, .l = l,
+                    .report_every = c->report_every, .r = r};
+    k.norm.crop_pad = k.norm.flip = k.norm.cutout = 0;
+    k.meter = cost_meter_create(nas_gpus(c));
+    cost_meter_start(k.meter);
+    size_t arena = 0;
+    gh_engine *e = NULL;
+    int st = nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
+    if (!st) st = nas_engine_open(&e, c, arena, o->seed);
+    if (!st) st = nas_net_build(&net, e, &o->nc, g);
+    if (!st) {
+        net.aux_weight = o->aux_weight;
+        st = train_built(e, &k, train);
+        cost_meter_note_peak_mem(k.meter, (double)gh_engine_arena_peak(e));
+    }
+    r->cost = cost_meter_read(k.meter);
+    nas_net_free(&net);
+    gh_engine_destroy(e);
+    cost_meter_destroy(k.meter);
+    return st;
+}
+
+// Trains g once with seed; records the trial.
+static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
+                     const genotype *g, uint64_t seed, int64_t trial_id, double *test_acc) {
+    gh_images train = {0}, test = {0};
+    const gh_images *tr = &d->train, *te = &d->test;
+    int st = GH_OK;
+    if (c->final_limit > 0 && c->final_limit < d->train.n) {
+        if ((st = images_sample(&train, &d->train, c->final_limit, seed))) return st;
+        tr = &train;
+    }
+    if (c->test_limit > 0 && c->test_limit < d->test.n) {
+        int *idx = malloc(sizeof(int) * (size_t)c->test_limit);
+        if (!idx) st = gh_fail(GH_ENOMEM, "final: no memory");
+        for (int i = 0; idx && i < c->test_limit; i++) idx[i] = i;
+        if (!st) st = images_subset(&test, &d->test, idx, c->test_limit);
+        free(idx);
+        te = &test;
+    }
+    nas_train_opts o = {.nc = nas_net_for(d, c->final_layers, c->final_channels, c->auxiliary),
+                        .epochs = c->final_epochs, .batch = c->final_batch, .lr = c->final_lr,
+                        .lr_min = c->final_lr_min, .momentum = c->final_momentum,
+                        .wd = c->final_wd, .grad_clip = c->final_grad_clip,
+                        .drop_path = c->drop_path, .aux_weight = c->aux_weight, .aug = d->norm,
+                        .seed = seed, .phase = "final", .trial_id = trial_id};
+    o.aug.crop_pad = c->final_crop_pad;
+    o.aug.flip = c->final_flip;
+    o.aug.cutout = c->final_cutout;
+    darts_net_count cnt;
+    if (st || (st = darts_count_net(&o.nc, g, &cnt))) goto done;
+    printf("final seed %llu: %d cells, C=%d, %.0f params (%.3f M; auxiliary head %.0f more), "
+           "%.1f M multiply-adds, %d training and %d test images\n",
+           (unsigned long long)seed, o.nc.layers, o.nc.c, cnt.params, cnt.params / 1e6,
+           cnt.params_aux, cnt.madds / 1e6, tr->n, te->n);
+    nas_train_result r;
+    st = nas_train_genotype(c, g, tr, te, &o, l, &r);
+    *test_acc = st ? NAN : r.eval_acc;
+    if (l) {
+        char text[2048];
+        genotype_print(g, text, sizeof text);
+        ledger_trial t = {.id = trial_id, .arch = text, .learner = "", .fidelity = c->final_epochs,
+                          .train_acc = st ? NAN : r.train_acc, .val_acc = NAN,
+                          .test_acc = *test_acc, .train_loss = st ? NAN : r.train_loss,
+                          .val_loss = NAN, .test_loss = st ? NAN : r.eval_loss,
+                          .madds = cnt.madds, .params = cnt.params, .cost = r.cost,
+                          .status = st == GH_ENAN ? "nan" : st ? "failed" : "ok"};
+        int st2 = ledger_append_trial(l, &t);
+        if (!st2) st2 = ledger_add_phase_cost(l, "final", &r.cost);
+        if (!st) st = st2;
+    }
+    if (!st)
+        printf("final seed %llu: test_acc %.2f%% (%.2f%% error), %.1f s wall, %.1f s CPU\n",
+               (unsigned long long)seed, 100 * r.eval_acc, 100 * (1 - r.eval_acc), r.cost.wall_s,
+               r.cost.cpu_s);
+done:
+    images_free(&train);
+    images_free(&test);
+    return st;
+}
+
+int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, const genotype *g,
+                  double *mean_acc, double *sd_acc) {
+    uint64_t seeds[64];
+    int ns = 0;
+    if (!c->seeds[0]) {
+        seeds[ns++] = c->seed;
+    } else {
+        const char *p = c->seeds;
+        while (*p) {
+            char *end;
+            unsigned long long v = strtoull(p, &end, 10);
+            if (end == p || ns == 64)
+                return gh_fail(GH_EINVAL, "seeds '%s': expected up to 64 comma-separated integers",
+                               c->seeds);
+            seeds[ns++] = v;
+            p = end;
+            while (*p == ',' || *p == ' ') p++;
+        }
+    }
+    double acc[64], sum = 0;
+    for (int i = 0; i < ns; i++) {
+        int st = final_one(c, d, l, g, seeds[i], 10000 + i, &acc[i]);
+        if (st) return st;
+        sum += acc[i];
+    }
+    double mean = sum / ns, ss = 0;
+    for (int i = 0; i < ns; i++) ss += (acc[i] - mean) * (acc[i] - mean);
+    double sd = ns > 1 ? sqrt(ss / (ns - 1)) : 0.0;   // sample sd across seeds, as the paper
+    *mean_acc = mean;
+    *sd_acc = sd;
+    char text[256];
+    snprintf(text, sizeof text, "test accuracy %.4f +- %.4f (error %.2f +- %.2f %%) over %d seed(s)",
+             mean, sd, 100 * (1 - mean), 100 * sd, ns);
+    printf("final: %s\n", text);
+    return l ? ledger_put_text(l, "final_summary", text) : GH_OK;
+}
