@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "cli.h"
@@ -47,4 +50,23 @@ int cli_seed(const char *cmd, const char *opt, const char *s, uint64_t *out) {
     }
     *out = v;
     return 0;
+}
+
+int cli_out_path(const char *cmd, const char *opt, const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "gpuhours %s: %s %s is a directory; expected a file name (e.g. "
+                "%s/run.h5)\n", cmd, opt, path, path);
+        return 2;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK | X_OK) == 0) return 0;
+    fprintf(stderr, "gpuhours %s: %s %s: expected a file in a writable directory; %s: %s\n", cmd,
+            opt, path, dir, strerror(errno));
+    return 2;
 }

@@ -35,3 +35,6 @@ int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, l
 int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
                double *out);
 int cli_seed(const char *cmd, const char *opt, const char *s, uint64_t *out);
+// An output file option: not an existing directory, in a directory that exists and can be
+// written; 0, or 2 after a message. Checked before a run starts, so no run ends in "cannot write".
+int cli_out_path(const char *cmd, const char *opt, const char *path);

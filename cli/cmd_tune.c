@@ -2,13 +2,10 @@
 // their hyperparameters (CFO with ECI learner selection by default), or one of the baselines,
 // or all of them in turn on the same split and budget; one HDF5 ledger per searcher and the
 // refit best model saved for `gpuhours predict`.
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "kernels/kernels.h"
@@ -156,37 +153,6 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
     return 0;
 }
 
-// --out must name a file (an existing directory was silently given ".h5"), and the
-// directories that --out and --model write into must exist and be writable: checked before
-// the search, so that it does not end in "cannot write" with a failed run file.
-static int writable_dir_of(const char *opt, const char *path) {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    if (access(dir, W_OK | X_OK) == 0) return 0;
-    fprintf(stderr, "gpuhours tune: %s %s: directory %s: %s\n", opt, path, dir, strerror(errno));
-    return 2;
-}
-
-static int check_paths(const tune_config *c) {
-    struct stat sb;
-    if (c->out && stat(c->out, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "gpuhours tune: --out %s is a directory; give a file name (e.g. "
-                "%s/run.h5)\n", c->out, c->out);
-        return 2;
-    }
-    if (c->model && stat(c->model, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "gpuhours tune: --model %s is a directory; give a file name\n", c->model);
-        return 2;
-    }
-    if (c->out && writable_dir_of("--out", c->out)) return 2;
-    if (c->model && c->refit && writable_dir_of("--model", c->model)) return 2;
-    return 0;
-}
-
 int cmd_tune(int argc, char **argv) {
     tune_config c = {.searcher = "cfo", .budget_s = 60, .seed = 1, .refit = 1};
     enum { OPT_TASK = 256, OPT_HOLDOUT, OPT_SPACE, OPT_MODEL, OPT_NOREFIT, OPT_RESUME };
@@ -256,7 +222,8 @@ int cmd_tune(int argc, char **argv) {
         fprintf(stderr, "gpuhours tune: --metric: %s\n", gh_error_get());
         return 2;
     }
-    if (check_paths(&c)) return 2;
+    if (c.out && cli_out_path("tune", "--out", c.out)) return 2;
+    if (c.model && c.refit && cli_out_path("tune", "--model", c.model)) return 2;
 
     gh_table table;
     int st = table_read(&table, c.data);

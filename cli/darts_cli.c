@@ -42,29 +42,26 @@ static void print_help(const char *usage) {
     }
 }
 
+// Presets are NAME.conf in the first of these directories that has it: each directory of
+// $GH_PRESET_PATH (colon-separated), ./reproductions, the source tree's reproductions/ as
+// recorded at build time, and <prefix>/share/gpuhours/reproductions of `make install`; so an
+// installed or out-of-tree binary finds them too. A NAME with '/' or ".conf" is a file path.
 int darts_cli_find_preset(const char *name, char *path, size_t len) {
     struct stat sb;
     if (strchr(name, '/') || strstr(name, ".conf")) {
         snprintf(path, len, "%s", name);
         return stat(path, &sb) == 0 ? GH_OK : gh_fail(GH_EIO, "config file %s not found", name);
     }
-    snprintf(path, len, "reproductions/%s.conf", name);
-    if (stat(path, &sb) == 0) return GH_OK;
-    // the binary lives in <source>/<build dir>/gpuhours
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        for (int up = 0; up < 3; up++) {
-            char *slash = strrchr(exe, '/');
-            if (!slash) break;
-            *slash = 0;
-            snprintf(path, len, "%s/reproductions/%s.conf", exe, name);
-            if (stat(path, &sb) == 0) return GH_OK;
-        }
+    char dirs[4096] = "";
+    const char *env = getenv("GH_PRESET_PATH");
+    snprintf(dirs, sizeof dirs, "%s%s%s:%s:%s", env ? env : "", env && *env ? ":" : "",
+             "reproductions", GH_SOURCE_DIR "/reproductions", GH_PRESET_INSTALL_DIR);
+    for (char *d = strtok(dirs, ":"); d; d = strtok(NULL, ":")) {
+        snprintf(path, len, "%s/%s.conf", d, name);
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) return GH_OK;
     }
-    return gh_fail(GH_EIO, "preset '%s': no reproductions/%s.conf in the current directory or "
-                           "beside the binary's source tree", name, name);
+    return gh_fail(GH_EIO, "preset '%s': no %s.conf in $GH_PRESET_PATH, ./reproductions, %s or "
+                   "%s", name, name, GH_SOURCE_DIR "/reproductions", GH_PRESET_INSTALL_DIR);
 }
 
 int darts_cli_parse(const char *cmd, const char *usage, int argc, char **argv, nas_config *c) {
@@ -139,6 +136,7 @@ int darts_cli_parse(const char *cmd, const char *usage, int argc, char **argv, n
         fprintf(stderr, "gpuhours %s: unexpected argument '%s' (see --help)\n", cmd, argv[optind]);
         rc = 2;
     }
+    if (rc == 0 && c->out[0] && cli_out_path(cmd, "--out", c->out)) rc = 2;
 out:
     free(opts);
     return rc;

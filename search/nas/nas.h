@@ -97,6 +97,10 @@ typedef struct {
     nas_random_config random;
 } nas_config;
 
+// The final-training seed list "0,1,2": integers in 0..2^53, separated by commas, no empty
+// item, none twice. GH_EINVAL naming the character where it goes wrong.
+#define NAS_MAX_SEEDS 64
+int nas_seeds_parse(const char *text, uint64_t *out, int max, int *n);
 void nas_config_defaults(nas_config *c);
 // Applies "key = value" (file and line name the source in errors; file may be NULL). section:
 // the file's current [section] (NULL or "": any key).

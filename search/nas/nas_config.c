@@ -62,77 +62,86 @@ typedef struct {
     const char *section, *key;
     ktype type;
     size_t off, size;
+    double lo, hi;       // accepted range, inclusive (numbers; a double must also be finite)
     const char *help;
 } kdef;
 
-// K?(section, key, field, help): the key is also its --flag; field is the nas_config member
-// (darts.order, ...: a member of the method's section struct).
-#define KS(s, k, f, h) {s, k, K_STR, offsetof(nas_config, f), sizeof(((nas_config *)0)->f), h}
-#define KI(s, k, f, h) {s, k, K_INT, offsetof(nas_config, f), sizeof(int), h}
-#define KU(s, k, f, h) {s, k, K_U64, offsetof(nas_config, f), sizeof(uint64_t), h}
-#define KD(s, k, f, h) {s, k, K_DBL, offsetof(nas_config, f), sizeof(double), h}
+// K?(section, key, field, [lo, hi,] help): the key is also its --flag; field is the nas_config
+// member (darts.order, ...: a member of the method's section struct). Every number has a range,
+// so that a negative batch or zero epochs is refused with the range instead of failing later.
+#define KS(s, k, f, h) {s, k, K_STR, offsetof(nas_config, f), sizeof(((nas_config *)0)->f), 0, 0, h}
+#define KI(s, k, f, lo, hi, h) {s, k, K_INT, offsetof(nas_config, f), sizeof(int), lo, hi, h}
+#define KU(s, k, f, h) \
+    {s, k, K_U64, offsetof(nas_config, f), sizeof(uint64_t), 0, 9007199254740992.0, h}
+#define KD(s, k, f, lo, hi, h) {s, k, K_DBL, offsetof(nas_config, f), sizeof(double), lo, hi, h}
+#define BIG 1e9
 
 static const kdef keys[] = {
     KS("run", "backend", backend, "auto, cpu, ref, cuda, cuda:N"),
-    KI("run", "deterministic", deterministic, "1: fixed-order reductions on the GPU"),
+    KI("run", "deterministic", deterministic, 0, 1, "1: fixed-order reductions on the GPU"),
     KU("run", "seed", seed, "seed of initialisation, data order, augmentation and search"),
     KS("run", "out", out, "results file (\"\" = results/<method>-<dataset>-<time>.h5)"),
-    KI("run", "threads", threads, "CPU threads (0 = OpenMP default)"),
-    KD("run", "arena_mb", arena_mb, "activation arena in MiB (0 = measured by a probe step)"),
-    KI("run", "report_every", report_every, "steps between progress lines"),
+    KI("run", "threads", threads, 0, 4096, "CPU threads (0 = OpenMP default)"),
+    KD("run", "arena_mb", arena_mb, 0, 10000000.0,
+       "activation arena in MiB (0 = measured by a probe step)"),
+    KI("run", "report_every", report_every, 1, BIG, "steps between progress lines"),
     KS("data", "dataset", dataset, "cifar10, cifar100, fashion-mnist, mnist"),
     KS("data", "data_dir", data_dir, "data directory (\"\" = Fashion-MNIST's Debian package)"),
-    KD("data", "train_portion", train_portion,
+    KD("data", "train_portion", train_portion, 0.01, 0.99,
        "fraction of the training set that trains weights (rest: architecture)"),
-    KI("data", "search_limit", search_limit,
+    KI("data", "search_limit", search_limit, 0, BIG,
        "> 0: search on a seeded sample of this many training images"),
-    KI("data", "search_val_limit", search_val_limit,
+    KI("data", "search_val_limit", search_val_limit, 0, BIG,
        "> 0: validation accuracy on at most this many images"),
-    KI("data", "final_limit", final_limit,
+    KI("data", "final_limit", final_limit, 0, BIG,
        "> 0: final training on a seeded sample of this many training images"),
-    KI("data", "test_limit", test_limit, "> 0: test on the first this many test images"),
+    KI("data", "test_limit", test_limit, 0, BIG, "> 0: test on the first this many test images"),
     KS("search", "method", method, "search method (the methods below)"),
-    KI("search", "search_layers", search_layers, "search network cells"),
-    KI("search", "search_channels", search_channels, "search network initial channels"),
-    KI("search", "search_epochs", search_epochs, "search epochs"),
-    KI("search", "search_batch", search_batch, "search batch size"),
-    KD("search", "search_lr", search_lr,
+    KI("search", "search_layers", search_layers, 1, 64, "search network cells"),
+    KI("search", "search_channels", search_channels, 1, 1024, "search network initial channels"),
+    KI("search", "search_epochs", search_epochs, 1, 100000, "search epochs"),
+    KI("search", "search_batch", search_batch, 1, 4096, "search batch size"),
+    KD("search", "search_lr", search_lr, 1e-09, 10,
        "weight learning rate (SGD), also xi of DARTS's unrolled step"),
-    KD("search", "search_lr_min", search_lr_min, "cosine schedule's final weight learning rate"),
-    KD("search", "search_momentum", search_momentum, "weight SGD momentum"),
-    KD("search", "search_wd", search_wd, "weight decay"),
-    KD("search", "search_grad_clip", search_grad_clip, "weight gradient norm clip"),
-    KI("search", "search_crop_pad", search_crop_pad,
+    KD("search", "search_lr_min", search_lr_min, 0, 10,
+       "cosine schedule's final weight learning rate"),
+    KD("search", "search_momentum", search_momentum, 0, 0.999999, "weight SGD momentum"),
+    KD("search", "search_wd", search_wd, 0, 1, "weight decay"),
+    KD("search", "search_grad_clip", search_grad_clip, 0, 1000000.0, "weight gradient norm clip"),
+    KI("search", "search_crop_pad", search_crop_pad, 0, 64,
        "search augmentation: random crop padding (0 off)"),
-    KI("search", "search_flip", search_flip, "search augmentation: horizontal flip"),
-    KI("search", "search_cutout", search_cutout, "search augmentation: cutout side (0 off)"),
+    KI("search", "search_flip", search_flip, 0, 1, "search augmentation: horizontal flip"),
+    KI("search", "search_cutout", search_cutout, 0, 1024,
+       "search augmentation: cutout side (0 off)"),
     KS("final", "genotype", genotype,
        "genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet)"),
-    KI("final", "final_layers", final_layers, "evaluation network cells"),
-    KI("final", "final_channels", final_channels, "evaluation network initial channels"),
-    KI("final", "final_epochs", final_epochs, "final training epochs (0: test untrained)"),
-    KI("final", "final_batch", final_batch, "final training batch size"),
-    KD("final", "final_lr", final_lr, "final training learning rate"),
-    KD("final", "final_lr_min", final_lr_min, "final cosine schedule's last learning rate"),
-    KD("final", "final_momentum", final_momentum, "final SGD momentum"),
-    KD("final", "final_wd", final_wd, "final weight decay"),
-    KD("final", "final_grad_clip", final_grad_clip, "final gradient norm clip"),
-    KI("final", "auxiliary", auxiliary, "auxiliary head (1/0)"),
-    KD("final", "aux_weight", aux_weight, "auxiliary loss weight"),
-    KD("final", "drop_path", drop_path,
+    KI("final", "final_layers", final_layers, 1, 64, "evaluation network cells"),
+    KI("final", "final_channels", final_channels, 1, 1024, "evaluation network initial channels"),
+    KI("final", "final_epochs", final_epochs, 0, 100000,
+       "final training epochs (0: test untrained)"),
+    KI("final", "final_batch", final_batch, 1, 4096, "final training batch size"),
+    KD("final", "final_lr", final_lr, 1e-09, 10, "final training learning rate"),
+    KD("final", "final_lr_min", final_lr_min, 0, 10, "final cosine schedule's last learning rate"),
+    KD("final", "final_momentum", final_momentum, 0, 0.999999, "final SGD momentum"),
+    KD("final", "final_wd", final_wd, 0, 1, "final weight decay"),
+    KD("final", "final_grad_clip", final_grad_clip, 0, 1000000.0, "final gradient norm clip"),
+    KI("final", "auxiliary", auxiliary, 0, 1, "auxiliary head (1/0)"),
+    KD("final", "aux_weight", aux_weight, 0, 100, "auxiliary loss weight"),
+    KD("final", "drop_path", drop_path, 0, 0.999999,
        "drop-path probability, ramped linearly from 0 over the epochs"),
-    KI("final", "final_crop_pad", final_crop_pad, "final augmentation: random crop padding"),
-    KI("final", "final_flip", final_flip, "final augmentation: horizontal flip"),
-    KI("final", "final_cutout", final_cutout, "final augmentation: cutout side (0 off)"),
+    KI("final", "final_crop_pad", final_crop_pad, 0, 64, "final augmentation: random crop padding"),
+    KI("final", "final_flip", final_flip, 0, 1, "final augmentation: horizontal flip"),
+    KI("final", "final_cutout", final_cutout, 0, 1024, "final augmentation: cutout side (0 off)"),
     KS("final", "seeds", seeds, "final training seeds, comma separated (\"\" = seed)"),
-    KI("darts", "order", darts.order, "1 (first order) or 2 (second order, unrolled)"),
-    KD("darts", "arch_lr", darts.arch_lr, "architecture learning rate (Adam)"),
-    KD("darts", "arch_beta1", darts.arch_beta1, "architecture Adam beta1"),
-    KD("darts", "arch_beta2", darts.arch_beta2, "architecture Adam beta2"),
-    KD("darts", "arch_wd", darts.arch_wd, "architecture weight decay"),
-    KI("random", "random_archs", random.archs,
+    KI("darts", "order", darts.order, 1, 2, "1 (first order) or 2 (second order, unrolled)"),
+    KD("darts", "arch_lr", darts.arch_lr, 0, 10, "architecture learning rate (Adam)"),
+    KD("darts", "arch_beta1", darts.arch_beta1, 0, 0.999999, "architecture Adam beta1"),
+    KD("darts", "arch_beta2", darts.arch_beta2, 0, 0.999999, "architecture Adam beta2"),
+    KD("darts", "arch_wd", darts.arch_wd, 0, 1, "architecture weight decay"),
+    KI("random", "random_archs", random.archs, 1, 1000000,
        "genotypes sampled: trained (random) or scored with shared weights (random-ws)"),
-    KI("random", "random_epochs", random.epochs, "random: epochs each sampled genotype trains"),
+    KI("random", "random_epochs", random.epochs, 1, 100000,
+       "random: epochs each sampled genotype trains"),
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -147,9 +156,9 @@ const char *nas_config_key(int i, const char **help, const char **section) {
 
 static int bad(const char *file, int line, const char *key, const char *value, const char *want) {
     if (file)
-        return gh_fail(GH_EFORMAT, "%s:%d: key '%s': value '%s' is not %s", file, line, key, value,
-                       want);
-    return gh_fail(GH_EINVAL, "option --%s: value '%s' is not %s", key, value, want);
+        return gh_fail(GH_EFORMAT, "%s:%d: key '%s': value '%s': expected %s", file, line, key,
+                       value, want);
+    return gh_fail(GH_EINVAL, "--%s '%s': expected %s", key, value, want);
 }
 
 static int is_section(const char *name) {
@@ -165,6 +174,38 @@ static void section_names(char *out, size_t len) {
         if (i == 0 || strcmp(keys[i].section, keys[i - 1].section))
             n += (size_t)snprintf(n < len ? out + n : NULL, n < len ? len - n : 0, "%s[%s]",
                                   i ? ", " : "", keys[i].section);
+}
+
+#define SEEDS_EXPECTED "expected distinct comma-separated integers in 0..2^53"
+
+int nas_seeds_parse(const char *text, uint64_t *out, int max, int *n) {
+    *n = 0;
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ') p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return gh_fail(GH_EINVAL, "seeds '%s': " SEEDS_EXPECTED " (at most %d), found "
+                           "'%.12s' at character %d", text, max, p, (int)(p - text) + 1);
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (errno || v > 9007199254740992ull)
+            return gh_fail(GH_EINVAL, "seeds '%s': " SEEDS_EXPECTED "; %.*s is larger", text,
+                           (int)(end - p), p);
+        for (int i = 0; i < *n; i++)
+            if (out[i] == v)
+                return gh_fail(GH_EINVAL, "seeds '%s': " SEEDS_EXPECTED "; %llu appears twice",
+                               text, v);
+        if (*n == max)
+            return gh_fail(GH_EINVAL, "seeds '%s': " SEEDS_EXPECTED "; more than %d", text, max);
+        out[(*n)++] = v;
+        p = end;
+        while (*p == ' ') p++;
+        if (!*p) return GH_OK;
+        if (*p++ != ',')
+            return gh_fail(GH_EINVAL, "seeds '%s': " SEEDS_EXPECTED "; found '%c' at character %d",
+                           text, p[-1], (int)(p - text));
+    }
 }
 
 int nas_config_set(nas_config *c, const char *section, const char *key, const char *value,
@@ -188,30 +229,48 @@ int nas_config_set(nas_config *c, const char *section, const char *key, const ch
                            line, value, names);
         return gh_fail(GH_EINVAL, "unknown search method '%s' (known: %s)", value, names);
     }
-    char *p = (char *)c + k->off, *end;
+    char *p = (char *)c + k->off, *end, want[96];
+    if (!strcmp(key, "seeds") && *value) {   // checked here, before any run file exists
+        uint64_t seeds[NAS_MAX_SEEDS];
+        int n;
+        if (nas_seeds_parse(value, seeds, NAS_MAX_SEEDS, &n)) {
+            if (file) return gh_fail(GH_EFORMAT, "%s:%d: %s", file, line, gh_error_get());
+            return gh_fail(GH_EINVAL, "--seeds: %s", gh_error_get());
+        }
+    }
     errno = 0;
     switch (k->type) {
     case K_STR:
-        if (strlen(value) >= k->size) return bad(file, line, key, value, "short enough");
+        if (strlen(value) >= k->size) {
+            snprintf(want, sizeof want, "text of at most %zu bytes", k->size - 1);
+            return bad(file, line, key, value, want);
+        }
         snprintf(p, k->size, "%s", value);
         break;
     case K_INT: {
         long v = strtol(value, &end, 10);
-        if (!*value || *end || errno || v < -1000000000L || v > 1000000000L)
-            return bad(file, line, key, value, "an integer");
+        if (!*value || *end || errno || v < k->lo || v > k->hi) {
+            snprintf(want, sizeof want, "an integer in %.0f..%.0f", k->lo, k->hi);
+            return bad(file, line, key, value, want);
+        }
         *(int *)p = (int)v;
         break;
     }
     case K_U64: {
-        unsigned long long v = strtoull(value, &end, 10);
-        if (!*value || *end || errno || value[0] == '-')
-            return bad(file, line, key, value, "a non-negative integer");
+        unsigned long long v = value[0] >= '0' && value[0] <= '9' ? strtoull(value, &end, 10) : 0;
+        if (!(value[0] >= '0' && value[0] <= '9') || *end || errno || (double)v > k->hi) {
+            snprintf(want, sizeof want, "an integer in 0..%.0f", k->hi);
+            return bad(file, line, key, value, want);
+        }
         *(uint64_t *)p = v;
         break;
     }
     case K_DBL: {
         double v = strtod(value, &end);
-        if (!*value || *end || errno) return bad(file, line, key, value, "a number");
+        if (!*value || *end || errno || !(v >= k->lo && v <= k->hi)) {
+            snprintf(want, sizeof want, "a finite number in [%g, %g]", k->lo, k->hi);
+            return bad(file, line, key, value, want);
+        }
         *(double *)p = v;
         break;
     }

@@ -166,24 +166,11 @@ done:
 
 int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, const genotype *g,
                   double *mean_acc, double *sd_acc) {
-    uint64_t seeds[64];
+    uint64_t seeds[NAS_MAX_SEEDS];
     int ns = 0;
-    if (!c->seeds[0]) {
-        seeds[ns++] = c->seed;
-    } else {
-        const char *p = c->seeds;
-        while (*p) {
-            char *end;
-            unsigned long long v = strtoull(p, &end, 10);
-            if (end == p || ns == 64)
-                return gh_fail(GH_EINVAL, "seeds '%s': expected up to 64 comma-separated integers",
-                               c->seeds);
-            seeds[ns++] = v;
-            p = end;
-            while (*p == ',' || *p == ' ') p++;
-        }
-    }
-    double acc[64], sum = 0;
+    if (!c->seeds[0]) seeds[ns++] = c->seed;
+    else if (nas_seeds_parse(c->seeds, seeds, NAS_MAX_SEEDS, &ns)) return GH_EINVAL;
+    double acc[NAS_MAX_SEEDS], sum = 0;
     for (int i = 0; i < ns; i++) {
         int st = final_one(c, d, l, g, seeds[i], 10000 + i, &acc[i]);
         if (st) return st;

@@ -27,16 +27,41 @@ CASES = [
     (["train"], "--seed", ["-1", "99999999999999999999"]),
     (["train"], "--max-train", ["-1"]),
     (["train"], "--threads", ["-1", "5000"]),
+    (["search", "darts"], "--search_batch", ["-4", "0", "4097"]),
+    (["search", "darts"], "--search_epochs", ["0", "-1"]),
+    (["search", "darts"], "--search_lr", ["0", "-0.1", "11"]),
+    (["search", "darts"], "--order", ["0", "3"]),
+    (["search", "darts"], "--train_portion", ["0", "1"]),
+    (["search", "darts"], "--seed", ["-1", "99999999999999999999"]),
+    (["search", "darts"], "--threads", ["-1"]),
+    (["search", "random-ws"], "--random_archs", ["0", "-2"]),
+    (["train", "--genotype", "DARTS_V2"], "--final_batch", ["-3", "0"]),
+    (["train", "--genotype", "DARTS_V2"], "--final_epochs", ["-1"]),
+    (["train", "--genotype", "DARTS_V2"], "--drop_path", ["-0.1", "1"]),
+    (["train", "--genotype", "DARTS_V2"], "--seeds",
+     ["1,,2", "-1", ",", "1,", "99999999999999999999", "1,1", "1;2"]),
+    (["reproduce", "darts-fashion-mnist-smoke"], "--final_batch", ["-3"]),
 ]
+# output paths: an existing directory, a directory that does not exist
+PATH_CASES = [
+    (["tune", "{data}", "-q", "--budget", "1"], "--out"),
+    (["tune", "{data}", "-q", "--budget", "1"], "--model"),
+    (["search", "darts"], "--out"),
+    (["train", "--genotype", "DARTS_V2"], "--out"),
+]
+PATHS = ["{tmp}", "/nonexistent-gh-dir/run.h5"]
 
 
 def main():
     exe, data = sys.argv[1], sys.argv[2]
     failed = passed = 0
-    for prefix, opt, values in CASES:
-        for v in values + COMMON_BAD:
+    # an empty seed list is valid (the run's seed)
+    cases = [(p, o, vs + [b for b in COMMON_BAD if b or o != "--seeds"]) for p, o, vs in CASES]
+    cases += [(p, o, PATHS) for p, o in PATH_CASES]
+    for prefix, opt, values in cases:
+        for v in values:
             with tempfile.TemporaryDirectory() as tmp:
-                args = [exe] + [a.format(data=data) for a in prefix] + [opt, v]
+                args = [exe] + [a.format(data=data) for a in prefix] + [opt, v.format(tmp=tmp)]
                 p = subprocess.run(args, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, timeout=60)
                 made = sorted(os.listdir(tmp))
