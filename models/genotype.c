@@ -245,13 +245,19 @@ static void put(sink *s, const char *fmt, const char *a, int b) {
     s->n += (size_t)k;
 }
 
+// An op index outside the genotype ops prints as "?" rather than indexing past the table (a
+// genotype that was never filled in, as a search of zero epochs once produced).
 static void put_cell(sink *s, const geno_cell *cell, const char *name) {
     put(s, "%s=[", name, 0);
-    for (int i = 0; i < 2 * cell->steps; i++)
-        put(s, i ? ", ('%s', %d)" : "('%s', %d)", darts_ops[cell->edge[i].op].name,
-            cell->edge[i].input);
+    int steps = cell->steps >= 0 && cell->steps <= GENO_MAX_STEPS ? cell->steps : 0;
+    for (int i = 0; i < 2 * steps; i++) {
+        int op = cell->edge[i].op;
+        put(s, i ? ", ('%s', %d)" : "('%s', %d)",
+            op >= 0 && op < DARTS_NUM_GENO_OPS ? darts_ops[op].name : "?", cell->edge[i].input);
+    }
     put(s, "], %s_concat=[", name, 0);
-    for (int i = 0; i < cell->nconcat; i++) put(s, i ? ", %d" : "%d", NULL, cell->concat[i]);
+    int nc = cell->nconcat >= 0 && cell->nconcat <= GENO_MAX_STEPS + 2 ? cell->nconcat : 0;
+    for (int i = 0; i < nc; i++) put(s, i ? ", %d" : "%d", NULL, cell->concat[i]);
     put(s, "]", NULL, 0);
 }
 

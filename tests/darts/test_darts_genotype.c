@@ -26,7 +26,23 @@ static void bad(const char *text, const char *must_contain) {
               gh_error_get(), must_contain);
 }
 
+// A genotype never filled in (garbage op indices and counts) prints without reading past the
+// op table: "?" for an op it cannot name (ASan: global-buffer-overflow before).
+static void print_garbage(void) {
+    genotype g;
+    memset(&g, 0x7f, sizeof g);
+    g.normal.steps = g.reduce.steps = 4;
+    g.normal.nconcat = g.reduce.nconcat = 4;
+    char text[2048];
+    genotype_print(&g, text, sizeof text);
+    CHECK_MSG(strstr(text, "('?', ") != NULL, "%s", text);
+    memset(&g, 0x7f, sizeof g);   // counts out of range too: empty cells
+    genotype_print(&g, text, sizeof text);
+    CHECK_MSG(!strncmp(text, "Genotype(normal=[], normal_concat=[]", 36), "%s", text);
+}
+
 int main(void) {
+    print_garbage();
     const char *names[] = {"DARTS_V1", "DARTS_V2", "DARTS", "NASNet", "AmoebaNet"};
     for (int i = 0; i < 5; i++) {
         CHECK(genotype_named(names[i]) != NULL);
