@@ -34,19 +34,6 @@ int ledger_h5_fail(int status, const char *stmt, const char *file, int line, con
                    msg[0] ? msg : "no HDF5 message", file, line);
 }
 
-// HDF5 prints its error stack to stderr by default; the ledger reports through gh_error
-// instead. Saved and restored around every public entry point.
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} quiet;
-static quiet quiet_on(void) {
-    quiet q;
-    H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return q;
-}
-static void quiet_off(quiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }
 
 // ---- small helpers ------------------------------------------------------------------------------
 static double run_clock(const ledger *l) { return l->run_time0 + (gh_wall_seconds() - l->wall0); }

@@ -29,18 +29,6 @@ struct ledger_ckpt_reader {
     char *method, *config_text, *run_id, *run_file, *written_at;
 };
 
-// HDF5 prints its error stack by default; checkpoints report through gh_error instead.
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} quiet;
-static quiet quiet_on(void) {
-    quiet q;
-    H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return q;
-}
-static void quiet_off(quiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }
 
 static char *cat(const char *a, const char *b) {
     size_t na = strlen(a), nb = strlen(b);

@@ -8,6 +8,20 @@
 
 // ---- one foreign-API check: HDF5 calls return < 0 on failure --------------------------------
 // Records the statement, file and line, and the innermost HDF5 message, then jumps to `fail`.
+// HDF5 prints its error stack to stderr by default; the ledger reports through gh_error
+// instead: every public entry point saves, silences and restores it.
+typedef struct {
+    H5E_auto2_t fn;
+    void *data;
+} quiet;
+static inline quiet quiet_on(void) {
+    quiet q;
+    H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return q;
+}
+static inline void quiet_off(quiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }
+
 #define H5_CHECK(stmt)                                                      \
     do {                                                                    \
         if ((stmt) < 0) {                                                   \
