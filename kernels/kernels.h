@@ -52,10 +52,15 @@ typedef struct {
 
 // Validates the fields (all positive, c and k divisible by groups, non-empty output) and
 // sets p, q. Zero strides/dilations are taken as 1 so that designated initialisers may omit
-// them.
+// them. (kernels/geometry.c: shared by every backend.)
 int conv2d_shape_init(conv2d_shape *sh);
+// What every conv kernel does first: copies *in to *out, normalises it (conv2d_shape_init) and
+// checks that the caller's p, q are the geometry's; GH_EINVAL naming op and the shape otherwise.
+int conv2d_shape_check(const char *op, const conv2d_shape *in, conv2d_shape *out);
 size_t conv2d_ws_floats(const conv2d_shape *sh);       // for _cpu (im2col buffers)
 size_t conv2d_ws_floats_cuda(const conv2d_shape *sh);  // for _cuda
+// The same per backend (0 for _ref), for callers that dispatch: *floats of ctx->ws.
+GH_KERNEL3(conv2d_ws, const conv2d_shape *sh, size_t *floats);
 GH_KERNEL3(conv2d_fwd, const conv2d_shape *sh, const float *x, const float *w, const float *b,
            float *y);
 GH_KERNEL3(conv2d_bwd, const conv2d_shape *sh, const float *x, const float *w, const float *dy,
@@ -91,7 +96,10 @@ typedef struct {
     int kh, kw, stride, pad;
     int p, q;   // set by pool_shape_init
 } pool_shape;
+// Validates (sizes positive, pad at most half the window, window within the padded input) and
+// sets p, q (floor). pool_shape_check: as conv2d_shape_check, for every pooling kernel.
 int pool_shape_init(pool_shape *sh);
+int pool_shape_check(const char *op, const pool_shape *in, pool_shape *out);
 GH_KERNEL3(maxpool_fwd, const pool_shape *sh, const float *x, float *y);
 GH_KERNEL3(maxpool_bwd, const pool_shape *sh, const float *x, const float *dy, float *dx);
 GH_KERNEL3(avgpool_fwd, const pool_shape *sh, const float *x, float *y);
