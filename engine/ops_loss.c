@@ -6,10 +6,9 @@ static int xent_bwd_entry(gh_engine *e, const tape_entry *t) {
     gh_tensor *logits = t->in[0];
     float *dl = grad_of(e, "xent backward", logits);
     if (!dl) return e->status;
-    float dloss;  // d(total)/d(mean loss): 1 for a plain loss, else the factor of a sum
-    if (read_scalar(e, t->out->grad, &dloss)) return e->status;
+    // d(total)/d(mean loss) stays in backend memory: 1 for a plain loss, else a sum's factor
     int n = logits->shape[0], k = logits->shape[1];
-    return KCALL(e, xent_bwd, n, k, t->save[0], t->labels, t->f[0], dloss / (float)n, dl);
+    return KCALL(e, xent_bwd, n, k, t->save[0], t->labels, t->f[0], t->out->grad, dl);
 }
 
 // The mean loss and (optionally) the hit count, on the host. On ref/cpu the arena is host

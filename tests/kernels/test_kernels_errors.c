@@ -104,7 +104,9 @@ int main(void) {
     for (int i = 0; i < 16; i++) untouched &= out[i] == 42.0f;
     CHECK_MSG(untouched, "xent_fwd_cpu wrote probabilities before rejecting a label");
     CHECK_EINVAL("xent_fwd_ref", xent_fwd_ref(NULL, 4, 4, buf, labels, 0.1f, out, out + 16));
-    CHECK_EINVAL("xent_bwd_cpu", xent_bwd_cpu(NULL, 4, 6, buf, labels, 1.5f, 1.0f, out));
+    const float dl1 = 1.0f;
+    CHECK_EINVAL("xent_bwd_cpu", xent_bwd_cpu(NULL, 4, 6, buf, labels, 1.5f, &dl1, out));
+    CHECK_EINVAL("xent_bwd_ref", xent_bwd_ref(NULL, 4, 6, buf, (int[]){0, 1, 2, 3}, 0.1f, NULL, out));
 
     // optimizers
     CHECK_EINVAL("sgd_step_cpu", sgd_step_cpu(NULL, 10, out, buf, NULL, 0.1f, 0.9f, 0.0f));
