@@ -69,7 +69,6 @@ int dev_check_backend(const gh_engine_config *cfg) {
 #endif
 }
 
-
 int dev_enter(gh_engine *e) {
     return is_cuda(e) ? gh_cuda_use_device(e->cfg.device_index) : GH_OK;
 }
