@@ -13,7 +13,7 @@
 // step many times over; DARTS search networks need more and say so in their config. On the
 // host the arena is malloc'ed, so untouched pages cost nothing.
 #define ARENA_DEFAULT_BYTES ((size_t)256 << 20)
-#define ARENA_ALIGN 256   // cudaMalloc's alignment; also keeps host tensors on cache lines
+#define ARENA_ALIGN 256   // dev_alloc's alignment; also keeps host tensors on cache lines
 #define META_CHUNK_BYTES ((size_t)1 << 20)
 
 int eng_fail(gh_engine *e, int status, const char *fmt, ...) {
@@ -59,30 +59,10 @@ int same_shape(const gh_tensor *a, const gh_tensor *b) {
 
 // ---- create / destroy ----------------------------------------------------------------------
 
-static int check_backend(const gh_engine_config *cfg) {
-    if (cfg->backend == GH_BACKEND_REF || cfg->backend == GH_BACKEND_CPU) return GH_OK;
-    if (cfg->backend != GH_BACKEND_CUDA)
-        return gh_fail(GH_EINVAL, "engine: unknown backend %d", (int)cfg->backend);
-#ifndef GH_HAVE_CUDA
-    return gh_fail(GH_ENODEV, "engine: cuda:%d requested, but this gpuhours was built without "
-                   "CUDA (configure with -DGH_CUDA=ON on a machine with nvcc)",
-                   cfg->device_index);
-#else
-    int n = gh_cuda_device_count();
-    if (n <= 0)
-        return gh_fail(GH_ENODEV, "engine: cuda:%d requested, but no GPU was found",
-                       cfg->device_index);
-    if (cfg->device_index < 0 || cfg->device_index >= n)
-        return gh_fail(GH_ENODEV, "engine: cuda:%d requested, but only %d GPU(s) were found",
-                       cfg->device_index, n);
-    return gh_cuda_set_device(cfg->device_index);
-#endif
-}
-
 int gh_engine_create(gh_engine **out, const gh_engine_config *cfg) {
     *out = NULL;
     if (!cfg) return gh_fail(GH_EINVAL, "engine: config is NULL");
-    int st = check_backend(cfg);
+    int st = dev_check_backend(cfg);
     if (st) return st;
     gh_engine *e = calloc(1, sizeof *e);
     if (!e) return gh_fail(GH_ENOMEM, "engine: %zu bytes for the engine struct", sizeof *e);
@@ -97,28 +77,27 @@ int gh_engine_create(gh_engine **out, const gh_engine_config *cfg) {
 
     e->arena_cap = (e->cfg.arena_bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     void *p = NULL;
-    if (e->cfg.backend == GH_BACKEND_CUDA) {
-        st = dev_alloc(e, &p, e->arena_cap);
-    } else {
-        p = aligned_alloc(ARENA_ALIGN, e->arena_cap);
-        st = p ? GH_OK : gh_fail(GH_ENOMEM, "host allocation of %zu bytes failed", e->arena_cap);
+    const char *what = "activation arena";
+    st = dev_alloc(e, &p, e->arena_cap);
+    e->arena = p;
+    if (!st) {
+        what = "stream and engine state";
+        st = dev_open(e);
     }
     if (st) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", gh_error_get());
-        free(e);
-        return gh_fail(st, "engine: activation arena of %zu bytes on %s: %s", cfg->arena_bytes,
-                       gh_backend_name(cfg->backend), msg);
+        gh_engine_destroy(e);
+        return gh_fail(st, "engine: %s on %s (arena of %zu bytes): %s", what,
+                       gh_backend_name(cfg->backend), cfg->arena_bytes, msg);
     }
-    e->arena = p;
     *out = e;
     return GH_OK;
 }
 
 void gh_engine_destroy(gh_engine *e) {
     if (!e) return;
-    if (e->cfg.backend == GH_BACKEND_CUDA) dev_free(e, e->arena);
-    else free(e->arena);
+    dev_free(e, e->arena);
     for (int g = 0; g < GH_NUM_GROUPS; g++) {
         dev_free(e, e->group_data[g]);
         dev_free(e, e->group_grad[g]);
@@ -127,6 +106,7 @@ void gh_engine_destroy(gh_engine *e) {
     for (int i = 0; i < e->nbuffers; i++) dev_free(e, e->buffers[i]);
     free(e->buffers);
     dev_free(e, e->ws);
+    dev_close(e);   // the stream last
     for (int i = 0; i < e->nparams; i++) {
         free((char *)e->params[i].node->t.name);
         free(e->params[i].node);
@@ -138,7 +118,6 @@ void gh_engine_destroy(gh_engine *e) {
         c = n;
     }
     free(e->tape);
-    free(e->host_tmp);
     free(e);
 }
 
@@ -206,6 +185,9 @@ void gh_step_begin(gh_engine *e) {
     e->status = GH_OK;
     e->dropout_seed = gh_rng_u64(&e->rng_dropout);
     e->dropout_ops = 0;
+    e->step++;
+    e->kc.step = e->step;
+    eng_check(e, dev_stage_step(e));
 }
 
 void gh_set_training(gh_engine *e, int training) { e->training = training != 0; }
@@ -283,13 +265,9 @@ const int *gh_labels(gh_engine *e, int n, const int *host) {
     return p;
 }
 
-int read_scalar(gh_engine *e, const float *p, float *out) {
-    return eng_check(e, dev_d2h(e, out, p, sizeof(float)));
-}
-
 int gh_tensor_to_host(gh_engine *e, const gh_tensor *t, float *host) {
     if (!op_in(e, "tensor_to_host", "t", t)) return e->status ? e->status : GH_EINVAL;
-    return eng_check(e, dev_d2h(e, host, t->data, t->numel * sizeof(float)));
+    return eng_check(e, dev_read(e, host, t->data, t->numel * sizeof(float)));
 }
 
 int gh_tensor_from_host(gh_engine *e, gh_tensor *t, const float *host) {
@@ -304,7 +282,11 @@ float gh_scalar(gh_engine *e, const gh_tensor *t) {
                  t->numel);
         return NAN;
     }
-    float v;
-    if (read_scalar(e, t->data, &v)) return NAN;
+    float v = NAN;
+    if (eng_check(e, dev_read(e, &v, t->data, sizeof v))) return NAN;
+    // the host has paid for this read: gh_backward refuses a loss it has seen not finite
+    if (!isfinite(v)) ((tnode *)t)->host_nonfinite = 1;
     return v;
 }
+
+int gh_engine_check_finite(gh_engine *e) { return eng_check(e, dev_read(e, NULL, NULL, 0)); }

@@ -112,35 +112,68 @@ gh_tensor *gh_dropout(gh_engine *e, gh_tensor *x, float p);        // identity w
 gh_tensor *gh_droppath(gh_engine *e, gh_tensor *x, float p);       // per-sample, training only
 gh_tensor *gh_softmax(gh_engine *e, gh_tensor *x);                 // over the last dimension
 gh_tensor *gh_flatten(gh_engine *e, gh_tensor *x);                 // [n, ...] -> [n, rest] view
-// Mean softmax cross-entropy over the batch, label smoothing in [0, 1). Scalar tensor [1].
-// correct (optional, host) receives the number of argmax hits.
+// Mean softmax cross-entropy over the batch, label smoothing in [0, 1). Scalar tensor [1]; the
+// mean is taken on the backend (no read). correct (optional, host) receives the number of argmax
+// hits: that costs one read to the host, so training steps pass NULL and count hits with
+// gh_acc_hits. A label outside [0, classes) is GH_EINVAL at once on ref/cpu; on CUDA it is
+// recorded on the device and reported at the next checked read (below).
 gh_tensor *gh_xent(gh_engine *e, gh_tensor *logits, const int *labels, float smoothing,
                    int *correct);
 
 // Reverse pass from a scalar tensor: parameter gradients ADD into their group's flat grad
-// (so zero them first, or accumulate over micro-batches on purpose). Returns GH_ENAN when
-// the loss is not finite (nothing is propagated), or the sticky status.
+// (so zero them first, or accumulate over micro-batches on purpose). Returns the sticky status.
+// The loss is not read: its finiteness is checked on the backend, and a NaN or infinite loss is
+// reported as GH_ENAN by the next checked read (below), naming the step it happened in; the
+// gradients (and any optimizer update) of that step are then not finite. Only a loss the host
+// has already read with gh_scalar and seen non-finite is refused here with GH_ENAN, nothing
+// propagated.
 int gh_backward(gh_engine *e, gh_tensor *loss);
 
 // ---- reading values ----------------------------------------------------------------------------
+// Each is one synchronisation with the backend. These "checked reads" (and gh_acc_read and
+// gh_engine_check_finite) also bring back what kernels recorded since the last one: a
+// non-finite loss in gh_backward, a non-finite gradient norm in gh_clip_grad_norm (without
+// norm_out), a non-finite coefficient in the gh_*_dev helpers (GH_ENAN), a bad label on CUDA
+// (GH_EINVAL). They return that status (also made sticky), with a message naming the first step
+// it happened in and the steps since the last check, and clear the record; the value is still
+// read (gh_scalar then returns NAN). A training loop that reads only at report intervals thus
+// learns of a divergence there. Steps are numbered by gh_step_begin calls since create.
 int gh_tensor_to_host(gh_engine *e, const gh_tensor *t, float *host);  // numel floats
 int gh_tensor_from_host(gh_engine *e, gh_tensor *t, const float *host);
 float gh_scalar(gh_engine *e, const gh_tensor *t);                    // NAN on failure
+int gh_engine_check_finite(gh_engine *e);    // only the record: GH_OK, GH_ENAN or GH_EINVAL
 
 // ---- optimizers and vector ops on groups (flat buffers) -----------------------------------------
 // State (momentum, Adam moments) lives in the engine, one per group, created on first use.
 int gh_sgd_step(gh_engine *e, int group, float lr, float momentum, float wd);
 int gh_adam_step(gh_engine *e, int group, float lr, float beta1, float beta2, float eps, float wd);
-// Scales the group's gradient so its L2 norm is at most max_norm; norm_out (optional) gets the
-// norm before clipping. Deterministic on every backend.
+// Scales the group's gradient so its L2 norm is at most max_norm. Deterministic on every
+// backend. Without norm_out the norm stays on the backend (no read; a non-finite norm leaves the
+// gradient as it is and is reported by the next checked read); norm_out (optional) gets the norm
+// before clipping, at the cost of one read, and a non-finite norm is GH_ENAN at once.
 int gh_clip_grad_norm(gh_engine *e, int group, float max_norm, double *norm_out);
 // Backend-memory vector helpers for algorithms over whole groups (DARTS unrolled step, HVP).
 int gh_vec_axpy(gh_engine *e, size_t n, float alpha, const float *x, float *y);
 int gh_vec_copy(gh_engine *e, size_t n, const float *src, float *dst);
 int gh_vec_scale(gh_engine *e, size_t n, float alpha, float *x);
-double gh_vec_norm(gh_engine *e, size_t n, const float *x);           // L2, accumulated in double
+double gh_vec_norm(gh_engine *e, size_t n, const float *x);  // L2 in double; one read (NAN on failure)
 // Backend memory that outlives steps (saved weights, optimizer copies); freed with the engine.
 float *gh_buffer(gh_engine *e, size_t n);
+
+// Device scalars: doubles in backend memory that these helpers pass along without the host
+// reading them, so that a step using a norm (DARTS's second-order eps = r / ||v||) makes no
+// synchronisation. With c = alpha * s^power (power 1 or -1, s = dev_s[0], computed in double):
+// gh_dev_scalar sets dev_out[0] = c; gh_vec_axpy_dev does y += (float)c * x; gh_vec_scale_dev
+// does x *= (float)c. On ref/cpu each equals the host computation (gh_vec_norm, then
+// gh_vec_axpy/scale with the coefficient computed in double and rounded to float) bit for bit.
+// A non-finite c changes nothing and is reported by the next checked read (GH_ENAN).
+double *gh_buffer_f64(gh_engine *e, size_t n);   // n zeroed doubles, freed with the engine
+int gh_vec_norm_dev(gh_engine *e, size_t n, const float *x, double *dev_out);   // L2 norm
+int gh_dev_scalar(gh_engine *e, double alpha, const double *dev_s, int power, double *dev_out);
+int gh_vec_axpy_dev(gh_engine *e, size_t n, double alpha, const double *dev_s, int power,
+                    const float *x, float *y);
+int gh_vec_scale_dev(gh_engine *e, size_t n, double alpha, const double *dev_s, int power,
+                     float *x);
 // The optimizer state of a group (momentum buffer for SGD, m and v for Adam), NULL if unused.
 // For Adam it is m followed by v: 2 x gh_group_numel floats.
 float *gh_group_momentum(gh_engine *e, int group);
@@ -149,12 +182,12 @@ float *gh_group_momentum(gh_engine *e, int group);
 uint64_t gh_engine_dropout_seed(const gh_engine *e);
 
 // ---- metrics kept on the backend between report intervals -------------------------------------
-// GH_ACC_SLOTS running sums (double) per engine, for what a training loop reports (loss x
-// batch, argmax hits). Adding is recorded on the backend with no read to the host;
-// gh_acc_read copies the first n slots to the host (one synchronisation) and leaves them;
-// gh_acc_reset zeroes slots (no synchronisation). Slots survive gh_step_begin. A sum is
-// accumulated in double in the order of the adds, so that it equals a host loop's
-// `sum += scale * (double)loss` bit for bit.
+// GH_ACC_SLOTS running sums (double) per engine in backend memory, for what a training loop
+// reports (loss x batch, argmax hits). Adding is a kernel, with no read to the host;
+// gh_acc_read copies the first n slots to the host (one synchronisation, a checked read: it
+// returns a pending GH_ENAN/GH_EINVAL, see above) and leaves them; gh_acc_reset zeroes slots
+// (no synchronisation). Slots survive gh_step_begin. A sum is accumulated in double in the
+// order of the adds, so that it equals a host loop's `sum += scale * (double)loss` bit for bit.
 enum { GH_ACC_SLOTS = 8 };
 int gh_acc_add(gh_engine *e, int slot, const gh_tensor *scalar, double scale); // += scale*x[0]
 // += the number of rows of logits [n, k] whose first maximum is at the label (torch.argmax).
@@ -166,7 +199,13 @@ int gh_acc_write(gh_engine *e, int n, const double *in);   // slots 0..n-1 (resu
 // ---- what steps cost the host ----------------------------------------------------------------
 // Counted on every backend at the same points (on ref/cpu a "sync" is a read of backend memory
 // by the host that the CUDA backend would have to wait for): reads from the backend to the host,
-// and backend-memory allocations (arena growth, workspaces, optimizer state, kernel scratch).
+// and backend-memory allocations (arena, workspaces, optimizer state, input staging, kernel
+// scratch). After warm-up steps have grown the workspaces and created the optimizer state, a
+// step of ops, gh_acc_add/hits, gh_backward, gh_clip_grad_norm without norm_out, optimizer
+// steps and the gh_vec_* helpers (not gh_vec_norm) adds to neither. On CUDA all of the engine's
+// work runs on one stream it owns; inputs go through page-locked staging, and gh_step_begin
+// waits (without a read) for the copies of two steps before, which bounds how far the host
+// runs ahead. Every entry point makes the engine's device current on the calling thread.
 typedef struct {
     int64_t host_syncs;
     int64_t allocs;

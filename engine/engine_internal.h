@@ -14,6 +14,7 @@ typedef struct tnode {
     gh_tensor t;
     const gh_engine *owner;
     struct tnode *base;
+    int host_nonfinite;   // gh_scalar read it and found NaN/Inf (gh_backward then refuses it)
 } tnode;
 
 typedef struct tape_entry tape_entry;
@@ -62,12 +63,31 @@ typedef struct {
 
 enum { OPT_NONE = 0, OPT_SGD = 1, OPT_ADAM = 2 };
 
+// What the engine keeps in backend memory beside tensors, allocated once at create: the running
+// sums of gh_acc_*, one-value results of the synchronous paths (a norm, a hit count), and the
+// record of errors that kernels find on the backend (kctx.flags points at `flags`).
+typedef struct {
+    double acc[GH_ACC_SLOTS];
+    double tmp[2];         // [0] a norm (clip_grad_norm, vec_norm), [1] a hit count (xent)
+    kflags flags;
+} dev_state;
+
+// Page-locked staging for step data copied to the GPU (gh_input, gh_labels): two halves used
+// by alternate steps, so a step writes its inputs while the copies of the previous step's may
+// still be in flight; step_begin waits only for the copies out of its half two steps ago.
+typedef struct {
+    unsigned char *buf;    // 2 * half bytes
+    size_t half, used;     // capacity of each half; bytes used in the current one this step
+    int cur;
+    void *done[2];         // an event after the last copy out of each half
+} h2d_stage;
+
 struct gh_engine {
     gh_engine_config cfg;
     int status;             // sticky: first failure since the last step_begin
     int training;
     int grad_enabled;
-    kctx kc;                // ws, stream, deterministic flag handed to every kernel
+    kctx kc;                // ws, stream, flags, step and allocs counter for every kernel
 
     // activation arena (backend memory): a bump allocator reset by step_begin
     unsigned char *arena;
@@ -97,16 +117,18 @@ struct gh_engine {
     float *ws;              // kernel workspace, grown only when a bigger one is first needed
     size_t ws_floats;
 
-    void *host_tmp;         // host staging for device reads (xent on CUDA)
-    size_t host_tmp_bytes;
+    dev_state *dstate;      // backend memory (device.c)
+    kflags hflags;          // the flags as the last checked read brought them to the host
+    h2d_stage stage;        // CUDA only
+    uint64_t step;          // gh_step_begin calls since create (kc.step mirrors it)
+    uint64_t checked_step;  // e->step at the last read that checked the flags
 
     gh_rng rng_init;        // parameter initialisation, declaration order
     gh_rng rng_dropout;     // one seed per step
     uint64_t dropout_seed;
     uint64_t dropout_ops;   // dropout ops drawn this step: each gets its own mask seed
 
-    double acc[GH_ACC_SLOTS];   // gh_acc_* running sums (metrics.c)
-    gh_counters counters;       // host syncs and backend allocations (device.c)
+    gh_counters counters;   // host syncs and backend allocations (device.c)
 };
 
 // ---- status ------------------------------------------------------------------------------
@@ -120,16 +142,30 @@ typedef struct { char s[64]; } shape_str;
 shape_str shp(const gh_tensor *t);     // "[8,16,32,32]" (or "NULL")
 int same_shape(const gh_tensor *a, const gh_tensor *b);
 
-// ---- memory ------------------------------------------------------------------------------
-// Backend memory (host for ref/cpu, device for cuda).
-int dev_alloc(gh_engine *e, void **p, size_t bytes);
+// ---- the device layer (device.c) -----------------------------------------------------------
+// Backend memory (host for ref/cpu, device for cuda). On CUDA everything runs on the engine's
+// stream (kc.stream) and every call first makes the engine's device current on the calling
+// thread (dev_enter), so an engine may be driven from another thread than its creator's.
+int dev_check_backend(const gh_engine_config *cfg);   // at create, before anything else
+int dev_enter(gh_engine *e);
+int dev_open(gh_engine *e);     // at create, after the arena: stream, dev_state, staging events
+void dev_close(gh_engine *e);   // at destroy, before the arena is freed
+int dev_alloc(gh_engine *e, void **p, size_t bytes);   // counted in counters.allocs
 void dev_free(gh_engine *e, void *p);
+// Step data from the host: the source may be reused as soon as this returns (CUDA: copied into
+// the page-locked staging and sent asynchronously).
 int dev_h2d(gh_engine *e, void *dst, const void *src, size_t bytes);
+// A large one-off upload outside the steps (parameter initialisation): waits for the copy.
+int dev_h2d_sync(gh_engine *e, void *dst, const void *src, size_t bytes);
+// Reads to the host, each one synchronisation counted in counters.host_syncs. dev_read also
+// brings back the deferred error record and reports it (dev_check) in the same synchronisation;
+// dst may be NULL to read only the record.
 int dev_d2h(gh_engine *e, void *dst, const void *src, size_t bytes);
+int dev_read(gh_engine *e, void *dst, const void *src, size_t bytes);
 int dev_d2d(gh_engine *e, void *dst, const void *src, size_t bytes);
 int dev_zero(gh_engine *e, void *p, size_t bytes);
 int dev_ws(gh_engine *e, size_t floats);            // grows e->ws to at least floats
-void *host_tmp(gh_engine *e, size_t bytes);         // grows e->host_tmp
+int dev_stage_step(gh_engine *e);                   // step_begin: the next staging half
 
 void *arena_alloc(gh_engine *e, const char *op, size_t bytes);  // NULL + sticky on exhaustion
 void *meta_alloc(gh_engine *e, size_t bytes);                   // host, step lifetime
@@ -146,15 +182,14 @@ tape_entry *tape_push(gh_engine *e, const char *op, tape_bwd bwd, gh_tensor *out
 // The gradient buffer of t for backward: NULL when t needs none, else allocated in the arena
 // and zeroed on first use (views alias their base's gradient).
 float *grad_of(gh_engine *e, const char *op, gh_tensor *t);
-// d(loss)/d(t) for a one-element tensor, read to the host.
-int read_scalar(gh_engine *e, const float *p, float *out);
 
 // ---- backend dispatch ----------------------------------------------------------------------
-// K(e, name, args...) calls name_ref / name_cpu / name_cuda with the engine's kernel context.
-// The _cuda symbols exist only in CUDA builds.
+// K(e, name, args...) calls name_ref / name_cpu / name_cuda with the engine's kernel context
+// (on CUDA after dev_enter). The _cuda symbols exist only in CUDA builds.
 #ifdef GH_HAVE_CUDA
 #define K(e, name, ...)                                                              \
-    ((e)->cfg.backend == GH_BACKEND_CUDA  ? name##_cuda(&(e)->kc, __VA_ARGS__)       \
+    ((e)->cfg.backend == GH_BACKEND_CUDA                                             \
+         ? (dev_enter(e) ? GH_ECUDA : name##_cuda(&(e)->kc, __VA_ARGS__))            \
      : (e)->cfg.backend == GH_BACKEND_CPU ? name##_cpu(&(e)->kc, __VA_ARGS__)        \
                                           : name##_ref(&(e)->kc, __VA_ARGS__))
 #else

@@ -1,7 +1,7 @@
-// engine: running sums of what a training loop reports (loss, hits), kept per engine and read
-// at report intervals, and the host-sync / allocation counters. This first version keeps the
-// sums on the host and reads each value as it is added (a counted sync per add); the device-
-// resident version keeps them in backend memory (see engine.h).
+// engine: running sums of what a training loop reports (loss, hits), kept in backend memory
+// (dev_state.acc) and read at report intervals, and the host-sync / allocation counters. Adding
+// is a kernel on the backend; only gh_acc_read reads (one synchronisation, which also reports
+// the deferred error record).
 #include "engine_internal.h"
 
 static int slot_ok(gh_engine *e, const char *fn, int slot) {
@@ -13,10 +13,7 @@ static int slot_ok(gh_engine *e, const char *fn, int slot) {
 int gh_acc_add(gh_engine *e, int slot, const gh_tensor *scalar, double scale) {
     if (e->status) return e->status;
     if (!slot_ok(e, "acc_add", slot) || !op_in(e, "acc_add", "scalar", scalar)) return e->status;
-    float v;
-    if (read_scalar(e, scalar->data, &v)) return e->status;
-    e->acc[slot] += scale * (double)v;
-    return GH_OK;
+    return KCALL(e, acc_add, scalar->data, scale, &e->dstate->acc[slot]);
 }
 
 int gh_acc_hits(gh_engine *e, int slot, const gh_tensor *logits, const int *labels) {
@@ -25,40 +22,21 @@ int gh_acc_hits(gh_engine *e, int slot, const gh_tensor *logits, const int *labe
     if (logits->ndim != 2 || !labels)
         return eng_fail(e, GH_EINVAL, "acc_hits: logits %s must be [n, classes] with labels",
                         shp(logits).s);
-    int n = logits->shape[0], k = logits->shape[1];
-    size_t pb = (size_t)n * (size_t)k * sizeof(float);
-    unsigned char *tmp = host_tmp(e, pb + (size_t)n * sizeof(int));
-    if (!tmp || eng_check(e, dev_d2h(e, tmp, logits->data, pb)) ||
-        eng_check(e, dev_d2h(e, tmp + pb, labels, (size_t)n * sizeof(int))))
-        return e->status;
-    const float *hp = (const float *)tmp;
-    const int *hy = (const int *)(tmp + pb);
-    long hits = 0;
-    for (int i = 0; i < n; i++) {
-        const float *row = hp + (size_t)i * (size_t)k;
-        int best = 0;  // first maximum, as torch.argmax
-        for (int j = 1; j < k; j++)
-            if (row[j] > row[best]) best = j;
-        hits += best == hy[i];
-    }
-    e->acc[slot] += (double)hits;
-    return GH_OK;
+    return KCALL(e, acc_hits, logits->shape[0], logits->shape[1], logits->data, labels,
+                 &e->dstate->acc[slot]);
 }
 
 int gh_acc_read(gh_engine *e, int n, double *out) {
     if (n < 0 || n > GH_ACC_SLOTS)
         return eng_fail(e, GH_EINVAL, "acc_read: %d slots (expected 0..%d)", n, GH_ACC_SLOTS);
-    for (int i = 0; i < n; i++) out[i] = e->acc[i];
-    e->counters.host_syncs++;   // the one read a device-resident version makes
-    return GH_OK;
+    return eng_check(e, dev_read(e, out, e->dstate->acc, (size_t)n * sizeof(double)));
 }
 
 int gh_acc_reset(gh_engine *e, int first, int n) {
     if (first < 0 || n < 0 || first + n > GH_ACC_SLOTS)
         return eng_fail(e, GH_EINVAL, "acc_reset: slots %d..%d (expected within 0..%d)", first,
                         first + n - 1, GH_ACC_SLOTS - 1);
-    for (int i = first; i < first + n; i++) e->acc[i] = 0.0;
-    return GH_OK;
+    return eng_check(e, dev_zero(e, &e->dstate->acc[first], (size_t)n * sizeof(double)));
 }
 
 void gh_engine_counters(const gh_engine *e, gh_counters *out) { *out = e->counters; }
@@ -66,6 +44,6 @@ void gh_engine_counters(const gh_engine *e, gh_counters *out) { *out = e->counte
 int gh_acc_write(gh_engine *e, int n, const double *in) {
     if (n < 0 || n > GH_ACC_SLOTS)
         return eng_fail(e, GH_EINVAL, "acc_write: %d slots (expected 0..%d)", n, GH_ACC_SLOTS);
-    for (int i = 0; i < n; i++) e->acc[i] = in[i];
-    return GH_OK;
+    // resume only (not in a step): a plain synchronous copy
+    return eng_check(e, dev_h2d_sync(e, e->dstate->acc, in, (size_t)n * sizeof(double)));
 }

@@ -2,12 +2,11 @@
 // backward, its workspace taken from the engine-owned buffer.
 #include "engine_internal.h"
 
-static size_t conv_ws(const gh_engine *e, const conv2d_shape *sh) {
-#ifdef GH_HAVE_CUDA
-    if (e->cfg.backend == GH_BACKEND_CUDA) return conv2d_ws_floats_cuda(sh);
-#endif
-    (void)e;
-    return conv2d_ws_floats(sh);
+// Grows the engine workspace to what this backend's conv kernels need for sh.
+static int conv_ws(gh_engine *e, const conv2d_shape *sh) {
+    size_t floats = 0;
+    if (KCALL(e, conv2d_ws, sh, &floats)) return e->status;
+    return dev_ws(e, floats);
 }
 
 static int conv_bwd(gh_engine *e, const tape_entry *t) {
@@ -17,7 +16,7 @@ static int conv_bwd(gh_engine *e, const tape_entry *t) {
     float *db = b ? grad_of(e, "conv2d backward", b) : NULL;
     if (e->status) return e->status;
     if (!dx && !dw && !db) return GH_OK;
-    if (dev_ws(e, conv_ws(e, &t->sh.conv))) return e->status;
+    if (conv_ws(e, &t->sh.conv)) return e->status;
     return KCALL(e, conv2d_bwd, &t->sh.conv, x->data, w->data, t->out->grad, dx, dw, db);
 }
 
@@ -54,7 +53,7 @@ gh_tensor *gh_conv2d(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b, int
     gh_tensor *src[3] = {x, w, b};
     gh_tensor *y = new_tensor(e, "conv2d", 4, (int[]){sh.n, sh.k, sh.p, sh.q}, src, 3);
     if (!y) return NULL;
-    if (dev_ws(e, conv_ws(e, &sh))) return NULL;
+    if (conv_ws(e, &sh)) return NULL;
     if (KCALL(e, conv2d_fwd, &sh, x->data, w->data, b ? b->data : NULL, y->data)) return NULL;
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "conv2d", conv_bwd, y);

@@ -1,54 +1,14 @@
 // engine: the softmax cross-entropy loss with label smoothing (Szegedy et al. 2016), mean over
-// the batch, and the argmax hit count computed on the host from the probabilities.
+// the batch on the backend, and (for callers that ask) the argmax hit count read to the host.
 #include "engine_internal.h"
 
 static int xent_bwd_entry(gh_engine *e, const tape_entry *t) {
     gh_tensor *logits = t->in[0];
     float *dl = grad_of(e, "xent backward", logits);
     if (!dl) return e->status;
-    float dloss;  // d(total)/d(mean loss): 1 for a plain loss, else the factor of a sum
-    if (read_scalar(e, t->out->grad, &dloss)) return e->status;
+    // d(total)/d(mean loss) stays in backend memory: 1 for a plain loss, else a sum's factor
     int n = logits->shape[0], k = logits->shape[1];
-    return KCALL(e, xent_bwd, n, k, t->save[0], t->labels, t->f[0], dloss / (float)n, dl);
-}
-
-// The mean loss and (optionally) the hit count, on the host. On ref/cpu the arena is host
-// memory; on CUDA the values are staged through the engine's host buffer.
-static int host_reduce(gh_engine *e, int n, int k, const float *losses, const float *probs,
-                       const int *labels, float *mean, int *correct) {
-    int on_host = e->cfg.backend != GH_BACKEND_CUDA;
-    const float *hl = losses;
-    if (!on_host) {
-        float *tmp = host_tmp(e, (size_t)n * sizeof(float));
-        if (!tmp || eng_check(e, dev_d2h(e, tmp, losses, (size_t)n * sizeof(float))))
-            return e->status;
-        hl = tmp;
-    }
-    double s = 0.0;
-    for (int i = 0; i < n; i++) s += hl[i];
-    *mean = (float)(s / n);
-    if (!correct) return GH_OK;
-    const float *hp = probs;
-    const int *hy = labels;
-    if (!on_host) {
-        size_t pb = (size_t)n * (size_t)k * sizeof(float);
-        unsigned char *tmp = host_tmp(e, pb + (size_t)n * sizeof(int));
-        if (!tmp || eng_check(e, dev_d2h(e, tmp, probs, pb)) ||
-            eng_check(e, dev_d2h(e, tmp + pb, labels, (size_t)n * sizeof(int))))
-            return e->status;
-        hp = (const float *)tmp;
-        hy = (const int *)(tmp + pb);
-    }
-    int hits = 0;
-    for (int i = 0; i < n; i++) {
-        const float *row = hp + (size_t)i * (size_t)k;
-        int best = 0;  // first maximum, as torch.argmax
-        for (int j = 1; j < k; j++)
-            if (row[j] > row[best]) best = j;
-        hits += best == hy[i];
-    }
-    *correct = hits;
-    return GH_OK;
+    return KCALL(e, xent_bwd, n, k, t->save[0], t->labels, t->f[0], t->out->grad, dl);
 }
 
 gh_tensor *gh_xent(gh_engine *e, gh_tensor *logits, const int *labels, float smoothing,
@@ -75,10 +35,18 @@ gh_tensor *gh_xent(gh_engine *e, gh_tensor *logits, const int *labels, float smo
     if (!losses) return NULL;
     gh_tensor *y = new_tensor(e, "xent", 1, (int[]){1}, &logits, 1);
     if (!y) return NULL;
-    if (KCALL(e, xent_fwd, n, k, logits->data, labels, smoothing, probs, losses)) return NULL;
-    float mean;
-    if (host_reduce(e, n, k, losses, probs, labels, &mean, correct)) return NULL;
-    if (eng_check(e, dev_h2d(e, y->data, &mean, sizeof mean))) return NULL;
+    if (KCALL(e, xent_fwd, n, k, logits->data, labels, smoothing, probs, losses) ||
+        KCALL(e, mean, (size_t)n, losses, y->data))
+        return NULL;
+    if (correct) {
+        // evaluation code's path: the hits counted on the backend, then one read
+        double *h = &e->dstate->tmp[1], hits = 0.0;
+        if (eng_check(e, dev_zero(e, h, sizeof *h)) ||
+            KCALL(e, acc_hits, n, k, probs, labels, h) ||
+            eng_check(e, dev_d2h(e, &hits, h, sizeof hits)))
+            return NULL;
+        *correct = (int)hits;
+    }
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "xent", xent_bwd_entry, y);
         if (!t) return NULL;

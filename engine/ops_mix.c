@@ -22,6 +22,8 @@ static int wsum_bwd_entry(gh_engine *e, const tape_entry *t) {
     float *dw = grad_of(e, "wsum backward", w);
     if (e->status) return e->status;
     if (!any && !dw) return GH_OK;
+    size_t floats = 0;   // CUDA: per-block partials of dw, from the engine workspace
+    if (KCALL(e, wsum_bwd_ws, k, t->out->numel, &floats) || dev_ws(e, floats)) return e->status;
     return KCALL(e, wsum_bwd, k, t->out->numel, xs, w->data, t->out->grad, dxs, dw);
 }
 

@@ -4,6 +4,13 @@
 // on the input.
 #include "engine_internal.h"
 
+// Workspace for the training kernels (CUDA: per-split partial sums), grown once to the largest.
+static int bn_ws(gh_engine *e, const bn_shape *sh) {
+    size_t floats = 0;
+    if (KCALL(e, bn_ws, sh, &floats)) return e->status;
+    return dev_ws(e, floats);
+}
+
 static int bn_bwd_train(gh_engine *e, const tape_entry *t) {
     gh_tensor *x = t->in[0], *gamma = t->in[1], *beta = t->in[2];
     float *dx = grad_of(e, "batchnorm backward", x);
@@ -11,6 +18,7 @@ static int bn_bwd_train(gh_engine *e, const tape_entry *t) {
     float *db = beta ? grad_of(e, "batchnorm backward", beta) : NULL;
     if (e->status) return e->status;
     if (!dx && !dg && !db) return GH_OK;
+    if (bn_ws(e, &t->sh.bn)) return e->status;
     return KCALL(e, bn_bwd, &t->sh.bn, x->data, gamma ? gamma->data : NULL, t->save[0],
                  t->save[1], t->out->grad, dx, dg, db);
 }
@@ -64,7 +72,8 @@ gh_tensor *gh_batchnorm(gh_engine *e, gh_tensor *x, gh_tensor *gamma, gh_tensor 
         if (!invstd) return NULL;
         float *rm = e->training && run_mean ? run_mean->data : NULL;
         float *rv = e->training && run_var ? run_var->data : NULL;
-        if (KCALL(e, bn_fwd_train, &sh, x->data, g, b, y->data, mean, invstd, rm, rv))
+        if (bn_ws(e, &sh) ||
+            KCALL(e, bn_fwd_train, &sh, x->data, g, b, y->data, mean, invstd, rm, rv))
             return NULL;
     } else if (KCALL(e, bn_fwd_eval, &sh, x->data, g, b, run_mean->data, run_var->data,
                      y->data)) {

@@ -66,21 +66,34 @@ float *gh_group_momentum(gh_engine *e, int group) {
     return e->opt_state[group];
 }
 
+// Workspace for norm2 (CUDA block partials) grown to what n needs.
+static int norm_ws(gh_engine *e, size_t n) {
+    size_t floats = 0;
+    if (KCALL(e, norm2_ws, n, &floats)) return e->status;
+    return dev_ws(e, floats);
+}
+
 int gh_clip_grad_norm(gh_engine *e, int group, float max_norm, double *norm_out) {
     if (norm_out) *norm_out = NAN;
     if (!group_ready(e, "clip_grad_norm", group)) return e->status;
     size_t n = e->group_numel[group];
-    double ss = 0.0;
-    if (n && KCALL(e, sumsq, n, e->group_grad[group], &ss)) return e->status;
-    double norm = sqrt(ss);
-    if (norm_out) *norm_out = norm;
-    if (!isfinite(norm))
-        return eng_fail(e, GH_ENAN, "clip_grad_norm: gradient norm of group %d is %g", group,
-                        norm);
-    // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), applied when < 1
-    double coef = (double)max_norm / (norm + 1e-6);
-    if (coef < 1.0) return KCALL(e, scale, n, (float)coef, e->group_grad[group]);
-    return GH_OK;
+    if (n == 0) {
+        if (norm_out) *norm_out = 0.0;
+        return GH_OK;
+    }
+    float *g = e->group_grad[group];
+    double *norm = &e->dstate->tmp[0];
+    if (norm_ws(e, n) || KCALL(e, norm2, n, g, norm)) return e->status;
+    if (norm_out) {
+        // the caller asked for the norm: one read, and a non-finite norm reported at once
+        if (eng_check(e, dev_d2h(e, norm_out, norm, sizeof *norm_out))) return e->status;
+        if (!isfinite(*norm_out))
+            return eng_fail(e, GH_ENAN, "clip_grad_norm: gradient norm of group %d is %g", group,
+                            *norm_out);
+    }
+    // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), applied when < 1,
+    // computed by the kernel from the norm in backend memory
+    return KCALL(e, clip_by_norm, n, norm, max_norm, g);
 }
 
 int gh_vec_axpy(gh_engine *e, size_t n, float alpha, const float *x, float *y) {
@@ -96,7 +109,42 @@ int gh_vec_scale(gh_engine *e, size_t n, float alpha, float *x) {
 }
 
 double gh_vec_norm(gh_engine *e, size_t n, const float *x) {
-    double ss = 0.0;
-    if (n && KCALL(e, sumsq, n, x, &ss)) return NAN;
-    return sqrt(ss);
+    double *norm = &e->dstate->tmp[0], v = NAN;
+    if (gh_vec_norm_dev(e, n, x, norm) || eng_check(e, dev_d2h(e, &v, norm, sizeof v))) return NAN;
+    return v;
+}
+
+// ---- device scalars ----------------------------------------------------------------------------
+
+double *gh_buffer_f64(gh_engine *e, size_t n) { return (double *)gh_buffer(e, 2 * n); }
+
+int gh_vec_norm_dev(gh_engine *e, size_t n, const float *x, double *dev_out) {
+    if (!dev_out) return eng_fail(e, GH_EINVAL, "vec_norm_dev: dev_out is NULL");
+    if (norm_ws(e, n)) return e->status;
+    return KCALL(e, norm2, n, x, dev_out);
+}
+
+static int power_ok(gh_engine *e, const char *fn, const double *dev_s, int power) {
+    if (!dev_s) return !eng_fail(e, GH_EINVAL, "%s: dev_s is NULL", fn);
+    if (power != 1 && power != -1)
+        return !eng_fail(e, GH_EINVAL, "%s: power %d (expected 1 or -1)", fn, power);
+    return 1;
+}
+
+int gh_dev_scalar(gh_engine *e, double alpha, const double *dev_s, int power, double *dev_out) {
+    if (!power_ok(e, "dev_scalar", dev_s, power)) return e->status;
+    if (!dev_out) return eng_fail(e, GH_EINVAL, "dev_scalar: dev_out is NULL");
+    return KCALL(e, scalar_pow, alpha, dev_s, power, dev_out);
+}
+
+int gh_vec_axpy_dev(gh_engine *e, size_t n, double alpha, const double *dev_s, int power,
+                    const float *x, float *y) {
+    if (!power_ok(e, "vec_axpy_dev", dev_s, power)) return e->status;
+    return n ? KCALL(e, axpy_dev, n, alpha, dev_s, power, x, y) : GH_OK;
+}
+
+int gh_vec_scale_dev(gh_engine *e, size_t n, double alpha, const double *dev_s, int power,
+                     float *x) {
+    if (!power_ok(e, "vec_scale_dev", dev_s, power)) return e->status;
+    return n ? KCALL(e, scale_dev, n, alpha, dev_s, power, x) : GH_OK;
 }

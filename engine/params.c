@@ -140,7 +140,7 @@ int gh_params_alloc(gh_engine *e) {
             p->node->t.data = e->group_data[g] + p->offset;
             p->node->t.grad = gr ? e->group_grad[g] + p->offset : NULL;
         }
-        if (!st) st = eng_check(e, dev_h2d(e, e->group_data[g], host, bytes));
+        if (!st) st = eng_check(e, dev_h2d_sync(e, e->group_data[g], host, bytes));
     }
     free(host);
     if (!st) e->params_allocated = 1;

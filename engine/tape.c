@@ -1,7 +1,6 @@
 // engine: the tape (ops appended in forward order, rebuilt every step because ENAS samples a
 // new graph each step) and the reverse pass over it. Activation gradients are allocated in
 // the arena and zeroed when a consumer first writes them; kernels then ADD into them.
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,21 +62,21 @@ int gh_backward(gh_engine *e, gh_tensor *loss) {
     if (loss->numel != 1)
         return eng_fail(e, GH_EINVAL, "backward: loss %s has %zu elements, expected a scalar",
                         shp(loss).s, loss->numel);
-    float v;
-    if (read_scalar(e, loss->data, &v)) return e->status;
-    if (!isfinite(v))
-        return eng_fail(e, GH_ENAN, "backward: loss is %s; nothing was propagated "
-                        "(lower the learning rate, clip gradients or check the inputs)",
-                        isnan(v) ? "NaN" : "infinite");
+    // The finiteness of the loss is checked on the backend (no read): a non-finite loss is
+    // recorded and reported at the next read (engine.h). Only a loss the host has already read
+    // and seen non-finite is refused here, as nothing then costs a synchronisation.
+    if (((const tnode *)loss)->host_nonfinite)
+        return eng_fail(e, GH_ENAN, "backward: loss is NaN or infinite; nothing was propagated "
+                        "(lower the learning rate, clip gradients or check the inputs)");
     if (!loss->requires_grad)
         return eng_fail(e, GH_EINVAL, "backward: the loss does not depend on any tensor that "
                         "requires a gradient (gradients disabled, or no parameters used)");
     forget_activation_grads(e);
     if (!loss->name) loss->grad = NULL;
+    if (KCALL(e, check_finite, 1, loss->data, GH_KFLAG_LOSS)) return e->status;
     float *g = grad_of(e, "backward", loss);
     if (!g) return e->status;
-    const float one = 1.0f;
-    if (eng_check(e, dev_h2d(e, g, &one, sizeof one))) return e->status;
+    if (KCALL(e, fill, 1, 1.0f, g)) return e->status;
     for (size_t i = e->tape_len; i-- > 0;) {
         const tape_entry *t = &e->tape[i];
         if (!t->out->grad) continue;  // nothing downstream reached this op

@@ -19,3 +19,17 @@ int gh_cuda_memcpy_d2h(void *d, const void *s, size_t n) { (void)d; (void)s; (vo
 int gh_cuda_memcpy_d2d(void *d, const void *s, size_t n) { (void)d; (void)s; (void)n; return no_cuda(); }
 int gh_cuda_memset0(void *p, size_t n) { (void)p; (void)n; return no_cuda(); }
 int gh_cuda_sync(void) { return no_cuda(); }
+int gh_cuda_use_device(int index) { (void)index; return no_cuda(); }
+int gh_cuda_stream_create(void **s) { *s = NULL; return no_cuda(); }
+int gh_cuda_stream_destroy(void *s) { (void)s; return no_cuda(); }
+int gh_cuda_stream_sync(void *s) { (void)s; return no_cuda(); }
+int gh_cuda_host_alloc(void **p, size_t bytes) { (void)bytes; *p = NULL; return no_cuda(); }
+int gh_cuda_host_free(void *p) { (void)p; return no_cuda(); }
+int gh_cuda_event_create(void **ev) { *ev = NULL; return no_cuda(); }
+int gh_cuda_event_destroy(void *ev) { (void)ev; return no_cuda(); }
+int gh_cuda_event_record(void *ev, void *s) { (void)ev; (void)s; return no_cuda(); }
+int gh_cuda_event_sync(void *ev) { (void)ev; return no_cuda(); }
+int gh_cuda_memcpy_h2d_async(void *d, const void *s, size_t n, void *st) { (void)d; (void)s; (void)n; (void)st; return no_cuda(); }
+int gh_cuda_memcpy_d2h_async(void *d, const void *s, size_t n, void *st) { (void)d; (void)s; (void)n; (void)st; return no_cuda(); }
+int gh_cuda_memcpy_d2d_async(void *d, const void *s, size_t n, void *st) { (void)d; (void)s; (void)n; (void)st; return no_cuda(); }
+int gh_cuda_memset0_async(void *p, size_t n, void *st) { (void)p; (void)n; (void)st; return no_cuda(); }

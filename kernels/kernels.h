@@ -22,14 +22,42 @@
 extern "C" {
 #endif
 
+// Errors an op finds in backend data without reading it to the host (a label out of range on
+// the GPU, a non-finite loss or norm): ops given ctx->flags record them here, in backend memory
+// (device memory for _cuda), and the owner reads the record when it next reads anything.
+// All-zero is "nothing recorded" (a memset clears it). The keys are stored complemented so that
+// an atomic maximum keeps the first event: label_key = (~row << 32) | (uint32_t)label for the
+// smallest bad row, step_key = ~step of the earliest event (kflags_* below decode them).
+typedef struct kflags {
+    uint64_t label_key;
+    uint64_t step_key;
+    uint32_t nonfinite;   // OR of the GH_KFLAG_* bits seen
+    int32_t label_k;      // the class count of the op that recorded label_key
+} kflags;
+enum {
+    GH_KFLAG_LOSS = 1,     // a loss was NaN or infinite (check_finite)
+    GH_KFLAG_NORM = 2,     // a gradient norm was NaN or infinite (clip_by_norm)
+    GH_KFLAG_SCALAR = 4,   // a device-scalar coefficient was NaN or infinite (*_dev ops)
+};
+static inline uint32_t kflags_label_row(const kflags *f) { return ~(uint32_t)(f->label_key >> 32); }
+static inline int kflags_label_value(const kflags *f) { return (int)(uint32_t)f->label_key; }
+static inline uint64_t kflags_step(const kflags *f) { return ~f->step_key; }
+
 // Per-call context. ws/ws_floats: scratch the caller owns (host memory for _cpu, device
-// memory for _cuda), at least the op's *_ws_floats(); stream: a cudaStream_t (NULL: default
-// stream); deterministic: _cuda reductions use a fixed order and no float atomics.
+// memory for _cuda), at least the op's *_ws_floats() or *_ws query; stream: a cudaStream_t
+// (NULL: default stream); deterministic: _cuda reductions use a fixed order and no float
+// atomics. flags: where ops record errors found on the backend (NULL: they report them as
+// their status, which for _cuda means a read to the host); step: the caller's step index,
+// recorded with them. allocs: a host counter that _cuda ops add 1 to for each allocation
+// they make when ws is too small for their scratch (NULL: not counted).
 typedef struct kctx {
     float *ws;
     size_t ws_floats;
     void *stream;
     int deterministic;
+    kflags *flags;
+    uint64_t step;
+    int64_t *allocs;
 } kctx;
 
 // Declares the _ref, _cpu and _cuda variants of one op signature.
@@ -52,10 +80,15 @@ typedef struct {
 
 // Validates the fields (all positive, c and k divisible by groups, non-empty output) and
 // sets p, q. Zero strides/dilations are taken as 1 so that designated initialisers may omit
-// them.
+// them. (kernels/geometry.c: shared by every backend.)
 int conv2d_shape_init(conv2d_shape *sh);
+// What every conv kernel does first: copies *in to *out, normalises it (conv2d_shape_init) and
+// checks that the caller's p, q are the geometry's; GH_EINVAL naming op and the shape otherwise.
+int conv2d_shape_check(const char *op, const conv2d_shape *in, conv2d_shape *out);
 size_t conv2d_ws_floats(const conv2d_shape *sh);       // for _cpu (im2col buffers)
 size_t conv2d_ws_floats_cuda(const conv2d_shape *sh);  // for _cuda
+// The same per backend (0 for _ref), for callers that dispatch: *floats of ctx->ws.
+GH_KERNEL3(conv2d_ws, const conv2d_shape *sh, size_t *floats);
 GH_KERNEL3(conv2d_fwd, const conv2d_shape *sh, const float *x, const float *w, const float *b,
            float *y);
 GH_KERNEL3(conv2d_bwd, const conv2d_shape *sh, const float *x, const float *w, const float *dy,
@@ -77,6 +110,9 @@ GH_KERNEL3(bn_fwd_eval, const bn_shape *sh, const float *x, const float *gamma, 
 GH_KERNEL3(bn_bwd, const bn_shape *sh, const float *x, const float *gamma,
            const float *save_mean, const float *save_invstd, const float *dy, float *dx,
            float *dgamma, float *dbeta);
+// Scratch floats of ctx->ws that bn_fwd_train and bn_bwd use (0 on the host; _cuda: the
+// per-split partial sums), so that a caller can size its workspace once.
+GH_KERNEL3(bn_ws, const bn_shape *sh, size_t *floats);
 
 // ---- ReLU ------------------------------------------------------------------------------
 GH_KERNEL3(relu_fwd, size_t n, const float *x, float *y);
@@ -91,7 +127,10 @@ typedef struct {
     int kh, kw, stride, pad;
     int p, q;   // set by pool_shape_init
 } pool_shape;
+// Validates (sizes positive, pad at most half the window, window within the padded input) and
+// sets p, q (floor). pool_shape_check: as conv2d_shape_check, for every pooling kernel.
 int pool_shape_init(pool_shape *sh);
+int pool_shape_check(const char *op, const pool_shape *in, pool_shape *out);
 GH_KERNEL3(maxpool_fwd, const pool_shape *sh, const float *x, float *y);
 GH_KERNEL3(maxpool_bwd, const pool_shape *sh, const float *x, const float *dy, float *dx);
 GH_KERNEL3(avgpool_fwd, const pool_shape *sh, const float *x, float *y);
@@ -114,7 +153,38 @@ GH_KERNEL3(axpy, size_t n, float alpha, const float *x, float *y);           // 
 GH_KERNEL3(scale, size_t n, float alpha, float *x);                          // x *= alpha
 GH_KERNEL3(fill, size_t n, float value, float *x);                           // x = value
 // out[0] (host double) = sum of x^2, accumulated in double; fixed order on every backend.
+// _cuda reads the result back (a synchronisation): norm2 below keeps it on the device.
 GH_KERNEL3(sumsq, size_t n, const float *x, double *out);
+
+// ---- device scalars: doubles in backend memory that kernels read, the host never ---------------
+// out[0] = sqrt(sum of x^2), in sumsq's order (on the host bit-identical to sqrt of sumsq).
+GH_KERNEL3(norm2, size_t n, const float *x, double *out);
+GH_KERNEL3(norm2_ws, size_t n, size_t *floats);   // scratch floats of ctx->ws (0 on the host)
+// Gradient clipping (torch.nn.utils.clip_grad_norm_): coef = max_norm / (norm[0] + 1e-6) in
+// double; g *= (float)coef when coef < 1. A non-finite norm leaves g as it is and records
+// GH_KFLAG_NORM in ctx->flags (without flags: _ref/_cpu return GH_ENAN, _cuda records nothing).
+GH_KERNEL3(clip_by_norm, size_t n, const double *norm, float max_norm, float *g);
+// With c = alpha * s[0] (power 1) or alpha / s[0] (power -1), computed in double:
+// scalar_pow: out[0] = c; axpy_dev: y += (float)c * x; scale_dev: x *= (float)c (on the host
+// bit-identical to axpy/scale with alpha = (float)c). A non-finite c changes nothing and
+// records GH_KFLAG_SCALAR in ctx->flags (without flags: _ref/_cpu return GH_ENAN).
+GH_KERNEL3(scalar_pow, double alpha, const double *s, int power, double *out);
+GH_KERNEL3(axpy_dev, size_t n, double alpha, const double *s, int power, const float *x,
+           float *y);
+GH_KERNEL3(scale_dev, size_t n, double alpha, const double *s, int power, float *x);
+
+// ---- metrics and checks into backend memory (no read to the host) -----------------------------
+// y[0] = (float)(sum of x / n), summed in double: in index order on the host, in a fixed tree
+// on CUDA (the mean loss over a batch).
+GH_KERNEL3(mean, size_t n, const float *x, float *y);
+// acc[0] += scale * (double)x[0]; acc is one double.
+GH_KERNEL3(acc_add, const float *x, double scale, double *acc);
+// acc[0] += the number of rows i of scores [n, k] whose first maximum (torch.argmax) is at
+// labels[i]; a label outside [0, k) is a miss.
+GH_KERNEL3(acc_hits, int n, int k, const float *scores, const int *labels, double *acc);
+// Records `bit` (GH_KFLAG_*) and ctx->step in ctx->flags when any of x[0..n) is NaN or
+// infinite. Without ctx->flags: _ref/_cpu return GH_ENAN, _cuda GH_EINVAL (it cannot tell).
+GH_KERNEL3(check_finite, size_t n, const float *x, unsigned bit);
 
 // ---- weighted sum of k tensors (the DARTS mixed op) ----------------------------------------
 // y = sum_i wts[i] * xs[i]; backward: dxs[i] += wts[i]*dy, dwts[i] += <dy, xs[i]>.
@@ -124,6 +194,8 @@ GH_KERNEL3(sumsq, size_t n, const float *x, double *out);
 GH_KERNEL3(wsum_fwd, int k, size_t n, const float *const *xs, const float *wts, float *y);
 GH_KERNEL3(wsum_bwd, int k, size_t n, const float *const *xs, const float *wts, const float *dy,
            float *const *dxs, float *dwts);
+// Scratch floats of ctx->ws that wsum_bwd uses (0 on the host; _cuda: per-block partials of dwts).
+GH_KERNEL3(wsum_bwd_ws, int k, size_t n, size_t *floats);
 
 // ---- channel concat and slice (NCHW, along C) -------------------------------------------------
 // concat: xs[i] is [n, cs[i], hw]; y is [n, sum cs, hw]. cs is a host array of k ints.
@@ -155,12 +227,14 @@ GH_KERNEL3(softmax_bwd, int rows, int cols, const float *y, const float *dy, flo
 // ---- softmax cross-entropy with label smoothing ------------------------------------------------
 // target = (1-smoothing)*onehot(label) + smoothing/k. losses[i] = -sum_j target_j log p_ij.
 // probs [n, k] is kept for backward. labels: int [n] in [0, k) (device memory for _cuda);
-// a label out of range is GH_EINVAL (the _cuda version reports it after the kernel).
+// a label out of range is GH_EINVAL. The _cuda version records it in ctx->flags (its loss row
+// is NaN), or without flags reads a flag back after the kernel (a synchronisation).
 GH_KERNEL3(xent_fwd, int n, int k, const float *logits, const int *labels, float smoothing,
            float *probs, float *losses);
-// dlogits += scale * (probs - target); scale is usually dloss/n for a mean loss.
+// Backward of the mean loss: dlogits += (dloss[0] / n) * (probs - target), where dloss (one
+// float, backend memory) is d(total)/d(mean loss). Bad labels as for xent_fwd.
 GH_KERNEL3(xent_bwd, int n, int k, const float *probs, const int *labels, float smoothing,
-           float scale, float *dlogits);
+           const float *dloss, float *dlogits);
 
 // ---- optimizer updates (PyTorch semantics, so that papers' hyperparameters carry over) ---------
 // SGD: g' = g + wd*p; mom = momentum*mom + g'; p -= lr*mom (mom may be NULL when momentum=0).
@@ -185,6 +259,23 @@ int gh_cuda_memcpy_d2h(void *dst, const void *src, size_t bytes);
 int gh_cuda_memcpy_d2d(void *dst, const void *src, size_t bytes);
 int gh_cuda_memset0(void *p, size_t bytes);
 int gh_cuda_sync(void);
+// Streams, pinned memory, events and stream-ordered copies, for a caller that keeps its work
+// on one stream (the engine). A stream argument is a cudaStream_t (NULL: the legacy default
+// stream); the *_async calls return once the work is queued.
+int gh_cuda_use_device(int index);         // cudaSetDevice only when another device is current
+int gh_cuda_stream_create(void **stream);  // ordered with the legacy default stream
+int gh_cuda_stream_destroy(void *stream);
+int gh_cuda_stream_sync(void *stream);
+int gh_cuda_host_alloc(void **p, size_t bytes);   // page-locked host memory
+int gh_cuda_host_free(void *p);
+int gh_cuda_event_create(void **event);           // without timing
+int gh_cuda_event_destroy(void *event);
+int gh_cuda_event_record(void *event, void *stream);
+int gh_cuda_event_sync(void *event);
+int gh_cuda_memcpy_h2d_async(void *dst, const void *src, size_t bytes, void *stream);
+int gh_cuda_memcpy_d2h_async(void *dst, const void *src, size_t bytes, void *stream);
+int gh_cuda_memcpy_d2d_async(void *dst, const void *src, size_t bytes, void *stream);
+int gh_cuda_memset0_async(void *p, size_t bytes, void *stream);
 
 // ---- baselines: cuDNN / cuBLAS (kernels/cudnn/), never used by the training path -------------
 // Same signatures and conventions as the hand-written ops; handles are created lazily per

@@ -262,3 +262,16 @@ int bn_bwd_cpu(const kctx *ctx, const bn_shape *sh, const float *x, const float 
     }
     return GH_OK;
 }
+
+// The host kernels keep their per-channel sums on the stack: no workspace.
+int bn_ws_ref(const kctx *ctx, const bn_shape *sh, size_t *floats) {
+    (void)ctx;
+    (void)sh;
+    GH_NEED("bn_ws_ref", floats);
+    *floats = 0;
+    return GH_OK;
+}
+
+int bn_ws_cpu(const kctx *ctx, const bn_shape *sh, size_t *floats) {
+    return bn_ws_ref(ctx, sh, floats);
+}

@@ -1,62 +1,13 @@
-// conv2d on the host: shape validation, the reference loops (double accumulators), and the
+// conv2d on the host: the reference loops (double accumulators), and the
 // fast path for groups that are not depthwise: im2col of one (sample, group) into a per-thread
 // slice of ctx->ws and one single-threaded GEMM (gemm.c) per item, the items spread over
 // OpenMP. Depthwise convolutions go to conv_depthwise.c (direct loops beat im2col there),
 // strided 1x1 convs on small planes to conv_pointwise.c (one GEMM per run of samples).
 #include <omp.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cpu.h"
 #include "conv_internal.h"
-
-int conv2d_shape_init(conv2d_shape *sh) {
-    if (!sh) return gh_fail(GH_EINVAL, "conv2d_shape_init: shape is NULL");
-    if (sh->stride_h == 0) sh->stride_h = 1;
-    if (sh->stride_w == 0) sh->stride_w = 1;
-    if (sh->dil_h == 0) sh->dil_h = 1;
-    if (sh->dil_w == 0) sh->dil_w = 1;
-    if (sh->groups == 0) sh->groups = 1;
-    if (sh->n <= 0 || sh->c <= 0 || sh->h <= 0 || sh->w <= 0 || sh->k <= 0 || sh->r <= 0 ||
-        sh->s <= 0 || sh->stride_h < 0 || sh->stride_w < 0 || sh->dil_h < 0 || sh->dil_w < 0 ||
-        sh->pad_h < 0 || sh->pad_w < 0 || sh->groups < 0)
-        return gh_fail(GH_EINVAL,
-                       "conv2d: every size must be positive and pads >= 0: x [%d,%d,%d,%d] "
-                       "k %d filter %dx%d groups %d stride %dx%d pad %dx%d dil %dx%d",
-                       sh->n, sh->c, sh->h, sh->w, sh->k, sh->r, sh->s, sh->groups,
-                       sh->stride_h, sh->stride_w, sh->pad_h, sh->pad_w, sh->dil_h, sh->dil_w);
-    if (sh->c % sh->groups || sh->k % sh->groups)
-        return gh_fail(GH_EINVAL, "conv2d: channels in %d and out %d must both divide by groups %d",
-                       sh->c, sh->k, sh->groups);
-    // PyTorch's output size: floor((h + 2 pad - dil (r - 1) - 1) / stride) + 1
-    long eh = (long)sh->h + 2L * sh->pad_h - (long)sh->dil_h * (sh->r - 1) - 1;
-    long ew = (long)sh->w + 2L * sh->pad_w - (long)sh->dil_w * (sh->s - 1) - 1;
-    if (eh < 0 || ew < 0)
-        return gh_fail(GH_EINVAL,
-                       "conv2d: filter %dx%d (dilation %dx%d) larger than padded input %dx%d "
-                       "(pad %dx%d): empty output",
-                       sh->r, sh->s, sh->dil_h, sh->dil_w, sh->h + 2 * sh->pad_h,
-                       sh->w + 2 * sh->pad_w, sh->pad_h, sh->pad_w);
-    sh->p = (int)(eh / sh->stride_h) + 1;
-    sh->q = (int)(ew / sh->stride_w) + 1;
-    return GH_OK;
-}
-
-int conv2d_check(const char *op, const conv2d_shape *in, conv2d_shape *out) {
-    if (!in) return gh_fail(GH_EINVAL, "%s: shape is NULL", op);
-    *out = *in;
-    int p = in->p, q = in->q;
-    if (conv2d_shape_init(out)) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", gh_error_get());
-        return gh_fail(GH_EINVAL, "%s: %s", op, msg);
-    }
-    if (p != out->p || q != out->q)
-        return gh_fail(GH_EINVAL,
-                       "%s: output size %dx%d in the shape but the geometry gives %dx%d "
-                       "(call conv2d_shape_init)", op, p, q, out->p, out->q);
-    return GH_OK;
-}
 
 // ---- reference ---------------------------------------------------------------------------
 
@@ -64,7 +15,7 @@ int conv2d_fwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, c
                    const float *b, float *y) {
     (void)ctx;
     conv2d_shape sh;
-    int st = conv2d_check("conv2d_fwd_ref", shape, &sh);
+    int st = conv2d_shape_check("conv2d_fwd_ref", shape, &sh);
     if (st) return st;
     GH_NEED("conv2d_fwd_ref", x);
     GH_NEED("conv2d_fwd_ref", w);
@@ -96,7 +47,7 @@ int conv2d_bwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, c
                    const float *dy, float *dx, float *dw, float *db) {
     (void)ctx;
     conv2d_shape sh;
-    int st = conv2d_check("conv2d_bwd_ref", shape, &sh);
+    int st = conv2d_shape_check("conv2d_bwd_ref", shape, &sh);
     if (st) return st;
     GH_NEED("conv2d_bwd_ref", dy);
     if (dx) GH_NEED("conv2d_bwd_ref", w);
@@ -209,6 +160,22 @@ size_t conv2d_ws_floats(const conv2d_shape *shape) {
     return threads > batch ? threads : batch;
 }
 
+// The reference loops need no workspace; the fast path needs conv2d_ws_floats.
+int conv2d_ws_ref(const kctx *ctx, const conv2d_shape *sh, size_t *floats) {
+    (void)ctx;
+    (void)sh;
+    GH_NEED("conv2d_ws_ref", floats);
+    *floats = 0;
+    return GH_OK;
+}
+
+int conv2d_ws_cpu(const kctx *ctx, const conv2d_shape *sh, size_t *floats) {
+    (void)ctx;
+    GH_NEED("conv2d_ws_cpu", floats);
+    *floats = conv2d_ws_floats(sh);
+    return GH_OK;
+}
+
 // Threads that the workspace allows (at most gh_cpu_nthreads()); 0 with the error set.
 int conv_ws_threads(const char *op, const kctx *ctx, size_t per) {
     int nt = gh_cpu_nthreads();
@@ -296,7 +263,7 @@ int conv2d_fwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, c
                    const float *b, float *y) {
     static const char op[] = "conv2d_fwd_cpu";
     conv2d_shape sh;
-    int st = conv2d_check(op, shape, &sh);
+    int st = conv2d_shape_check(op, shape, &sh);
     if (st) return st;
     GH_NEED(op, x);
     GH_NEED(op, w);
@@ -338,7 +305,7 @@ int conv2d_bwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, c
                    const float *dy, float *dx, float *dw, float *db) {
     static const char op[] = "conv2d_bwd_cpu";
     conv2d_shape sh;
-    int st = conv2d_check(op, shape, &sh);
+    int st = conv2d_shape_check(op, shape, &sh);
     if (st) return st;
     GH_NEED(op, dy);
     if (dx) GH_NEED(op, w);

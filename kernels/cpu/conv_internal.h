@@ -1,11 +1,8 @@
-// kernels/cpu: what conv.c and conv_depthwise.c share: the validated geometry, the workspace
+// kernels/cpu: what conv.c and conv_depthwise.c share: the workspace
 // split per thread, and the depthwise direct path.
 #pragma once
 #include "cpu.h"
 
-// Copies *in to *out, normalises it (conv2d_shape_init) and checks that the caller's p, q agree;
-// GH_EINVAL naming op otherwise.
-int conv2d_check(const char *op, const conv2d_shape *in, conv2d_shape *out);
 // groups == c == k: one filter per channel.
 int conv_is_depthwise(const conv2d_shape *sh);
 // Threads that ctx->ws allows at `per` floats each (capped by gh_cpu_nthreads()); 0 with the

@@ -3,6 +3,7 @@
 // attribute that compiles hot loops for AVX-512, AVX2 and baseline x86-64 in one binary.
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../kernels.h"
 
@@ -55,6 +56,15 @@ double gh_cpu_dot_fixed(size_t n, const float *x, const float *y);
 #define GH_CPU_DOT_BLOCKS 64
 size_t gh_cpu_dot_blocks(size_t n, size_t *len);
 double gh_cpu_dot_chunk(size_t n, const float *x, const float *y);
+
+// Records a deferred error in ctx->flags (host memory on ref/cpu; the caller checked that
+// ctx->flags is set): the bit, and the step when it is the earliest so far.
+static inline void gh_cpu_flag(const kctx *ctx, unsigned bit) {
+    kflags *f = ctx->flags;
+    f->nonfinite |= bit;
+    uint64_t key = ~ctx->step;
+    if (key > f->step_key) f->step_key = key;
+}
 
 // Returns GH_EINVAL naming op and argument when p is NULL.
 #define GH_NEED(op, p)                                                        \

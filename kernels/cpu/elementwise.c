@@ -1,6 +1,10 @@
-// Elementwise ops on the host: add (forward and backward), axpy, scale, fill and the double
-// sum of squares. The _cpu versions are the same loops, vectorised and split over OpenMP
+// Elementwise ops on the host: add (forward and backward), axpy, scale, fill, the double
+// sum of squares, and the device-scalar ops (norm2, clip_by_norm, scalar_pow, axpy_dev,
+// scale_dev: their scalar is host memory here, so they are the plain ops with the coefficient
+// computed first). The _cpu versions are the same loops, vectorised and split over OpenMP
 // threads once the array is large enough to pay for the fork.
+#include <math.h>
+
 #include "cpu.h"
 
 #define GH_DOT_CHUNK 4096   // smallest block worth a thread
@@ -61,6 +65,92 @@ int sumsq_ref(const kctx *ctx, size_t n, const float *x, double *out) {
     for (size_t i = 0; i < n; i++) acc += (double)x[i] * x[i];
     out[0] = acc;
     return GH_OK;
+}
+
+// ---- device scalars (shared by _ref and _cpu) -------------------------------------------------
+
+// *c = alpha * s[0] or alpha / s[0], in double. A non-finite c sets *skip (the caller changes
+// nothing) and is recorded in ctx->flags, or without flags returned as GH_ENAN.
+static int coef_of(const char *op, const kctx *ctx, double alpha, const double *s, int power,
+                   double *c, int *skip) {
+    *skip = 0;
+    GH_NEED(op, s);
+    if (power != 1 && power != -1)
+        return gh_fail(GH_EINVAL, "%s: power %d (expected 1 or -1)", op, power);
+    *c = power == 1 ? alpha * s[0] : alpha / s[0];
+    if (isfinite(*c)) return GH_OK;
+    *skip = 1;
+    if (ctx && ctx->flags) {
+        gh_cpu_flag(ctx, GH_KFLAG_SCALAR);
+        return GH_OK;
+    }
+    return gh_fail(GH_ENAN, "%s: coefficient %g * s^%d with s = %g is not finite", op, alpha,
+                   power, s[0]);
+}
+
+// clip_grad_norm_'s coefficient; 0 when g stays as it is, 1 to scale by *coef.
+static int clip_coef(const char *op, const kctx *ctx, const double *norm, float max_norm,
+                     float *coef, int *st) {
+    *st = GH_OK;
+    if (!norm) {
+        *st = gh_fail(GH_EINVAL, "%s: argument norm is NULL", op);
+        return 0;
+    }
+    if (!isfinite(norm[0])) {
+        if (ctx && ctx->flags) gh_cpu_flag(ctx, GH_KFLAG_NORM);
+        else *st = gh_fail(GH_ENAN, "%s: gradient norm is %g", op, norm[0]);
+        return 0;
+    }
+    double c = (double)max_norm / (norm[0] + 1e-6);
+    *coef = (float)c;
+    return c < 1.0;
+}
+
+int norm2_ws_ref(const kctx *ctx, size_t n, size_t *floats) {
+    (void)ctx;
+    (void)n;
+    GH_NEED("norm2_ws_ref", floats);
+    *floats = 0;
+    return GH_OK;
+}
+
+int norm2_ws_cpu(const kctx *ctx, size_t n, size_t *floats) { return norm2_ws_ref(ctx, n, floats); }
+
+int norm2_ref(const kctx *ctx, size_t n, const float *x, double *out) {
+    int st = sumsq_ref(ctx, n, x, out);
+    if (!st) out[0] = sqrt(out[0]);
+    return st;
+}
+
+int clip_by_norm_ref(const kctx *ctx, size_t n, const double *norm, float max_norm, float *g) {
+    float c = 0.0f;
+    int st;
+    if (clip_coef("clip_by_norm_ref", ctx, norm, max_norm, &c, &st)) return scale_ref(ctx, n, c, g);
+    return st;
+}
+
+int scalar_pow_ref(const kctx *ctx, double alpha, const double *s, int power, double *out) {
+    double c = 0.0;
+    int skip;
+    GH_NEED("scalar_pow_ref", out);
+    int st = coef_of("scalar_pow_ref", ctx, alpha, s, power, &c, &skip);
+    if (!st && !skip) out[0] = c;
+    return st;
+}
+
+int axpy_dev_ref(const kctx *ctx, size_t n, double alpha, const double *s, int power,
+                 const float *x, float *y) {
+    double c = 0.0;
+    int skip;
+    int st = coef_of("axpy_dev_ref", ctx, alpha, s, power, &c, &skip);
+    return st || skip ? st : axpy_ref(ctx, n, (float)c, x, y);
+}
+
+int scale_dev_ref(const kctx *ctx, size_t n, double alpha, const double *s, int power, float *x) {
+    double c = 0.0;
+    int skip;
+    int st = coef_of("scale_dev_ref", ctx, alpha, s, power, &c, &skip);
+    return st || skip ? st : scale_ref(ctx, n, (float)c, x);
 }
 
 // ---- fast ----------------------------------------------------------------------------------
@@ -177,4 +267,41 @@ int sumsq_cpu(const kctx *ctx, size_t n, const float *x, double *out) {
     if (n) GH_NEED("sumsq_cpu", x);
     out[0] = gh_cpu_dot_fixed(n, x, NULL);
     return GH_OK;
+}
+
+int norm2_cpu(const kctx *ctx, size_t n, const float *x, double *out) {
+    int st = sumsq_cpu(ctx, n, x, out);
+    if (!st) out[0] = sqrt(out[0]);
+    return st;
+}
+
+int clip_by_norm_cpu(const kctx *ctx, size_t n, const double *norm, float max_norm, float *g) {
+    float c = 0.0f;
+    int st;
+    if (clip_coef("clip_by_norm_cpu", ctx, norm, max_norm, &c, &st)) return scale_cpu(ctx, n, c, g);
+    return st;
+}
+
+int scalar_pow_cpu(const kctx *ctx, double alpha, const double *s, int power, double *out) {
+    double c = 0.0;
+    int skip;
+    GH_NEED("scalar_pow_cpu", out);
+    int st = coef_of("scalar_pow_cpu", ctx, alpha, s, power, &c, &skip);
+    if (!st && !skip) out[0] = c;
+    return st;
+}
+
+int axpy_dev_cpu(const kctx *ctx, size_t n, double alpha, const double *s, int power,
+                 const float *x, float *y) {
+    double c = 0.0;
+    int skip;
+    int st = coef_of("axpy_dev_cpu", ctx, alpha, s, power, &c, &skip);
+    return st || skip ? st : axpy_cpu(ctx, n, (float)c, x, y);
+}
+
+int scale_dev_cpu(const kctx *ctx, size_t n, double alpha, const double *s, int power, float *x) {
+    double c = 0.0;
+    int skip;
+    int st = coef_of("scale_dev_cpu", ctx, alpha, s, power, &c, &skip);
+    return st || skip ? st : scale_cpu(ctx, n, (float)c, x);
 }

@@ -1,45 +1,11 @@
 // Max, average and global-average pooling on the host, forward and backward, with PyTorch's
-// rules: floor output size, padding at most half the window, max pooling never picks padding
+// rules (geometry in kernels/geometry.c): max pooling never picks padding
 // and takes the first maximum in row-major window order (NaN wins, as in torch), average
 // pooling divides by the in-bounds count (count_include_pad=False).
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cpu.h"
-
-int pool_shape_init(pool_shape *sh) {
-    if (!sh) return gh_fail(GH_EINVAL, "pool_shape_init: shape is NULL");
-    if (sh->n <= 0 || sh->c <= 0 || sh->h <= 0 || sh->w <= 0 || sh->kh <= 0 || sh->kw <= 0 ||
-        sh->stride <= 0 || sh->pad < 0)
-        return gh_fail(GH_EINVAL,
-                       "pool: x [%d,%d,%d,%d] window %dx%d stride %d pad %d: sizes and stride "
-                       "must be positive, pad >= 0",
-                       sh->n, sh->c, sh->h, sh->w, sh->kh, sh->kw, sh->stride, sh->pad);
-    if (2 * sh->pad > sh->kh || 2 * sh->pad > sh->kw)
-        return gh_fail(GH_EINVAL, "pool: pad %d must be at most half the window %dx%d", sh->pad,
-                       sh->kh, sh->kw);
-    if (sh->h + 2 * sh->pad < sh->kh || sh->w + 2 * sh->pad < sh->kw)
-        return gh_fail(GH_EINVAL, "pool: window %dx%d larger than padded input %dx%d", sh->kh,
-                       sh->kw, sh->h + 2 * sh->pad, sh->w + 2 * sh->pad);
-    sh->p = (sh->h + 2 * sh->pad - sh->kh) / sh->stride + 1;
-    sh->q = (sh->w + 2 * sh->pad - sh->kw) / sh->stride + 1;
-    return GH_OK;
-}
-
-static int pool_check(const char *op, const pool_shape *in, pool_shape *out) {
-    if (!in) return gh_fail(GH_EINVAL, "%s: shape is NULL", op);
-    *out = *in;
-    if (pool_shape_init(out)) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", gh_error_get());
-        return gh_fail(GH_EINVAL, "%s: %s", op, msg);
-    }
-    if (in->p != out->p || in->q != out->q)
-        return gh_fail(GH_EINVAL, "%s: output size %dx%d in the shape but the geometry gives "
-                       "%dx%d (call pool_shape_init)", op, in->p, in->q, out->p, out->q);
-    return GH_OK;
-}
 
 // (Stride 1 on planes that fit a stack buffer goes to pool_flat.c.)
 
@@ -68,7 +34,7 @@ static size_t max_argmax(const pool_shape *sh, const float *xp, int i, int j) {
 int maxpool_fwd_ref(const kctx *ctx, const pool_shape *shape, const float *x, float *y) {
     (void)ctx;
     pool_shape sh;
-    int st = pool_check("maxpool_fwd_ref", shape, &sh);
+    int st = pool_shape_check("maxpool_fwd_ref", shape, &sh);
     if (st) return st;
     GH_NEED("maxpool_fwd_ref", x);
     GH_NEED("maxpool_fwd_ref", y);
@@ -85,7 +51,7 @@ int maxpool_bwd_ref(const kctx *ctx, const pool_shape *shape, const float *x, co
                     float *dx) {
     (void)ctx;
     pool_shape sh;
-    int st = pool_check("maxpool_bwd_ref", shape, &sh);
+    int st = pool_shape_check("maxpool_bwd_ref", shape, &sh);
     if (st) return st;
     if (!dx) return GH_OK;
     GH_NEED("maxpool_bwd_ref", x);
@@ -102,7 +68,7 @@ int maxpool_bwd_ref(const kctx *ctx, const pool_shape *shape, const float *x, co
 int avgpool_fwd_ref(const kctx *ctx, const pool_shape *shape, const float *x, float *y) {
     (void)ctx;
     pool_shape sh;
-    int st = pool_check("avgpool_fwd_ref", shape, &sh);
+    int st = pool_shape_check("avgpool_fwd_ref", shape, &sh);
     if (st) return st;
     GH_NEED("avgpool_fwd_ref", x);
     GH_NEED("avgpool_fwd_ref", y);
@@ -123,7 +89,7 @@ int avgpool_fwd_ref(const kctx *ctx, const pool_shape *shape, const float *x, fl
 int avgpool_bwd_ref(const kctx *ctx, const pool_shape *shape, const float *dy, float *dx) {
     (void)ctx;
     pool_shape sh;
-    int st = pool_check("avgpool_bwd_ref", shape, &sh);
+    int st = pool_shape_check("avgpool_bwd_ref", shape, &sh);
     if (st) return st;
     if (!dx) return GH_OK;
     GH_NEED("avgpool_bwd_ref", dy);
@@ -220,7 +186,7 @@ static void max_row_argmax(const pool_shape *sh, const float *xp, int i, int j0,
 int maxpool_fwd_cpu(const kctx *ctx, const pool_shape *shape, const float *x, float *y) {
     (void)ctx;
     pool_shape sh;
-    int st = pool_check("maxpool_fwd_cpu", shape, &sh);
+    int st = pool_shape_check("maxpool_fwd_cpu", shape, &sh);
     if (st) return st;
     GH_NEED("maxpool_fwd_cpu", x);
     GH_NEED("maxpool_fwd_cpu", y);
@@ -248,7 +214,7 @@ int maxpool_bwd_cpu(const kctx *ctx, const pool_shape *shape, const float *x, co
                     float *dx) {
     (void)ctx;
     pool_shape sh;
-    int st = pool_check("maxpool_bwd_cpu", shape, &sh);
+    int st = pool_shape_check("maxpool_bwd_cpu", shape, &sh);
     if (st) return st;
     if (!dx) return GH_OK;
     GH_NEED("maxpool_bwd_cpu", x);
@@ -307,7 +273,7 @@ static inline int avg_count(const pool_shape *sh, int i, int j) {
 int avgpool_fwd_cpu(const kctx *ctx, const pool_shape *shape, const float *x, float *y) {
     (void)ctx;
     pool_shape sh;
-    int st = pool_check("avgpool_fwd_cpu", shape, &sh);
+    int st = pool_shape_check("avgpool_fwd_cpu", shape, &sh);
     if (st) return st;
     GH_NEED("avgpool_fwd_cpu", x);
     GH_NEED("avgpool_fwd_cpu", y);
@@ -355,7 +321,7 @@ static void avg_row_scatter(const pool_shape *sh, float *dxp, int i, int j0, int
 int avgpool_bwd_cpu(const kctx *ctx, const pool_shape *shape, const float *dy, float *dx) {
     (void)ctx;
     pool_shape sh;
-    int st = pool_check("avgpool_bwd_cpu", shape, &sh);
+    int st = pool_shape_check("avgpool_bwd_cpu", shape, &sh);
     if (st) return st;
     if (!dx) return GH_OK;
     GH_NEED("avgpool_bwd_cpu", dy);

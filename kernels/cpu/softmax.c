@@ -85,12 +85,14 @@ int xent_fwd_ref(const kctx *ctx, int n, int k, const float *logits, const int *
 }
 
 int xent_bwd_ref(const kctx *ctx, int n, int k, const float *probs, const int *labels,
-                 float smoothing, float scale, float *dlogits) {
+                 float smoothing, const float *dloss, float *dlogits) {
     (void)ctx;
     int st = xent_check("xent_bwd_ref", n, k, labels, smoothing);
     if (st) return st;
     if (!dlogits) return GH_OK;
     GH_NEED("xent_bwd_ref", probs);
+    GH_NEED("xent_bwd_ref", dloss);
+    const float scale = dloss[0] / (float)n;  // d(mean)/d(loss_i) = 1/n
     for (int i = 0; i < n; i++)
         for (int j = 0; j < k; j++) {
             double t = (j == labels[i] ? 1.0 - smoothing : 0.0) + (double)smoothing / k;
@@ -174,12 +176,14 @@ int xent_fwd_cpu(const kctx *ctx, int n, int k, const float *logits, const int *
 }
 
 int xent_bwd_cpu(const kctx *ctx, int n, int k, const float *probs, const int *labels,
-                 float smoothing, float scale, float *dlogits) {
+                 float smoothing, const float *dloss, float *dlogits) {
     (void)ctx;
     int st = xent_check("xent_bwd_cpu", n, k, labels, smoothing);
     if (st) return st;
     if (!dlogits) return GH_OK;
     GH_NEED("xent_bwd_cpu", probs);
+    GH_NEED("xent_bwd_cpu", dloss);
+    const float scale = dloss[0] / (float)n;
     float off = smoothing / (float)k, on = 1.0f - smoothing + off;
 #pragma omp parallel for schedule(static) if ((size_t)n * k >= GH_CPU_PAR_MIN)
     for (int i = 0; i < n; i++) {

@@ -130,3 +130,17 @@ int wsum_bwd_cpu(const kctx *ctx, int k, size_t n, const float *const *xs, const
         }
     return GH_OK;
 }
+
+// The host kernels reduce the weight gradients on the stack: no workspace.
+int wsum_bwd_ws_ref(const kctx *ctx, int k, size_t n, size_t *floats) {
+    (void)ctx;
+    (void)k;
+    (void)n;
+    GH_NEED("wsum_bwd_ws_ref", floats);
+    *floats = 0;
+    return GH_OK;
+}
+
+int wsum_bwd_ws_cpu(const kctx *ctx, int k, size_t n, size_t *floats) {
+    return wsum_bwd_ws_ref(ctx, k, n, floats);
+}

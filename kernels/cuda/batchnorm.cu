@@ -251,11 +251,22 @@ int bn_fwd_train_cuda(const kctx *ctx, const bn_shape *sh, const float *x, const
     int S = bn_splits(sh);
     size_t bytes = sizeof(double) * 2 * S * sh->c + sizeof(float) * 3 * sh->c;
     void *scratch = NULL;
-    GH_TRY(gh_scratch_alloc("bn_fwd_train_cuda", ctx, bytes, &scratch));
+    GH_TRY(gh_ws_take("bn_fwd_train_cuda", ctx, bytes, &scratch));
     int st = bn_fwd_train_run(ctx, sh, x, gamma, beta, y, save_mean, save_invstd, run_mean,
                               run_var, scratch, S);
-    gh_scratch_free(ctx, scratch);
+    gh_ws_release(ctx, scratch);
     return st;
+}
+
+// The larger of the two training kernels' scratch: split partials (double) and coefficients.
+int bn_ws_cuda(const kctx *ctx, const bn_shape *sh, size_t *floats) {
+    (void)ctx;
+    GH_CUDA_NEED("bn_ws_cuda", floats);
+    *floats = 0;
+    GH_TRY(bn_check("bn_ws_cuda", sh));
+    size_t S = (size_t)bn_splits(sh);
+    *floats = gh_ws_floats_for(sizeof(double) * 2 * S * sh->c + sizeof(float) * 5 * sh->c);
+    return GH_OK;
 }
 
 int bn_fwd_eval_cuda(const kctx *ctx, const bn_shape *sh, const float *x, const float *gamma,
@@ -283,10 +294,10 @@ int bn_bwd_cuda(const kctx *ctx, const bn_shape *sh, const float *x, const float
     int S = bn_splits(sh);
     size_t bytes = sizeof(double) * 2 * S * sh->c + sizeof(float) * 5 * sh->c;
     void *scratch = NULL;
-    GH_TRY(gh_scratch_alloc("bn_bwd_cuda", ctx, bytes, &scratch));
+    GH_TRY(gh_ws_take("bn_bwd_cuda", ctx, bytes, &scratch));
     int st = bn_bwd_run(ctx, sh, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta,
                         scratch, S);
-    gh_scratch_free(ctx, scratch);
+    gh_ws_release(ctx, scratch);
     return st;
 }
 

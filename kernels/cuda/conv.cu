@@ -18,39 +18,16 @@ struct conv_geom {
     int cg, kg;  // channels per group, in and out
 };
 
-// Normalises like conv2d_shape_init (zero stride/dilation/groups taken as 1) and checks the
-// caller's p, q against PyTorch's output size.
+// The shared geometry check (kernels/geometry.c: normalisation, PyTorch's output size, the
+// caller's p, q), then what these kernels add: 32-bit GEMM indices and the grid's z limit.
 int conv_check(const char *op, const conv2d_shape *in, conv_geom *g) {
-    if (!in) return gh_fail(GH_EINVAL, "%s: shape is NULL", op);
+    conv2d_shape sh;
+    GH_TRY(conv2d_shape_check(op, in, &sh));
     conv_geom t;
-    t.n = in->n; t.c = in->c; t.h = in->h; t.w = in->w; t.k = in->k; t.r = in->r; t.s = in->s;
-    t.sh = in->stride_h ? in->stride_h : 1;
-    t.sw = in->stride_w ? in->stride_w : 1;
-    t.dh = in->dil_h ? in->dil_h : 1;
-    t.dw = in->dil_w ? in->dil_w : 1;
-    t.ph = in->pad_h; t.pw = in->pad_w;
-    t.groups = in->groups ? in->groups : 1;
-    if (t.n <= 0 || t.c <= 0 || t.h <= 0 || t.w <= 0 || t.k <= 0 || t.r <= 0 || t.s <= 0 ||
-        t.sh < 0 || t.sw < 0 || t.dh < 0 || t.dw < 0 || t.ph < 0 || t.pw < 0 || t.groups < 0)
-        return gh_fail(GH_EINVAL,
-                       "%s: every size must be positive and pads >= 0: x [%d,%d,%d,%d] w [%d,%d/%d,%d,%d] "
-                       "stride %dx%d pad %dx%d dil %dx%d",
-                       op, t.n, t.c, t.h, t.w, t.k, t.c, t.groups, t.r, t.s, t.sh, t.sw, t.ph,
-                       t.pw, t.dh, t.dw);
-    if (t.c % t.groups || t.k % t.groups)
-        return gh_fail(GH_EINVAL, "%s: channels in %d and out %d must both divide by groups %d", op,
-                       t.c, t.k, t.groups);
-    long eh = (long)t.h + 2L * t.ph - (long)t.dh * (t.r - 1) - 1;
-    long ew = (long)t.w + 2L * t.pw - (long)t.dw * (t.s - 1) - 1;
-    if (eh < 0 || ew < 0)
-        return gh_fail(GH_EINVAL, "%s: filter %dx%d (dilation %dx%d) larger than padded input: empty output",
-                       op, t.r, t.s, t.dh, t.dw);
-    t.p = (int)(eh / t.sh) + 1;
-    t.q = (int)(ew / t.sw) + 1;
-    if (in->p != t.p || in->q != t.q)
-        return gh_fail(GH_EINVAL,
-                       "%s: output size %dx%d in the shape but the geometry gives %dx%d (call "
-                       "conv2d_shape_init)", op, in->p, in->q, t.p, t.q);
+    t.n = sh.n; t.c = sh.c; t.h = sh.h; t.w = sh.w; t.k = sh.k; t.r = sh.r; t.s = sh.s;
+    t.sh = sh.stride_h; t.sw = sh.stride_w; t.dh = sh.dil_h; t.dw = sh.dil_w;
+    t.ph = sh.pad_h; t.pw = sh.pad_w;
+    t.groups = sh.groups; t.p = sh.p; t.q = sh.q;
     if ((size_t)t.n * t.p * t.q > (size_t)INT_MAX || (size_t)t.n * t.h * t.w > (size_t)INT_MAX ||
         (size_t)t.c * t.r * t.s > (size_t)INT_MAX / 2 || (size_t)t.k * t.r * t.s > (size_t)INT_MAX / 2)
         return gh_fail(GH_EUNSUP, "%s: more than 2^31 pixels or filter taps in one GEMM dimension", op);
@@ -720,6 +697,13 @@ size_t conv2d_ws_floats_cuda(const conv2d_shape *sh) {
     if (conv_check("conv2d_ws_floats_cuda", sh, &g)) return 0;
     if (dw_fast(g)) return dw_ws_floats(g);
     return plan_wgrad(g).ws_floats;
+}
+
+int conv2d_ws_cuda(const kctx *ctx, const conv2d_shape *sh, size_t *floats) {
+    (void)ctx;
+    GH_CUDA_NEED("conv2d_ws_cuda", floats);
+    *floats = conv2d_ws_floats_cuda(sh);
+    return GH_OK;
 }
 
 int conv2d_fwd_cuda(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,

@@ -98,12 +98,13 @@ __device__ __forceinline__ float gh_warp_max(float v) {
     return v;
 }
 
-// Stream-ordered scratch for ops whose contract has no workspace (batch norm statistics,
-// reduction partials, the device flag of xent). Freed on the same stream, so it lives exactly
-// as long as the kernels that use it.
+// Stream-ordered scratch for ops whose caller gave no (big enough) workspace (batch norm
+// statistics, reduction partials, the device flag of xent without ctx->flags). Freed on the
+// same stream, so it lives exactly as long as the kernels that use it; counted in ctx->allocs.
 static inline int gh_scratch_alloc(const char *op, const kctx *ctx, size_t bytes, void **p) {
     *p = NULL;
     if (bytes == 0) return GH_OK;
+    if (ctx && ctx->allocs) (*ctx->allocs)++;
     cudaError_t e = cudaMallocAsync(p, bytes, gh_stream(ctx));
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
@@ -118,4 +119,33 @@ static inline int gh_scratch_alloc(const char *op, const kctx *ctx, size_t bytes
 }
 static inline void gh_scratch_free(const kctx *ctx, void *p) {
     if (p) cudaFreeAsync(p, gh_stream(ctx));
+}
+
+// Scratch from the caller's workspace when it holds `bytes` (a caller sizes ctx->ws with the
+// op's *_ws query, so that steady-state steps allocate nothing), else gh_scratch_alloc.
+// Release with gh_ws_release, which frees only what was allocated.
+static inline int gh_ws_take(const char *op, const kctx *ctx, size_t bytes, void **p) {
+    if (ctx && ctx->ws && ctx->ws_floats * sizeof(float) >= bytes) {
+        *p = ctx->ws;
+        return GH_OK;
+    }
+    return gh_scratch_alloc(op, ctx, bytes, p);
+}
+static inline void gh_ws_release(const kctx *ctx, void *p) {
+    if (!ctx || p != (void *)ctx->ws) gh_scratch_free(ctx, p);
+}
+// Floats of workspace that hold `bytes`.
+static inline size_t gh_ws_floats_for(size_t bytes) { return (bytes + sizeof(float) - 1) / sizeof(float); }
+
+// Deferred errors (kernels.h, kflags): the first event wins through atomic maxima of the
+// complemented keys.
+__device__ __forceinline__ void gh_flag_event(kflags *f, unsigned bit, uint64_t step) {
+    atomicOr(&f->nonfinite, bit);
+    atomicMax((unsigned long long *)&f->step_key, (unsigned long long)~step);
+}
+__device__ __forceinline__ void gh_flag_label(kflags *f, int row, int label, int k, uint64_t step) {
+    unsigned long long key = ((unsigned long long)~(uint32_t)row << 32) | (uint32_t)label;
+    unsigned long long old = atomicMax((unsigned long long *)&f->label_key, key);
+    if (old < key) f->label_k = k;
+    atomicMax((unsigned long long *)&f->step_key, (unsigned long long)~step);
 }

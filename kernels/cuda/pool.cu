@@ -11,29 +11,11 @@ struct pool_geom {
     int n, c, h, w, kh, kw, stride, pad, p, q;
 };
 
-int pool_check(const char *op, const pool_shape *sh, pool_geom *g) {
-    if (!sh) return gh_fail(GH_EINVAL, "%s: shape is NULL", op);
-    if (sh->n <= 0 || sh->c <= 0 || sh->h <= 0 || sh->w <= 0 || sh->kh <= 0 || sh->kw <= 0 ||
-        sh->stride <= 0 || sh->pad < 0 || sh->p <= 0 || sh->q <= 0)
-        return gh_fail(GH_EINVAL,
-                       "%s: bad pool shape x [%d,%d,%d,%d] window %dx%d stride %d pad %d out "
-                       "%dx%d (call pool_shape_init)",
-                       op, sh->n, sh->c, sh->h, sh->w, sh->kh, sh->kw, sh->stride, sh->pad,
-                       sh->p, sh->q);
-    // pool_shape_init's rules: every window holds an input element (max never returns the
-    // padding), and the caller's p, q are the geometry's, or y would be indexed wrongly
-    if (2 * sh->pad > sh->kh || 2 * sh->pad > sh->kw || sh->h + 2 * sh->pad < sh->kh ||
-        sh->w + 2 * sh->pad < sh->kw)
-        return gh_fail(GH_EINVAL, "%s: window %dx%d with pad %d on a %dx%d input: pad must be at "
-                       "most half the window and the window must fit the padded input",
-                       op, sh->kh, sh->kw, sh->pad, sh->h, sh->w);
-    const int p = (sh->h + 2 * sh->pad - sh->kh) / sh->stride + 1;
-    const int q = (sh->w + 2 * sh->pad - sh->kw) / sh->stride + 1;
-    if (p != sh->p || q != sh->q)
-        return gh_fail(GH_EINVAL,
-                       "%s: output size %dx%d in the shape but the geometry gives %dx%d (call "
-                       "pool_shape_init)", op, sh->p, sh->q, p, q);
-    *g = pool_geom{sh->n, sh->c, sh->h, sh->w, sh->kh, sh->kw, sh->stride, sh->pad, sh->p, sh->q};
+// The shared geometry check (kernels/geometry.c), then the validated shape as kernel arguments.
+int pool_check(const char *op, const pool_shape *in, pool_geom *g) {
+    pool_shape sh;
+    GH_TRY(pool_shape_check(op, in, &sh));
+    *g = pool_geom{sh.n, sh.c, sh.h, sh.w, sh.kh, sh.kw, sh.stride, sh.pad, sh.p, sh.q};
     return GH_OK;
 }
 

@@ -114,4 +114,107 @@ int gh_cuda_sync(void) {
     return GH_OK;
 }
 
+// The current device is per host thread: an engine used from another thread than the one that
+// created it sets its device first. cudaGetDevice is a thread-local read.
+int gh_cuda_use_device(int index) {
+    int cur = -1;
+    CUDA_CHECK(cudaGetDevice(&cur));
+    if (cur != index) CUDA_CHECK(cudaSetDevice(index));
+    return GH_OK;
+}
+
+int gh_cuda_stream_create(void **stream) {
+    if (!stream) return gh_fail(GH_EINVAL, "gh_cuda_stream_create: output pointer is NULL");
+    *stream = NULL;
+    GH_TRY(need_device("gh_cuda_stream_create"));
+    cudaStream_t s = NULL;
+    // blocking (not cudaStreamNonBlocking): work a caller queues on the legacy default stream
+    // (plain cudaMemcpy on engine buffers) stays ordered with this stream's
+    CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamDefault));
+    *stream = (void *)s;
+    return GH_OK;
+}
+
+int gh_cuda_stream_destroy(void *stream) {
+    if (!stream) return GH_OK;
+    CUDA_CHECK(cudaStreamDestroy((cudaStream_t)stream));
+    return GH_OK;
+}
+
+int gh_cuda_stream_sync(void *stream) {
+    CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)stream));
+    return GH_OK;
+}
+
+int gh_cuda_host_alloc(void **p, size_t bytes) {
+    if (!p) return gh_fail(GH_EINVAL, "gh_cuda_host_alloc: output pointer is NULL");
+    *p = NULL;
+    GH_TRY(need_device("gh_cuda_host_alloc"));
+    if (bytes == 0) return GH_OK;
+    cudaError_t e = cudaHostAlloc(p, bytes, cudaHostAllocDefault);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        *p = NULL;
+        return gh_fail(e == cudaErrorMemoryAllocation ? GH_ENOMEM : GH_ECUDA,
+                       "gh_cuda_host_alloc: %zu bytes of page-locked host memory failed: %s (%s)",
+                       bytes, cudaGetErrorName(e), cudaGetErrorString(e));
+    }
+    return GH_OK;
+}
+
+int gh_cuda_host_free(void *p) {
+    if (!p) return GH_OK;
+    CUDA_CHECK(cudaFreeHost(p));
+    return GH_OK;
+}
+
+int gh_cuda_event_create(void **event) {
+    if (!event) return gh_fail(GH_EINVAL, "gh_cuda_event_create: output pointer is NULL");
+    *event = NULL;
+    cudaEvent_t ev = NULL;
+    CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    *event = (void *)ev;
+    return GH_OK;
+}
+
+int gh_cuda_event_destroy(void *event) {
+    if (!event) return GH_OK;
+    CUDA_CHECK(cudaEventDestroy((cudaEvent_t)event));
+    return GH_OK;
+}
+
+int gh_cuda_event_record(void *event, void *stream) {
+    CUDA_CHECK(cudaEventRecord((cudaEvent_t)event, (cudaStream_t)stream));
+    return GH_OK;
+}
+
+int gh_cuda_event_sync(void *event) {
+    CUDA_CHECK(cudaEventSynchronize((cudaEvent_t)event));
+    return GH_OK;
+}
+
+int gh_cuda_memcpy_h2d_async(void *dst, const void *src, size_t bytes, void *stream) {
+    if (bytes == 0) return GH_OK;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, (cudaStream_t)stream));
+    return GH_OK;
+}
+
+int gh_cuda_memcpy_d2h_async(void *dst, const void *src, size_t bytes, void *stream) {
+    if (bytes == 0) return GH_OK;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, (cudaStream_t)stream));
+    return GH_OK;
+}
+
+int gh_cuda_memcpy_d2d_async(void *dst, const void *src, size_t bytes, void *stream) {
+    if (bytes == 0) return GH_OK;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, (cudaStream_t)stream));
+    return GH_OK;
+}
+
+int gh_cuda_memset0_async(void *p, size_t bytes, void *stream) {
+    if (bytes == 0) return GH_OK;
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, (cudaStream_t)stream));
+    return GH_OK;
+}
+
 }  // extern "C"

@@ -1,6 +1,8 @@
 // kernels/cuda: row softmax (forward, backward) and softmax cross-entropy with label
 // smoothing. One warp per row, fixed butterfly reductions; a label outside [0, k) is flagged
-// on the device (smallest bad row, via atomicMin) and reported as GH_EINVAL after the kernel.
+// on the device (smallest bad row): into ctx->flags when the caller gives them (reported by
+// the caller at its next read, no synchronisation here), else into a scratch flag read back and
+// reported as GH_EINVAL after the kernel.
 #include <math.h>
 
 #include "cuda_common.cuh"
@@ -53,7 +55,8 @@ softmax_bwd_kernel(int rows, int cols, const float *__restrict__ y, const float 
 // losses[i] = -sum_j t_j log p_ij, t = (1-s)*onehot(label) + s/k, log p_ij = x_ij - mx - lse.
 __global__ void __launch_bounds__(SM_THREADS)
 xent_fwd_kernel(int n, int k, const float *__restrict__ logits, const int *__restrict__ labels,
-                float smoothing, float *__restrict__ probs, float *__restrict__ losses, int *flag) {
+                float smoothing, float *__restrict__ probs, float *__restrict__ losses, int *flag,
+                kflags *flags, uint64_t step) {
     const int lane = threadIdx.x & 31;
     FOR_ROWS(row, n) {
         const float *xr = logits + (size_t)row * k;
@@ -74,7 +77,8 @@ xent_fwd_kernel(int n, int k, const float *__restrict__ logits, const int *__res
         for (int j = lane; j < k; j += 32) pr[j] = expf(xr[j] - mx) / s;
         if (lane == 0) {
             if (label < 0 || label >= k) {
-                atomicMin(flag, row);
+                if (flags) gh_flag_label(flags, row, label, k, step);
+                else atomicMin(flag, row);
                 losses[row] = NAN;
             } else {
                 float logp_label = xr[label] - mx - lse;
@@ -85,17 +89,23 @@ xent_fwd_kernel(int n, int k, const float *__restrict__ logits, const int *__res
     }
 }
 
-// dlogits += scale * (probs - target); a row with a bad label is flagged and left untouched.
+// dlogits += (dloss / n) * (probs - target); a row with a bad label is flagged and left
+// untouched.
 __global__ void xent_bwd_kernel(int n, int k, const float *__restrict__ probs,
-                                const int *__restrict__ labels, float smoothing, float scale,
-                                float *__restrict__ dlogits, int *flag) {
+                                const int *__restrict__ labels, float smoothing,
+                                const float *__restrict__ dloss, float *__restrict__ dlogits,
+                                int *flag, kflags *flags, uint64_t step) {
     const size_t total = (size_t)n * k;
     const float off = smoothing / (float)k;
+    const float scale = dloss[0] / (float)n;
     GH_GRID_STRIDE(i, total) {
         int row = (int)(i / k), j = (int)(i - (size_t)row * k);
         int label = labels[row];
         if (label < 0 || label >= k) {
-            if (j == 0) atomicMin(flag, row);
+            if (j == 0) {
+                if (flags) gh_flag_label(flags, row, label, k, step);
+                else atomicMin(flag, row);
+            }
             continue;
         }
         float t = (j == label ? 1.0f - smoothing : 0.0f) + off;
@@ -174,27 +184,32 @@ int xent_fwd_cuda(const kctx *ctx, int n, int k, const float *logits, const int 
     GH_CUDA_NEED("xent_fwd_cuda", labels);
     GH_CUDA_NEED("xent_fwd_cuda", probs);
     GH_CUDA_NEED("xent_fwd_cuda", losses);
+    kflags *flags = ctx ? ctx->flags : NULL;
+    uint64_t step = ctx ? ctx->step : 0;
     int *flag = NULL;
-    GH_TRY(flag_alloc("xent_fwd_cuda", ctx, &flag));
-    xent_fwd_kernel<<<row_blocks(n), SM_THREADS, 0, gh_stream(ctx)>>>(n, k, logits, labels,
-                                                                     smoothing, probs, losses, flag);
+    if (!flags) GH_TRY(flag_alloc("xent_fwd_cuda", ctx, &flag));
+    xent_fwd_kernel<<<row_blocks(n), SM_THREADS, 0, gh_stream(ctx)>>>(
+        n, k, logits, labels, smoothing, probs, losses, flag, flags, step);
     int st = launch_status("xent_fwd_kernel");
-    return flag_report("xent_fwd_cuda", ctx, flag, labels, k, st);
+    return flags ? st : flag_report("xent_fwd_cuda", ctx, flag, labels, k, st);
 }
 
 int xent_bwd_cuda(const kctx *ctx, int n, int k, const float *probs, const int *labels,
-                  float smoothing, float scale, float *dlogits) {
+                  float smoothing, const float *dloss, float *dlogits) {
     GH_TRY(rows_check("xent_bwd_cuda", n, k));
     if (!dlogits) return GH_OK;
     GH_CUDA_NEED("xent_bwd_cuda", probs);
     GH_CUDA_NEED("xent_bwd_cuda", labels);
+    GH_CUDA_NEED("xent_bwd_cuda", dloss);
+    kflags *flags = ctx ? ctx->flags : NULL;
+    uint64_t step = ctx ? ctx->step : 0;
     int *flag = NULL;
-    GH_TRY(flag_alloc("xent_bwd_cuda", ctx, &flag));
+    if (!flags) GH_TRY(flag_alloc("xent_bwd_cuda", ctx, &flag));
     size_t total = (size_t)n * k;
     xent_bwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
-        n, k, probs, labels, smoothing, scale, dlogits, flag);
+        n, k, probs, labels, smoothing, dloss, dlogits, flag, flags, step);
     int st = launch_status("xent_bwd_kernel");
-    return flag_report("xent_bwd_cuda", ctx, flag, labels, k, st);
+    return flags ? st : flag_report("xent_bwd_cuda", ctx, flag, labels, k, st);
 }
 
 }  // extern "C"

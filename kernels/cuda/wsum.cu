@@ -176,7 +176,7 @@ int wsum_bwd_cuda(const kctx *ctx, int k, size_t n, const float *const *xs, cons
     int blocks = (int)(nb < 1 ? 1 : (nb > WSUM_MAX_BLOCKS ? WSUM_MAX_BLOCKS : nb));
     double *part = NULL;
     if (any_dot)
-        GH_TRY(gh_scratch_alloc("wsum_bwd_cuda", ctx, sizeof(double) * blocks * a.m, (void **)&part));
+        GH_TRY(gh_ws_take("wsum_bwd_cuda", ctx, sizeof(double) * blocks * a.m, (void **)&part));
     if (vec)
         wsum_bwd_kernel<true><<<blocks, WSUM_THREADS, 0, st>>>(n, a, wts, dy, part);
     else
@@ -186,10 +186,23 @@ int wsum_bwd_cuda(const kctx *ctx, int k, size_t n, const float *const *xs, cons
         wsum_dwts_kernel<<<a.m, WSUM_THREADS, 0, st>>>(blocks, a, part, dwts);
         e = cudaGetLastError();
     }
-    gh_scratch_free(ctx, part);
+    gh_ws_release(ctx, part);
     if (e != cudaSuccess)
         return gh_fail(GH_ECUDA, "%s:%d: wsum_bwd_cuda launch failed: %s (k=%d n=%zu)", __FILE__,
                        __LINE__, cudaGetErrorString(e), k, n);
+    return GH_OK;
+}
+
+// The dot-product partials of the widest case: every input taking part and the scalar
+// (non-float4) grid, which has the most blocks.
+int wsum_bwd_ws_cuda(const kctx *ctx, int k, size_t n, size_t *floats) {
+    (void)ctx;
+    GH_CUDA_NEED("wsum_bwd_ws_cuda", floats);
+    *floats = 0;
+    GH_TRY(wsum_check("wsum_bwd_ws_cuda", k));
+    size_t nb = gh_ceil_div(n, (size_t)WSUM_THREADS * 4);
+    size_t blocks = nb < 1 ? 1 : (nb > WSUM_MAX_BLOCKS ? WSUM_MAX_BLOCKS : nb);
+    *floats = gh_ws_floats_for(sizeof(double) * blocks * (size_t)k);
     return GH_OK;
 }
 

@@ -164,14 +164,14 @@ struct conv_descs {
     int key[17];
 };
 
-int conv_setup(const char *op, const kctx *ctx, const conv2d_shape *sh, conv_descs &d) {
-    if (!sh) return gh_fail(GH_EINVAL, "%s: shape is NULL", op);
-    int sh_h = sh->stride_h ? sh->stride_h : 1, sh_w = sh->stride_w ? sh->stride_w : 1;
-    int dl_h = sh->dil_h ? sh->dil_h : 1, dl_w = sh->dil_w ? sh->dil_w : 1;
-    int groups = sh->groups ? sh->groups : 1;
-    if (sh->n <= 0 || sh->c <= 0 || sh->k <= 0 || groups <= 0 || sh->c % groups || sh->k % groups)
-        return gh_fail(GH_EINVAL, "%s: bad conv shape n=%d c=%d k=%d groups=%d", op, sh->n, sh->c,
-                       sh->k, groups);
+// The shared geometry check first (kernels/geometry.c); cuDNN's own output size is then a
+// second opinion on it.
+int conv_setup(const char *op, const kctx *ctx, const conv2d_shape *in, conv_descs &d) {
+    conv2d_shape norm;
+    GH_TRY(conv2d_shape_check(op, in, &norm));
+    const conv2d_shape *sh = &norm;
+    int sh_h = sh->stride_h, sh_w = sh->stride_w, dl_h = sh->dil_h, dl_w = sh->dil_w;
+    int groups = sh->groups;
     GH_TRY(tensor4(d.x, sh->n, sh->c, sh->h, sh->w));
     CUDNN_CHECK(cudnnCreateFilterDescriptor(&d.w.d));
     CUDNN_CHECK(cudnnSetFilter4dDescriptor(d.w.d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, sh->k,
@@ -259,9 +259,11 @@ const float k_one = 1.0f, k_zero = 0.0f;
 
 // ---- pooling ---------------------------------------------------------------------------------
 
-int pool_setup(const char *op, const pool_shape *sh, cudnnPoolingMode_t mode, pool_d &pd,
+int pool_setup(const char *op, const pool_shape *in, cudnnPoolingMode_t mode, pool_d &pd,
                tensor_d &xd, tensor_d &yd) {
-    if (!sh) return gh_fail(GH_EINVAL, "%s: shape is NULL", op);
+    pool_shape norm;
+    GH_TRY(pool_shape_check(op, in, &norm));
+    const pool_shape *sh = &norm;
     GH_TRY(tensor4(xd, sh->n, sh->c, sh->h, sh->w));
     CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pd.d));
     CUDNN_CHECK(cudnnSetPooling2dDescriptor(pd.d, mode, CUDNN_NOT_PROPAGATE_NAN, sh->kh, sh->kw,

@@ -89,7 +89,7 @@ static int bits_equal(const char *what, const float *a, const float *b, size_t n
     return ok;
 }
 
-static const kctx REF = {NULL, 0, NULL, 0};
+static const kctx REF = {0};
 
 // ---- runtime -----------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ static void run_conv(const conv_case *cc, gh_rng *rng, int check_det) {
 
     size_t wsf = conv2d_ws_floats_cuda(&sh);
     float *ws = d_alloc(wsf);
-    kctx ctx = {ws, wsf, NULL, 0};
+    kctx ctx = {.ws = ws, .ws_floats = wsf};
     float *d_x = d_up(x, nx), *d_w = d_up(w, nw), *d_b = d_up(b, nb), *d_dy = d_up(dy, ny);
     float *d_y = d_alloc(ny), *d_dx = d_up(dx0, nx), *d_dw = d_up(dw0, nw), *d_db = d_up(db0, nb);
     char what[160];
@@ -185,7 +185,7 @@ static void run_conv(const conv_case *cc, gh_rng *rng, int check_det) {
 
 #ifdef GH_HAVE_CUDNN
     {  // the baseline, same inputs, same accumulate semantics
-        kctx bctx = {NULL, 0, NULL, check_det};
+        kctx bctx = {.deterministic = check_det};
         float *y2, *dx2, *dw2, *db2;
         d_set(d_dx, dx0, nx);
         d_set(d_dw, dw0, nw);
@@ -263,7 +263,7 @@ static void test_conv(gh_rng *rng) {
     CHECK_OK(conv2d_shape_init(&sh));
     size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, nw = (size_t)sh.k * sh.c * 9, ny = (size_t)sh.n * sh.k * sh.p * sh.q;
     float *d_x = d_alloc(nx), *d_dy = d_alloc(ny), *d_dw = d_alloc(nw);
-    kctx nows = {NULL, 0, NULL, 0};
+    kctx nows = {0};
     CHECK(conv2d_bwd_cuda(&nows, &sh, d_x, NULL, d_dy, NULL, d_dw, NULL) == GH_EINVAL);
     CHECK_MSG(strstr(gh_error_get(), "workspace") != NULL, "message: %s", gh_error_get());
     conv2d_shape bad = sh;
@@ -289,7 +289,7 @@ static void run_bn(const char *name, bn_shape sh, int affine, int running, gh_rn
     CHECK_OK(bn_fwd_eval_ref(&REF, &sh, x, G, B, rm0, rv0, ye_r));
     CHECK_OK(bn_bwd_ref(&REF, &sh, x, G, sm_r, si_r, dy, dx_r, affine ? dg_r : NULL, affine ? dbt_r : NULL));
 
-    kctx ctx = {NULL, 0, NULL, 0};
+    kctx ctx = {0};
     float *d_x = d_up(x, nx), *d_dy = d_up(dy, nx), *d_g = d_up(g, c), *d_b = d_up(bt, c);
     float *d_y = d_alloc(nx), *d_sm = d_alloc(c), *d_si = d_alloc(c);
     float *d_rm = d_up(rm0, c), *d_rv = d_up(rv0, c), *d_rm0 = d_up(rm0, c), *d_rv0 = d_up(rv0, c);
@@ -380,7 +380,7 @@ static void test_elementwise(gh_rng *rng) {
         float *d_a = d_up(a, n + 1), *d_b = d_up(b, n + 1), *d_y = d_alloc(n + 1), *d_g = d_up(g0, n + 1);
         float *ra = a + off, *rb = b + off, *rg = h_dup(g0 + off, n), *ry = h_alloc(n);
         float *da = d_a + off, *db = d_b + off, *dy = d_y + off, *dg = d_g + off;
-        kctx ctx = {NULL, 0, NULL, 0};
+        kctx ctx = {0};
 
         CHECK_OK(relu_fwd_ref(&REF, n, ra, ry));
         CHECK_OK(relu_fwd_cuda(&ctx, n, da, dy));
@@ -453,7 +453,7 @@ static void test_elementwise(gh_rng *rng) {
         const size_t n = (size_t)3 << 20;
         float *x = h_rand(rng, n, -1, 1), *d = d_up(x, n);
         double r = 0.0, g1 = 0.0, g2 = 0.0;
-        kctx ctx = {NULL, 0, NULL, 1};
+        kctx ctx = {.deterministic = 1};
         CHECK_OK(sumsq_ref(&REF, n, x, &r));
         CHECK_OK(sumsq_cuda(&ctx, n, d, &g1));
         CHECK_OK(sumsq_cuda(&ctx, n, d, &g2));
@@ -470,7 +470,7 @@ static void test_dropout(gh_rng *rng) {
     const size_t per = 129;
     float *x = h_rand(rng, n, -1, 1), *g0 = h_rand(rng, n, -1, 1);
     float *d_x = d_up(x, n), *d_y = d_alloc(n), *d_g = d_up(g0, n);
-    kctx ctx = {NULL, 0, NULL, 0};
+    kctx ctx = {0};
     const float ps[3] = {0.0f, 0.3f, 1.0f};
     for (int k = 0; k < 3; k++) {
         char what[128];
@@ -526,7 +526,7 @@ static void test_dropout(gh_rng *rng) {
 
 static void test_optim(gh_rng *rng) {
     const size_t n = 3001;
-    kctx ctx = {NULL, 0, NULL, 0};
+    kctx ctx = {0};
     float *p0 = h_rand(rng, n, -1, 1), *g = h_rand(rng, n, -1, 1), *m0 = h_rand(rng, n, -0.1f, 0.1f);
     float *v0 = h_rand(rng, n, 0.0f, 0.01f);
     float *rp = h_dup(p0, n), *rm = h_dup(m0, n), *rv = h_dup(v0, n);
@@ -574,7 +574,7 @@ static void run_pool(const char *name, pool_shape sh, gh_rng *rng) {
     const double win = (double)sh.kh * sh.kw;
     float *x = h_rand(rng, nx, -1, 1), *dy = h_rand(rng, ny, -1, 1), *dx0 = h_rand(rng, nx, -1, 1);
     float *d_x = d_up(x, nx), *d_dy = d_up(dy, ny), *d_y = d_alloc(ny), *d_dx = d_up(dx0, nx);
-    kctx ctx = {NULL, 0, NULL, 1};
+    kctx ctx = {.deterministic = 1};
     char what[160];
     for (int impl = 0; impl < 2; impl++) {
 #ifndef GH_HAVE_CUDNN
@@ -627,7 +627,7 @@ static void test_pool(gh_rng *rng) {
         CHECK_OK(pool_shape_init(&bad));
         bad.p += 1;
         float *d_b = d_alloc(64);
-        kctx ctx = {NULL, 0, NULL, 0};
+        kctx ctx = {0};
         CHECK(maxpool_fwd_cuda(&ctx, &bad, d_b, d_b) == GH_EINVAL);
         CHECK(avgpool_bwd_cuda(&ctx, &bad, d_b, d_b) == GH_EINVAL);
         d_free(d_b);
@@ -638,7 +638,7 @@ static void test_pool(gh_rng *rng) {
     float *ry = h_alloc((size_t)n * c), *rdx = h_dup(dx0, (size_t)n * c * hw);
     float *d_x = d_up(x, (size_t)n * c * hw), *d_y = d_alloc((size_t)n * c), *d_dy = d_up(dy, (size_t)n * c);
     float *d_dx = d_up(dx0, (size_t)n * c * hw);
-    kctx ctx = {NULL, 0, NULL, 0};
+    kctx ctx = {0};
     CHECK_OK(gap_fwd_ref(&REF, n, c, hw, x, ry));
     CHECK_OK(gap_bwd_ref(&REF, n, c, hw, dy, rdx));
     CHECK_OK(gap_fwd_cuda(&ctx, n, c, hw, d_x, d_y));
@@ -662,7 +662,7 @@ static void run_linear(int n, int in, int out, int bias, gh_rng *rng) {
     CHECK_OK(linear_bwd_ref(&REF, n, in, out, x, w, dy, rdx, rdw, rdb));
     float *d_x = d_up(x, nx), *d_w = d_up(w, nw), *d_b = d_up(b, out), *d_dy = d_up(dy, ny);
     float *d_y = d_alloc(ny), *d_dx = d_alloc(nx), *d_dw = d_alloc(nw), *d_db = d_alloc(out);
-    kctx ctx = {NULL, 0, NULL, 0};
+    kctx ctx = {0};
     char what[160];
     for (int impl = 0; impl < 2; impl++) {
 #ifndef GH_HAVE_CUDNN
@@ -730,7 +730,7 @@ static void run_wsum(size_t n, gh_rng *rng) {
     CHECK_OK(wsum_fwd_ref(&REF, K, n, cxs_h, wts, ry));
     CHECK_OK(wsum_bwd_ref(&REF, K, n, cxs_h, wts, dy, rdx_arg, rdw));
     float *d_w = d_up(wts, K), *d_dy = d_up(dy, n), *d_y = d_alloc(n), *d_dw = d_up(dw0, K);
-    kctx ctx = {NULL, 0, NULL, 1};
+    kctx ctx = {.deterministic = 1};
     char what[128];
     CHECK_OK(wsum_fwd_cuda(&ctx, K, n, cd_xs, d_w, d_y));
     float *y = d_down(d_y, n);
@@ -780,7 +780,7 @@ static void test_concat(gh_rng *rng) {
     const size_t ny = (size_t)n * ct * hw;
     float *ry = h_alloc(ny), *dy = h_rand(rng, ny, -1, 1);
     float *d_y = d_alloc(ny), *d_dy = d_up(dy, ny);
-    kctx ctx = {NULL, 0, NULL, 0};
+    kctx ctx = {0};
     CHECK_OK(concat_fwd_ref(&REF, n, hw, k, cs, cx, ry));
     CHECK_OK(concat_fwd_cuda(&ctx, n, hw, k, cs, cdx, d_y));
     float *y = d_down(d_y, ny);
@@ -840,7 +840,7 @@ static void test_concat(gh_rng *rng) {
 
 static void test_softmax(gh_rng *rng) {
     const int shapes[3][2] = {{5, 37}, {9, 3}, {4, 1000}};
-    kctx ctx = {NULL, 0, NULL, 0};
+    kctx ctx = {0};
     char what[128];
     for (int s = 0; s < 3; s++) {
         const int rows = shapes[s][0], cols = shapes[s][1];
@@ -867,11 +867,12 @@ static void test_softmax(gh_rng *rng) {
         must(gh_cuda_memcpy_h2d(d_lab, lab, sizeof(int) * rows), "labels h2d");
         float *rp = h_alloc(m), *rl = h_alloc(rows), *rdl = h_dup(dx0, m);
         CHECK_OK(xent_fwd_ref(&REF, rows, cols, x, lab, 0.1f, rp, rl));
-        CHECK_OK(xent_bwd_ref(&REF, rows, cols, rp, lab, 0.1f, 1.0f / rows, rdl));
-        float *d_p = d_alloc(m), *d_l = d_alloc(rows), *d_rp = d_up(rp, m);
+        const float one = 1.0f;   // d(total)/d(mean loss)
+        CHECK_OK(xent_bwd_ref(&REF, rows, cols, rp, lab, 0.1f, &one, rdl));
+        float *d_p = d_alloc(m), *d_l = d_alloc(rows), *d_rp = d_up(rp, m), *d_one = d_up(&one, 1);
         d_set(d_dx, dx0, m);
         CHECK_OK(xent_fwd_cuda(&ctx, rows, cols, d_x, (const int *)d_lab, 0.1f, d_p, d_l));
-        CHECK_OK(xent_bwd_cuda(&ctx, rows, cols, d_rp, (const int *)d_lab, 0.1f, 1.0f / rows, d_dx));
+        CHECK_OK(xent_bwd_cuda(&ctx, rows, cols, d_rp, (const int *)d_lab, 0.1f, d_one, d_dx));
         float *p = d_down(d_p, m), *l = d_down(d_l, rows), *dl = d_down(d_dx, m);
         snprintf(what, sizeof what, "xent %dx%d probs", rows, cols);
         CLOSE(what, p, rp, m, cols);
@@ -884,18 +885,265 @@ static void test_softmax(gh_rng *rng) {
         must(gh_cuda_memcpy_h2d(d_lab, lab, sizeof(int) * rows), "labels h2d");
         CHECK(xent_fwd_cuda(&ctx, rows, cols, d_x, (const int *)d_lab, 0.1f, d_p, d_l) == GH_EINVAL);
         CHECK_MSG(strstr(gh_error_get(), "labels[") != NULL, "message: %s", gh_error_get());
-        CHECK(xent_bwd_cuda(&ctx, rows, cols, d_rp, (const int *)d_lab, 0.1f, 1.0f, d_dx) == GH_EINVAL);
+        CHECK(xent_bwd_cuda(&ctx, rows, cols, d_rp, (const int *)d_lab, 0.1f, d_one, d_dx) == GH_EINVAL);
         lab[0] = -1;
         must(gh_cuda_memcpy_h2d(d_lab, lab, sizeof(int) * rows), "labels h2d");
         CHECK(xent_fwd_cuda(&ctx, rows, cols, d_x, (const int *)d_lab, 0.1f, d_p, d_l) == GH_EINVAL);
         CHECK_MSG(strstr(gh_error_get(), "labels[0] = -1") != NULL, "message: %s", gh_error_get());
         CHECK_OK(gh_cuda_sync());  // the flagged launches left no fault behind
+        {   // with ctx->flags: no read back, no allocation; the first bad row lands in the flags
+            kflags *d_fl = NULL;
+            int64_t allocs = 0;
+            must(gh_cuda_malloc((void **)&d_fl, sizeof *d_fl), "gh_cuda_malloc");
+            must(gh_cuda_memset0(d_fl, sizeof *d_fl), "gh_cuda_memset0");
+            kctx fctx = {.flags = d_fl, .step = 41, .allocs = &allocs};
+            CHECK_OK(xent_fwd_cuda(&fctx, rows, cols, d_x, (const int *)d_lab, 0.1f, d_p, d_l));
+            fctx.step = 42;
+            CHECK_OK(xent_bwd_cuda(&fctx, rows, cols, d_rp, (const int *)d_lab, 0.1f, d_one, d_dx));
+            kflags fl;
+            must(gh_cuda_sync(), "gh_cuda_sync");
+            must(gh_cuda_memcpy_d2h(&fl, d_fl, sizeof fl), "flags d2h");
+            CHECK_MSG(kflags_label_row(&fl) == 0 && kflags_label_value(&fl) == -1 &&
+                          fl.label_k == cols && kflags_step(&fl) == 41 && fl.nonfinite == 0,
+                      "flags: row %u value %d k %d step %llu nonfinite %u", kflags_label_row(&fl),
+                      kflags_label_value(&fl), fl.label_k, (unsigned long long)kflags_step(&fl),
+                      fl.nonfinite);
+            CHECK(allocs == 0);
+            float *lv = d_down(d_l, rows);
+            CHECK(isnan(lv[0]) && isnan(lv[rows - 1]) && (rows < 3 || isfinite(lv[1])));
+            free(lv);
+            d_free(d_fl);
+        }
 
         free(x); free(dy); free(dx0); free(ry); free(rdx); free(y); free(dx);
         free(lab); free(rp); free(rl); free(rdl); free(p); free(l); free(dl);
         d_free(d_x); d_free(d_y); d_free(d_dy); d_free(d_dx); d_free(d_ry);
-        d_free(d_lab); d_free(d_p); d_free(d_l); d_free(d_rp);
+        d_free(d_lab); d_free(d_p); d_free(d_l); d_free(d_rp); d_free(d_one);
     }
+}
+
+// ---- device scalars, metrics, deferred flags, workspaces and the stream helpers -----------------
+
+static double *dd_alloc(size_t n) { return (double *)d_alloc(2 * n); }
+static double dd_get(const double *d) {
+    double v = 0.0;
+    must(gh_cuda_sync(), "gh_cuda_sync");
+    must(gh_cuda_memcpy_d2h(&v, d, sizeof v), "gh_cuda_memcpy_d2h");
+    return v;
+}
+static void dd_set(double *d, double v) { must(gh_cuda_memcpy_h2d(d, &v, sizeof v), "h2d"); }
+static kflags fl_get(const kflags *d) {
+    kflags f;
+    must(gh_cuda_sync(), "gh_cuda_sync");
+    must(gh_cuda_memcpy_d2h(&f, d, sizeof f), "gh_cuda_memcpy_d2h");
+    return f;
+}
+
+static void test_scalars(gh_rng *rng) {
+    kflags *d_fl = (kflags *)d_alloc(sizeof(kflags) / sizeof(float));
+    int64_t allocs = 0;
+    kctx ctx = {.flags = d_fl, .step = 7, .allocs = &allocs};
+    const size_t sizes[2] = {4099, (size_t)3 << 20};
+    for (int t = 0; t < 2; t++) {
+        const size_t n = sizes[t];
+        char what[96];
+        float *g = h_rand(rng, n, -1, 1), *x = h_rand(rng, n, -1, 1);
+        float *d_g = d_up(g, n), *d_x = d_up(x, n);
+        double *d_s = dd_alloc(4);
+        // norm2 with its workspace: close to the reference, the same bits on a rerun, and no
+        // allocation; without a workspace one counted allocation
+        size_t wsf = 0;
+        CHECK_OK(norm2_ws_cuda(&ctx, n, &wsf));
+        float *d_ws = d_alloc(wsf);
+        kctx wctx = ctx;
+        wctx.ws = d_ws;
+        wctx.ws_floats = wsf;
+        double rn = 0.0;
+        CHECK_OK(norm2_ref(&REF, n, g, &rn));
+        CHECK_OK(norm2_cuda(&wctx, n, d_g, d_s));
+        CHECK_OK(norm2_cuda(&wctx, n, d_g, d_s + 1));
+        double gn = dd_get(d_s), gn2 = dd_get(d_s + 1);
+        CHECK_MSG(fabs(gn - rn) <= 1e-12 * rn, "norm2 n=%zu: %.17g vs ref %.17g", n, gn, rn);
+        CHECK_MSG(gn == gn2, "norm2 reruns differ");
+        CHECK(allocs == 0);
+        CHECK_OK(norm2_cuda(&ctx, n, d_g, d_s + 1));
+        CHECK(dd_get(d_s + 1) == gn && allocs == 1);
+        allocs = 0;
+        // clip to half the norm, with the norm the device computed: exactly the host's scale
+        float *rg = h_dup(g, n);
+        CHECK_OK(clip_by_norm_ref(&REF, n, &gn, (float)(0.5 * gn), rg));
+        CHECK_OK(clip_by_norm_cuda(&ctx, n, d_s, (float)(0.5 * gn), d_g));
+        float *got = d_down(d_g, n);
+        snprintf(what, sizeof what, "clip_by_norm n=%zu", n);
+        EXACT(what, got, rg, n);
+        free(got);
+        // scalar_pow, axpy_dev, scale_dev with the scalar in device memory (DARTS: eps = r/||v||)
+        double rc = 0.0;
+        CHECK_OK(scalar_pow_ref(&REF, 0.01, &gn, -1, &rc));
+        CHECK_OK(scalar_pow_cuda(&ctx, 0.01, d_s, -1, d_s + 2));
+        CHECK(dd_get(d_s + 2) == rc);
+        CHECK_OK(axpy_dev_ref(&REF, n, 1.0, &rc, 1, x, rg));
+        CHECK_OK(axpy_dev_cuda(&ctx, n, 1.0, d_s + 2, 1, d_x, d_g));
+        got = d_down(d_g, n);
+        snprintf(what, sizeof what, "axpy_dev n=%zu", n);
+        CLOSE(what, got, rg, n, 1);   // the device may fuse the multiply-add
+        free(got);
+        d_set(d_g, rg, n);
+        CHECK_OK(scale_dev_ref(&REF, n, 0.005, &rc, -1, rg));
+        CHECK_OK(scale_dev_cuda(&ctx, n, 0.005, d_s + 2, -1, d_g));
+        got = d_down(d_g, n);
+        snprintf(what, sizeof what, "scale_dev n=%zu", n);
+        EXACT(what, got, rg, n);
+        free(got);
+        CHECK(fl_get(d_fl).nonfinite == 0);
+        // non-finite: a NaN norm and a zero scalar change nothing and are recorded with the step
+        dd_set(d_s + 3, 0.0);
+        dd_set(d_s + 1, NAN);
+        CHECK_OK(clip_by_norm_cuda(&ctx, n, d_s + 1, 1.0f, d_g));
+        ctx.step = 8;
+        CHECK_OK(axpy_dev_cuda(&ctx, n, 1.0, d_s + 3, -1, d_x, d_g));
+        CHECK_OK(scale_dev_cuda(&ctx, n, 1.0, d_s + 3, -1, d_g));
+        CHECK_OK(scalar_pow_cuda(&ctx, 1.0, d_s + 3, -1, d_s + 2));
+        got = d_down(d_g, n);
+        snprintf(what, sizeof what, "dev ops with NaN/inf coefficients n=%zu", n);
+        EXACT(what, got, rg, n);
+        free(got);
+        CHECK(dd_get(d_s + 2) == rc);
+        kflags f = fl_get(d_fl);
+        CHECK_MSG(f.nonfinite == (GH_KFLAG_NORM | GH_KFLAG_SCALAR) && kflags_step(&f) == 7,
+                  "nonfinite %u step %llu", f.nonfinite, (unsigned long long)kflags_step(&f));
+        must(gh_cuda_memset0(d_fl, sizeof *d_fl), "gh_cuda_memset0");
+        ctx.step = 7;
+        CHECK(allocs == 0);
+        free(g); free(x); free(rg);
+        d_free(d_g); d_free(d_x); d_free(d_s); d_free(d_ws);
+    }
+
+    // mean, acc_add, acc_hits, check_finite
+    const int rows = 300, k = 10;
+    float *l = h_rand(rng, rows, 0, 5), *sc = h_rand(rng, (size_t)rows * k, -1, 1);
+    for (int i = 0; i < rows; i += 7) sc[(size_t)i * k + 3] = sc[(size_t)i * k + 5] = 2.0f;  // ties
+    int *lab = (int *)malloc(sizeof(int) * rows);
+    for (int i = 0; i < rows; i++) lab[i] = (int)gh_rng_below(rng, k);
+    lab[1] = k;   // out of range: a miss
+    float *d_l = d_up(l, rows), *d_sc = d_up(sc, (size_t)rows * k), *d_m = d_alloc(1);
+    int *d_lab = NULL;
+    must(gh_cuda_malloc((void **)&d_lab, sizeof(int) * rows), "gh_cuda_malloc");
+    must(gh_cuda_memcpy_h2d(d_lab, lab, sizeof(int) * rows), "labels h2d");
+    float rm = 0.0f;
+    CHECK_OK(mean_ref(&REF, rows, l, &rm));
+    CHECK_OK(mean_cuda(&ctx, rows, d_l, d_m));
+    float *gm = d_down(d_m, 1);
+    CLOSE("mean of 300 losses", gm, &rm, 1, 1);
+    free(gm);
+    double *d_acc = dd_alloc(2), racc = 0.0, rh = 0.0;
+    for (int i = 0; i < rows; i++) {
+        CHECK_OK(acc_add_ref(&REF, &l[i], 32.0, &racc));
+        CHECK_OK(acc_add_cuda(&ctx, d_l + i, 32.0, d_acc));
+    }
+    CHECK_OK(acc_hits_ref(&REF, rows, k, sc, lab, &rh));
+    CHECK_OK(acc_hits_cuda(&ctx, rows, k, d_sc, d_lab, d_acc + 1));
+    CHECK_OK(acc_hits_cuda(&ctx, rows, k, d_sc, d_lab, d_acc + 1));
+    double ga = dd_get(d_acc), gh = dd_get(d_acc + 1);
+    CHECK_MSG(ga == racc, "acc_add %.17g vs host loop %.17g", ga, racc);
+    CHECK_MSG(gh == 2 * rh, "acc_hits %g vs ref %g (x2)", gh, rh);
+    CHECK_OK(check_finite_cuda(&ctx, rows, d_l, GH_KFLAG_LOSS));
+    CHECK(fl_get(d_fl).nonfinite == 0);
+    l[250] = NAN;
+    d_set(d_l, l, rows);
+    ctx.step = 99;
+    CHECK_OK(check_finite_cuda(&ctx, rows, d_l, GH_KFLAG_LOSS));
+    kflags f = fl_get(d_fl);
+    CHECK(f.nonfinite == GH_KFLAG_LOSS && kflags_step(&f) == 99);
+    kctx noflags = {0};
+    CHECK(check_finite_cuda(&noflags, rows, d_l, GH_KFLAG_LOSS) == GH_EINVAL);
+    free(l); free(sc); free(lab);
+    d_free(d_l); d_free(d_sc); d_free(d_m); d_free(d_lab); d_free(d_acc); d_free(d_fl);
+    CHECK(allocs == 0);
+}
+
+// bn and wsum backward take their scratch from a workspace sized by their *_ws queries
+static void test_workspaces(gh_rng *rng) {
+    int64_t allocs = 0;
+    bn_shape sh = {.n = 8, .c = 24, .hw = 49, .eps = 1e-5f, .momentum = 0.1f};
+    size_t nx = (size_t)sh.n * sh.c * sh.hw, wsf = 0;
+    CHECK_OK(bn_ws_cuda(NULL, &sh, &wsf));
+    CHECK(wsf > 0);
+    float *x = h_rand(rng, nx, -1, 1), *dy = h_rand(rng, nx, -1, 1);
+    float *d_x = d_up(x, nx), *d_dy = d_up(dy, nx), *d_y = d_alloc(nx), *d_dx = d_alloc(nx);
+    float *d_m = d_alloc(sh.c), *d_v = d_alloc(sh.c), *d_ws = d_alloc(wsf);
+    kctx ctx = {.ws = d_ws, .ws_floats = wsf, .allocs = &allocs};
+    CHECK_OK(bn_fwd_train_cuda(&ctx, &sh, d_x, NULL, NULL, d_y, d_m, d_v, NULL, NULL));
+    CHECK_OK(bn_bwd_cuda(&ctx, &sh, d_x, NULL, d_m, d_v, d_dy, d_dx, NULL, NULL));
+    CHECK(allocs == 0);
+    float *y1 = d_down(d_y, nx), *dx1 = d_down(d_dx, nx);
+    kctx bare = {.allocs = &allocs};
+    must(gh_cuda_memset0(d_dx, nx * sizeof(float)), "memset");
+    CHECK_OK(bn_fwd_train_cuda(&bare, &sh, d_x, NULL, NULL, d_y, d_m, d_v, NULL, NULL));
+    CHECK_OK(bn_bwd_cuda(&bare, &sh, d_x, NULL, d_m, d_v, d_dy, d_dx, NULL, NULL));
+    CHECK(allocs == 2);
+    float *y2 = d_down(d_y, nx), *dx2 = d_down(d_dx, nx);
+    bits_equal("bn fwd from the workspace", y1, y2, nx);
+    bits_equal("bn bwd from the workspace", dx1, dx2, nx);
+    free(x); free(dy); free(y1); free(dx1); free(y2); free(dx2);
+    d_free(d_x); d_free(d_dy); d_free(d_y); d_free(d_dx); d_free(d_m); d_free(d_v); d_free(d_ws);
+
+    allocs = 0;
+    const int k = 5;
+    const size_t n = 10007;
+    CHECK_OK(wsum_bwd_ws_cuda(NULL, k, n, &wsf));
+    float *h[5], *d[5], *dd[5];
+    for (int i = 0; i < k; i++) {
+        h[i] = h_rand(rng, n, -1, 1);
+        d[i] = d_up(h[i], n);
+        dd[i] = d_alloc(n);
+    }
+    float *w = h_rand(rng, k, 0, 1), *d_w = d_up(w, k), *d_dw = d_alloc(k), *d_dw2 = d_alloc(k);
+    float *d_dy2 = d_up(h[0], n);
+    d_ws = d_alloc(wsf);
+    kctx wctx = {.ws = d_ws, .ws_floats = wsf, .allocs = &allocs};
+    CHECK_OK(wsum_bwd_cuda(&wctx, k, n, (const float *const *)d, d_w, d_dy2, dd, d_dw));
+    CHECK(allocs == 0);
+    kctx wbare = {.allocs = &allocs};
+    CHECK_OK(wsum_bwd_cuda(&wbare, k, n, (const float *const *)d, d_w, d_dy2, dd, d_dw2));
+    CHECK(allocs == 1);
+    float *a = d_down(d_dw, k), *b = d_down(d_dw2, k);
+    bits_equal("wsum dwts from the workspace", a, b, k);
+    free(a); free(b); free(w);
+    for (int i = 0; i < k; i++) { free(h[i]); d_free(d[i]); d_free(dd[i]); }
+    d_free(d_w); d_free(d_dw); d_free(d_dw2); d_free(d_dy2); d_free(d_ws);
+}
+
+// Stream, pinned memory, events and the stream-ordered copies the engine uses.
+static void test_streams(void) {
+    CHECK_OK(gh_cuda_use_device(0));
+    void *st = NULL, *ev = NULL, *pin = NULL;
+    CHECK_OK(gh_cuda_stream_create(&st));
+    CHECK_OK(gh_cuda_event_create(&ev));
+    const size_t n = 1 << 20;
+    CHECK_OK(gh_cuda_host_alloc(&pin, n * sizeof(float)));
+    float *h = (float *)pin, *back = h_alloc(n);
+    for (size_t i = 0; i < n; i++) h[i] = (float)i;
+    float *d = d_alloc(n), *d2 = d_alloc(n);
+    CHECK_OK(gh_cuda_memcpy_h2d_async(d, h, n * sizeof(float), st));
+    CHECK_OK(gh_cuda_event_record(ev, st));
+    CHECK_OK(gh_cuda_event_sync(ev));
+    for (size_t i = 0; i < n; i++) h[i] = -1.0f;   // the copy is done: the staging may change
+    CHECK_OK(gh_cuda_memcpy_d2d_async(d2, d, n * sizeof(float), st));
+    CHECK_OK(gh_cuda_memset0_async(d, 16 * sizeof(float), st));
+    CHECK_OK(gh_cuda_memcpy_d2h_async(back, d2, n * sizeof(float), st));
+    CHECK_OK(gh_cuda_stream_sync(st));
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= back[i] == (float)i;
+    CHECK_MSG(ok, "h2d/d2d/d2h on a stream lost data");
+    CHECK_OK(gh_cuda_memcpy_d2h_async(back, d, 32 * sizeof(float), st));
+    CHECK_OK(gh_cuda_stream_sync(st));
+    CHECK(back[15] == 0.0f && back[16] == 16.0f);
+    free(back);
+    d_free(d); d_free(d2);
+    CHECK_OK(gh_cuda_host_free(pin));
+    CHECK_OK(gh_cuda_event_destroy(ev));
+    CHECK_OK(gh_cuda_stream_destroy(st));
 }
 
 #endif  // GH_HAVE_CUDA
@@ -914,6 +1162,9 @@ int main(void) {
     test_optim(&rng);
     test_concat(&rng);
     test_softmax(&rng);
+    test_scalars(&rng);
+    test_workspaces(&rng);
+    test_streams();
     run_wsum(1001, &rng);
     run_wsum(1 << 16, &rng);
     test_pool(&rng);

@@ -1,7 +1,8 @@
 // tests/engine: failures are reported, not crashed through: shape mismatches name the op and
 // both shapes; NULL inputs propagate without overwriting the first message; arena exhaustion
-// says asked, used and capacity; a NaN loss is GH_ENAN and propagates nothing; a tensor from
-// another engine is refused; a CUDA engine without CUDA or a GPU is GH_ENODEV.
+// says asked, used and capacity; a NaN loss the host has read is GH_ENAN and propagates
+// nothing, one it has not is reported (GH_ENAN, naming the step) by the next checked read; a
+// tensor from another engine is refused; a CUDA engine without CUDA or a GPU is GH_ENODEV.
 #include <string.h>
 
 #include "check.h"
@@ -133,6 +134,64 @@ static void test_nan(void) {
     gh_engine_destroy(e);
 }
 
+// The deferred contract: no read in the step, GH_ENAN at the next checked read.
+static void test_nan_deferred(void) {
+    gh_engine *e = make(1 << 20);
+    gh_tensor *w = gh_param(e, 0, "fc", 2, (int[]){3, 4}, GH_INIT_KAIMING_UNIFORM, 4);
+    CHECK_OK(gh_params_alloc(e));
+    float good[8] = {1, 2, 3, 4, 5, 6, 7, 8}, bad[8] = {1, 2, NAN, 4, 5, 6, 7, 8};
+    int yh[2] = {0, 2};
+    gh_counters c0, c1;
+    // step 1 is fine; step 2 has a NaN input; step 3 is fine again
+    for (int s = 1; s <= 3; s++) {
+        gh_step_begin(e);
+        CHECK_OK(gh_group_zero_grad(e, 0));
+        gh_engine_counters(e, &c0);
+        gh_tensor *loss = gh_xent(e, gh_linear(e, gh_input(e, 2, (int[]){2, 4}, s == 2 ? bad : good),
+                                               w, NULL), gh_labels(e, 2, yh), 0.0f, NULL);
+        CHECK_OK(gh_acc_add(e, 0, loss, 2.0));
+        CHECK_OK(gh_backward(e, loss));          // nothing read: the NaN is not known yet
+        CHECK_OK(gh_clip_grad_norm(e, 0, 1.0f, NULL));
+        gh_engine_counters(e, &c1);
+        CHECK(c1.host_syncs == c0.host_syncs);
+        if (s < 3) CHECK_OK(gh_sgd_step(e, 0, 0.1f, 0.0f, 0.0f));
+    }
+    // the report: GH_ENAN, sticky, naming what and the first step; the sums are still read
+    double acc = 0.0;
+    CHECK(gh_acc_read(e, 1, &acc) == GH_ENAN);
+    CHECK(isnan(acc));
+    CHECK(gh_engine_status(e) == GH_ENAN);
+    CHECK_MSG_HAS("first in step 2");
+    CHECK_MSG_HAS("steps 1..3");
+    CHECK_MSG_HAS("a loss (gh_backward)");
+    CHECK_MSG_HAS("a gradient norm (gh_clip_grad_norm)");
+    CHECK(gh_sgd_step(e, 0, 0.1f, 0.0f, 0.0f) == GH_ENAN);   // refused until the next step
+    // reported once: the record is clear now
+    CHECK_OK(gh_engine_check_finite(e));
+    CHECK_OK(gh_acc_reset(e, 0, 1));
+
+    // a device scalar of 1/0: nothing changes, gh_scalar reports it (and returns NAN)
+    gh_step_begin(e);
+    double *s = gh_buffer_f64(e, 2);
+    CHECK(s != NULL);
+    float before[12], after[12];
+    memcpy(before, w->data, sizeof before);   // CPU backend: host memory
+    CHECK_OK(gh_vec_scale_dev(e, 12, 1.0, s, -1, w->data));
+    CHECK_OK(gh_dev_scalar(e, 1.0, s, -1, s + 1));
+    memcpy(after, w->data, sizeof after);
+    CHECK(memcmp(before, after, sizeof before) == 0);
+    gh_step_begin(e);
+    gh_tensor *x = gh_input(e, 1, (int[]){1}, good);
+    CHECK(isnan(gh_scalar(e, x)));
+    CHECK(gh_engine_status(e) == GH_ENAN);
+    CHECK_MSG_HAS("a device scalar");
+    CHECK_MSG_HAS("first in step 4");
+    gh_step_begin(e);
+    CHECK(gh_scalar(e, gh_input(e, 1, (int[]){1}, good)) == 1.0f);
+    CHECK(gh_vec_axpy_dev(e, 12, 1.0, s, 2, w->data, w->data) == GH_EINVAL);
+    gh_engine_destroy(e);
+}
+
 static void test_devices(void) {
     // tensors cannot cross engines
     gh_engine *a = make(1 << 16), *b = make(1 << 16);
@@ -179,6 +238,7 @@ int main(void) {
     test_shapes();
     test_arena();
     test_nan();
+    test_nan_deferred();
     test_devices();
     return check_done("test_engine_errors");
 }

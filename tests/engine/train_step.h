@@ -41,8 +41,7 @@ static inline int ts_declare(gh_engine *e, ts_net *m) {
     return gh_params_alloc(e);
 }
 
-static inline gh_tensor *ts_forward(gh_engine *e, const ts_net *m, const float *x_host,
-                                    const int *y_host, int *correct) {
+static inline gh_tensor *ts_logits(gh_engine *e, const ts_net *m, const float *x_host) {
     gh_tensor *x = gh_input(e, 4, (int[]){TS_N, TS_C, TS_H, TS_W}, x_host);
     gh_tensor *h = gh_conv2d(e, x, m->c1w, m->c1b, 1, 1, 1, 1, 1, 1, 1);
     h = gh_batchnorm(e, h, m->bn_g, m->bn_b, m->bn_m, m->bn_v, 1e-5f, 0.1f);
@@ -60,7 +59,12 @@ static inline gh_tensor *ts_forward(gh_engine *e, const ts_net *m, const float *
     gh_tensor *dropped = gh_droppath(e, mixed, 0.25f);
     gh_tensor *cat = gh_concat(e, 3, (gh_tensor *[]){dropped, part, shifted});
     gh_tensor *f = gh_dropout(e, gh_global_avgpool(e, cat), 0.2f);   // [n, 20]
-    gh_tensor *logits = gh_linear(e, f, m->fw, m->fb);
+    return gh_linear(e, f, m->fw, m->fb);                            // [n, classes]
+}
+
+static inline gh_tensor *ts_forward(gh_engine *e, const ts_net *m, const float *x_host,
+                                    const int *y_host, int *correct) {
+    gh_tensor *logits = ts_logits(e, m, x_host);
     const int *y = gh_labels(e, TS_N, y_host);
     return gh_xent(e, logits, y, 0.1f, correct);
 }

@@ -66,6 +66,19 @@ int main(void) {
     CHECK(pool_shape_init(&pz) == GH_EINVAL);
     CHECK_EINVAL("maxpool_fwd_cpu", maxpool_fwd_cpu(NULL, &pp, buf, out));
     CHECK_EINVAL("avgpool_bwd_ref", avgpool_bwd_ref(NULL, &big, buf, out));
+    // the shared checks every backend calls name the op, the rule and the sizes
+    pool_shape pst = {.n = 1, .c = 1, .h = 8, .w = 8, .kh = 2, .kw = 2, .stride = 2}, pnorm;
+    CHECK_OK(pool_shape_init(&pst));
+    pst.q = 3;
+    CHECK_EINVAL("my_pool_op", pool_shape_check("my_pool_op", &pst, &pnorm));
+    CHECK(strstr(gh_error_get(), "geometry gives 4x4") != NULL);
+    CHECK_EINVAL("half the window", pool_shape_check("my_pool_op", &pp, &pnorm));
+    conv2d_shape cst = {.n = 1, .c = 2, .h = 5, .w = 5, .k = 2, .r = 3, .s = 3}, cnorm;
+    CHECK_OK(conv2d_shape_check("my_conv_op", &(conv2d_shape){.n = 1, .c = 2, .h = 5, .w = 5,
+                                .k = 2, .r = 3, .s = 3, .p = 3, .q = 3}, &cnorm));
+    CHECK(cnorm.stride_h == 1 && cnorm.dil_w == 1 && cnorm.groups == 1);
+    CHECK_EINVAL("my_conv_op", conv2d_shape_check("my_conv_op", &cst, &cnorm));
+    CHECK(strstr(gh_error_get(), "geometry gives 3x3") != NULL);
     CHECK_EINVAL("gap_fwd_cpu", gap_fwd_cpu(NULL, 2, 3, 0, buf, out));
 
     // linear, elementwise, weighted sum, concat/slice/shift
@@ -91,7 +104,9 @@ int main(void) {
     for (int i = 0; i < 16; i++) untouched &= out[i] == 42.0f;
     CHECK_MSG(untouched, "xent_fwd_cpu wrote probabilities before rejecting a label");
     CHECK_EINVAL("xent_fwd_ref", xent_fwd_ref(NULL, 4, 4, buf, labels, 0.1f, out, out + 16));
-    CHECK_EINVAL("xent_bwd_cpu", xent_bwd_cpu(NULL, 4, 6, buf, labels, 1.5f, 1.0f, out));
+    const float dl1 = 1.0f;
+    CHECK_EINVAL("xent_bwd_cpu", xent_bwd_cpu(NULL, 4, 6, buf, labels, 1.5f, &dl1, out));
+    CHECK_EINVAL("xent_bwd_ref", xent_bwd_ref(NULL, 4, 6, buf, (int[]){0, 1, 2, 3}, 0.1f, NULL, out));
 
     // optimizers
     CHECK_EINVAL("sgd_step_cpu", sgd_step_cpu(NULL, 10, out, buf, NULL, 0.1f, 0.9f, 0.0f));

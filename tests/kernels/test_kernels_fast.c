@@ -361,8 +361,9 @@ static void test_softmax_xent(gh_rng *rng, int rows, int cols, float smoothing) 
     CHECK_OK(xent_fwd_cpu(NULL, rows, cols, x, lab, smoothing, y_c, l_c));
     KT_CLOSE("xent probs", y_c, y_r, nx, cols);
     KT_CLOSE("xent losses", l_c, l_r, rows, cols * 8.0);
-    CHECK_OK(xent_bwd_ref(NULL, rows, cols, y_r, lab, smoothing, 0.5f, d_r));
-    CHECK_OK(xent_bwd_cpu(NULL, rows, cols, y_r, lab, smoothing, 0.5f, d_c));
+    const float dloss = 0.5f * (float)rows;  // d(total)/d(mean): dlogits scale 0.5
+    CHECK_OK(xent_bwd_ref(NULL, rows, cols, y_r, lab, smoothing, &dloss, d_r));
+    CHECK_OK(xent_bwd_cpu(NULL, rows, cols, y_r, lab, smoothing, &dloss, d_c));
     KT_CLOSE("xent bwd", d_c, d_r, nx, 4);
     free(x); free(y_r); free(y_c); free(dy); free(d_r); free(d_c); free(lab); free(l_r); free(l_c);
 }

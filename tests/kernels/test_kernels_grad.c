@@ -525,7 +525,9 @@ static void grad_softmax_xent(gh_rng *rng, float smoothing) {
     double want = xent_loss(&s) / s.scale;
     CHECK_MSG(fabs(lsum - want) <= 1e-5 * fabs(want), "xent loss %.9g, double %.9g", lsum, want);
     memset(dx, 0, n * sizeof(float));
-    CHECK_OK(xent_bwd_ref(NULL, rows, cols, y, labels, smoothing, s.scale, dx));
+    // the kernel is the backward of the mean: d(scale * sum)/d(mean) = scale * rows
+    const float dloss = s.scale * (float)rows;
+    CHECK_OK(xent_bwd_ref(NULL, rows, cols, y, labels, smoothing, &dloss, dx));
     char what[64];
     snprintf(what, sizeof what, "xent dlogits smoothing %.2f", smoothing);
     fd_check(what, s.x, n, dx, xent_loss, &s);
