@@ -17,6 +17,7 @@ struct darts_search {
     darts_step_opts o;
     size_t nw, na, nb;
     float *w_save, *v, *dalpha, *gplus, *b_save;   // backend memory that outlives steps
+    double *sc;              // device scalars: [0] ||v||, [1] eps (no read to the host)
 };
 
 int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
@@ -40,8 +41,10 @@ int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
         s->v = gh_buffer(e, s->nw);
         s->dalpha = gh_buffer(e, s->na);
         s->gplus = gh_buffer(e, s->na);
+        s->sc = gh_buffer_f64(e, 2);
     }
-    if (!s->b_save || (o->order == 2 && (!s->w_save || !s->v || !s->dalpha || !s->gplus))) {
+    if (!s->b_save ||
+        (o->order == 2 && (!s->w_save || !s->v || !s->dalpha || !s->gplus || !s->sc))) {
         size_t nw = s->nw;
         free(s);
         return gh_fail(GH_ENOMEM, "darts search: saved-weight buffers (%zu weights): %s", nw,
@@ -94,27 +97,28 @@ int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val,
     if ((st = zero_grads(e)) || (st = pass(s, val)) ||
         (st = gh_vec_copy(e, s->na, GA, s->dalpha)) || (st = gh_vec_copy(e, s->nw, GW, s->v)))
         return st;
-    // eq. 8: finite-difference Hessian-vector product at w with eps = 0.01 / ||v||
-    double vnorm = gh_vec_norm(e, s->nw, s->v);
-    if (!(vnorm > 0.0) || !isfinite(vnorm))
-        return gh_fail(GH_ENAN, "darts second order: ||grad_w' L_val|| = %g", vnorm);
-    double eps = (s->o.fd_r > 0 ? s->o.fd_r : 0.01) / vnorm;
+    // eq. 8: finite-difference Hessian-vector product at w with eps = 0.01 / ||v||, the norm
+    // and eps kept on the device (a zero or non-finite norm is reported by the next checked
+    // read as GH_ENAN)
+    double *vnorm = &s->sc[0], *eps = &s->sc[1];
+    if ((st = gh_vec_norm_dev(e, s->nw, s->v, vnorm)) ||
+        (st = gh_dev_scalar(e, s->o.fd_r > 0 ? s->o.fd_r : 0.01, vnorm, -1, eps)))
+        return st;
     if ((st = gh_vec_copy(e, s->nw, s->w_save, W)) ||
-        (st = gh_vec_axpy(e, s->nw, (float)eps, s->v, W)) || (st = zero_grads(e)) ||
+        (st = gh_vec_axpy_dev(e, s->nw, 1.0, eps, 1, s->v, W)) || (st = zero_grads(e)) ||
         (st = pass(s, train)) ||
         (st = gh_vec_copy(e, s->na, GA, s->gplus)))
         return st;
     if ((st = gh_vec_copy(e, s->nw, s->w_save, W)) ||
-        (st = gh_vec_axpy(e, s->nw, (float)-eps, s->v, W)) || (st = zero_grads(e)) ||
+        (st = gh_vec_axpy_dev(e, s->nw, -1.0, eps, 1, s->v, W)) || (st = zero_grads(e)) ||
         (st = pass(s, train)))
         return st;
     // GA = dalpha - xi * (g+ - g-) / (2 eps), with GA holding g- now. The difference g- - g+
-    // is taken first (nearby values: exact or nearly so), then scaled: scaling each term by
-    // xi/(2 eps) first would round two large products and cancel them.
-    double c = xi / (2.0 * eps);
+    // is taken first (nearby values: exact or nearly so), then scaled by (xi/2) / eps: scaling
+    // each term by xi/(2 eps) first would round two large products and cancel them.
     if ((st = gh_vec_copy(e, s->nw, s->w_save, W)) ||
         (st = gh_vec_axpy(e, s->na, -1.0f, s->gplus, GA)) ||
-        (st = gh_vec_scale(e, s->na, (float)c, GA)) ||
+        (st = gh_vec_scale_dev(e, s->na, xi / 2.0, eps, -1, GA)) ||
         (st = gh_vec_axpy(e, s->na, 1.0f, s->dalpha, GA)))
         return st;
     return s->nb ? gh_vec_copy(e, s->nb, s->b_save, B) : GH_OK;
