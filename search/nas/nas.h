@@ -71,6 +71,7 @@ typedef struct {
     int threads;             // OpenMP threads on the CPU (0 = the OpenMP default)
     double arena_mb;         // activation arena; 0 = measured by a probe step
     int report_every;        // steps between progress lines
+    double checkpoint_every_min;  // checkpoints within an epoch this often (0: epoch ends only)
     // [data]
     char dataset[32];        // cifar10, cifar100, fashion-mnist, mnist
     char data_dir[512];      // "" = the embedded default (Fashion-MNIST's Debian package)
@@ -105,6 +106,8 @@ int nas_config_set(nas_config *c, const char *section, const char *key, const ch
 // Reads a config file of "key = value" lines, [section] headers and # comments. A key under a
 // header must belong to that section; keys before any header may be of any section.
 int nas_config_load(nas_config *c, const char *path);
+// The same from a text (a run's stored config); name names it in errors.
+int nas_config_load_text(nas_config *c, const char *text, const char *name);
 // The full resolved config as a config file (sections and "key = value" lines): echoed at
 // start, stored in the ledger. Returns the length it needs (snprintf rules).
 int nas_config_print(const nas_config *c, char *out, size_t len);
