@@ -1,6 +1,7 @@
 // darts_cli: what the NAS commands share: option parsing (every config key is also a long
 // option), preset lookup, and one run from a resolved config: data, the results file, the
 // search and/or the final training, the closing cost summary.
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -172,32 +173,64 @@ static int open_ledger(const nas_config *c, const char *method, int argc, char *
 }
 
 // The final training of g, printing the genotype and mean ± sd.
-static int run_final(const nas_config *c, const nas_data *d, ledger *l, const genotype *g) {
+static int run_final(const nas_config *c, const nas_data *d, ledger *l, const nas_ckpt *ck,
+                     const genotype *g) {
     double mean, sd;
     char text[2048];
     genotype_print(g, text, sizeof text);
     printf("final training of genotype = %s\n", text);
-    int st = nas_final_run(c, d, l, g, &mean, &sd);
+    int st = nas_final_run(c, d, l, ck, g, &mean, &sd);
     if (!st) printf("test accuracy %.2f%% ± %.2f\n", 100 * mean, 100 * sd);
     return st;
 }
 
-// The work of one run inside its results file: the final training of `given`, or a search.
+// The work of one run inside its results file: the final training of `given`, or a search; a
+// run resumed in its final phase (ck->from) continues the final training.
 static int run_in(const nas_config *c, darts_cli_what what, const genotype *given,
-                  const nas_data *d, ledger *l) {
-    int st;
+                  const nas_data *d, ledger *l, const nas_ckpt *ck) {
+    int st, final_phase = ck->from && ck->phase == NAS_DO_FINAL;
+    genotype g;
     if (given) {
         const char *named = genotype_named(c->genotype);
-        if ((st = ledger_put_text(l, "genotype", named ? named : c->genotype))) return st;
-        return run_final(c, d, l, given);
+        if (!final_phase && (st = ledger_put_text(l, "genotype", named ? named : c->genotype)))
+            return st;
+        return run_final(c, d, l, ck, given);
     }
-    genotype g;
+    if (final_phase) {   // the search finished before the checkpoint
+        if ((st = genotype_parse(&g, ck->genotype))) return st;
+        return run_final(c, d, l, ck, &g);
+    }
     double t0 = gh_wall_seconds();
-    if ((st = nas_search_run(c, d, l, &g))) return st;
+    if ((st = nas_search_run(c, d, l, ck, &g))) return st;
     char text[2048];
     genotype_print(&g, text, sizeof text);
     printf("search done in %.1f s: genotype = %s\n", gh_wall_seconds() - t0, text);
-    return what == DARTS_CLI_SEARCH_FINAL ? run_final(c, d, l, &g) : GH_OK;
+    return what == DARTS_CLI_SEARCH_FINAL ? run_final(c, d, l, ck, &g) : GH_OK;
+}
+
+// Runs the work in the open results file l, closes it and prints the cost summary.
+static int run_and_close(const char *cmd, const nas_config *c, darts_cli_what what,
+                         const genotype *given, nas_data *d, ledger *l, const nas_ckpt *ck,
+                         cost_meter *meter, const char *path) {
+    int st = run_in(c, what, given, d, l, ck);
+    cost_totals ct = cost_meter_read(meter);
+    ct.peak_mem_bytes = cost_peak_rss_bytes();
+    int st2 = ledger_close(l, st ? "failed" : "finished");
+    nas_data_free(d);
+    cost_meter_destroy(meter);
+    if (st) return cli_fail(cmd, st);
+    if (st2) return cli_fail(cmd, st2);
+    // a finished run has nothing left to resume: its checkpoint goes
+    char ckpt[1100];
+    if (!ledger_ckpt_path(path, ckpt, sizeof ckpt) && unlink(ckpt) < 0 && errno != ENOENT)
+        fprintf(stderr, "gpuhours %s: cannot remove the checkpoint %s: %s\n", cmd, ckpt,
+                strerror(errno));
+    printf("cost: %.1f s wall, %.1f s CPU, %.4f device-hours", ct.wall_s, ct.cpu_s,
+           ct.device_s / 3600.0);
+    if (ct.energy_j == ct.energy_j) printf(", %.1f kJ GPU energy", ct.energy_j / 1000.0);
+    printf(", peak memory %.0f MiB\n", ct.peak_mem_bytes / 1048576.0);
+    printf("results: %s\n", path);
+    return 0;
 }
 
 int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int argc,
@@ -213,25 +246,18 @@ int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int
     nas_data d;
     ledger *l = NULL;
     char path[1024];
-    const char *method = what == DARTS_CLI_FINAL ? "darts-train" : nas_method_label(c);
+    const char *method = what == DARTS_CLI_FINAL ? NAS_FINAL_LABEL : nas_method_label(c);
     int st = nas_data_load(&d, c);
     if (!st && (st = open_ledger(c, method, argc, argv, &l, path, sizeof path))) nas_data_free(&d);
     if (st) {
         cost_meter_destroy(meter);
         return cli_fail(cmd, st);
     }
-    st = run_in(c, what, what == DARTS_CLI_FINAL ? &given : NULL, &d, l);
-    cost_totals ct = cost_meter_read(meter);
-    ct.peak_mem_bytes = cost_peak_rss_bytes();
-    int st2 = ledger_close(l, st ? "failed" : "finished");
-    nas_data_free(&d);
-    cost_meter_destroy(meter);
-    if (st) return cli_fail(cmd, st);
-    if (st2) return cli_fail(cmd, st2);
-    printf("cost: %.1f s wall, %.1f s CPU, %.4f device-hours", ct.wall_s, ct.cpu_s,
-           ct.device_s / 3600.0);
-    if (ct.energy_j == ct.energy_j) printf(", %.1f kJ GPU energy", ct.energy_j / 1000.0);
-    printf(", peak memory %.0f MiB\n", ct.peak_mem_bytes / 1048576.0);
-    printf("results: %s\n", path);
-    return 0;
+    // checkpoints beside the results file, with the config text the run stored
+    nas_ckpt ck = {.method = method, .config_text = ledger_attr(l, "config_text"),
+                   .what = what == DARTS_CLI_SEARCH ? NAS_DO_SEARCH
+                           : what == DARTS_CLI_FINAL ? NAS_DO_FINAL
+                                                     : NAS_DO_SEARCH | NAS_DO_FINAL};
+    return run_and_close(cmd, c, what, what == DARTS_CLI_FINAL ? &given : NULL, &d, l, &ck, meter,
+                         path);
 }
