@@ -264,8 +264,6 @@ static void kill_resume(int kind, const char *ref, const char *name, stop_at pau
     unlink(ck);
     double t0 = gh_wall_seconds();
     if (!run_and_kill(kind, path, pause, block)) return;
-    // the killed run holds fewer rows than the reference (or, with a checkpoint put back, rows
-    // past that checkpoint that the resume must not keep twice)
     int rc = run_to_end(kind, path, 1);
     CHECK_MSG(rc == 0, "%s: the resumed run exited %d", name, rc);
     if (rc == 0) check_same_ledger(ref, path);
