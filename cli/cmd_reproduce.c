@@ -6,13 +6,15 @@
 #include "darts_cli.h"
 
 static const char *usage =
-    "usage: gpuhours reproduce NAME [options]\n\n"
+    "usage: gpuhours reproduce NAME [options]\n"
+    "       gpuhours reproduce --resume FILE [--threads N]   (continue a killed run)\n\n"
     "Runs reproductions/NAME.conf: the configured search, then the final training of the\n"
     "genotype it found, recording both in one results file. NAME is one of\n"
     "darts-cifar10-first, darts-cifar10-second, darts-fashion-mnist-smoke (see\n"
     "reproductions/README.md). Options override the file's settings.";
 
 int cmd_reproduce(int argc, char **argv) {
+    if (darts_cli_wants_resume(argc, argv)) return darts_cli_resume("reproduce", argc, argv);
     nas_config c;
     nas_config_defaults(&c);
     if (argc < 2 || argv[1][0] == '-') {

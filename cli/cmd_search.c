@@ -6,13 +6,15 @@
 #include "darts_cli.h"
 
 static const char *usage =
-    "usage: gpuhours search METHOD [options]\n\n"
+    "usage: gpuhours search METHOD [options]\n"
+    "       gpuhours search [METHOD] --resume FILE [--threads N]   (continue a killed run)\n\n"
     "Runs a NAS method (listed below) with DARTS's settings by default (8 cells, C=16,\n"
     "50 epochs, batch 64; DARTS second order) on the configured data. The genotypes it\n"
     "derives or scores, the epochs, the alphas (DARTS) and the cost go to results/*.h5.\n"
     "Example: gpuhours search darts --preset darts-fashion-mnist-smoke";
 
 int cmd_search(int argc, char **argv) {
+    if (darts_cli_wants_resume(argc, argv)) return darts_cli_resume("search", argc, argv);
     nas_config c;
     nas_config_defaults(&c);
     const char *method = argc > 1 && argv[1][0] != '-' ? argv[1] : NULL;

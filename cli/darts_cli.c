@@ -1,6 +1,7 @@
 // darts_cli: what the NAS commands share: option parsing (every config key is also a long
 // option), preset lookup, and one run from a resolved config: data, the results file, the
 // search and/or the final training, the closing cost summary.
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,7 +27,14 @@ static void print_help(const char *usage) {
            "  -o, --out PATH        results file (.h5)\n"
            "  -b, --backend NAME    auto, cpu, ref, cuda, cuda:N\n"
            "  -d, --data-dir DIR    data directory\n"
-           "  -g, --genotype TEXT   genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet)\n\n"
+           "  -g, --genotype TEXT   genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet)\n"
+           "      --resume FILE     continue the run FILE (killed or failed) from its checkpoint\n"
+           "                        FILE.ckpt with the settings it was started with. Only\n"
+           "                        --threads N may be added (another thread count changes CPU\n"
+           "                        rounding); search may name the run's METHOD, train must give\n"
+           "                        the run's --genotype, reproduce takes no NAME. Checkpoints:\n"
+           "                        after every epoch and every --checkpoint_every_min minutes\n"
+           "                        (darts, random-ws, final training)\n\n"
            "search methods (gpuhours search NAME, or --method NAME):\n");
     for (int i = 0; i < nas_method_count(); i++) {
         const nas_method *m = nas_method_at(i);
@@ -170,32 +178,64 @@ static int open_ledger(const nas_config *c, const char *method, int argc, char *
 }
 
 // The final training of g, printing the genotype and mean ± sd.
-static int run_final(const nas_config *c, const nas_data *d, ledger *l, const genotype *g) {
+static int run_final(const nas_config *c, const nas_data *d, ledger *l, const nas_ckpt *ck,
+                     const genotype *g) {
     double mean, sd;
     char text[2048];
     genotype_print(g, text, sizeof text);
     printf("final training of genotype = %s\n", text);
-    int st = nas_final_run(c, d, l, g, &mean, &sd);
+    int st = nas_final_run(c, d, l, ck, g, &mean, &sd);
     if (!st) printf("test accuracy %.2f%% ± %.2f\n", 100 * mean, 100 * sd);
     return st;
 }
 
-// The work of one run inside its results file: the final training of `given`, or a search.
+// The work of one run inside its results file: the final training of `given`, or a search; a
+// run resumed in its final phase (ck->from) continues the final training.
 static int run_in(const nas_config *c, darts_cli_what what, const genotype *given,
-                  const nas_data *d, ledger *l) {
-    int st;
+                  const nas_data *d, ledger *l, const nas_ckpt *ck) {
+    int st, final_phase = ck->from && ck->phase == NAS_DO_FINAL;
+    genotype g;
     if (given) {
         const char *named = genotype_named(c->genotype);
-        if ((st = ledger_put_text(l, "genotype", named ? named : c->genotype))) return st;
-        return run_final(c, d, l, given);
+        if (!final_phase && (st = ledger_put_text(l, "genotype", named ? named : c->genotype)))
+            return st;
+        return run_final(c, d, l, ck, given);
     }
-    genotype g;
+    if (final_phase) {   // the search finished before the checkpoint
+        if ((st = genotype_parse(&g, ck->genotype))) return st;
+        return run_final(c, d, l, ck, &g);
+    }
     double t0 = gh_wall_seconds();
-    if ((st = nas_search_run(c, d, l, &g))) return st;
+    if ((st = nas_search_run(c, d, l, ck, &g))) return st;
     char text[2048];
     genotype_print(&g, text, sizeof text);
     printf("search done in %.1f s: genotype = %s\n", gh_wall_seconds() - t0, text);
-    return what == DARTS_CLI_SEARCH_FINAL ? run_final(c, d, l, &g) : GH_OK;
+    return what == DARTS_CLI_SEARCH_FINAL ? run_final(c, d, l, ck, &g) : GH_OK;
+}
+
+// Runs the work in the open results file l, closes it and prints the cost summary.
+static int run_and_close(const char *cmd, const nas_config *c, darts_cli_what what,
+                         const genotype *given, nas_data *d, ledger *l, const nas_ckpt *ck,
+                         cost_meter *meter, const char *path) {
+    int st = run_in(c, what, given, d, l, ck);
+    cost_totals ct = cost_meter_read(meter);
+    ct.peak_mem_bytes = cost_peak_rss_bytes();
+    int st2 = ledger_close(l, st ? "failed" : "finished");
+    nas_data_free(d);
+    cost_meter_destroy(meter);
+    if (st) return cli_fail(cmd, st);
+    if (st2) return cli_fail(cmd, st2);
+    // a finished run has nothing left to resume: its checkpoint goes
+    char ckpt[1100];
+    if (!ledger_ckpt_path(path, ckpt, sizeof ckpt) && unlink(ckpt) < 0 && errno != ENOENT)
+        fprintf(stderr, "gpuhours %s: cannot remove the checkpoint %s: %s\n", cmd, ckpt,
+                strerror(errno));
+    printf("cost: %.1f s wall, %.1f s CPU, %.4f device-hours", ct.wall_s, ct.cpu_s,
+           ct.device_s / 3600.0);
+    if (ct.energy_j == ct.energy_j) printf(", %.1f kJ GPU energy", ct.energy_j / 1000.0);
+    printf(", peak memory %.0f MiB\n", ct.peak_mem_bytes / 1048576.0);
+    printf("results: %s\n", path);
+    return 0;
 }
 
 int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int argc,
@@ -211,25 +251,154 @@ int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int
     nas_data d;
     ledger *l = NULL;
     char path[1024];
-    const char *method = what == DARTS_CLI_FINAL ? "darts-train" : nas_method_label(c);
+    const char *method = what == DARTS_CLI_FINAL ? NAS_FINAL_LABEL : nas_method_label(c);
     int st = nas_data_load(&d, c);
     if (!st && (st = open_ledger(c, method, argc, argv, &l, path, sizeof path))) nas_data_free(&d);
     if (st) {
         cost_meter_destroy(meter);
         return cli_fail(cmd, st);
     }
-    st = run_in(c, what, what == DARTS_CLI_FINAL ? &given : NULL, &d, l);
-    cost_totals ct = cost_meter_read(meter);
-    ct.peak_mem_bytes = cost_peak_rss_bytes();
-    int st2 = ledger_close(l, st ? "failed" : "finished");
-    nas_data_free(&d);
-    cost_meter_destroy(meter);
-    if (st) return cli_fail(cmd, st);
-    if (st2) return cli_fail(cmd, st2);
-    printf("cost: %.1f s wall, %.1f s CPU, %.4f device-hours", ct.wall_s, ct.cpu_s,
-           ct.device_s / 3600.0);
-    if (ct.energy_j == ct.energy_j) printf(", %.1f kJ GPU energy", ct.energy_j / 1000.0);
-    printf(", peak memory %.0f MiB\n", ct.peak_mem_bytes / 1048576.0);
-    printf("results: %s\n", path);
+    // checkpoints beside the results file, with the config text the run stored
+    nas_ckpt ck = {.method = method, .config_text = ledger_attr(l, "config_text"),
+                   .what = what == DARTS_CLI_SEARCH ? NAS_DO_SEARCH
+                           : what == DARTS_CLI_FINAL ? NAS_DO_FINAL
+                                                     : NAS_DO_SEARCH | NAS_DO_FINAL};
+    return run_and_close(cmd, c, what, what == DARTS_CLI_FINAL ? &given : NULL, &d, l, &ck, meter,
+                         path);
+}
+
+// ---- --resume FILE -------------------------------------------------------------------------------
+// What each command resumes: `search` a search, `reproduce` a search with final training (also
+// one `train --preset` started), `train --genotype` a final training.
+static int resumable_by(const char *cmd, int what) {
+    if (!strcmp(cmd, "search")) return what == NAS_DO_SEARCH;
+    if (!strcmp(cmd, "reproduce")) return what == (NAS_DO_SEARCH | NAS_DO_FINAL);
+    return what == NAS_DO_FINAL;
+}
+
+static const char *resumed_with(int what) {
+    return what == NAS_DO_SEARCH ? "gpuhours search --resume FILE"
+           : what == NAS_DO_FINAL ? "gpuhours train --genotype G --resume FILE"
+                                  : "gpuhours reproduce --resume FILE";
+}
+
+// The arguments beside --resume: FILE, --threads N, search's METHOD, train's --genotype G.
+typedef struct {
+    const char *file, *threads, *method, *genotype;
+} resume_args;
+
+static int resume_parse(const char *cmd, int argc, char **argv, resume_args *a) {
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i], **to = NULL, *val = NULL;
+        size_t n = 0;
+        if (!strncmp(s, "--resume", n = 8) && (!s[n] || s[n] == '=')) to = &a->file;
+        else if (!strncmp(s, "--threads", n = 9) && (!s[n] || s[n] == '=')) to = &a->threads;
+        else if (!strcmp(cmd, "train") && !strncmp(s, "--genotype", n = 10) &&
+                 (!s[n] || s[n] == '='))
+            to = &a->genotype;
+        else if (!strcmp(cmd, "train") && !strncmp(s, "-g", n = 2))
+            to = &a->genotype, val = s[2] ? s + 2 : NULL;
+        else if (!strcmp(cmd, "search") && i == 1 && s[0] != '-') {
+            a->method = s;
+            continue;
+        }
+        if (!to) {
+            fprintf(stderr, "gpuhours %s: --resume FILE continues the run with the settings it "
+                    "was started with: give no '%s' (only --threads N%s may come with it)\n",
+                    cmd, s, !strcmp(cmd, "train") ? " and --genotype G" : "");
+            return 2;
+        }
+        if (!val) val = s[n] == '=' ? s + n + 1 : i + 1 < argc ? argv[++i] : NULL;
+        if (!val || (to == &a->file && !*val)) {
+            fprintf(stderr, "gpuhours %s: option %.*s needs a value\n", cmd, (int)n, s);
+            return 2;
+        }
+        *to = val;
+    }
     return 0;
+}
+
+int darts_cli_wants_resume(int argc, char **argv) {
+    int resume = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 0;   // help first
+        resume |= !strncmp(argv[i], "--resume", 8) && (!argv[i][8] || argv[i][8] == '=');
+    }
+    return resume;
+}
+
+// The given genotype (text or name) is the run's.
+static int same_genotype(const char *a, const char *b) {
+    genotype ga, gb;
+    const char *na = genotype_named(a), *nb = genotype_named(b);
+    char ta[2048], tb[2048];
+    if (genotype_parse(&ga, na ? na : a) || genotype_parse(&gb, nb ? nb : b)) return 0;
+    genotype_print(&ga, ta, sizeof ta);
+    genotype_print(&gb, tb, sizeof tb);
+    return !strcmp(ta, tb);
+}
+
+int darts_cli_resume(const char *cmd, int argc, char **argv) {
+    resume_args a;
+    int rc = resume_parse(cmd, argc, argv, &a);
+    if (rc) return rc;
+    nas_config c;
+    nas_ckpt ck;
+    int st = nas_resume_open(a.file, a.method, &c, &ck);
+    if (st) return cli_fail(cmd, st);
+    rc = 0;
+    if (!resumable_by(cmd, ck.what)) {
+        fprintf(stderr, "gpuhours %s: %s is a run of %s: resume it with %s\n", cmd, a.file,
+                ck.what == NAS_DO_SEARCH ? "gpuhours search"
+                : ck.what == NAS_DO_FINAL ? "gpuhours train --genotype"
+                                          : "gpuhours reproduce (or train --preset)",
+                resumed_with(ck.what));
+        rc = 2;
+    } else if (!strcmp(cmd, "train") && (!a.genotype || !same_genotype(a.genotype, c.genotype))) {
+        fprintf(stderr, "gpuhours train: --genotype must name the genotype %s trains: %s\n",
+                a.file, c.genotype);
+        rc = 2;
+    } else if (a.threads && nas_config_set(&c, NULL, "threads", a.threads, NULL, 0)) {
+        fprintf(stderr, "gpuhours %s: %s\n", cmd, gh_error_get());
+        rc = 2;
+    }
+    if (rc) {
+        nas_resume_close(&ck);
+        return rc;
+    }
+    snprintf(c.out, sizeof c.out, "%s", a.file);
+    darts_cli_what what = ck.what == NAS_DO_SEARCH ? DARTS_CLI_SEARCH
+                          : ck.what == NAS_DO_FINAL ? DARTS_CLI_FINAL
+                                                    : DARTS_CLI_SEARCH_FINAL;
+    genotype given;
+    if (what == DARTS_CLI_FINAL) {
+        const char *named = genotype_named(c.genotype);
+        st = genotype_parse(&given, named ? named : c.genotype);
+    }
+    printf("# resuming %s from its checkpoint (%s phase) with its configuration\n%s", a.file,
+           ck.phase == NAS_DO_SEARCH ? "search" : "final training", ck.config_text);
+    if (a.threads) printf("# threads = %d (given with --resume)\n", c.threads);
+    fflush(stdout);
+    cost_meter *meter = cost_meter_create(nas_gpus(&c));
+    cost_meter_start(meter);
+    nas_data d;
+    ledger *l = NULL;
+    // nothing is written before the data loads: a refusal up to here leaves FILE as it was
+    if (!st && !(st = nas_data_load(&d, &c))) {
+        if ((st = ledger_resume_from(&l, a.file, ck.from)) ||
+            (st = ledger_set_session_command(l, argc, argv))) {
+            ledger_close(l, "failed");
+            nas_data_free(&d);
+        }
+    }
+    if (st) {
+        cost_meter_destroy(meter);
+        nas_resume_close(&ck);
+        return cli_fail(cmd, st);
+    }
+    rc = run_and_close(cmd, &c, what, what == DARTS_CLI_FINAL ? &given : NULL, &d, l, &ck, meter,
+                       a.file);
+    nas_resume_close(&ck);
+    return rc;
 }

@@ -21,3 +21,10 @@ typedef enum {
 // with the run. Returns the process exit status (messages printed).
 int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int argc,
                   char **argv);
+
+// --resume FILE: 1 when argv (argv[0] the command) holds it. darts_cli_resume then continues
+// FILE from its checkpoint with the config it recorded (nas_resume_open); besides --resume it
+// takes only --threads N, search's METHOD (which must be the run's) and train's --genotype G
+// (the run's genotype). A refused FILE is left byte-identical. Returns the exit status.
+int darts_cli_wants_resume(int argc, char **argv);
+int darts_cli_resume(const char *cmd, int argc, char **argv);

@@ -183,6 +183,11 @@ void ledger_ckpt_close(ledger_ckpt_reader *r);
 // checkpoint of another run. Opens both files read-only only, so a refused FILE is left
 // byte-identical. On success *out (when out is not NULL) is the open checkpoint.
 int ledger_resume_check(const char *run_path, const char *method, ledger_ckpt_reader **out);
+// Continues run_path (ledger_resume) from checkpoint r, which ledger_resume_check accepted: the
+// rows recorded after r was written (the checkpoint records the run's row counts, attribute
+// run_rows) are removed first, since the resumed work records them again; the sessions table
+// keeps every session. Refuses a checkpoint that records more rows than the run holds.
+int ledger_resume_from(ledger **out, const char *run_path, const ledger_ckpt_reader *r);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@ struct ledger_ckpt_reader {
     char *path;
     hid_t file, blobs;
     int64_t step, nblobs;
+    int64_t run_rows[TAB_COUNT];   // the run's rows when written; -1: not recorded
     char *method, *config_text, *run_id, *run_file, *written_at;
 };
 
@@ -111,6 +112,23 @@ fail:
     return st;
 }
 
+// "run_rows": the run's committed rows per table (ledger_table_id order) when the checkpoint was
+// written, so that a resume drops the rows recorded after it.
+static int put_rows(hid_t loc, const ledger *run, const char *l_path) {
+    int st = GH_OK;
+    hid_t sp = -1, a = -1;
+    hsize_t n = TAB_COUNT;
+    int64_t rows[TAB_COUNT];
+    for (int i = 0; i < TAB_COUNT; i++) rows[i] = run->tab[i].n;
+    H5_CHECK(sp = H5Screate_simple(1, &n, NULL));
+    H5_CHECK(a = H5Acreate2(loc, "run_rows", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT));
+    H5_CHECK(H5Awrite(a, H5T_NATIVE_INT64, rows));
+fail:
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    return st;
+}
+
 // ---- writing ----------------------------------------------------------------------------------
 
 static void writer_free(ledger_ckpt_writer *w) {
@@ -178,6 +196,7 @@ int ledger_ckpt_begin(ledger_ckpt_writer **out, const ledger *run, const char *m
     PUT("written_at", now);
 #undef PUT
     if ((st = put_i64(w->file, "step", step, l_path))) goto fail;
+    if ((st = put_rows(w->file, run, l_path))) goto fail;
     H5_CHECK(w->blobs = H5Gcreate2(w->file, "blobs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
 fail:
     if (fapl >= 0) H5Pclose(fapl);
@@ -393,6 +412,20 @@ static int reader_open(ledger_ckpt_reader *r) {
         (st = get_i64(r->file, "step", &r->step, r->path)) ||
         (st = get_i64(r->file, "blob_count", &r->nblobs, r->path)))
         return st;
+    for (int i = 0; i < TAB_COUNT; i++) r->run_rows[i] = -1;
+    if (H5Aexists(r->file, "run_rows") > 0) {
+        hid_t a = H5Aopen(r->file, "run_rows", H5P_DEFAULT), sp = a >= 0 ? H5Aget_space(a) : -1;
+        hsize_t n = 0;
+        int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 &&
+                 H5Sget_simple_extent_dims(sp, &n, NULL) == 1 && n == TAB_COUNT &&
+                 H5Aread(a, H5T_NATIVE_INT64, r->run_rows) >= 0;
+        if (sp >= 0) H5Sclose(sp);
+        if (a >= 0) H5Aclose(a);
+        for (int i = 0; ok && i < TAB_COUNT; i++) ok = r->run_rows[i] >= 0;
+        if (!ok)
+            return gh_fail(GH_EFORMAT, "%s: attribute 'run_rows' is not %d non-negative "
+                           "integers", r->path, TAB_COUNT);
+    }
     if (H5Lexists(r->file, "blobs", H5P_DEFAULT) <= 0 ||
         (r->blobs = H5Gopen2(r->file, "blobs", H5P_DEFAULT)) < 0)
         return gh_fail(GH_EFORMAT, "%s: group '/blobs' is missing", r->path);
@@ -608,4 +641,67 @@ done:
     if (st || !out) ledger_ckpt_close(r);
     else *out = r;
     return st;
+}
+
+// Cuts the run's tables (except sessions, the history of who wrote it) back to keep[] rows: the
+// rows recorded after the checkpoint, by work a resume does again. Opened for writing through
+// the ledger's file driver, as ledger_resume does before it switches to SWMR writing.
+static int cut_tables(const char *path, const int64_t keep[TAB_COUNT]) {
+    const char *l_path = path;
+    int st = GH_OK;
+    hid_t vfd = -1, fapl = -1, file = -1;
+    quiet q = quiet_on();
+    H5_CHECK(vfd = ledger_vfd_register());
+    H5_CHECK(fapl = H5Pcreate(H5P_FILE_ACCESS));
+    H5_CHECK(H5Pset_driver(fapl, vfd, NULL));
+    H5_CHECK(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));
+    H5_CHECK(file = H5Fopen(path, H5F_ACC_RDWR, fapl));
+    for (int i = 0; i < TAB_COUNT; i++) {
+        if (i == TAB_SESSIONS) continue;
+        hid_t d = -1;
+        hsize_t n = (hsize_t)keep[i];
+        H5_CHECK(d = H5Dopen2(file, ledger_table_specs[i].name, H5P_DEFAULT));
+        herr_t h = H5Dset_extent(d, &n);
+        H5Dclose(d);
+        H5_CHECK(h);
+    }
+    H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL));
+fail:
+    if (file >= 0 && H5Fclose(file) < 0 && !st)
+        st = ledger_h5_fail(GH_EIO, "H5Fclose", __FILE__, __LINE__, path);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (vfd >= 0) H5FDunregister(vfd);
+    quiet_off(q);
+    return st;
+}
+
+int ledger_resume_from(ledger **out, const char *run_path, const ledger_ckpt_reader *r) {
+    *out = NULL;
+    if (!r) return gh_fail(GH_EINVAL, "ledger_resume_from: no checkpoint");
+    if (r->run_rows[0] < 0)
+        return gh_fail(GH_EFORMAT, "%s: records no 'run_rows' (written by an older gpuhours): "
+                       "the rows recorded after it cannot be told apart", r->path);
+    ledger *l = NULL;
+    int st = ledger_open_read(&l, run_path);
+    if (st) return st;
+    int64_t keep[TAB_COUNT];
+    int cut = 0;
+    for (int i = 0; i < TAB_COUNT && !st; i++) {
+        hid_t sp = H5Dget_space(l->tab[i].dset);
+        hsize_t ext = 0;
+        if (sp >= 0) {
+            H5Sget_simple_extent_dims(sp, &ext, NULL);
+            H5Sclose(sp);
+        }
+        keep[i] = i == TAB_SESSIONS ? (int64_t)ext : r->run_rows[i];
+        if (keep[i] > l->tab[i].n)
+            st = gh_fail(GH_EFORMAT, "%s: the checkpoint %s records %lld rows of table '%s' but "
+                         "the run holds %lld: they do not belong together", run_path, r->path,
+                         (long long)keep[i], ledger_table_specs[i].name,
+                         (long long)l->tab[i].n);
+        cut |= (int64_t)ext != keep[i];
+    }
+    ledger_close(l, NULL);
+    if (!st && cut) st = cut_tables(run_path, keep);
+    return st ? st : ledger_resume(out, run_path);
 }

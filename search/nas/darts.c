@@ -143,6 +143,18 @@ typedef struct {
     int vpos;                // the validation walk: next index into the seeded order
 } darts_state;
 
+// darts_state in a checkpoint (blob "darts/state"), with the order it was searched at.
+#define DARTS_STATE_MAGIC "GHDARTS1"
+#define DARTS_STATE_VERSION 1u
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    int32_t order;
+    nas_pos_blob pos;
+    int32_t vpos, pad;
+} darts_state_blob;
+_Static_assert(sizeof(darts_state_blob) == 56, "darts_state_blob has padding");
+
 // The plan's context: the run, the supernet and its search step, the batches, the state.
 typedef struct {
     const nas_run *r;
@@ -150,6 +162,7 @@ typedef struct {
     nas_net net;             // the supernet, every op
     darts_search *s;
     nas_feed train, val;
+    int steps;               // per epoch
     int epoch;               // of the batch being stepped
     int *vorder, *vidx;      // the validation walk's order; this step's indices
     darts_state state;
@@ -227,14 +240,46 @@ static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) 
     if (!k->r->l) return GH_OK;
     ledger_epoch ep = {.phase = "search", .trial_id = p->epoch, .epoch = p->epoch,
                        .train_loss = p->loss, .train_acc = p->acc, .val_loss = vloss,
-                       .val_acc = vacc, .lr = p->lr, .cost = cost_meter_read(k->r->meter)};
+                       .val_acc = vacc, .lr = p->lr, .cost = nas_run_cost(k->r)};
     return record_epoch(k->r, k->net.super, &g, &ep);
 }
 
-// Keeps the trainer's position in the state (saving the state to disk comes with checkpoints).
+// A checkpoint at pos: the engine (weights, alphas, BN statistics, both optimizers' moments)
+// and darts_state. The second-order step's buffers (w_save, v, ...) are scratch within a step.
 static int darts_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
-    (void)e;
-    ((darts_plan *)ctx)->state.pos = *pos;
+    darts_plan *k = ctx;
+    const nas_run *r = k->r;
+    k->state.pos = *pos;
+    if (nas_ckpt_skip(pos, k->steps)) return GH_OK;
+    cost_totals cost = nas_run_cost(r);
+    ledger_ckpt_writer *w;
+    int st = nas_ckpt_begin(r->ck, r->l, NAS_DO_SEARCH, (int64_t)pos->epoch * k->steps + pos->step,
+                            &cost, &w);
+    if (st || !w) return st;
+    darts_state_blob b = {.version = DARTS_STATE_VERSION, .order = r->c->darts.order,
+                          .pos = nas_pos_pack(pos), .vpos = k->state.vpos};
+    memcpy(b.magic, DARTS_STATE_MAGIC, sizeof b.magic);
+    st = gh_engine_state_save(e, ledger_ckpt_put_cb, w);
+    if (!st) st = ledger_ckpt_put(w, "darts/state", &b, sizeof b);
+    nas_ckpt_point at = {.phase = NAS_DO_SEARCH, .training = 1, .pos = *pos};
+    return nas_ckpt_end(r->ck, w, st, &at);
+}
+
+// Continues from checkpoint `from`: the engine state and darts_state.
+static int darts_resume(darts_plan *k, ledger_ckpt_reader *from) {
+    darts_state_blob b;
+    int st = gh_engine_state_load(k->e, ledger_ckpt_get_cb, from);
+    if (!st) st = ledger_ckpt_get(from, "darts/state", &b, sizeof b);
+    if (!st) st = nas_blob_check(from, "darts/state", b.magic, b.version, DARTS_STATE_MAGIC,
+                                 DARTS_STATE_VERSION);
+    if (st) return st;
+    if (b.order != k->r->c->darts.order || b.vpos < 0 || b.vpos > k->r->wval.n)
+        return gh_fail(GH_EFORMAT, "checkpoint of %s: blob 'darts/state' (order %d, validation "
+                       "walk at %d) does not fit this search (order %d, %d images)",
+                       ledger_ckpt_run_id(from), b.order, b.vpos, k->r->c->darts.order,
+                       k->r->wval.n);
+    k->state.pos = nas_pos_unpack(&b.pos);
+    k->state.vpos = b.vpos;
     return GH_OK;
 }
 
@@ -249,13 +294,18 @@ static int darts_search_epochs(darts_plan *k) {
     if (!st && r->wval.n < 1) st = gh_fail(GH_EINVAL, "darts: no images score the architecture");
     if (!st) {
         nas_epoch_order(k->vorder, r->wval.n, c->seed + 7919, 0);  // the walk's order, once
-        gh_train_plan plan = {.phase = "search", .epochs = c->search_epochs,
-                              .steps = nas_feed_steps(&k->train, r->wtrain.n),
-                              .report_every = c->report_every, .batch = darts_batch,
-                              .lr = darts_lr, .step = darts_step, .epoch_end = darts_epoch_end,
-                              .checkpoint = darts_checkpoint, .ctx = k};
+        k->steps = nas_feed_steps(&k->train, r->wtrain.n);
+        gh_train_plan plan = {.phase = "search", .epochs = c->search_epochs, .steps = k->steps,
+                              .report_every = c->report_every,
+                              .checkpoint_every_s = 60 * c->checkpoint_every_min,
+                              .batch = darts_batch, .lr = darts_lr, .step = darts_step,
+                              .epoch_end = darts_epoch_end, .checkpoint = darts_checkpoint,
+                              .ctx = k};
         st = gh_train_run(k->e, &plan, &k->state.pos, NULL);
     }
+    // the genotype of the final alphas: the last epoch's, also when a resumed search had no
+    // epoch left to run
+    if (!st) st = darts_supernet_genotype(k->net.super, k->best);
     free(k->vidx);
     free(k->vorder);
     nas_feed_free(&k->train);
@@ -273,7 +323,9 @@ int darts_run(nas_run *r, genotype *best) {
                           .arch_lr = c->darts.arch_lr, .arch_beta1 = c->darts.arch_beta1,
                           .arch_beta2 = c->darts.arch_beta2, .arch_wd = c->darts.arch_wd};
     if (!(st = darts_search_create(&k.s, k.e, k.net.super, &so))) {
-        st = darts_search_epochs(&k);
+        ledger_ckpt_reader *from = nas_ckpt_from(r->ck, NAS_DO_SEARCH);
+        if (from) st = darts_resume(&k, from);
+        if (!st) st = darts_search_epochs(&k);
         cost_meter_note_peak_mem(r->meter, (double)gh_engine_arena_peak(k.e));
     }
     darts_search_free(k.s);

@@ -20,9 +20,13 @@
 //    - A weight-sharing method (ENAS) trains a supernet (nas_run_supernet) with paths from
 //      nas_sample, then scores proposals with nas_eval_shared_create's evaluator.
 //    - Keep everything the method needs to continue after a checkpoint (trainer position,
-//      RNG and proposer state, walk positions) in one struct in its file, `<method>_state`.
-// 2. One row in nas_methods.c's table: {"name", <method>_run, "one line of help", label}; the
-//    CLI (`gpuhours search NAME`, --help, the config key method) lists the table.
+//      RNG and proposer state, walk positions) in one struct in its file, `<method>_state`,
+//      written as a fixed blob with a magic and a version from the trainer's checkpoint hook
+//      (nas_ckpt_begin, gh_engine_state_save, the blob, nas_ckpt_end; nas_proposer_save) and
+//      read back when nas_ckpt_from(r->ck, NAS_DO_SEARCH) gives a checkpoint (darts.c and
+//      random_ws.c show both), then set `checkpoints` to 1 in its table row.
+// 2. One row in nas_methods.c's table: {"name", <method>_run, "one line of help", label,
+//    checkpoints}; the CLI (`gpuhours search NAME`, --help, the config key method) lists it.
 // 3. Its own config keys: a section struct in nas_config below (`[name]` in config files) and
 //    the key rows in nas_config.c's table, each with its section; defaults in
 //    nas_config_defaults. Keys are one namespace: each is also a --flag.
@@ -30,7 +34,9 @@
 //    the genotype is valid (a new row is covered without an edit); add the method's own checks
 //    (its arithmetic against a reference, determinism per seed), and for a proposer its
 //    determinism per seed and that it never proposes a duplicate (test_nas_proposer). Golden
-//    values (tests/golden) are recorded for a new method once its results are trusted.
+//    values (tests/golden) are recorded for a new method once its results are trusted. A method
+//    with checkpoints gets a kill-and-resume case in test_nas_resume (its rows after the
+//    resume bit-identical to an uninterrupted run's).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +53,8 @@ extern "C" {
 #endif
 
 struct ledger;
+struct nas_ckpt;
+struct nas_train_ckpt;
 
 // ---- configuration (nas_config.c) --------------------------------------------------------------
 // Every setting of `gpuhours search`, `gpuhours train --genotype` and `gpuhours reproduce`:
@@ -71,6 +79,7 @@ typedef struct {
     int threads;             // OpenMP threads on the CPU (0 = the OpenMP default)
     double arena_mb;         // activation arena; 0 = measured by a probe step
     int report_every;        // steps between progress lines
+    double checkpoint_every_min;  // checkpoints within an epoch this often (0: epoch ends only)
     // [data]
     char dataset[32];        // cifar10, cifar100, fashion-mnist, mnist
     char data_dir[512];      // "" = the embedded default (Fashion-MNIST's Debian package)
@@ -109,6 +118,8 @@ int nas_config_set(nas_config *c, const char *section, const char *key, const ch
 // Reads a config file of "key = value" lines, [section] headers and # comments. A key under a
 // header must belong to that section; keys before any header may be of any section.
 int nas_config_load(nas_config *c, const char *path);
+// The same from a text (a run's stored config); name names it in errors.
+int nas_config_load_text(nas_config *c, const char *text, const char *name);
 // The full resolved config as a config file (sections and "key = value" lines): echoed at
 // start, stored in the ledger. Returns the length it needs (snprintf rules).
 int nas_config_print(const nas_config *c, char *out, size_t len);
@@ -172,9 +183,13 @@ typedef struct {
     darts_net_config nc;     // the search-size network (supernet, or cells trained from scratch)
     cost_meter *meter;       // the search phase's cost, running from nas_run_open
     gh_images sample;        // the search_limit sample the split was cut from (when set)
+    const struct nas_ckpt *ck;  // checkpoints, and the one to continue from (NULL: none)
+    cost_totals cost0;       // the search phase's cost before this session (all NAN: none)
 } nas_run;
 int nas_run_open(nas_run *r, const nas_config *c, const nas_data *d, struct ledger *l);
 void nas_run_close(nas_run *r);
+// The search phase's cost so far: cost0 plus the meter.
+cost_totals nas_run_cost(const nas_run *r);
 // The run's supernet in an engine of its own (arena measured, seed c->seed), parameters allocated.
 int nas_run_supernet(const nas_run *r, gh_engine **e, nas_net *net);
 
@@ -265,6 +280,7 @@ typedef struct {
     int (*run)(nas_run *r, genotype *best);  // the search; best: the genotype it returns
     const char *help;                        // one line for --help
     const char *(*label)(const nas_config *c);  // the ledger's method name; NULL: name
+    int checkpoints;                         // 1: its search writes checkpoints (--resume)
 } nas_method;
 
 int nas_method_count(void);
@@ -275,8 +291,10 @@ void nas_method_names(char *out, size_t len);
 // The ledger's method name of c ("darts-first", "darts-second", "random-ws", "random").
 const char *nas_method_label(const nas_config *c);
 // The search c->method on d; records trials, epochs, the search phase's cost and the genotype in
-// l (NULL: nothing recorded); best receives the genotype found.
-int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l, genotype *best);
+// l (NULL: nothing recorded); best receives the genotype found. ck: checkpoints beside l and
+// the checkpoint to continue from (nas_ckpt below; NULL: none).
+int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l,
+                   const struct nas_ckpt *ck, genotype *best);
 
 // ---- the DARTS search step (darts.c; train_search.py train(), architect.py) ------------------
 typedef struct darts_search darts_search;
@@ -311,20 +329,78 @@ typedef struct {
     uint64_t seed;           // engine (initialisation, drop-path) and data order
     const char *phase;       // progress label and the ledger's epoch phase
     int64_t trial_id;
+    const struct nas_train_ckpt *ckpt;   // checkpoints of this training (NULL: none)
 } nas_train_opts;
 typedef struct {
     double train_loss, train_acc;  // the last epoch's means; NAN when no epoch ran
     double eval_loss, eval_acc;    // on the eval set after the last epoch
     cost_totals cost;              // of this training alone
 } nas_train_result;
+// Checkpoints of one training: save is called by the trainer's checkpoint hook (after every
+// epoch, and every every_s seconds within one when every_s > 0) with the position of the next
+// step and the results so far (cost included); load, when set, restores the engine state and
+// returns the position and the results so far to continue from.
+typedef struct nas_train_ckpt {
+    double every_s;
+    int (*save)(void *ctx, gh_engine *e, const gh_train_pos *pos, int64_t step,
+                const nas_train_result *sofar);   // step: the training's steps done
+    int (*load)(void *ctx, gh_engine *e, gh_train_pos *pos, nas_train_result *sofar);
+    void *ctx;
+} nas_train_ckpt;
 // Trains g in an engine of its own on train, evaluating on eval; epoch rows go to l (NULL: none).
 int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *train,
                        const gh_images *eval, const nas_train_opts *o, struct ledger *l,
                        nas_train_result *r);
 // Final training of g for every seed of c->seeds on the config's data; mean and sample sd of the
-// test accuracy returned; one trial row per seed.
-int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, const genotype *g,
-                  double *mean_acc, double *sd_acc);
+// test accuracy returned; one trial row per seed. ck: checkpoints beside l and the checkpoint to
+// continue from (NULL: none).
+int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l,
+                  const struct nas_ckpt *ck, const genotype *g, double *mean_acc, double *sd_acc);
+
+// ---- checkpoints and --resume (nas_ckpt.c) -----------------------------------------------------
+// A run with a results file writes a checkpoint beside it (ledger_ckpt_*: <run>.ckpt) after
+// every training epoch, every checkpoint_every_min minutes within one, after each genotype
+// random-ws scores, and before each final-training seed. Each holds blob "nas/run" (what the
+// run does, the phase, the phase's cost so far), the engine state within a training, and the
+// phase's own state ("darts/state"; "random_ws/state" and the proposer; "final/state").
+// Rows the run recorded after its latest checkpoint are dropped when it resumes
+// (ledger_resume_from), and recorded again by the resumed work: a resumed run ends with the
+// rows an uninterrupted one has.
+enum { NAS_DO_SEARCH = 1, NAS_DO_FINAL = 2 };   // what a run does (bits); also the phases
+#define NAS_FINAL_LABEL "darts-train"           // the ledger's method of a final training alone
+
+// Where a checkpoint was taken.
+typedef struct {
+    int phase;               // NAS_DO_SEARCH or NAS_DO_FINAL
+    int64_t unit;            // final: the seed's index; random-ws scoring: genotypes scored + 1
+    int training;            // 1: within a training, at pos (the next step)
+    gh_train_pos pos;
+} nas_ckpt_point;
+
+typedef struct nas_ckpt {
+    const char *method;      // the run's method as its ledger records it
+    const char *config_text; // the run's resolved config as its ledger records it
+    int what;                // NAS_DO_SEARCH and/or NAS_DO_FINAL
+    // Called after each checkpoint is committed (NULL: nothing); a status stops the run.
+    int (*written)(void *ctx, const nas_ckpt_point *at);
+    void *written_ctx;
+    // Resuming (nas_resume_open): the checkpoint to continue from (NULL: from the start), its
+    // phase, the cost that phase had when it was written, and in the final phase the genotype
+    // being trained.
+    ledger_ckpt_reader *from;
+    int phase;
+    cost_totals cost0;
+    char genotype[2048];
+} nas_ckpt;
+
+// --resume FILE: checks FILE (ledger_resume_check: a gpuhours run, not being written, with an
+// intact checkpoint of its own beside it), that it is a NAS run (of method `method` when not
+// NULL: a name of the method table) that has not finished, and reads its config into c and the
+// checkpoint into ck (ck->from open; method, config_text and what as the run recorded them).
+// Opens both files read-only: a refusal leaves them byte-identical. The caller resumes the
+// run file with ledger_resume_from(.., ck->from) and closes ck with nas_resume_close.
+int nas_resume_open(const char *path, const char *method, nas_config *c, nas_ckpt *ck);
+void nas_resume_close(nas_ckpt *ck);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@ void nas_config_defaults(nas_config *c) {
     snprintf(c->backend, sizeof c->backend, "auto");
     c->seed = 2;                 // train_search.py's default seed
     c->report_every = 50;
+    c->checkpoint_every_min = 10;
     c->train_portion = 0.5;
     // search (train_search.py)
     snprintf(c->method, sizeof c->method, "darts");
@@ -85,6 +86,8 @@ static const kdef keys[] = {
     KD("run", "arena_mb", arena_mb, 0, 10000000.0,
        "activation arena in MiB (0 = measured by a probe step)"),
     KI("run", "report_every", report_every, 1, BIG, "steps between progress lines"),
+    KD("run", "checkpoint_every_min", checkpoint_every_min, 0, 1e6,
+       "minutes between checkpoints within an epoch (0: after each epoch only)"),
     KS("data", "dataset", dataset, "cifar10, cifar100, fashion-mnist, mnist"),
     KS("data", "data_dir", data_dir, "data directory (\"\" = Fashion-MNIST's Debian package)"),
     KD("data", "train_portion", train_portion, 0.01, 0.99,
@@ -303,9 +306,8 @@ static int section_line(char *s, const char *path, int line, char *section, size
     return GH_OK;
 }
 
-int nas_config_load(nas_config *c, const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return gh_fail(GH_EIO, "config %s: %s", path, strerror(errno));
+// Reads "key = value" lines from f (path names it in errors).
+static int load_stream(nas_config *c, FILE *f, const char *path) {
     char buf[4096], section[32] = "";
     int line = 0, st = GH_OK;
     while (!st && fgets(buf, sizeof buf, f)) {
@@ -338,6 +340,21 @@ int nas_config_load(nas_config *c, const char *path) {
         }
         st = nas_config_set(c, section, key, value, path, line);
     }
+    return st;
+}
+
+int nas_config_load(nas_config *c, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return gh_fail(GH_EIO, "config %s: %s", path, strerror(errno));
+    int st = load_stream(c, f, path);
+    fclose(f);
+    return st;
+}
+
+int nas_config_load_text(nas_config *c, const char *text, const char *name) {
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    if (!f) return gh_fail(GH_ENOMEM, "config %s: %s", name, strerror(errno));
+    int st = load_stream(c, f, name);
     fclose(f);
     return st;
 }
@@ -351,7 +368,11 @@ int nas_config_print(const nas_config *c, char *out, size_t len) {
         case K_STR: snprintf(v, sizeof v, "\"%s\"", p); break;
         case K_INT: snprintf(v, sizeof v, "%d", *(const int *)p); break;
         case K_U64: snprintf(v, sizeof v, "%llu", (unsigned long long)*(const uint64_t *)p); break;
-        case K_DBL: snprintf(v, sizeof v, "%.12g", *(const double *)p); break;
+        case K_DBL:   // 12 digits unless more are needed to read back the same double
+            snprintf(v, sizeof v, "%.12g", *(const double *)p);
+            if (strtod(v, NULL) != *(const double *)p)
+                snprintf(v, sizeof v, "%.17g", *(const double *)p);
+            break;
         }
         if (i == 0 || strcmp(keys[i].section, keys[i - 1].section))
             n += (size_t)snprintf(n < len ? out + n : NULL, n < len ? len - n : 0, "%s[%s]\n",

@@ -37,6 +37,66 @@ void nas_genotype_info(const nas_config *c, const nas_data *d, const genotype *g
 int nas_record_trial(const nas_run *r, int64_t id, const genotype *g, const nas_eval_result *res,
                      const char *status);
 
+// ---- checkpoints (nas_ckpt.c) ----------------------------------------------------------------
+// All NAN: the identity of cost_add (nothing measured yet).
+cost_totals nas_cost_none(void);
+// A trainer position as it is stored in state blobs.
+typedef struct {
+    int32_t epoch, step;
+    int64_t seen;
+    double loss_sum, hits;
+} nas_pos_blob;
+nas_pos_blob nas_pos_pack(const gh_train_pos *p);
+gh_train_pos nas_pos_unpack(const nas_pos_blob *b);
+// A state blob's magic and version against what this build writes (GH_EFORMAT naming the blob).
+int nas_blob_check(const ledger_ckpt_reader *r, const char *blob, const char *magic,
+                   uint32_t version, const char *want_magic, uint32_t want_version);
+// Begins a checkpoint of run l in `phase` with blob "nas/run" (cost: the phase's cost so far);
+// the caller puts the engine state and its own blobs, then calls nas_ckpt_end. *w is NULL (and
+// GH_OK returned) when ck or l is NULL: the run writes no checkpoints.
+int nas_ckpt_begin(const nas_ckpt *ck, struct ledger *l, int phase, int64_t step,
+                   const cost_totals *cost, ledger_ckpt_writer **w);
+// Commits w when st is GH_OK, else drops it (the previous checkpoint stays), then tells
+// ck->written; returns st or the commit's or the notification's failure.
+int nas_ckpt_end(const nas_ckpt *ck, ledger_ckpt_writer *w, int st, const nas_ckpt_point *at);
+// 1 at an epoch's end before its epoch_end hook (pos.step == steps): no checkpoint there, since
+// the trainer resumed at an epoch without a step left reports no accuracy and no learning rate
+// for it; the checkpoint after epoch_end follows at once.
+static inline int nas_ckpt_skip(const gh_train_pos *pos, int steps) { return pos->step >= steps; }
+// The checkpoint to continue `phase` from: ck->from when the run resumes in that phase.
+ledger_ckpt_reader *nas_ckpt_from(const nas_ckpt *ck, int phase);
+
+// The final training's checkpoints (nas_final_run): "final/state" holds the seeds, the test
+// accuracies of the seeds trained, the seed in training and its position and results so far.
+typedef struct {
+    const nas_ckpt *ck;
+    struct ledger *l;
+    const uint64_t *seeds;
+    int nseeds, index;       // index: the seed being trained
+    double *acc;             // test accuracies of seeds [0, index)
+    double every_s;
+    char genotype[2048];
+    int resume_training;     // the checkpoint is within seed `first`'s training:
+    gh_train_pos pos;        //   its position
+    nas_train_result sofar;  //   and its results so far (cost included)
+    nas_train_ckpt hooks;
+} nas_final_ckpt;
+// Reads a final-phase checkpoint when ck resumes one (the seed to continue, *first, and the
+// accuracies of those before it into acc); else *first = 0.
+int nas_final_ckpt_open(nas_final_ckpt *f, const nas_ckpt *ck, struct ledger *l,
+                        const genotype *g, const uint64_t *seeds, int nseeds, double *acc,
+                        double every_s, int *first);
+// A checkpoint between seeds: seeds before index trained, index not started.
+int nas_final_ckpt_mark(nas_final_ckpt *f, int index);
+// The checkpoint hooks of seed index's training (NULL: no checkpoints); the seed `first` the
+// run resumes within loads its engine state and position.
+const nas_train_ckpt *nas_final_ckpt_hooks(nas_final_ckpt *f, int index, int first);
+
+// A proposer's state (nas_proposer.c) as blobs "<prefix>/header" and "<prefix>/seen"; load
+// refuses a state saved by a proposer of another kind or other options.
+int nas_proposer_save(const nas_proposer *p, const char *prefix, gh_state_put put, void *ctx);
+int nas_proposer_load(nas_proposer *p, const char *prefix, ledger_ckpt_reader *r);
+
 // The methods (one file each), reached through nas_methods.c's table.
 int darts_run(nas_run *r, genotype *best);
 int random_ws_run(nas_run *r, genotype *best);

@@ -12,11 +12,11 @@ static const char *darts_label(const nas_config *c) {
 
 static const nas_method methods[] = {
     {"darts", darts_run, "DARTS (Liu et al., ICLR 2019), first or second order ([darts] order)",
-     darts_label},
+     darts_label, 1},
     {"random-ws", random_ws_run,
-     "random search with weight sharing (Li & Talwalkar 2019), random_archs scored", NULL},
+     "random search with weight sharing (Li & Talwalkar 2019), random_archs scored", NULL, 1},
     {"random", random_sampling_run,
-     "random sampling (DARTS 3.3): random_archs cells trained random_epochs each", NULL},
+     "random sampling (DARTS 3.3): random_archs cells trained random_epochs each", NULL, 0},
 };
 #define NMETHODS ((int)(sizeof methods / sizeof methods[0]))
 
@@ -44,7 +44,8 @@ const char *nas_method_label(const nas_config *c) {
     return m->label ? m->label(c) : m->name;
 }
 
-int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l, genotype *best) {
+int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l, const nas_ckpt *ck,
+                   genotype *best) {
     const nas_method *m = nas_method_find(c->method);
     if (!m) {
         char names[256];
@@ -54,9 +55,11 @@ int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l, gen
     nas_run r;
     int st = nas_run_open(&r, c, d, l);
     if (st) return st;
+    r.ck = ck;
+    if (nas_ckpt_from(ck, NAS_DO_SEARCH)) r.cost0 = ck->cost0;
     st = m->run(&r, best);
     if (!st && l) {
-        cost_totals ct = cost_meter_read(r.meter);
+        cost_totals ct = nas_run_cost(&r);
         char text[2048];
         genotype_print(best, text, sizeof text);
         st = ledger_add_phase_cost(l, "search", &ct);

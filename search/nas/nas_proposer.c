@@ -113,3 +113,98 @@ int nas_tell(nas_proposer *p, const nas_proposal *q, double reward, double cost)
     if (p->vt->tell) p->vt->tell(p, q, reward, cost);
     return GH_OK;
 }
+
+// ---- checkpoints ---------------------------------------------------------------------------------
+// "<prefix>/header": the base's state and the options it was created with; "<prefix>/seen": the
+// n_seen signatures (absent when none). A subtype with state of its own adds blobs here.
+#define PROPOSER_MAGIC "GHPROPO1"
+#define PROPOSER_VERSION 1u
+typedef struct {
+    char magic[8];
+    uint32_t version, pad;
+    char kind[16];
+    uint64_t seed;
+    int64_t max_proposals;
+    int32_t steps, multiplier;
+    uint64_t rng[4];
+    int64_t n_asked, n_told;
+    uint64_t n_seen;
+    int64_t best_id;             // -1: no reward told yet
+    double best_reward;
+    char best[2048];             // the best proposal's genotype text
+} proposer_blob;
+_Static_assert(sizeof(proposer_blob) == 128 + 2048, "proposer_blob has padding");
+
+static void blob_name(char *out, size_t len, const char *prefix, const char *leaf) {
+    snprintf(out, len, "%s/%s", prefix, leaf);
+}
+
+int nas_proposer_save(const nas_proposer *p, const char *prefix, gh_state_put put, void *ctx) {
+    proposer_blob b;
+    memset(&b, 0, sizeof b);
+    memcpy(b.magic, PROPOSER_MAGIC, sizeof b.magic);
+    b.version = PROPOSER_VERSION;
+    snprintf(b.kind, sizeof b.kind, "%s", p->vt->name);
+    b.seed = p->opt.seed;
+    b.max_proposals = p->opt.max_proposals;
+    b.steps = p->opt.steps;
+    b.multiplier = p->opt.multiplier;
+    memcpy(b.rng, p->rng.s, sizeof b.rng);
+    b.n_asked = p->n_asked;
+    b.n_told = p->n_told;
+    b.n_seen = p->n_seen;
+    b.best_id = p->best_reward > -INFINITY ? p->best.id : -1;
+    b.best_reward = p->best_reward;
+    if (b.best_id >= 0) genotype_print(&p->best.g, b.best, sizeof b.best);
+    char name[128];
+    blob_name(name, sizeof name, prefix, "header");
+    int st = put(ctx, name, &b, sizeof b);
+    blob_name(name, sizeof name, prefix, "seen");
+    if (!st && p->n_seen) st = put(ctx, name, p->seen, p->n_seen * sizeof *p->seen);
+    return st;
+}
+
+int nas_proposer_load(nas_proposer *p, const char *prefix, ledger_ckpt_reader *r) {
+    proposer_blob b;
+    char name[128];
+    blob_name(name, sizeof name, prefix, "header");
+    int st = ledger_ckpt_get(r, name, &b, sizeof b);
+    if (!st) st = nas_blob_check(r, name, b.magic, b.version, PROPOSER_MAGIC, PROPOSER_VERSION);
+    if (st) return st;
+    if (!memchr(b.kind, 0, sizeof b.kind) || strcmp(b.kind, p->vt->name) ||
+        b.seed != p->opt.seed || b.max_proposals != p->opt.max_proposals ||
+        b.steps != p->opt.steps || b.multiplier != p->opt.multiplier)
+        return gh_fail(GH_EFORMAT, "checkpoint of %s: blob '%s' holds a proposer '%.16s' (seed "
+                       "%llu, %lld proposals, %d steps) unlike this run's '%s' (seed %llu, %lld "
+                       "proposals, %d steps)", ledger_ckpt_run_id(r), name, b.kind,
+                       (unsigned long long)b.seed, (long long)b.max_proposals, b.steps,
+                       p->vt->name, (unsigned long long)p->opt.seed,
+                       (long long)p->opt.max_proposals, p->opt.steps);
+    if (b.n_asked < 0 || b.n_told < 0 || b.n_told > b.n_asked || b.n_seen > (uint64_t)b.n_asked ||
+        b.best_id >= b.n_asked || !memchr(b.best, 0, sizeof b.best))
+        return gh_fail(GH_EFORMAT, "checkpoint of %s: blob '%s' is inconsistent (%lld asked, "
+                       "%lld told, %llu seen)", ledger_ckpt_run_id(r), name,
+                       (long long)b.n_asked, (long long)b.n_told, (unsigned long long)b.n_seen);
+    genotype best;
+    memset(&best, 0, sizeof best);
+    if (b.best_id >= 0 && (st = genotype_parse(&best, b.best))) return st;
+    uint64_t *seen = NULL;
+    if (b.n_seen) {
+        if (!(seen = malloc(b.n_seen * sizeof *seen)))
+            return gh_fail(GH_ENOMEM, "proposer: %llu signatures", (unsigned long long)b.n_seen);
+        blob_name(name, sizeof name, prefix, "seen");
+        if ((st = ledger_ckpt_get(r, name, seen, b.n_seen * sizeof *seen))) {
+            free(seen);
+            return st;
+        }
+    }
+    free(p->seen);
+    p->seen = seen;
+    p->n_seen = p->cap_seen = b.n_seen;
+    memcpy(p->rng.s, b.rng, sizeof b.rng);
+    p->n_asked = b.n_asked;
+    p->n_told = b.n_told;
+    p->best_reward = b.best_reward;
+    p->best = (nas_proposal){.id = b.best_id >= 0 ? b.best_id : 0, .g = best};
+    return GH_OK;
+}

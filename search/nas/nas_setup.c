@@ -134,8 +134,13 @@ int nas_run_open(nas_run *r, const nas_config *c, const nas_data *d, struct ledg
     r->aug.cutout = c->search_cutout;
     r->nc = nas_net_for(d, c->search_layers, c->search_channels, 0);
     r->meter = cost_meter_create(nas_gpus(c));
+    r->cost0 = nas_cost_none();
     cost_meter_start(r->meter);
     return GH_OK;
+}
+
+cost_totals nas_run_cost(const nas_run *r) {
+    return cost_add(r->cost0, cost_meter_read(r->meter));
 }
 
 void nas_run_close(nas_run *r) {

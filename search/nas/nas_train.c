@@ -19,7 +19,8 @@ typedef struct {
     images_aug norm;
     struct ledger *l;
     cost_meter *meter;
-    int report_every;
+    cost_totals cost0;       // of the sessions before this one (a resumed training)
+    int report_every, steps;
     nas_train_result *r;
 } train_plan;
 
@@ -52,23 +53,37 @@ static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) 
     ledger_epoch ep = {.phase = o->phase, .trial_id = o->trial_id, .epoch = p->epoch,
                        .train_loss = r->train_loss, .train_acc = r->train_acc,
                        .val_loss = r->eval_loss, .val_acc = r->eval_acc, .lr = p->lr,
-                       .cost = cost_meter_read(k->meter)};
+                       .cost = cost_add(k->cost0, cost_meter_read(k->meter))};
     return ledger_append_epoch(k->l, &ep);
 }
 
-static int train_built(gh_engine *e, train_plan *k, const gh_images *train) {
+static int train_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
+    train_plan *k = ctx;
+    if (nas_ckpt_skip(pos, k->steps)) return GH_OK;
+    nas_train_result sofar = *k->r;
+    sofar.cost = cost_add(k->cost0, cost_meter_read(k->meter));
+    return k->o->ckpt->save(k->o->ckpt->ctx, e, pos, (int64_t)pos->epoch * k->steps + pos->step,
+                            &sofar);
+}
+
+static int train_built(gh_engine *e, train_plan *k, const gh_images *train,
+                       const gh_train_pos *start) {
     const nas_train_opts *o = k->o;
     int st = nas_feed_init(&k->train, train, &o->aug, o->batch, o->seed);
     if (st) return st;
+    k->steps = nas_feed_steps(&k->train, train->n);
     gh_step_def sd = {.loss = nas_net_loss, .model = k->net, .group = GH_GROUP_WEIGHTS,
                       .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
                       .grad_clip = o->grad_clip};
-    gh_train_plan plan = {.phase = o->phase, .epochs = o->epochs,
-                          .steps = nas_feed_steps(&k->train, train->n),
+    gh_train_plan plan = {.phase = o->phase, .epochs = o->epochs, .steps = k->steps,
                           .report_every = k->report_every, .batch = train_batch,
                           .lr = train_lr, .step_def = &sd, .epoch_end = train_epoch_end,
                           .ctx = k};
-    st = gh_train_run(e, &plan, NULL, NULL);
+    if (o->ckpt) {
+        plan.checkpoint = train_checkpoint;
+        plan.checkpoint_every_s = o->ckpt->every_s;
+    }
+    st = gh_train_run(e, &plan, start, NULL);
     // no epochs (final_epochs 0): the untrained network is measured, never reported as 0
     if (!st && o->epochs == 0)
         st = nas_eval_images(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
@@ -84,7 +99,7 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
                             .eval_acc = NAN};
     nas_net net = {0};
     train_plan k = {.o = o, .net = &net, .eval = eval, .norm = o->aug, .l = l,
-                    .report_every = c->report_every, .r = r};
+                    .cost0 = nas_cost_none(), .report_every = c->report_every, .r = r};
     k.norm.crop_pad = k.norm.flip = k.norm.cutout = 0;
     k.meter = cost_meter_create(nas_gpus(c));
     cost_meter_start(k.meter);
@@ -93,21 +108,26 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
     int st = nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
     if (!st) st = nas_engine_open(&e, c, arena, o->seed);
     if (!st) st = nas_net_build(&net, e, &o->nc, g);
+    // a resumed training: the engine state, the position and the results and cost so far
+    gh_train_pos pos = {0};
+    if (!st && o->ckpt && o->ckpt->load && !(st = o->ckpt->load(o->ckpt->ctx, e, &pos, r)))
+        k.cost0 = r->cost;
     if (!st) {
         net.aux_weight = o->aux_weight;
-        st = train_built(e, &k, train);
+        st = train_built(e, &k, train, &pos);
         cost_meter_note_peak_mem(k.meter, (double)gh_engine_arena_peak(e));
     }
-    r->cost = cost_meter_read(k.meter);
+    r->cost = cost_add(k.cost0, cost_meter_read(k.meter));
     nas_net_free(&net);
     gh_engine_destroy(e);
     cost_meter_destroy(k.meter);
     return st;
 }
 
-// Trains g once with seed; records the trial.
+// Trains g once with seed (checkpoints: ckpt, NULL none); records the trial.
 static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
-                     const genotype *g, uint64_t seed, int64_t trial_id, double *test_acc) {
+                     const genotype *g, uint64_t seed, int64_t trial_id,
+                     const nas_train_ckpt *ckpt, double *test_acc) {
     gh_images train = {0}, test = {0};
     const gh_images *tr = &d->train, *te = &d->test;
     int st = GH_OK;
@@ -128,7 +148,7 @@ static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
                         .lr_min = c->final_lr_min, .momentum = c->final_momentum,
                         .wd = c->final_wd, .grad_clip = c->final_grad_clip,
                         .drop_path = c->drop_path, .aux_weight = c->aux_weight, .aug = d->norm,
-                        .seed = seed, .phase = "final", .trial_id = trial_id};
+                        .seed = seed, .phase = "final", .trial_id = trial_id, .ckpt = ckpt};
     o.aug.crop_pad = c->final_crop_pad;
     o.aug.flip = c->final_flip;
     o.aug.cutout = c->final_cutout;
@@ -164,18 +184,26 @@ done:
     return st;
 }
 
-int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, const genotype *g,
-                  double *mean_acc, double *sd_acc) {
+int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, const nas_ckpt *ck,
+                  const genotype *g, double *mean_acc, double *sd_acc) {
     uint64_t seeds[NAS_MAX_SEEDS];
     int ns = 0;
     if (!c->seeds[0]) seeds[ns++] = c->seed;
     else if (nas_seeds_parse(c->seeds, seeds, NAS_MAX_SEEDS, &ns)) return GH_EINVAL;
+    // checkpoints: before each seed, within its training, and after the last
     double acc[NAS_MAX_SEEDS], sum = 0;
-    for (int i = 0; i < ns; i++) {
-        int st = final_one(c, d, l, g, seeds[i], 10000 + i, &acc[i]);
-        if (st) return st;
-        sum += acc[i];
+    nas_final_ckpt fk;
+    int first, st = nas_final_ckpt_open(&fk, ck, l, g, seeds, ns, acc,
+                                        60 * c->checkpoint_every_min, &first);
+    for (int i = first; i < ns && !st; i++) {
+        if (i > first || !fk.resume_training) st = nas_final_ckpt_mark(&fk, i);
+        if (!st)
+            st = final_one(c, d, l, g, seeds[i], 10000 + i, nas_final_ckpt_hooks(&fk, i, first),
+                           &acc[i]);
     }
+    if (!st && first < ns) st = nas_final_ckpt_mark(&fk, ns);
+    if (st) return st;
+    for (int i = 0; i < ns; i++) sum += acc[i];
     double mean = sum / ns, ss = 0;
     for (int i = 0; i < ns; i++) ss += (acc[i] - mean) * (acc[i] - mean);
     double sd = ns > 1 ? sqrt(ss / (ns - 1)) : 0.0;   // sample sd across seeds, as the paper

@@ -4,6 +4,7 @@
 // shared weights on the validation half and the best is returned.
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "nas_internal.h"
 
@@ -11,9 +12,23 @@
 // weights, BN statistics, the SGD momentum): the trainer's position and the proposer (its RNG,
 // which draws both the training paths and the scored genotypes, its signatures and best).
 typedef struct {
+    int stage;               // 0: training the shared weights; 1: scoring genotypes
     gh_train_pos pos;
     nas_proposer *proposer;
 } random_ws_state;
+
+// random_ws_state in a checkpoint: blob "random_ws/state" (stage and position) and the proposer's
+// blobs under "random_ws/proposer" (its RNG, counters, signatures and best: the next trial id
+// and the best genotype so far).
+#define WS_STATE_MAGIC "GHRWSST1"
+#define WS_STATE_VERSION 1u
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    int32_t stage;
+    nas_pos_blob pos;
+} ws_state_blob;
+_Static_assert(sizeof(ws_state_blob) == 48, "ws_state_blob has padding");
 
 typedef struct {
     const nas_run *r;
@@ -21,6 +36,7 @@ typedef struct {
     nas_net net;             // the supernet restricted to `path`
     genotype path;           // this step's sampled path
     gh_step_def sd;
+    int steps;               // per epoch
     random_ws_state state;
 } ws_plan;
 
@@ -46,14 +62,52 @@ static int ws_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     if (!r->l) return GH_OK;
     ledger_epoch ep = {.phase = "search", .trial_id = -1, .epoch = p->epoch,
                        .train_loss = p->loss, .train_acc = p->acc, .val_loss = NAN,
-                       .val_acc = NAN, .lr = p->lr, .cost = cost_meter_read(r->meter)};
+                       .val_acc = NAN, .lr = p->lr, .cost = nas_run_cost(r)};
     return ledger_append_epoch(r->l, &ep);
 }
 
-// Keeps the trainer's position in the state (saving the state to disk comes with checkpoints).
+// A checkpoint of the engine (shared weights, BN statistics, SGD momentum) and the state.
+static int ws_save(ws_plan *k, gh_engine *e) {
+    const nas_run *r = k->r;
+    const random_ws_state *s = &k->state;
+    cost_totals cost = nas_run_cost(r);
+    // step: training steps done, then one more per scored genotype
+    int64_t step = (int64_t)s->pos.epoch * k->steps + s->pos.step +
+                   (s->stage ? s->proposer->n_told : 0);
+    ledger_ckpt_writer *w;
+    int st = nas_ckpt_begin(r->ck, r->l, NAS_DO_SEARCH, step, &cost, &w);
+    if (st || !w) return st;
+    ws_state_blob b = {.version = WS_STATE_VERSION, .stage = s->stage,
+                       .pos = nas_pos_pack(&s->pos)};
+    memcpy(b.magic, WS_STATE_MAGIC, sizeof b.magic);
+    st = gh_engine_state_save(e, ledger_ckpt_put_cb, w);
+    if (!st) st = ledger_ckpt_put(w, "random_ws/state", &b, sizeof b);
+    if (!st) st = nas_proposer_save(s->proposer, "random_ws/proposer", ledger_ckpt_put_cb, w);
+    nas_ckpt_point at = {.phase = NAS_DO_SEARCH, .unit = s->stage ? s->proposer->n_told + 1 : 0,
+                         .training = !s->stage, .pos = s->pos};
+    return nas_ckpt_end(r->ck, w, st, &at);
+}
+
 static int ws_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
-    (void)e;
-    ((ws_plan *)ctx)->state.pos = *pos;
+    ws_plan *k = ctx;
+    k->state.pos = *pos;
+    return nas_ckpt_skip(pos, k->steps) ? GH_OK : ws_save(k, e);
+}
+
+// Continues from checkpoint `from`: the engine state, the stage and position, the proposer.
+static int ws_resume(ws_plan *k, gh_engine *e, ledger_ckpt_reader *from) {
+    ws_state_blob b;
+    int st = gh_engine_state_load(e, ledger_ckpt_get_cb, from);
+    if (!st) st = ledger_ckpt_get(from, "random_ws/state", &b, sizeof b);
+    if (!st) st = nas_blob_check(from, "random_ws/state", b.magic, b.version, WS_STATE_MAGIC,
+                                 WS_STATE_VERSION);
+    if (!st && b.stage != 0 && b.stage != 1)
+        st = gh_fail(GH_EFORMAT, "checkpoint of %s: blob 'random_ws/state' has stage %d",
+                     ledger_ckpt_run_id(from), b.stage);
+    if (!st) st = nas_proposer_load(k->state.proposer, "random_ws/proposer", from);
+    if (st) return st;
+    k->state.stage = b.stage;
+    k->state.pos = nas_pos_unpack(&b.pos);
     return GH_OK;
 }
 
@@ -65,17 +119,19 @@ static int ws_train(ws_plan *k, gh_engine *e) {
                           .grad_clip = c->search_grad_clip};
     int st = nas_feed_init(&k->train, &k->r->wtrain, &k->r->aug, c->search_batch, c->seed);
     if (st) return st;
-    gh_train_plan plan = {.phase = "random-ws", .epochs = c->search_epochs,
-                          .steps = nas_feed_steps(&k->train, k->r->wtrain.n),
-                          .report_every = c->report_every, .batch = ws_batch, .lr = ws_lr,
-                          .step = ws_step, .epoch_end = ws_epoch_end,
+    k->steps = nas_feed_steps(&k->train, k->r->wtrain.n);
+    gh_train_plan plan = {.phase = "random-ws", .epochs = c->search_epochs, .steps = k->steps,
+                          .report_every = c->report_every,
+                          .checkpoint_every_s = 60 * c->checkpoint_every_min, .batch = ws_batch,
+                          .lr = ws_lr, .step = ws_step, .epoch_end = ws_epoch_end,
                           .checkpoint = ws_checkpoint, .ctx = k};
     st = gh_train_run(e, &plan, &k->state.pos, NULL);
     nas_feed_free(&k->train);
     return st;
 }
 
-// Scores random_archs proposals with the shared weights; the proposer keeps the best.
+// Scores random_archs proposals with the shared weights; the proposer keeps the best. A
+// checkpoint follows each scored genotype's trial row.
 static int ws_score(ws_plan *k, gh_engine *e) {
     const nas_run *r = k->r;
     nas_evaluator *ev;
@@ -91,6 +147,7 @@ static int ws_score(ws_plan *k, gh_engine *e) {
             st = nas_tell(k->state.proposer, &q, res.val_acc, res.cost.wall_s);
         }
         if (!st) st = nas_record_trial(r, q.id, &q.g, &res, "ok");
+        if (!st) st = ws_save(k, e);
     }
     nas_evaluator_destroy(ev);
     return st == NAS_STOP ? GH_OK : st;
@@ -98,13 +155,16 @@ static int ws_score(ws_plan *k, gh_engine *e) {
 
 int random_ws_run(nas_run *r, genotype *best) {
     const nas_config *c = r->c;
-    ws_plan k = {.r = r};
+    ws_plan k = {.r = r, .steps = (r->wtrain.n + c->search_batch - 1) / c->search_batch};
     gh_engine *e = NULL;
     nas_proposer_options po = {.seed = c->seed, .max_proposals = c->random.archs,
                                .steps = r->nc.steps, .multiplier = r->nc.multiplier};
     int st = nas_proposer_create(&k.state.proposer, "random", &po);
     if (!st) st = nas_run_supernet(r, &e, &k.net);
-    if (!st) st = ws_train(&k, e);
+    ledger_ckpt_reader *from = nas_ckpt_from(r->ck, NAS_DO_SEARCH);
+    if (!st && from) st = ws_resume(&k, e, from);
+    if (!st && k.state.stage == 0) st = ws_train(&k, e);
+    k.state.stage = 1;
     if (!st) st = ws_score(&k, e);
     if (!st && !(k.state.proposer->best_reward > -INFINITY))
         st = gh_fail(GH_EINVAL, "random-ws: no genotype was scored (random_archs %d)",

@@ -27,7 +27,7 @@ int main(void) {
     CHECK_OK(ledger_create(&l, path, &info));
     genotype g1, g2;
     double t0 = gh_wall_seconds();
-    CHECK_OK(nas_search_run(&c, &d, l, &g1));
+    CHECK_OK(nas_search_run(&c, &d, l, NULL, &g1));
     printf("tiny second-order search: %.1f s\n", gh_wall_seconds() - t0);
     CHECK_OK(genotype_validate(&g1));
     CHECK(g1.normal.steps == 4 && g1.reduce.steps == 4 && g1.normal.nconcat == 4);
@@ -47,7 +47,7 @@ int main(void) {
     CHECK_OK(ledger_close(l, "finished"));
 
     // same seed, same genotype (no ledger)
-    CHECK_OK(nas_search_run(&c, &d, NULL, &g2));
+    CHECK_OK(nas_search_run(&c, &d, NULL, NULL, &g2));
     CHECK(genotype_equal(&g1, &g2));
 
     // random genotypes: valid, no 'none', two distinct inputs per node
@@ -66,7 +66,7 @@ int main(void) {
     c.final_epochs = 1;
     c.final_batch = 16;
     double mean, sd;
-    CHECK_OK(nas_final_run(&c, &d, NULL, &g1, &mean, &sd));
+    CHECK_OK(nas_final_run(&c, &d, NULL, NULL, &g1, &mean, &sd));
     CHECK(mean >= 0 && mean <= 1 && sd == 0);
 
     // final_epochs 0: the untrained network's test accuracy is measured (never a 0.0 that was
@@ -75,7 +75,7 @@ int main(void) {
     unlink(path0);
     CHECK_OK(ledger_create(&l, path0, &info));
     c.final_epochs = 0;
-    CHECK_OK(nas_final_run(&c, &d, l, &g1, &mean, &sd));
+    CHECK_OK(nas_final_run(&c, &d, l, NULL, &g1, &mean, &sd));
     CHECK(isfinite(mean) && mean >= 0 && mean <= 1);
     CHECK_OK(ledger_close(l, "finished"));
     CHECK_OK(ledger_open_read(&l, path0));
@@ -86,7 +86,7 @@ int main(void) {
     CHECK_OK(ledger_close(l, "finished"));
     // the same network measured again gives the same number (it was evaluated, not defaulted)
     double mean2;
-    CHECK_OK(nas_final_run(&c, &d, NULL, &g1, &mean2, &sd));
+    CHECK_OK(nas_final_run(&c, &d, NULL, NULL, &g1, &mean2, &sd));
     CHECK(mean2 == mean);
 
     // config files: errors name file, line and key

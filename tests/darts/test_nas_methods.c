@@ -44,7 +44,7 @@ static void test_method(const nas_data *d, const nas_method *m) {
     CHECK_OK(ledger_create(&l, path, &info));
     genotype g, again;
     double t0 = gh_wall_seconds();
-    CHECK_OK(nas_search_run(&c, d, l, &g));
+    CHECK_OK(nas_search_run(&c, d, l, NULL, &g));
     printf("%-10s tiny search %.1f s\n", m->name, gh_wall_seconds() - t0);
     CHECK_OK(ledger_close(l, "finished"));
     CHECK_OK(genotype_validate(&g));
@@ -66,7 +66,7 @@ static void test_method(const nas_data *d, const nas_method *m) {
     CHECK(ledger_phase_cost(l, "search", &ct) == 1 && ct.wall_s > 0);
     CHECK_OK(ledger_close(l, "finished"));
     // same seed, same genotype
-    CHECK_OK(nas_search_run(&c, d, NULL, &again));
+    CHECK_OK(nas_search_run(&c, d, NULL, NULL, &again));
     CHECK_MSG(genotype_equal(&g, &again), "%s: another genotype for the same seed", m->name);
 }
 
@@ -83,7 +83,7 @@ static void test_unknown_method(const nas_data *d) {
     // the driver refuses it too (a config built in code, not through nas_config_set)
     snprintf(c.method, sizeof c.method, "nope");
     genotype g;
-    CHECK(nas_search_run(&c, d, NULL, &g) == GH_EINVAL);
+    CHECK(nas_search_run(&c, d, NULL, NULL, &g) == GH_EINVAL);
     check_names_all(gh_error_get());
     CHECK(nas_method_find("nope") == NULL && nas_method_find("darts") == nas_method_at(0));
     snprintf(c.method, sizeof c.method, "darts");
