@@ -311,6 +311,7 @@ typedef struct {
                                 // within an epoch)
     double checkpoint_every_s;  // > 0: the checkpoint hook also runs every this many seconds
     int quiet;                  // no progress lines
+    int no_accuracy;            // the loss gives no class logits (regression): acc is NAN
     gh_batch_fn batch;          // the training batch of (epoch, step)
     double (*lr)(void *ctx, int epoch, int step);
     // The step. NULL: gh_train_step(step_def). A method with a step of its own (DARTS's

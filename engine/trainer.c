@@ -135,14 +135,15 @@ int gh_train_run(gh_engine *e, const gh_train_plan *p, const gh_train_pos *start
     t.t_mark = t.t0;
     double last_ckpt = t.t0;
     long total = (long)p->epochs * p->steps;
-    int with_hits = 0, st = gh_acc_write(e, GH_ACC_TRAIN_HITS + 1,
+    // accuracy is the plan's (classification); not learnt from the batches, so that a run
+    // resumed at the end of an epoch, with no step left in it, still reports it
+    int with_hits = !p->no_accuracy, st = gh_acc_write(e, GH_ACC_TRAIN_HITS + 1,
                                          (double[]){pos.loss_sum, pos.hits});
     while (!st && pos.epoch < p->epochs) {
-        int epoch = pos.epoch;
-        for (; pos.step < p->steps && !st; pos.step++) {
+        int epoch = pos.epoch, ran = 0;
+        for (; pos.step < p->steps && !st; pos.step++, ran = 1) {
             gh_batch b;
             if ((st = p->batch(p->ctx, epoch, pos.step, &b))) break;
-            with_hits |= b.y != NULL;
             g.lr = p->lr(p->ctx, epoch, pos.step);
             st = p->step ? p->step(p->ctx, e, &b, g.lr) : gh_train_step(e, p->step_def, &b, g.lr);
             if (st) break;
@@ -171,6 +172,11 @@ int gh_train_run(gh_engine *e, const gh_train_plan *p, const gh_train_pos *start
             }
         }
         if (st) break;
+        if (!ran) {   // resumed with no step left in this epoch: its last step's lr
+            g.epoch = epoch;
+            g.step = p->steps - 1;
+            g.lr = p->lr(p->ctx, epoch, p->steps - 1);
+        }
         if ((st = read_sums(e, p, &pos, &g, with_hits))) break;
         double h0 = gh_wall_seconds();
         g.elapsed_s = h0 - t.t0;

@@ -219,6 +219,7 @@ static int mlp_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, double
     gh_step_def sd = {.loss = mlp_loss, .model = &r, .group = GH_GROUP_WEIGHTS,
                       .opt = GH_OPT_ADAM, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .wd = wd};
     gh_train_plan plan = {.phase = "mlp", .epochs = r.epochs, .steps = n / batch, .quiet = 1,
+                          .no_accuracy = mi->regression,
                           .batch = mlp_batch, .lr = mlp_lr, .step_def = &sd,
                           .epoch_end = mlp_epoch_end, .ctx = &r};
     st = gh_train_run(mi->eng, &plan, NULL, NULL);

@@ -33,7 +33,7 @@ typedef struct {
     int sleep_first_ms;       // the run's first step sleeps this long (a warm-up)
     int steps_done;
     int stop_after_epoch;     // >= 0: the epoch hook stops the run after this epoch
-    double epoch_loss[8];
+    double epoch_loss[8], epoch_acc[8], epoch_lr[8];
     double eta_at_end[8];
     float poison;             // not 0: inputs of epoch 1 scaled by it (inf makes NaN)
     float xb[BATCH * D];
@@ -68,6 +68,8 @@ static int epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     (void)e;
     run_ctx *r = ctx;
     r->epoch_loss[p->epoch] = p->loss;
+    r->epoch_acc[p->epoch] = p->acc;
+    r->epoch_lr[p->epoch] = p->lr;
     r->eta_at_end[p->epoch] = p->eta_s;
     return p->epoch == r->stop_after_epoch ? GH_TRAIN_STOP : GH_OK;
 }
@@ -80,16 +82,21 @@ typedef struct {
     size_t n;
     int taken;
 } ckpt;
-static ckpt saved;
+static ckpt saved, saved_end;   // mid-epoch 1, and after epoch 1's last step (before its hook)
+
+static int take(ckpt *c, gh_engine *e, const gh_train_pos *pos) {
+    c->pos = *pos;
+    c->n = gh_group_numel(e, GH_GROUP_WEIGHTS);
+    if (c->n > 256) return gh_fail(GH_EINVAL, "test: weight group of %zu", c->n);
+    memcpy(c->w, gh_group_data(e, GH_GROUP_WEIGHTS), c->n * sizeof(float));
+    c->taken = 1;
+    return GH_OK;
+}
 
 static int checkpoint_fn(void *ctx, gh_engine *e, const gh_train_pos *pos) {
     (void)ctx;
-    if (saved.taken || pos->epoch != 1 || pos->step != 3) return GH_OK;
-    saved.pos = *pos;
-    saved.n = gh_group_numel(e, GH_GROUP_WEIGHTS);
-    if (saved.n > 256) return gh_fail(GH_EINVAL, "test: weight group of %zu", saved.n);
-    memcpy(saved.w, gh_group_data(e, GH_GROUP_WEIGHTS), saved.n * sizeof(float));
-    saved.taken = 1;
+    if (!saved.taken && pos->epoch == 1 && pos->step == 3) return take(&saved, e, pos);
+    if (!saved_end.taken && pos->epoch == 1 && pos->step == STEPS) return take(&saved_end, e, pos);
     return GH_OK;
 }
 
@@ -148,6 +155,22 @@ int main(void) {
                   a.epoch_loss[ep], b.epoch_loss[ep]);
     CHECK(!memcmp(gh_group_data(ea, GH_GROUP_WEIGHTS), gh_group_data(eb, GH_GROUP_WEIGHTS),
                   saved.n * sizeof(float)));
+
+    // resumed after an epoch's last step, before its hook ran: the hook still sees that
+    // epoch's loss, accuracy and its last step's learning rate
+    CHECK(saved_end.taken);
+    run_ctx b2;
+    gh_engine *eb2 = make(&b2);
+    memcpy(gh_group_data(eb2, GH_GROUP_WEIGHTS), saved_end.w, saved_end.n * sizeof(float));
+    gh_train_plan pb2 = plan_for(&b2, 3);
+    CHECK_OK(gh_train_run(eb2, &pb2, &saved_end.pos, NULL));
+    for (int ep = 1; ep < 3; ep++)
+        CHECK_MSG(a.epoch_loss[ep] == b2.epoch_loss[ep] && a.epoch_acc[ep] == b2.epoch_acc[ep] &&
+                  a.epoch_lr[ep] == b2.epoch_lr[ep],
+                  "epoch %d: loss %g acc %g lr %g; resumed at its end %g %g %g", ep,
+                  a.epoch_loss[ep], a.epoch_acc[ep], a.epoch_lr[ep], b2.epoch_loss[ep],
+                  b2.epoch_acc[ep], b2.epoch_lr[ep]);
+    gh_engine_destroy(eb2);
 
     // evaluation: one pass, the mean of the batch means weighted by size, as a host loop
     double el, ea_acc, want = 0;
