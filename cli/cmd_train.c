@@ -315,8 +315,9 @@ static int train_cnn(const train_config *c, gh_engine *e, const gh_images *tr,
 static int wants_darts(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        // --resume: only the DARTS protocol's final training writes checkpoints
         if (!strncmp(a, "--genotype", 10) || !strncmp(a, "--preset=darts", 14) ||
-            !strncmp(a, "-pdarts", 7))
+            !strncmp(a, "-pdarts", 7) || !strncmp(a, "--resume", 8))
             return 1;
         if ((!strcmp(a, "--preset") || !strcmp(a, "-p")) && i + 1 < argc &&
             !strncmp(argv[i + 1], "darts", 5))

@@ -7,7 +7,7 @@
 static const char *usage =
     "usage: gpuhours train --genotype TEXT|NAME [options]\n"
     "       gpuhours train --preset darts-fashion-mnist-smoke   (searches first: no genotype)\n"
-    "       gpuhours train --genotype TEXT|NAME --resume FILE [--threads N]   (continue a run)\n\n"
+    "       gpuhours train [--genotype TEXT|NAME] --resume FILE [--threads N]   (continue a run)\n\n"
     "Trains a DARTS cell from scratch with the paper's evaluation protocol: 20 cells, C=36,\n"
     "600 epochs, batch 96, SGD lr 0.025 cosine, cutout 16, drop-path 0.2 ramped linearly,\n"
     "auxiliary head weight 0.4. Several seeds (--seeds 0,1,2) are aggregated as mean ± sd.\n"

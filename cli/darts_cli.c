@@ -355,7 +355,8 @@ int darts_cli_resume(const char *cmd, int argc, char **argv) {
                                           : "gpuhours reproduce (or train --preset)",
                 resumed_with(ck.what));
         rc = 2;
-    } else if (!strcmp(cmd, "train") && (!a.genotype || !same_genotype(a.genotype, c.genotype))) {
+    } else if (!strcmp(cmd, "train") && a.genotype && !same_genotype(a.genotype, c.genotype)) {
+        // --genotype may be left out (the run's); given, it must be the run's
         fprintf(stderr, "gpuhours train: --genotype must name the genotype %s trains: %s\n",
                 a.file, c.genotype);
         rc = 2;
