@@ -121,7 +121,7 @@ fuzz: fuzz-build
 	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$h $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
 	    -artifact_prefix=$(FUZZ_BUILD)/findings/$$h/ $(FUZZ_BUILD)/corpus/$$h $$regs \
 	    > $(FUZZ_BUILD)/fuzz-$$h.log 2>&1 || failed="$$failed $$h"; \
-	  grep -E '^#[0-9]+ *DONE' $(FUZZ_BUILD)/fuzz-$$h.log || tail -n 30 $(FUZZ_BUILD)/fuzz-$$h.log; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_BUILD)/fuzz-$$h.log || tail -n 30 $(FUZZ_BUILD)/fuzz-$$h.log; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (inputs in $(FUZZ_BUILD)/findings/)"; exit 1; fi
 
