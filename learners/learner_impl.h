@@ -58,6 +58,10 @@ int scur_double(scursor *c, double *v);
 int scur_doubles(scursor *c, double *v, size_t n);
 int scur_quoted(scursor *c, char **out);           // malloc'd
 int scur_bytes(scursor *c, size_t n, const char **at);  // after one '\n'
+// Whether n more items of at least min_bytes each (a separator included, but for the last)
+// can still follow: a count read from a file is checked with it before anything that size is
+// allocated (n as a double: no overflow).
+int scur_fits(const scursor *c, double n, size_t min_bytes);
 
 // ---- encode.c: features for linear models and networks ------------------------------------
 // Numeric features standardised with training mean and standard deviation (missing -> mean,

@@ -204,7 +204,12 @@ static int lin_load(learner_model *m, const char *payload, size_t len) {
     if (!st) st = scur_double(&c, &bias);
     if (!st) st = scur_int(&c, &has_label);
     if (st) goto done;
-    if (nr_class < 1 || nr_class > 1000000 || nr_feature < 0 || nr_feature > (1 << 26)) {
+    // the labels and weights are all in the payload (two bytes a value at least): checked
+    // before anything that size is allocated
+    double n_values = (has_label ? (double)nr_class : 0) +
+                      (double)(nr_feature + (bias >= 0)) * (nr_class == 2 ? 1 : (double)nr_class);
+    if (nr_class < 1 || nr_class > 1000000 || nr_feature < 0 || nr_feature > (1 << 26) ||
+        !scur_fits(&c, n_values, 2)) {
         st = gh_fail(GH_EFORMAT, "liblinear payload: bad sizes %ld classes, %ld features", nr_class,
                      nr_feature);
         goto done;

@@ -171,3 +171,7 @@ int scur_bytes(scursor *c, size_t n, const char **at) {
     c->p += n;
     return GH_OK;
 }
+
+int scur_fits(const scursor *c, double n, size_t min_bytes) {
+    return n >= 0 && n * (double)min_bytes <= (double)(c->end - c->p) + 1;   // the last: no separator
+}
