@@ -88,8 +88,9 @@ data:
 # ---- fuzzing (tests/fuzz): clang, libFuzzer, AddressSanitizer + UBSan ----------------------
 # The libraries are built again with clang in $(FUZZ_BUILD) (coverage-instrumented,
 # sanitized); each harness fuzzes a copy of its seed corpus, so tests/fuzz/corpus stays as
-# committed. A crash is written to $(FUZZ_BUILD)/findings/NAME/ and fails the target at the
-# end; once fixed, the input goes to tests/fuzz/regressions/NAME/.
+# committed, with tests/fuzz/NAME.dict (the format's words) where there is one. A crash is
+# written to $(FUZZ_BUILD)/findings/NAME/ and fails the target at the end; once fixed, the
+# input goes to tests/fuzz/regressions/NAME/.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
@@ -118,7 +119,8 @@ fuzz: fuzz-build
 	  cp tests/fuzz/corpus/$$h/* $(FUZZ_BUILD)/corpus/$$h/; \
 	  regs=""; [ -d tests/fuzz/regressions/$$h ] && regs=tests/fuzz/regressions/$$h; \
 	  echo "fuzz: $$h for $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/fuzz-$$h.log)"; \
-	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$h $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+	  dict=""; [ -f tests/fuzz/$$h.dict ] && dict=-dict=tests/fuzz/$$h.dict; \
+	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$h $(FUZZ_FLAGS) $$dict -max_total_time=$(FUZZ_SECONDS) \
 	    -artifact_prefix=$(FUZZ_BUILD)/findings/$$h/ $(FUZZ_BUILD)/corpus/$$h $$regs \
 	    > $(FUZZ_BUILD)/fuzz-$$h.log 2>&1 || failed="$$failed $$h"; \
 	  grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_BUILD)/fuzz-$$h.log || tail -n 30 $(FUZZ_BUILD)/fuzz-$$h.log; \
