@@ -120,3 +120,14 @@ int encoder_load(encoder *e, scursor *c) {
     encoder_layout(e);
     return GH_OK;
 }
+
+int encoder_check_schema(const encoder *e, const gh_dataset *schema, const char *what) {
+    if (e->d != schema->d)
+        return gh_fail(GH_EFORMAT, "%s: the encoder has %d features, the model's schema %d", what,
+                       e->d, schema->d);
+    for (int j = 0; j < e->d; j++)
+        if (e->levels[j] != schema->feat_levels[j])
+            return gh_fail(GH_EFORMAT, "%s: feature %d has %d levels in the encoder, %d in the "
+                           "model's schema", what, j, e->levels[j], schema->feat_levels[j]);
+    return GH_OK;
+}

@@ -76,4 +76,7 @@ int encoder_fit(encoder *e, const gh_dataset *ds);
 void encoder_row(const encoder *e, const float *x, float *out);   // out[width]
 void encoder_save(const encoder *e, sbuf *b);
 int encoder_load(encoder *e, scursor *c);
+// A loaded encoder must describe the model's schema (feature count, levels of each): rows of
+// schema->d values are encoded with it. GH_EFORMAT naming `what` otherwise.
+int encoder_check_schema(const encoder *e, const gh_dataset *schema, const char *what);
 void encoder_free(encoder *e);

@@ -348,7 +348,13 @@ static int load_schema(scursor *c, gh_dataset *s) {
     s->class_names = calloc((size_t)n + 1, sizeof(char *));
     if (!s->class_names) return gh_fail(GH_ENOMEM, "out of memory");
     for (int k = 0; k < n && !st; k++) st = scur_quoted(c, &s->class_names[k]);
-    if (!st) st = scur_word(c, "features");
+    if (st) return st;
+    // predictions are rows x classes: binary has 2, multiclass at least 2, regression none
+    if (s->task == GH_TASK_BINARY ? s->n_classes != 2
+        : s->task == GH_TASK_MULTICLASS ? s->n_classes < 2 : s->n_classes != 0)
+        return gh_fail(GH_EFORMAT, "%s: %d classes for a %s task", c->what, s->n_classes,
+                       gh_task_name(s->task));
+    st = scur_word(c, "features");
     if (!st) st = scur_int(c, &n);
     if (st) return st;
     if (n < 1 || n > (1 << 24) || !scur_fits(c, (double)n, 5))   // "" 0 and a newline

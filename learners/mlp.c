@@ -295,6 +295,7 @@ static int mlp_load(learner_model *m, const char *payload, size_t len) {
     if (!mi) return gh_fail(GH_ENOMEM, "mlp: out of memory");
     long v[6] = {0};
     int st = encoder_load(&mi->enc, &c);
+    if (!st) st = encoder_check_schema(&mi->enc, &m->schema, c.what);
     if (!st) st = scur_word(&c, "mlp");
     for (int i = 0; i < 6 && !st; i++) st = scur_int(&c, &v[i]);
     if (!st) st = scur_double(&c, &mi->y_mean);
@@ -310,8 +311,11 @@ static int mlp_load(learner_model *m, const char *payload, size_t len) {
     if (st) goto done;
     mi->width = (int)v[0], mi->hidden = (int)v[1], mi->layers = (int)v[2], mi->out = (int)v[3];
     mi->regression = (int)v[4], mi->batch = (int)v[5];
+    // the output layer writes rows x classes (x 1 for regression) as the schema says
+    int regression = m->schema.task == GH_TASK_REGRESSION;
     if (mi->width != mi->enc.width || mi->layers > MLP_MAX_LAYERS || mi->hidden < 1 ||
-        mi->out < 1 || mi->batch < 1 || !scur_fits(&c, n_values, 2)) {
+        mi->regression != regression || mi->out != (regression ? 1 : m->schema.n_classes) ||
+        mi->batch < 1 || !scur_fits(&c, n_values, 2)) {
         st = gh_fail(GH_EFORMAT, "mlp payload: inconsistent architecture");
         goto done;
     }

@@ -118,6 +118,7 @@ int scur_double(scursor *c, double *v) {
 
 int scur_int(scursor *c, long *v) {
     double d;
+    skip_space(c);
     const char *at = c->p;
     int st = scur_double(c, &d);
     if (st) return st;

@@ -152,10 +152,48 @@ static void model_sizes(void) {
                 "features.model: bad feature count 16000000");
 }
 
+// Payloads that disagree with the schema of their own file: predictions are written as rows x
+// the schema's classes from rows of the schema's features, so a mismatch read or wrote past a
+// row (found by tests/fuzz/fuzz_model, which predicts on what loads; regressions/model/).
+static void model_consistency(void) {
+    learner_model *m = NULL;
+    // p.model (MLP) and l.model (lrl2) were written by model_sizes: binary, features a and b
+    model_edit("p.model", "classes.model", "classes ", "classes 1 \"no\"");
+    CHECK_FAILS(learner_load(&m, "classes.model"), GH_EFORMAT,
+                "classes.model: 1 classes for a binary task");
+    model_edit("p.model", "task.model", "task ", "task regression");
+    CHECK_FAILS(learner_load(&m, "task.model"), GH_EFORMAT,
+                "task.model: 2 classes for a regression task");
+    model_edit("p.model", "feat1.model", "features ", "features 1");
+    model_edit("feat1.model", "feat.model", "\"b\" 0", "");
+    CHECK_FAILS(learner_load(&m, "feat.model"), GH_EFORMAT,
+                "mlp payload: the encoder has 2 features, the model's schema 1");
+    model_edit("p.model", "lev.model", "\"b\" 0", "\"b\" 2 \"u\" \"v\"");
+    CHECK_FAILS(learner_load(&m, "lev.model"), GH_EFORMAT,
+                "mlp payload: feature 1 has 0 levels in the encoder, 2 in the model's schema");
+    if (!learner_find("lrl2")) return;
+    char *buf;
+    size_t len;
+    CHECK_OK(tab_slurp("l.model", &buf, &len));
+    int solver = 0, classes = 0, features = 0;
+    const char *lin = buf ? strstr(buf, "\nliblinear ") : NULL;
+    CHECK(lin && sscanf(lin, " liblinear %d %d %d", &solver, &classes, &features) == 3);
+    free(buf);
+    char line[128];
+    snprintf(line, sizeof line, "liblinear -1 %d %d 1 1", classes, features);
+    model_edit("l.model", "solver.model", "liblinear ", line);
+    CHECK_FAILS(learner_load(&m, "solver.model"), GH_EFORMAT,
+                "liblinear payload: solver -1 does not fit a binary model");
+    snprintf(line, sizeof line, "liblinear %d %d %d 1 0", solver, classes, features);
+    model_edit("l.model", "nolabel.model", "liblinear ", line);
+    CHECK_FAILS(learner_load(&m, "nolabel.model"), GH_EFORMAT, "liblinear payload: ");
+}
+
 int main(void) {
     utf8();
     resample();
     model_file();
     model_sizes();
+    model_consistency();
     return check_done("test_tab_badinput");
 }
