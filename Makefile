@@ -9,7 +9,8 @@ DEB_PKGS = build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-too
            libopenmpi-dev openmpi-bin zlib1g-dev gnuplot-nox dataset-fashion-mnist \
            libxgboost-dev liblinear-dev libcjson-dev python3-h5py python3-pandas python3-numpy
 
-.PHONY: all deps build test test-sanitize demo gpu-check bench clean help data
+.PHONY: all deps build test test-sanitize demo gpu-check bench clean help data fuzz fuzz-deps \
+        fuzz-build fuzz-replay
 
 all: build
 
@@ -22,6 +23,9 @@ help:
 	@echo "make gpu-check  on a GPU machine: CUDA build, all tests, kernel benchmark"
 	@echo "make bench      kernel benchmark on this machine"
 	@echo "make data       the weka ARFF sets into .data/weka (or \$$GH_DATA_DIR)"
+	@echo "make fuzz       every parser harness under libFuzzer for FUZZ_SECONDS (60) each"
+	@echo "                (clang, ASan + UBSan, $(FUZZ_BUILD)); crashes in $(FUZZ_BUILD)/findings/"
+	@echo "make fuzz-replay  every harness once over its corpus and regression inputs (CI)"
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -80,3 +84,56 @@ clean:
 
 data:
 	./data/weka.sh
+
+# ---- fuzzing (tests/fuzz): clang, libFuzzer, AddressSanitizer + UBSan ----------------------
+# The libraries are built again with clang in $(FUZZ_BUILD) (coverage-instrumented,
+# sanitized); each harness fuzzes a copy of its seed corpus, so tests/fuzz/corpus stays as
+# committed, with tests/fuzz/NAME.dict (the format's words) where there is one. A crash is
+# written to $(FUZZ_BUILD)/findings/NAME/ and fails the target at the end; once fixed, the
+# input goes to tests/fuzz/regressions/NAME/.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_HARNESSES = csv arff idx cifar genotype config space model
+# libomp-dev: clang's OpenMP runtime (gcc's libgomp does not serve clang's -fopenmp)
+FUZZ_PKGS = clang libclang-rt-14-dev libomp-dev
+FUZZ_FLAGS = -timeout=10 -rss_limit_mb=2048
+
+fuzz-deps:
+	@missing=$$(for p in $(FUZZ_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "fuzz-deps: clang and libFuzzer present"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "fuzz-deps: installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "fuzz-deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
+
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=$(FUZZ_CC) cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1" \
+	  -DGH_SANITIZE=ON -DGH_CUDA=OFF -DGH_FUZZ=ON $(CMAKE_FLAGS)
+
+fuzz-build: deps fuzz-deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_harnesses
+
+fuzz: fuzz-build
+	@failed=""; for h in $(FUZZ_HARNESSES); do \
+	  rm -rf $(FUZZ_BUILD)/corpus/$$h; mkdir -p $(FUZZ_BUILD)/corpus/$$h $(FUZZ_BUILD)/findings/$$h; \
+	  cp tests/fuzz/corpus/$$h/* $(FUZZ_BUILD)/corpus/$$h/; \
+	  regs=""; [ -d tests/fuzz/regressions/$$h ] && regs=tests/fuzz/regressions/$$h; \
+	  echo "fuzz: $$h for $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/fuzz-$$h.log)"; \
+	  dict=""; [ -f tests/fuzz/$$h.dict ] && dict=-dict=tests/fuzz/$$h.dict; \
+	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$h $(FUZZ_FLAGS) $$dict -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=$(FUZZ_BUILD)/findings/$$h/ $(FUZZ_BUILD)/corpus/$$h $$regs \
+	    > $(FUZZ_BUILD)/fuzz-$$h.log 2>&1 || failed="$$failed $$h"; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_BUILD)/fuzz-$$h.log || tail -n 30 $(FUZZ_BUILD)/fuzz-$$h.log; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (inputs in $(FUZZ_BUILD)/findings/)"; exit 1; fi
+
+# Every harness once over its corpus and regression inputs, no fuzzing: the sanitized
+# libFuzzer binaries with -runs=0 (for CI; `make test` replays the same inputs in $(BUILD)).
+fuzz-replay: fuzz-build
+	@for h in $(FUZZ_HARNESSES); do \
+	  regs=""; [ -d tests/fuzz/regressions/$$h ] && regs=tests/fuzz/regressions/$$h; \
+	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$h $(FUZZ_FLAGS) -runs=0 tests/fuzz/corpus/$$h $$regs \
+	    > $(FUZZ_BUILD)/replay-$$h.log 2>&1 || { tail -n 40 $(FUZZ_BUILD)/replay-$$h.log; \
+	    echo "fuzz-replay: $$h failed (log: $(FUZZ_BUILD)/replay-$$h.log)"; exit 1; }; \
+	  echo "fuzz-replay: $$h: $$(grep -oE 'INITED.*|DONE.*' $(FUZZ_BUILD)/replay-$$h.log | tail -n 1)"; \
+	done

@@ -134,8 +134,12 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
     return era * 146097 + doe - 719468;
 }
 
+// min..max digits into *v. A pattern's run of letters sets max (`ddddddddddddd`), but no date
+// field has more than 9 digits and 9 always fit an int: more would overflow it (and wrap a
+// 13-digit day to a valid one).
 static int read_digits(const char **p, int min, int max, int *v) {
     int n = 0, x = 0;
+    if (max > 9) max = 9;
     while (n < max && isdigit((unsigned char)**p)) {
         x = x * 10 + (**p - '0');
         (*p)++;

@@ -15,6 +15,10 @@ void encoder_free(encoder *e) {
     memset(e, 0, sizeof *e);
 }
 
+// Encoded columns: 2^26 one-hot and numeric columns, far beyond any table we read, keeps the
+// offsets and every width * rows product of the learners well inside their integer types.
+#define ENCODER_MAX_WIDTH (1 << 26)
+
 static int encoder_alloc(encoder *e, int d) {
     memset(e, 0, sizeof *e);
     e->d = d;
@@ -92,13 +96,20 @@ int encoder_load(encoder *e, scursor *c) {
     int st = scur_word(c, "encoder");
     if (!st) st = scur_int(c, &d);
     if (st) return st;
-    if (d < 0 || d > (1 << 24)) return gh_fail(GH_EFORMAT, "%s: bad encoder width %ld", c->what, d);
+    // three numbers per feature follow (levels, mean, scale), two bytes each at least
+    if (d < 0 || d > (1 << 24) || !scur_fits(c, 3.0 * (double)d, 2))
+        return gh_fail(GH_EFORMAT, "%s: bad encoder width %ld", c->what, d);
     st = encoder_alloc(e, (int)d);
     if (st) return st;
+    long width = 0;
     for (int j = 0; j < d && !st; j++) {
         long v;
         st = scur_int(c, &v);
-        e->levels[j] = (int)v;
+        // a negative or huge level count would make the one-hot offsets point outside a row
+        if (!st && (v < 0 || v > ENCODER_MAX_WIDTH || (width += v ? v : 1) > ENCODER_MAX_WIDTH))
+            st = gh_fail(GH_EFORMAT, "%s: feature %d: %ld levels (the encoded width may be at most "
+                         "%d)", c->what, j, v, ENCODER_MAX_WIDTH);
+        if (!st) e->levels[j] = (int)v;
     }
     if (!st) st = scur_doubles(c, e->mean, (size_t)d);
     if (!st) st = scur_doubles(c, e->scale, (size_t)d);
@@ -107,5 +118,16 @@ int encoder_load(encoder *e, scursor *c) {
         return st;
     }
     encoder_layout(e);
+    return GH_OK;
+}
+
+int encoder_check_schema(const encoder *e, const gh_dataset *schema, const char *what) {
+    if (e->d != schema->d)
+        return gh_fail(GH_EFORMAT, "%s: the encoder has %d features, the model's schema %d", what,
+                       e->d, schema->d);
+    for (int j = 0; j < e->d; j++)
+        if (e->levels[j] != schema->feat_levels[j])
+            return gh_fail(GH_EFORMAT, "%s: feature %d has %d levels in the encoder, %d in the "
+                           "model's schema", what, j, e->levels[j], schema->feat_levels[j]);
     return GH_OK;
 }

@@ -58,6 +58,10 @@ int scur_double(scursor *c, double *v);
 int scur_doubles(scursor *c, double *v, size_t n);
 int scur_quoted(scursor *c, char **out);           // malloc'd
 int scur_bytes(scursor *c, size_t n, const char **at);  // after one '\n'
+// Whether n more items of at least min_bytes each (a separator included, but for the last)
+// can still follow: a count read from a file is checked with it before anything that size is
+// allocated (n as a double: no overflow).
+int scur_fits(const scursor *c, double n, size_t min_bytes);
 
 // ---- encode.c: features for linear models and networks ------------------------------------
 // Numeric features standardised with training mean and standard deviation (missing -> mean,
@@ -72,4 +76,7 @@ int encoder_fit(encoder *e, const gh_dataset *ds);
 void encoder_row(const encoder *e, const float *x, float *out);   // out[width]
 void encoder_save(const encoder *e, sbuf *b);
 int encoder_load(encoder *e, scursor *c);
+// A loaded encoder must describe the model's schema (feature count, levels of each): rows of
+// schema->d values are encoded with it. GH_EFORMAT naming `what` otherwise.
+int encoder_check_schema(const encoder *e, const gh_dataset *schema, const char *what);
 void encoder_free(encoder *e);

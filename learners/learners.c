@@ -310,15 +310,24 @@ static int load_schema(scursor *c, gh_dataset *s) {
     if (!st) st = scur_word(c, "classes");
     if (!st) st = scur_int(c, &n);
     if (st) return st;
-    if (n < 0 || n > 1000000) return gh_fail(GH_EFORMAT, "%s: bad class count %ld", c->what, n);
+    // each name is at least "" and a blank: the count must fit in what is left of the file
+    if (n < 0 || n > 1000000 || !scur_fits(c, (double)n, 3))
+        return gh_fail(GH_EFORMAT, "%s: bad class count %ld", c->what, n);
     s->n_classes = (int)n;
     s->class_names = calloc((size_t)n + 1, sizeof(char *));
     if (!s->class_names) return gh_fail(GH_ENOMEM, "out of memory");
     for (int k = 0; k < n && !st; k++) st = scur_quoted(c, &s->class_names[k]);
-    if (!st) st = scur_word(c, "features");
+    if (st) return st;
+    // predictions are rows x classes: binary has 2, multiclass at least 2, regression none
+    if (s->task == GH_TASK_BINARY ? s->n_classes != 2
+        : s->task == GH_TASK_MULTICLASS ? s->n_classes < 2 : s->n_classes != 0)
+        return gh_fail(GH_EFORMAT, "%s: %d classes for a %s task", c->what, s->n_classes,
+                       gh_task_name(s->task));
+    st = scur_word(c, "features");
     if (!st) st = scur_int(c, &n);
     if (st) return st;
-    if (n < 1 || n > (1 << 24)) return gh_fail(GH_EFORMAT, "%s: bad feature count %ld", c->what, n);
+    if (n < 1 || n > (1 << 24) || !scur_fits(c, (double)n, 5))   // "" 0 and a newline
+        return gh_fail(GH_EFORMAT, "%s: bad feature count %ld", c->what, n);
     s->d = (int)n;
     s->feat_names = calloc((size_t)n, sizeof(char *));
     s->feat_levels = calloc((size_t)n, sizeof(int));
@@ -332,7 +341,8 @@ static int load_schema(scursor *c, gh_dataset *s) {
         st = scur_quoted(c, &s->feat_names[j]);
         if (!st) st = scur_int(c, &lv);
         if (st) break;
-        if (lv < 0 || lv > (1 << 24)) return gh_fail(GH_EFORMAT, "%s: bad level count", c->what);
+        if (lv < 0 || lv > (1 << 24) || !scur_fits(c, (double)lv, 3))
+            return gh_fail(GH_EFORMAT, "%s: bad level count", c->what);
         if (lv) {
             s->level_names[j] = calloc((size_t)lv, sizeof(char *));
             if (!s->level_names[j]) return gh_fail(GH_ENOMEM, "out of memory");

@@ -186,6 +186,7 @@ static int lin_load(learner_model *m, const char *payload, size_t len) {
     if (!li) return gh_fail(GH_ENOMEM, "out of memory");
     long v = 0;
     int st = encoder_load(&li->enc, &c);
+    if (!st) st = encoder_check_schema(&li->enc, &m->schema, c.what);
     if (!st) st = scur_word(&c, "target");
     if (!st) st = scur_double(&c, &li->y_mean);
     if (!st) st = scur_double(&c, &li->y_scale);
@@ -204,7 +205,12 @@ static int lin_load(learner_model *m, const char *payload, size_t len) {
     if (!st) st = scur_double(&c, &bias);
     if (!st) st = scur_int(&c, &has_label);
     if (st) goto done;
-    if (nr_class < 1 || nr_class > 1000000 || nr_feature < 0 || nr_feature > (1 << 26)) {
+    // the labels and weights are all in the payload (two bytes a value at least): checked
+    // before anything that size is allocated
+    double n_values = (has_label ? (double)nr_class : 0) +
+                      (double)(nr_feature + (bias >= 0)) * (nr_class == 2 ? 1 : (double)nr_class);
+    if (nr_class < 1 || nr_class > 1000000 || nr_feature < 0 || nr_feature > (1 << 26) ||
+        !scur_fits(&c, n_values, 2)) {
         st = gh_fail(GH_EFORMAT, "liblinear payload: bad sizes %ld classes, %ld features", nr_class,
                      nr_feature);
         goto done;
@@ -235,6 +241,13 @@ static int lin_load(learner_model *m, const char *payload, size_t len) {
     lm->w = malloc(sizeof(double) * (size_t)n * (size_t)nw + 1);
     if (!lm->w) st = gh_fail(GH_ENOMEM, "out of memory");
     if (!st) st = scur_doubles(&c, lm->w, (size_t)n * (size_t)nw);
+    // prediction asks liblinear for values (regression) or probabilities with class labels:
+    // another solver, or no labels, would read labels that are not there (solver -1 did)
+    int regression = m->schema.task == GH_TASK_REGRESSION;
+    if (!st && (regression ? !check_regression_model(lm)
+                           : !check_probability_model(lm) || !lm->label))
+        st = gh_fail(GH_EFORMAT, "liblinear payload: solver %ld%s does not fit a %s model", solver,
+                     lm->label || regression ? "" : " without labels", gh_task_name(m->schema.task));
 done:
     if (st) lin_free_impl(li);
     else m->impl = li;

@@ -34,12 +34,12 @@ static void mlp_free_impl(mlp_impl *mi) {
     free(mi);
 }
 
-// Engine and parameters for the architecture in mi (width, hidden, layers, out, regression).
-static int mlp_build(mlp_impl *mi, uint64_t seed) {
+// Engine and parameters for the architecture in mi (width, hidden, layers, out, regression),
+// with an arena for batches of `rows`.
+static int mlp_build(mlp_impl *mi, uint64_t seed, int rows) {
     gh_engine_config ec = {0};
     int st = gh_backend_parse("auto", &ec.backend, &ec.device_index);
     if (st) return st;
-    int rows = mi->batch > PREDICT_BATCH ? mi->batch : PREDICT_BATCH;
     // activations and their gradients for one step: input, 2 per hidden layer, output, loss
     // terms; doubled for gradients, plus slack for alignment and the loss scalars
     size_t floats = (size_t)rows * (size_t)(mi->width + 2 * mi->hidden * mi->layers + 4 * (mi->out + 2) +
@@ -192,7 +192,7 @@ static int mlp_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, double
         double sd = sqrt(ss / (n > 1 ? n - 1 : 1));
         mi->y_scale = sd > 0 ? sd : 1.0;
     }
-    st = mlp_build(mi, seed);
+    st = mlp_build(mi, seed, batch > PREDICT_BATCH ? batch : PREDICT_BATCH);
     if (st) {
         mlp_free_impl(mi);
         return st;
@@ -296,19 +296,32 @@ static int mlp_load(learner_model *m, const char *payload, size_t len) {
     if (!mi) return gh_fail(GH_ENOMEM, "mlp: out of memory");
     long v[6] = {0};
     int st = encoder_load(&mi->enc, &c);
+    if (!st) st = encoder_check_schema(&mi->enc, &m->schema, c.what);
     if (!st) st = scur_word(&c, "mlp");
     for (int i = 0; i < 6 && !st; i++) st = scur_int(&c, &v[i]);
     if (!st) st = scur_double(&c, &mi->y_mean);
     if (!st) st = scur_double(&c, &mi->y_scale);
     if (st) goto done;
+    // The weights are all in the payload (two bytes a value at least), which bounds the sizes
+    // before the engine allocates anything from them.
+    double in = (double)v[0] + 1, h = (double)v[1] + 1;
+    double n_values = v[2] ? in * h + (double)(v[2] - 1) * h * h + (double)v[3] * h
+                           : (double)v[3] * in;
+    for (int i = 0; i < 6 && !st; i++)
+        if (v[i] < 0 || v[i] > INT32_MAX) st = gh_fail(GH_EFORMAT, "mlp payload: size %ld", v[i]);
+    if (st) goto done;
     mi->width = (int)v[0], mi->hidden = (int)v[1], mi->layers = (int)v[2], mi->out = (int)v[3];
     mi->regression = (int)v[4], mi->batch = (int)v[5];
-    if (mi->width != mi->enc.width || mi->layers < 0 || mi->layers > MLP_MAX_LAYERS ||
-        mi->hidden < 1 || mi->out < 1) {
+    // the output layer writes rows x classes (x 1 for regression) as the schema says
+    int regression = m->schema.task == GH_TASK_REGRESSION;
+    if (mi->width != mi->enc.width || mi->layers > MLP_MAX_LAYERS || mi->hidden < 1 ||
+        mi->regression != regression || mi->out != (regression ? 1 : m->schema.n_classes) ||
+        mi->batch < 1 || !scur_fits(&c, n_values, 2)) {
         st = gh_fail(GH_EFORMAT, "mlp payload: inconsistent architecture");
         goto done;
     }
-    st = mlp_build(mi, 0);
+    // a loaded model only predicts: the arena is for prediction batches, not the training batch
+    st = mlp_build(mi, 0, PREDICT_BATCH);
     if (st) goto done;
     snprintf(m->device, sizeof m->device, "%s", gh_backend_name(gh_engine_backend(mi->eng)));
     int np = gh_params_count(mi->eng);

@@ -118,6 +118,7 @@ int scur_double(scursor *c, double *v) {
 
 int scur_int(scursor *c, long *v) {
     double d;
+    skip_space(c);
     const char *at = c->p;
     int st = scur_double(c, &d);
     if (st) return st;
@@ -170,4 +171,8 @@ int scur_bytes(scursor *c, size_t n, const char **at) {
     *at = c->p;
     c->p += n;
     return GH_OK;
+}
+
+int scur_fits(const scursor *c, double n, size_t min_bytes) {
+    return n >= 0 && n * (double)min_bytes <= (double)(c->end - c->p) + 1;   // the last: no separator
 }

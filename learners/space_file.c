@@ -99,7 +99,12 @@ static int apply_line(const learner_def *def, hp_domain *space, const char *path
     if (log_scale && a <= 0)
         return gh_fail(GH_EFORMAT, "%s:%d: %s.%s: a log scale needs LO > 0, found %g", path, line,
                        def->name, hp, a);
-    if (d->kind == HP_INT) a = ceil(a), b = floor(b);
+    if (d->kind == HP_INT) {
+        if (ceil(a) > floor(b))
+            return gh_fail(GH_EFORMAT, "%s:%d: %s.%s: no integer in %s..%s", path, line,
+                           def->name, hp, lo, rest);
+        a = ceil(a), b = floor(b);
+    }
     d->lo = a;
     d->hi = b;
     d->log = log_scale;

@@ -84,9 +84,116 @@ static void model_file(void) {
     free(buf);
 }
 
+// A copy of the model file `src` as `dst` with the line starting `prefix` replaced by `line`.
+static void model_edit(const char *src, const char *dst, const char *prefix, const char *line) {
+    char *buf;
+    size_t len;
+    CHECK_OK(tab_slurp(src, &buf, &len));
+    char *at = buf ? strstr(buf, prefix) : NULL;
+    CHECK_MSG(at != NULL, "%s: no line '%s'", src, prefix);
+    FILE *f = fopen(dst, "wb");
+    if (at && f) {
+        char *end = strchr(at, '\n');
+        fwrite(buf, 1, (size_t)(at - buf), f);
+        fputs(line, f);
+        if (end) fwrite(end, 1, len - (size_t)(end - buf), f);
+    }
+    if (f) fclose(f);
+    free(buf);
+}
+
+// Sizes in a model file's payload that the rest of the file cannot hold, or that would put
+// one-hot offsets outside a row (found by tests/fuzz/fuzz_model; regressions/model/).
+static void model_sizes(void) {
+    gh_table t;
+    gh_dataset ds;
+    CHECK_OK(table_read(&t, "m.csv"));
+    CHECK_OK(dataset_from_table(&ds, &t, "c", GH_TASK_AUTO));
+    table_free(&t);
+    static const char *names[2] = {"mlp", "lrl2"};
+    for (int k = 0; k < 2; k++) {
+        const learner_def *def = learner_find(names[k]);
+        if (!def) continue;   // lrl2: a build without liblinear
+        double cfg[32];
+        for (int i = 0; i < def->n_hp; i++) cfg[i] = def->hps[i].low_cost_init;
+        learner_model *m = NULL;
+        CHECK_OK(learner_fit(def, &ds, cfg, 1, 0, &m, NULL));
+        CHECK_OK(learner_save(m, k ? "l.model" : "p.model"));
+        learner_free(m);
+    }
+    dataset_free(&ds);
+    learner_model *m = NULL;
+    // the MLP's training batch sized the arena of a loaded model: 11 GB for this file
+    char *buf;
+    size_t len;
+    CHECK_OK(tab_slurp("p.model", &buf, &len));
+    int w = 0, h = 0, l = 0, o = 0, r = 0;
+    const char *arch = buf ? strstr(buf, "\nmlp ") : NULL;
+    CHECK(arch && sscanf(arch, " mlp %d %d %d %d %d", &w, &h, &l, &o, &r) == 5);
+    free(buf);
+    char line[128];
+    snprintf(line, sizeof line, "mlp %d %d %d %d %d 1000000000 0 1", w, h, l, o, r);
+    model_edit("p.model", "batch.model", "mlp ", line);
+    CHECK_OK(learner_load(&m, "batch.model"));
+    learner_free(m);
+    snprintf(line, sizeof line, "mlp %d 100000 3 %d %d 16 0 1", w, o, r);
+    model_edit("p.model", "hidden.model", "mlp ", line);
+    CHECK_FAILS(learner_load(&m, "hidden.model"), GH_EFORMAT,
+                "mlp payload: inconsistent architecture");
+    if (!learner_find("lrl2")) return;
+    model_edit("l.model", "sizes.model", "liblinear ", "liblinear 0 1000000 67108864 1 1");
+    CHECK_FAILS(learner_load(&m, "sizes.model"), GH_EFORMAT,
+                "liblinear payload: bad sizes 1000000 classes, 67108864 features");
+    model_edit("l.model", "levels.model", "0 0\n", "-5 0");
+    CHECK_FAILS(learner_load(&m, "levels.model"), GH_EFORMAT,
+                "liblinear payload: feature 0: -5 levels");
+    model_edit("l.model", "features.model", "features ", "features 16000000");
+    CHECK_FAILS(learner_load(&m, "features.model"), GH_EFORMAT,
+                "features.model: bad feature count 16000000");
+}
+
+// Payloads that disagree with the schema of their own file: predictions are written as rows x
+// the schema's classes from rows of the schema's features, so a mismatch read or wrote past a
+// row (found by tests/fuzz/fuzz_model, which predicts on what loads; regressions/model/).
+static void model_consistency(void) {
+    learner_model *m = NULL;
+    // p.model (MLP) and l.model (lrl2) were written by model_sizes: binary, features a and b
+    model_edit("p.model", "classes.model", "classes ", "classes 1 \"no\"");
+    CHECK_FAILS(learner_load(&m, "classes.model"), GH_EFORMAT,
+                "classes.model: 1 classes for a binary task");
+    model_edit("p.model", "task.model", "task ", "task regression");
+    CHECK_FAILS(learner_load(&m, "task.model"), GH_EFORMAT,
+                "task.model: 2 classes for a regression task");
+    model_edit("p.model", "feat1.model", "features ", "features 1");
+    model_edit("feat1.model", "feat.model", "\"b\" 0", "");
+    CHECK_FAILS(learner_load(&m, "feat.model"), GH_EFORMAT,
+                "mlp payload: the encoder has 2 features, the model's schema 1");
+    model_edit("p.model", "lev.model", "\"b\" 0", "\"b\" 2 \"u\" \"v\"");
+    CHECK_FAILS(learner_load(&m, "lev.model"), GH_EFORMAT,
+                "mlp payload: feature 1 has 0 levels in the encoder, 2 in the model's schema");
+    if (!learner_find("lrl2")) return;
+    char *buf;
+    size_t len;
+    CHECK_OK(tab_slurp("l.model", &buf, &len));
+    int solver = 0, classes = 0, features = 0;
+    const char *lin = buf ? strstr(buf, "\nliblinear ") : NULL;
+    CHECK(lin && sscanf(lin, " liblinear %d %d %d", &solver, &classes, &features) == 3);
+    free(buf);
+    char line[128];
+    snprintf(line, sizeof line, "liblinear -1 %d %d 1 1", classes, features);
+    model_edit("l.model", "solver.model", "liblinear ", line);
+    CHECK_FAILS(learner_load(&m, "solver.model"), GH_EFORMAT,
+                "liblinear payload: solver -1 does not fit a binary model");
+    snprintf(line, sizeof line, "liblinear %d %d %d 1 0", solver, classes, features);
+    model_edit("l.model", "nolabel.model", "liblinear ", line);
+    CHECK_FAILS(learner_load(&m, "nolabel.model"), GH_EFORMAT, "liblinear payload: ");
+}
+
 int main(void) {
     utf8();
     resample();
     model_file();
+    model_sizes();
+    model_consistency();
     return check_done("test_tab_badinput");
 }

@@ -72,6 +72,12 @@ static void arff_errors(void) {
                 "kw.arff:2:1: expected @relation, @attribute or @data");
     tab_write("date.arff", "@relation r\n@attribute d date\n@data\n2020-13-01\n");
     CHECK_FAILS(table_read(&t, "date.arff"), GH_EFORMAT, "date.arff:4:1: attribute 'd' is a date");
+    // a pattern of 13 'd's took 13 digits into an int: signed overflow, and this value wrapped
+    // to day 5 and was accepted (tests/fuzz/regressions/arff/date_field_13_digits.arff)
+    tab_write("long.arff", "@relation r\n@attribute d date 'ddddddddddddd'\n@data\n1000727379973\n");
+    CHECK_FAILS(table_read(&t, "long.arff"), GH_EFORMAT,
+                "long.arff:4:1: attribute 'd' is a date (ddddddddddddd) but the value is "
+                "'1000727379973'");
 }
 
 static void target_errors(void) {

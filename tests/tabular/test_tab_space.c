@@ -91,6 +91,11 @@ static void test_overrides(void) {
     CHECK_FAILS(learner_space_override(m, sp, "bad6.cfg"), GH_EFORMAT,
                 "bad6.cfg:1: mlp.hidden = 'lots': expected LO..HI [log] or a number");
     CHECK_FAILS(learner_space_override(m, sp, "none.cfg"), GH_EIO, "none.cfg: cannot open");
+    // an integer range without an integer in it became lo 1 > hi 0 and was accepted (found by
+    // tests/fuzz/fuzz_space; regressions/space/int_range_without_integer.space)
+    tab_write("bad7.cfg", "mlp.layers = 0.2..0.9\n");
+    CHECK_FAILS(learner_space_override(m, sp, "bad7.cfg"), GH_EFORMAT,
+                "bad7.cfg:1: mlp.layers: no integer in 0.2..0.9");
 }
 
 int main(void) {
