@@ -40,4 +40,16 @@ for r in range(1, rounds + 1):
     common = [k for k in ko if k in kn and ko[k] > 0]
     ratios.append(math.exp(sum(math.log(kn[k] / ko[k]) for k in common) / len(common)))
 print("%-28s %10s %10s %8.3f" % ("bench_kernels geomean", "", "", statistics.median(ratios)))
+# the ops that moved most (median over rounds of new/old)
+per = {}
+for r in range(1, rounds + 1):
+    ko, kn = kern("old", r), kern("new", r)
+    for k in ko:
+        if k in kn and ko[k] > 0:
+            per.setdefault(k, []).append(kn[k] / ko[k])
+moved = sorted(((statistics.median(v), k) for k, v in per.items()), reverse=True)
+for item in moved[:5]:
+    print("  slowest  %-40s %8.3f" % ("%s %s" % (item[1][0], item[1][1]), item[0]))
+for item in moved[-3:]:
+    print("  fastest  %-40s %8.3f" % ("%s %s" % (item[1][0], item[1][1]), item[0]))
 PY
