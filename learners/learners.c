@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "learner_impl.h"
 
@@ -218,9 +219,15 @@ int learner_predict(const learner_model *m, const gh_dataset *data, float *out) 
 
 // ---- model files ----------------------------------------------------------------------------
 // Text header (learner, device, cfg, the data schema), then "payload N" and N bytes of the
-// learner's own model (XGBoost's JSON, liblinear weights, MLP weights). Written to PATH.tmp and
-// renamed, so a crash never leaves a half-written model.
-#define MODEL_MAGIC "gpuhours-model 1"
+// learner's own model (XGBoost's JSON, liblinear weights, MLP weights), then "crc32 XXXXXXXX"
+// of everything before that line. Written to PATH.tmp and renamed, so a crash never leaves a
+// half-written model. The checksum is checked before anything else is read: XGBoost does not
+// check the trees it loads (a changed byte made it crash or loop forever), so a damaged or
+// edited file must not reach it. Version 1 files (no checksum) are still read, except those
+// of XGBoost's learners.
+#define MODEL_MAGIC "gpuhours-model 2"
+#define MODEL_MAGIC_V1 "gpuhours-model 1"
+#define MODEL_CRC_LINE 15   // "crc32 " + 8 hex digits + "\n"
 
 static void save_schema(sbuf *b, const gh_dataset *s) {
     sbuf_printf(b, "task %s\ntarget ", gh_task_name(s->task));
@@ -258,6 +265,8 @@ int learner_save(const learner_model *m, const char *path) {
         sbuf_put(&b, "\n", 1);
     }
     sbuf_free(&payload);
+    if (!st && !b.failed)
+        sbuf_printf(&b, "crc32 %08lx\n", crc32(0L, (const Bytef *)b.data, (uInt)b.len));
     if (!st && b.failed) st = gh_fail(GH_ENOMEM, "%s: out of memory", path);
     if (st) {
         sbuf_free(&b);
@@ -285,6 +294,23 @@ int learner_save(const learner_model *m, const char *path) {
     free(tmp);
     sbuf_free(&b);
     return st;
+}
+
+// The last line is "crc32 XXXXXXXX" of every byte before it.
+static int check_crc(const char *path, const char *buf, size_t size) {
+    unsigned long want;
+    char hex[9];
+    if (size < MODEL_CRC_LINE || strncmp(buf + size - MODEL_CRC_LINE, "crc32 ", 6) ||
+        buf[size - 1] != '\n' || sscanf(buf + size - 9, "%8[0-9a-f]", hex) != 1 ||
+        strlen(hex) != 8)
+        return gh_fail(GH_EFORMAT, "%s: truncated or damaged: no 'crc32 XXXXXXXX' last line",
+                       path);
+    want = strtoul(hex, NULL, 16);
+    unsigned long got = crc32(0L, (const Bytef *)buf, (uInt)(size - MODEL_CRC_LINE));
+    if (got != want)
+        return gh_fail(GH_EFORMAT, "%s: checksum mismatch (crc32 %08lx, the file says %08lx): it "
+                       "was changed or damaged after it was written", path, got, want);
+    return GH_OK;
 }
 
 static int load_schema(scursor *c, gh_dataset *s) {
@@ -373,11 +399,14 @@ int learner_load(learner_model **out, const char *path) {
     char name[64] = "", device[32] = "";
     long n_hp = 0;
     int st = GH_OK;
-    if (strncmp(buf, MODEL_MAGIC "\n", strlen(MODEL_MAGIC) + 1)) {
+    int v1 = !strncmp(buf, MODEL_MAGIC_V1 "\n", strlen(MODEL_MAGIC_V1) + 1);
+    if (!v1 && strncmp(buf, MODEL_MAGIC "\n", strlen(MODEL_MAGIC) + 1)) {
         st = gh_fail(GH_EFORMAT, "%s: not a gpuhours model file (expected '%s' on line 1)", path,
                      MODEL_MAGIC);
         goto done;
     }
+    if (!v1 && (st = check_crc(path, buf, (size_t)size))) goto done;
+    if (!v1) c.end -= MODEL_CRC_LINE;
     c.p += strlen(MODEL_MAGIC);
     if (sscanf(c.p, " learner %63s device %31s", name, device) != 2) {
         st = gh_fail(GH_EFORMAT, "%s: expected 'learner NAME' and 'device DEV' lines", path);
@@ -388,6 +417,14 @@ int learner_load(learner_model **out, const char *path) {
         st = gh_fail(GH_EUNSUP, "%s: learner '%s' is not in this build", path, name);
         goto done;
     }
+#if GH_HAVE_XGBOOST
+    // XGBoost loads what it is given unchecked: without a checksum nothing vouches for it
+    if (v1 && def->ops == &learner_ops_xgboost) {
+        st = gh_fail(GH_EFORMAT, "%s: a version 1 model file (no checksum) of %s, which XGBoost "
+                     "would load unchecked: refit it (gpuhours tune ... --model FILE)", path, name);
+        goto done;
+    }
+#endif
     c.p = strstr(c.p, "\ncfg ");
     if (!c.p) {
         st = gh_fail(GH_EFORMAT, "%s: no 'cfg' line", path);

@@ -2,6 +2,7 @@
 // UTF-8, a model file whose integer fields are out of range, and data too small to resample;
 // each is refused with a message that says where and why.
 #include <stdlib.h>
+#include <zlib.h>
 
 #include "data/data.h"
 #include "data/tabular.h"
@@ -45,6 +46,25 @@ static void resample(void) {
     dataset_free(&ds);
 }
 
+// Rewrites `path` (a model file of version 2 whose content was edited) with its last line,
+// the crc32 of everything before it, computed again: the edits below test what the parser does
+// with a crafted file that passes the checksum, as a file of version 1 has none.
+static void reseal(const char *path) {
+    char *buf;
+    size_t len;
+    CHECK_OK(tab_slurp(path, &buf, &len));
+    if (!buf || len < 15) return;
+    char *last = buf + len - 15;
+    CHECK(!strncmp(last, "crc32 ", 6));
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(buf, 1, (size_t)(last - buf), f);
+        fprintf(f, "crc32 %08lx\n", crc32(0L, (const Bytef *)buf, (uInt)(last - buf)));
+        fclose(f);
+    }
+    free(buf);
+}
+
 // A saved model whose hyperparameter count reads "1e30": refused, not cast (UBSan).
 static void model_file(void) {
     gh_table t;
@@ -76,6 +96,8 @@ static void model_file(void) {
         fwrite(end, 1, len - (size_t)(end - buf), f);
         fclose(f);
         learner_model *bad = NULL;
+        CHECK_FAILS(learner_load(&bad, "bad.model"), GH_EFORMAT, "bad.model: checksum mismatch");
+        reseal("bad.model");
         CHECK_FAILS(learner_load(&bad, "bad.model"), GH_EFORMAT, "bad.model: at byte 4");
         CHECK_MSG(strstr(gh_error_get(), "expected an integer") != NULL, "%s: %s", values[v],
                   gh_error_get());
@@ -99,6 +121,39 @@ static void model_edit(const char *src, const char *dst, const char *prefix, con
         if (end) fwrite(end, 1, len - (size_t)(end - buf), f);
     }
     if (f) fclose(f);
+    free(buf);
+    reseal(dst);
+}
+
+// Version 2 files carry a checksum, checked before anything reaches a learner's loader (XGBoost
+// crashed or looped on a changed byte): a flipped byte, a cut file and a missing checksum line
+// are refused; a version 1 file (no checksum) still loads.
+static void model_checksum(void) {
+    char *buf;
+    size_t len;
+    CHECK_OK(tab_slurp("m.model", &buf, &len));
+    if (!buf) return;
+    CHECK(!strncmp(buf, "gpuhours-model 2\n", 17));
+    learner_model *m = NULL;
+    buf[len / 2] ^= 0x01;   // one bit in the payload
+    FILE *f = fopen("flip.model", "wb");
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    CHECK_FAILS(learner_load(&m, "flip.model"), GH_EFORMAT, "flip.model: checksum mismatch");
+    buf[len / 2] ^= 0x01;
+    f = fopen("cut.model", "wb");
+    fwrite(buf, 1, len - 20, f);
+    fclose(f);
+    CHECK_FAILS(learner_load(&m, "cut.model"), GH_EFORMAT, "cut.model: truncated or damaged");
+    f = fopen("v1.model", "wb");   // the same model as version 1: no checksum line
+    fputs("gpuhours-model 1", f);
+    fwrite(buf + 16, 1, len - 16 - 15, f);
+    fclose(f);
+    CHECK_OK(learner_load(&m, "v1.model"));
+    learner_free(m);
+    m = NULL;
+    CHECK_OK(learner_load(&m, "m.model"));
+    learner_free(m);
     free(buf);
 }
 
@@ -193,6 +248,7 @@ int main(void) {
     utf8();
     resample();
     model_file();
+    model_checksum();
     model_sizes();
     model_consistency();
     return check_done("test_tab_badinput");
