@@ -2,7 +2,9 @@
 """test_cli_badargs: every numeric option of every subcommand, given an out-of-range, a
 non-numeric, an empty, an infinite and a not-a-number value: the command exits non-zero, its
 message names the option and what it accepts, and it creates no file (no results file, no
-results/ directory).
+results/ directory). Also: output paths that are directories or cannot be written, unknown
+learners, searchers, methods and presets, a metric for another task; and presets found from
+any directory and through $GH_PRESET_PATH.
 
 usage: test_cli_badargs.py GPUHOURS DATA.arff
 """
@@ -50,6 +52,15 @@ PATH_CASES = [
     (["train", "--genotype", "DARTS_V2"], "--out"),
 ]
 PATHS = ["{tmp}", "/nonexistent-gh-dir/run.h5"]
+# other values that must be refused before any file exists: (arguments, words the message has)
+OTHER = [
+    (["tune", "{data}", "-q", "--learners", "nope"], ["--learners", "nope", "mlp"]),
+    (["tune", "{data}", "-q", "--metric", "r2"], ["r2", "regression", "binary"]),
+    (["tune", "{data}", "-q", "--searcher", "nope"], ["--searcher", "nope", "cfo"]),
+    (["search", "nope"], ["nope", "known", "darts"]),
+    (["search", "darts", "--method", "nope"], ["nope", "known", "random-ws"]),
+    (["search", "darts", "--preset", "nope"], ["preset", "nope", "GH_PRESET_PATH"]),
+]
 
 
 def main():
@@ -82,6 +93,39 @@ def main():
                 else:
                     passed += 1
                     print("  ok   %s -> %s" % (label, msg))
+    for args, words in OTHER:
+        with tempfile.TemporaryDirectory() as tmp:
+            p = subprocess.run([exe] + [a.format(data=data) for a in args], cwd=tmp,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=60)
+            made = sorted(os.listdir(tmp))
+            missing = [w for w in words if w not in p.stderr]
+            ok = p.returncode != 0 and not missing and not made
+            passed += ok
+            failed += not ok
+            print("%s %s -> exit %d: %s%s" % ("  ok  " if ok else "FAILED", " ".join(args),
+                                            p.returncode, p.stderr.strip().splitlines()[-1:],
+                                            "" if ok else " (missing %s, created %s)" %
+                                            (missing, made)))
+    # a preset is found from anywhere (the source tree recorded at build time) and through
+    # $GH_PRESET_PATH
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = os.path.join(tmp, "mine.conf")
+        with open(conf, "w") as f:
+            f.write("[search]\nsearch_epochs = 3\n")
+        for args, env in ((["search", "darts", "--preset", "darts-fashion-mnist-smoke", "--help"],
+                           {}),
+                          (["search", "darts", "--preset", "mine", "--help"],
+                           {"GH_PRESET_PATH": "/nonexistent:" + tmp})):
+            p = subprocess.run([exe] + args, cwd=tmp, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=60,
+                               env=dict(os.environ, **env))
+            ok = p.returncode == 0
+            passed += ok
+            failed += not ok
+            print("%s preset lookup %s %s -> exit %d %s" % ("  ok  " if ok else "FAILED",
+                                                           args[3], env, p.returncode,
+                                                           p.stderr.strip()[-200:]))
     print("test_cli_badargs: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
