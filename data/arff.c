@@ -111,6 +111,11 @@ static int parse_attribute(arff_ctx *c, const char *p, arff_attr *a) {
             return gh_fail(GH_EFORMAT, "%s:%d:%d: expected ',' or '}' in the nominal list of '%s'",
                            c->path, c->line, col_of(c, p), a->name);
         }
+        // a sparse row's absent value is the first level: there must be one
+        if (a->levels.n == 0)
+            return gh_fail(GH_EFORMAT, "%s:%d:%d: the nominal list of '%s' is empty (a nominal "
+                           "attribute needs at least one value)", c->path, c->line,
+                           col_of(c, type_at), a->name);
         return GH_OK;
     }
     if (keyword(p, "numeric") || keyword(p, "real") || keyword(p, "integer")) {

@@ -145,7 +145,14 @@ int dataset_from_table(gh_dataset *out, const gh_table *t, const char *target, g
     int n_keep = 0, n_drop = 0;
     char dropped[256] = "";
     for (int i = 0; i < t->n_rows; i++) {
-        if (!isnan(t->values[(size_t)i * t->n_cols + tc])) {
+        double v = t->values[(size_t)i * t->n_cols + tc];
+        if (!isnan(v)) {
+            // a level index the column does not have (a sparse ARFF row's absent string value
+            // when no string was ever given) would index past the level names
+            if (nominal_target && !(v >= 0 && v < tcol->n_levels))
+                return gh_fail(GH_EFORMAT, "%s: line %d: the target '%s' has no value there (level "
+                               "%g of %d)", src, t->row_lines ? t->row_lines[i] : i + 1,
+                               tcol->name, v, tcol->n_levels);
             n_keep++;
             continue;
         }

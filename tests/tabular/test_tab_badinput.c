@@ -2,6 +2,7 @@
 // UTF-8, a model file whose integer fields are out of range, and data too small to resample;
 // each is refused with a message that says where and why.
 #include <stdlib.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data/data.h"
@@ -245,6 +246,13 @@ static void model_consistency(void) {
 }
 
 int main(void) {
+    // files of its own (ctest runs the tabular tests side by side in one directory, and
+    // test_tab_predict writes p.model too)
+    char dir[] = "tmp_tab_badinput_XXXXXX";
+    if (!mkdtemp(dir) || chdir(dir)) {
+        perror("tmp_tab_badinput");
+        return 1;
+    }
     utf8();
     resample();
     model_file();

@@ -49,6 +49,13 @@ static void arff_case(const char *row, int status, const char *msg) {
 }
 
 static void arff_errors(void) {
+    // a nominal attribute with no values: a sparse row's absent value (its first level) would
+    // name nothing (fuzz_arff: a crash in dataset_from_table; regressions/arff/)
+    gh_table et;
+    tab_write("empty_nominal.arff", "@relation r\n@attribute a numeric\n@attribute c {}\n@data\n"
+              "{0 1}\n{}\n");
+    CHECK_FAILS(table_read(&et, "empty_nominal.arff"), GH_EFORMAT,
+                "empty_nominal.arff:3:14: the nominal list of 'c' is empty");
     arff_case("1,x\nabc,y\n", GH_EFORMAT, "r.arff:6:1: attribute 'a' is numeric but the value is 'abc'");
     arff_case("1,z\n", GH_EFORMAT,
               "r.arff:5:3: value 'z' is not one of the 2 declared values of 'c' (first: 'x')");
