@@ -88,28 +88,26 @@ static int check_name(const char *fn, const char *path, const char *name) {
     return GH_OK;
 }
 
-static int put_i64(hid_t loc, const char *name, int64_t v, const char *l_path) {
+// A scalar integer attribute: file_type on disk, *v in mem_type.
+static int put_scalar(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
+                      const void *v, const char *l_path) {
     int st = GH_OK;
     hid_t sp = -1, a = -1;
     H5_CHECK(sp = H5Screate(H5S_SCALAR));
-    H5_CHECK(a = H5Acreate2(loc, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT));
-    H5_CHECK(H5Awrite(a, H5T_NATIVE_INT64, &v));
+    H5_CHECK(a = H5Acreate2(loc, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT));
+    H5_CHECK(H5Awrite(a, mem_type, v));
 fail:
     if (a >= 0) H5Aclose(a);
     if (sp >= 0) H5Sclose(sp);
     return st;
 }
 
+static int put_i64(hid_t loc, const char *name, int64_t v, const char *l_path) {
+    return put_scalar(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v, l_path);
+}
+
 static int put_u32(hid_t loc, const char *name, uint32_t v, const char *l_path) {
-    int st = GH_OK;
-    hid_t sp = -1, a = -1;
-    H5_CHECK(sp = H5Screate(H5S_SCALAR));
-    H5_CHECK(a = H5Acreate2(loc, name, H5T_STD_U32LE, sp, H5P_DEFAULT, H5P_DEFAULT));
-    H5_CHECK(H5Awrite(a, H5T_NATIVE_UINT32, &v));
-fail:
-    if (a >= 0) H5Aclose(a);
-    if (sp >= 0) H5Sclose(sp);
-    return st;
+    return put_scalar(loc, name, H5T_STD_U32LE, H5T_NATIVE_UINT32, &v, l_path);
 }
 
 // "run_rows": the run's committed rows per table (ledger_table_id order) when the checkpoint was
