@@ -14,6 +14,7 @@
 typedef struct {
     const char *data, *target, *searcher, *learners, *space, *out, *model, *metric, *task;
     double budget_s, holdout;
+    gh_metric metric_id;      // --metric parsed once (METRIC_AUTO: the task's default)
     uint64_t seed;
     int folds, refit, quiet, resume;
 } tune_config;
@@ -95,8 +96,7 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
     char text[4096];
     config_text(c, searcher, out_path, model_path, text, sizeof text);
     if (!c->quiet) printf("%s", text);
-    gh_metric metric = METRIC_AUTO;
-    if (c->metric && metric_parse(c->metric, &metric)) return cli_fail("tune", GH_EINVAL);
+    gh_metric metric = c->metric_id;
     ledger *led = NULL;
     tune_prior *prior = NULL;
     int n_prior = 0;
@@ -154,7 +154,8 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
 }
 
 int cmd_tune(int argc, char **argv) {
-    tune_config c = {.searcher = "cfo", .budget_s = 60, .seed = 1, .refit = 1};
+    tune_config c = {.searcher = "cfo", .budget_s = 60, .seed = 1, .refit = 1,
+                     .metric_id = METRIC_AUTO};
     enum { OPT_TASK = 256, OPT_HOLDOUT, OPT_SPACE, OPT_MODEL, OPT_NOREFIT, OPT_RESUME };
     static const struct option longs[] = {
         {"target", required_argument, 0, 't'},   {"budget", required_argument, 0, 'b'},
@@ -217,8 +218,7 @@ int cmd_tune(int argc, char **argv) {
     }
     gh_task task = GH_TASK_AUTO;
     if (parse_task(c.task, &task)) return cli_fail("tune", GH_EINVAL);
-    gh_metric metric = METRIC_AUTO;
-    if (c.metric && metric_parse(c.metric, &metric)) {
+    if (c.metric && metric_parse(c.metric, &c.metric_id)) {
         fprintf(stderr, "gpuhours tune: --metric: %s\n", gh_error_get());
         return 2;
     }
@@ -234,7 +234,7 @@ int cmd_tune(int argc, char **argv) {
     if (st) return cli_fail("tune", st);
     // every argument checked against the data before a run file exists
     tune_options chk = {.searcher = all ? methods[0].name : c.searcher, .learners = c.learners,
-                        .metric = metric, .budget_s = c.budget_s};
+                        .metric = c.metric_id, .budget_s = c.budget_s};
     if ((st = tune_validate(&data, &chk))) {
         dataset_free(&data);
         return cli_fail("tune", st);
@@ -282,9 +282,7 @@ int cmd_tune(int argc, char **argv) {
         ran[n_ran++] = searcher;
     }
     if (all && rc == 0) {
-        gh_metric m = METRIC_AUTO;
-        if (c.metric) metric_parse(c.metric, &m);
-        if (m == METRIC_AUTO) m = metric_default(data.task);
+        gh_metric m = c.metric_id == METRIC_AUTO ? metric_default(data.task) : c.metric_id;
         printf("\n%-12s %-14s %10s %10s %8s %10s\n", "searcher", "best learner", metric_name(m),
                "val loss", "trials", "to best s");
         for (int i = 0; i < n_ran; i++)
