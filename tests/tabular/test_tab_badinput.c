@@ -246,13 +246,7 @@ static void model_consistency(void) {
 }
 
 int main(void) {
-    // files of its own (ctest runs the tabular tests side by side in one directory, and
-    // test_tab_predict writes p.model too)
-    char dir[] = "tmp_tab_badinput_XXXXXX";
-    if (!mkdtemp(dir) || chdir(dir)) {
-        perror("tmp_tab_badinput");
-        return 1;
-    }
+    if (tab_enter_tmpdir("tab_badinput")) return 1;
     utf8();
     resample();
     model_file();

@@ -104,6 +104,7 @@ static void test_schema(void) {
 }
 
 int main(void) {
+    if (tab_enter_tmpdir("tab_dataset")) return 1;
     test_inference();
     test_features();
     test_schema();

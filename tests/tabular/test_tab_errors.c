@@ -147,6 +147,7 @@ static void garbage(void) {
 }
 
 int main(void) {
+    if (tab_enter_tmpdir("tab_errors")) return 1;
     csv_errors();
     arff_errors();
     target_errors();

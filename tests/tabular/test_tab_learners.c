@@ -172,6 +172,7 @@ static void test_bad(void) {
 }
 
 int main(void) {
+    if (tab_enter_tmpdir("tab_learners")) return 1;
     const learner_def *defs[16];
     for (int task = 0; task < 3; task++) {
         int n = learners_list(defs, 16, (gh_task)task);

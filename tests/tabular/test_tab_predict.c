@@ -15,6 +15,7 @@ static int run(const char *args) {
 }
 
 int main(void) {
+    if (tab_enter_tmpdir("tab_predict")) return 1;
     char train[8192] = "u,v,color,label\n", test[8192] = "label,color,v,u\n";
     gh_rng r;
     gh_rng_seed(&r, 3, 0);
