@@ -149,3 +149,48 @@ __device__ __forceinline__ void gh_flag_label(kflags *f, int row, int label, int
     if (old < key) f->label_k = k;
     atomicMax((unsigned long long *)&f->step_key, (unsigned long long)~step);
 }
+
+// An index checked on the device without ctx->flags (xent's labels, embedding and log-prob
+// indices): a scratch int cleared to GH_IDX_FLAG_CLEAR that kernels atomicMin with the first
+// bad row, then read back after the kernel (a synchronisation) and reported naming
+// what[row] and its value.
+#define GH_IDX_FLAG_CLEAR 0x7f7f7f7f  // what cudaMemsetAsync(flag, 0x7f) leaves: above any row
+
+static inline int gh_idx_flag_alloc(const char *op, const kctx *ctx, int **flag) {
+    int st = gh_scratch_alloc(op, ctx, sizeof(int), (void **)flag);
+    if (st != GH_OK) return st;
+    cudaError_t e = cudaMemsetAsync(*flag, 0x7f, sizeof(int), gh_stream(ctx));
+    if (e != cudaSuccess) {
+        gh_scratch_free(ctx, *flag);
+        return gh_fail(GH_ECUDA, "%s:%d: %s: clearing the index flag failed: %s", __FILE__,
+                       __LINE__, op, cudaGetErrorString(e));
+    }
+    return GH_OK;
+}
+
+// Reads the flag (synchronising the stream), frees it and names the first bad row; st is the
+// launch status, returned as it is when it already failed.
+static inline int gh_idx_flag_report(const char *op, const kctx *ctx, int *flag, const int *idx,
+                                     const char *what, int k, int st) {
+    cudaStream_t s = gh_stream(ctx);
+    int bad = GH_IDX_FLAG_CLEAR;
+    cudaError_t e = st == GH_OK ? cudaMemcpyAsync(&bad, flag, sizeof bad, cudaMemcpyDeviceToHost, s)
+                                : cudaSuccess;
+    gh_scratch_free(ctx, flag);
+    if (st != GH_OK) return st;
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    if (e != cudaSuccess)
+        return gh_fail(GH_ECUDA, "%s:%d: %s: reading the index flag failed: %s", __FILE__,
+                       __LINE__, op, cudaGetErrorString(e));
+    if (bad == GH_IDX_FLAG_CLEAR) return GH_OK;
+    int v = 0;
+    CUDA_CHECK(cudaMemcpy(&v, idx + bad, sizeof v, cudaMemcpyDeviceToHost));
+    return gh_fail(GH_EINVAL, "%s: %s[%d] = %d is outside [0, %d)", op, what, bad, v, k);
+}
+
+// In a kernel: records a bad index of `row` into ctx->flags when given, else the scratch flag.
+__device__ __forceinline__ void gh_idx_flag(kflags *flags, int *flag, int row, int v, int k,
+                                            uint64_t step) {
+    if (flags) gh_flag_label(flags, row, v, k, step);
+    else atomicMin(flag, row);
+}

@@ -11,7 +11,6 @@ namespace {
 
 #define SM_THREADS 256
 #define SM_WARPS (SM_THREADS / 32)
-#define FLAG_CLEAR 0x7f7f7f7f  // what cudaMemsetAsync(flag, 0x7f) leaves: larger than any row
 
 unsigned row_blocks(int rows) {
     size_t b = gh_ceil_div((size_t)rows, SM_WARPS);
@@ -119,36 +118,6 @@ int rows_check(const char *op, int rows, int cols) {
     return GH_OK;
 }
 
-// After the kernel: read the flag (this synchronises the stream), free it, and name the first
-// bad row and its label.
-int flag_report(const char *op, const kctx *ctx, int *flag, const int *labels, int k, int st) {
-    cudaStream_t s = gh_stream(ctx);
-    int bad = FLAG_CLEAR;
-    cudaError_t e = st == GH_OK ? cudaMemcpyAsync(&bad, flag, sizeof bad, cudaMemcpyDeviceToHost, s)
-                                : cudaSuccess;
-    gh_scratch_free(ctx, flag);
-    if (st != GH_OK) return st;
-    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
-    if (e != cudaSuccess)
-        return gh_fail(GH_ECUDA, "%s:%d: %s: reading the label flag failed: %s", __FILE__, __LINE__,
-                       op, cudaGetErrorString(e));
-    if (bad == FLAG_CLEAR) return GH_OK;
-    int lab = 0;
-    CUDA_CHECK(cudaMemcpy(&lab, labels + bad, sizeof lab, cudaMemcpyDeviceToHost));
-    return gh_fail(GH_EINVAL, "%s: labels[%d] = %d is outside [0, %d)", op, bad, lab, k);
-}
-
-int flag_alloc(const char *op, const kctx *ctx, int **flag) {
-    GH_TRY(gh_scratch_alloc(op, ctx, sizeof(int), (void **)flag));
-    cudaError_t e = cudaMemsetAsync(*flag, 0x7f, sizeof(int), gh_stream(ctx));
-    if (e != cudaSuccess) {
-        gh_scratch_free(ctx, *flag);
-        return gh_fail(GH_ECUDA, "%s:%d: %s: clearing the label flag failed: %s", __FILE__,
-                       __LINE__, op, cudaGetErrorString(e));
-    }
-    return GH_OK;
-}
-
 int launch_status(const char *kernel) {
     LAUNCH_CHECK(kernel);
     return GH_OK;
@@ -187,11 +156,11 @@ int xent_fwd_cuda(const kctx *ctx, int n, int k, const float *logits, const int 
     kflags *flags = ctx ? ctx->flags : NULL;
     uint64_t step = ctx ? ctx->step : 0;
     int *flag = NULL;
-    if (!flags) GH_TRY(flag_alloc("xent_fwd_cuda", ctx, &flag));
+    if (!flags) GH_TRY(gh_idx_flag_alloc("xent_fwd_cuda", ctx, &flag));
     xent_fwd_kernel<<<row_blocks(n), SM_THREADS, 0, gh_stream(ctx)>>>(
         n, k, logits, labels, smoothing, probs, losses, flag, flags, step);
     int st = launch_status("xent_fwd_kernel");
-    return flags ? st : flag_report("xent_fwd_cuda", ctx, flag, labels, k, st);
+    return flags ? st : gh_idx_flag_report("xent_fwd_cuda", ctx, flag, labels, "labels", k, st);
 }
 
 int xent_bwd_cuda(const kctx *ctx, int n, int k, const float *probs, const int *labels,
@@ -204,12 +173,12 @@ int xent_bwd_cuda(const kctx *ctx, int n, int k, const float *probs, const int *
     kflags *flags = ctx ? ctx->flags : NULL;
     uint64_t step = ctx ? ctx->step : 0;
     int *flag = NULL;
-    if (!flags) GH_TRY(flag_alloc("xent_bwd_cuda", ctx, &flag));
+    if (!flags) GH_TRY(gh_idx_flag_alloc("xent_bwd_cuda", ctx, &flag));
     size_t total = (size_t)n * k;
     xent_bwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
         n, k, probs, labels, smoothing, dloss, dlogits, flag, flags, step);
     int st = launch_status("xent_bwd_kernel");
-    return flags ? st : flag_report("xent_bwd_cuda", ctx, flag, labels, k, st);
+    return flags ? st : gh_idx_flag_report("xent_bwd_cuda", ctx, flag, labels, "labels", k, st);
 }
 
 }  // extern "C"
