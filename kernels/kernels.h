@@ -224,6 +224,58 @@ GH_KERNEL3(droppath_bwd, int n, size_t per, float p, uint64_t seed, const float 
 GH_KERNEL3(softmax_fwd, int rows, int cols, const float *x, float *y);
 GH_KERNEL3(softmax_bwd, int rows, int cols, const float *y, const float *dy, float *dx);
 
+// ---- controller ops: activations, LSTM cell, embedding, sampling, log-prob and entropy ---------
+// (the RNN controllers of ENAS and NASNet-RL: Pham et al. 2018, Zoph et al. 2018)
+// sigmoid: y = 1 / (1 + exp(-x)); backward from the output: dx += dy * y * (1 - y).
+GH_KERNEL3(sigmoid_fwd, size_t n, const float *x, float *y);
+GH_KERNEL3(sigmoid_bwd, size_t n, const float *y, const float *dy, float *dx);
+// tanh: y = tanh(x); backward from the output: dx += dy * (1 - y^2).
+GH_KERNEL3(tanh_fwd, size_t n, const float *x, float *y);
+GH_KERNEL3(tanh_bwd, size_t n, const float *y, const float *dy, float *dx);
+
+// LSTM cell, pointwise part (Hochreiter & Schmidhuber 1997, the torch.nn.LSTMCell form):
+// gates [batch, 4*hidden] are the pre-activations x W_x^T + h W_h^T + b in the order i, f, g, o
+// (computed by the linear op); c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g),
+// h = sigmoid(o) * tanh(c). c_prev, c, h are [batch, hidden]. cache [batch, 5*hidden] receives
+// the activated gates and tanh(c) for backward (NULL: not kept, inference).
+#define GH_LSTM_CACHE 5   // cache floats per (row, unit)
+GH_KERNEL3(lstm_cell_fwd, int batch, int hidden, const float *gates, const float *c_prev,
+           float *c, float *h, float *cache);
+// dgates += d/dgates and dc_prev += d/dc_prev of <dc, c> + <dh, h>; dc or dh NULL counts as
+// zero (the caller's gradient of that output is absent), dgates or dc_prev NULL: not wanted.
+GH_KERNEL3(lstm_cell_bwd, int batch, int hidden, const float *c_prev, const float *cache,
+           const float *dc, const float *dh, float *dgates, float *dc_prev);
+
+// Embedding lookup: y[i, :] = table[idx[i], :] for i < n; table [vocab, dim], idx int [n]
+// (backend memory). Backward: dtable[idx[i], :] += dy[i, :], in increasing i on the host and,
+// when ctx->deterministic, on CUDA too (no float atomics: bit-identical to _ref). An index
+// outside [0, vocab) is GH_EINVAL on the host before anything is written; _cuda records it in
+// ctx->flags as xent does its labels (the row becomes NaN, its gradient is skipped), or without
+// flags reads a flag back after the kernel.
+GH_KERNEL3(embedding_fwd, int n, int vocab, int dim, const int *idx, const float *table,
+           float *y);
+GH_KERNEL3(embedding_bwd, int n, int vocab, int dim, const int *idx, const float *dy,
+           float *dtable);
+
+// Controller logits: z = tanh_c * tanh(x / temperature) when tanh_c > 0, else x / temperature
+// (ENAS's temperature and tanh constant; temperature > 0).
+// categorical_sample draws idx[r] from softmax(z[r, :]) with the uniform u = gh_uniform(seed, r)
+// (a pure function of seed and row, so every backend draws the same): the first j whose
+// cumulative sum of exp(z - max) exceeds u * total, all in double (bit-identical indices across
+// _ref, _cpu and _cuda up to a last-ulp difference of exp/tanh right at a boundary). logp[r]
+// and ent[r] (each may be NULL) receive log softmax(z)[idx] and the row's entropy; these are
+// not differentiable: the tape uses logprob_entropy on the scaled logits instead.
+GH_KERNEL3(categorical_sample, int rows, int cols, const float *logits, float temperature,
+           float tanh_c, uint64_t seed, int *idx, float *logp, float *ent);
+// logp[r] = log softmax(x[r, :])[idx[r]], ent[r] = -sum_j p_j log p_j (either output may be
+// NULL; idx may be NULL when logp is). Backward: dx_j += dlogp[r] (onehot_j - p_j)
+// - dent[r] p_j (log p_j + ent[r]); dlogp or dent NULL counts as zero. idx as for embedding
+// (outside [0, cols): GH_EINVAL on the host; on CUDA flagged, the row's logp NaN).
+GH_KERNEL3(logprob_entropy_fwd, int rows, int cols, const float *x, const int *idx, float *logp,
+           float *ent);
+GH_KERNEL3(logprob_entropy_bwd, int rows, int cols, const float *x, const int *idx,
+           const float *dlogp, const float *dent, float *dx);
+
 // ---- softmax cross-entropy with label smoothing ------------------------------------------------
 // target = (1-smoothing)*onehot(label) + smoothing/k. losses[i] = -sum_j target_j log p_ij.
 // probs [n, k] is kept for backward. labels: int [n] in [0, k) (device memory for _cuda);

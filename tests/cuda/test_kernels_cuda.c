@@ -922,6 +922,152 @@ static void test_softmax(gh_rng *rng) {
     }
 }
 
+// ---- controller ops: sigmoid, tanh, LSTM cell, embedding, sampling, log-prob and entropy --------
+
+static int *di_up(const int *h, int n) {
+    void *d = NULL;
+    must(gh_cuda_malloc(&d, sizeof(int) * (size_t)n), "gh_cuda_malloc");
+    must(gh_cuda_memcpy_h2d(d, h, sizeof(int) * (size_t)n), "ints h2d");
+    return (int *)d;
+}
+
+static void test_controller(gh_rng *rng) {
+    kctx ctx = {0}, det = {.deterministic = 1};
+    char what[128];
+    // sigmoid and tanh, odd length (the scalar tail after the float4 body)
+    {
+        const size_t n = 100003;
+        float *x = h_rand(rng, n, -6, 6), *dy = h_rand(rng, n, -1, 1), *d0 = h_rand(rng, n, -1, 1);
+        float *d_x = d_up(x, n), *d_y = d_alloc(n), *d_dy = d_up(dy, n), *d_dx = d_alloc(n);
+        for (int t = 0; t < 2; t++) {
+            float *ry = h_alloc(n), *rdx = h_dup(d0, n);
+            CHECK_OK((t ? tanh_fwd_ref : sigmoid_fwd_ref)(&REF, n, x, ry));
+            CHECK_OK((t ? tanh_bwd_ref : sigmoid_bwd_ref)(&REF, n, ry, dy, rdx));
+            d_set(d_dx, d0, n);
+            CHECK_OK((t ? tanh_fwd_cuda : sigmoid_fwd_cuda)(&ctx, n, d_x, d_y));
+            CHECK_OK((t ? tanh_bwd_cuda : sigmoid_bwd_cuda)(&ctx, n, d_y, d_dy, d_dx));
+            float *y = d_down(d_y, n), *dx = d_down(d_dx, n);
+            CLOSE(t ? "tanh fwd" : "sigmoid fwd", y, ry, n, 2);
+            CLOSE(t ? "tanh bwd" : "sigmoid bwd", dx, rdx, n, 4);
+            free(ry); free(rdx); free(y); free(dx);
+        }
+        free(x); free(dy); free(d0);
+        d_free(d_x); d_free(d_y); d_free(d_dy); d_free(d_dx);
+    }
+    // LSTM cell on the controller's shapes and an odd one
+    const int lshape[3][2] = {{1, 64}, {32, 100}, {5, 37}};
+    for (int s = 0; s < 3; s++) {
+        const int b = lshape[s][0], hd = lshape[s][1];
+        const size_t nh = (size_t)b * hd, ng = 4 * nh, nc = GH_LSTM_CACHE * nh;
+        float *g = h_rand(rng, ng, -3, 3), *cp = h_rand(rng, nh, -2, 2);
+        float *dc = h_rand(rng, nh, -1, 1), *dh = h_rand(rng, nh, -1, 1);
+        float *dg0 = h_rand(rng, ng, -1, 1), *dcp0 = h_rand(rng, nh, -1, 1);
+        float *rc = h_alloc(nh), *rh = h_alloc(nh), *rk = h_alloc(nc);
+        float *rdg = h_dup(dg0, ng), *rdcp = h_dup(dcp0, nh);
+        CHECK_OK(lstm_cell_fwd_ref(&REF, b, hd, g, cp, rc, rh, rk));
+        CHECK_OK(lstm_cell_bwd_ref(&REF, b, hd, cp, rk, dc, dh, rdg, rdcp));
+        float *d_g = d_up(g, ng), *d_cp = d_up(cp, nh), *d_c = d_alloc(nh), *d_h = d_alloc(nh);
+        float *d_k = d_alloc(nc), *d_rk = d_up(rk, nc), *d_dc = d_up(dc, nh), *d_dh = d_up(dh, nh);
+        float *d_dg = d_up(dg0, ng), *d_dcp = d_up(dcp0, nh);
+        CHECK_OK(lstm_cell_fwd_cuda(&ctx, b, hd, d_g, d_cp, d_c, d_h, d_k));
+        CHECK_OK(lstm_cell_bwd_cuda(&ctx, b, hd, d_cp, d_rk, d_dc, d_dh, d_dg, d_dcp));
+        float *c = d_down(d_c, nh), *h = d_down(d_h, nh), *k = d_down(d_k, nc);
+        float *dg = d_down(d_dg, ng), *dcp = d_down(d_dcp, nh);
+        snprintf(what, sizeof what, "lstm b%d h%d fwd c", b, hd);
+        CLOSE(what, c, rc, nh, 4);
+        snprintf(what, sizeof what, "lstm b%d h%d fwd h", b, hd);
+        CLOSE(what, h, rh, nh, 4);
+        CLOSE("lstm fwd cache", k, rk, nc, 4);
+        snprintf(what, sizeof what, "lstm b%d h%d bwd dgates", b, hd);
+        CLOSE(what, dg, rdg, ng, 8);
+        CLOSE("lstm bwd dc_prev", dcp, rdcp, nh, 8);
+        free(g); free(cp); free(dc); free(dh); free(dg0); free(dcp0); free(rc); free(rh); free(rk);
+        free(rdg); free(rdcp); free(c); free(h); free(k); free(dg); free(dcp);
+        d_free(d_g); d_free(d_cp); d_free(d_c); d_free(d_h); d_free(d_k); d_free(d_rk);
+        d_free(d_dc); d_free(d_dh); d_free(d_dg); d_free(d_dcp);
+    }
+    // embedding: gather exact; scatter-add exact in deterministic mode, close with atomics
+    {
+        const int n = 97, vocab = 11, dim = 100;
+        const size_t nt = (size_t)vocab * dim, ny = (size_t)n * dim;
+        int *idx = (int *)malloc(sizeof(int) * n);
+        for (int i = 0; i < n; i++) idx[i] = (int)gh_rng_below(rng, (uint64_t)vocab);
+        float *tab = h_rand(rng, nt, -1, 1), *dy = h_rand(rng, ny, -1, 1), *dt0 = h_rand(rng, nt, -1, 1);
+        float *ry = h_alloc(ny), *rdt = h_dup(dt0, nt);
+        CHECK_OK(embedding_fwd_ref(&REF, n, vocab, dim, idx, tab, ry));
+        CHECK_OK(embedding_bwd_ref(&REF, n, vocab, dim, idx, dy, rdt));
+        int *d_idx = di_up(idx, n);
+        float *d_tab = d_up(tab, nt), *d_y = d_alloc(ny), *d_dy = d_up(dy, ny), *d_dt = d_up(dt0, nt);
+        CHECK_OK(embedding_fwd_cuda(&ctx, n, vocab, dim, d_idx, d_tab, d_y));
+        float *y = d_down(d_y, ny);
+        EXACT("embedding fwd", y, ry, ny);
+        CHECK_OK(embedding_bwd_cuda(&det, n, vocab, dim, d_idx, d_dy, d_dt));
+        float *dt = d_down(d_dt, nt);
+        EXACT("embedding bwd deterministic = ref", dt, rdt, nt);
+        d_set(d_dt, dt0, nt);
+        CHECK_OK(embedding_bwd_cuda(&ctx, n, vocab, dim, d_idx, d_dy, d_dt));
+        float *dta = d_down(d_dt, nt);
+        CLOSE("embedding bwd atomics", dta, rdt, nt, n);
+        idx[5] = vocab;   // out of range: GH_EINVAL naming the row
+        must(gh_cuda_memcpy_h2d(d_idx, idx, sizeof(int) * n), "ints h2d");
+        CHECK(embedding_fwd_cuda(&ctx, n, vocab, dim, d_idx, d_tab, d_y) == GH_EINVAL);
+        CHECK_MSG(strstr(gh_error_get(), "idx[5] = 11") != NULL, "message: %s", gh_error_get());
+        CHECK(embedding_bwd_cuda(&det, n, vocab, dim, d_idx, d_dy, d_dt) == GH_EINVAL);
+        CHECK(embedding_bwd_cuda(&ctx, n, vocab, dim, d_idx, d_dy, d_dt) == GH_EINVAL);
+        CHECK_OK(gh_cuda_sync());
+        free(idx); free(tab); free(dy); free(dt0); free(ry); free(rdt); free(y); free(dt); free(dta);
+        d_free(d_idx); d_free(d_tab); d_free(d_y); d_free(d_dy); d_free(d_dt);
+    }
+    // sampling (the same indices as the host) and log-prob / entropy with gradients
+    const int cshape[3][2] = {{1, 5}, {33, 7}, {4096, 12}};
+    for (int s = 0; s < 3; s++) {
+        const int rows = cshape[s][0], cols = cshape[s][1];
+        const size_t m = (size_t)rows * cols;
+        const float temp = s == 1 ? 5.0f : 1.3f, tc = s == 0 ? 0.0f : 2.5f;
+        float *x = h_rand(rng, m, -4, 4), *rlp = h_alloc(rows), *ren = h_alloc(rows);
+        int *ridx = (int *)malloc(sizeof(int) * rows), *gidx = (int *)malloc(sizeof(int) * rows);
+        CHECK_OK(categorical_sample_ref(&REF, rows, cols, x, temp, tc, 77, ridx, rlp, ren));
+        float *d_x = d_up(x, m), *d_lp = d_alloc(rows), *d_en = d_alloc(rows);
+        int *d_idx = di_up(ridx, rows);
+        must(gh_cuda_memset0(d_idx, sizeof(int) * rows), "memset");
+        CHECK_OK(categorical_sample_cuda(&ctx, rows, cols, d_x, temp, tc, 77, d_idx, d_lp, d_en));
+        must(gh_cuda_sync(), "gh_cuda_sync");
+        must(gh_cuda_memcpy_d2h(gidx, d_idx, sizeof(int) * rows), "ints d2h");
+        int differ = 0;
+        for (int r = 0; r < rows; r++) differ += gidx[r] != ridx[r];
+        CHECK_MSG(differ == 0, "sample %dx%d: %d of %d indices differ from _ref", rows, cols,
+                  differ, rows);
+        if (differ == 0) printf("  ok   sample %dx%d T %g C %g: the same %d indices as _ref\n",
+                                rows, cols, (double)temp, (double)tc, rows);
+        float *lp = d_down(d_lp, rows), *en = d_down(d_en, rows);
+        CLOSE("sample logp", lp, rlp, rows, cols);
+        CLOSE("sample entropy", en, ren, rows, cols);
+        float *dlp = h_rand(rng, rows, -1, 1), *de = h_rand(rng, rows, -1, 1), *dx0 = h_rand(rng, m, -1, 1);
+        float *rdx = h_dup(dx0, m);
+        CHECK_OK(logprob_entropy_fwd_ref(&REF, rows, cols, x, ridx, rlp, ren));
+        CHECK_OK(logprob_entropy_bwd_ref(&REF, rows, cols, x, ridx, dlp, de, rdx));
+        float *d_dlp = d_up(dlp, rows), *d_de = d_up(de, rows), *d_dx = d_up(dx0, m);
+        CHECK_OK(logprob_entropy_fwd_cuda(&ctx, rows, cols, d_x, d_idx, d_lp, d_en));
+        CHECK_OK(logprob_entropy_bwd_cuda(&ctx, rows, cols, d_x, d_idx, d_dlp, d_de, d_dx));
+        float *lp2 = d_down(d_lp, rows), *en2 = d_down(d_en, rows), *dx = d_down(d_dx, m);
+        snprintf(what, sizeof what, "logprob %dx%d fwd", rows, cols);
+        CLOSE(what, lp2, rlp, rows, cols * 4.0);
+        CLOSE("entropy fwd", en2, ren, rows, cols * 4.0);
+        snprintf(what, sizeof what, "logprob/entropy %dx%d bwd", rows, cols);
+        CLOSE(what, dx, rdx, m, cols * 4.0);
+        ridx[rows - 1] = cols;   // out of range
+        must(gh_cuda_memcpy_h2d(d_idx, ridx, sizeof(int) * rows), "ints h2d");
+        CHECK(logprob_entropy_fwd_cuda(&ctx, rows, cols, d_x, d_idx, d_lp, NULL) == GH_EINVAL);
+        CHECK_MSG(strstr(gh_error_get(), "idx[") != NULL, "message: %s", gh_error_get());
+        CHECK(logprob_entropy_bwd_cuda(&ctx, rows, cols, d_x, d_idx, d_dlp, NULL, d_dx) == GH_EINVAL);
+        CHECK_OK(gh_cuda_sync());
+        free(x); free(rlp); free(ren); free(ridx); free(gidx); free(lp); free(en); free(dlp);
+        free(de); free(dx0); free(rdx); free(lp2); free(en2); free(dx);
+        d_free(d_x); d_free(d_lp); d_free(d_en); d_free(d_idx); d_free(d_dlp); d_free(d_de);
+        d_free(d_dx);
+    }
+}
+
 // ---- device scalars, metrics, deferred flags, workspaces and the stream helpers -----------------
 
 static double *dd_alloc(size_t n) { return (double *)d_alloc(2 * n); }
@@ -1162,6 +1308,7 @@ int main(void) {
     test_optim(&rng);
     test_concat(&rng);
     test_softmax(&rng);
+    test_controller(&rng);
     test_scalars(&rng);
     test_workspaces(&rng);
     test_streams();

@@ -108,6 +108,34 @@ int main(void) {
     CHECK_EINVAL("xent_bwd_cpu", xent_bwd_cpu(NULL, 4, 6, buf, labels, 1.5f, &dl1, out));
     CHECK_EINVAL("xent_bwd_ref", xent_bwd_ref(NULL, 4, 6, buf, (int[]){0, 1, 2, 3}, 0.1f, NULL, out));
 
+    // controller ops: sizes, bad indices (nothing written), temperature and tanh constant
+    CHECK_EINVAL("lstm_cell_fwd_cpu", lstm_cell_fwd_cpu(NULL, 0, 4, buf, buf, out, out, NULL));
+    CHECK_EINVAL("lstm_cell_bwd_ref", lstm_cell_bwd_ref(NULL, 2, -3, buf, buf, buf, buf, out, out));
+    CHECK_EINVAL("lstm_cell_fwd_ref", lstm_cell_fwd_ref(NULL, 2, 4, NULL, buf, out, out, NULL));
+    const int eidx[4] = {0, 2, 7, 1};
+    for (int i = 0; i < 16; i++) out[i] = 42.0f;
+    CHECK_EINVAL("embedding_fwd_cpu", embedding_fwd_cpu(NULL, 4, 5, 4, eidx, buf, out));
+    CHECK(strstr(gh_error_get(), "idx[2] = 7") != NULL);
+    untouched = 1;
+    for (int i = 0; i < 16; i++) untouched &= out[i] == 42.0f;
+    CHECK_MSG(untouched, "embedding_fwd_cpu wrote rows before rejecting an index");
+    CHECK_EINVAL("embedding_bwd_ref", embedding_bwd_ref(NULL, 4, 5, 4, eidx, buf, out));
+    untouched = 1;
+    for (int i = 0; i < 16; i++) untouched &= out[i] == 42.0f;
+    CHECK_MSG(untouched, "embedding_bwd_ref added rows before rejecting an index");
+    CHECK_EINVAL("embedding_fwd_ref", embedding_fwd_ref(NULL, 4, 0, 4, eidx, buf, out));
+    CHECK_EINVAL("embedding_bwd_cpu", embedding_bwd_cpu(NULL, 4, 8, 4, NULL, buf, out));
+    int sidx[4];
+    CHECK_EINVAL("categorical_sample_cpu", categorical_sample_cpu(NULL, 4, 3, buf, 0.0f, 0.0f, 1, sidx, NULL, NULL));
+    CHECK(strstr(gh_error_get(), "temperature") != NULL);
+    CHECK_EINVAL("categorical_sample_ref", categorical_sample_ref(NULL, 4, 3, buf, 1.0f, -2.5f, 1, sidx, NULL, NULL));
+    CHECK(strstr(gh_error_get(), "tanh constant") != NULL);
+    CHECK_EINVAL("categorical_sample_ref", categorical_sample_ref(NULL, 4, 0, buf, 1.0f, 0.0f, 1, sidx, NULL, NULL));
+    CHECK_EINVAL("logprob_entropy_fwd_cpu", logprob_entropy_fwd_cpu(NULL, 4, 3, buf, (int[]){0, 1, 3, 2}, out, NULL));
+    CHECK(strstr(gh_error_get(), "idx[2] = 3") != NULL);
+    CHECK_EINVAL("logprob_entropy_bwd_ref", logprob_entropy_bwd_ref(NULL, 4, 3, buf, (int[]){0, -1, 0, 0}, buf, NULL, out));
+    CHECK_OK(logprob_entropy_fwd_ref(NULL, 4, 3, buf, NULL, NULL, out));   // entropy alone: no idx
+
     // optimizers
     CHECK_EINVAL("sgd_step_cpu", sgd_step_cpu(NULL, 10, out, buf, NULL, 0.1f, 0.9f, 0.0f));
     CHECK_EINVAL("adam_step_ref", adam_step_ref(NULL, 10, out, buf, out, out, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0));

@@ -258,6 +258,87 @@ static void exact_misc(gh_rng *rng) {
     free(x); free(dy); free(y); free(want); free(dx); free(dxw); free(lw); free(lb); free(ly); free(lwant);
 }
 
+// ---- embedding: small integers gathered and scatter-added; the sampler on exact rows ----------
+
+static void exact_embedding(gh_rng *rng) {
+    enum { N = 9, V = 4, D = 3 };
+    const int idx[N] = {3, 1, 3, 0, 3, 1, 2, 2, 3};
+    float *tab = kt_rand_int(rng, V * D, -9, 9), *dy = kt_rand_int(rng, N * D, -9, 9);
+    float *d0 = kt_rand_int(rng, V * D, -9, 9);
+    float ywant[N * D], dwant[V * D], y[N * D];
+    for (int i = 0; i < N; i++)
+        for (int d = 0; d < D; d++) ywant[i * D + d] = tab[idx[i] * D + d];
+    for (int v = 0; v < V; v++)
+        for (int d = 0; d < D; d++) {
+            int64_t acc = (int64_t)d0[v * D + d];
+            for (int i = 0; i < N; i++)
+                if (idx[i] == v) acc += (int64_t)dy[i * D + d];
+            dwant[v * D + d] = (float)acc;
+        }
+    for (int cpu = 0; cpu < 2; cpu++) {
+        float *dt = kt_dup(d0, V * D);
+        CHECK_OK((cpu ? embedding_fwd_cpu : embedding_fwd_ref)(NULL, N, V, D, idx, tab, y));
+        CHECK_OK((cpu ? embedding_bwd_cpu : embedding_bwd_ref)(NULL, N, V, D, idx, dy, dt));
+        KT_EQUAL(cpu ? "cpu embedding gather" : "ref embedding gather", y, ywant, N * D);
+        KT_EQUAL(cpu ? "cpu embedding scatter-add" : "ref embedding scatter-add", dt, dwant, V * D);
+        free(dt);
+    }
+    free(tab); free(dy); free(d0);
+}
+
+// Rows whose cumulative sums are exact: k equal logits give the index floor(k u), logp -log k and
+// entropy log k; a row with one finite logit always gives that one. Then the frequencies of one
+// row drawn 60000 times against its probabilities (within 5 standard deviations).
+static void exact_sampler(void) {
+    enum { R = 257, K = 4 };
+    float x[R * K], lp[R], en[R];
+    int idx[R];
+    for (int i = 0; i < R * K; i++) x[i] = 0.7f;
+    for (int cpu = 0; cpu < 2; cpu++)
+        for (int tc = 0; tc < 2; tc++) {
+            int (*fn)(const kctx *, int, int, const float *, float, float, uint64_t, int *, float *,
+                      float *) = cpu ? categorical_sample_cpu : categorical_sample_ref;
+            CHECK_OK(fn(NULL, R, K, x, 1.5f, tc ? 2.5f : 0.0f, 99, idx, lp, en));
+            int bad = 0;
+            for (int r = 0; r < R; r++) {
+                int want = (int)(gh_uniform(99, (uint64_t)r) * K);   // exact: K u has 24 bits
+                bad += idx[r] != want || lp[r] != (float)-log(K) || en[r] != (float)log(K);
+            }
+            CHECK_MSG(bad == 0, "%s sampler, tanh_c %d: %d of %d rows differ from floor(4u)",
+                      cpu ? "cpu" : "ref", tc, bad, R);
+        }
+    float one[5] = {-INFINITY, -INFINITY, 3.0f, -INFINITY, -INFINITY};
+    int hits = 0;
+    for (uint64_t seed = 0; seed < 50; seed++) {
+        CHECK_OK(categorical_sample_ref(NULL, 1, 5, one, 1.0f, 0.0f, seed, idx, lp, NULL));
+        hits += idx[0] == 2 && lp[0] == 0.0f;
+    }
+    CHECK_MSG(hits == 50, "a row with one finite logit gave it %d of 50 times", hits);
+
+    enum { M = 60000, C = 5 };
+    const float row[C] = {0.5f, -1.0f, 2.0f, 0.0f, 1.2f};
+    const float T = 2.0f, TC = 1.5f;
+    float *xs = kt_alloc((size_t)M * C);
+    int *ids = (int *)malloc(sizeof(int) * M);
+    for (int r = 0; r < M; r++) memcpy(xs + (size_t)r * C, row, sizeof row);
+    CHECK_OK(categorical_sample_cpu(NULL, M, C, xs, T, TC, 2026, ids, NULL, NULL));
+    double z[C], mx = -1e30, sum = 0.0;
+    for (int j = 0; j < C; j++) {
+        z[j] = TC * tanh(row[j] / (double)T);
+        mx = z[j] > mx ? z[j] : mx;
+    }
+    for (int j = 0; j < C; j++) sum += exp(z[j] - mx);
+    int cnt[C] = {0};
+    for (int r = 0; r < M; r++) cnt[ids[r]]++;
+    for (int j = 0; j < C; j++) {
+        double p = exp(z[j] - mx) / sum, sd = sqrt(M * p * (1 - p));
+        CHECK_MSG(fabs(cnt[j] - M * p) <= 5 * sd, "choice %d drawn %d times of %d, expected %.0f +- %.0f",
+                  j, cnt[j], M, M * p, sd);
+        printf("  sampler choice %d: %6d draws, expected %8.1f (p %.4f)\n", j, cnt[j], M * p, p);
+    }
+    free(xs); free(ids);
+}
+
 int main(void) {
     gh_rng rng;
     gh_rng_seed(&rng, 11, GH_STREAM_INIT);
@@ -281,5 +362,7 @@ int main(void) {
     exact_pool(&rng, 2, 3, 9, 7, 3, 3, 2, 1);
     exact_pool(&rng, 2, 3, 8, 8, 2, 2, 2, 0);
     exact_misc(&rng);
+    exact_embedding(&rng);
+    exact_sampler();
     return check_done("test_kernels_exact");
 }

@@ -368,6 +368,137 @@ static void test_softmax_xent(gh_rng *rng, int rows, int cols, float smoothing) 
     free(x); free(y_r); free(y_c); free(dy); free(d_r); free(d_c); free(lab); free(l_r); free(l_c);
 }
 
+// ---- controller ops: sigmoid, tanh, LSTM cell, embedding, sampling, log-prob and entropy ----
+
+static void test_activations(gh_rng *rng, size_t n) {
+    float *x = kt_rand(rng, n, -6, 6), *y_r = kt_alloc(n), *y_c = kt_alloc(n);
+    float *dy = kt_rand(rng, n, -1, 1), *d0 = kt_rand(rng, n, -1, 1);
+    x[0] = -100.0f;   // saturation: exp(100) overflows in float, 1/(1+inf) must be 0
+    x[1] = 100.0f;
+    for (int t = 0; t < 2; t++) {
+        const char *nm = t ? "tanh" : "sigmoid";
+        char what[64];
+        float *d_r = kt_dup(d0, n), *d_c = kt_dup(d0, n);
+        CHECK_OK((t ? tanh_fwd_ref : sigmoid_fwd_ref)(NULL, n, x, y_r));
+        CHECK_OK((t ? tanh_fwd_cpu : sigmoid_fwd_cpu)(NULL, n, x, y_c));
+        snprintf(what, sizeof what, "%s fwd n%zu", nm, n);
+        KT_CLOSE(what, y_c, y_r, n, 1);
+        CHECK_OK((t ? tanh_bwd_ref : sigmoid_bwd_ref)(NULL, n, y_r, dy, d_r));
+        CHECK_OK((t ? tanh_bwd_cpu : sigmoid_bwd_cpu)(NULL, n, y_r, dy, d_c));
+        snprintf(what, sizeof what, "%s bwd n%zu", nm, n);
+        KT_CLOSE(what, d_c, d_r, n, 2);
+        free(d_r); free(d_c);
+    }
+    free(x); free(y_r); free(y_c); free(dy); free(d0);
+}
+
+static void test_lstm(gh_rng *rng, int batch, int hidden) {
+    size_t nh = (size_t)batch * hidden, ng = 4 * nh, nc = GH_LSTM_CACHE * nh;
+    float *g = kt_rand(rng, ng, -3, 3), *cp = kt_rand(rng, nh, -2, 2);
+    float *c_r = kt_alloc(nh), *h_r = kt_alloc(nh), *k_r = kt_alloc(nc);
+    float *c_c = kt_alloc(nh), *h_c = kt_alloc(nh), *k_c = kt_alloc(nc);
+    char what[96];
+    CHECK_OK(lstm_cell_fwd_ref(NULL, batch, hidden, g, cp, c_r, h_r, k_r));
+    memset(k_c, 0xff, nc * sizeof(float));   // NaN: every cache entry must be written
+    CHECK_OK(lstm_cell_fwd_cpu(NULL, batch, hidden, g, cp, c_c, h_c, k_c));
+    snprintf(what, sizeof what, "lstm fwd c b%d h%d", batch, hidden);
+    KT_CLOSE(what, c_c, c_r, nh, 4);
+    snprintf(what, sizeof what, "lstm fwd h b%d h%d", batch, hidden);
+    KT_CLOSE(what, h_c, h_r, nh, 4);
+    KT_CLOSE("lstm fwd cache", k_c, k_r, nc, 4);
+    float *h_nc = kt_alloc(nh);
+    CHECK_OK(lstm_cell_fwd_cpu(NULL, batch, hidden, g, cp, c_c, h_nc, NULL));
+    KT_EQUAL("lstm fwd without cache", h_nc, h_c, nh);
+    float *dc = kt_rand(rng, nh, -1, 1), *dh = kt_rand(rng, nh, -1, 1);
+    float *dg0 = kt_rand(rng, ng, -1, 1), *dcp0 = kt_rand(rng, nh, -1, 1);
+    // both output gradients, then dc alone, then dh alone (the other NULL)
+    for (int m = 3; m >= 1; m--) {
+        float *dg_r = kt_dup(dg0, ng), *dg_c = kt_dup(dg0, ng);
+        float *dcp_r = kt_dup(dcp0, nh), *dcp_c = kt_dup(dcp0, nh);
+        const float *a = m & 1 ? dc : NULL, *b = m & 2 ? dh : NULL;
+        CHECK_OK(lstm_cell_bwd_ref(NULL, batch, hidden, cp, k_r, a, b, dg_r, dcp_r));
+        CHECK_OK(lstm_cell_bwd_cpu(NULL, batch, hidden, cp, k_r, a, b, dg_c, dcp_c));
+        snprintf(what, sizeof what, "lstm bwd dgates b%d h%d [%s%s]", batch, hidden,
+                 a ? "dc" : "", b ? "dh" : "");
+        KT_CLOSE(what, dg_c, dg_r, ng, 8);
+        KT_CLOSE("lstm bwd dc_prev", dcp_c, dcp_r, nh, 8);
+        free(dg_r); free(dg_c); free(dcp_r); free(dcp_c);
+    }
+    float *dg_c = kt_dup(dg0, ng);
+    CHECK_OK(lstm_cell_bwd_cpu(NULL, batch, hidden, cp, k_r, dc, dh, dg_c, NULL));
+    float *dcp_r = kt_dup(dcp0, nh);
+    CHECK_OK(lstm_cell_bwd_ref(NULL, batch, hidden, cp, k_r, dc, dh, NULL, dcp_r));
+    float *dg_r = kt_dup(dg0, ng);
+    CHECK_OK(lstm_cell_bwd_ref(NULL, batch, hidden, cp, k_r, dc, dh, dg_r, NULL));
+    KT_CLOSE("lstm bwd dgates alone", dg_c, dg_r, ng, 8);
+    free(dg_c); free(dcp_r); free(dg_r);
+    free(g); free(cp); free(c_r); free(h_r); free(k_r); free(c_c); free(h_c); free(k_c);
+    free(h_nc); free(dc); free(dh); free(dg0); free(dcp0);
+}
+
+static void test_embedding(gh_rng *rng, int n, int vocab, int dim) {
+    size_t nt = (size_t)vocab * dim, ny = (size_t)n * dim;
+    int *idx = (int *)malloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++) idx[i] = (int)gh_rng_below(rng, (uint64_t)vocab);
+    idx[n - 1] = idx[0];   // a repeated row: two contributions into one table row
+    float *tab = kt_rand(rng, nt, -1, 1), *y_r = kt_alloc(ny), *y_c = kt_alloc(ny);
+    float *dy = kt_rand(rng, ny, -1, 1), *dt_r = kt_rand(rng, nt, -1, 1), *dt_c = kt_dup(dt_r, nt);
+    char what[96];
+    CHECK_OK(embedding_fwd_ref(NULL, n, vocab, dim, idx, tab, y_r));
+    CHECK_OK(embedding_fwd_cpu(NULL, n, vocab, dim, idx, tab, y_c));
+    snprintf(what, sizeof what, "embedding fwd n%d v%d d%d", n, vocab, dim);
+    KT_EQUAL(what, y_c, y_r, ny);
+    CHECK_OK(embedding_bwd_ref(NULL, n, vocab, dim, idx, dy, dt_r));
+    CHECK_OK(embedding_bwd_cpu(NULL, n, vocab, dim, idx, dy, dt_c));
+    snprintf(what, sizeof what, "embedding bwd n%d v%d d%d (bit-equal)", n, vocab, dim);
+    KT_EQUAL(what, dt_c, dt_r, nt);
+    free(idx); free(tab); free(y_r); free(y_c); free(dy); free(dt_r); free(dt_c);
+}
+
+static void test_categorical(gh_rng *rng, int rows, int cols, float temperature, float tanh_c) {
+    size_t nx = (size_t)rows * cols;
+    float *x = kt_rand(rng, nx, -4, 4);
+    int *i_r = (int *)malloc(sizeof(int) * rows), *i_c = (int *)malloc(sizeof(int) * rows);
+    float *lp_r = kt_alloc(rows), *lp_c = kt_alloc(rows), *e_r = kt_alloc(rows), *e_c = kt_alloc(rows);
+    char what[96];
+    CHECK_OK(categorical_sample_ref(NULL, rows, cols, x, temperature, tanh_c, 1234, i_r, lp_r, e_r));
+    CHECK_OK(categorical_sample_cpu(NULL, rows, cols, x, temperature, tanh_c, 1234, i_c, lp_c, e_c));
+    int same = memcmp(i_r, i_c, sizeof(int) * rows) == 0;
+    CHECK_MSG(same, "categorical_sample %dx%d T %g C %g: _cpu indices differ from _ref", rows,
+              cols, (double)temperature, (double)tanh_c);
+    snprintf(what, sizeof what, "sample logp %dx%d T%g C%g", rows, cols, (double)temperature,
+             (double)tanh_c);
+    KT_EQUAL(what, lp_c, lp_r, rows);
+    KT_EQUAL("sample entropy", e_c, e_r, rows);
+    // log-prob and entropy of the sampled indices, on logits scaled as the sampler scales them
+    float *z = kt_alloc(nx);
+    for (size_t i = 0; i < nx; i++) {
+        double v = (double)x[i] / temperature;
+        z[i] = (float)(tanh_c > 0 ? tanh_c * tanh(v) : v);
+    }
+    CHECK_OK(logprob_entropy_fwd_ref(NULL, rows, cols, z, i_r, lp_c, e_c));
+    KT_CLOSE("sample logp = logprob of scaled logits", lp_r, lp_c, rows, cols * 4.0);
+    KT_CLOSE("sample entropy = entropy of scaled", e_r, e_c, rows, cols * 4.0);
+    CHECK_OK(logprob_entropy_fwd_cpu(NULL, rows, cols, z, i_r, lp_r, e_r));
+    snprintf(what, sizeof what, "logprob fwd %dx%d", rows, cols);
+    KT_CLOSE(what, lp_r, lp_c, rows, cols * 4.0);
+    KT_CLOSE("entropy fwd", e_r, e_c, rows, cols * 4.0);
+    float *dlp = kt_rand(rng, rows, -1, 1), *de = kt_rand(rng, rows, -1, 1);
+    float *d0 = kt_rand(rng, nx, -1, 1);
+    for (int m = 3; m >= 1; m--) {
+        float *d_r = kt_dup(d0, nx), *d_c = kt_dup(d0, nx);
+        const float *a = m & 1 ? dlp : NULL, *b = m & 2 ? de : NULL;
+        CHECK_OK(logprob_entropy_bwd_ref(NULL, rows, cols, z, i_r, a, b, d_r));
+        CHECK_OK(logprob_entropy_bwd_cpu(NULL, rows, cols, z, i_r, a, b, d_c));
+        snprintf(what, sizeof what, "logprob/entropy bwd %dx%d [%s%s]", rows, cols,
+                 a ? "dlogp" : "", b ? "dent" : "");
+        KT_CLOSE(what, d_c, d_r, nx, cols * 4.0);
+        free(d_r); free(d_c);
+    }
+    free(x); free(i_r); free(i_c); free(lp_r); free(lp_c); free(e_r); free(e_c); free(z);
+    free(dlp); free(de); free(d0);
+}
+
 static void test_optim(gh_rng *rng, size_t n) {
     float *p_r = kt_rand(rng, n, -1, 1), *p_c = kt_dup(p_r, n), *g = kt_rand(rng, n, -1, 1);
     float *m_r = kt_alloc(n), *m_c = kt_alloc(n), *v_r = kt_alloc(n), *v_c = kt_alloc(n);
@@ -420,6 +551,18 @@ static void run_all(gh_rng *rng) {
     test_softmax_xent(rng, 7, 10, 0.1f);
     test_softmax_xent(rng, 5, 3, 0.0f);
     test_optim(rng, 100003);
+    test_activations(rng, 1001);
+    test_activations(rng, 100003);
+    test_lstm(rng, 1, 64);       // the controller's shapes: batch 1 and 32, hidden 64 and 100
+    test_lstm(rng, 32, 100);
+    test_lstm(rng, 3, 7);
+    test_lstm(rng, 67, 129);     // above the OpenMP threshold
+    test_embedding(rng, 1, 5, 64);
+    test_embedding(rng, 32, 13, 100);
+    test_embedding(rng, 700, 37, 130);   // column blocks over the team
+    test_categorical(rng, 1, 5, 1.0f, 0.0f);
+    test_categorical(rng, 33, 7, 5.0f, 2.5f);   // ENAS: temperature 5, tanh constant 2.5
+    test_categorical(rng, 5000, 11, 1.3f, 1.1f);
 }
 
 int main(void) {

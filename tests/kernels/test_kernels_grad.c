@@ -534,6 +534,158 @@ static void grad_softmax_xent(gh_rng *rng, float smoothing) {
     free(x); free(r); free(y); free(dx); free(losses); free(s.x);
 }
 
+// ---- controller ops: sigmoid, tanh, LSTM cell, embedding, log-prob and entropy ---------------
+
+typedef struct {
+    int n, is_tanh;
+    double *x;
+    const float *r;
+} act_st;
+
+static double act_loss(const void *p) {
+    const act_st *s = p;
+    double l = 0.0;
+    for (int i = 0; i < s->n; i++)
+        l += (s->is_tanh ? tanh(s->x[i]) : 1.0 / (1.0 + exp(-s->x[i]))) * s->r[i];
+    return l;
+}
+
+static void grad_activations(gh_rng *rng) {
+    int n = 37;
+    float *x = kt_rand(rng, n, -4, 4), *r = kt_rand(rng, n, -1, 1), *y = kt_alloc(n);
+    for (int t = 0; t < 2; t++) {
+        float *dx = kt_alloc(n);
+        act_st s = {n, t, to_double(x, n), r};
+        CHECK_OK((t ? tanh_fwd_ref : sigmoid_fwd_ref)(NULL, n, x, y));
+        CHECK_OK((t ? tanh_bwd_ref : sigmoid_bwd_ref)(NULL, n, y, r, dx));
+        fd_check(t ? "tanh dx" : "sigmoid dx", s.x, n, dx, act_loss, &s);
+        free(dx); free(s.x);
+    }
+    free(x); free(r); free(y);
+}
+
+// L = <rc, c> + <rh, h> of the LSTM cell, written from torch.nn.LSTMCell's equations
+typedef struct {
+    int batch, hidden;
+    double *g, *cp;
+    const float *rc, *rh;   // rc NULL: c is not part of the loss
+} lstm_st;
+
+static double sg(double v) { return 1.0 / (1.0 + exp(-v)); }
+
+static double lstm_loss(const void *p) {
+    const lstm_st *s = p;
+    int H = s->hidden;
+    double l = 0.0;
+    for (int b = 0; b < s->batch; b++)
+        for (int j = 0; j < H; j++) {
+            const double *g = s->g + (size_t)b * 4 * H;
+            double c = sg(g[H + j]) * s->cp[b * H + j] + sg(g[j]) * tanh(g[2 * H + j]);
+            double h = sg(g[3 * H + j]) * tanh(c);
+            l += (s->rc ? c * s->rc[b * H + j] : 0.0) + h * s->rh[b * H + j];
+        }
+    return l;
+}
+
+static void grad_lstm(gh_rng *rng, int batch, int hidden) {
+    size_t nh = (size_t)batch * hidden, ng = 4 * nh;
+    float *g = kt_rand(rng, ng, -2, 2), *cp = kt_rand(rng, nh, -1.5f, 1.5f);
+    float *rc = kt_rand(rng, nh, -1, 1), *rh = kt_rand(rng, nh, -1, 1);
+    float *c = kt_alloc(nh), *h = kt_alloc(nh), *cache = kt_alloc(GH_LSTM_CACHE * nh);
+    lstm_st s = {batch, hidden, to_double(g, ng), to_double(cp, nh), rc, rh};
+    CHECK_OK(lstm_cell_fwd_ref(NULL, batch, hidden, g, cp, c, h, cache));
+    float *hd = kt_alloc(nh);
+    for (int b = 0; b < batch; b++)
+        for (int j = 0; j < hidden; j++) {
+            const double *gg = s.g + (size_t)b * 4 * hidden;
+            double cv = sg(gg[hidden + j]) * s.cp[b * hidden + j] + sg(gg[j]) * tanh(gg[2 * hidden + j]);
+            hd[b * hidden + j] = (float)(sg(gg[3 * hidden + j]) * tanh(cv));
+        }
+    printf("lstm cell b%d h%d\n", batch, hidden);
+    KT_CLOSE("  fwd h vs double", h, hd, nh, 4);
+    for (int both = 1; both >= 0; both--) {
+        float *dg = kt_alloc(ng), *dcp = kt_alloc(nh);
+        s.rc = both ? rc : NULL;
+        CHECK_OK(lstm_cell_bwd_ref(NULL, batch, hidden, cp, cache, s.rc, rh, dg, dcp));
+        fd_check(both ? "  dgates (dc, dh)" : "  dgates (dh only)", s.g, ng, dg, lstm_loss, &s);
+        fd_check(both ? "  dc_prev (dc, dh)" : "  dc_prev (dh only)", s.cp, nh, dcp, lstm_loss, &s);
+        free(dg); free(dcp);
+    }
+    free(g); free(cp); free(rc); free(rh); free(c); free(h); free(cache); free(hd);
+    free(s.g); free(s.cp);
+}
+
+typedef struct {
+    int n, dim;
+    const int *idx;
+    double *table;
+    const float *r;
+} emb_st;
+
+static double emb_loss(const void *p) {
+    const emb_st *s = p;
+    double l = 0.0;
+    for (int i = 0; i < s->n; i++)
+        for (int d = 0; d < s->dim; d++) l += s->table[s->idx[i] * s->dim + d] * s->r[i * s->dim + d];
+    return l;
+}
+
+static void grad_embedding(gh_rng *rng) {
+    int n = 6, vocab = 4, dim = 5, idx[6] = {2, 0, 2, 3, 2, 1};
+    float *tab = kt_rand(rng, (size_t)vocab * dim, -1, 1), *r = kt_rand(rng, (size_t)n * dim, -1, 1);
+    float *dt = kt_alloc((size_t)vocab * dim);
+    emb_st s = {n, dim, idx, to_double(tab, (size_t)vocab * dim), r};
+    CHECK_OK(embedding_bwd_ref(NULL, n, vocab, dim, idx, r, dt));
+    fd_check("embedding dtable", s.table, (size_t)vocab * dim, dt, emb_loss, &s);
+    free(tab); free(r); free(dt); free(s.table);
+}
+
+// L = sum_r a_r log p_r[idx_r] + b_r H_r
+typedef struct {
+    int rows, cols;
+    double *x;
+    const int *idx;
+    const float *a, *b;
+} lpe_st;
+
+static double lpe_loss(const void *p) {
+    const lpe_st *s = p;
+    double l = 0.0;
+    for (int i = 0; i < s->rows; i++) {
+        const double *x = s->x + (size_t)i * s->cols;
+        double mx = x[0], sum = 0.0, h = 0.0;
+        for (int j = 1; j < s->cols; j++) mx = x[j] > mx ? x[j] : mx;
+        for (int j = 0; j < s->cols; j++) sum += exp(x[j] - mx);
+        double lse = mx + log(sum);
+        for (int j = 0; j < s->cols; j++) h -= exp(x[j] - lse) * (x[j] - lse);
+        l += (s->a ? s->a[i] * (x[s->idx[i]] - lse) : 0.0) + (s->b ? s->b[i] * h : 0.0);
+    }
+    return l;
+}
+
+static void grad_logprob_entropy(gh_rng *rng) {
+    int rows = 4, cols = 6, idx[4] = {0, 5, 2, 2};
+    size_t n = (size_t)rows * cols;
+    float *x = kt_rand(rng, n, -2.5f, 2.5f), *a = kt_rand(rng, rows, -1, 1), *b = kt_rand(rng, rows, -1, 1);
+    float *lp = kt_alloc(rows), *en = kt_alloc(rows);
+    lpe_st s = {rows, cols, to_double(x, n), idx, a, b};
+    CHECK_OK(logprob_entropy_fwd_ref(NULL, rows, cols, x, idx, lp, en));
+    double want = lpe_loss(&s), got = 0.0;
+    for (int i = 0; i < rows; i++) got += (double)a[i] * lp[i] + (double)b[i] * en[i];
+    CHECK_MSG(fabs(got - want) <= 1e-5 * (fabs(want) + 1.0), "logprob/entropy fwd %.9g, double %.9g",
+              got, want);
+    for (int m = 3; m >= 1; m--) {
+        float *dx = kt_alloc(n);
+        s.a = m & 1 ? a : NULL;
+        s.b = m & 2 ? b : NULL;
+        CHECK_OK(logprob_entropy_bwd_ref(NULL, rows, cols, x, idx, s.a, s.b, dx));
+        fd_check(m == 3 ? "logprob+entropy dx" : m == 1 ? "logprob dx" : "entropy dx", s.x, n, dx,
+                 lpe_loss, &s);
+        free(dx);
+    }
+    free(x); free(a); free(b); free(lp); free(en); free(s.x);
+}
+
 int main(void) {
     gh_rng rng;
     gh_rng_seed(&rng, 7, GH_STREAM_INIT);
@@ -561,5 +713,10 @@ int main(void) {
     grad_dropout(&rng);
     grad_softmax_xent(&rng, 0.0f);
     grad_softmax_xent(&rng, 0.1f);
+    grad_activations(&rng);
+    grad_lstm(&rng, 2, 5);
+    grad_lstm(&rng, 1, 3);
+    grad_embedding(&rng);
+    grad_logprob_entropy(&rng);
     return check_done("test_kernels_grad");
 }
