@@ -112,6 +112,25 @@ gh_tensor *gh_dropout(gh_engine *e, gh_tensor *x, float p);        // identity w
 gh_tensor *gh_droppath(gh_engine *e, gh_tensor *x, float p);       // per-sample, training only
 gh_tensor *gh_softmax(gh_engine *e, gh_tensor *x);                 // over the last dimension
 gh_tensor *gh_flatten(gh_engine *e, gh_tensor *x);                 // [n, ...] -> [n, rest] view
+gh_tensor *gh_sigmoid(gh_engine *e, gh_tensor *x);
+gh_tensor *gh_tanh(gh_engine *e, gh_tensor *x);
+// ---- an RNN controller's ops (ops_rnn.c) ----
+// LSTM cell: gates [batch, 4*hidden] (i, f, g, o pre-activations: gh_linear of x plus gh_linear
+// of h), c_prev [batch, hidden]. Returns h and sets *c_out to c (both [batch, hidden]).
+gh_tensor *gh_lstm_cell(gh_engine *e, gh_tensor *gates, gh_tensor *c_prev, gh_tensor **c_out);
+// Rows idx[0..n) of table [vocab, dim] -> [n, dim]; idx in backend memory (gh_labels, or
+// gh_categorical_sample). An index outside [0, vocab) is GH_EINVAL (on CUDA at the next read).
+gh_tensor *gh_embedding(gh_engine *e, gh_tensor *table, int n, const int *idx);
+// One index per row of logits [rows, k] from softmax(z), z = tanh_c * tanh(logits / temperature)
+// (tanh_c > 0) or logits / temperature (tanh_c = 0), drawn with gh_uniform(seed, row): the
+// caller (a searcher) owns the seed. Returns the indices in backend memory (valid until the
+// next step_begin); host_idx (optional) also receives them, at the cost of one read. Not
+// differentiable: apply the same scaling with gh_scale and gh_tanh and take gh_log_prob of it.
+const int *gh_categorical_sample(gh_engine *e, gh_tensor *logits, float temperature,
+                                 float tanh_c, uint64_t seed, int *host_idx);
+// log softmax(logits)[r, idx[r]] and the entropy of each row of logits [rows, k]: [rows].
+gh_tensor *gh_log_prob(gh_engine *e, gh_tensor *logits, const int *idx);
+gh_tensor *gh_entropy(gh_engine *e, gh_tensor *logits);
 // Mean softmax cross-entropy over the batch, label smoothing in [0, 1). Scalar tensor [1]; the
 // mean is taken on the backend (no read). correct (optional, host) receives the number of argmax
 // hits: that costs one read to the host, so training steps pass NULL and count hits with

@@ -1,5 +1,5 @@
-// engine: the dense and elementwise ops: ReLU, linear (fully connected), add, scale and the
-// row softmax, each with its backward.
+// engine: the dense and elementwise ops: ReLU, linear (fully connected), add, scale, the
+// row softmax, sigmoid and tanh, each with its backward.
 #include "engine_internal.h"
 
 // ---- relu ----------------------------------------------------------------------------------
@@ -146,3 +146,35 @@ gh_tensor *gh_softmax(gh_engine *e, gh_tensor *x) {
     }
     return y;
 }
+
+// ---- sigmoid and tanh (backward from the output) ---------------------------------------------------
+
+static int sigmoid_bwd_entry(gh_engine *e, const tape_entry *t) {
+    float *dx = grad_of(e, "sigmoid backward", t->in[0]);
+    if (!dx) return e->status;
+    return KCALL(e, sigmoid_bwd, t->out->numel, t->out->data, t->out->grad, dx);
+}
+
+static int tanh_bwd_entry(gh_engine *e, const tape_entry *t) {
+    float *dx = grad_of(e, "tanh backward", t->in[0]);
+    if (!dx) return e->status;
+    return KCALL(e, tanh_bwd, t->out->numel, t->out->data, t->out->grad, dx);
+}
+
+static gh_tensor *activation(gh_engine *e, const char *op, int is_tanh, gh_tensor *x) {
+    if (!op_in(e, op, "x", x)) return NULL;
+    gh_tensor *y = new_tensor(e, op, x->ndim, x->shape, &x, 1);
+    if (!y) return NULL;
+    if (is_tanh ? KCALL(e, tanh_fwd, x->numel, x->data, y->data)
+                : KCALL(e, sigmoid_fwd, x->numel, x->data, y->data))
+        return NULL;
+    if (y->requires_grad) {
+        tape_entry *t = tape_push(e, op, is_tanh ? tanh_bwd_entry : sigmoid_bwd_entry, y);
+        if (!t) return NULL;
+        t->in[0] = x;
+    }
+    return y;
+}
+
+gh_tensor *gh_sigmoid(gh_engine *e, gh_tensor *x) { return activation(e, "sigmoid", 0, x); }
+gh_tensor *gh_tanh(gh_engine *e, gh_tensor *x) { return activation(e, "tanh", 1, x); }

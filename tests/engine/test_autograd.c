@@ -1,7 +1,8 @@
 // tests/engine: reverse-mode gradients of small composite graphs on the REF backend against
 // central finite differences of the engine's own forward pass: conv->bn->relu->maxpool->
 // linear->xent; a DARTS mixed op (wsum over softmax'd arch weights); concat/slice/shift/add/
-// scale; a strided grouped conv with average pooling. Dropout and drop-path are checked for
+// scale; a strided grouped conv with average pooling; a two-step LSTM controller with the
+// tanh-constant scaling, log-prob and entropy. Dropout and drop-path are checked for
 // backward consistency with their forward masks.
 #include <string.h>
 
@@ -280,6 +281,86 @@ static void test_grouped(void) {
     gh_engine_destroy(e);
 }
 
+// ---- E: a two-step LSTM controller: embedding -> sigmoid -> gates (two linears) -> lstm_cell ->
+// logits from h and c -> tanh-constant scaling -> -log_prob + entropy bonus ------------------------
+
+enum { CT_V = 4, CT_E = 3, CT_H = 5 };
+
+static gh_tensor *controller_step(graph *g, int token, gh_tensor **h, gh_tensor **c) {
+    gh_engine *e = g->e;
+    gh_tensor *x = gh_sigmoid(e, gh_embedding(e, g->p[0], 1, gh_labels(e, 1, &token)));
+    gh_tensor *gates = gh_add(e, gh_linear(e, x, g->p[1], g->p[3]), gh_linear(e, *h, g->p[2], NULL));
+    *h = gh_lstm_cell(e, gates, *c, c);
+    gh_tensor *logits = gh_add(e, gh_linear(e, *h, g->p[4], g->p[5]), gh_linear(e, *c, g->p[6], NULL));
+    // ENAS: z = C tanh(logits / T), T = 2, C = 2.5
+    return gh_scale(e, gh_tanh(e, gh_scale(e, logits, 0.5f)), 2.5f);
+}
+
+static gh_tensor *build_controller(graph *g) {
+    gh_engine *e = g->e;
+    gh_tensor *h = gh_input(e, 2, (int[]){1, CT_H}, NULL), *c = input(g, 0);
+    gh_tensor *loss = NULL;
+    const int tokens[2] = {CT_V, 2}, chosen[2] = {2, 1};   // start token, then the first choice
+    for (int t = 0; t < 2; t++) {
+        gh_tensor *z = controller_step(g, tokens[t], &h, &c);
+        const int *idx = gh_labels(e, 1, &chosen[t]);
+        gh_tensor *term = gh_add(e, gh_scale(e, gh_log_prob(e, z, idx), -1.3f),
+                                 gh_scale(e, gh_entropy(e, z), 0.7f));
+        loss = loss ? gh_add(e, loss, term) : term;
+    }
+    return loss;
+}
+
+static void test_controller(void) {
+    gh_engine *e = make_engine();
+    graph g = {.name = "lstm controller (embedding, sigmoid, tanh, log_prob, entropy)", .e = e,
+               .build = build_controller, .np = 7, .nin = 1};
+    g.p[0] = gh_param(e, 0, "emb", 2, (int[]){CT_V + 1, CT_E}, GH_INIT_KAIMING_UNIFORM, 1);
+    g.p[1] = gh_param(e, 0, "lstm.wx", 2, (int[]){4 * CT_H, CT_E}, GH_INIT_KAIMING_UNIFORM, CT_E);
+    g.p[2] = gh_param(e, 0, "lstm.wh", 2, (int[]){4 * CT_H, CT_H}, GH_INIT_KAIMING_UNIFORM, CT_H);
+    g.p[3] = gh_param(e, 0, "lstm.b", 1, (int[]){4 * CT_H}, GH_INIT_KAIMING_UNIFORM, CT_H);
+    g.p[4] = gh_param(e, 0, "out.w", 2, (int[]){CT_V, CT_H}, GH_INIT_KAIMING_UNIFORM, 1);
+    g.p[5] = gh_param(e, 0, "out.b", 1, (int[]){CT_V}, GH_INIT_KAIMING_UNIFORM, 1);
+    g.p[6] = gh_param(e, 0, "out.wc", 2, (int[]){CT_V, CT_H}, GH_INIT_KAIMING_UNIFORM, 1);
+    CHECK_OK(gh_params_alloc(e));
+    gh_rng r;
+    gh_rng_seed(&r, 16, GH_STREAM_DATA);
+    g.in_ndim[0] = 2;
+    memcpy(g.in_shape[0], (int[]){1, CT_H, 0, 0}, sizeof g.in_shape[0]);
+    g.in_host[0] = randn(&r, CT_H, 1.0);
+    check_graph(&g, 2e-3, 1e-3, 3e-2);
+    free(g.in_host[0]);
+    gh_engine_destroy(e);
+}
+
+// gh_categorical_sample: backend indices, the same as the kernel's for the seed, no tape entry;
+// the engine refuses what the kernels refuse, naming the op
+static void test_sample_op(void) {
+    gh_engine *e = make_engine();
+    gh_step_begin(e);
+    const float lg[2 * 3] = {0.1f, 2.0f, -1.0f, 0.0f, 0.0f, 3.0f};
+    gh_tensor *x = gh_input(e, 2, (int[]){2, 3}, lg);
+    int got[2] = {-1, -1}, want[2];
+    const int *idx = gh_categorical_sample(e, x, 2.0f, 1.5f, 31, got);
+    CHECK(idx != NULL);
+    CHECK_OK(categorical_sample_ref(NULL, 2, 3, lg, 2.0f, 1.5f, 31, want, NULL, NULL));
+    CHECK_MSG(got[0] == want[0] && got[1] == want[1], "sampled %d %d, kernel %d %d", got[0],
+              got[1], want[0], want[1]);
+    CHECK(idx && idx[0] == got[0] && idx[1] == got[1]);   // REF: backend memory is host memory
+    CHECK(gh_categorical_sample(e, x, 0.0f, 0.0f, 31, NULL) == NULL);
+    CHECK_MSG(strstr(gh_error_get(), "temperature") != NULL, "message: %s", gh_error_get());
+    gh_step_begin(e);
+    gh_tensor *t = gh_input(e, 2, (int[]){3, 2}, NULL);
+    CHECK(gh_embedding(e, t, 1, gh_labels(e, 1, (int[]){3})) == NULL);
+    CHECK_MSG(strstr(gh_error_get(), "idx[0] = 3") != NULL, "message: %s", gh_error_get());
+    gh_step_begin(e);
+    t = gh_input(e, 2, (int[]){2, 8}, NULL);
+    gh_tensor *cp = gh_input(e, 2, (int[]){2, 3}, NULL), *c = NULL;
+    CHECK(gh_lstm_cell(e, t, cp, &c) == NULL && c == NULL);
+    CHECK_MSG(strstr(gh_error_get(), "lstm_cell") != NULL, "message: %s", gh_error_get());
+    gh_engine_destroy(e);
+}
+
 // ---- dropout and drop-path: backward uses the forward's mask; masks change per step -----------
 
 static void test_dropout(void) {
@@ -358,5 +439,7 @@ int main(void) {
     test_wiring();
     test_grouped();
     test_dropout();
+    test_controller();
+    test_sample_op();
     return check_done("test_autograd");
 }
