@@ -54,9 +54,8 @@ typedef struct {
 // read-only afterwards: the process-wide state of a shared library, not configuration.
 static struct {
     lgbm_api api;
-    void *so;
-    char path[1024];          // what was loaded
-    char why[1536];           // empty when loaded
+    void *so;                 // NULL when it could not be loaded
+    char why[1536];           // then why, and how to get it
 } lib;
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
@@ -95,7 +94,6 @@ static int try_open(const char *path, char *err, size_t n) {
         memcpy((char *)&lib.api + symbols[i].offset, &f, sizeof f);
     }
     lib.so = so;
-    snprintf(lib.path, sizeof lib.path, "%s", path);
     return 1;
 }
 
