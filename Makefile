@@ -4,10 +4,18 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 # Debian packages the project needs (build, tests, demo data). python3-h5py/pandas let the
-# tests check that h5py and pandas read our files.
+# tests check that h5py and pandas read our files; python3-pip fetches LightGBM's wheel.
 DEB_PKGS = build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools \
            libopenmpi-dev openmpi-bin zlib1g-dev gnuplot-nox dataset-fashion-mnist \
-           libxgboost-dev liblinear-dev libcjson-dev python3-h5py python3-pandas python3-numpy
+           libxgboost-dev liblinear-dev libcjson-dev python3-h5py python3-pandas python3-numpy \
+           python3-pip
+
+# LightGBM (the lgbm and extra_tree learners) has no Debian package and its sources take too
+# long to build on a 2-core machine: `make deps` unpacks lib_lightgbm.so from the PyPI wheel
+# (3.5 MB) into .whl/, where CMake finds it; learners/lightgbm.c loads it with dlopen, so
+# without it everything builds and the two learners say they are unavailable.
+LIGHTGBM_VERSION = 4.7.0
+WHL_DIR = .whl
 
 .PHONY: all deps build test test-sanitize demo gpu-check bench clean help data fuzz fuzz-deps \
         fuzz-build fuzz-replay
@@ -15,7 +23,8 @@ DEB_PKGS = build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-too
 all: build
 
 help:
-	@echo "make deps       install the Debian packages gpuhours needs (as root)"
+	@echo "make deps       install the Debian packages gpuhours needs (as root) and fetch"
+	@echo "                LightGBM's library from its PyPI wheel into $(WHL_DIR)/"
 	@echo "make            configure and build into $(BUILD)/"
 	@echo "make test       deps + build + every test (ctest)"
 	@echo "make test-sanitize  every test in an AddressSanitizer + UBSan Debug build ($(BUILD)-asan)"
@@ -33,6 +42,26 @@ deps:
 	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else echo "deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
+	@if [ -f $(WHL_DIR)/lib_lightgbm.so ]; then echo "deps: $(WHL_DIR)/lib_lightgbm.so present"; \
+	else $(MAKE) --no-print-directory $(WHL_DIR)/lib_lightgbm.so; fi
+
+# pip downloads the wheel only (no install, so Debian's externally-managed Python is left
+# alone); Python's zipfile takes the one file out of it (unzip may not be installed).
+$(WHL_DIR)/lib_lightgbm.so:
+	@if python3 -m pip --version >/dev/null 2>&1; then pip="python3 -m pip"; \
+	elif command -v pip3 >/dev/null 2>&1; then pip=pip3; \
+	else echo "deps: no pip (python3 -m pip or pip3): the lgbm and extra_tree learners will be"; \
+	  echo "  unavailable. To get them: apt-get install python3-pip, then make deps again; or put"; \
+	  echo "  lib_lightgbm.so of LightGBM $(LIGHTGBM_VERSION) (the PyPI wheel's lightgbm/lib/) in"; \
+	  echo "  $(WHL_DIR)/, or set GH_LIGHTGBM_LIB=/path/to/lib_lightgbm.so when running"; exit 0; fi; \
+	tmp=$$(mktemp -d) && echo "deps: fetching LightGBM $(LIGHTGBM_VERSION)'s wheel with $$pip" && \
+	$$pip download -q --no-deps --only-binary=:all: lightgbm==$(LIGHTGBM_VERSION) -d $$tmp && \
+	mkdir -p $(WHL_DIR) && \
+	python3 -c 'import glob, sys, zipfile; w = glob.glob(sys.argv[1] + "/lightgbm-*.whl")[0]; \
+	  open(sys.argv[2] + ".tmp", "wb").write(zipfile.ZipFile(w).read("lightgbm/lib/lib_lightgbm.so"))' \
+	  $$tmp $@ && mv $@.tmp $@ && rm -rf $$tmp && echo "deps: $@ (LightGBM $(LIGHTGBM_VERSION))" || \
+	{ rm -rf $$tmp $@.tmp; echo "deps: could not fetch LightGBM's wheel (above); the lgbm and"; \
+	  echo "  extra_tree learners stay unavailable until $@ exists"; exit 1; }
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

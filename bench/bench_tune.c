@@ -47,7 +47,9 @@ static void usage(FILE *f, const char *all_searchers) {
             "  -s, --searchers LIST   default %s\n"
             "  -n, --seeds N          seeds 1..N (default 2)\n"
             "  -b, --budget S         reference (100%%) budget per run in seconds (default 6)\n"
-            "  -l, --learners LIST    default xgboost,xgb_limitdepth,rf,lrl1,lrl2 (FLAML's names)\n"
+            "  -l, --learners LIST    default lgbm,rf,xgboost,extra_tree,xgb_limitdepth,lrl1,lrl2\n"
+            "                         (FLAML's default estimator list without catboost, its\n"
+            "                         order, plus lrl1/lrl2; lgbm, extra_tree need make deps)\n"
             "      --separate         a separate run per budget instead of one run's curve\n"
             "      --write-splits DIR write each (dataset, seed) split as CSV + manifest.csv\n"
             "  -o, --csv FILE         results (default results/bench_tune.csv)\n"
@@ -121,7 +123,7 @@ static double best_at(const tune_result *r, double t) {
 
 int main(int argc, char **argv) {
     bench_config c = {.csv = "results/bench_tune.csv", .seeds = 2, .budget = 6,
-                      .learners = "xgboost,xgb_limitdepth,rf,lrl1,lrl2"};
+                      .learners = "lgbm,rf,xgboost,extra_tree,xgb_limitdepth,lrl1,lrl2"};
     snprintf(c.datasets, sizeof c.datasets, "credit-g,diabetes,ionosphere,segment-challenge");
     searcher_list(c.searchers, sizeof c.searchers);
     char all_searchers[sizeof c.searchers];

@@ -32,7 +32,8 @@ static void usage(FILE *f) {
             "  -b, --budget S        search time budget in seconds, 1..1e7 (default 60)\n"
             "  -s, --searcher NAME   one of the searchers below (default cfo), or all (each in\n"
             "                        turn, same split and budget, one file each)\n"
-            "  -l, --learners LIST   comma list (default: every learner of the task in this build)\n"
+            "  -l, --learners LIST   comma list of the learners below (default: every usable\n"
+            "                        one that supports the task)\n"
             "  -m, --metric NAME     accuracy, log_loss, roc_auc, macro_f1, r2, rmse\n"
             "                        (default: roc_auc binary, log_loss multiclass, r2 regression)\n"
             "      --task TASK       binary, multiclass or regression (default: inferred)\n"
@@ -55,6 +56,19 @@ static void usage(FILE *f) {
     int n;
     const hpo_method *m = hpo_methods(&n);
     for (int i = 0; i < n; i++) fprintf(f, "  %-12s %s\n", m[i].name, m[i].help);
+    // every learner of the registry, so that one whose library is absent is listed as such
+    fprintf(f, "\nlearners (name, initial cost relative to lgbm as FLAML's cost_relative2lgbm, tasks):\n");
+    const learner_def *defs[32];
+    int nl = learners_registered(defs, 32);
+    for (int i = 0; i < nl && i < 32; i++) {
+        const learner_def *d = defs[i];
+        fprintf(f, "  %-14s %5g  %s%s%s\n", d->name, d->init_cost,
+                d->supports_task[GH_TASK_BINARY] ? "binary " : "",
+                d->supports_task[GH_TASK_MULTICLASS] ? "multiclass " : "",
+                d->supports_task[GH_TASK_REGRESSION] ? "regression" : "");
+        const char *why = learner_unavailable(d);
+        if (why) fprintf(f, "  %-14s unavailable: %s\n", "", why);
+    }
 }
 
 static const char *base_name(const char *path, char *buf, size_t n) {

@@ -1,7 +1,7 @@
 // learners/learner_impl.h: private to learners/: the model object behind learner_model, the
-// table of operations each learner family implements (xgboost.c, liblinear.c, mlp.c), the
-// text serialisation the model file uses (serial.c) and the one-hot + standardise encoder
-// shared by the linear models and the MLP (encode.c). Not part of the public contract.
+// table of operations each learner family implements (xgboost.c, lightgbm.c, liblinear.c,
+// mlp.c), the text serialisation the model file uses (serial.c) and the one-hot + standardise
+// encoder shared by the linear models and the MLP (encode.c). Not part of the public contract.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +18,9 @@ typedef struct learner_ops {
     int (*save)(const learner_model *m, sbuf *out);                       // the payload
     int (*load)(learner_model *m, const char *payload, size_t len);
     void (*release)(learner_model *m);
+    // A library loaded at run time (lightgbm.c): NULL when it is usable, else why not and how
+    // to get it. NULL for learners linked at build time (always usable).
+    const char *(*unavailable)(void);
 } learner_ops;
 
 struct learner_model {
@@ -33,6 +36,7 @@ struct learner_model {
 double hp_value(const learner_def *def, const double *cfg, const char *name, double dflt);
 
 extern const learner_ops learner_ops_xgboost;
+extern const learner_ops learner_ops_lightgbm;
 extern const learner_ops learner_ops_liblinear;
 extern const learner_ops learner_ops_mlp;
 

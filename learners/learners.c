@@ -1,10 +1,11 @@
 // learners/learners.c: the registry of learners, their default search spaces, and the
 // learner_model life cycle (fit, predict, save, load) that dispatches to xgboost.c,
-// liblinear.c and mlp.c.
+// lightgbm.c, liblinear.c and mlp.c.
 //
 // Search spaces and initial costs are FLAML's (microsoft/FLAML, flaml/automl/model.py:
-// XGBoostEstimator.search_space, XGBoostSklearnEstimator, XGBoostLimitDepthEstimator,
-// RandomForestEstimator, LRL1Classifier, LRL2Classifier, cost_relative2lgbm). FLAML's
+// LGBMEstimator.search_space, XGBoostEstimator.search_space, XGBoostSklearnEstimator,
+// XGBoostLimitDepthEstimator, RandomForestEstimator, ExtraTreesEstimator, LRL1Classifier,
+// LRL2Classifier, cost_relative2lgbm). FLAML's
 // (log)randint upper bounds are exclusive (Ray Tune's convention); hp_domain bounds are
 // inclusive, so hi = FLAML's upper - 1. Bounds that FLAML derives from the data size are set
 // by learner_space(); the static tables hold their largest values.
@@ -22,6 +23,17 @@
 #define LOGI(nm, l, h, lci, i) {nm, HP_INT, l, h, 1, lci, i, 0, NULL}
 #define RINT(nm, l, h, lci, i) {nm, HP_INT, l, h, 0, lci, i, 0, NULL}
 
+// LGBMEstimator. log_max_bin is lograndint(3, 11): max_bin = 2^log_max_bin - 1.
+static const hp_domain lgbm_space[] = {
+    LOGI("n_estimators", 4, 32767, 4, 4),
+    LOGI("num_leaves", 4, 32767, 4, 4),
+    LOGI("min_child_samples", 2, 128, 20, 20),
+    LOGU("learning_rate", 1.0 / 1024, 1.0, 0.1),
+    LOGI("log_max_bin", 3, 10, 8, 8),
+    UNIF("colsample_bytree", 0.01, 1.0, 1.0),
+    LOGU("reg_alpha", 1.0 / 1024, 1024, 1.0 / 1024),
+    LOGU("reg_lambda", 1.0 / 1024, 1024, 1.0),
+};
 // XGBoostSklearnEstimator: XGBoostEstimator's space without max_depth (lossguide growth).
 static const hp_domain xgb_space[] = {
     LOGI("n_estimators", 4, 32767, 4, 4),
@@ -47,8 +59,9 @@ static const hp_domain xgb_depth_space[] = {
     LOGU("reg_alpha", 1.0 / 1024, 1024, 1.0 / 1024),
     LOGU("reg_lambda", 1.0 / 1024, 1024, 1.0),
 };
-// RandomForestEstimator. FLAML's `criterion` (gini/entropy) has no XGBoost counterpart (its
-// forests split on the gradient statistics), so it is left out.
+// RandomForestEstimator, and ExtraTreesEstimator (which inherits it). FLAML's `criterion`
+// (gini/entropy) has no XGBoost or LightGBM counterpart (their forests split on the gradient
+// statistics), so it is left out.
 static const hp_domain rf_space[] = {
     LOGI("n_estimators", 4, 2047, 4, 4),
     LOGU("max_features", 0.1, 1.0, 1.0),
@@ -70,9 +83,13 @@ static const hp_domain mlp_space[] = {
 
 #define NHP(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-// init_cost: cost_relative2lgbm (xgboost 1.6, xgb_limitdepth 64, rf 2, lrl1 160, lrl2 25);
-// linear borrows lrl2's; the MLP FLAML's old ETI_INI 'nn' (flaml/config.py) of 50.
+// init_cost: cost_relative2lgbm (lgbm 1, BaseEstimator's default; xgboost 1.6,
+// xgb_limitdepth 64, rf 2, extra_tree 1.9, lrl1 160, lrl2 25); linear borrows lrl2's; the MLP
+// FLAML's old ETI_INI 'nn' (flaml/config.py) of 50. LightGBM is loaded at run time
+// (lightgbm.c), so its learners are always in the table and say when they are unavailable.
 static const learner_def registry[] = {
+    {"lgbm", NHP(lgbm_space), lgbm_space, 1, {1, 1, 1}, &learner_ops_lightgbm},
+    {"extra_tree", NHP(rf_space), rf_space, 1.9, {1, 1, 1}, &learner_ops_lightgbm},
 #if GH_HAVE_XGBOOST
     {"xgboost", NHP(xgb_space), xgb_space, 1.6, {1, 1, 1}, &learner_ops_xgboost},
     {"xgb_limitdepth", NHP(xgb_depth_space), xgb_depth_space, 64, {1, 1, 1},
@@ -88,15 +105,25 @@ static const learner_def registry[] = {
 };
 #define N_REGISTRY ((int)(sizeof registry / sizeof registry[0]))
 
+const char *learner_unavailable(const learner_def *def) {
+    return def->ops && def->ops->unavailable ? def->ops->unavailable() : NULL;
+}
+
 int learners_list(const learner_def **out, int max, gh_task task) {
     int n = 0;
     for (int i = 0; i < N_REGISTRY; i++) {
         if (task != GH_TASK_AUTO && (task < 0 || task > 2 || !registry[i].supports_task[task]))
             continue;
+        if (learner_unavailable(&registry[i])) continue;
         if (n < max) out[n] = &registry[i];
         n++;
     }
     return n;
+}
+
+int learners_registered(const learner_def **out, int max) {
+    for (int i = 0; i < N_REGISTRY && i < max; i++) out[i] = &registry[i];
+    return N_REGISTRY;
 }
 
 const learner_def *learner_find(const char *name) {
@@ -117,7 +144,7 @@ int learner_space(const learner_def *def, int n_rows, int n_features, gh_task ta
     int cls = task == GH_TASK_BINARY || task == GH_TASK_MULTICLASS;
     for (int i = 0; i < def->n_hp; i++) {
         hp_domain *h = &out[i];
-        if (!strcmp(def->name, "rf")) {
+        if (!strcmp(def->name, "rf") || !strcmp(def->name, "extra_tree")) {
             if (!strcmp(h->name, "n_estimators")) {
                 int u = n_rows < 2048 ? n_rows : 2048;
                 h->hi = (u > 5 ? u : 5) - 1;
@@ -130,8 +157,11 @@ int learner_space(const learner_def *def, int n_rows, int n_features, gh_task ta
                 h->init = h->low_cost_init = init;
                 h->lo = init < 0.1 ? init : 0.1;
             }
-        } else if (!strcmp(def->name, "xgboost") || !strcmp(def->name, "xgb_limitdepth")) {
-            if (!strcmp(h->name, "n_estimators") || !strcmp(h->name, "max_leaves")) h->hi = upper - 1;
+        } else if (!strcmp(def->name, "xgboost") || !strcmp(def->name, "xgb_limitdepth") ||
+                   !strcmp(def->name, "lgbm")) {
+            if (!strcmp(h->name, "n_estimators") || !strcmp(h->name, "max_leaves") ||
+                !strcmp(h->name, "num_leaves"))
+                h->hi = upper - 1;
             if (!strcmp(h->name, "max_depth")) {
                 int u = (int)log2((double)n_rows);
                 if (u < 6) u = 6;
@@ -184,6 +214,8 @@ int learner_fit(const learner_def *def, const gh_dataset *train, const double *c
     if (stopped_early) *stopped_early = 0;
     if (!def || !def->ops) return gh_fail(GH_EUNSUP, "learner %s is not in this build",
                                              def ? def->name : "(null)");
+    const char *why = learner_unavailable(def);
+    if (why) return gh_fail(GH_EUNSUP, "learner %s: %s", def->name, why);
     if (train->task < 0 || train->task > 2 || !def->supports_task[train->task])
         return gh_fail(GH_EINVAL, "learner %s does not support the %s task", def->name,
                        gh_task_name(train->task));
@@ -219,12 +251,13 @@ int learner_predict(const learner_model *m, const gh_dataset *data, float *out) 
 
 // ---- model files ----------------------------------------------------------------------------
 // Text header (learner, device, cfg, the data schema), then "payload N" and N bytes of the
-// learner's own model (XGBoost's JSON, liblinear weights, MLP weights), then "crc32 XXXXXXXX"
-// of everything before that line. Written to PATH.tmp and renamed, so a crash never leaves a
-// half-written model. The checksum is checked before anything else is read: XGBoost does not
-// check the trees it loads (a changed byte made it crash or loop forever), so a damaged or
-// edited file must not reach it. Version 1 files (no checksum) are still read, except those
-// of XGBoost's learners.
+// learner's own model (XGBoost's JSON, LightGBM's text model, liblinear weights, MLP weights),
+// then "crc32 XXXXXXXX" of everything before that line. Written to PATH.tmp and renamed, so a
+// crash never leaves a half-written model. The checksum is checked before anything else is
+// read: XGBoost does not check the trees it loads (a changed byte made it crash or loop
+// forever), nor does LightGBM check that a tree's child indices stay in range, so a damaged or
+// edited file must not reach them. Version 1 files (no checksum) are still read, except those
+// of XGBoost's and LightGBM's learners (LightGBM's never had any).
 #define MODEL_MAGIC "gpuhours-model 2"
 #define MODEL_MAGIC_V1 "gpuhours-model 1"
 #define MODEL_CRC_LINE 15   // "crc32 " + 8 hex digits + "\n"
@@ -417,14 +450,23 @@ int learner_load(learner_model **out, const char *path) {
         st = gh_fail(GH_EUNSUP, "%s: learner '%s' is not in this build", path, name);
         goto done;
     }
+    // XGBoost and LightGBM load what they are given unchecked: without a checksum nothing
+    // vouches for it
+    int unchecked = def->ops == &learner_ops_lightgbm;
 #if GH_HAVE_XGBOOST
-    // XGBoost loads what it is given unchecked: without a checksum nothing vouches for it
-    if (v1 && def->ops == &learner_ops_xgboost) {
-        st = gh_fail(GH_EFORMAT, "%s: a version 1 model file (no checksum) of %s, which XGBoost "
-                     "would load unchecked: refit it (gpuhours tune ... --model FILE)", path, name);
+    unchecked |= def->ops == &learner_ops_xgboost;
+#endif
+    if (v1 && unchecked) {
+        st = gh_fail(GH_EFORMAT, "%s: a version 1 model file (no checksum) of %s, which %s "
+                     "would load unchecked: refit it (gpuhours tune ... --model FILE)", path, name,
+                     def->ops == &learner_ops_lightgbm ? "LightGBM" : "XGBoost");
         goto done;
     }
-#endif
+    const char *why = learner_unavailable(def);
+    if (why) {
+        st = gh_fail(GH_EUNSUP, "%s: learner %s: %s", path, name, why);
+        goto done;
+    }
     c.p = strstr(c.p, "\ncfg ");
     if (!c.p) {
         st = gh_fail(GH_EFORMAT, "%s: no 'cfg' line", path);

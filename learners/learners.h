@@ -1,5 +1,6 @@
 // learners: the models a tabular search tunes: gradient-boosted trees and random forests
-// (XGBoost C API), L1/L2 logistic and linear regression (liblinear), an MLP on our own engine;
+// (XGBoost C API; LightGBM's, loaded at run time), L1/L2 logistic and linear regression
+// (liblinear), an MLP on our own engine;
 // their FLAML default search spaces, metrics and resampling (holdout / k-fold).
 #pragma once
 #include <stddef.h>
@@ -27,7 +28,8 @@ typedef struct {
 typedef struct learner_model learner_model;
 
 typedef struct learner_def {
-    const char *name;         // "xgboost", "xgb_limitdepth", "rf", "lrl1", "lrl2", "linear", "mlp"
+    const char *name;         // "lgbm", "xgboost", "xgb_limitdepth", "rf", "extra_tree", "lrl1",
+                              // "lrl2", "linear", "mlp"
     int n_hp;
     const hp_domain *hps;
     double init_cost;         // FLAML's initial relative cost (cost_relative2lgbm)
@@ -45,9 +47,18 @@ int learner_space(const learner_def *def, int n_rows, int n_features, gh_task ta
 // other learners are skipped, '#' starts a comment. Errors name file:line.
 int learner_space_override(const learner_def *def, hp_domain *space, const char *path);
 
-// Learners compiled into this build (those whose library was found), for a task.
+// Learners usable here, for a task (GH_TASK_AUTO: any): compiled into this build (their
+// library found at configure time) and, for those loaded at run time (LightGBM), loadable.
+// Returns the count (out holds the first max).
 int learners_list(const learner_def **out, int max, gh_task task);
+// Every learner of the registry, usable or not (for listings; see learner_unavailable).
+int learners_registered(const learner_def **out, int max);
+// Any learner of the registry by name, usable or not; NULL when there is none.
 const learner_def *learner_find(const char *name);
+// NULL when def can be used in this process; otherwise why not and how to get it (the lgbm
+// and extra_tree learners when lib_lightgbm.so cannot be loaded: run `make deps`). Fitting or
+// loading such a learner fails with GH_EUNSUP and this message.
+const char *learner_unavailable(const learner_def *def);
 
 // cfg: one double per hp (HP_INT rounded, HP_CAT an index). time_limit_s <= 0: none; a fit
 // that would overrun stops early (boosting rounds, epochs) and sets *stopped_early.

@@ -259,5 +259,6 @@ static void lin_release(learner_model *m) {
     m->impl = NULL;
 }
 
-const learner_ops learner_ops_liblinear = {lin_fit, lin_predict, lin_save, lin_load, lin_release};
+const learner_ops learner_ops_liblinear = {lin_fit, lin_predict, lin_save, lin_load,
+                                           lin_release, NULL};
 #endif

@@ -357,4 +357,5 @@ static void mlp_release(learner_model *m) {
     m->impl = NULL;
 }
 
-const learner_ops learner_ops_mlp = {mlp_fit, mlp_predict, mlp_save, mlp_load, mlp_release};
+const learner_ops learner_ops_mlp = {mlp_fit, mlp_predict, mlp_save, mlp_load,
+                                     mlp_release, NULL};

@@ -223,5 +223,6 @@ static void xgb_release(learner_model *m) {
     m->impl = NULL;
 }
 
-const learner_ops learner_ops_xgboost = {xgb_fit, xgb_predict, xgb_save, xgb_load, xgb_release};
+const learner_ops learner_ops_xgboost = {xgb_fit, xgb_predict, xgb_save, xgb_load,
+                                         xgb_release, NULL};
 #endif

@@ -51,6 +51,8 @@ static int pick_learners(const char *list, gh_task task, const learner_def **out
             if (!def->supports_task[task])
                 return gh_fail(GH_EINVAL, "--learners: '%s' does not support %s", p,
                                gh_task_name(task));
+            const char *why = learner_unavailable(def);   // asked for by name: never dropped
+            if (why) return gh_fail(GH_EUNSUP, "--learners: '%s': %s", p, why);
             if (*n == TUNE_MAX_LEARNERS)
                 return gh_fail(GH_EINVAL, "--learners: more than %d", TUNE_MAX_LEARNERS);
             out[(*n)++] = def;

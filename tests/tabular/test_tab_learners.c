@@ -1,9 +1,11 @@
 // test_tab_learners: every learner in this build fits small synthetic binary, multiclass and
 // regression problems (numeric + nominal features, missing values) well above chance on held
-// out rows, and its predictions survive save/load exactly; the time limit stops boosting early.
+// out rows, and its predictions survive save/load exactly; the time limit stops boosting early;
+// without a GPU every model says it was trained on the cpu.
 #include <math.h>
 #include <stdlib.h>
 
+#include "kernels/kernels.h"
 #include "learners/learners.h"
 #include "tab_util.h"
 
@@ -61,7 +63,7 @@ static void test_cfg(const learner_def *def, double *cfg) {
         const hp_domain *h = &def->hps[i];
         cfg[i] = h->init;
         if (!strcmp(h->name, "n_estimators")) cfg[i] = 40;
-        if (!strcmp(h->name, "max_leaves")) cfg[i] = 16;
+        if (!strcmp(h->name, "max_leaves") || !strcmp(h->name, "num_leaves")) cfg[i] = 16;
         if (!strcmp(h->name, "learning_rate") && strcmp(def->name, "mlp")) cfg[i] = 0.3;
         if (!strcmp(h->name, "learning_rate") && !strcmp(def->name, "mlp")) cfg[i] = 0.01;
         if (!strcmp(h->name, "epochs")) cfg[i] = 40;
@@ -112,6 +114,11 @@ static void run(const learner_def *def, gh_task task) {
     printf("%-15s %-10s %s %.3f (bar %.3f) fit %.2fs on %s\n", def->name, gh_task_name(task),
            task == GH_TASK_REGRESSION ? "r2 " : "acc", score, bar, fit_s, learner_model_device(m));
     CHECK_MSG(score > bar, "%s on %s: %.3f <= %.3f", def->name, gh_task_name(task), score, bar);
+    // the device recorded is the truth: a CUDA build of libxgboost uses a GPU only when there
+    // is one, and nothing else may claim one it did not have
+    if (gh_cuda_device_count() == 0)
+        CHECK_MSG(!strcmp(learner_model_device(m), "cpu"), "%s: trained on '%s' without a GPU",
+                  def->name, learner_model_device(m));
     // save / load: the same predictions
     char path[64];
     snprintf(path, sizeof path, "m_%s_%d.model", def->name, task);
@@ -119,7 +126,8 @@ static void run(const learner_def *def, gh_task task) {
     learner_model *back = NULL;
     CHECK_OK(learner_load(&back, path));
     if (back) {
-        CHECK(learner_model_def(back) == def);
+        CHECK(learner_model_def(back) == def &&
+              !strcmp(learner_model_device(back), learner_model_device(m)));
         CHECK(learner_model_schema(back)->d == D &&
               !strcmp(learner_model_schema(back)->level_names[4][2], "blue"));
         CHECK_OK(learner_predict(back, &te, q));
