@@ -67,6 +67,9 @@ int hpo_cache_put(hpo_cache *c, uint64_t key, double loss, double cost);
 
 // ---- the ask/tell interface (hpo_searcher.c) ------------------------------------------------
 #define HPO_STOP (-1)    // hpo_ask: the stopping rule fired; nothing was proposed
+// Asks of one searcher that may be awaiting their tell at once (the parallel tuning loop
+// waits rather than ask more): the size of the searchers' pending-trial tables.
+#define HPO_MAX_PENDING 16
 #define HPO_RETRY (-2)   // internal: a searcher has no proposal this round; ask it again
 
 typedef struct {
@@ -152,9 +155,13 @@ int hpo_create_method(hpo_searcher **out, const hpo_method *m, const hp_domain *
 // (max_trials reached, space exhausted, or 1000 proposals in a row were duplicates), or the
 // gh_status of a failure in the searcher (its ask, or its seen on a duplicate).
 int hpo_ask(hpo_searcher *s, hpo_trial *t);
-// Every ask is told once, before the next ask (the tuning loop is sequential, as FLAML's
-// n_concurrent_trials=1). GH_OK, or the gh_status of a failure in the cache or the searcher's
-// tell; after a failure the searcher is only destroyed.
+// Every ask is told once. The serial tuning loop tells each before the next ask (FLAML's
+// n_concurrent_trials=1); the parallel one keeps up to HPO_MAX_PENDING asks of one searcher
+// in flight and tells them in the order they finish (n_concurrent_trials > 1): every
+// searcher matches a tell to its ask by t->id, and a proposal that repeats one still in
+// flight is dropped and passed to seen as a failure (loss INFINITY). GH_OK, or the gh_status
+// of a failure in the cache or the searcher's tell; after a failure the searcher is only
+// destroyed.
 int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
 void hpo_destroy(hpo_searcher *s);
 // A result from an earlier session (--resume): the config at that fidelity is never proposed
