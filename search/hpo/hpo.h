@@ -271,6 +271,10 @@ typedef struct {
     double at_s;              // when it finished, in search seconds from the run's start
 } tune_prior;
 
+// Runs trials in other processes (tune_workers.c); NULL in tune_options: in this process.
+typedef struct tune_workers tune_workers;
+#define TUNE_MAX_WORKERS 256
+
 typedef struct {
     const char *searcher;     // a registry name (hpo_methods)
     const hpo_method *method; // NULL: the registry row of searcher; else this row (tests)
@@ -289,6 +293,8 @@ typedef struct {
     const tune_prior *prior;  // --resume: the trials recorded so far
     int n_prior;
     double time_used_s;       // --resume: search seconds already spent
+    tune_workers *workers;    // NULL: trials one at a time in this process; else the workers
+                              // run them, as many at once as there are workers
 } tune_options;
 
 typedef struct {
@@ -305,6 +311,8 @@ typedef struct {
     // loss by time: best-so-far after each trial (for bench curves); caller frees
     int n_curve;
     double *curve_t, *curve_loss;
+    int n_workers;            // processes that ran this session's trials (1: this one)
+    int64_t worker_trials[TUNE_MAX_WORKERS + 1];   // this session's trials by worker id
 } tune_result;
 
 // The checks tune_run makes before it starts (budget finite and > 0, searcher known, metric
@@ -318,6 +326,30 @@ int tune_validate(const gh_dataset *data, const tune_options *o);
 int tune_run(const gh_dataset *data, const tune_options *o, ledger *led,
              tune_result *out);
 void tune_result_free(tune_result *r);
+
+// ---- parallel trials (tune_workers.c) -------------------------------------------------------
+// An asynchronous tuning loop (FLAML's n_concurrent_trials on Ray): the coordinator runs the
+// searchers, ECI, the ledger (the one writer of the results file), the progress lines and the
+// refit; workers only run trials (tune.c's run_trial) on folds they build themselves. Whenever
+// a worker is free the coordinator picks a learner, asks its searcher and sends the trial;
+// results are told as they come back. The budget stays the wall time of the search.
+// Open the workers of a run, before any learner or CUDA has run in this process (a forked
+// worker inherits neither safely):
+// - under a launcher with several ranks (dist.h, pg_world), on rank 0: ranks 1..size-1 are
+//   the workers (they call tune_worker_serve); n_local must be 0 or 1.
+// - otherwise, n_local >= 2: n_local worker processes forked from this one, each with
+//   OpenMP threads / n_local threads, talking over socket pairs.
+// data and o (o->plan, o->seed, o->folds, o->holdout_ratio) must be those of every run that
+// uses the workers: the workers' folds are checked against the coordinator's. GH_EINVAL for
+// n_local out of 2..TUNE_MAX_WORKERS; GH_EIO when a worker cannot be started or reached.
+int tune_workers_open(tune_workers **out, const gh_dataset *data, const tune_options *o,
+                      int n_local);
+int tune_workers_count(const tune_workers *w);
+// Tells every worker to quit and waits for the local ones; frees w. NULL: nothing.
+int tune_workers_close(tune_workers *w);
+// A rank > 0 of the group: builds the folds of (data, o) and runs the trials rank 0 sends
+// until it says quit (every run of the command). Returns the first failure.
+int tune_worker_serve(const gh_dataset *data, const tune_options *o);
 
 // ---- tune's JSON records (tune_json.c, cJSON): written and read there only ------------------
 // A learner config as one JSON object {"hp": value, ...}: a number for a float or int hp (ints
