@@ -8,7 +8,9 @@
 // add one line HPO_SEARCHER(NAME, fidelity use, help) to hpo_searchers.def. That is all: the
 // registry, `gpuhours tune --searcher NAME`, its --help, `--searcher all`, bench_tune's default
 // and the test library (tests/hpo globs search/hpo) follow the table. Tests: test_hpo_searchers
-// and test_hpo_tune run every row (ask/tell contract; tune_run end to end); add a case with
+// and test_hpo_tune run every row (ask/tell contract, also with HPO_MAX_PENDING / 2 asks in
+// flight told out of order, as the parallel loop does: a searcher keeps what it needs per ask
+// by trial id; tune_run end to end); add a case with
 // its hash to test_hpo_golden (record it with --print) and a test of what is particular to the
 // method (as asha_promotes, grid_enumerates). tune's JSON (configs in the ledger, tune/best)
 // is written and read in tune_json.c only; a change to it is tested in test_hpo_json.
@@ -332,7 +334,10 @@ void tune_result_free(tune_result *r);
 // searchers, ECI, the ledger (the one writer of the results file), the progress lines and the
 // refit; workers only run trials (tune.c's run_trial) on folds they build themselves. Whenever
 // a worker is free the coordinator picks a learner, asks its searcher and sends the trial;
-// results are told as they come back. The budget stays the wall time of the search.
+// results are told as they come back. The budget stays the wall time of the search. A local
+// worker that dies has its trial recorded as failed and the run goes on with the others; an
+// MPI rank that dies ends the whole job (mpirun's rule), the results file then shows the run
+// as interrupted with every trial recorded until then.
 // Open the workers of a run, before any learner or CUDA has run in this process (a forked
 // worker inherits neither safely):
 // - under a launcher with several ranks (dist.h, pg_world), on rank 0: ranks 1..size-1 are

@@ -4,7 +4,7 @@ results file with h5py.
 
   local: `tune --workers 2` (two forked worker processes)
   mpi:   `mpirun -np 3 gpuhours tune` (rank 0 coordinates, ranks 1 and 2 run trials;
-         skipped, exit 77, without mpirun)
+         skipped, exit 77, without mpirun); and --workers under mpirun refused
   kill:  `tune --workers 2` with worker 1 killed (SIGKILL) mid-run: its trial is recorded as
          failed with the reason on stderr, worker 2 carries on, the run ends normally
 
@@ -149,6 +149,16 @@ def main():
         out = os.path.join(tmp, "run.h5")
         so, se, wall, killed = run(mode, exe, data, out)
         t = check(mode, so, se, wall, out)
+        if mode == "mpi":   # --workers too: refused on every rank, no file written
+            cmd, env = mpirun_cmd(2) or fail("no mpirun")
+            bad = os.path.join(tmp, "bad.h5")
+            p = subprocess.run(cmd + [exe, "tune", data, "--workers", "2", "-o", bad, "-q"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=env, timeout=HANG_S)
+            if p.returncode == 0 or "the ranks are the workers" not in p.stdout or \
+                    os.path.exists(bad):
+                fail("mpirun with --workers 2: exit %d, file %s:\n%s" %
+                     (p.returncode, os.path.exists(bad), p.stdout[-2000:]))
         if mode == "kill":
             m = re.search(r"worker 1 \(pid (\d+)\) died: killed by signal 9.*?; (.*?) \((\d+) "
                           r"workers left\)", se)
