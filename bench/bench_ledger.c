@@ -31,7 +31,7 @@ int main(int argc, char **argv) {
     }
     char path[512];
     snprintf(path, sizeof path, "%s/bench_ledger_%ld.h5", dir, (long)getpid());
-    ledger_run_info info = {"bench", "none", 0, "", argc, argv, 0};
+    ledger_run_info info = {"bench", "none", 0, "", argc, argv, 0, 1};
     ledger *l = NULL;
     if (ledger_create(&l, path, &info)) {
         fprintf(stderr, "bench_ledger: %s\n", gh_error_get());
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
                  ", 0), ('skip_connect', %d)], normal_concat=range(2, 6), reduce=[('max_pool_3x3'"
                  ", 0), ('max_pool_3x3', 1)], reduce_concat=range(2, 6))", i % 4);
         ledger_trial tr = {i, arch, "", 50, 0.9, 0.8, 0.7, 0.1, 0.2, 0.3, 5e8, 3.3e6,
-                           {1, 2, 1, 0.5, NAN, 1e9}, "ok"};
+                           {1, 2, 1, 0.5, NAN, 1e9}, "ok", 0};
         double t0 = gh_wall_seconds();
         if (ledger_append_trial(l, &tr)) {
             fprintf(stderr, "bench_ledger: %s\n", gh_error_get());

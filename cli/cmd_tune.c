@@ -1,13 +1,15 @@
 // cli: `gpuhours tune DATA --target COL --budget S`: FLAML-style search over learners and
 // their hyperparameters (CFO with ECI learner selection by default), or one of the baselines,
 // or all of them in turn on the same split and budget; one HDF5 ledger per searcher and the
-// refit best model saved for `gpuhours predict`.
+// refit best model saved for `gpuhours predict`. Trials run one at a time here, or several at
+// once on worker processes (--workers N) or MPI ranks (mpirun -np N: rank 0 coordinates).
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "kernels/kernels.h"
 #include "search/hpo/hpo.h"
 
@@ -17,6 +19,7 @@ typedef struct {
     gh_metric metric_id;      // --metric parsed once (METRIC_AUTO: the task's default)
     uint64_t seed;
     int folds, refit, quiet, resume;
+    int workers;              // --workers N; 0: not given (1, or the ranks under mpirun)
 } tune_config;
 
 static void usage(FILE *f) {
@@ -50,9 +53,16 @@ static void usage(FILE *f) {
             "      --no-refit        keep the search's best unrefit (no model file)\n"
             "      --resume          continue the run in --out: its trials count against the\n"
             "                        budget and its best is kept\n"
+            "  -w, --workers N       run N trials at once in N worker processes on this machine,\n"
+            "                        1..%d (default 1: one at a time in this process); the\n"
+            "                        budget stays the wall time of the search\n"
             "  -q, --quiet           no progress lines\n"
             "  -h, --help            this help\n\n"
-            "searchers:\n");
+            "Across machines: `mpirun -np N gpuhours tune DATA ...` (or srun): rank 0 runs the\n"
+            "searchers and writes the results file, ranks 1..N-1 run trials (so -np 3 gives 2\n"
+            "workers), each reading DATA itself (the same file on every machine, checked); leave\n"
+            "--workers out then. Every trial records the worker that ran it (trials.worker).\n\n"
+            "searchers:\n", TUNE_MAX_WORKERS);
     int n;
     const hpo_method *m = hpo_methods(&n);
     for (int i = 0; i < n; i++) fprintf(f, "  %-12s %s\n", m[i].name, m[i].help);
@@ -96,17 +106,18 @@ static void config_text(const tune_config *c, const char *searcher, const char *
     snprintf(buf, n,
              "data = %s\ntarget = %s\nsearcher = %s\nbudget_s = %g\nlearners = %s\n"
              "metric = %s\ntask = %s\nfolds = %d\nholdout = %g\nseed = %llu\nspace = %s\n"
-             "out = %s\nmodel = %s\nrefit = %d\nresume = %d\n",
+             "out = %s\nmodel = %s\nrefit = %d\nresume = %d\nworkers = %d\n",
              c->data, c->target ? c->target : "(last column)", searcher, c->budget_s,
              c->learners ? c->learners : "(all for the task)", c->metric ? c->metric : "auto",
              c->task ? c->task : "auto", c->folds, c->holdout, (unsigned long long)c->seed,
              c->space ? c->space : "(FLAML defaults)", out, c->refit ? model : "(none)",
-             c->refit, c->resume);
+             c->refit, c->resume, c->workers);
 }
 
 static int run_one(const tune_config *c, const char *searcher, const gh_dataset *data,
                    const resample_plan *plan, const char *dataset, const char *out_path,
-                   const char *model_path, int argc, char **argv, tune_result *res) {
+                   const char *model_path, int argc, char **argv, tune_workers *pool,
+                   tune_result *res) {
     char text[4096];
     config_text(c, searcher, out_path, model_path, text, sizeof text);
     if (!c->quiet) printf("%s", text);
@@ -122,7 +133,8 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
     } else {
         ledger_run_info info = {.method = searcher, .dataset = dataset, .seed = c->seed,
                                 .config_text = text, .argc = argc, .argv = argv,
-                                .gpus = gh_cuda_device_count() > 0 ? 1 : 0};
+                                .gpus = gh_cuda_device_count() > 0 ? 1 : 0,
+                                .workers = pool ? tune_workers_count(pool) : 1};
         st = ledger_create(&led, out_path, &info);
     }
     if (st) {
@@ -134,7 +146,7 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
         .searcher = searcher, .learners = c->learners, .metric = metric,
         .budget_s = c->budget_s, .seed = c->seed, .folds = c->folds, .holdout_ratio = c->holdout,
         .space_file = c->space, .refit = c->refit, .verbose = !c->quiet, .plan = plan,
-        .prior = prior, .n_prior = n_prior, .time_used_s = used,
+        .prior = prior, .n_prior = n_prior, .time_used_s = used, .workers = pool,
     };
     st = tune_run(data, &o, led, res);
     free(prior);
@@ -163,6 +175,12 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
            res->best_learner->name, cfgtxt, metric_name(m), metric_value_from_loss(m, res->best_loss),
            res->best_loss, (long long)res->n_trials, res->search_s, c->budget_s,
            res->time_to_best_s, res->refit_s, out_path);
+    if (res->n_workers > 1) {
+        printf("workers: %d, trials by worker:", res->n_workers);
+        for (int k = 1; k <= res->n_workers && k <= TUNE_MAX_WORKERS; k++)
+            printf(" %lld", (long long)res->worker_trials[k]);
+        printf("\n");
+    }
     if (res->model) printf("model: %s\n", model_path);
     return 0;
 }
@@ -171,6 +189,7 @@ int cmd_tune(int argc, char **argv) {
     tune_config c = {.searcher = "cfo", .budget_s = 60, .seed = 1, .refit = 1,
                      .metric_id = METRIC_AUTO};
     enum { OPT_TASK = 256, OPT_HOLDOUT, OPT_SPACE, OPT_MODEL, OPT_NOREFIT, OPT_RESUME };
+    const pg_info *pg = pg_world();
     static const struct option longs[] = {
         {"target", required_argument, 0, 't'},   {"budget", required_argument, 0, 'b'},
         {"searcher", required_argument, 0, 's'}, {"learners", required_argument, 0, 'l'},
@@ -180,11 +199,12 @@ int cmd_tune(int argc, char **argv) {
         {"out", required_argument, 0, 'o'},      {"model", required_argument, 0, OPT_MODEL},
         {"no-refit", no_argument, 0, OPT_NOREFIT}, {"resume", no_argument, 0, OPT_RESUME},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {"workers", required_argument, 0, 'w'},
         {0, 0, 0, 0}};
     optind = 1;
     int opt, rc = 0;
     long lv;
-    while ((opt = getopt_long(argc, argv, "t:b:s:l:m:k:S:o:qh", longs, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "t:b:s:l:m:k:S:o:w:qh", longs, NULL)) != -1) {
         switch (opt) {
         case 't': c.target = optarg; break;
         case 'b': rc = cli_double("tune", "--budget", optarg, 1, 1e7, &c.budget_s); break;
@@ -205,6 +225,10 @@ int cmd_tune(int argc, char **argv) {
         case OPT_MODEL: c.model = optarg; break;
         case OPT_NOREFIT: c.refit = 0; break;
         case OPT_RESUME: c.resume = 1; break;
+        case 'w':
+            rc = cli_int("tune", "--workers", optarg, 1, TUNE_MAX_WORKERS, &lv);
+            c.workers = (int)lv;
+            break;
         case 'q': c.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -236,8 +260,16 @@ int cmd_tune(int argc, char **argv) {
         fprintf(stderr, "gpuhours tune: --metric: %s\n", gh_error_get());
         return 2;
     }
-    if (c.out && cli_out_path("tune", "--out", c.out)) return 2;
-    if (c.model && c.refit && cli_out_path("tune", "--model", c.model)) return 2;
+    if (pg->size > 1 && c.workers > 1) {
+        fprintf(stderr, "gpuhours tune: --workers %d under a launcher of %d ranks: the ranks are "
+                "the workers (%d here); leave --workers out\n", c.workers, pg->size,
+                pg->size - 1);
+        return 2;
+    }
+    int worker_rank = pg->size > 1 && pg->rank > 0;   // runs trials only: writes no file
+    if (!worker_rank && c.out && cli_out_path("tune", "--out", c.out)) return 2;
+    if (!worker_rank && c.model && c.refit && cli_out_path("tune", "--model", c.model))
+        return 2;
 
     gh_table table;
     int st = table_read(&table, c.data);
@@ -261,6 +293,24 @@ int cmd_tune(int argc, char **argv) {
         dataset_free(&data);
         return cli_fail("tune", st);
     }
+    // the workers: forked now, before any learner or CUDA has run in this process; their folds
+    // come from the same plan and seed as every run's
+    tune_options pool_o = {.plan = &plan, .seed = c.seed, .budget_s = c.budget_s,
+                           .verbose = !c.quiet && !worker_rank};
+    tune_workers *pool = NULL;
+    if (worker_rank) {
+        st = tune_worker_serve(&data, &pool_o);
+        resample_free(&plan);
+        dataset_free(&data);
+        return st ? cli_fail("tune", st) : 0;
+    }
+    if ((pg->size > 1 || c.workers > 1) && (st = tune_workers_open(&pool, &data, &pool_o,
+                                                                   c.workers))) {
+        resample_free(&plan);
+        dataset_free(&data);
+        return cli_fail("tune", st);
+    }
+    c.workers = pool ? tune_workers_count(pool) : 1;
     char dataset[256], stamp[32], base[1024];
     base_name(c.data, dataset, sizeof dataset);
     gh_utc_iso8601(stamp);
@@ -270,6 +320,7 @@ int cmd_tune(int argc, char **argv) {
     if (!results || !ran) {
         free(results);
         free(ran);
+        tune_workers_close(pool);
         resample_free(&plan);
         dataset_free(&data);
         return cli_fail("tune", gh_fail(GH_ENOMEM, "tune: %d results", n_runs));
@@ -291,7 +342,7 @@ int cmd_tune(int argc, char **argv) {
         if (c.model && !all) snprintf(model_path, sizeof model_path, "%s", c.model);
         else snprintf(model_path, sizeof model_path, "%.*s.model", (int)(strlen(out_path) - 3),
                       out_path);
-        rc = run_one(&c, searcher, &data, &plan, dataset, out_path, model_path, argc, argv,
+        rc = run_one(&c, searcher, &data, &plan, dataset, out_path, model_path, argc, argv, pool,
                      &results[n_ran]);
         ran[n_ran++] = searcher;
     }
@@ -308,6 +359,7 @@ int cmd_tune(int argc, char **argv) {
     for (int i = 0; i < n_ran; i++) tune_result_free(&results[i]);
     free(results);
     free(ran);
+    if ((st = tune_workers_close(pool)) && rc == 0) rc = cli_fail("tune", st);
     resample_free(&plan);
     dataset_free(&data);
     return rc;

@@ -1,9 +1,12 @@
-// cli: the gpuhours entry point: dispatches `gpuhours COMMAND ...` to cmd_COMMAND.
+// cli: the gpuhours entry point: joins the process group the launcher started (dist/; a group
+// of one without mpirun or srun), dispatches `gpuhours COMMAND ...` to cmd_COMMAND, and ends
+// the group: finalized after a success, aborted after a failure so that no rank waits for ever.
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "base/base.h"
+#include "dist/dist.h"
 
 typedef struct {
     const char *name;
@@ -30,7 +33,11 @@ int cli_fail(const char *cmd, int status) {
     return 1;
 }
 
-int main(int argc, char **argv) {
+// Commands that know what to do as one rank of several (the others would run N copies that
+// write the same files): they are refused under a launcher with more than one rank.
+static const char *const group_commands[] = {"tune"};
+
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -43,9 +50,38 @@ int main(int argc, char **argv) {
         printf("gpuhours %s\n", GH_VERSION);
         return 0;
     }
+    const pg_info *pg = pg_world();
+    int in_group = 0;
+    for (size_t i = 0; i < sizeof group_commands / sizeof group_commands[0]; i++)
+        in_group |= !strcmp(argv[1], group_commands[i]);
+    if (pg->size > 1 && !in_group) {
+        if (pg->rank == 0)
+            fprintf(stderr, "gpuhours %s: runs as one process; %s started %d (only tune runs "
+                    "across a process group)\n", argv[1], pg->launcher, pg->size);
+        return 2;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "gpuhours: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    int st = pg_init(&argc, &argv);
+    if (st) {
+        fprintf(stderr, "gpuhours: %s: %s\n", gh_status_str(st), gh_error_get());
+        pg_abort(1);
+        return 1;
+    }
+    int rc = dispatch(argc, argv);
+    if (rc != 0 && pg_world()->size > 1) {
+        fflush(NULL);
+        pg_abort(rc);   // the other ranks may be waiting for this one
+    }
+    if ((st = pg_finalize())) {
+        fprintf(stderr, "gpuhours: %s: %s\n", gh_status_str(st), gh_error_get());
+        if (rc == 0) rc = 1;
+    }
+    return rc;
 }

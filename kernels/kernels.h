@@ -357,6 +357,14 @@ int linear_bwd_cublas(const kctx *ctx, int n, int in, int out, const float *x, c
 // ---- library versions for `gpuhours info` and the ledger ------------------------------------
 const char *gh_blas_info(void);          // OpenBLAS config string, or "none"
 int gh_cpu_threads(void);                // OpenMP threads the _cpu path uses
+// Sets the OpenMP threads of this thread's later parallel regions (the _cpu path's, and
+// XGBoost's, which follows omp_get_max_threads): n processes sharing the cores take 1/n each.
+void gh_cpu_set_threads(int n);
+// 1 when a child forked now can use OpenMP and OpenBLAS: no thread runs but OpenBLAS's own pool
+// (which it stops and restarts around a fork). libgomp keeps its pool after the first parallel
+// region with more than one thread, and a forked child that enters one waits for threads that
+// do not exist in it; CUDA's threads likewise. *threads: the threads counted (0: unknown).
+int gh_cpu_fork_safe(int *threads);
 
 #ifdef __cplusplus
 }

@@ -139,7 +139,21 @@ fail:
     return st;
 }
 
-// Opens a table of an existing file and checks that every field this version reads is there.
+// 1 when `name` is one of the table's optional fields.
+static int optional_field(const ledger_table_spec *sp, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = sp->optional; p && *p; p += strcspn(p, " "), p += *p == ' ')
+        if (strcspn(p, " ") == n && !strncmp(p, name, n)) return 1;
+    return 0;
+}
+
+// Zeroes the optional fields the file lacks in one memory row.
+static void clear_absent(const ledger_table *t, void *row) {
+    for (int k = 0; k < t->n_absent; k++) memset((char *)row + t->absent_off[k], 0, t->absent_len[k]);
+}
+
+// Opens a table of an existing file and checks that every field this version reads is there
+// (an optional field may be missing: the table then reads and writes without it).
 static int table_open(ledger *l, ledger_table_id id) {
     const char *l_path = l->path;
     const ledger_table_spec *sp = &ledger_table_specs[id];
@@ -160,14 +174,42 @@ static int table_open(ledger *l, ledger_table_id id) {
                          sp->name);
             goto fail;
         }
+        t->n_absent = 0;
         for (int i = 0; i < nm; i++) {
             char *name = H5Tget_member_name(t->mtype, (unsigned)i);
             int have = H5Tget_member_index(ft, name) >= 0;
+            if (!have && optional_field(sp, name) &&
+                t->n_absent < (int)(sizeof t->absent_off / sizeof t->absent_off[0])) {
+                hid_t mt = H5Tget_member_type(t->mtype, (unsigned)i);
+                t->absent_off[t->n_absent] = H5Tget_member_offset(t->mtype, (unsigned)i);
+                t->absent_len[t->n_absent++] = mt >= 0 ? H5Tget_size(mt) : 0;
+                if (mt >= 0) H5Tclose(mt);
+                H5free_memory(name);
+                continue;
+            }
             if (!have)
                 st = gh_fail(GH_EFORMAT, "%s: table '/%s' lacks field '%s'", l->path, sp->name,
                              name);
             H5free_memory(name);
             if (!have) goto fail;
+        }
+        if (t->n_absent) {   // an older file: read and write the fields it has
+            hid_t r;
+            H5_CHECK(r = H5Tcreate(H5T_COMPOUND, t->row_size));
+            for (int i = 0; i < nm && st == GH_OK; i++) {
+                char *name = H5Tget_member_name(t->mtype, (unsigned)i);
+                hid_t mt = H5Tget_member_type(t->mtype, (unsigned)i);
+                if (!name || mt < 0)
+                    st = ledger_h5_fail(GH_EIO, "H5Tget_member_type", __FILE__, __LINE__, l_path);
+                else if (H5Tget_member_index(ft, name) >= 0 &&
+                         H5Tinsert(r, name, H5Tget_member_offset(t->mtype, (unsigned)i), mt) < 0)
+                    st = ledger_h5_fail(GH_EIO, "H5Tinsert", __FILE__, __LINE__, l_path);
+                if (mt >= 0) H5Tclose(mt);
+                if (name) H5free_memory(name);
+            }
+            H5Tclose(t->mtype);
+            t->mtype = r;
+            if (st) goto fail;
         }
     } else if (H5Tget_class(ft) != H5Tget_class(t->mtype)) {
         st = gh_fail(GH_EFORMAT, "%s: dataset '/%s' has the wrong element type", l->path,
@@ -233,6 +275,7 @@ static int table_load(ledger *l, ledger_table_id id, int64_t *extent) {
         default: break;
         }
         if (row[off] != 1) break; // the row in flight at a kill, and anything after it
+        clear_absent(t, buf + (size_t)i * t->row_size);
         st = ledger_table_keep(t, row);
     }
     free(buf);
@@ -258,6 +301,7 @@ static int table_append(ledger *l, ledger_table_id id, const void *rows, int64_t
         t->n += n;
     } else {
         st = ledger_table_keep(t, rows);
+        if (!st) clear_absent(t, ledger_table_row(t, t->n - 1));   // as a reader will see it
     }
 fail:
     if (st && !written) l->io_failed = 1;
@@ -407,6 +451,8 @@ int ledger_create(ledger **out, const char *path, const ledger_run_info *info) {
     if (st) goto fail;
     snprintf(buf, sizeof buf, "%d", info->gpus);
     PUT("gpus_held", buf, 0);
+    snprintf(buf, sizeof buf, "%d", info->workers > 0 ? info->workers : 1);
+    PUT("workers", buf, 0);
     if ((st = ledger_write_provenance(l->file, path))) goto fail;
     gh_utc_iso8601(now);
     PUT("start_time", now, 0);
@@ -754,6 +800,7 @@ int ledger_append_trial(ledger *l, const ledger_trial *t) {
     r.cost = cost_row(&t->cost);
     r.run_time_s = run_clock(l);
     ledger_strlcpy(r.status, t->status ? t->status : "ok", sizeof r.status);
+    r.worker = t->worker;
     r.committed = 1;
     quiet q = quiet_on();
     st = table_append(l, TAB_TRIALS, &r, 1);
@@ -952,6 +999,7 @@ int ledger_read_trial(ledger *l, int64_t i, ledger_trial *t) {
     t->params = r->params;
     t->cost = cost_from_row(&r->cost);
     t->status = r->status;
+    t->worker = r->worker;
     return GH_OK;
 }
 

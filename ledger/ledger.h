@@ -25,6 +25,7 @@ typedef struct {
     int argc;
     char **argv;
     int gpus;                // GPUs held by the run
+    int workers;             // processes that run its trials (attribute `workers`); 0 = 1
 } ledger_run_info;
 
 typedef struct {
@@ -38,6 +39,8 @@ typedef struct {
     double params;           // parameter count
     cost_totals cost;
     const char *status;      // "ok", "failed", "timeout", "nan"
+    int worker;              // who ran it: an MPI rank or local worker index (1..); 0 the
+                             // process itself (a serial loop; every trial of older files)
 } ledger_trial;
 
 typedef struct {

@@ -61,6 +61,7 @@ typedef struct {
     ledger_cost_row cost;
     double run_time_s; // wall seconds since the run began (all sessions) when recorded
     char status[LEDGER_STATUS_CAP];
+    int32_t worker;    // optional (added after schema 1's first files): 0 when absent
     uint8_t committed; // 1 in every written row; 0 (the fill value) marks a row in flight
 } ledger_trial_row;
 
@@ -113,6 +114,10 @@ typedef struct {
     int64_t n;                  // committed rows
     char **blocks;
     int64_t nblocks;
+    // optional fields the file's table lacks (an older file): left out of mtype, and 0 in
+    // the rows in memory
+    int n_absent;
+    size_t absent_off[4], absent_len[4];
 } ledger_table;
 
 typedef struct {
@@ -120,6 +125,10 @@ typedef struct {
     size_t row_size;
     hsize_t chunk_rows;
     const char *units;          // the table's "units" attribute
+    // Fields added to the table after files without them were written, space-separated: a
+    // file that lacks them is read (they read as 0) and appended to (they are not stored).
+    // Every other field is required.
+    const char *optional;
 } ledger_table_spec;
 extern const ledger_table_spec ledger_table_specs[TAB_COUNT];
 

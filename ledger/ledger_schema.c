@@ -13,7 +13,7 @@
 const ledger_table_spec ledger_table_specs[TAB_COUNT] = {
     [TAB_TRIALS] = {"trials", sizeof(ledger_trial_row), 64,
                     "fidelity=epochs or training samples;madds=multiply-adds per example;"
-                    "params=count;acc=fraction in [0,1];" COST_UNITS},
+                    "params=count;acc=fraction in [0,1];" COST_UNITS, "worker"},
     [TAB_EPOCHS] = {"epochs", sizeof(ledger_epoch_row), 256,
                     "acc=fraction in [0,1];lr=learning rate;cost=cumulative within phase;"
                     COST_UNITS},
@@ -73,6 +73,7 @@ hid_t ledger_table_type(ledger_table_id id) {
         COST(ledger_trial_row);
         D(ledger_trial_row, run_time_s);
         S(ledger_trial_row, status, LEDGER_STATUS_CAP);
+        H5Tinsert(t, "worker", HOFFSET(ledger_trial_row, worker), H5T_NATIVE_INT32);
         H5Tinsert(t, "committed", HOFFSET(ledger_trial_row, committed), H5T_NATIVE_UINT8);
         break;
     case TAB_EPOCHS:

@@ -1,6 +1,7 @@
 // The host backend's runtime: how many OpenMP threads the _cpu ops use, the OpenBLAS build
 // they call, and the one-time switch of OpenBLAS to a single thread (see cpu.h for why).
 #include <cblas.h>
+#include <dirent.h>
 #include <omp.h>
 #include <stdio.h>
 
@@ -27,3 +28,17 @@ const char *gh_blas_info(void) {
 }
 
 int gh_cpu_threads(void) { return gh_cpu_nthreads(); }
+
+void gh_cpu_set_threads(int n) { omp_set_num_threads(n > 0 ? n : 1); }
+
+int gh_cpu_fork_safe(int *threads) {
+    *threads = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d));) *threads += e->d_name[0] != '.';
+    closedir(d);
+    // OpenBLAS's pthreads build starts num_threads - 1 server threads when it loads; until the
+    // _cpu path lowers its count (gh_cpu_blas_init, only once an op ran) that is all there is.
+    int blas = openblas_get_num_threads();
+    return *threads >= 1 && *threads <= (blas > 1 ? blas : 1);
+}

@@ -13,7 +13,7 @@
 
 #define BS_STEPSIZE 0.1
 #define BS_MAX_THREADS 64
-#define BS_PENDING 16
+#define BS_PENDING HPO_MAX_PENDING
 
 typedef struct {
     flow2 *ls;                  // NULL: the global thread (index 0)
@@ -91,9 +91,13 @@ static bs_pending *pending_at(blend *b, int64_t id) {
     return NULL;
 }
 
+// The next free slot (trials in flight may finish out of order), else the oldest one.
 static void pending_add(blend *b, int64_t id, int thread) {
-    bs_pending *p = &b->pending[b->pending_next];
-    b->pending_next = (b->pending_next + 1) % BS_PENDING;
+    int k = b->pending_next;
+    for (int i = 0; i < BS_PENDING && b->pending[k].used; i++) k = (k + 1) % BS_PENDING;
+    if (b->pending[k].used) k = b->pending_next;
+    bs_pending *p = &b->pending[k];
+    b->pending_next = (k + 1) % BS_PENDING;
     *p = (bs_pending){id, 1, thread, b->serial[thread]};
 }
 

@@ -10,7 +10,7 @@
 #include "hpo.h"
 
 #define CFO_STEPSIZE 0.1        // FLOW2.STEPSIZE: how far the admissible box grows
-#define CFO_PENDING 16
+#define CFO_PENDING HPO_MAX_PENDING
 
 typedef struct {
     int64_t id;
@@ -53,9 +53,13 @@ static cfo_pending *pending_at(cfo *c, int64_t id) {
     return NULL;
 }
 
+// The next free slot (trials in flight may finish out of order), else the oldest one.
 static void pending_add(cfo *c, int64_t id, int from_thread) {
-    cfo_pending *p = &c->pending[c->pending_next];
-    c->pending_next = (c->pending_next + 1) % CFO_PENDING;
+    int k = c->pending_next;
+    for (int i = 0; i < CFO_PENDING && c->pending[k].used; i++) k = (k + 1) % CFO_PENDING;
+    if (c->pending[k].used) k = c->pending_next;
+    cfo_pending *p = &c->pending[k];
+    c->pending_next = (k + 1) % CFO_PENDING;
     *p = (cfo_pending){id, 1, from_thread, c->generation};
 }
 

@@ -12,7 +12,7 @@
 
 #define FLOW2_STEPSIZE 0.1           // initial step as a fraction of sqrt(d)
 #define FLOW2_STEP_LOWER_BOUND 1e-4  // when no int hp sets a coarser resolution
-#define FLOW2_PENDING 16             // proposals awaiting a result (sequential use needs 1)
+#define FLOW2_PENDING HPO_MAX_PENDING   // proposals awaiting a result (sequential use: 1)
 
 typedef struct {
     int64_t id;
@@ -171,9 +171,13 @@ static int same_config(const flow2 *f, const double *cfg, double resource) {
     return 1;
 }
 
+// The next free slot (trials in flight may finish out of order), else the oldest one.
 static flow2_pending *pending_new(flow2 *f, int64_t id) {
-    flow2_pending *p = &f->pending[f->pending_next];
-    f->pending_next = (f->pending_next + 1) % FLOW2_PENDING;
+    int k = f->pending_next;
+    for (int i = 0; i < FLOW2_PENDING && f->pending[k].used; i++) k = (k + 1) % FLOW2_PENDING;
+    if (f->pending[k].used) k = f->pending_next;
+    flow2_pending *p = &f->pending[k];
+    f->pending_next = (k + 1) % FLOW2_PENDING;
     memset(p, 0, sizeof *p);
     p->id = id;
     p->used = 1;
@@ -248,7 +252,10 @@ int flow2_suggest(flow2 *f, int64_t trial_id, double *cfg, double *fidelity) {
         // stuck: 2^d proposals without improvement at full resource; shrink the step
         f->num_proposedby_incumbent -= 2;
         f->init_phase = 0;
-        if (f->step < step_lower_bound(f)) return 0;
+        if (f->step < step_lower_bound(f)) {
+            p->used = 0;   // nothing proposed: the slot is not awaiting a result
+            return 0;
+        }
         f->oldK = f->K ? f->K : f->iter_best_config;
         f->K = f->trial_count_proposed + 1;
         f->step *= sqrt((double)f->oldK / (double)f->K);

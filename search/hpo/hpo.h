@@ -8,7 +8,9 @@
 // add one line HPO_SEARCHER(NAME, fidelity use, help) to hpo_searchers.def. That is all: the
 // registry, `gpuhours tune --searcher NAME`, its --help, `--searcher all`, bench_tune's default
 // and the test library (tests/hpo globs search/hpo) follow the table. Tests: test_hpo_searchers
-// and test_hpo_tune run every row (ask/tell contract; tune_run end to end); add a case with
+// and test_hpo_tune run every row (ask/tell contract, also with HPO_MAX_PENDING / 2 asks in
+// flight told out of order, as the parallel loop does: a searcher keeps what it needs per ask
+// by trial id; tune_run end to end); add a case with
 // its hash to test_hpo_golden (record it with --print) and a test of what is particular to the
 // method (as asha_promotes, grid_enumerates). tune's JSON (configs in the ledger, tune/best)
 // is written and read in tune_json.c only; a change to it is tested in test_hpo_json.
@@ -67,6 +69,9 @@ int hpo_cache_put(hpo_cache *c, uint64_t key, double loss, double cost);
 
 // ---- the ask/tell interface (hpo_searcher.c) ------------------------------------------------
 #define HPO_STOP (-1)    // hpo_ask: the stopping rule fired; nothing was proposed
+// Asks of one searcher that may be awaiting their tell at once (the parallel tuning loop
+// waits rather than ask more): the size of the searchers' pending-trial tables.
+#define HPO_MAX_PENDING 16
 #define HPO_RETRY (-2)   // internal: a searcher has no proposal this round; ask it again
 
 typedef struct {
@@ -152,9 +157,13 @@ int hpo_create_method(hpo_searcher **out, const hpo_method *m, const hp_domain *
 // (max_trials reached, space exhausted, or 1000 proposals in a row were duplicates), or the
 // gh_status of a failure in the searcher (its ask, or its seen on a duplicate).
 int hpo_ask(hpo_searcher *s, hpo_trial *t);
-// Every ask is told once, before the next ask (the tuning loop is sequential, as FLAML's
-// n_concurrent_trials=1). GH_OK, or the gh_status of a failure in the cache or the searcher's
-// tell; after a failure the searcher is only destroyed.
+// Every ask is told once. The serial tuning loop tells each before the next ask (FLAML's
+// n_concurrent_trials=1); the parallel one keeps up to HPO_MAX_PENDING asks of one searcher
+// in flight and tells them in the order they finish (n_concurrent_trials > 1): every
+// searcher matches a tell to its ask by t->id, and a proposal that repeats one still in
+// flight is dropped and passed to seen as a failure (loss INFINITY). GH_OK, or the gh_status
+// of a failure in the cache or the searcher's tell; after a failure the searcher is only
+// destroyed.
 int hpo_tell(hpo_searcher *s, const hpo_trial *t, double loss, double cost);
 void hpo_destroy(hpo_searcher *s);
 // A result from an earlier session (--resume): the config at that fidelity is never proposed
@@ -264,6 +273,10 @@ typedef struct {
     double at_s;              // when it finished, in search seconds from the run's start
 } tune_prior;
 
+// Runs trials in other processes (tune_workers.c); NULL in tune_options: in this process.
+typedef struct tune_workers tune_workers;
+#define TUNE_MAX_WORKERS 256
+
 typedef struct {
     const char *searcher;     // a registry name (hpo_methods)
     const hpo_method *method; // NULL: the registry row of searcher; else this row (tests)
@@ -282,6 +295,8 @@ typedef struct {
     const tune_prior *prior;  // --resume: the trials recorded so far
     int n_prior;
     double time_used_s;       // --resume: search seconds already spent
+    tune_workers *workers;    // NULL: trials one at a time in this process; else the workers
+                              // run them, as many at once as there are workers
 } tune_options;
 
 typedef struct {
@@ -298,6 +313,8 @@ typedef struct {
     // loss by time: best-so-far after each trial (for bench curves); caller frees
     int n_curve;
     double *curve_t, *curve_loss;
+    int n_workers;            // processes that ran this session's trials (1: this one)
+    int64_t worker_trials[TUNE_MAX_WORKERS + 1];   // this session's trials by worker id
 } tune_result;
 
 // The checks tune_run makes before it starts (budget finite and > 0, searcher known, metric
@@ -311,6 +328,33 @@ int tune_validate(const gh_dataset *data, const tune_options *o);
 int tune_run(const gh_dataset *data, const tune_options *o, ledger *led,
              tune_result *out);
 void tune_result_free(tune_result *r);
+
+// ---- parallel trials (tune_workers.c) -------------------------------------------------------
+// An asynchronous tuning loop (FLAML's n_concurrent_trials on Ray): the coordinator runs the
+// searchers, ECI, the ledger (the one writer of the results file), the progress lines and the
+// refit; workers only run trials (tune.c's run_trial) on folds they build themselves. Whenever
+// a worker is free the coordinator picks a learner, asks its searcher and sends the trial;
+// results are told as they come back. The budget stays the wall time of the search. A local
+// worker that dies has its trial recorded as failed and the run goes on with the others; an
+// MPI rank that dies ends the whole job (mpirun's rule), the results file then shows the run
+// as interrupted with every trial recorded until then.
+// Open the workers of a run, before any learner or CUDA has run in this process (a forked
+// worker inherits neither safely):
+// - under a launcher with several ranks (dist.h, pg_world), on rank 0: ranks 1..size-1 are
+//   the workers (they call tune_worker_serve); n_local must be 0 or 1.
+// - otherwise, n_local >= 2: n_local worker processes forked from this one, each with
+//   OpenMP threads / n_local threads, talking over socket pairs.
+// data and o (o->plan, o->seed, o->folds, o->holdout_ratio) must be those of every run that
+// uses the workers: the workers' folds are checked against the coordinator's. GH_EINVAL for
+// n_local out of 2..TUNE_MAX_WORKERS; GH_EIO when a worker cannot be started or reached.
+int tune_workers_open(tune_workers **out, const gh_dataset *data, const tune_options *o,
+                      int n_local);
+int tune_workers_count(const tune_workers *w);
+// Tells every worker to quit and waits for the local ones; frees w. NULL: nothing.
+int tune_workers_close(tune_workers *w);
+// A rank > 0 of the group: builds the folds of (data, o) and runs the trials rank 0 sends
+// until it says quit (every run of the command). Returns the first failure.
+int tune_worker_serve(const gh_dataset *data, const tune_options *o);
 
 // ---- tune's JSON records (tune_json.c, cJSON): written and read there only ------------------
 // A learner config as one JSON object {"hp": value, ...}: a number for a float or int hp (ints

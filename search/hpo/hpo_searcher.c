@@ -103,7 +103,13 @@ int hpo_ask(hpo_searcher *s, hpo_trial *t) {
             if (st) return st;
             continue;
         }
-        if (known == 1) continue;
+        if (known == 1) {
+            // a repeat of a trial still running (several in flight): the searcher hears of
+            // it as a failure, as FLAML's _should_skip tells the thread of a pending repeat
+            st = s->vt->seen ? s->vt->seen(s, t, INFINITY, 0) : GH_OK;
+            if (st) return st;
+            continue;
+        }
         st = hpo_cache_put(&s->cache, key, NAN, 0);
         if (st) return st;
         s->n_asked++;

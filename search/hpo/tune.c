@@ -4,7 +4,8 @@
 // ledger with its cost, a progress line per improvement, and the best config refit on all
 // rows once the budget is spent. tune_run is four phases over one tune_state: tune_setup,
 // tune_replay (--resume), tune_loop (tune_trial per proposal), tune_finish. Searchers are used
-// only through hpo.h's ask/tell, their registry row and its fidelity use.
+// only through hpo.h's ask/tell, their registry row and its fidelity use. With workers
+// (tune_workers.c) tune_loop_workers replaces tune_loop: several trials in flight at once.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "../../kernels/kernels.h"
 #include "hpo.h"
+#include "tune_internal.h"
 
 #define TUNE_MAX_LEARNERS 16
 #define TUNE_MIN_ROWS 32   // a sampled fit never trains on fewer rows than this
@@ -21,11 +23,6 @@ typedef struct {
     hp_domain hps[HPO_MAX_DIM];
     hpo_searcher *s;
 } tune_learner;
-
-typedef struct {
-    int k;
-    gh_dataset train[16], val[16];
-} tune_folds;
 
 static double now_s(void) { return gh_wall_seconds(); }
 
@@ -118,14 +115,6 @@ static int folds_make(tune_folds *f, const gh_dataset *data, const resample_plan
     return st;
 }
 
-typedef struct {
-    double loss;          // mean validation loss over the folds; INFINITY when failed
-    int rows;             // training rows per fold
-    int stopped_early;
-    const char *status;   // "ok", "failed", "timeout", "nan"
-    char error[256];
-} trial_outcome;
-
 // One trial: fit on each fold's first `rows` training rows within the time left, score on
 // its validation rows. FLAML's time limit for a sampled fit: half the time left, scaled by
 // the sample fraction.
@@ -196,6 +185,12 @@ static int run_trial(const tune_folds *f, const learner_def *def, const double *
     return GH_OK;
 }
 
+int tune_run_trial(const tune_folds *f, const learner_def *def, const double *cfg,
+                   double fidelity, uint64_t seed, gh_metric metric, double deadline,
+                   trial_outcome *out) {
+    return run_trial(f, def, cfg, fidelity, seed, metric, deadline, out);
+}
+
 static int curve_push(tune_result *r, double t, double loss) {
     if ((r->n_curve & (r->n_curve - 1)) == 0) {   // grow at powers of two
         size_t cap = r->n_curve ? 2 * (size_t)r->n_curve : 16;
@@ -219,7 +214,8 @@ void tune_result_free(tune_result *r) {
 }
 
 static int record_trial(ledger *led, int64_t id, const learner_def *def, const double *cfg,
-                        const trial_outcome *t, gh_metric metric, const cost_totals *c) {
+                        const trial_outcome *t, gh_metric metric, const cost_totals *c,
+                        int worker) {
     if (!led) return GH_OK;
     char *json = tune_cfg_json(def, cfg);
     if (!json) return GH_ENOMEM;
@@ -233,6 +229,7 @@ static int record_trial(ledger *led, int64_t id, const learner_def *def, const d
         .madds = NAN, .params = NAN,
         .cost = *c,
         .status = t->status,
+        .worker = worker,
     };
     if (metric == METRIC_ACCURACY && isfinite(t->loss)) lt.val_acc = 1 - t->loss;
     int st = ledger_append_trial(led, &lt);
@@ -309,9 +306,7 @@ static int searchers_create(tune_state *ts, const gh_dataset *data, const learne
     return GH_OK;
 }
 
-// The folds of o->plan, or of a split made here (FLAML's rule for k unless o->folds).
-static int split_data(tune_state *ts, const gh_dataset *data) {
-    const tune_options *o = ts->o;
+int tune_folds_split(tune_folds *f, const gh_dataset *data, const tune_options *o) {
     resample_plan own = {0};
     const resample_plan *plan = o->plan;
     if (!plan) {
@@ -320,8 +315,16 @@ static int split_data(tune_state *ts, const gh_dataset *data) {
         if (st) return st;
         plan = &own;
     }
-    int st = folds_make(&ts->folds, data, plan, o->seed);
+    int st = folds_make(f, data, plan, o->seed);
     if (plan == &own) resample_free(&own);
+    return st;
+}
+
+void tune_folds_free(tune_folds *f) { folds_free(f); }
+
+// The folds of o->plan, or of a split made here (FLAML's rule for k unless o->folds).
+static int split_data(tune_state *ts, const gh_dataset *data) {
+    int st = tune_folds_split(&ts->folds, data, ts->o);
     if (st) return st;
     ts->n_train = ts->folds.train[0].n;
     return GH_OK;
@@ -415,25 +418,22 @@ static int tune_replay(tune_state *ts, tune_result *out) {
     return GH_OK;
 }
 
-// One proposed trial of learner li: fit and score it, tell its searcher and ECI, record it,
-// and report an improvement. start: when this round of the loop began.
-static int tune_trial(tune_state *ts, int li, const hpo_trial *t, double start, ledger *led,
-                      tune_result *out) {
+// The result r of trial t of learner li, run by `worker` in trial_s seconds at cost c: tell
+// its searcher and ECI, record it, and report an improvement. start: when this round of the
+// loop began (the serial loop), or when the trial was sent (the parallel one).
+static int tune_told(tune_state *ts, int li, const hpo_trial *t, const trial_outcome *rp,
+                     double trial_s, const cost_totals *cp, int worker, double start,
+                     ledger *led, tune_result *out) {
     const tune_options *o = ts->o;
     tune_learner *tl = &ts->L[li];
-    cost_meter_start(ts->meter);
-    double t_fit = now_s();
-    trial_outcome r;
-    int st = run_trial(&ts->folds, tl->def, t->cfg, t->fidelity, o->seed, ts->metric,
-                       ts->deadline, &r);
-    if (st) return st;
-    double trial_s = now_s() - t_fit;
-    cost_totals c = cost_meter_read(ts->meter);
-    st = hpo_tell(tl->s, t, r.loss, trial_s);
+    const trial_outcome r = *rp;
+    const cost_totals c = *cp;
+    int st = hpo_tell(tl->s, t, r.loss, trial_s);
     if (st) return st;
     eci_update(&ts->eci, li, r.loss, trial_s, now_s() - start, r.rows);
-    st = record_trial(led, ts->trial_id, tl->def, t->cfg, &r, ts->metric, &c);
+    st = record_trial(led, ts->trial_id, tl->def, t->cfg, &r, ts->metric, &c, worker);
     if (st) return st;
+    if (worker >= 0 && worker <= TUNE_MAX_WORKERS) out->worker_trials[worker]++;
     double elapsed = now_s() - ts->t0;
     if (best_update(out, li, tl->def, t->cfg, t->fidelity, r.loss, elapsed)) {
         if (o->verbose) {
@@ -453,6 +453,23 @@ static int tune_trial(tune_state *ts, int li, const hpo_trial *t, double start, 
     st = curve_push(out, elapsed, out->best_loss);
     out->n_trials = ++ts->trial_id;
     return st;
+}
+
+// One proposed trial of learner li, in this process: fit and score it, then tune_told.
+// start: when this round of the loop began.
+static int tune_trial(tune_state *ts, int li, const hpo_trial *t, double start, ledger *led,
+                      tune_result *out) {
+    const tune_options *o = ts->o;
+    tune_learner *tl = &ts->L[li];
+    cost_meter_start(ts->meter);
+    double t_fit = now_s();
+    trial_outcome r;
+    int st = run_trial(&ts->folds, tl->def, t->cfg, t->fidelity, o->seed, ts->metric,
+                       ts->deadline, &r);
+    if (st) return st;
+    double trial_s = now_s() - t_fit;
+    cost_totals c = cost_meter_read(ts->meter);
+    return tune_told(ts, li, t, &r, trial_s, &c, 0, start, led, out);
 }
 
 // The search: until the budget is spent, no learner can finish a trial in the time left, or
@@ -475,6 +492,149 @@ static int tune_loop(tune_state *ts, ledger *led, tune_result *out) {
     }
     out->search_s = now_s() - ts->t0;
     cost_totals search_cost = cost_meter_read(ts->phase);
+    if (!st && led) st = ledger_add_phase_cost(led, "search", &search_cost);
+    return st;
+}
+
+// ---- the parallel loop: several trials in flight on the workers (tune_workers.c) ------------
+// After the budget the trials in flight get this long to come back (they were sent the seconds
+// left and stop on their own, as a serial trial does; this only bounds a worker that does
+// not): inside the max(1 s, 5%) by which a search may overrun its budget.
+static double tune_grace_s(double budget_s) { return fmax(0.75, 0.04 * budget_s); }
+
+typedef struct {
+    int busy, li;
+    hpo_trial t;
+    int64_t ticket;
+    double sent;              // when it was sent (ECI's time used by the trial)
+} tune_slot;
+
+// Sends the next trial to idle worker k: *sent 1; or none, with *done set when no learner can
+// finish a trial in the time left or every searcher stopped (as the serial loop ends), or
+// unset when the chosen learner has HPO_MAX_PENDING trials in flight already (the worker
+// waits for one of them).
+static int tune_dispatch(tune_state *ts, tune_slot *sl, int k, int *in_flight_of, int *done,
+                         int *sent) {
+    *sent = 0;
+    for (;;) {
+        double now = now_s();
+        int li = now < ts->deadline ? eci_select(&ts->eci, ts->deadline - now) : -1;
+        if (li < 0) {
+            *done = 1;
+            return GH_OK;
+        }
+        if (in_flight_of[li] >= HPO_MAX_PENDING) return GH_OK;
+        hpo_trial t;
+        int ask = hpo_ask(ts->L[li].s, &t);
+        if (ask == HPO_STOP) {
+            if (eci_disable(&ts->eci, li) == 0) *done = 1;
+            if (*done) return GH_OK;
+            continue;
+        }
+        if (ask) return ask;
+        tune_request rq = {.kind = TUNE_MSG_RUN, .fidelity = t.fidelity, .seed = ts->o->seed,
+                           .metric = ts->metric, .seconds_left = ts->deadline - now_s()};
+        snprintf(rq.learner, sizeof rq.learner, "%s", ts->L[li].def->name);
+        memcpy(rq.cfg, t.cfg, sizeof rq.cfg);
+        int st = tune_workers_send(ts->o->workers, k, &rq);
+        if (st) return st;
+        *sl = (tune_slot){1, li, t, rq.ticket, now_s()};
+        in_flight_of[li]++;
+        *sent = 1;
+        return GH_OK;
+    }
+}
+
+// A reply (or the coordinator giving up on worker k) for the trial in slot sl: the trial is
+// told and recorded as any other, with the worker that ran it.
+static int tune_reply_told(tune_state *ts, tune_slot *sl, int k, const tune_reply *rp,
+                           ledger *led, tune_result *out) {
+    trial_outcome r = {.loss = rp->loss, .rows = rp->rows, .stopped_early = rp->stopped_early,
+                       .status = rp->status};
+    snprintf(r.error, sizeof r.error, "%s", rp->error);
+    if (!isfinite(r.loss)) r.loss = INFINITY;
+    sl->busy = 0;
+    return tune_told(ts, sl->li, &sl->t, &r, rp->seconds, &rp->cost, k, sl->sent, led, out);
+}
+
+// The search as tune_loop's, with a trial on every free worker: when a result comes back it
+// is told, and the worker gets the next trial; no trial is sent once none can finish in the
+// time left, and the search ends when the trials in flight are back.
+static int tune_loop_workers(tune_state *ts, ledger *led, tune_result *out) {
+    tune_workers *w = ts->o->workers;
+    int n = tune_workers_count(w);
+    tune_slot *slot = calloc((size_t)n + 1, sizeof *slot);   // by worker id 1..n
+    if (!slot) return gh_fail(GH_ENOMEM, "tune: %d worker slots", n);
+    int in_flight_of[TUNE_MAX_LEARNERS] = {0};
+    int in_flight = 0, done = 0, st = GH_OK;
+    int64_t sent_total = 0, first_id = ts->trial_id;
+    double workers_cpu_s = 0, grace = tune_grace_s(ts->o->budget_s);
+    out->n_workers = n;
+    cost_meter_start(ts->phase);
+    while (!st) {
+        for (int k = 1; k <= n && !done && !st; k++) {
+            if (slot[k].busy || !tune_workers_alive(w, k)) continue;
+            int sent;
+            st = tune_dispatch(ts, &slot[k], k, in_flight_of, &done, &sent);
+            if (!sent) break;
+            in_flight++;
+            sent_total++;
+        }
+        if (st) break;
+        int alive = 0;
+        for (int k = 1; k <= n; k++) alive += tune_workers_alive(w, k);
+        if (in_flight == 0) {
+            if (!done && !alive) st = gh_fail(GH_EIO, "tune: every worker has died");
+            break;
+        }
+        double now = now_s(), until = done ? ts->deadline + grace : ts->deadline;
+        if (done && now >= until) {   // give up on the trials still out
+            for (int k = 1; k <= n && !st; k++) {
+                if (!slot[k].busy) continue;
+                tune_workers_give_up(w, k);
+                tune_reply rp = {.loss = INFINITY, .seconds = now - slot[k].sent};
+                snprintf(rp.status, sizeof rp.status, "timeout");
+                fprintf(stderr, "tune: no result from worker %d %.1f s after the budget: its "
+                        "trial %lld is recorded as timed out\n", k, grace,
+                        (long long)ts->trial_id);
+                in_flight_of[slot[k].li]--;
+                in_flight--;
+                st = tune_reply_told(ts, &slot[k], k, &rp, led, out);
+            }
+            break;
+        }
+        tune_reply rp;
+        int got = tune_workers_wait(w, until - now, &rp);
+        if (got == TUNE_WORKERS_TIMEOUT) {
+            if (now_s() >= ts->deadline) done = 1;
+            continue;
+        }
+        if (got) {
+            st = got;
+            break;
+        }
+        int k = rp.worker;
+        int ours = k >= 1 && k <= n && slot[k].busy && slot[k].ticket == rp.ticket;
+        if (!tune_workers_alive(w, k))
+            fprintf(stderr, "tune: %s; %s (%d workers left)\n", rp.error,
+                    ours ? "its trial is recorded as failed" : "it was idle", alive - 1);
+        if (!ours) continue;   // a worker that died idle, or a reply given up on
+        if (rp.st) {
+            st = gh_fail(rp.st, "tune: worker %d: %s", k, rp.error);
+            break;
+        }
+        in_flight_of[slot[k].li]--;
+        in_flight--;
+        if (isfinite(rp.cost.cpu_s)) workers_cpu_s += rp.cost.cpu_s;
+        st = tune_reply_told(ts, &slot[k], k, &rp, led, out);
+    }
+    free(slot);
+    if (!st && ts->trial_id - first_id != sent_total)   // every trial sent is recorded, once
+        st = gh_fail(GH_EIO, "tune: %lld trials sent to workers, %lld recorded",
+                     (long long)sent_total, (long long)(ts->trial_id - first_id));
+    out->search_s = now_s() - ts->t0;
+    cost_totals search_cost = cost_meter_read(ts->phase);
+    search_cost.cpu_s += workers_cpu_s;   // the phase's CPU: the coordinator's and the trials'
     if (!st && led) st = ledger_add_phase_cost(led, "search", &search_cost);
     return st;
 }
@@ -507,10 +667,11 @@ int tune_run(const gh_dataset *data, const tune_options *o, ledger *led, tune_re
     memset(out, 0, sizeof *out);
     out->best_loss = INFINITY;
     out->best_learner_index = -1;
+    out->n_workers = 1;
     tune_state ts;
     int st = tune_setup(&ts, data, o);
     if (!st) st = tune_replay(&ts, out);
-    if (!st) st = tune_loop(&ts, led, out);
+    if (!st) st = o->workers ? tune_loop_workers(&ts, led, out) : tune_loop(&ts, led, out);
     if (!st) st = tune_finish(&ts, data, led, out);
     tune_state_free(&ts);
     return st;

@@ -43,6 +43,7 @@ static inline ledger_trial fixture_trial(int64_t id, char *arch_buf, size_t len)
     t.cost.energy_j = id % 2 ? NAN : 3.5 * (double)id;
     t.cost.peak_mem_bytes = 1e8 + (double)id;
     t.status = id % 13 == 12 ? "failed" : "ok";
+    t.worker = (int)(id % 3);
     return t;
 }
 
@@ -67,7 +68,7 @@ static inline int fixture_check_trial(const ledger_trial *t, char *why, size_t w
     S(arch) S(learner) S(status)
     F(fidelity) F(train_acc) F(val_acc) F(test_acc) F(train_loss) F(val_loss) F(test_loss)
     F(madds) F(params) F(cost.wall_s) F(cost.cpu_s) F(cost.device_s) F(cost.busy_gpu_s)
-    F(cost.energy_j) F(cost.peak_mem_bytes)
+    F(cost.energy_j) F(cost.peak_mem_bytes) F(worker)
 #undef F
 #undef S
     return 1;
@@ -87,6 +88,6 @@ static inline ledger_run_info fixture_info(const char *method, const char *datas
     static char *argv[] = {"gpuhours", "search", "--method", "darts", "--note", "it's quoted",
                            NULL};
     ledger_run_info info = {method, dataset, seed,
-                            "[search]\nmethod = darts\nepochs = 3\nlr = 0.025\n", 6, argv, 0};
+                            "[search]\nmethod = darts\nepochs = 3\nlr = 0.025\n", 6, argv, 0, 1};
     return info;
 }

@@ -16,7 +16,7 @@ static const char *script =
     "df = df[df.committed == 1]\n"
     "want = ['id','arch','learner','fidelity','train_acc','val_acc','test_acc','train_loss',\n"
     "        'val_loss','test_loss','madds','params','wall_s','cpu_s','device_s','busy_gpu_s',\n"
-    "        'energy_j','peak_mem_bytes','run_time_s','status','committed']\n"
+    "        'energy_j','peak_mem_bytes','run_time_s','status','worker','committed']\n"
     "assert list(df.columns) == want, list(df.columns)\n"
     "assert len(df) >= n_min, (len(df), n_min)\n"
     "assert list(df.id) == list(range(len(df)))\n"

@@ -16,7 +16,7 @@
 static void nas_run(const char *path, const char *method, int seed) {
     char *argv[] = {"gpuhours", "search", "--method", (char *)method};
     ledger_run_info info = {method, "cifar10", (uint64_t)seed, "[search]\nepochs = 8\n", 4, argv,
-                            1};
+                            1, 1};
     ledger *l = NULL;
     if (ledger_create(&l, path, &info)) {
         fprintf(stderr, "%s\n", gh_error_get());
@@ -42,7 +42,7 @@ static void nas_run(const char *path, const char *method, int seed) {
                      (darts ? 0 : 0.01);
         snprintf(arch, sizeof arch, "Genotype(normal=[('sep_conv_3x3', %d)])", i);
         ledger_trial t = {i, arch, "", 20, acc + 0.03, acc, acc - 0.005, 0.3, 0.4, 0.41, madds,
-                          3e6 + 1e5 * i, {900, 950, 900, 700, NAN, 3e9}, "ok"};
+                          3e6 + 1e5 * i, {900, 950, 900, 700, NAN, 3e9}, "ok", 0};
         ledger_append_trial(l, &t);
     }
     cost_totals fc = {7200, 7300, 7200, 6500, NAN, 5e9};
@@ -58,7 +58,7 @@ static void nas_run(const char *path, const char *method, int seed) {
 static void tabular_run(const char *path, const char *method, int seed) {
     char *argv[] = {"gpuhours", "tune", "--searcher", (char *)method};
     ledger_run_info info = {method, "credit-g", (uint64_t)seed, "[tune]\nbudget_s = 60\n", 4,
-                            argv, 0};
+                            argv, 0, 1};
     ledger *l = NULL;
     if (ledger_create(&l, path, &info)) {
         fprintf(stderr, "%s\n", gh_error_get());
@@ -74,7 +74,7 @@ static void tabular_run(const char *path, const char *method, int seed) {
                  0.1 + 0.01 * i);
         ledger_trial t = {i, cfg, i % 2 ? "xgboost" : "rf", 1000, NAN, 1 - loss, NAN, NAN, loss,
                           NAN, NAN, NAN, {0.05 * (i + 1), 0.05 * (i + 1), 0, NAN, NAN, 2e8},
-                          "ok"};
+                          "ok", 0};
         ledger_append_trial(l, &t);
     }
     ledger_close(l, "finished");
