@@ -116,6 +116,21 @@ int genotype_validate(const genotype *g);
 // "AmoebaNet"; NULL if unknown.
 const char *genotype_named(const char *name);
 
+// ==== the NASNet search space (nasnet.c) ======================================================
+// Zoph et al. 2018 and Real et al. 2019: B = 5 blocks per cell, each the sum of two ops on two
+// hidden states (the cell's inputs 0, 1 or an earlier block; the same one twice is allowed), an
+// op from nasnet_ops; concat = the blocks no block reads (NASNet's unused hidden states).
+#define NASNET_BLOCKS 5
+#define NASNET_NUM_OPS 8
+extern const darts_op_kind nasnet_ops[NASNET_NUM_OPS];
+int nasnet_op_index(int op);                   // position in nasnet_ops, or -1
+void nasnet_cell_concat(geno_cell *c);         // sets concat to the unused blocks
+// GH_OK when g is in the NASNet space (5 blocks, NASNet ops, concat = unused blocks), else
+// GH_EINVAL saying what is not.
+int nasnet_genotype_check(const genotype *g);
+// A genotype drawn uniformly from the NASNet space.
+void nasnet_random_genotype(gh_rng *r, genotype *g);
+
 // ==== networks (supernet.c, evalnet.c) ========================================================
 typedef struct {
     int in_c, in_h, in_w, classes;

@@ -16,7 +16,11 @@
 //    arena sizes, nas_feed the batches) and never a loop of its own.
 //    - A method that proposes whole genotypes (RL, evolution) writes a proposer: a
 //      nas_proposer_vtable in proposer_<name>.c and a row in nas_proposer.c's table; it then
-//      runs nas_ask -> nas_evaluator_run -> nas_tell with one of the evaluators below.
+//      runs nas_ask -> nas_evaluator_run -> nas_tell with one of the evaluators below
+//      (nas_search_proposals is that loop, with "nan" rows and the proposer's checkpoints;
+//      random_sampling.c, regevo.c and nasnet_rl.c are three lines around it). A proposer
+//      with state beyond the base's (a population, a controller) sets the vtable's save and
+//      load, and accepts several asks before their tells (parallel workers).
 //    - A weight-sharing method (ENAS) trains a supernet (nas_run_supernet) with paths from
 //      nas_sample, then scores proposals with nas_eval_shared_create's evaluator.
 //    - Keep everything the method needs to continue after a checkpoint (trainer position,
@@ -71,6 +75,18 @@ typedef struct {
 } nas_random_config;         // [random]
 
 typedef struct {
+    int population;          // key regevo_population: P, the population aging keeps (100)
+    int sample;              // key regevo_sample: S, the tournament's sample size (25)
+} nas_regevo_config;         // [regevo]
+
+typedef struct {
+    int batch;               // key rl_batch: finished children per controller update
+    double lr;               // key rl_lr: the controller's Adam learning rate
+    double entropy;          // key rl_entropy: weight of the entropy bonus
+    double baseline_decay;   // key rl_baseline_decay: the moving-average baseline's decay
+} nas_rl_config;             // [nasnet_rl]
+
+typedef struct {
     // [run]
     char backend[16];        // auto, cpu, ref, cuda, cuda:N
     int deterministic;
@@ -90,6 +106,7 @@ typedef struct {
     int test_limit;          // > 0: test on the first this many test images
     // [search]: the budget and the weight training every method shares
     char method[16];         // a row of the method table (nas_methods.c)
+    char space[16];          // proposers' space: darts (DARTS's cell) or nasnet (NASNet's)
     int search_layers, search_channels, search_epochs, search_batch;
     double search_lr, search_lr_min, search_momentum, search_wd, search_grad_clip;
     int search_crop_pad, search_flip, search_cutout;
@@ -104,6 +121,8 @@ typedef struct {
     // one section per method
     nas_darts_config darts;
     nas_random_config random;
+    nas_regevo_config regevo;
+    nas_rl_config rl;
 } nas_config;
 
 // The final-training seed list "0,1,2": integers in 0..2^53, separated by commas, no empty
@@ -230,10 +249,16 @@ typedef struct {
     genotype g;
 } nas_proposal;
 
+enum { NAS_SPACE_DARTS = 0, NAS_SPACE_NASNET = 1 };   // the spaces proposers draw from
+
 typedef struct {
     uint64_t seed;                // the private RNG (stream GH_STREAM_SEARCH)
     int64_t max_proposals;        // stopping rule; 0 = none
     int steps, multiplier;        // the cell: intermediate nodes, nodes concatenated (4, 4)
+    int space;                    // NAS_SPACE_*; NASNet forces steps = NASNET_BLOCKS
+    int population, sample;       // regevo: P and S (0: the paper's 100 and 25)
+    int batch;                    // nasnet-rl: children per controller update (0: 1)
+    double lr, entropy, baseline_decay;  // nasnet-rl: Adam lr, entropy weight, baseline decay
 } nas_proposer_options;
 
 typedef struct nas_proposer nas_proposer;
@@ -244,6 +269,12 @@ typedef struct {
     // The reward (NAN: the evaluation failed) and cost (s) of a proposal; NULL: nothing to learn.
     void (*tell)(nas_proposer *p, const nas_proposal *q, double reward, double cost);
     void (*destroy)(nas_proposer *p);
+    // After the base is filled (options, RNG): the subtype's own setup (NULL: none).
+    int (*init)(nas_proposer *p);
+    // The subtype's own state as blobs under prefix (NULL: nothing beyond the base's); load
+    // refuses a state its options could not have written.
+    int (*save)(const nas_proposer *p, const char *prefix, gh_state_put put, void *ctx);
+    int (*load)(nas_proposer *p, const char *prefix, ledger_ckpt_reader *r);
 } nas_proposer_vtable;
 
 // Every proposer starts with this base: it is the proposer's whole resumable state together
@@ -259,7 +290,10 @@ struct nas_proposer {
     double best_reward;           // -INFINITY until a reward is told
 };
 
-// kind: "random" (the uniform proposer, proposer_random.c).
+// kind: "random" (the uniform proposer, proposer_random.c), "regevo" (regularized evolution,
+// proposer_regevo.c), "nasnet-rl" (an LSTM controller trained by REINFORCE,
+// controller_nasnet.c). Several asks may precede their tells (workers training children in
+// parallel); tells may come in any order.
 int nas_proposer_create(nas_proposer **out, const char *kind, const nas_proposer_options *o);
 // A proposal never returned before: GH_OK, NAS_STOP, or a status.
 int nas_ask(nas_proposer *p, nas_proposal *q);
@@ -274,6 +308,50 @@ uint64_t nas_genotype_signature(const genotype *g);
 // nodes, per edge an op among the 7 non-none primitives; concat of the last `multiplier` nodes.
 void nas_random_genotype(gh_rng *r, int steps, int multiplier, genotype *g);
 
+// ---- the proposers' spaces (nas_space.c) --------------------------------------------------------
+// "darts" or "nasnet" to NAS_SPACE_*, -1 if unknown.
+int nas_space_parse(const char *name);
+// The ops a genotype of the space may use (DARTS: the 7 non-none primitives; NASNet: nasnet_ops).
+int nas_space_nops(int space);
+int nas_space_op(int space, int k);
+int nas_space_op_index(int space, int op);       // k with nas_space_op(k) == op, or -1
+// 1 when a node's two inputs must differ (DARTS's cells), 0 when both may be the same (NASNet).
+int nas_space_distinct_inputs(int space);
+// A genotype drawn uniformly from the space of o (steps and multiplier from o for DARTS).
+void nas_space_random(gh_rng *r, const nas_proposer_options *o, genotype *g);
+// The concat list a cell of the space has after its edges changed (NASNet: the unused blocks;
+// DARTS: unchanged, the last `multiplier` nodes).
+void nas_space_concat(int space, geno_cell *c);
+// A genotype of o's space (steps, ops, inputs, concat): GH_OK or GH_EINVAL saying what is not.
+int nas_space_check(const nas_proposer_options *o, const genotype *g);
+
+// ---- regularized evolution's mutations (proposer_regevo.c) -------------------------------------
+// Real et al. 2019, section 2.3: one of hidden-state mutation (a random cell, block and input is
+// re-pointed to another earlier hidden state), op mutation (a random cell, block and op is
+// replaced by another op of the space) or identity, chosen uniformly; the kind done is returned.
+enum { NAS_MUTATE_HIDDEN = 0, NAS_MUTATE_OP = 1, NAS_MUTATE_IDENTITY = 2 };
+int nas_mutate(gh_rng *r, const nas_proposer_options *o, const genotype *parent, genotype *child);
+
+// A regevo proposer's population, oldest first: ids and rewards of up to max members (-INFINITY:
+// a child that failed); returns the population's size (-1 for a proposer of another kind).
+int nas_regevo_population(const nas_proposer *p, int64_t *ids, double *rewards, int max);
+
+// log p(g) under a nasnet-rl proposer's controller (teacher-forced, no gradient); NAN for a
+// proposer of another kind.
+double nas_rl_log_prob(nas_proposer *p, const genotype *g);
+
+// ---- the loop of proposers scored from scratch (proposer_search.c) -----------------------------
+// ask -> ev -> tell until p stops; every proposal is a trial row: "ok", "nan" when its training
+// diverged (GH_ENAN: told NAN, the search goes on), "failed" for another failure (the search
+// stops with its status). checkpoints: after each row a checkpoint holds p under
+// "<prefix>/proposer"; when r resumes in the search phase, p continues from it. name: progress
+// lines.
+// The proposer options of a search run: seed, random_archs proposals, the [search] space and
+// the cell of r->nc, the [regevo] and [nasnet_rl] keys.
+nas_proposer_options nas_run_proposer_options(const nas_run *r);
+int nas_search_proposals(nas_run *r, nas_proposer *p, nas_evaluator *ev, int checkpoints,
+                         const char *prefix, const char *name);
+
 // ---- methods: a registry (nas_methods.c) -------------------------------------------------------
 typedef struct {
     const char *name;                        // `gpuhours search NAME`, config key `method`
@@ -281,6 +359,7 @@ typedef struct {
     const char *help;                        // one line for --help
     const char *(*label)(const nas_config *c);  // the ledger's method name; NULL: name
     int checkpoints;                         // 1: its search writes checkpoints (--resume)
+    int nasnet;                              // 1: also runs on [search] space = nasnet
 } nas_method;
 
 int nas_method_count(void);

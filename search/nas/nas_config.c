@@ -20,6 +20,7 @@ void nas_config_defaults(nas_config *c) {
     c->train_portion = 0.5;
     // search (train_search.py)
     snprintf(c->method, sizeof c->method, "darts");
+    snprintf(c->space, sizeof c->space, "darts");
     c->search_layers = 8;
     c->search_channels = 16;
     c->search_epochs = 50;
@@ -56,6 +57,15 @@ void nas_config_defaults(nas_config *c) {
     // [random]
     c->random.archs = 24;        // the paper's random baseline: 24 sampled cells
     c->random.epochs = 100;
+    // [regevo] (Real et al. 2019, section 3.1: P = 100, S = 25 on CIFAR-10)
+    c->regevo.population = 100;
+    c->regevo.sample = 25;
+    // [nasnet_rl]: REINFORCE with a moving-average baseline (Zoph et al. 2018 used PPO with lr
+    // 0.00035; ENAS's controller: Adam 0.00035, entropy weight 1e-4, baseline decay 0.99)
+    c->rl.batch = 8;
+    c->rl.lr = 0.00035;
+    c->rl.entropy = 1e-4;
+    c->rl.baseline_decay = 0.95;
 }
 
 typedef enum { K_STR, K_INT, K_U64, K_DBL } ktype;
@@ -100,6 +110,8 @@ static const kdef keys[] = {
        "> 0: final training on a seeded sample of this many training images"),
     KI("data", "test_limit", test_limit, 0, BIG, "> 0: test on the first this many test images"),
     KS("search", "method", method, "search method (the methods below)"),
+    KS("search", "space", space,
+       "space of the proposer methods (random, regevo, nasnet-rl): darts or nasnet"),
     KI("search", "search_layers", search_layers, 1, 64, "search network cells"),
     KI("search", "search_channels", search_channels, 1, 1024, "search network initial channels"),
     KI("search", "search_epochs", search_epochs, 1, 100000, "search epochs"),
@@ -145,6 +157,16 @@ static const kdef keys[] = {
        "genotypes sampled: trained (random) or scored with shared weights (random-ws)"),
     KI("random", "random_epochs", random.epochs, 1, 100000,
        "random: epochs each sampled genotype trains"),
+    KI("regevo", "regevo_population", regevo.population, 2, 1000000,
+       "regevo: P, the population aging keeps (children: random_archs, epochs: random_epochs)"),
+    KI("regevo", "regevo_sample", regevo.sample, 1, 1000000,
+       "regevo: S, members sampled per tournament (at most P)"),
+    KI("nasnet_rl", "rl_batch", rl.batch, 1, 100000,
+       "nasnet-rl: finished children per controller update"),
+    KD("nasnet_rl", "rl_lr", rl.lr, 0, 10, "nasnet-rl: controller Adam learning rate"),
+    KD("nasnet_rl", "rl_entropy", rl.entropy, 0, 100, "nasnet-rl: entropy bonus weight"),
+    KD("nasnet_rl", "rl_baseline_decay", rl.baseline_decay, 0, 0.999999,
+       "nasnet-rl: decay of the reward's moving-average baseline"),
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -231,6 +253,12 @@ int nas_config_set(nas_config *c, const char *section, const char *key, const ch
             return gh_fail(GH_EFORMAT, "%s:%d: unknown search method '%s' (known: %s)", file,
                            line, value, names);
         return gh_fail(GH_EINVAL, "unknown search method '%s' (known: %s)", value, names);
+    }
+    if (!strcmp(key, "space") && nas_space_parse(value) < 0) {
+        if (file)
+            return gh_fail(GH_EFORMAT, "%s:%d: unknown space '%s' (known: darts, nasnet)", file,
+                           line, value);
+        return gh_fail(GH_EINVAL, "unknown space '%s' (known: darts, nasnet)", value);
     }
     char *p = (char *)c + k->off, *end, want[96];
     if (!strcmp(key, "seeds") && *value) {   // checked here, before any run file exists

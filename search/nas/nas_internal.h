@@ -101,7 +101,11 @@ int nas_proposer_load(nas_proposer *p, const char *prefix, ledger_ckpt_reader *r
 int darts_run(nas_run *r, genotype *best);
 int random_ws_run(nas_run *r, genotype *best);
 int random_sampling_run(nas_run *r, genotype *best);
+int regevo_run(nas_run *r, genotype *best);
+int nasnet_rl_run(nas_run *r, genotype *best);
 
 // The proposers (one file each), reached through nas_proposer.c's table: each allocates its
 // struct (base first) and sets vt; nas_proposer_create fills the base.
 int nas_random_proposer_create(nas_proposer **out);
+int nas_regevo_proposer_create(nas_proposer **out);
+int nas_rl_proposer_create(nas_proposer **out);

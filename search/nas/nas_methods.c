@@ -12,11 +12,17 @@ static const char *darts_label(const nas_config *c) {
 
 static const nas_method methods[] = {
     {"darts", darts_run, "DARTS (Liu et al., ICLR 2019), first or second order ([darts] order)",
-     darts_label, 1},
+     darts_label, 1, 0},
     {"random-ws", random_ws_run,
-     "random search with weight sharing (Li & Talwalkar 2019), random_archs scored", NULL, 1},
+     "random search with weight sharing (Li & Talwalkar 2019), random_archs scored", NULL, 1, 0},
     {"random", random_sampling_run,
-     "random sampling (DARTS 3.3): random_archs cells trained random_epochs each", NULL, 0},
+     "random sampling (DARTS 3.3): random_archs cells trained random_epochs each", NULL, 0, 1},
+    {"regevo", regevo_run,
+     "regularized evolution (Real et al. 2019): P regevo_population, S regevo_sample, "
+     "random_archs children trained random_epochs each", NULL, 1, 1},
+    {"nasnet-rl", nasnet_rl_run,
+     "NASNet's RL search (Zoph et al. 2018): LSTM controller, REINFORCE, random_archs children "
+     "trained random_epochs each", NULL, 1, 1},
 };
 #define NMETHODS ((int)(sizeof methods / sizeof methods[0]))
 
@@ -52,6 +58,9 @@ int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l, con
         nas_method_names(names, sizeof names);
         return gh_fail(GH_EINVAL, "unknown search method '%s' (known: %s)", c->method, names);
     }
+    if (nas_space_parse(c->space) == NAS_SPACE_NASNET && !m->nasnet)
+        return gh_fail(GH_EINVAL, "search method '%s' runs on space darts only, not '%s'",
+                       c->method, c->space);
     nas_run r;
     int st = nas_run_open(&r, c, d, l);
     if (st) return st;

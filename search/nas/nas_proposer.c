@@ -1,5 +1,5 @@
 // nas_proposer: the ask/tell interface of methods that propose whole genotypes (random
-// sampling now; NASNet-style RL and regularized evolution next): a table of proposers, the
+// sampling, regularized evolution, NASNet-style RL): a table of proposers, the
 // shared base (private seeded RNG, every proposal's signature to drop duplicates, the stopping
 // rule, the best proposal told so far).
 #include <math.h>
@@ -14,6 +14,8 @@ static const struct {
     int (*create)(nas_proposer **out);
 } proposers[] = {
     {"random", nas_random_proposer_create},
+    {"regevo", nas_regevo_proposer_create},
+    {"nasnet-rl", nas_rl_proposer_create},
 };
 #define NPROPOSERS ((int)(sizeof proposers / sizeof proposers[0]))
 
@@ -52,6 +54,11 @@ int nas_proposer_create(nas_proposer **out, const char *kind, const nas_proposer
         p->opt = *o;
         if (p->opt.steps <= 0) p->opt.steps = 4;
         if (p->opt.multiplier <= 0) p->opt.multiplier = 4;
+        if (p->opt.space == NAS_SPACE_NASNET) p->opt.steps = NASNET_BLOCKS;
+        if (p->vt->init && (st = p->vt->init(p))) {
+            nas_proposer_destroy(p);
+            return st;
+        }
         gh_rng_seed(&p->rng, o->seed, GH_STREAM_SEARCH);
         p->best_reward = -INFINITY;
         *out = p;
@@ -161,6 +168,7 @@ int nas_proposer_save(const nas_proposer *p, const char *prefix, gh_state_put pu
     int st = put(ctx, name, &b, sizeof b);
     blob_name(name, sizeof name, prefix, "seen");
     if (!st && p->n_seen) st = put(ctx, name, p->seen, p->n_seen * sizeof *p->seen);
+    if (!st && p->vt->save) st = p->vt->save(p, prefix, put, ctx);
     return st;
 }
 
@@ -206,5 +214,5 @@ int nas_proposer_load(nas_proposer *p, const char *prefix, ledger_ckpt_reader *r
     p->n_told = b.n_told;
     p->best_reward = b.best_reward;
     p->best = (nas_proposal){.id = b.best_id >= 0 ? b.best_id : 0, .g = best};
-    return GH_OK;
+    return p->vt->load ? p->vt->load(p, prefix, r) : GH_OK;
 }

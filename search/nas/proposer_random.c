@@ -27,7 +27,7 @@ void nas_random_genotype(gh_rng *r, int steps, int multiplier, genotype *g) {
 }
 
 static int random_propose(nas_proposer *p, genotype *g) {
-    nas_random_genotype(&p->rng, p->opt.steps, p->opt.multiplier, g);
+    nas_space_random(&p->rng, &p->opt, g);
     return GH_OK;
 }
 

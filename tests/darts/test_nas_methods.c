@@ -110,7 +110,7 @@ static void test_config_sections(void) {
         for (int j = 0; j < i; j++) CHECK_MSG(strcmp(ki, nas_config_key(j, NULL, NULL)),
                                               "key %s twice", ki);
     }
-    CHECK(sections == 6);
+    CHECK(sections >= 6);   // run, data, search, final and one per method with keys
     CHECK(nas_config_key(n, NULL, NULL) == NULL);
     // method keys in their sections, the old flat form still read
     nas_config c;

@@ -25,7 +25,7 @@
 #include "check.h"
 #include "quadrants.h"
 
-enum { KIND_DARTS, KIND_WS, KIND_FINAL };
+enum { KIND_DARTS, KIND_WS, KIND_FINAL, KIND_REGEVO, KIND_RL };
 
 // A checkpoint to stop at: phase, unit, within a training (1) at pos epoch/step, or not (0).
 typedef struct {
@@ -69,6 +69,16 @@ static nas_config config_of(int kind, const char *path) {
     snprintf(c.genotype, sizeof c.genotype, "DARTS_V2");
     c.checkpoint_every_min = 1e-9;   // a checkpoint after every step
     if (kind == KIND_WS) nas_config_set(&c, NULL, "method", "random-ws", NULL, 0);
+    if (kind == KIND_REGEVO || kind == KIND_RL) {   // 5 NASNet children of 1 epoch, P = S = 2
+        nas_config_set(&c, NULL, "method", kind == KIND_RL ? "nasnet-rl" : "regevo", NULL, 0);
+        nas_config_set(&c, NULL, "space", "nasnet", NULL, 0);
+        c.random.archs = 5;
+        c.random.epochs = 1;
+        c.regevo.population = 2;
+        c.regevo.sample = 2;
+        c.rl.batch = 2;
+        c.rl.lr = 0.01;
+    }
     return c;
 }
 
@@ -304,5 +314,14 @@ int main(void) {
     // the first seed's last checkpoint put back after its trial row and phase cost
     kill_resume(KIND_FINAL, "nas_resume_final_ref.h5", "final_seed_rows",
                 (stop_at){F, 0, 1, 2, 0}, (stop_at){F, 1, 0, 0, 0});
+    // regularized evolution and the NASNet controller: killed after the third child's row with
+    // the second's checkpoint put back (the population and the controller, with a batch of one
+    // child pending, come back from the checkpoint; the third child is trained again)
+    reference(KIND_REGEVO, "nas_resume_regevo_ref.h5");
+    kill_resume(KIND_REGEVO, "nas_resume_regevo_ref.h5", "regevo_children",
+                (stop_at){S, 3, 0, 0, 0}, (stop_at){S, 4, 0, 0, 0});
+    reference(KIND_RL, "nas_resume_rl_ref.h5");
+    kill_resume(KIND_RL, "nas_resume_rl_ref.h5", "rl_children",
+                (stop_at){S, 4, 0, 0, 0}, (stop_at){S, 5, 0, 0, 0});
     return check_done("test_nas_resume");
 }
