@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "darts_cli.h"
+#include "dist/dist.h"
 
 enum { OPT_KEY_BASE = 1000 };
 
@@ -169,7 +170,8 @@ static int open_ledger(const nas_config *c, const char *method, int argc, char *
     }
     ledger_run_info info = {.method = method, .dataset = c->dataset, .seed = c->seed,
                             .config_text = text, .argc = argc, .argv = argv,
-                            .gpus = nas_gpus(c)};
+                            .gpus = nas_gpus(c),
+                            .workers = pg_world()->size > 1 ? pg_world()->size - 1 : 0};
     int st = ledger_create(l, path, &info);
     free(text);
     if (!st) printf("# results: %s\n", path);
@@ -253,6 +255,12 @@ int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int
     char path[1024];
     const char *method = what == DARTS_CLI_FINAL ? NAS_FINAL_LABEL : nas_method_label(c);
     int st = nas_data_load(&d, c);
+    if (!st && pg_world()->size > 1 && pg_world()->rank > 0) {   // a worker: no file, no echo
+        st = nas_worker_serve(c, &d);
+        nas_data_free(&d);
+        cost_meter_destroy(meter);
+        return st ? cli_fail(cmd, st) : 0;
+    }
     if (!st && (st = open_ledger(c, method, argc, argv, &l, path, sizeof path))) nas_data_free(&d);
     if (st) {
         cost_meter_destroy(meter);

@@ -35,7 +35,7 @@ int cli_fail(const char *cmd, int status) {
 
 // Commands that know what to do as one rank of several (the others would run N copies that
 // write the same files): they are refused under a launcher with more than one rank.
-static const char *const group_commands[] = {"tune"};
+static const char *const group_commands[] = {"tune", "search"};
 
 static int dispatch(int argc, char **argv) {
     if (argc < 2) {

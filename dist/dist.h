@@ -38,6 +38,7 @@ const pg_info *pg_world(void);
 // Point-to-point byte messages on MPI_COMM_WORLD. A tag keeps the users of the group apart
 // (tune uses PG_TAG_TUNE + 0..9). Sends are blocking; messages are small.
 #define PG_TAG_TUNE 100
+#define PG_TAG_NAS 200    // NAS children trained by worker ranks (search/nas/nas_workers.c)
 #define PG_TIMEOUT (-1)   // pg_recv: nothing arrived in time
 int pg_send(int dst, int tag, const void *buf, size_t n);
 // One message of `tag` from any rank: GH_OK with *src and *n set, PG_TIMEOUT when none came
@@ -45,6 +46,9 @@ int pg_send(int dst, int tag, const void *buf, size_t n);
 // Waiting polls with a short sleep instead of blocking in MPI_Recv: OpenMPI's blocking
 // receive spins a core, which a rank waiting for work would take from the ranks training.
 int pg_recv(int tag, void *buf, size_t cap, int *src, size_t *n, double timeout_s);
+// pg_recv of a fixed-size message (a request or reply struct): GH_EIO naming the sizes and the
+// sender when one of another size came (another build on that rank).
+int pg_recv_fixed(int tag, void *buf, size_t n, int *src, double timeout_s);
 int pg_barrier(void);
 // Ends every rank of the group (MPI_Abort) after a fatal error on one of them, so that none
 // waits for ever on a dead peer. Returns only when MPI is not in use.

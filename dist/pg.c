@@ -198,3 +198,12 @@ int pg_barrier(void) { return no_mpi("pg_barrier"); }
 void pg_abort(int code) { (void)code; }
 int pg_finalize(void) { return GH_OK; }
 #endif
+
+int pg_recv_fixed(int tag, void *buf, size_t n, int *src, double timeout_s) {
+    size_t got = 0;
+    int st = pg_recv(tag, buf, n, src, &got, timeout_s);
+    if (!st && got != n)
+        st = gh_fail(GH_EIO, "a message of %zu bytes (tag %d) from rank %d, expected %zu: "
+                     "another build on that rank?", got, tag, *src, n);
+    return st;
+}

@@ -110,6 +110,10 @@ typedef struct {
     int search_layers, search_channels, search_epochs, search_batch;
     double search_lr, search_lr_min, search_momentum, search_wd, search_grad_clip;
     int search_crop_pad, search_flip, search_cutout;
+    double budget_s;         // key budget: wall seconds of a proposer search (0: none); asking
+                             // stops when spent, children in flight finish
+    int sync_batch;          // > 0: proposer searches in rounds of this many children, told in
+                             // id order (the same trials on any number of workers); 0: async
     // [final]
     char genotype[2048];     // genotype text or name (DARTS_V2, ...); "" = the search's result
     int final_layers, final_channels, final_epochs, final_batch;
@@ -218,6 +222,7 @@ typedef struct {
     double train_loss, train_acc; // the last training epoch's means; NAN when nothing trained
     double fidelity;              // epochs of training behind the score
     cost_totals cost;             // of this evaluation alone
+    int worker;                   // who trained it: an MPI rank (1..); 0 this process
 } nas_eval_result;
 
 typedef struct nas_evaluator nas_evaluator;
@@ -478,6 +483,15 @@ typedef struct nas_ckpt {
 // checkpoint into ck (ck->from open; method, config_text and what as the run recorded them).
 // Opens both files read-only: a refusal leaves them byte-identical. The caller resumes the
 // run file with ledger_resume_from(.., ck->from) and closes ck with nas_resume_close.
+// Worker ranks of `mpirun -np N gpuhours search METHOD` (nas_workers.c): rank r > 0 builds the
+// run's split from d itself and trains the children rank 0 sends (genotype text, trial id,
+// seed) until told to quit, on its own GPU (local rank, within CUDA_VISIBLE_DEVICES) or its
+// share of the host's CPU threads. Rank 0 runs the search (nas_search_run) and is the only
+// writer of the results file.
+int nas_worker_serve(const nas_config *c, const nas_data *d);
+// 1 when `method` can run its children on worker ranks: the proposer methods (random, regevo,
+// nasnet-rl: the rows of the proposer table whose name is the method's).
+int nas_method_runs_workers(const char *method);
 int nas_resume_open(const char *path, const char *method, nas_config *c, nas_ckpt *ck);
 void nas_resume_close(nas_ckpt *ck);
 

@@ -128,6 +128,11 @@ static const kdef keys[] = {
     KI("search", "search_flip", search_flip, 0, 1, "search augmentation: horizontal flip"),
     KI("search", "search_cutout", search_cutout, 0, 1024,
        "search augmentation: cutout side (0 off)"),
+    KD("search", "budget", budget_s, 0, 1e9,
+       "proposer searches: wall seconds; no child is asked after it (0: random_archs only)"),
+    KI("search", "sync_batch", sync_batch, 0, 1000000,
+       "proposer searches: rounds of N children told in id order, the same trials on any "
+       "number of MPI workers (0: asynchronous)"),
     KS("final", "genotype", genotype,
        "genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet)"),
     KI("final", "final_layers", final_layers, 1, 64, "evaluation network cells"),

@@ -25,22 +25,26 @@ typedef struct {
     int epochs;
 } scratch_eval;
 
+int nas_train_child(const nas_run *r, const genotype *g, int64_t id, uint64_t seed, int epochs,
+                    struct ledger *l, nas_eval_result *res) {
+    const nas_config *c = r->c;
+    // the search's weight optimiser; the schedule anneals to 0 over the short training
+    nas_train_opts o = {.nc = r->nc, .epochs = epochs, .batch = c->search_batch,
+                        .lr = c->search_lr, .lr_min = 0.0, .momentum = c->search_momentum,
+                        .wd = c->search_wd, .grad_clip = c->search_grad_clip, .aug = r->aug,
+                        .seed = seed, .phase = "selection", .trial_id = id};
+    nas_train_result t;
+    int st = nas_train_genotype(c, g, &r->wtrain, &r->wval, &o, l, &t);
+    *res = (nas_eval_result){.val_loss = t.eval_loss, .val_acc = t.eval_acc,
+                             .train_loss = t.train_loss, .train_acc = t.train_acc,
+                             .fidelity = epochs, .cost = t.cost};
+    return st;
+}
+
 static int scratch_evaluate(nas_evaluator *ev, const genotype *g, int64_t id,
                             nas_eval_result *res) {
     scratch_eval *s = (scratch_eval *)ev;
-    const nas_run *r = s->r;
-    const nas_config *c = r->c;
-    // the search's weight optimiser; the schedule anneals to 0 over the short training
-    nas_train_opts o = {.nc = r->nc, .epochs = s->epochs, .batch = c->search_batch,
-                        .lr = c->search_lr, .lr_min = 0.0, .momentum = c->search_momentum,
-                        .wd = c->search_wd, .grad_clip = c->search_grad_clip, .aug = r->aug,
-                        .seed = c->seed + (uint64_t)id, .phase = "selection", .trial_id = id};
-    nas_train_result t;
-    int st = nas_train_genotype(c, g, &r->wtrain, &r->wval, &o, r->l, &t);
-    *res = (nas_eval_result){.val_loss = t.eval_loss, .val_acc = t.eval_acc,
-                             .train_loss = t.train_loss, .train_acc = t.train_acc,
-                             .fidelity = s->epochs, .cost = t.cost};
-    return st;
+    return nas_train_child(s->r, g, id, s->r->c->seed + (uint64_t)id, s->epochs, s->r->l, res);
 }
 
 static void scratch_destroy(nas_evaluator *ev) { free(ev); }

@@ -33,6 +33,32 @@ int nas_feed_eval(void *feed, int epoch, int step, gh_batch *b);    // a gh_batc
 // Genotype text, and the parameters and multiply-adds of its final-size network.
 void nas_genotype_info(const nas_config *c, const nas_data *d, const genotype *g, char *text,
                        size_t len, double *params, double *madds);
+// g trained from scratch as trial id (r's search network, split and weight optimiser, engine
+// and data order seeded `seed`, `epochs` epochs, epoch rows to l when not NULL) and scored on
+// r->wval: the scratch evaluator's work, also what a worker rank does with a request.
+int nas_train_child(const nas_run *r, const genotype *g, int64_t id, uint64_t seed, int epochs,
+                    struct ledger *l, nas_eval_result *res);
+
+// Where a proposer search's children train: in this process (one at a time, through an
+// evaluator) or on the worker ranks of the process group (nas_workers.c), `slots` at once.
+typedef struct {
+    nas_proposal q;
+    nas_eval_result res;          // res.worker: who trained it
+    int st;                       // GH_OK, GH_ENAN (diverged), or the failure
+    char error[512];              // the failure's message
+} nas_child_done;
+typedef struct nas_children nas_children;
+struct nas_children {
+    int slots;
+    // Starts q on a free slot (the caller keeps at most `slots` children in flight).
+    int (*submit)(nas_children *x, const nas_proposal *q);
+    // Waits for one child to finish; a status only for what ends the search (transport).
+    int (*wait)(nas_children *x, nas_child_done *out);
+    void (*close)(nas_children *x);
+};
+// The worker ranks 1..size-1 of the process group, after every rank's hello (same split).
+int nas_children_open_ranks(nas_children **out, const nas_run *r);
+
 // One trial row of a search: g scored by res (test fields NAN), status "ok"/"failed"/"nan".
 int nas_record_trial(const nas_run *r, int64_t id, const genotype *g, const nas_eval_result *res,
                      const char *status);

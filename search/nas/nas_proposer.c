@@ -19,6 +19,12 @@ static const struct {
 };
 #define NPROPOSERS ((int)(sizeof proposers / sizeof proposers[0]))
 
+int nas_method_runs_workers(const char *method) {
+    for (int i = 0; method && i < NPROPOSERS; i++)
+        if (!strcmp(proposers[i].name, method)) return 1;
+    return 0;
+}
+
 // 1000 duplicates in a row: the policy has (nearly) nothing new left to propose.
 #define MAX_DUPLICATES 1000
 

@@ -104,7 +104,7 @@ int nas_record_trial(const nas_run *r, int64_t id, const genotype *g, const nas_
                       .train_acc = res->train_acc, .val_acc = res->val_acc, .test_acc = NAN,
                       .train_loss = res->train_loss, .val_loss = res->val_loss,
                       .test_loss = NAN, .madds = madds, .params = params, .cost = res->cost,
-                      .status = status};
+                      .status = status, .worker = res->worker};
     return ledger_append_trial(r->l, &t);
 }
 
