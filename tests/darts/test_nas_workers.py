@@ -10,16 +10,21 @@ epoch per child: seconds per run). Exit 77 (skipped) without mpirun.
   async:  nasnet-rl (controller batch 2) asynchronous under mpirun -np 3: every child trained
           exactly once (ids 0..n-1), each row naming worker 1 or 2, both used, attribute
           workers = 2, the search phase's cost at least the workers' summed child costs
+  resume: regevo asynchronous under mpirun -np 3 killed (SIGKILL) after a few children, then
+          `gpuhours search --resume` in one process: the children in flight at the last
+          checkpoint are trained again, every id 0..n-1 recorded exactly once
   budget: random under mpirun -np 3 with --budget 1 and 1000 children asked at most: asking
           stops, the children in flight finish, the budget and what was used recorded
 
-usage: test_nas_workers.py GPUHOURS sync|async|budget
+usage: test_nas_workers.py GPUHOURS sync|async|resume|budget
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 
 import h5py
 
@@ -37,7 +42,7 @@ def fail(msg):
 
 
 def run(cmd, env, out):
-    p = subprocess.run(cmd + ["-o", out], env=env, stdout=subprocess.PIPE,
+    p = subprocess.run(cmd + (["-o", out] if out else []), env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=240)
     if p.returncode != 0:
         fail("%s exited %d:\n%s" % (" ".join(cmd), p.returncode, p.stdout[-3000:]))
@@ -119,6 +124,43 @@ def main():
             fail("async: no per-worker summary in the output")
         print("async: 8 children, each once, by workers %s; search cost %.2f s >= children "
               "%.2f s" % (by, float(search[0]["wall_s"]), child_s))
+    elif mode == "resume":
+        n = 30
+        args = ["search", "regevo", "--random_archs", str(n), "--regevo_population", "4",
+                "--regevo_sample", "2"] + TINY
+        out, log = os.path.join(tmp, "killed.h5"), os.path.join(tmp, "killed.log")
+        with open(log, "w") as lf:
+            p = subprocess.Popen(mpi + [exe] + args + ["-o", out], env=env, stdout=lf,
+                                 stderr=subprocess.STDOUT)
+            t0 = time.time()
+            while p.poll() is None and time.time() - t0 < 120:
+                with open(log) as f:
+                    if f.read().count("valid_acc") >= 4:
+                        break
+                time.sleep(0.1)
+            if p.poll() is not None:
+                fail("resume: the search ended (rc %s) before it was killed" % p.returncode)
+            p.kill()
+            p.wait()
+        # mpirun's ranks go a moment after mpirun: until then the run has a live writer
+        for _ in range(100):
+            q = subprocess.run([exe, "search", "--resume", out], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=240)
+            if "another gpuhours process is writing" not in q.stdout:
+                break
+            time.sleep(0.2)
+        if q.returncode != 0:
+            fail("resume: --resume exited %d:\n%s" % (q.returncode, q.stdout[-3000:]))
+        so = q.stdout
+        m = re.search(r"resumed after (\d+) children(, (\d+) in flight)?", so)
+        if not m:
+            fail("resume: no 'resumed after' line:\n%s" % so[-2000:])
+        t, _, _, _ = rows(out)
+        ids = sorted(int(i) for i in t["id"])
+        if ids != list(range(n)):
+            fail("resume: trial ids %s, expected each of 0..%d once" % (ids, n - 1))
+        print("resume: killed after %s children with %s in flight; %d children, each once"
+              % (m.group(1), m.group(3) or 0, n))
     elif mode == "budget":
         args = ["search", "random", "--random_archs", "1000", "--budget", "1"] + TINY
         out = os.path.join(tmp, "budget.h5")
