@@ -35,7 +35,12 @@ static void usage(FILE *f) {
             "  -l, --learners LIST   comma list (default: every learner of the task in this build)\n"
             "  -m, --metric NAME     accuracy, log_loss, roc_auc, macro_f1, r2, rmse\n"
             "                        (default: roc_auc binary, log_loss multiclass, r2 regression)\n"
-            "      --task TASK       binary, multiclass or regression (default: inferred)\n"
+            "      --task TASK       binary, multiclass or regression (default: inferred from the\n"
+            "                        target: nominal, text or true/false -> classification;\n"
+            "                        numbers that are all integers with at most max(20, 1%% of\n"
+            "                        the rows) distinct values -> multiclass (2 values: binary);\n"
+            "                        other numbers -> regression; the echo says which rule\n"
+            "                        applied, and a choice close to the limit is warned about)\n"
             "  -k, --folds K         1 = holdout, K-fold otherwise (default: FLAML's rule)\n"
             "      --holdout R       validation fraction of a holdout split (default 0.1)\n"
             "  -S, --seed N          seed of the split, the searchers and the learners, 0..2^53\n"
@@ -77,15 +82,16 @@ static int parse_task(const char *s, gh_task *t) {
     return GH_OK;
 }
 
-static void config_text(const tune_config *c, const char *searcher, const char *out,
-                        const char *model, char *buf, size_t n) {
+static void config_text(const tune_config *c, const gh_dataset *data, const char *searcher,
+                        const char *out, const char *model, char *buf, size_t n) {
     snprintf(buf, n,
              "data = %s\ntarget = %s\nsearcher = %s\nbudget_s = %g\nlearners = %s\n"
-             "metric = %s\ntask = %s\nfolds = %d\nholdout = %g\nseed = %llu\nspace = %s\n"
+             "metric = %s\ntask = %s (%s)\nfolds = %d\nholdout = %g\nseed = %llu\nspace = %s\n"
              "out = %s\nmodel = %s\nrefit = %d\nresume = %d\n",
              c->data, c->target ? c->target : "(last column)", searcher, c->budget_s,
              c->learners ? c->learners : "(all for the task)", c->metric ? c->metric : "auto",
-             c->task ? c->task : "auto", c->folds, c->holdout, (unsigned long long)c->seed,
+             gh_task_name(data->task), c->task ? "given by --task" : data->task_reason, c->folds,
+             c->holdout, (unsigned long long)c->seed,
              c->space ? c->space : "(FLAML defaults)", out, c->refit ? model : "(none)",
              c->refit, c->resume);
 }
@@ -94,7 +100,7 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
                    const resample_plan *plan, const char *dataset, const char *out_path,
                    const char *model_path, int argc, char **argv, tune_result *res) {
     char text[4096];
-    config_text(c, searcher, out_path, model_path, text, sizeof text);
+    config_text(c, data, searcher, out_path, model_path, text, sizeof text);
     if (!c->quiet) printf("%s", text);
     gh_metric metric = c->metric_id;
     ledger *led = NULL;
@@ -232,6 +238,8 @@ int cmd_tune(int argc, char **argv) {
     st = dataset_from_table(&data, &table, c.target, task);
     table_free(&table);
     if (st) return cli_fail("tune", st);
+    if (task == GH_TASK_AUTO && data.task_warning[0])
+        fprintf(stderr, "gpuhours tune: warning: %s\n", data.task_warning);
     // every argument checked against the data before a run file exists
     tune_options chk = {.searcher = all ? methods[0].name : c.searcher, .learners = c.learners,
                         .metric = c.metric_id, .budget_s = c.budget_s};
