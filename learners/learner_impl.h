@@ -18,6 +18,10 @@ typedef struct learner_ops {
     int (*save)(const learner_model *m, sbuf *out);                       // the payload
     int (*load)(learner_model *m, const char *payload, size_t len);
     void (*release)(learner_model *m);
+    // learner_fit_units for this family (learners.h): the work of a fit and of its part that a
+    // time limit cannot stop.
+    double (*fit_units)(const learner_def *def, const double *cfg, const gh_dataset *shape,
+                        int rows, double *first);
 } learner_ops;
 
 struct learner_model {
@@ -31,6 +35,9 @@ struct learner_model {
 
 // The value of hyperparameter `name` in cfg (HP_INT rounded), or dflt when def has none.
 double hp_value(const learner_def *def, const double *cfg, const char *name, double dflt);
+// The width of the one-hot encoding of shape's features (encode.c's layout): a numeric feature
+// one column, a nominal one a column per level.
+double encoded_width(const gh_dataset *shape);
 
 extern const learner_ops learner_ops_xgboost;
 extern const learner_ops learner_ops_liblinear;
