@@ -28,8 +28,6 @@ typedef struct {
     double budget;
 } bench_config;
 
-// The budget promise (issue 9): a run's wall time at most budget + max(1 s, 5%).
-static double overrun_allowed(double budget) { return fmax(1.0, 0.05 * budget); }
 
 // -D all: every .arff file of dir, sorted by name, as a comma list.
 static int list_all_sets(const char *dir, char *buf, size_t n) {
@@ -210,7 +208,7 @@ static void print_overruns(char **sets, int n_sets, char **searchers, int n_s,
         if (skipped[d]) continue;
         for (int s = 0; s < n_s; s++) {
             const overrun *o = &ov[d][s];
-            int pass = o->over <= overrun_allowed(o->budget);
+            int pass = o->over <= tune_budget_tolerance(o->budget);
             fails += !pass;
             runs++;
             if (o->over > worst) worst = o->over;
