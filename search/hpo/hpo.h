@@ -334,11 +334,11 @@ int tune_validate(const gh_dataset *data, const tune_options *o);
 // (refit, the best into the ledger). The budget is wall time from the call (less
 // o->time_used_s): a trial is started only when its estimated cost fits in what is left (the
 // part a time limit cannot stop: a forest, a liblinear solve, a first boosting round or epoch,
-// for each of its folds; estimated from the seconds per learner_fit_units unit measured on that
-// learner, before any from another learner's by FLAML's relative initial costs); one that does
-// not fit is recorded with status "skipped" and told to its searcher as failed, and a learner
-// with 8 such in a row is not selected again. Stoppable fits get the time left as their limit.
-// Only the first trial of a run has no estimate to go by. A failure anywhere, a searcher's tell included, is
+// for each of its folds; estimated from the folds measured on that learner, before any from the
+// seconds per learner_fit_units unit of another learner); one that does not fit is recorded
+// with status "skipped" and told to its searcher as failed, and a learner with 8 such in a row
+// is not selected again. Stoppable fits get the time left as their limit. Only the first trial
+// of a run has no estimate to go by. A failure anywhere, a searcher's tell included, is
 // returned; *out then holds what was found so far and is freed by the caller as always.
 int tune_run(const gh_dataset *data, const tune_options *o, ledger *led,
              tune_result *out);

@@ -4,9 +4,10 @@
 // ledger with its cost, a progress line per improvement, and the best config refit on all
 // rows (FLAML's retrain_full, planned into the budget by default). A trial whose estimated
 // unstoppable cost does not fit in the time left is not started (a per-learner cost model
-// over learner_fit_units, learned from the folds run). tune_run is four phases over one tune_state: tune_setup,
-// tune_replay (--resume), tune_loop (tune_trial per proposal), tune_finish. Searchers are used
-// only through hpo.h's ask/tell, their registry row and its fidelity use.
+// over learner_fit_units, learned from the folds run). tune_run is four phases over one
+// tune_state: tune_setup, tune_replay (--resume), tune_loop (tune_trial per proposal),
+// tune_finish. Searchers are used only through hpo.h's ask/tell, their registry row and its
+// fidelity use.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,7 +331,7 @@ typedef struct {
     int n_learners;
     tune_learner L[TUNE_MAX_LEARNERS];
     eci_state eci;
-    double used, t0, end;          // search seconds already spent (--resume), start, the budget's end
+    double used, t0, end;          // search seconds already spent (--resume), start, budget end
     double deadline;               // of the trial in flight (trial_deadline)
     int n_all;                     // rows of the whole data (the refit's)
     cost_meter *meter, *phase;     // per trial; per phase (search, final)

@@ -1,7 +1,7 @@
 // test_tab_dataset: task inference, one case per rule of data.h (nominal 2/3 levels, booleans,
 // two integers, integer codes, reals, the class limit exactly at and one over, many distinct
-// integers), its reason and warning, given tasks and their errors, string columns dropped, dates as days, row subsets, and new data
-// re-read in a trained schema (columns reordered, levels in another order, unseen levels).
+// integers), its reason and warning, given tasks and their errors, string columns dropped,
+// dates as days, row subsets, and new data re-read in a trained schema (columns reordered, levels in another order, unseen levels).
 #include <math.h>
 
 #include "data/data.h"
