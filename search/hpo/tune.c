@@ -23,6 +23,7 @@
 
 typedef struct {
     double units, seconds;    // learner_fit_units of a fold's fit; its fit + predict seconds
+    int whole;                // the fit ran its whole config (not cut by its limit)
 } tune_cost_point;
 
 typedef struct {
@@ -153,10 +154,13 @@ static int fold_rows(int n, double fidelity) {
 // config, the largest is scaled up in proportion, twice over: units are a rough model (a
 // forest's cost per unit varied 2x between configs of one data set), and an underestimate
 // breaks the budget where an overestimate only skips a trial near its end.
+// A prior borrowed from another learner gets twice that margin (a forest's first
+// trial at random, priced from liblinear's folds, took 3 s against an estimate of 1 s).
 #define TUNE_COST_EXTRAPOLATE 2.0
+#define TUNE_COST_PRIOR 4.0
 static double cost_at(const tune_learner *tl, double units) {
     int n = tl->n_cost < TUNE_COST_HISTORY ? tl->n_cost : TUNE_COST_HISTORY;
-    if (n == 0) return TUNE_COST_EXTRAPOLATE * tl->prior_per_unit_s * units;
+    if (n == 0) return TUNE_COST_PRIOR * tl->prior_per_unit_s * units;
     double above = INFINITY, top_u = 0, top_s = 0;
     for (int i = 0; i < n; i++) {
         const tune_cost_point *p = &tl->cost[i];
@@ -179,9 +183,9 @@ static double cost_first(const tune_learner *tl, const double *cfg, const gh_dat
 // planned but at least its unstoppable part, so the caller passes that part's units: a bound
 // still (its seconds include rounds beyond it), where the planned units would make the learner
 // look cheaper than it is.
-static void cost_learn(tune_learner *tl, double fold_s, double units) {
+static void cost_learn(tune_learner *tl, double fold_s, double units, int whole) {
     if (!(units > 0) || !(fold_s > 0)) return;
-    tl->cost[tl->n_cost++ % TUNE_COST_HISTORY] = (tune_cost_point){units, fold_s};
+    tl->cost[tl->n_cost++ % TUNE_COST_HISTORY] = (tune_cost_point){units, fold_s, whole};
 }
 
 // One trial: fit on each fold's first `rows` training rows within the time left, score on
@@ -244,7 +248,7 @@ static int run_trial(const tune_folds *f, tune_learner *tl, const double *cfg, d
         learner_free(m);
         if (!st) {
             double one, units = learner_fit_units(def, cfg, full, rows, &one);
-            cost_learn(tl, now_s() - fold0, stopped ? one : units);
+            cost_learn(tl, now_s() - fold0, stopped ? one : units, !stopped);
         }
         if (st) {
             out->status = "failed";
@@ -561,7 +565,7 @@ static double trial_deadline(const tune_state *ts, const hpo_trial *t, double no
     return now + fmin(left, (ts->end - now) * k / (k + scale));
 }
 
-// A learner never measured borrows a cost model: the seconds per unit of the largest fold
+// A learner never measured borrows a cost model: the seconds per unit of the largest whole fold
 // measured on any learner, the one least dominated by a fit's fixed cost (learner_fit_units are
 // roughly comparable across learners; FLAML's relative init_cost is about the initial configs
 // only and misjudged our MLP by 30x). Without it the first trial of an expensive learner (a
@@ -572,7 +576,8 @@ static void cost_prior(tune_state *ts, int li) {
     const tune_cost_point *top = NULL;
     for (int j = 0; j < ts->n_learners; j++)
         for (int i = 0; i < ts->L[j].n_cost && i < TUNE_COST_HISTORY; i++)
-            if (!top || ts->L[j].cost[i].units > top->units) top = &ts->L[j].cost[i];
+            if (ts->L[j].cost[i].whole && (!top || ts->L[j].cost[i].units > top->units))
+                top = &ts->L[j].cost[i];
     if (top) tl->prior_per_unit_s = top->seconds / top->units;
 }
 
