@@ -261,7 +261,8 @@ typedef enum {
     TUNE_RETRAIN_BUDGET = 1,  // FLAML "budget": the refit counts against the budget. The search
                               // ends while the best config's estimated refit (its trial seconds
                               // per fold x all rows / its training rows, FLAML's
-                              // est_retrain_time) still fits; the refit gets the time left as
+                              // est_retrain_time; twice that for a learner that cannot be
+                              // stopped) still fits; the refit gets the time left as
                               // its limit, and is skipped (no model) when it cannot fit nor be
                               // stopped (a forest, a liblinear solve)
     TUNE_RETRAIN_ALWAYS = 2,  // FLAML True: refit after the search, unlimited; the wall time can
@@ -335,10 +336,10 @@ int tune_validate(const gh_dataset *data, const tune_options *o);
 // o->time_used_s): a trial is started only when its estimated cost fits in what is left (the
 // part a time limit cannot stop: a forest, a liblinear solve, a first boosting round or epoch,
 // for each of its folds; estimated from the folds measured on that learner, before any from the
-// seconds per learner_fit_units unit of another learner); one that does not fit is recorded
-// with status "skipped" and told to its searcher as failed, and a learner with 8 such in a row
-// is not selected again. Stoppable fits get the time left as their limit. Only the first trial
-// of a run has no estimate to go by. A failure anywhere, a searcher's tell included, is
+// seconds per learner_fit_units unit of another learner, or a default); one that does not fit
+// is recorded with status "skipped" and told to its searcher as failed, and a learner with 8
+// such in a row is not selected again. Stoppable fits get the time left as their limit. A
+// failure anywhere, a searcher's tell included, is
 // returned; *out then holds what was found so far and is freed by the caller as always.
 int tune_run(const gh_dataset *data, const tune_options *o, ledger *led,
              tune_result *out);

@@ -538,12 +538,17 @@ static int tune_trial(tune_state *ts, int li, const hpo_trial *t, double start, 
 }
 
 // FLAML's est_retrain_time: the best trial's seconds per fold, scaled from its training rows
-// to all rows (0 before any result).
+// to all rows (0 before any result); twice that for a learner that cannot be stopped (a forest
+// or a liblinear solve), whose refit cannot be cut at the budget should it take longer (as on a
+// loaded machine).
 static double refit_estimate(const tune_state *ts, const tune_result *out) {
     if (!out->best_learner) return 0;
     const eci_learner *l = &ts->eci.l[out->best_learner_index];
     int rows = fold_rows(ts->n_train, out->best_fidelity);
-    return l->time2eval_best / ts->folds.k * ts->n_all / rows;
+    double first, units = learner_fit_units(out->best_learner, out->best_cfg, &ts->folds.train[0],
+                                            ts->n_all, &first);
+    double margin = first < units ? 1 : TUNE_COST_EXTRAPOLATE;
+    return margin * l->time2eval_best / ts->folds.k * ts->n_all / rows;
 }
 
 // Search seconds left at `now`: to the end of the budget, less (retrain budget) the best
@@ -568,8 +573,10 @@ static double trial_deadline(const tune_state *ts, const hpo_trial *t, double no
 // A learner never measured borrows a cost model: the seconds per unit of the largest whole fold
 // measured on any learner, the one least dominated by a fit's fixed cost (learner_fit_units are
 // roughly comparable across learners; FLAML's relative init_cost is about the initial configs
-// only and misjudged our MLP by 30x). Without it the first trial of an expensive learner (a
-// forest proposed at random) could not be estimated.
+// only and misjudged our MLP by 30x); before any whole fold, TUNE_COST_DEFAULT_S_PER_UNIT.
+// Without it the first trial of an expensive learner (a forest proposed at random, an MLP
+// whose first epoch alone takes seconds) could not be estimated.
+#define TUNE_COST_DEFAULT_S_PER_UNIT 20e-9   // the slowest learner measured here (a forest)
 static void cost_prior(tune_state *ts, int li) {
     tune_learner *tl = &ts->L[li];
     if (tl->n_cost) return;
@@ -578,7 +585,7 @@ static void cost_prior(tune_state *ts, int li) {
         for (int i = 0; i < ts->L[j].n_cost && i < TUNE_COST_HISTORY; i++)
             if (ts->L[j].cost[i].whole && (!top || ts->L[j].cost[i].units > top->units))
                 top = &ts->L[j].cost[i];
-    if (top) tl->prior_per_unit_s = top->seconds / top->units;
+    tl->prior_per_unit_s = top ? top->seconds / top->units : TUNE_COST_DEFAULT_S_PER_UNIT;
 }
 
 // The search: until the budget (less a planned refit) is spent, no learner can finish a trial
