@@ -1,8 +1,11 @@
 // bench_tune: every HPO searcher, several seeds, on the embedded Weka datasets; the best
 // validation loss within 10%, 30% and 100% of a reference budget (read off each run's
-// best-so-far curve, or separate runs with --separate), and the fraction of random search's
-// full-budget score that CFO reaches at 10%. Writes a CSV, prints a table, and with
-// --write-splits the exact splits (and a manifest) that bench/peer_flaml.py runs FLAML on.
+// best-so-far curve, or separate runs with --separate), the fraction of random search's
+// full-budget score that CFO reaches at 10%, and the budget promise: each tune_run's wall time
+// (setup to the end of the final refit) against its budget, the worst overrun per dataset and
+// searcher checked against max(1 s, 5%). Writes a CSV, prints tables, and with --write-splits
+// the exact splits (and a manifest) that bench/peer_flaml.py runs FLAML on.
+#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,17 +15,73 @@
 
 #include "search/hpo/hpo.h"
 
-#define MAX_SETS 16
+#define MAX_SETS 32
 #define MAX_SEARCHERS 8
 #define MAX_SEEDS 16
 static const double fracs[3] = {0.1, 0.3, 1.0};
 
 typedef struct {
     const char *data_dir, *csv, *splits_dir, *learners;
-    char datasets[1024], searchers[256];
+    char datasets[2048], searchers[256];
     int seeds, separate, write_splits;
+    int retrain;              // tune_options.refit: 0 never, 1 budget, 2 always
     double budget;
 } bench_config;
+
+
+// -D all: every .arff file of dir, sorted by name, as a comma list.
+static int list_all_sets(const char *dir, char *buf, size_t n) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    char *names[MAX_SETS * 4];
+    int k = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && k < MAX_SETS * 4) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && !strcmp(e->d_name + len - 5, ".arff")) {
+            names[k] = strndup(e->d_name, len - 5);
+            if (names[k]) k++;
+        }
+    }
+    closedir(d);
+    for (int i = 1; i < k; i++)   // insertion sort by name
+        for (int j = i; j > 0 && strcmp(names[j], names[j - 1]) < 0; j--) {
+            char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < k; i++) {
+        if (len < n) len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? "," : "", names[i]);
+        free(names[i]);
+    }
+    return k;
+}
+
+// The learners of the list (or every learner of this build, "all") that support the task, as
+// a comma list: a regression set drops the classifiers (lrl1, lrl2) and keeps the rest.
+static int learners_for_task(const char *list, gh_task task, char *buf, size_t n) {
+    const learner_def *defs[32];
+    int k = learners_list(defs, 32, task);
+    size_t len = 0;
+    int used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < k && i < 32; i++) {
+        int want = !strcmp(list, "all");
+        if (!want) {
+            char tmp[512];
+            snprintf(tmp, sizeof tmp, "%s", list);
+            for (char *p = strtok(tmp, ","); p && !want; p = strtok(NULL, ","))
+                want = !strcmp(p, defs[i]->name);
+        }
+        if (want && len < n) {
+            len += (size_t)snprintf(buf + len, n - len, "%s%s", used ? "," : "", defs[i]->name);
+            used++;
+        }
+    }
+    return used;
+}
 
 // The registry's searchers as a comma list: the default of --searchers.
 static void searcher_list(char *buf, size_t n) {
@@ -43,18 +102,27 @@ static void usage(FILE *f, const char *all_searchers) {
             "that CFO reaches at 10%%. Every searcher sees the same split per (dataset, seed).\n\n"
             "options:\n"
             "  -d, --data-dir DIR     ARFF directory (default $GH_DATA_DIR or .data/weka)\n"
-            "  -D, --datasets LIST    default credit-g,diabetes,ionosphere,segment-challenge\n"
+            "  -D, --datasets LIST    default credit-g,diabetes,ionosphere,segment-challenge;\n"
+            "                         all: every .arff of the data directory (those that cannot\n"
+            "                         be tuned, e.g. text-only sets, are skipped with a note)\n"
             "  -s, --searchers LIST   default %s\n"
             "  -n, --seeds N          seeds 1..N (default 2)\n"
             "  -b, --budget S         reference (100%%) budget per run in seconds (default 6)\n"
             "  -l, --learners LIST    default lgbm,rf,xgboost,extra_tree,xgb_limitdepth,lrl1,lrl2\n"
             "                         (FLAML's default estimator list without catboost, its\n"
-            "                         order, plus lrl1/lrl2; lgbm, extra_tree need make deps)\n"
+            "                         order, plus lrl1/lrl2; lgbm, extra_tree need make deps);\n"
+            "                         all: every learner of the task (tune's default); those\n"
+            "                         without the dataset's task are left out per dataset\n"
+            "      --retrain WHEN     always, budget or never (tune --retrain; default never:\n"
+            "                         the search alone, as the loss tables compare searchers)\n"
             "      --separate         a separate run per budget instead of one run's curve\n"
             "      --write-splits DIR write each (dataset, seed) split as CSV + manifest.csv\n"
             "  -o, --csv FILE         results (default results/bench_tune.csv)\n"
             "  -h, --help             this help\n\n"
-            "Default run: 4 datasets x 6 searchers x 2 seeds x 6 s, about 5 minutes.\n",
+            "Default run: 4 datasets x 6 searchers x 2 seeds x 6 s, about 5 minutes.\n"
+            "Every run's wall time (tune_run from start to end, the final refit included) is\n"
+            "checked against its budget: the worst overrun per dataset and searcher, PASS when\n"
+            "at most max(1 s, 5%% of the budget).\n",
             all_searchers);
 }
 
@@ -121,32 +189,83 @@ static double best_at(const tune_result *r, double t) {
     return best;
 }
 
+// The worst overrun of one (dataset, searcher) over its seeds (and budgets with --separate).
+typedef struct {
+    double over, wall, budget, search, refit;
+    int seed;
+} overrun;
+
+// The budget promise per dataset and searcher: the worst run's wall time, search and refit
+// seconds, and PASS/FAIL against max(1 s, 5%); a line with the overall verdict.
+static void print_overruns(char **sets, int n_sets, char **searchers, int n_s,
+                           overrun ov[MAX_SETS][MAX_SEARCHERS], const int *skipped,
+                           const char *retrain) {
+    printf("\nwall time vs budget (tune_run start to end, --retrain %s), the worst run per dataset "
+           "and searcher; allowed overrun max(1 s, 5%%)\n", retrain);
+    printf("%-18s %-12s %8s %8s %8s %8s %9s %5s %s\n", "dataset", "searcher", "budget", "wall",
+           "search", "refit", "overrun", "seed", "check");
+    int fails = 0, runs = 0;
+    double worst = -INFINITY;
+    for (int d = 0; d < n_sets; d++) {
+        if (skipped[d]) continue;
+        for (int s = 0; s < n_s; s++) {
+            const overrun *o = &ov[d][s];
+            int pass = o->over <= tune_budget_tolerance(o->budget);
+            fails += !pass;
+            runs++;
+            if (o->over > worst) worst = o->over;
+            printf("%-18s %-12s %8.1f %8.2f %8.2f %8.2f %+9.2f %5d %s\n", sets[d], searchers[s],
+                   o->budget, o->wall, o->search, o->refit, o->over, o->seed,
+                   pass ? "PASS" : "FAIL");
+        }
+    }
+    printf("budget promise: %s (%d of %d dataset x searcher cells within max(1 s, 5%%); worst "
+           "overrun %+.2f s)\n", fails ? "FAIL" : "PASS", runs - fails, runs, worst);
+}
+
 int main(int argc, char **argv) {
     bench_config c = {.csv = "results/bench_tune.csv", .seeds = 2, .budget = 6,
-                      .learners = "lgbm,rf,xgboost,extra_tree,xgb_limitdepth,lrl1,lrl2"};
+                      .learners = "lgbm,rf,xgboost,extra_tree,xgb_limitdepth,lrl1,lrl2",
+                      .retrain = 0};
     snprintf(c.datasets, sizeof c.datasets, "credit-g,diabetes,ionosphere,segment-challenge");
     searcher_list(c.searchers, sizeof c.searchers);
     char all_searchers[sizeof c.searchers];
     snprintf(all_searchers, sizeof all_searchers, "%s", c.searchers);
     c.data_dir = getenv("GH_DATA_DIR") ? getenv("GH_DATA_DIR") : ".data/weka";
+    static const char *const retrain_names[] = {"never", "budget", "always"};
+    enum { OPT_RETRAIN = 256 };
     static const struct option longs[] = {
         {"data-dir", required_argument, 0, 'd'}, {"datasets", required_argument, 0, 'D'},
         {"searchers", required_argument, 0, 's'}, {"seeds", required_argument, 0, 'n'},
         {"budget", required_argument, 0, 'b'},   {"learners", required_argument, 0, 'l'},
         {"separate", no_argument, 0, 'S'},       {"write-splits", required_argument, 0, 'W'},
+        {"retrain", required_argument, 0, OPT_RETRAIN},
         {"csv", required_argument, 0, 'o'},      {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    int opt;
+    int opt, all_sets = 0;
     while ((opt = getopt_long(argc, argv, "d:D:s:n:b:l:o:h", longs, NULL)) != -1) {
         switch (opt) {
         case 'd': c.data_dir = optarg; break;
-        case 'D': snprintf(c.datasets, sizeof c.datasets, "%s", optarg); break;
+        case 'D':
+            all_sets = !strcmp(optarg, "all");
+            snprintf(c.datasets, sizeof c.datasets, "%s", optarg);
+            break;
         case 's': snprintf(c.searchers, sizeof c.searchers, "%s", optarg); break;
         case 'n': c.seeds = atoi(optarg); break;
         case 'b': c.budget = atof(optarg); break;
         case 'l': c.learners = optarg; break;
         case 'S': c.separate = 1; break;
         case 'W': c.splits_dir = optarg; c.write_splits = 1; break;
+        case OPT_RETRAIN:
+            c.retrain = -1;
+            for (int i = 0; i < 3; i++)
+                if (!strcmp(optarg, retrain_names[i])) c.retrain = i;
+            if (c.retrain < 0) {
+                fprintf(stderr, "bench_tune: --retrain '%s': expected always, budget or never\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'o': c.csv = optarg; break;
         case 'h': usage(stdout, all_searchers); return 0;
         default: usage(stderr, all_searchers); return 2;
@@ -156,10 +275,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_tune: --seeds 1..%d and --budget > 0\n", MAX_SEEDS);
         return 2;
     }
+    if (all_sets && list_all_sets(c.data_dir, c.datasets, sizeof c.datasets) <= 0) {
+        fprintf(stderr, "bench_tune: no .arff files in %s (run data/weka.sh)\n", c.data_dir);
+        return 1;
+    }
     printf("bench_tune: datasets %s; searchers %s; seeds 1..%d; reference budget %.1f s (%s); "
-           "learners %s\n", c.datasets, c.searchers, c.seeds, c.budget,
+           "learners %s; retrain %s\n", c.datasets, c.searchers, c.seeds, c.budget,
            c.separate ? "separate runs per budget" : "read off the best-so-far curve",
-           c.learners);
+           c.learners, retrain_names[c.retrain]);
     char *sets[MAX_SETS], *searchers[MAX_SEARCHERS];
     int n_sets = split_list(c.datasets, sets, MAX_SETS);
     int n_s = split_list(c.searchers, searchers, MAX_SEARCHERS);
@@ -174,7 +297,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     fprintf(csv, "dataset,searcher,seed,budget_frac,budget_s,best_val_loss,metric,score,"
-                 "trials,folds\n");
+                 "trials,folds,run_budget_s,wall_s,search_s,refit_s,overrun_s\n");
     FILE *manifest = NULL;
     if (c.write_splits) {
         mkdir(c.splits_dir, 0755);
@@ -188,8 +311,10 @@ int main(int argc, char **argv) {
         fprintf(manifest, "dataset,seed,file,task,metric,folds,budget_s,learners\n");
     }
     // loss[set][searcher][seed][frac]
-    double loss[MAX_SETS][MAX_SEARCHERS][MAX_SEEDS][3];
+    static double loss[MAX_SETS][MAX_SEARCHERS][MAX_SEEDS][3];
+    static overrun ov[MAX_SETS][MAX_SEARCHERS];
     gh_metric metrics[MAX_SETS];
+    int skipped[MAX_SETS] = {0};
     int runs_total = n_sets * n_s * c.seeds * (c.separate ? 3 : 1), runs_done = 0;
     double t_start = gh_wall_seconds();
     for (int d = 0; d < n_sets; d++) {
@@ -205,11 +330,23 @@ int main(int argc, char **argv) {
         gh_dataset ds;
         st = dataset_from_table(&ds, &table, NULL, GH_TASK_AUTO);
         table_free(&table);
+        char learners[512] = "";
+        if (!st && !learners_for_task(c.learners, ds.task, learners, sizeof learners)) {
+            dataset_free(&ds);
+            st = gh_fail(GH_EINVAL, "none of the learners %s supports %s", c.learners,
+                         gh_task_name(ds.task));
+        }
         if (st) {
-            fprintf(stderr, "bench_tune: %s: %s\n", path, gh_error_get());
-            return 1;
+            // -D all takes what it finds: a set that cannot be tuned is skipped, not fatal
+            fprintf(stderr, "bench_tune: %s: %s%s\n", path, gh_error_get(),
+                    all_sets ? " (skipped)" : "");
+            if (!all_sets) return 1;
+            skipped[d] = 1;
+            runs_total -= n_s * c.seeds * (c.separate ? 3 : 1);
+            continue;
         }
         metrics[d] = metric_default(ds.task);
+        for (int s = 0; s < n_s; s++) ov[d][s].over = -INFINITY;
         for (int seed = 1; seed <= c.seeds; seed++) {
             resample_plan plan;
             int k = resample_auto_k(ds.n, ds.d, c.budget);
@@ -227,36 +364,44 @@ int main(int argc, char **argv) {
                 }
                 fprintf(manifest, "%s,%d,%s-seed%d.csv,%s,%s,%d,%g,\"%s\"\n", sets[d], seed,
                         sets[d], seed, gh_task_name(ds.task), metric_name(metrics[d]), plan.k,
-                        c.budget, c.learners);
+                        c.budget, learners);
             }
             for (int s = 0; s < n_s; s++) {
                 for (int f = 0; f < (c.separate ? 3 : 1); f++) {
                     double budget = c.separate ? c.budget * fracs[f] : c.budget;
-                    tune_options o = {.searcher = searchers[s], .learners = c.learners,
+                    tune_options o = {.searcher = searchers[s], .learners = learners,
                                       .metric = METRIC_AUTO, .budget_s = budget,
-                                      .seed = (uint64_t)seed, .plan = &plan, .refit = 0};
+                                      .seed = (uint64_t)seed, .plan = &plan,
+                                      .refit = c.retrain};
                     tune_result r;
+                    double t0 = gh_wall_seconds();
                     st = tune_run(&ds, &o, NULL, &r);
+                    double wall = gh_wall_seconds() - t0;
                     if (st) {
                         fprintf(stderr, "bench_tune: %s %s seed %d: %s\n", sets[d],
                                 searchers[s], seed, gh_error_get());
                         return 1;
                     }
+                    double over = wall - budget;
+                    if (over > ov[d][s].over)
+                        ov[d][s] = (overrun){over, wall, budget, r.search_s, r.refit_s, seed};
                     for (int g = 0; g < 3; g++) {
                         if (c.separate && g != f) continue;
                         double b = c.budget * fracs[g];
                         double l = c.separate ? r.best_loss : best_at(&r, b);
                         loss[d][s][seed - 1][g] = l;
-                        fprintf(csv, "%s,%s,%d,%.2f,%.3f,%.6g,%s,%.6g,%lld,%d\n", sets[d],
-                                searchers[s], seed, fracs[g], b, l, metric_name(metrics[d]),
-                                score_of(metrics[d], l), (long long)r.n_trials, plan.k);
+                        fprintf(csv, "%s,%s,%d,%.2f,%.3f,%.6g,%s,%.6g,%lld,%d,%.3f,%.3f,%.3f,"
+                                "%.3f,%.3f\n", sets[d], searchers[s], seed, fracs[g], b, l,
+                                metric_name(metrics[d]), score_of(metrics[d], l),
+                                (long long)r.n_trials, plan.k, budget, wall, r.search_s,
+                                r.refit_s, over);
                     }
                     fflush(csv);
                     runs_done++;
                     double el = gh_wall_seconds() - t_start;
                     printf("  [%3d/%d] %-18s %-12s seed %d  best loss %.4f  %4lld trials  "
-                           "ETA %.0f s\n", runs_done, runs_total, sets[d], searchers[s], seed,
-                           r.best_loss, (long long)r.n_trials,
+                           "wall %.2f s (%+.2f)  ETA %.0f s\n", runs_done, runs_total, sets[d],
+                           searchers[s], seed, r.best_loss, (long long)r.n_trials, wall, over,
                            el / runs_done * (runs_total - runs_done));
                     fflush(stdout);
                     tune_result_free(&r);
@@ -270,10 +415,10 @@ int main(int argc, char **argv) {
     if (manifest) fclose(manifest);
 
     printf("\nbest validation loss, mean over %d seeds (metric: roc_auc loss = 1 - AUC, "
-           "log_loss as is)\n", c.seeds);
+           "log_loss as is, r2 loss = 1 - R2)\n", c.seeds);
     printf("%-18s %-12s %10s %10s %10s\n", "dataset", "searcher", "10%", "30%", "100%");
     for (int d = 0; d < n_sets; d++)
-        for (int s = 0; s < n_s; s++) {
+        for (int s = 0; s < n_s && !skipped[d]; s++) {
             printf("%-18s %-12s", sets[d], searchers[s]);
             for (int g = 0; g < 3; g++) {
                 double m = 0;
@@ -288,7 +433,9 @@ int main(int argc, char **argv) {
         printf("%-18s %-10s %12s %12s %10s\n", "dataset", "metric", "cfo@10%", "random@100%",
                "fraction");
         double gm = 0;
+        int n_gm = 0;
         for (int d = 0; d < n_sets; d++) {
+            if (skipped[d]) continue;
             double a = 0, b = 0;
             for (int k = 0; k < c.seeds; k++) {
                 a += score_of(metrics[d], loss[d][cfo_i][k][0]) / c.seeds;
@@ -296,10 +443,14 @@ int main(int argc, char **argv) {
             }
             printf("%-18s %-10s %12.4f %12.4f %10.3f\n", sets[d], metric_name(metrics[d]), a, b,
                    a / b);
-            gm += log(a / b) / n_sets;
+            if (a > 0 && b > 0) {
+                gm += log(a / b);
+                n_gm++;
+            }
         }
-        printf("geometric mean fraction: %.3f\n", exp(gm));
+        printf("geometric mean fraction: %.3f\n", n_gm ? exp(gm / n_gm) : NAN);
     }
+    print_overruns(sets, n_sets, searchers, n_s, ov, skipped, retrain_names[c.retrain]);
     printf("csv: %s\n", c.csv);
     return 0;
 }

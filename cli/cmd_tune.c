@@ -4,6 +4,7 @@
 // refit best model saved for `gpuhours predict`. Trials run one at a time here, or several at
 // once on worker processes (--workers N) or MPI ranks (mpirun -np N: rank 0 coordinates).
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@ typedef struct {
     double budget_s, holdout;
     gh_metric metric_id;      // --metric parsed once (METRIC_AUTO: the task's default)
     uint64_t seed;
-    int folds, refit, quiet, resume;
+    int folds, quiet, resume;
+    tune_retrain retrain;
     int workers;              // --workers N; 0: not given (1, or the ranks under mpirun)
 } tune_config;
 
@@ -29,7 +31,10 @@ static void usage(FILE *f) {
             "does (Wang et al., MLSys 2021): CFO local search per learner, learners chosen by\n"
             "estimated cost for improvement, growing sample sizes on large data. Prints a line per\n"
             "improvement; every trial and its cost goes to an HDF5 file; the best config is refit\n"
-            "on all rows and saved for `gpuhours predict MODEL DATA`.\n\n"
+            "on all rows and saved for `gpuhours predict MODEL DATA`. The budget is wall time,\n"
+            "the refit included by default: a trial whose unstoppable part (a forest, a linear\n"
+            "solve, a first boosting round or epoch, for each fold) is estimated not to fit in\n"
+            "the time left is not started (recorded as skipped).\n\n"
             "options:\n"
             "  -t, --target COL      target column (default: the last column)\n"
             "  -b, --budget S        search time budget in seconds, 1..1e7 (default 60)\n"
@@ -39,7 +44,12 @@ static void usage(FILE *f) {
             "                        one that supports the task)\n"
             "  -m, --metric NAME     accuracy, log_loss, roc_auc, macro_f1, r2, rmse\n"
             "                        (default: roc_auc binary, log_loss multiclass, r2 regression)\n"
-            "      --task TASK       binary, multiclass or regression (default: inferred)\n"
+            "      --task TASK       binary, multiclass or regression (default: inferred from the\n"
+            "                        target: nominal, text or true/false -> classification;\n"
+            "                        numbers that are all integers with at most max(20, 1%% of\n"
+            "                        the rows) distinct values -> multiclass (2 values: binary);\n"
+            "                        other numbers -> regression; the echo says which rule\n"
+            "                        applied, and a choice close to the limit is warned about)\n"
             "  -k, --folds K         1 = holdout, K-fold otherwise (default: FLAML's rule)\n"
             "      --holdout R       validation fraction of a holdout split (default 0.1)\n"
             "  -S, --seed N          seed of the split, the searchers and the learners, 0..2^53\n"
@@ -50,7 +60,18 @@ static void usage(FILE *f) {
             "                        with --searcher all, -SEARCHER is added before .h5)\n"
             "      --model FILE      where the best model goes (default: the results file with\n"
             "                        .model for .h5)\n"
-            "      --no-refit        keep the search's best unrefit (no model file)\n"
+            "      --retrain WHEN    the refit of the best config on all rows (FLAML's\n"
+            "                        retrain_full), the model `predict` uses:\n"
+            "                        budget (default): counts against the budget: the search\n"
+            "                        stops early enough for the refit's estimate (the best\n"
+            "                        trial's seconds scaled to all rows) and the refit gets the\n"
+            "                        time left as its limit (boosting rounds and epochs stop\n"
+            "                        there, said on output); when it can neither fit nor stop,\n"
+            "                        no model is written, said on stderr;\n"
+            "                        always: refit after the search, unlimited: the run can\n"
+            "                        exceed the budget by the refit;\n"
+            "                        never: no refit and no model file (--model is refused)\n"
+            "      --no-refit        the same as --retrain never\n"
             "      --resume          continue the run in --out: its trials count against the\n"
             "                        budget and its best is kept\n"
             "  -w, --workers N       run N trials at once in N worker processes on this machine,\n"
@@ -101,17 +122,28 @@ static int parse_task(const char *s, gh_task *t) {
     return GH_OK;
 }
 
-static void config_text(const tune_config *c, const char *searcher, const char *out,
-                        const char *model, char *buf, size_t n) {
+static int parse_retrain(const char *s, tune_retrain *r) {
+    for (tune_retrain k = TUNE_RETRAIN_NEVER; k <= TUNE_RETRAIN_ALWAYS; k++)
+        if (!strcmp(s, tune_retrain_name(k))) {
+            *r = k;
+            return 0;
+        }
+    return -1;
+}
+
+static void config_text(const tune_config *c, const gh_dataset *data, const char *searcher,
+                        const char *out, const char *model, char *buf, size_t n) {
     snprintf(buf, n,
              "data = %s\ntarget = %s\nsearcher = %s\nbudget_s = %g\nlearners = %s\n"
-             "metric = %s\ntask = %s\nfolds = %d\nholdout = %g\nseed = %llu\nspace = %s\n"
-             "out = %s\nmodel = %s\nrefit = %d\nresume = %d\nworkers = %d\n",
+             "metric = %s\ntask = %s (%s)\nfolds = %d\nholdout = %g\nseed = %llu\nspace = %s\n"
+             "out = %s\nmodel = %s\nretrain = %s\nresume = %d\nworkers = %d\n",
              c->data, c->target ? c->target : "(last column)", searcher, c->budget_s,
              c->learners ? c->learners : "(all for the task)", c->metric ? c->metric : "auto",
-             c->task ? c->task : "auto", c->folds, c->holdout, (unsigned long long)c->seed,
-             c->space ? c->space : "(FLAML defaults)", out, c->refit ? model : "(none)",
-             c->refit, c->resume, c->workers);
+             gh_task_name(data->task), c->task ? "given by --task" : data->task_reason, c->folds,
+             c->holdout, (unsigned long long)c->seed,
+             c->space ? c->space : "(FLAML defaults)", out,
+             c->retrain != TUNE_RETRAIN_NEVER ? model : "(none)", tune_retrain_name(c->retrain),
+             c->resume, c->workers);
 }
 
 static int run_one(const tune_config *c, const char *searcher, const gh_dataset *data,
@@ -119,7 +151,7 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
                    const char *model_path, int argc, char **argv, tune_workers *pool,
                    tune_result *res) {
     char text[4096];
-    config_text(c, searcher, out_path, model_path, text, sizeof text);
+    config_text(c, data, searcher, out_path, model_path, text, sizeof text);
     if (!c->quiet) printf("%s", text);
     gh_metric metric = c->metric_id;
     ledger *led = NULL;
@@ -145,7 +177,7 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
     tune_options o = {
         .searcher = searcher, .learners = c->learners, .metric = metric,
         .budget_s = c->budget_s, .seed = c->seed, .folds = c->folds, .holdout_ratio = c->holdout,
-        .space_file = c->space, .refit = c->refit, .verbose = !c->quiet, .plan = plan,
+        .space_file = c->space, .refit = c->retrain, .verbose = !c->quiet, .plan = plan,
         .prior = prior, .n_prior = n_prior, .time_used_s = used, .workers = pool,
     };
     st = tune_run(data, &o, led, res);
@@ -182,13 +214,23 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
         printf("\n");
     }
     if (res->model) printf("model: %s\n", model_path);
+    if (res->refit_stopped)
+        printf("note: the refit of %s (estimated %.1f s) was stopped at the end of the budget "
+               "with fewer rounds or epochs than its config; --retrain always fits it whole\n",
+               res->best_learner->name, res->refit_est_s);
+    if (res->refit_skipped)
+        fprintf(stderr, "gpuhours tune: no model: the refit of %s (estimated %.1f s) did not fit "
+                "in the %.1f s left of the %g s budget (or could not be stopped part way); "
+                "--retrain always refits after the budget\n", res->best_learner->name,
+                res->refit_est_s, fmax(0, c->budget_s - res->search_s), c->budget_s);
     return 0;
 }
 
 int cmd_tune(int argc, char **argv) {
-    tune_config c = {.searcher = "cfo", .budget_s = 60, .seed = 1, .refit = 1,
-                     .metric_id = METRIC_AUTO};
-    enum { OPT_TASK = 256, OPT_HOLDOUT, OPT_SPACE, OPT_MODEL, OPT_NOREFIT, OPT_RESUME };
+    tune_config c = {.searcher = "cfo", .budget_s = 60, .seed = 1,
+                     .retrain = TUNE_RETRAIN_BUDGET, .metric_id = METRIC_AUTO};
+    enum { OPT_TASK = 256, OPT_HOLDOUT, OPT_SPACE, OPT_MODEL, OPT_NOREFIT, OPT_RESUME,
+           OPT_RETRAIN };
     const pg_info *pg = pg_world();
     static const struct option longs[] = {
         {"target", required_argument, 0, 't'},   {"budget", required_argument, 0, 'b'},
@@ -198,6 +240,7 @@ int cmd_tune(int argc, char **argv) {
         {"seed", required_argument, 0, 'S'},     {"space", required_argument, 0, OPT_SPACE},
         {"out", required_argument, 0, 'o'},      {"model", required_argument, 0, OPT_MODEL},
         {"no-refit", no_argument, 0, OPT_NOREFIT}, {"resume", no_argument, 0, OPT_RESUME},
+        {"retrain", required_argument, 0, OPT_RETRAIN},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"workers", required_argument, 0, 'w'},
         {0, 0, 0, 0}};
@@ -223,7 +266,14 @@ int cmd_tune(int argc, char **argv) {
         case OPT_SPACE: c.space = optarg; break;
         case 'o': c.out = optarg; break;
         case OPT_MODEL: c.model = optarg; break;
-        case OPT_NOREFIT: c.refit = 0; break;
+        case OPT_NOREFIT: c.retrain = TUNE_RETRAIN_NEVER; break;
+        case OPT_RETRAIN:
+            if (parse_retrain(optarg, &c.retrain)) {
+                fprintf(stderr, "gpuhours tune: --retrain '%s': expected always, budget or "
+                        "never\n", optarg);
+                return 2;
+            }
+            break;
         case OPT_RESUME: c.resume = 1; break;
         case 'w':
             rc = cli_int("tune", "--workers", optarg, 1, TUNE_MAX_WORKERS, &lv);
@@ -268,8 +318,11 @@ int cmd_tune(int argc, char **argv) {
     }
     int worker_rank = pg->size > 1 && pg->rank > 0;   // runs trials only: writes no file
     if (!worker_rank && c.out && cli_out_path("tune", "--out", c.out)) return 2;
-    if (!worker_rank && c.model && c.refit && cli_out_path("tune", "--model", c.model))
+    if (c.model && c.retrain == TUNE_RETRAIN_NEVER) {
+        fprintf(stderr, "gpuhours tune: --model: no model is made with --retrain never\n");
         return 2;
+    }
+    if (!worker_rank && c.model && cli_out_path("tune", "--model", c.model)) return 2;
 
     gh_table table;
     int st = table_read(&table, c.data);
@@ -278,6 +331,8 @@ int cmd_tune(int argc, char **argv) {
     st = dataset_from_table(&data, &table, c.target, task);
     table_free(&table);
     if (st) return cli_fail("tune", st);
+    if (task == GH_TASK_AUTO && data.task_warning[0])
+        fprintf(stderr, "gpuhours tune: warning: %s\n", data.task_warning);
     // every argument checked against the data before a run file exists
     tune_options chk = {.searcher = all ? methods[0].name : c.searcher, .learners = c.learners,
                         .metric = c.metric_id, .budget_s = c.budget_s};

@@ -104,13 +104,29 @@ typedef struct {
     int *feat_levels;         // [d]: 0 numeric, else number of nominal levels
     char ***level_names;      // [d]: NULL numeric, else the feat_levels[j] level texts
     char *target_name;
+    char task_reason[160];    // why the task is what it is ("inferred: ...", "given"), or ""
+    char task_warning[224];   // an inference close to the rule's threshold, or ""
 } gh_dataset;
 
-// target: column name (NULL: the last column). task GH_TASK_AUTO infers it: nominal or
-// string target -> binary/multiclass by levels; numeric with <= 2 distinct integer values ->
-// binary; otherwise regression. String and date feature columns are dropped / kept numeric.
-// Errors: missing target column, constant target, rows with a missing target (dropped with a
-// warning on stderr naming the rows; an error if none remain).
+// The task inference rule (scikit-learn's type_of_target, with a bound on the classes), for
+// task GH_TASK_AUTO, over the rows with a target:
+//   - nominal or string target -> classification: 2 levels binary, more multiclass. A CSV
+//     column of true/false (any non-numeric texts) is read as nominal, so booleans are binary;
+//   - numeric (not date) target whose values are all integers with at most
+//     dataset_class_limit(rows) = max(20, 1% of rows) distinct values -> classification
+//     (2 values binary, more multiclass): class codes such as glass types 1,2,3,5,6,7 or
+//     digits 0-9; the classes are the values in ascending order, named by their text;
+//   - otherwise (non-integer values, more distinct integers than the limit, dates) ->
+//     regression.
+// ds->task_reason says which rule applied; ds->task_warning is set when the choice was close:
+// integer values with a distinct count within 25% of the limit either side, or integers only
+// but more distinct values than the limit (class codes of many classes look like that too).
+int dataset_class_limit(int rows);
+// target: column name (NULL: the last column). task GH_TASK_AUTO infers it by the rule above;
+// a given task is checked against the target (binary: 2 distinct values; multiclass: integer
+// or nominal values; regression: a numeric target). String feature columns are dropped, date
+// features kept as days. Errors: missing target column, constant target, rows with a missing
+// target (dropped with a warning on stderr naming the rows; an error if none remain).
 int dataset_from_table(gh_dataset *out, const gh_table *t, const char *target, gh_task task);
 // The same features as `schema` (matched by name; nominal values by level text, an unseen
 // level becomes missing with a warning), e.g. new data for a saved model. The target column

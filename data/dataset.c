@@ -76,6 +76,8 @@ static int copy_meta(gh_dataset *out, const gh_dataset *src, int n) {
     int st = dataset_alloc(out, n, src->d, src->n_classes);
     if (st) return st;
     out->task = src->task;
+    memcpy(out->task_reason, src->task_reason, sizeof out->task_reason);
+    memcpy(out->task_warning, src->task_warning, sizeof out->task_warning);
     for (int k = 0; k < src->n_classes; k++)
         if (!(out->class_names[k] = tab_strdup(src->class_names[k]))) goto oom;
     for (int j = 0; j < src->d; j++) {
@@ -118,6 +120,44 @@ static int cmp_double(const void *a, const void *b) {
 static float feature_value(const gh_column *c, double v) {
     if (isnan(v)) return NAN;
     return c->type == GH_COL_DATE ? (float)(v / 86400.0) : (float)v;
+}
+
+int dataset_class_limit(int rows) { return rows / 100 > 20 ? rows / 100 : 20; }
+
+// The rule of data.h for a target of n_distinct values over `rows` rows, with the reason and,
+// near the threshold, a warning.
+static gh_task infer_task(const gh_column *tcol, int n_distinct, int all_int, int rows,
+                          char *reason, size_t rn, char *warning, size_t wn) {
+    int limit = dataset_class_limit(rows);
+    if (tcol->type == GH_COL_NOMINAL || tcol->type == GH_COL_STRING) {
+        gh_task task = n_distinct == 2 ? GH_TASK_BINARY : GH_TASK_MULTICLASS;
+        snprintf(reason, rn, "inferred: %s target with %d classes", tcol->type == GH_COL_NOMINAL
+                 ? "nominal" : "text", n_distinct);
+        return task;
+    }
+    if (tcol->type == GH_COL_DATE) {
+        snprintf(reason, rn, "inferred: date target");
+        return GH_TASK_REGRESSION;
+    }
+    if (!all_int) {
+        snprintf(reason, rn, "inferred: numeric target with non-integer values");
+        return GH_TASK_REGRESSION;
+    }
+    gh_task task = n_distinct > limit ? GH_TASK_REGRESSION
+                   : n_distinct == 2 ? GH_TASK_BINARY : GH_TASK_MULTICLASS;
+    snprintf(reason, rn, "inferred: %d distinct integer values, %s the class limit max(20, 1%% "
+             "of %d rows) = %d", n_distinct, n_distinct > limit ? "over" : "within", rows, limit);
+    // within 25% of the limit either side, or integers only but over it: either could be
+    // class codes or a count, so say how to choose
+    if (n_distinct > 2 && 4 * n_distinct >= 3 * limit && 4 * n_distinct <= 5 * limit)
+        snprintf(warning, wn, "target '%s': %d distinct integer values is close to the class "
+                 "limit %d: inferred %s; --task chooses", tcol->name, n_distinct, limit,
+                 gh_task_name(task));
+    else if (n_distinct > limit)
+        snprintf(warning, wn, "target '%s' holds integers only (%d distinct values, over the "
+                 "class limit %d): inferred regression; --task multiclass if they are class codes",
+                 tcol->name, n_distinct, limit);
+    return task;
 }
 
 int dataset_from_table(gh_dataset *out, const gh_table *t, const char *target, gh_task task) {
@@ -196,10 +236,10 @@ int dataset_from_table(gh_dataset *out, const gh_table *t, const char *target, g
     }
     int all_int = 1;
     for (int k = 0; k < n_distinct; k++) all_int &= distinct[k] == floor(distinct[k]);
-    if (task == GH_TASK_AUTO) {
-        if (nominal_target) task = n_distinct == 2 ? GH_TASK_BINARY : GH_TASK_MULTICLASS;
-        else task = (n_distinct == 2 && all_int) ? GH_TASK_BINARY : GH_TASK_REGRESSION;
-    }
+    char reason[sizeof out->task_reason], warning[sizeof out->task_warning] = "";
+    if (task == GH_TASK_AUTO) task = infer_task(tcol, n_distinct, all_int, n_keep, reason,
+                                                sizeof reason, warning, sizeof warning);
+    else snprintf(reason, sizeof reason, "given");
     if (task == GH_TASK_BINARY && n_distinct != 2) {
         st = gh_fail(GH_EINVAL, "%s: task binary but the target '%s' has %d distinct values", src,
                      tcol->name, n_distinct);
@@ -222,6 +262,8 @@ int dataset_from_table(gh_dataset *out, const gh_table *t, const char *target, g
     st = dataset_alloc(out, n_keep, d, n_classes);
     if (st) goto done;
     out->task = task;
+    snprintf(out->task_reason, sizeof out->task_reason, "%s", reason);
+    snprintf(out->task_warning, sizeof out->task_warning, "%s", warning);
     if (!(out->target_name = tab_strdup(tcol->name))) goto oom;
     if (n_classes) {
         // classes in declared (nominal) or ascending (numeric) order, only those present

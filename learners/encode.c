@@ -131,3 +131,9 @@ int encoder_check_schema(const encoder *e, const gh_dataset *schema, const char 
                            "model's schema", what, j, e->levels[j], schema->feat_levels[j]);
     return GH_OK;
 }
+
+double encoded_width(const gh_dataset *shape) {
+    double w = 0;
+    for (int j = 0; j < shape->d; j++) w += shape->feat_levels[j] > 0 ? shape->feat_levels[j] : 1;
+    return w > 0 ? w : 1;
+}

@@ -21,6 +21,10 @@ typedef struct learner_ops {
     // A library loaded at run time (lightgbm.c): NULL when it is usable, else why not and how
     // to get it. NULL for learners linked at build time (always usable).
     const char *(*unavailable)(void);
+    // learner_fit_units for this family (learners.h): the work of a fit and of its part that a
+    // time limit cannot stop.
+    double (*fit_units)(const learner_def *def, const double *cfg, const gh_dataset *shape,
+                        int rows, double *first);
 } learner_ops;
 
 struct learner_model {
@@ -34,6 +38,9 @@ struct learner_model {
 
 // The value of hyperparameter `name` in cfg (HP_INT rounded), or dflt when def has none.
 double hp_value(const learner_def *def, const double *cfg, const char *name, double dflt);
+// The width of the one-hot encoding of shape's features (encode.c's layout): a numeric feature
+// one column, a nominal one a column per level.
+double encoded_width(const gh_dataset *shape);
 
 extern const learner_ops learner_ops_xgboost;
 extern const learner_ops learner_ops_lightgbm;

@@ -241,6 +241,15 @@ int learner_fit(const learner_def *def, const gh_dataset *train, const double *c
     return GH_OK;
 }
 
+double learner_fit_units(const learner_def *def, const double *cfg, const gh_dataset *shape,
+                         int rows, double *first) {
+    double one = 0, total = 0;
+    if (def && def->ops && def->ops->fit_units)
+        total = def->ops->fit_units(def, cfg, shape, rows > 1 ? rows : 1, &one);
+    if (first) *first = one;
+    return total;
+}
+
 int learner_predict(const learner_model *m, const gh_dataset *data, float *out) {
     if (data->d != m->schema.d)
         return gh_fail(GH_EINVAL, "learner %s: data has %d features, the model %d", m->def->name,

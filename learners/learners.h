@@ -64,6 +64,17 @@ const char *learner_unavailable(const learner_def *def);
 // that would overrun stops early (boosting rounds, epochs) and sets *stopped_early.
 int learner_fit(const learner_def *def, const gh_dataset *train, const double *cfg, uint64_t seed,
                 double time_limit_s, learner_model **out, int *stopped_early);
+// The work of fitting def with cfg on `rows` rows shaped like `shape` (its features, levels,
+// classes and task; shape->n is not used), in the learner's own units: histogram rows x
+// features x tree levels per tree (XGBoost's learners), rows x encoded width x binary problems
+// x (1 + log2 C) (liblinear), multiply-adds x epochs (MLP). *first (may be NULL): the units of
+// the part a time limit cannot stop (a forest's single round, a liblinear solve, XGBoost's
+// first round, the MLP's first epoch); equal to the total for a fit that cannot be stopped.
+// Units compare configs and row counts of one learner best; across learners they are scaled
+// to be roughly comparable (each about 1-20 ns on one core of the development machine), which
+// the tuning loop uses only until a learner has been measured (tune.c's cost model).
+double learner_fit_units(const learner_def *def, const double *cfg, const gh_dataset *shape,
+                         int rows, double *first);
 // out: [n x n_classes] class probabilities (classification) or [n] values (regression).
 int learner_predict(const learner_model *m, const gh_dataset *data, float *out);
 int learner_save(const learner_model *m, const char *path);

@@ -259,6 +259,17 @@ static void lin_release(learner_model *m) {
     m->impl = NULL;
 }
 
+// A solve is passes over the nonzeros (at most rows x encoded width) for each binary problem
+// (one-vs-rest for more than two classes); liblinear's Newton and coordinate-descent solvers
+// need more passes as the regularisation weakens (larger C). It cannot be stopped.
+static double lin_fit_units(const learner_def *def, const double *cfg, const gh_dataset *shape,
+                            int rows, double *first) {
+    double problems = shape->task == GH_TASK_MULTICLASS ? shape->n_classes : 1;
+    double c = hp_value(def, cfg, "C", 1.0);
+    *first = problems * rows * (encoded_width(shape) + 1) * (1 + log2(fmax(1, c)));
+    return *first;
+}
+
 const learner_ops learner_ops_liblinear = {lin_fit, lin_predict, lin_save, lin_load,
-                                           lin_release, NULL};
+                                           lin_release, NULL, lin_fit_units};
 #endif

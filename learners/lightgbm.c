@@ -340,5 +340,21 @@ static void lgbm_release(learner_model *m) {
     m->impl = NULL;
 }
 
+// Like XGBoost's hist growth (xgboost.c): a round builds histograms of its rows x features per
+// tree level, a tree per class; binning the data (rows x features) comes first. Both learners
+// stop between rounds (extra_tree's forest grows a tree a round), so the part a time limit
+// cannot stop is the binning and the first round.
+static double lgbm_fit_units(const learner_def *def, const double *cfg, const gh_dataset *shape,
+                             int rows, double *first) {
+    double per_class = shape->task == GH_TASK_MULTICLASS ? shape->n_classes : 1;
+    double d = shape->d > 0 ? shape->d : 1;
+    int forest = !strcmp(def->name, "extra_tree");
+    double leaves = fmax(2, hp_value(def, cfg, forest ? "max_leaves" : "num_leaves", 31));
+    double round = per_class * rows * d * (1 + log2(leaves));
+    if (forest) round *= 0.632 * fmin(1, fmax(0.1, hp_value(def, cfg, "max_features", 1.0)));
+    *first = rows * d + round;
+    return *first + round * (fmax(1, hp_value(def, cfg, "n_estimators", 100)) - 1);
+}
+
 const learner_ops learner_ops_lightgbm = {lgbm_fit, lgbm_predict, lgbm_save, lgbm_load,
-                                          lgbm_release, lgbm_unavailable};
+                                          lgbm_release, lgbm_unavailable, lgbm_fit_units};

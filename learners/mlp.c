@@ -357,5 +357,16 @@ static void mlp_release(learner_model *m) {
     m->impl = NULL;
 }
 
+// Multiply-adds of the forward and backward passes (about 3x the forward's) per row and epoch;
+// the time limit is checked between epochs, so the first epoch cannot be stopped.
+static double mlp_fit_units(const learner_def *def, const double *cfg, const gh_dataset *shape,
+                            int rows, double *first) {
+    double h = hp_value(def, cfg, "hidden", 64), layers = hp_value(def, cfg, "layers", 1);
+    double out = shape->task == GH_TASK_REGRESSION ? 1 : shape->n_classes;
+    double per_row = encoded_width(shape) * h + fmax(0, layers - 1) * h * h + h * out;
+    *first = 3 * per_row * rows;
+    return *first * fmax(1, hp_value(def, cfg, "epochs", 10));
+}
+
 const learner_ops learner_ops_mlp = {mlp_fit, mlp_predict, mlp_save, mlp_load,
-                                     mlp_release, NULL};
+                                     mlp_release, NULL, mlp_fit_units};

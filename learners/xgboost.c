@@ -223,6 +223,28 @@ static void xgb_release(learner_model *m) {
     m->impl = NULL;
 }
 
+// hist growth builds a histogram of the node's rows x features per tree level: rows x d x
+// levels per tree, a tree per class per round for multiclass. Lossguide growth to L leaves
+// takes at least log2(L) levels. A forest's trees all grow in its single round, and cost about
+// twice as much per unit (measured on segment-challenge: 10-22 ns against XGBoost's 3-10).
+static double xgb_fit_units(const learner_def *def, const double *cfg, const gh_dataset *shape,
+                            int rows, double *first) {
+    double per_class = shape->task == GH_TASK_MULTICLASS ? shape->n_classes : 1;
+    double d = shape->d > 0 ? shape->d : 1;
+    if (!strcmp(def->name, "rf")) {
+        double leaves = fmax(2, hp_value(def, cfg, "max_leaves", 4));
+        *first = 2 * hp_value(def, cfg, "n_estimators", 100) * per_class * 0.632 * rows * d *
+                 (1 + log2(leaves));
+        return *first;
+    }
+    double levels = !strcmp(def->name, "xgb_limitdepth")
+                        ? fmax(1, hp_value(def, cfg, "max_depth", 6))
+                        : 1 + log2(fmax(2, hp_value(def, cfg, "max_leaves", 4)));
+    double subsample = hp_value(def, cfg, "subsample", 1.0);
+    *first = per_class * rows * fmin(1, fmax(0.1, subsample)) * d * levels;
+    return *first * fmax(1, hp_value(def, cfg, "n_estimators", 10));
+}
+
 const learner_ops learner_ops_xgboost = {xgb_fit, xgb_predict, xgb_save, xgb_load,
-                                         xgb_release, NULL};
+                                         xgb_release, NULL, xgb_fit_units};
 #endif

@@ -262,6 +262,27 @@ double eci_estimated_cost(const eci_state *e, int i);  // the current ECI of lea
 double eci_min_sample_fraction(double data_size);
 
 // ---- the tuning loop (tune.c) -----------------------------------------------------------
+// FLAML's retrain_full: the best config refit on every row after the search (the model that
+// `gpuhours predict` uses). The values keep tune_options.refit's old meaning: 0 no refit,
+// nonzero a refit (now planned into the budget).
+typedef enum {
+    TUNE_RETRAIN_NEVER = 0,   // FLAML False: no refit; tune_result.model stays NULL
+    TUNE_RETRAIN_BUDGET = 1,  // FLAML "budget": the refit counts against the budget. The search
+                              // ends while the best config's estimated refit (its trial seconds
+                              // per fold x all rows / its training rows, FLAML's
+                              // est_retrain_time; twice that for a learner that cannot be
+                              // stopped) still fits; the refit gets the time left as
+                              // its limit, and is skipped (no model) when it cannot fit nor be
+                              // stopped (a forest, a liblinear solve)
+    TUNE_RETRAIN_ALWAYS = 2,  // FLAML True: refit after the search, unlimited; the wall time can
+                              // exceed the budget by the refit
+} tune_retrain;
+const char *tune_retrain_name(tune_retrain r);   // "never", "budget", "always"
+// The budget promise (issue 9): tune_run's wall time, setup to the end of a budget-planned refit,
+// is at most budget_s + tune_budget_tolerance(budget_s) = max(1 s, 5%). The refit may use half
+// of it (see tune_finish), estimation errors and a loaded machine the rest.
+double tune_budget_tolerance(double budget_s);
+
 // A trial of an earlier session of the same run (--resume): it counts for the best, for ECI,
 // and its config is never proposed again.
 typedef struct {
@@ -287,7 +308,7 @@ typedef struct {
     int folds;                // resampling: 0 = FLAML's rule (auto), 1 = holdout, k
     double holdout_ratio;     // 0 = 0.1 (FLAML's SPLIT_RATIO)
     const char *space_file;   // overrides, NULL none
-    int refit;                // refit the best on all rows after the search (1 default)
+    tune_retrain refit;       // after the search (TUNE_RETRAIN_BUDGET is the CLI's default)
     int verbose;              // progress line per improvement
     double sample_factor;     // FLOW2 resource growth (0 = 4)
     const resample_plan *plan;// fixed split (bench: the same for every searcher); NULL: make one
@@ -308,6 +329,11 @@ typedef struct {
     int64_t n_trials;
     double search_s;          // wall seconds of the search phase
     double refit_s;
+    double refit_est_s;       // the best config's estimated refit seconds when the search ended
+    int refit_stopped;        // retrain budget: the refit's time limit cut it short (fewer
+                              // rounds or epochs than the config)
+    int refit_skipped;        // retrain budget: the refit fit neither in the time left nor could
+                              // be stopped there, so none was made (model NULL)
     double time_to_best_s;
     learner_model *model;     // the refit (or best search) model; caller frees; NULL if none
     // loss by time: best-so-far after each trial (for bench curves); caller frees
@@ -323,7 +349,14 @@ typedef struct {
 int tune_validate(const gh_dataset *data, const tune_options *o);
 // Runs the search on data; records each trial into led when non-NULL. Four phases (tune.c):
 // setup (learners, folds, one searcher per learner), replay of o->prior, the loop, finish
-// (refit, the best into the ledger). A failure anywhere, a searcher's tell included, is
+// (refit, the best into the ledger). The budget is wall time from the call (less
+// o->time_used_s): a trial is started only when its estimated cost fits in what is left (the
+// part a time limit cannot stop: a forest, a liblinear solve, a first boosting round or epoch,
+// for each of its folds; estimated from the folds measured on that learner, before any from the
+// seconds per learner_fit_units unit of another learner, or a default); one that does not fit
+// is recorded with status "skipped" and told to its searcher as failed, and a learner with 8
+// such in a row is not selected again. Stoppable fits get the time left as their limit. A
+// failure anywhere, a searcher's tell included, is
 // returned; *out then holds what was found so far and is freed by the caller as always.
 int tune_run(const gh_dataset *data, const tune_options *o, ledger *led,
              tune_result *out);

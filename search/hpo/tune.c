@@ -2,10 +2,13 @@
 // searcher per learner, the learner of each trial chosen by estimated cost for improvement,
 // every trial fit within the time left and scored on the validation folds, recorded to the
 // ledger with its cost, a progress line per improvement, and the best config refit on all
-// rows once the budget is spent. tune_run is four phases over one tune_state: tune_setup,
-// tune_replay (--resume), tune_loop (tune_trial per proposal), tune_finish. Searchers are used
-// only through hpo.h's ask/tell, their registry row and its fidelity use. With workers
-// (tune_workers.c) tune_loop_workers replaces tune_loop: several trials in flight at once.
+// rows (FLAML's retrain_full, planned into the budget by default). A trial whose estimated
+// unstoppable cost does not fit in the time left is not started (a per-learner cost model
+// over learner_fit_units, learned from the folds run). tune_run is four phases over one
+// tune_state: tune_setup, tune_replay (--resume), tune_loop (tune_trial per proposal),
+// tune_finish. Searchers are used only through hpo.h's ask/tell, their registry row and its
+// fidelity use. With workers (tune_workers.c) tune_loop_workers replaces tune_loop: several
+// trials in flight at once.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +20,24 @@
 
 #define TUNE_MAX_LEARNERS 16
 #define TUNE_MIN_ROWS 32   // a sampled fit never trains on fewer rows than this
+#define TUNE_MAX_SKIPS 8   // a learner with this many skipped trials in a row is done
+#define TUNE_COST_HISTORY 16   // folds a learner's cost model remembers
+
+typedef struct {
+    double units, seconds;    // learner_fit_units of a fold's fit; its fit + predict seconds
+    int whole;                // the fit ran its whole config (not cut by its limit)
+} tune_cost_point;
 
 typedef struct {
     const learner_def *def;
     hp_domain hps[HPO_MAX_DIM];
     hpo_searcher *s;
+    // cost model (cost_at): the last folds that ran their whole config, and before any, a
+    // prior in seconds per unit borrowed from another learner (cost_prior; 0: none)
+    tune_cost_point cost[TUNE_COST_HISTORY];
+    int n_cost;               // folds measured (the last TUNE_COST_HISTORY kept)
+    double prior_per_unit_s;
+    int skips;                // trials skipped in a row: their estimate did not fit
 } tune_learner;
 
 static double now_s(void) { return gh_wall_seconds(); }
@@ -115,30 +131,90 @@ static int folds_make(tune_folds *f, const gh_dataset *data, const resample_plan
     return st;
 }
 
+// Training rows of a fold of n at a fidelity.
+static int fold_rows(int n, double fidelity) {
+    int rows = (int)llround(fidelity * n);
+    if (rows < TUNE_MIN_ROWS) rows = TUNE_MIN_ROWS;
+    if (rows > n || fidelity >= 1) rows = n;
+    return rows;
+}
+
+// Estimated seconds of a fold of `units` (0: no estimate). Cost grows with the units, so a
+// config is taken to cost no more than the cheapest measured one of at least as many units
+// (the fixed cost of a fit, data copies and threads, is then included); beyond every measured
+// config, the largest is scaled up in proportion, twice over: units are a rough model (a
+// forest's cost per unit varied 2x between configs of one data set), and an underestimate
+// breaks the budget where an overestimate only skips a trial near its end.
+// A prior borrowed from another learner gets twice that margin (a forest's first
+// trial at random, priced from liblinear's folds, took 3 s against an estimate of 1 s).
+#define TUNE_COST_EXTRAPOLATE 2.0
+#define TUNE_COST_PRIOR 4.0
+static double cost_at(const tune_learner *tl, double units) {
+    int n = tl->n_cost < TUNE_COST_HISTORY ? tl->n_cost : TUNE_COST_HISTORY;
+    if (n == 0) return TUNE_COST_PRIOR * tl->prior_per_unit_s * units;
+    double above = INFINITY, top_u = 0, top_s = 0;
+    for (int i = 0; i < n; i++) {
+        const tune_cost_point *p = &tl->cost[i];
+        if (p->units >= units && p->seconds < above) above = p->seconds;
+        if (p->units > top_u) top_u = p->units, top_s = p->seconds;
+    }
+    return isfinite(above) ? above : TUNE_COST_EXTRAPOLATE * top_s * units / top_u;
+}
+
+// Estimated seconds of the part of a fold of cfg on `rows` rows that a time limit cannot stop
+// (the whole fit for a forest or a liblinear solve; one round or epoch otherwise).
+static double cost_first(const tune_learner *tl, const double *cfg, const gh_dataset *shape,
+                         int rows) {
+    double first;
+    learner_fit_units(tl->def, cfg, shape, rows, &first);
+    return cost_at(tl, first);
+}
+
+// Remembers a fold: `units` done in fold_s seconds. A fit cut by its limit did fewer units than
+// planned but at least its unstoppable part, so the caller passes that part's units: a bound
+// still (its seconds include rounds beyond it), where the planned units would make the learner
+// look cheaper than it is.
+static void cost_learn(tune_learner *tl, double fold_s, double units, int whole) {
+    if (!(units > 0) || !(fold_s > 0)) return;
+    tl->cost[tl->n_cost++ % TUNE_COST_HISTORY] = (tune_cost_point){units, fold_s, whole};
+}
+
 // One trial: fit on each fold's first `rows` training rows within the time left, score on
-// its validation rows. FLAML's time limit for a sampled fit: half the time left, scaled by
-// the sample fraction.
-static int run_trial(const tune_folds *f, const learner_def *def, const double *cfg,
-                     double fidelity, uint64_t seed, gh_metric metric, double deadline,
-                     trial_outcome *out) {
+// its validation rows. Not started ("skipped") when the part of its k fits that a limit cannot
+// stop is estimated to take longer than the time left. Each fold's limit is its share of the
+// time left (the time left over the folds still to run, so that all k finish); FLAML's limit
+// for a sampled fit: half the time left, scaled by the sample fraction.
+static int run_trial(const tune_folds *f, tune_learner *tl, const double *cfg, double fidelity,
+                     uint64_t seed, gh_metric metric, double deadline, trial_outcome *out) {
+    const learner_def *def = tl->def;
     memset(out, 0, sizeof *out);
     out->status = "ok";
+    out->rows = fold_rows(f->train[0].n, fidelity);
+    double first = cost_first(tl, cfg, &f->train[0], out->rows);
+    if (first > 0 && f->k * first > deadline - now_s()) {
+        out->status = "skipped";
+        out->loss = INFINITY;
+        snprintf(out->error, sizeof out->error, "estimated %.3g s for %d fold%s, %.3g s left",
+                 f->k * first, f->k, f->k > 1 ? "s" : "", deadline - now_s());
+        tl->skips++;
+        return GH_OK;
+    }
+    tl->skips = 0;
     double sum = 0;
     for (int i = 0; i < f->k; i++) {
         const gh_dataset *full = &f->train[i];
-        int rows = (int)llround(fidelity * full->n);
-        if (rows < TUNE_MIN_ROWS) rows = TUNE_MIN_ROWS;
-        if (rows > full->n || fidelity >= 1) rows = full->n;
+        int rows = fold_rows(full->n, fidelity);
         out->rows = rows;
         gh_dataset view = *full;   // the first rows: x and y are row-major, so a prefix view
         view.n = rows;
-        double left = deadline - now_s();
-        if (left <= 0) {
+        double fold0 = now_s(), left = deadline - fold0;
+        // the folds still to run must fit (a k-fold trial cut short has no comparable score)
+        if (left <= 0 || (i > 0 && first > 0 && (f->k - i) * first > left)) {
             out->status = "timeout";
             out->loss = INFINITY;
             return GH_OK;
         }
-        double limit = rows == full->n ? left : left / 2 * rows / full->n;
+        double limit = rows == full->n ? left / (f->k - i) : left / 2 * rows / full->n;
         learner_model *m = NULL;
         int stopped = 0;
         int st = learner_fit(def, &view, cfg, seed, limit, &m, &stopped);
@@ -161,6 +237,10 @@ static int run_trial(const tune_folds *f, const learner_def *def, const double *
         double loss = st ? INFINITY : metric_loss(metric, val, pred);
         free(pred);
         learner_free(m);
+        if (!st) {
+            double one, units = learner_fit_units(def, cfg, full, rows, &one);
+            cost_learn(tl, now_s() - fold0, stopped ? one : units, !stopped);
+        }
         if (st) {
             out->status = "failed";
             out->loss = INFINITY;
@@ -185,10 +265,14 @@ static int run_trial(const tune_folds *f, const learner_def *def, const double *
     return GH_OK;
 }
 
+// A worker's trial: the coordinator has decided with its cost model that the trial fits (it
+// records the skipped ones itself), so the worker runs it with no model of its own (no skip,
+// each fold's limit its share of the seconds left).
 int tune_run_trial(const tune_folds *f, const learner_def *def, const double *cfg,
                    double fidelity, uint64_t seed, gh_metric metric, double deadline,
                    trial_outcome *out) {
-    return run_trial(f, def, cfg, fidelity, seed, metric, deadline, out);
+    tune_learner tl = {.def = def};
+    return run_trial(f, &tl, cfg, fidelity, seed, metric, deadline, out);
 }
 
 static int curve_push(tune_result *r, double t, double loss) {
@@ -254,9 +338,12 @@ typedef struct {
     int n_learners;
     tune_learner L[TUNE_MAX_LEARNERS];
     eci_state eci;
-    double used, t0, deadline;     // search seconds already spent (--resume), start, end
+    double used, t0, end;          // search seconds already spent (--resume), start, budget end
+    double deadline;               // of the trial in flight (trial_deadline)
+    int n_all;                     // rows of the whole data (the refit's)
     cost_meter *meter, *phase;     // per trial; per phase (search, final)
     int64_t trial_id;
+    int64_t skipped_here;          // trials the parallel loop recorded as skipped, unsent
 } tune_state;
 
 static void tune_state_free(tune_state *ts) {
@@ -359,7 +446,8 @@ static int tune_setup(tune_state *ts, const gh_dataset *data, const tune_options
 
     ts->used = o->time_used_s > 0 ? o->time_used_s : 0;
     ts->t0 = now_s() - ts->used;
-    ts->deadline = ts->t0 + o->budget_s;
+    ts->end = ts->deadline = ts->t0 + o->budget_s;
+    ts->n_all = data->n;
     st = split_data(ts, data);
     if (st) return st;
     fidelity_plan(ts);
@@ -374,10 +462,11 @@ static int tune_setup(tune_state *ts, const gh_dataset *data, const tune_options
     ts->phase = cost_meter_create(gpus);
     if (!ts->meter || !ts->phase) return gh_fail(GH_ENOMEM, "tune: cost meters");
     if (o->verbose)
-        printf("tune: %s, %d learners, %d-fold%s, %d training rows, metric %s, budget %.0f s%s\n",
-               ts->method->name, ts->n_learners, ts->folds.k, ts->folds.k == 1 ? " (holdout)" : "",
-               ts->n_train, metric_name(ts->metric), o->budget_s,
-               ts->min_fid < 1 ? ", growing sample sizes" : "");
+        printf("tune: %s, %d learners, %d-fold%s, %d training rows, metric %s, budget %.0f s%s, "
+               "retrain %s\n", ts->method->name, ts->n_learners, ts->folds.k,
+               ts->folds.k == 1 ? " (holdout)" : "", ts->n_train, metric_name(ts->metric),
+               o->budget_s, ts->min_fid < 1 ? ", growing sample sizes" : "",
+               tune_retrain_name(o->refit));
     return GH_OK;
 }
 
@@ -443,7 +532,7 @@ static int tune_told(tune_state *ts, int li, const hpo_trial *t, const trial_out
                    "ETA %.0fs  %s\n",
                    elapsed, (long long)ts->trial_id, tl->def->name, metric_name(ts->metric),
                    metric_value_from_loss(ts->metric, r.loss), r.loss, r.rows,
-                   fmax(0, ts->deadline - now_s()), cfgtxt);
+                   fmax(0, ts->end - now_s()), cfgtxt);
             fflush(stdout);
         }
     } else if (o->verbose && !strcmp(r.status, "failed")) {
@@ -464,23 +553,77 @@ static int tune_trial(tune_state *ts, int li, const hpo_trial *t, double start, 
     cost_meter_start(ts->meter);
     double t_fit = now_s();
     trial_outcome r;
-    int st = run_trial(&ts->folds, tl->def, t->cfg, t->fidelity, o->seed, ts->metric,
-                       ts->deadline, &r);
+    int st = run_trial(&ts->folds, tl, t->cfg, t->fidelity, o->seed, ts->metric, ts->deadline,
+                       &r);
     if (st) return st;
     double trial_s = now_s() - t_fit;
     cost_totals c = cost_meter_read(ts->meter);
     return tune_told(ts, li, t, &r, trial_s, &c, 0, start, led, out);
 }
 
-// The search: until the budget is spent, no learner can finish a trial in the time left, or
-// every learner's searcher has stopped.
+
+// FLAML's est_retrain_time: the best trial's seconds per fold, scaled from its training rows
+// to all rows (0 before any result); twice that for a learner that cannot be stopped (a forest
+// or a liblinear solve), whose refit cannot be cut at the budget should it take longer (as on a
+// loaded machine).
+static double refit_estimate(const tune_state *ts, const tune_result *out) {
+    if (!out->best_learner) return 0;
+    const eci_learner *l = &ts->eci.l[out->best_learner_index];
+    int rows = fold_rows(ts->n_train, out->best_fidelity);
+    double first, units = learner_fit_units(out->best_learner, out->best_cfg, &ts->folds.train[0],
+                                            ts->n_all, &first);
+    double margin = first < units ? 1 : TUNE_COST_EXTRAPOLATE;
+    return margin * l->time2eval_best / ts->folds.k * ts->n_all / rows;
+}
+
+// Search seconds left at `now`: to the end of the budget, less (retrain budget) the best
+// config's estimated refit, which must still fit after the search. A refit that does not fit
+// even now (a best found on a small sample, an expensive forest) reserves nothing: stopping the
+// search would not make it fit, and a later best may; tune_finish then stops or skips it.
+static double search_left(const tune_state *ts, const tune_result *out, double now) {
+    double left = ts->end - now;
+    double refit = ts->o->refit == TUNE_RETRAIN_BUDGET ? refit_estimate(ts, out) : 0;
+    return refit < left ? left - refit : left;
+}
+
+// The deadline of trial t: the search's, and (retrain budget) early enough that its own refit
+// fits after it should it become the best: its k folds get k / (k + n/rows) of the time to the
+// end, a fold's seconds times n/rows being its refit estimate.
+static double trial_deadline(const tune_state *ts, const hpo_trial *t, double now, double left) {
+    if (ts->o->refit != TUNE_RETRAIN_BUDGET) return now + left;
+    double k = ts->folds.k, scale = (double)ts->n_all / fold_rows(ts->n_train, t->fidelity);
+    return now + fmin(left, (ts->end - now) * k / (k + scale));
+}
+
+// A learner never measured borrows a cost model: the seconds per unit of the largest whole fold
+// measured on any learner, the one least dominated by a fit's fixed cost (learner_fit_units are
+// roughly comparable across learners; FLAML's relative init_cost is about the initial configs
+// only and misjudged our MLP by 30x); before any whole fold, TUNE_COST_DEFAULT_S_PER_UNIT.
+// Without it the first trial of an expensive learner (a forest proposed at random, an MLP
+// whose first epoch alone takes seconds) could not be estimated.
+#define TUNE_COST_DEFAULT_S_PER_UNIT 20e-9   // the slowest learner measured here (a forest)
+static void cost_prior(tune_state *ts, int li) {
+    tune_learner *tl = &ts->L[li];
+    if (tl->n_cost) return;
+    const tune_cost_point *top = NULL;
+    for (int j = 0; j < ts->n_learners; j++)
+        for (int i = 0; i < ts->L[j].n_cost && i < TUNE_COST_HISTORY; i++)
+            if (ts->L[j].cost[i].whole && (!top || ts->L[j].cost[i].units > top->units))
+                top = &ts->L[j].cost[i];
+    tl->prior_per_unit_s = top ? top->seconds / top->units : TUNE_COST_DEFAULT_S_PER_UNIT;
+}
+
+// The search: until the budget (less a planned refit) is spent, no learner can finish a trial
+// in the time left, or every learner's searcher has stopped or keeps proposing trials that do
+// not fit.
 static int tune_loop(tune_state *ts, ledger *led, tune_result *out) {
     cost_meter_start(ts->phase);
     int st = GH_OK;
     while (!st) {
         double start = now_s();
-        if (start >= ts->deadline) break;
-        int li = eci_select(&ts->eci, ts->deadline - start);
+        double left = search_left(ts, out, start);
+        if (left <= 0) break;
+        int li = eci_select(&ts->eci, left);
         if (li < 0) break;   // no learner can finish a trial in the time left
         hpo_trial t;
         int ask = hpo_ask(ts->L[li].s, &t);
@@ -488,7 +631,12 @@ static int tune_loop(tune_state *ts, ledger *led, tune_result *out) {
             if (eci_disable(&ts->eci, li) == 0) break;
             continue;
         }
+        if (!ask) {
+            cost_prior(ts, li);
+            ts->deadline = trial_deadline(ts, &t, start, left);
+        }
         st = ask ? ask : tune_trial(ts, li, &t, start, led, out);
+        if (!st && ts->L[li].skips >= TUNE_MAX_SKIPS && eci_disable(&ts->eci, li) == 0) break;
     }
     out->search_s = now_s() - ts->t0;
     cost_totals search_cost = cost_meter_read(ts->phase);
@@ -512,29 +660,54 @@ typedef struct {
 // Sends the next trial to idle worker k: *sent 1; or none, with *done set when no learner can
 // finish a trial in the time left or every searcher stopped (as the serial loop ends), or
 // unset when the chosen learner has HPO_MAX_PENDING trials in flight already (the worker
-// waits for one of them).
+// waits for one of them). The budget's planning is the serial loop's, on the coordinator: the
+// search's time left less the best config's refit (search_left), the trial's own deadline
+// (trial_deadline), and a trial whose unstoppable part does not fit in it is recorded here as
+// skipped (worker 0) instead of being sent; the workers have no cost model of their own.
 static int tune_dispatch(tune_state *ts, tune_slot *sl, int k, int *in_flight_of, int *done,
-                         int *sent) {
+                         int *sent, ledger *led, tune_result *out) {
     *sent = 0;
     for (;;) {
-        double now = now_s();
-        int li = now < ts->deadline ? eci_select(&ts->eci, ts->deadline - now) : -1;
+        double now = now_s(), left = search_left(ts, out, now);
+        int li = left > 0 ? eci_select(&ts->eci, left) : -1;
         if (li < 0) {
             *done = 1;
             return GH_OK;
         }
         if (in_flight_of[li] >= HPO_MAX_PENDING) return GH_OK;
+        tune_learner *tl = &ts->L[li];
         hpo_trial t;
-        int ask = hpo_ask(ts->L[li].s, &t);
+        int ask = hpo_ask(tl->s, &t);
         if (ask == HPO_STOP) {
             if (eci_disable(&ts->eci, li) == 0) *done = 1;
             if (*done) return GH_OK;
             continue;
         }
         if (ask) return ask;
+        cost_prior(ts, li);
+        double deadline = trial_deadline(ts, &t, now, left);
+        int rows = fold_rows(ts->n_train, t.fidelity);
+        double first = cost_first(tl, t.cfg, &ts->folds.train[0], rows);
+        if (first > 0 && ts->folds.k * first > deadline - now) {
+            trial_outcome r = {.loss = INFINITY, .rows = rows, .status = "skipped"};
+            snprintf(r.error, sizeof r.error, "estimated %.3g s for %d fold%s, %.3g s left",
+                     ts->folds.k * first, ts->folds.k, ts->folds.k > 1 ? "s" : "",
+                     deadline - now);
+            cost_totals c = {0};
+            tl->skips++;
+            ts->skipped_here++;
+            int st = tune_told(ts, li, &t, &r, 0, &c, 0, now, led, out);
+            if (st) return st;
+            if (tl->skips >= TUNE_MAX_SKIPS && eci_disable(&ts->eci, li) == 0) {
+                *done = 1;
+                return GH_OK;
+            }
+            continue;
+        }
+        tl->skips = 0;
         tune_request rq = {.kind = TUNE_MSG_RUN, .fidelity = t.fidelity, .seed = ts->o->seed,
-                           .metric = ts->metric, .seconds_left = ts->deadline - now_s()};
-        snprintf(rq.learner, sizeof rq.learner, "%s", ts->L[li].def->name);
+                           .metric = ts->metric, .seconds_left = deadline - now_s()};
+        snprintf(rq.learner, sizeof rq.learner, "%s", tl->def->name);
         memcpy(rq.cfg, t.cfg, sizeof rq.cfg);
         int st = tune_workers_send(ts->o->workers, k, &rq);
         if (st) return st;
@@ -554,6 +727,14 @@ static int tune_reply_told(tune_state *ts, tune_slot *sl, int k, const tune_repl
     snprintf(r.error, sizeof r.error, "%s", rp->error);
     if (!isfinite(r.loss)) r.loss = INFINITY;
     sl->busy = 0;
+    // the coordinator's cost model learns from the worker's seconds, a fold's share of them
+    // (run_trial learns from each fold itself in the serial loop)
+    if (r.rows > 0 && (!strcmp(r.status, "ok") || r.stopped_early)) {
+        double one, units = learner_fit_units(ts->L[sl->li].def, sl->t.cfg, &ts->folds.train[0],
+                                              r.rows, &one);
+        cost_learn(&ts->L[sl->li], rp->seconds / ts->folds.k, r.stopped_early ? one : units,
+                   !r.stopped_early);
+    }
     return tune_told(ts, sl->li, &sl->t, &r, rp->seconds, &rp->cost, k, sl->sent, led, out);
 }
 
@@ -575,7 +756,7 @@ static int tune_loop_workers(tune_state *ts, ledger *led, tune_result *out) {
         for (int k = 1; k <= n && !done && !st; k++) {
             if (slot[k].busy || !tune_workers_alive(w, k)) continue;
             int sent;
-            st = tune_dispatch(ts, &slot[k], k, in_flight_of, &done, &sent);
+            st = tune_dispatch(ts, &slot[k], k, in_flight_of, &done, &sent, led, out);
             if (!sent) break;
             in_flight++;
             sent_total++;
@@ -587,7 +768,7 @@ static int tune_loop_workers(tune_state *ts, ledger *led, tune_result *out) {
             if (!done && !alive) st = gh_fail(GH_EIO, "tune: every worker has died");
             break;
         }
-        double now = now_s(), until = done ? ts->deadline + grace : ts->deadline;
+        double now = now_s(), until = done ? ts->end + grace : ts->end;
         if (done && now >= until) {   // give up on the trials still out
             for (int k = 1; k <= n && !st; k++) {
                 if (!slot[k].busy) continue;
@@ -606,7 +787,7 @@ static int tune_loop_workers(tune_state *ts, ledger *led, tune_result *out) {
         tune_reply rp;
         int got = tune_workers_wait(w, until - now, &rp);
         if (got == TUNE_WORKERS_TIMEOUT) {
-            if (now_s() >= ts->deadline) done = 1;
+            if (now_s() >= ts->end) done = 1;
             continue;
         }
         if (got) {
@@ -629,9 +810,11 @@ static int tune_loop_workers(tune_state *ts, ledger *led, tune_result *out) {
         st = tune_reply_told(ts, &slot[k], k, &rp, led, out);
     }
     free(slot);
-    if (!st && ts->trial_id - first_id != sent_total)   // every trial sent is recorded, once
-        st = gh_fail(GH_EIO, "tune: %lld trials sent to workers, %lld recorded",
-                     (long long)sent_total, (long long)(ts->trial_id - first_id));
+    // every trial sent is recorded, once (and the skipped ones, recorded without being sent)
+    if (!st && ts->trial_id - first_id != sent_total + ts->skipped_here)
+        st = gh_fail(GH_EIO, "tune: %lld trials sent to workers and %lld skipped, %lld recorded",
+                     (long long)sent_total, (long long)ts->skipped_here,
+                     (long long)(ts->trial_id - first_id));
     out->search_s = now_s() - ts->t0;
     cost_totals search_cost = cost_meter_read(ts->phase);
     search_cost.cpu_s += workers_cpu_s;   // the phase's CPU: the coordinator's and the trials'
@@ -641,16 +824,49 @@ static int tune_loop_workers(tune_state *ts, ledger *led, tune_result *out) {
 
 // FLAML's retrain_full: the best config on every row, after the search; then the best result
 // into the ledger.
+
+double tune_budget_tolerance(double budget_s) { return fmax(1.0, 0.05 * budget_s); }
+
+const char *tune_retrain_name(tune_retrain r) {
+    switch (r) {
+    case TUNE_RETRAIN_NEVER: return "never";
+    case TUNE_RETRAIN_BUDGET: return "budget";
+    case TUNE_RETRAIN_ALWAYS: return "always";
+    }
+    return "unknown";
+}
+
+// retrain budget: whether the refit fits in `left` seconds: its estimate does, or the learner
+// can be stopped (it gets `left` as its limit) and its unstoppable part (one round, one epoch)
+// fits. Otherwise it is skipped rather than overrun.
+static int refit_fits(const tune_state *ts, const gh_dataset *data, const tune_result *out,
+                      double left) {
+    if (left <= 0) return 0;
+    if (out->refit_est_s <= left) return 1;
+    double first, total = learner_fit_units(out->best_learner, out->best_cfg, data, data->n,
+                                            &first);
+    if (!(first < total)) return 0;   // cannot be stopped
+    double est = cost_at(&ts->L[out->best_learner_index], first);
+    return est > 0 && est <= left;
+}
+
+// FLAML's retrain_full: the best config on every row, after the search (never, always, or
+// within the budget: see tune_retrain); then the best result into the ledger.
 static int tune_finish(tune_state *ts, const gh_dataset *data, ledger *led, tune_result *out) {
     const tune_options *o = ts->o;
     if (!out->best_learner) return GH_OK;
     int st = GH_OK;
-    if (o->refit) {
+    out->refit_est_s = refit_estimate(ts, out);
+    // the refit may end up to half the promise's tolerance past the budget: a search whose last
+    // trial overran a little (a loaded machine) still ends with a model
+    double left = ts->end + 0.5 * tune_budget_tolerance(o->budget_s) - now_s();
+    int budget = o->refit == TUNE_RETRAIN_BUDGET;
+    out->refit_skipped = budget && !refit_fits(ts, data, out, left);
+    if (o->refit != TUNE_RETRAIN_NEVER && !out->refit_skipped) {
         cost_meter_start(ts->phase);
         double r0 = now_s();
-        int stopped = 0;
-        st = learner_fit(out->best_learner, data, out->best_cfg, o->seed, 0, &out->model,
-                         &stopped);
+        st = learner_fit(out->best_learner, data, out->best_cfg, o->seed, budget ? left : 0,
+                         &out->model, &out->refit_stopped);
         out->refit_s = now_s() - r0;
         cost_totals final_cost = cost_meter_read(ts->phase);
         if (!st && led) st = ledger_add_phase_cost(led, "final", &final_cost);

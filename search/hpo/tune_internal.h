@@ -16,7 +16,7 @@ typedef struct {
     double loss;          // mean validation loss over the folds; INFINITY when failed
     int rows;             // training rows per fold
     int stopped_early;
-    const char *status;   // "ok", "failed", "timeout", "nan"
+    const char *status;   // "ok", "failed", "timeout", "nan", "skipped"
     char error[256];
 } trial_outcome;
 

@@ -3,7 +3,8 @@
 non-numeric, an empty, an infinite and a not-a-number value: the command exits non-zero, its
 message names the option and what it accepts, and it creates no file (no results file, no
 results/ directory). Also: output paths that are directories or cannot be written, unknown
-learners, searchers, methods and presets, a metric for another task; and presets found from
+learners, searchers, methods and presets, a metric for another task, an unknown --retrain and
+--model with --retrain never (no model is made); and presets found from
 any directory and through $GH_PRESET_PATH.
 
 usage: test_cli_badargs.py GPUHOURS DATA.arff
@@ -58,6 +59,10 @@ OTHER = [
     (["tune", "{data}", "-q", "--learners", "nope"], ["--learners", "nope", "mlp"]),
     (["tune", "{data}", "-q", "--metric", "r2"], ["r2", "regression", "binary"]),
     (["tune", "{data}", "-q", "--searcher", "nope"], ["--searcher", "nope", "cfo"]),
+    (["tune", "{data}", "-q", "--retrain", "sometimes"], ["--retrain", "sometimes", "budget"]),
+    (["tune", "{data}", "-q", "--retrain", "never", "--model", "m.model"],
+     ["--model", "--retrain never"]),
+    (["tune", "{data}", "-q", "--no-refit", "--model", "m.model"], ["--model", "--retrain never"]),
     (["search", "nope"], ["nope", "known", "darts"]),
     (["search", "darts", "--method", "nope"], ["nope", "known", "random-ws"]),
     (["search", "darts", "--preset", "nope"], ["preset", "nope", "GH_PRESET_PATH"]),

@@ -1,7 +1,9 @@
 // test_hpo_tune: the tuning loop end to end on a small generated dataset: every searcher
-// honours the time budget (search wall time <= budget + slack), each trial is one ledger row
-// with its learner, config and cost, the best is a real improvement over chance, and the refit
-// model predicts.
+// honours the time budget (search wall time <= budget + slack; with --retrain budget the refit
+// included), each trial is one ledger row with its learner, config and cost, the best is a real
+// improvement over chance, and the refit model predicts. The retrain choices (never: no model;
+// always: a model, the refit after the budget), and a forest too big for the budget is skipped
+// on its estimate, not fit.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +38,60 @@ static int write_csv(const char *path) {
     return fclose(f) != 0;
 }
 
+// retrain always: the refit runs after the search, whatever is left, unlimited.
+static void test_retrain_always(const gh_dataset *ds) {
+    const char *one = learner_find("lrl2") ? "lrl2" : "mlp";
+    tune_options o = {.searcher = "cfo", .learners = one, .budget_s = 1, .seed = 2,
+                      .metric = METRIC_AUTO, .refit = TUNE_RETRAIN_ALWAYS};
+    tune_result r;
+    CHECK_OK(tune_run(ds, &o, NULL, &r));
+    CHECK_MSG(r.model != NULL && r.refit_s > 0 && !r.refit_stopped && !r.refit_skipped &&
+              r.refit_est_s > 0, "retrain always: model %p, refit %.3f s (estimated %.3f s)",
+              (void *)r.model, r.refit_s, r.refit_est_s);
+    CHECK(!strcmp(tune_retrain_name(TUNE_RETRAIN_ALWAYS), "always") &&
+          tune_budget_tolerance(10) == 1.0 && tune_budget_tolerance(100) == 5.0);
+    tune_result_free(&r);
+}
+
+// A forest that cannot be stopped and would take far longer than the budget (2048 trees of 256
+// leaves, seconds on this data) is not started once a cheap learner has been measured: its one
+// trial is recorded as skipped, and the run keeps its budget.
+static void test_skip_forest(const gh_dataset *ds) {
+    if (!learner_find("rf") || !learner_find("lrl2")) return;
+    FILE *f = fopen("hpo_tune_big_rf.txt", "w");
+    if (!f) return;
+    fprintf(f, "rf.n_estimators = 2047\nrf.max_leaves = 256\nrf.max_features = 1\n");
+    fclose(f);
+    const char *path = "hpo_tune_skip.h5";
+    unlink(path);
+    ledger_run_info info = {.method = "cfo", .dataset = "generated", .seed = 4};
+    ledger *led = NULL;
+    CHECK_OK(ledger_create(&led, path, &info));
+    tune_options o = {.searcher = "cfo", .learners = "lrl2,rf", .budget_s = BUDGET_S, .seed = 4,
+                      .metric = METRIC_AUTO, .space_file = "hpo_tune_big_rf.txt",
+                      .refit = TUNE_RETRAIN_BUDGET};
+    tune_result r;
+    double t0 = gh_wall_seconds();
+    CHECK_OK(tune_run(ds, &o, led, &r));
+    double wall = gh_wall_seconds() - t0;
+    int rf_skipped = 0, rf_fit = 0;
+    for (int64_t k = 0; k < ledger_num_trials(led); k++) {
+        ledger_trial lt;
+        if (ledger_read_trial(led, k, &lt) || !lt.learner || strcmp(lt.learner, "rf")) continue;
+        if (lt.status && !strcmp(lt.status, "skipped")) rf_skipped++;
+        else rf_fit++;
+    }
+    printf("  big forest: %d skipped, %d fit; run %.2f s of %.1f\n", rf_skipped, rf_fit, wall,
+           BUDGET_S);
+    CHECK_MSG(rf_skipped >= 1 && rf_fit == 0, "big forest: %d skipped, %d fit", rf_skipped, rf_fit);
+    CHECK_MSG(wall <= BUDGET_S + SLACK_S, "big forest: the run took %.2f s", wall);
+    CHECK(r.best_learner && !strcmp(r.best_learner->name, "lrl2") && r.model);
+    tune_result_free(&r);
+    ledger_close(led, "finished");
+    unlink(path);
+    unlink("hpo_tune_big_rf.txt");
+}
+
 int main(void) {
     const char *csv = "hpo_tune_data.csv";
     CHECK(write_csv(csv) == 0);
@@ -57,7 +113,8 @@ int main(void) {
         ledger *led = NULL;
         CHECK_OK(ledger_create(&led, path, &info));
         tune_options o = {.searcher = m[i].name, .budget_s = BUDGET_S, .seed = 3,
-                          .metric = METRIC_AUTO, .refit = i == 0};
+                          .metric = METRIC_AUTO,
+                          .refit = i == 0 ? TUNE_RETRAIN_BUDGET : TUNE_RETRAIN_NEVER};
         tune_result r;
         double t0 = gh_wall_seconds();
         int st = tune_run(&ds, &o, led, &r);
@@ -71,6 +128,14 @@ int main(void) {
                   m[i].name, r.search_s, BUDGET_S);
         CHECK_MSG(wall - r.refit_s <= BUDGET_S + SLACK_S + 0.5, "%s: tune_run took %.2f s",
                   m[i].name, wall);
+        // retrain budget: the refit is inside the budget (a model, and no more time)
+        if (o.refit == TUNE_RETRAIN_BUDGET)
+            CHECK_MSG(wall <= BUDGET_S + SLACK_S && (r.model || r.refit_skipped),
+                      "%s: tune_run with the refit took %.2f s (refit %.2f s, estimated %.2f s)",
+                      m[i].name, wall, r.refit_s, r.refit_est_s);
+        if (o.refit == TUNE_RETRAIN_NEVER)
+            CHECK_MSG(r.model == NULL && r.refit_s == 0, "%s: a model with retrain never",
+                      m[i].name);
         CHECK_MSG(r.n_trials >= 3, "%s: only %lld trials", m[i].name, (long long)r.n_trials);
         CHECK_MSG(r.best_learner && r.best_loss < 0.25, "%s: best loss %g (chance is 0.5)",
                   m[i].name, r.best_loss);
@@ -164,7 +229,8 @@ int main(void) {
         // one learner, so that the 2nd tell is its searcher's; lrl2 is quick, mlp always built
         const char *one = learner_find("lrl2") ? "lrl2" : "mlp";
         tune_options o = {.method = &failing_method, .learners = one, .budget_s = BUDGET_S,
-                          .seed = 7, .metric = METRIC_AUTO, .folds = 1, .refit = 1};
+                          .seed = 7, .metric = METRIC_AUTO, .folds = 1,
+                          .refit = TUNE_RETRAIN_BUDGET};
         tune_result r;
         int st = tune_run(&ds, &o, led, &r);
         CHECK_MSG(st == GH_ENOMEM && strstr(gh_error_get(), "tell 2"),
@@ -181,6 +247,8 @@ int main(void) {
         CHECK(tune_run(&ds, &o, NULL, &r) == GH_EINVAL && strstr(gh_error_get(), "cfo, "));
         tune_result_free(&r);
     }
+    test_retrain_always(&ds);
+    test_skip_forest(&ds);
     dataset_free(&ds);
     unlink(csv);
     return check_done("test_hpo_tune");

@@ -1,6 +1,7 @@
-// test_tab_dataset: task inference (nominal 2/3 levels, numeric 0/1, integers, reals), given
-// tasks and their errors, string columns dropped, dates as days, row subsets, and new data
-// re-read in a trained schema (columns reordered, levels in another order, unseen levels).
+// test_tab_dataset: task inference, one case per rule of data.h (nominal 2/3 levels, booleans,
+// two integers, integer codes, reals, the class limit exactly at and one over, many distinct
+// integers), its reason and warning, given tasks and their errors, string columns dropped,
+// dates as days, row subsets, and new data re-read in a trained schema (columns reordered, levels in another order, unseen levels).
 #include <math.h>
 
 #include "data/data.h"
@@ -23,19 +24,114 @@ static gh_task infer(const char *csv, gh_task given, int *n_classes, int *status
     return task;
 }
 
+// A CSV "a,y" of n rows whose target cycles through `distinct` integer codes (times `scale`,
+// plus `offset`); the dataset it makes (caller frees), its status.
+static int codes(gh_dataset *ds, int n, int distinct, double scale, double offset) {
+    size_t cap = 32 + (size_t)n * 40;
+    char *csv = malloc(cap);
+    if (!csv) return GH_ENOMEM;
+    size_t len = (size_t)snprintf(csv, cap, "a,y\n");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(csv + len, cap - len, "%d,%.17g\n", i, (i % distinct) * scale +
+                                offset);
+    tab_write("codes.csv", csv);
+    free(csv);
+    gh_table t;
+    int st = table_read(&t, "codes.csv");
+    if (st) return st;
+    st = dataset_from_table(ds, &t, "y", GH_TASK_AUTO);
+    table_free(&t);
+    return st;
+}
+
 static void test_inference(void) {
     int k = -1, st;
+    // nominal / text targets: classification by their levels
     CHECK(infer("a,y\n1,u\n2,v\n3,u\n", GH_TASK_AUTO, &k, &st) == GH_TASK_BINARY && k == 2);
     CHECK(infer("a,y\n1,u\n2,v\n3,w\n", GH_TASK_AUTO, &k, &st) == GH_TASK_MULTICLASS && k == 3);
+    // booleans: the CSV reader makes true/false a nominal column of two levels -> binary
+    {
+        tab_write("bool.csv", "a,y\n1,true\n2,false\n3,true\n4,false\n");
+        gh_table t;
+        gh_dataset ds;
+        CHECK_OK(table_read(&t, "bool.csv"));
+        CHECK(t.cols[1].type == GH_COL_NOMINAL && t.cols[1].n_levels == 2);
+        CHECK_OK(dataset_from_table(&ds, &t, "y", GH_TASK_AUTO));
+        CHECK(ds.task == GH_TASK_BINARY && !strcmp(ds.class_names[0], "false") &&
+              !strcmp(ds.class_names[1], "true") && ds.y[0] == 1.0f);
+        CHECK_MSG(strstr(ds.task_reason, "nominal target with 2 classes"), "%s", ds.task_reason);
+        dataset_free(&ds);
+        table_free(&t);
+    }
+    // two integer values -> binary; integer codes -> multiclass (scikit-learn's type_of_target)
     CHECK(infer("a,y\n1,0\n2,1\n3,1\n", GH_TASK_AUTO, &k, &st) == GH_TASK_BINARY && k == 2);
-    CHECK(infer("a,y\n1,0\n2,1\n3,2\n", GH_TASK_AUTO, &k, &st) == GH_TASK_REGRESSION && k == 0);
+    CHECK(infer("a,y\n1,0\n2,1\n3,2\n", GH_TASK_AUTO, &k, &st) == GH_TASK_MULTICLASS && k == 3);
+    // glass types: codes 1,2,3,5,6,7 (no 4) are six classes named by their values
+    {
+        tab_write("glass.csv", "a,y\n1,1\n2,2\n3,3\n4,5\n5,6\n6,7\n7,1\n8,7\n");
+        gh_table t;
+        gh_dataset ds;
+        CHECK_OK(table_read(&t, "glass.csv"));
+        CHECK_OK(dataset_from_table(&ds, &t, "y", GH_TASK_AUTO));
+        CHECK(ds.task == GH_TASK_MULTICLASS && ds.n_classes == 6);
+        CHECK(!strcmp(ds.class_names[3], "5") && !strcmp(ds.class_names[5], "7"));
+        CHECK(ds.y[3] == 3.0f && ds.y[7] == 5.0f);   // 5 is the 4th class, 7 the 6th
+        CHECK_MSG(strstr(ds.task_reason, "6 distinct integer values, within the class limit "
+                         "max(20, 1% of 8 rows) = 20"), "%s", ds.task_reason);
+        CHECK(ds.task_warning[0] == 0);
+        dataset_free(&ds);
+        table_free(&t);
+    }
+    // reals -> regression, whatever their count
     CHECK(infer("a,y\n1,0.5\n2,1.5\n3,0.5\n", GH_TASK_AUTO, &k, &st) == GH_TASK_REGRESSION);
+    CHECK(infer("a,y\n1,0.5\n2,1.5\n3,2.5\n", GH_TASK_AUTO, &k, &st) == GH_TASK_REGRESSION &&
+          k == 0);
+    // a given task overrides the rule, and is checked against the target
+    CHECK(infer("a,y\n1,0\n2,1\n3,2\n", GH_TASK_REGRESSION, &k, &st) == GH_TASK_REGRESSION);
     CHECK(infer("a,y\n1,0\n2,1\n3,2\n", GH_TASK_MULTICLASS, &k, &st) == GH_TASK_MULTICLASS && k == 3);
     infer("a,y\n1,0\n2,1\n3,2\n", GH_TASK_BINARY, &k, &st);
     CHECK(st == GH_EINVAL && strstr(gh_error_get(), "task binary but the target 'y' has 3"));
     infer("a,y\n1,u\n2,v\n", GH_TASK_REGRESSION, &k, &st);
     CHECK(st == GH_EINVAL && strstr(gh_error_get(), "regression needs a numeric target"));
+    infer("a,y\n1,0.5\n2,1\n3,2\n", GH_TASK_MULTICLASS, &k, &st);
+    CHECK(st == GH_EINVAL && strstr(gh_error_get(), "non-integer values"));
     CHECK(!strcmp(gh_task_name(GH_TASK_MULTICLASS), "multiclass"));
+
+    // the threshold: max(20, 1% of the rows) distinct integers
+    CHECK(dataset_class_limit(100) == 20 && dataset_class_limit(2099) == 20 &&
+          dataset_class_limit(3000) == 30);
+    gh_dataset ds;
+    CHECK_OK(codes(&ds, 200, 20, 1, 0));   // exactly at the limit: multiclass, with a warning
+    CHECK(ds.task == GH_TASK_MULTICLASS && ds.n_classes == 20);
+    CHECK_MSG(strstr(ds.task_warning, "20 distinct integer values is close to the class limit 20: "
+                     "inferred multiclass"), "warning: '%s'", ds.task_warning);
+    dataset_free(&ds);
+    CHECK_OK(codes(&ds, 200, 21, 1, 0));   // one over: regression, with a warning
+    CHECK(ds.task == GH_TASK_REGRESSION && ds.n_classes == 0);
+    CHECK_MSG(strstr(ds.task_reason, "21 distinct integer values, over the class limit"), "%s",
+              ds.task_reason);
+    CHECK_MSG(strstr(ds.task_warning, "close to the class limit 20: inferred regression"),
+              "warning: '%s'", ds.task_warning);
+    dataset_free(&ds);
+    CHECK_OK(codes(&ds, 3000, 30, 1, 0));   // 1% of 3000 rows: 30 classes allowed
+    CHECK(ds.task == GH_TASK_MULTICLASS && ds.n_classes == 30);
+    dataset_free(&ds);
+    CHECK_OK(codes(&ds, 3000, 31, 1, 0));
+    CHECK(ds.task == GH_TASK_REGRESSION);
+    dataset_free(&ds);
+    CHECK_OK(codes(&ds, 200, 10, 1, -4));   // digits-like codes, negative ones too: no warning
+    CHECK(ds.task == GH_TASK_MULTICLASS && ds.n_classes == 10 && ds.task_warning[0] == 0 &&
+          !strcmp(ds.class_names[0], "-4"));
+    dataset_free(&ds);
+    CHECK_OK(codes(&ds, 200, 100, 3, 0));   // many distinct integers: regression, said so
+    CHECK(ds.task == GH_TASK_REGRESSION);
+    CHECK_MSG(strstr(ds.task_warning, "holds integers only (100 distinct values"), "warning: '%s'",
+              ds.task_warning);
+    dataset_free(&ds);
+    CHECK_OK(codes(&ds, 200, 10, 0.5, 0));   // few distinct reals: regression, no warning
+    CHECK(ds.task == GH_TASK_REGRESSION && ds.task_warning[0] == 0);
+    CHECK_MSG(strstr(ds.task_reason, "non-integer"), "%s", ds.task_reason);
+    dataset_free(&ds);
 }
 
 static void test_features(void) {

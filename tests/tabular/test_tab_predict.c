@@ -1,7 +1,8 @@
 // test_tab_predict: `gpuhours predict MODEL DATA -o OUT` end to end: a model trained and saved
 // here on a CSV is applied by the CLI to a second CSV with reordered columns; the output has a
 // header, one row per input row, the class the library predicts, and probabilities; bad
-// arguments exit 2, a missing feature exits 1 with a message.
+// arguments exit 2, a missing feature exits 1 with a message. A target of integer class codes
+// goes through `gpuhours tune` and `predict` as classes: every prediction is a class name.
 #include <stdlib.h>
 
 #include "learners/learners.h"
@@ -12,6 +13,43 @@ static int run(const char *args) {
     snprintf(cmd, sizeof cmd, "%s %s", GH_GPUHOURS, args);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// A target of integer class codes (glass types 1,2,3,5,6,7) is tuned as a classification, and
+// `predict` writes one of those classes for every row, never a real number.
+static void test_class_codes(void) {
+    static const int types[6] = {1, 2, 3, 5, 6, 7};
+    char train[16384] = "u,v,type\n", test[4096] = "u,v\n";
+    gh_rng r;
+    gh_rng_seed(&r, 5, 0);
+    for (int i = 0; i < 150; i++) {
+        int c = (int)gh_rng_below(&r, 6);
+        double u = c + 0.5 * gh_rng_normal(&r), v = (c % 2) + 0.5 * gh_rng_normal(&r);
+        char row[96];
+        if (i < 120) snprintf(row, sizeof row, "%.4f,%.4f,%d\n", u, v, types[c]);
+        else snprintf(row, sizeof row, "%.4f,%.4f\n", u, v);
+        strcat(i < 120 ? train : test, row);
+    }
+    tab_write("c_train.csv", train);
+    tab_write("c_test.csv", test);
+    remove("c_out.csv");
+    CHECK(run("tune -q c_train.csv -b 1 -o c_run.h5 --model c.model > c_tune.txt 2>&1") == 0);
+    CHECK(run("predict -q c.model c_test.csv -o c_out.csv") == 0);
+    FILE *f = fopen("c_out.csv", "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[512];
+    CHECK(fgets(line, sizeof line, f) &&
+          !strcmp(line, "prediction,p_1,p_2,p_3,p_5,p_6,p_7\n"));
+    int rows = 0, bad = 0;
+    while (fgets(line, sizeof line, f)) {
+        char cls[32];
+        int ok = sscanf(line, "%31[^,]", cls) == 1 && strlen(cls) == 1 && strchr("123567", cls[0]);
+        if (!ok && bad++ < 3) CHECK_MSG(0, "row %d: prediction '%s' is not a class", rows, line);
+        rows++;
+    }
+    fclose(f);
+    CHECK_MSG(rows == 30 && bad == 0, "%d rows, %d not a class", rows, bad);
 }
 
 int main(void) {
@@ -90,5 +128,6 @@ int main(void) {
     learner_free(m);
     dataset_free(&ds);
     dataset_free(&nd);
+    test_class_codes();
     return check_done("test_tab_predict");
 }
