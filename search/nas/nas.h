@@ -274,6 +274,69 @@ uint64_t nas_genotype_signature(const genotype *g);
 // nodes, per edge an op among the 7 non-none primitives; concat of the last `multiplier` nodes.
 void nas_random_genotype(gh_rng *r, int steps, int multiplier, genotype *g);
 
+// ---- ENAS's micro architectures as data (enas_arc.c) -------------------------------------------
+// Pham et al., ICML 2018: a cell of B nodes, each the sum of two ops on two earlier nodes (0, 1:
+// the cell inputs). The official code's `--child_fixed_arc` holds per node "x_id x_op y_id y_op",
+// the normal cell's 4B integers then the reduction cell's.
+#define ENAS_MAX_NODES GENO_MAX_STEPS
+#define ENAS_NUM_OPS 5
+// ENAS op id -> darts_op_kind: sep_conv_3x3, sep_conv_5x5, avg_pool_3x3, max_pool_3x3,
+// skip_connect (identity).
+extern const int enas_op_kind[ENAS_NUM_OPS];
+typedef struct {
+    int nodes;                          // B
+    int normal[4 * ENAS_MAX_NODES];     // per node: x_id, x_op, y_id, y_op
+    int reduce[4 * ENAS_MAX_NODES];
+} enas_arc;
+// Integers separated by spaces (or commas); nodes 0: from the count (8 per node). Bad text:
+// GH_EFORMAT naming the token, its character position, and the range it must be in.
+int enas_arc_parse(enas_arc *a, const char *text, int nodes);
+// The official form, space separated; returns the length it needs (snprintf rules).
+int enas_arc_print(const enas_arc *a, char *out, size_t len);
+int enas_arc_validate(const enas_arc *a);
+// The DARTS genotype of the arc: edges in node order, concat of the nodes no node reads (an
+// unread input 0/1 included in the normal cell, dropped in the reduction cell).
+int enas_arc_to_genotype(const enas_arc *a, genotype *g);
+
+// ---- the ENAS controller (enas_controller.c) ---------------------------------------------------
+// micro_controller.py: a one-layer LSTM that samples the normal cell then the reduction cell
+// (one sequence, state carried over). Per node, two inputs by attention over the earlier nodes'
+// LSTM outputs (tanh(W1 h_j + W2 h) . v), then two ops by a softmax layer; logits scaled as
+// C tanh(z / T) (ops: C / op_tanh_reduce); the normal cell's op logits get the fixed bias
+// (+0.25 on the convolutions, -0.25 on the rest). REINFORCE with reward R = acc + w H (H the
+// sample's entropy), a moving-average baseline b, loss -(R - b) log p(arc) averaged over
+// `aggregate` samples per Adam step (beta1 0, eps 1e-3: the official get_train_ops).
+typedef struct {
+    int nodes, hidden;          // B = 5, 64 units
+    double temperature;         // 0: none (the official scripts set none)
+    double tanh_c;              // 0: none
+    double op_tanh_reduce;      // the op logits' constant is tanh_c / op_tanh_reduce
+    double entropy_weight, bl_dec, lr;
+    int aggregate;              // samples per Adam step
+    uint64_t seed;              // initialisation and every draw
+} enas_ctrl_opts;
+typedef struct {
+    double reward, entropy, log_prob, baseline, loss;   // of the sample just fed back
+    int stepped;                // 1: this sample completed an aggregate and Adam stepped
+} enas_ctrl_feedback;
+typedef struct enas_ctrl enas_ctrl;
+int enas_ctrl_create(enas_ctrl **out, const enas_ctrl_opts *o);
+void enas_ctrl_destroy(enas_ctrl *c);
+// A draw from the policy into *a, with its log-probability and entropy (nats, summed over the
+// decisions). The draw's tape is kept for enas_ctrl_reinforce.
+int enas_ctrl_sample(enas_ctrl *c, enas_arc *a, double *log_prob, double *entropy);
+// log p(a) and the entropy along a (teacher forcing); the tape is kept as for a sample, so that
+// enas_ctrl_reinforce may follow (tests).
+int enas_ctrl_log_prob(enas_ctrl *c, const enas_arc *a, double *log_prob, double *entropy);
+// REINFORCE for the arc of the last sample/log_prob with accuracy acc: accumulates the gradient
+// of -(R - b) log p / aggregate (b: the baseline before this sample), then moves the baseline
+// b -= (1 - bl_dec)(b - R); after every `aggregate` samples, one Adam step.
+int enas_ctrl_reinforce(enas_ctrl *c, double acc, enas_ctrl_feedback *out);
+double enas_ctrl_baseline(const enas_ctrl *c);
+// The controller's engine (the reference backend; its parameters are GH_GROUP_WEIGHTS): tests read the
+// accumulated gradient and perturb parameters through it.
+gh_engine *enas_ctrl_engine(enas_ctrl *c);
+
 // ---- methods: a registry (nas_methods.c) -------------------------------------------------------
 typedef struct {
     const char *name;                        // `gpuhours search NAME`, config key `method`
