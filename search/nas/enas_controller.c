@@ -36,7 +36,7 @@ int enas_ctrl_create(enas_ctrl **out, const enas_ctrl_opts *o) {
     *out = NULL;
     if (o->nodes < 1 || o->nodes > ENAS_MAX_NODES || o->hidden < 1 || o->aggregate < 1 ||
         !(o->temperature >= 0) || !(o->tanh_c >= 0) || !(o->op_tanh_reduce > 0) ||
-        !(o->bl_dec >= 0 && o->bl_dec <= 1) || !(o->lr >= 0) || !isfinite(o->entropy_weight))
+        !(o->bl_dec >= 0 && o->bl_dec <= 1) || !isfinite(o->b_soft_init) || !(o->lr >= 0) || !isfinite(o->entropy_weight))
         return gh_fail(GH_EINVAL,
                        "ENAS controller: nodes %d (1..%d), hidden %d, aggregate %d, temperature "
                        "%g, tanh constant %g, op tanh reduce %g, baseline decay %g, lr %g out of "
@@ -76,8 +76,11 @@ int enas_ctrl_create(enas_ctrl **out, const enas_ctrl_opts *o) {
     st = gh_engine_status(e);
     if (!st) st = gh_params_alloc(e);
     // b_soft starts at 10 on the two convolutions (micro_controller.py _create_params): through
-    // the tanh constant they start near C / op_tanh_reduce, the rest near 0
-    const float b0[ENAS_NUM_OPS] = {10.0f, 10.0f, 0.0f, 0.0f, 0.0f};
+    // the tanh constant they start at C / op_tanh_reduce, the rest near 0. At 10 the tanh is
+    // saturated (derivative 8e-9): the convolutions' logits stay at the ceiling, and no other
+    // op can rise above them (each op's probability stays at most about 1/3). b_soft_init 0
+    // lets the controller learn the ops.
+    const float bs = (float)o->b_soft_init, b0[ENAS_NUM_OPS] = {bs, bs, 0.0f, 0.0f, 0.0f};
     if (!st) st = gh_tensor_from_host(e, c->b_soft, b0);
     if (!st) st = gh_group_zero_grad(e, GH_GROUP_WEIGHTS);
     if (st) {

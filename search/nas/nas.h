@@ -70,6 +70,22 @@ typedef struct {
     int epochs;              // key random_epochs: random sampling's epochs per genotype
 } nas_random_config;         // [random]
 
+typedef struct {             // the official micro search's flags (cifar10_micro_search.sh)
+    int nodes;               // key enas_num_cells: nodes per cell, B (5)
+    int lstm_size;           // key controller_lstm_size (64; one layer)
+    double temperature;      // key controller_temperature (0: none, as the scripts)
+    double tanh_c;           // key controller_tanh_constant (1.10)
+    double op_tanh_reduce;   // key controller_op_tanh_reduce (2.5)
+    double entropy_weight;   // key controller_entropy_weight (1e-4)
+    double bl_dec;           // key controller_bl_dec (0.99)
+    double lr;               // key controller_lr (0.0035)
+    double b_soft_init;      // key controller_b_soft_init (10; see enas_controller.c)
+    int train_steps;         // key controller_train_steps: Adam steps per epoch (30)
+    int aggregate;           // key controller_num_aggregate: samples per Adam step (10)
+    int derive_archs;        // key enas_derive_archs: arcs sampled and scored at the end (10)
+    int lr_t0, lr_tmul;      // keys child_lr_T_0, child_lr_T_mul: cosine restarts (10, 2; 0: none)
+} nas_enas_config;           // [enas]
+
 typedef struct {
     // [run]
     char backend[16];        // auto, cpu, ref, cuda, cuda:N
@@ -104,6 +120,7 @@ typedef struct {
     // one section per method
     nas_darts_config darts;
     nas_random_config random;
+    nas_enas_config enas;
 } nas_config;
 
 // The final-training seed list "0,1,2": integers in 0..2^53, separated by commas, no empty
@@ -312,6 +329,7 @@ typedef struct {
     double tanh_c;              // 0: none
     double op_tanh_reduce;      // the op logits' constant is tanh_c / op_tanh_reduce
     double entropy_weight, bl_dec, lr;
+    double b_soft_init;         // initial op-logit bias of the two convolutions (official: 10)
     int aggregate;              // samples per Adam step
     uint64_t seed;              // initialisation and every draw
 } enas_ctrl_opts;

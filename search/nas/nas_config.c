@@ -56,6 +56,21 @@ void nas_config_defaults(nas_config *c) {
     // [random]
     c->random.archs = 24;        // the paper's random baseline: 24 sampled cells
     c->random.epochs = 100;
+    // [enas] (melodyguan/enas scripts/cifar10_micro_search.sh and main.py's controller)
+    c->enas.nodes = 5;
+    c->enas.lstm_size = 64;
+    c->enas.temperature = 0;
+    c->enas.tanh_c = 1.10;
+    c->enas.op_tanh_reduce = 2.5;
+    c->enas.entropy_weight = 1e-4;
+    c->enas.bl_dec = 0.99;
+    c->enas.lr = 0.0035;
+    c->enas.b_soft_init = 10;
+    c->enas.train_steps = 30;
+    c->enas.aggregate = 10;
+    c->enas.derive_archs = 10;
+    c->enas.lr_t0 = 10;
+    c->enas.lr_tmul = 2;
 }
 
 typedef enum { K_STR, K_INT, K_U64, K_DBL } ktype;
@@ -145,6 +160,29 @@ static const kdef keys[] = {
        "genotypes sampled: trained (random) or scored with shared weights (random-ws)"),
     KI("random", "random_epochs", random.epochs, 1, 100000,
        "random: epochs each sampled genotype trains"),
+    KI("enas", "enas_num_cells", enas.nodes, 1, ENAS_MAX_NODES, "ENAS: nodes per cell (B)"),
+    KI("enas", "controller_lstm_size", enas.lstm_size, 1, 4096, "ENAS controller LSTM units"),
+    KD("enas", "controller_temperature", enas.temperature, 0, 1000,
+       "controller logits divided by this (0: none)"),
+    KD("enas", "controller_tanh_constant", enas.tanh_c, 0, 1000,
+       "controller logits C tanh(z) (0: none)"),
+    KD("enas", "controller_op_tanh_reduce", enas.op_tanh_reduce, 1e-6, 1000,
+       "op logits use tanh constant / this"),
+    KD("enas", "controller_entropy_weight", enas.entropy_weight, 0, 100,
+       "sample entropy's weight in the reward"),
+    KD("enas", "controller_bl_dec", enas.bl_dec, 0, 1, "reward baseline decay"),
+    KD("enas", "controller_lr", enas.lr, 0, 10, "controller learning rate (Adam)"),
+    KD("enas", "controller_b_soft_init", enas.b_soft_init, -100, 100,
+       "initial op-logit bias of the convolutions (10: official, saturates the tanh)"),
+    KI("enas", "controller_train_steps", enas.train_steps, 0, 1000000,
+       "controller Adam steps after each epoch"),
+    KI("enas", "controller_num_aggregate", enas.aggregate, 1, 1000000,
+       "sampled arcs per controller Adam step"),
+    KI("enas", "enas_derive_archs", enas.derive_archs, 1, 1000000,
+       "arcs sampled at the end, each scored on one validation batch"),
+    KI("enas", "child_lr_T_0", enas.lr_t0, 0, 100000,
+       "cosine restarts: first period in epochs (0: one cosine over the search)"),
+    KI("enas", "child_lr_T_mul", enas.lr_tmul, 1, 100, "cosine restarts: period multiplier"),
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 

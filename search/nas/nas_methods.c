@@ -17,6 +17,9 @@ static const nas_method methods[] = {
      "random search with weight sharing (Li & Talwalkar 2019), random_archs scored", NULL, 1},
     {"random", random_sampling_run,
      "random sampling (DARTS 3.3): random_archs cells trained random_epochs each", NULL, 0},
+    {"enas", enas_run,
+     "ENAS (Pham et al., ICML 2018): LSTM controller, shared weights, micro cells ([enas])",
+     NULL, 0},
 };
 #define NMETHODS ((int)(sizeof methods / sizeof methods[0]))
 

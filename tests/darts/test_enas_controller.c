@@ -19,7 +19,8 @@ enum { NARC = 10000 };   // (2 inputs x 5 ops)^2 per cell, two cells
 static enas_ctrl_opts tiny_opts(uint64_t seed) {
     return (enas_ctrl_opts){.nodes = 1, .hidden = 6, .temperature = 1.5, .tanh_c = 1.1,
                             .op_tanh_reduce = 2.5, .entropy_weight = 0.0, .bl_dec = 1.0,
-                            .lr = 0.0035, .aggregate = 1 << 30, .seed = seed};
+                            .lr = 0.0035, .b_soft_init = 10, .aggregate = 1 << 30,
+                            .seed = seed};
 }
 
 // arc index k <-> the 8 integers (mixed radix 2, 5, 2, 5 per cell)
@@ -140,8 +141,8 @@ static void test_reinforce_gradient(void) {
 // the paper's size: every draw decodes and builds; the same seed repeats the draws
 static void test_valid_and_repeatable(void) {
     enas_ctrl_opts o = {.nodes = 5, .hidden = 64, .tanh_c = 1.1, .op_tanh_reduce = 2.5,
-                        .entropy_weight = 1e-4, .bl_dec = 0.99, .lr = 0.0035, .aggregate = 10,
-                        .seed = 11};
+                        .entropy_weight = 1e-4, .bl_dec = 0.99, .lr = 0.0035, .b_soft_init = 10,
+                        .aggregate = 10, .seed = 11};
     enas_ctrl *c1, *c2;
     CHECK_OK(enas_ctrl_create(&c1, &o));
     CHECK_OK(enas_ctrl_create(&c2, &o));
@@ -179,8 +180,8 @@ static void test_valid_and_repeatable(void) {
 // saturated ceiling and an op's probability is capped near 1/3 (as in the official code).
 static void test_learns(void) {
     enas_ctrl_opts o = {.nodes = 2, .hidden = 32, .tanh_c = 1.1, .op_tanh_reduce = 2.5,
-                        .entropy_weight = 1e-4, .bl_dec = 0.95, .lr = 0.01, .aggregate = 10,
-                        .seed = 5};
+                        .entropy_weight = 1e-4, .bl_dec = 0.95, .lr = 0.01, .b_soft_init = 10,
+                        .aggregate = 10, .seed = 5};
     enas_ctrl *c;
     CHECK_OK(enas_ctrl_create(&c, &o));
     double first = 0, last = 0;
