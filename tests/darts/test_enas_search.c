@@ -151,7 +151,26 @@ static double max_pool_share(const genotype *g) {
     return (double)hits / n;
 }
 
+// ENAS's child_lr_cosine with T_0 10, T_mul 2: periods 10, 20, 40, ...; each from lr to lr_min
+static void test_restarts(void) {
+    nas_config c;
+    nas_config_defaults(&c);
+    c.search_lr = 0.05;
+    c.search_lr_min = 0.0005;
+    c.search_epochs = 150;
+    const int starts[] = {0, 10, 30, 70};
+    for (int i = 0; i < 4; i++) {
+        CHECK(enas_child_lr(&c, starts[i]) == 0.05);
+        double mid = enas_child_lr(&c, starts[i] + 5 * (1 << i));   // half way: the mean
+        CHECK_MSG(fabs(mid - 0.02525) < 1e-12, "period %d half way: %g", i, mid);
+    }
+    CHECK(enas_child_lr(&c, 9) < enas_child_lr(&c, 8) && enas_child_lr(&c, 9) > 0.0005);
+    c.enas.lr_t0 = 0;   // one cosine over the search
+    CHECK(fabs(enas_child_lr(&c, 75) - 0.02525) < 1e-12);
+}
+
 int main(int argc, char **argv) {
+    test_restarts();
     nas_data d;
     CHECK_OK(spike_data(&d));
     int seeds = argc > 1 ? atoi(argv[1]) : 5, found = 0;
