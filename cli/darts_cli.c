@@ -27,7 +27,7 @@ static void print_help(const char *usage) {
            "  -o, --out PATH        results file (.h5)\n"
            "  -b, --backend NAME    auto, cpu, ref, cuda, cuda:N\n"
            "  -d, --data-dir DIR    data directory\n"
-           "  -g, --genotype TEXT   genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet)\n"
+           "  -g, --genotype TEXT   genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet, ENAS)\n"
            "      --resume FILE     continue the run FILE (killed or failed) from its checkpoint\n"
            "                        FILE.ckpt with the settings it was started with. Only\n"
            "                        --threads N may be added (another thread count changes CPU\n"

@@ -113,7 +113,7 @@ int genotype_equal(const genotype *a, const genotype *b);
 // Checks indices refer to earlier nodes, concat in range, ops known.
 int genotype_validate(const genotype *g);
 // Named genotypes of the reference code: "DARTS_V1", "DARTS_V2" (= "DARTS"), "NASNet",
-// "AmoebaNet"; NULL if unknown.
+// "AmoebaNet"; and "ENAS", the published ENAS micro cell (5 nodes); NULL if unknown.
 const char *genotype_named(const char *name);
 
 // ==== networks (supernet.c, evalnet.c) ========================================================

@@ -162,13 +162,14 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     return ledger_append_epoch(r->l, &ep);
 }
 
-// The official derive: arcs sampled from the trained policy, each scored on the same validation
+// The official derive (the selection phase): arcs sampled from the trained policy, each scored on the same validation
 // minibatch; every one is a trial row, the arcs with their rewards an artifact; the best (the
 // first of equals) is returned.
-static int derive(enas_plan *k, genotype *best) {
+static int derive(enas_plan *k, genotype *best, cost_totals *cost) {
     nas_run *r = k->r;
     const int n = r->c->enas.derive_archs;
-    cost_meter *m = cost_meter_create(nas_gpus(r->c));
+    cost_meter *m = cost_meter_create(nas_gpus(r->c)), *all = cost_meter_create(nas_gpus(r->c));
+    cost_meter_start(all);
     gh_batch b;
     next_val(k, &b);
     size_t cap = (size_t)n * 128 + 64, len = 0;
@@ -199,7 +200,9 @@ static int derive(enas_plan *k, genotype *best) {
         printf("enas: arc %d of %d kept (valid_acc %.2f%% on one validation batch)\n", ibest + 1,
                n, 100 * best_acc);
     free(lines);
+    *cost = cost_meter_read(all);
     cost_meter_destroy(m);
+    cost_meter_destroy(all);
     return st;
 }
 
@@ -265,7 +268,14 @@ int enas_run(nas_run *r, genotype *best) {
                               .ctx = &k};
         st = gh_train_run(k.e, &plan, NULL, NULL);
     }
-    if (!st) st = derive(&k, best);
+    if (!st) {
+        // the derive is the selection phase: its cost is recorded apart from the search's
+        cost_totals searched = nas_run_cost(r), sel;
+        st = derive(&k, best, &sel);
+        r->cost0 = searched;
+        cost_meter_start(r->meter);
+        if (!st && r->l) st = ledger_add_phase_cost(r->l, "selection", &sel);
+    }
     if (k.e) cost_meter_note_peak_mem(r->meter, (double)gh_engine_arena_peak(k.e));
     free(k.vorder);
     nas_feed_free(&k.train);

@@ -44,6 +44,11 @@ static void test_published(void) {
     char gt[2048];
     genotype_print(&g, gt, sizeof gt);
     CHECK_MSG(genotype_equal(&g, &want), "converted to %s", gt);
+    // the named genotype "ENAS" (models/genotype.c) is this conversion
+    genotype named;
+    CHECK(genotype_named("ENAS") != NULL);
+    CHECK_OK(genotype_parse(&named, genotype_named("ENAS")));
+    CHECK(genotype_equal(&g, &named));
 
     // The paper's final network (cifar10_micro_final.sh): child_num_layers 15 normal cells and
     // 2 reduction cells (at 5 and 11, as DARTS's layers/3 and 2*layers/3 of 17), out_filters 36,

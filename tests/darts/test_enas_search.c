@@ -169,10 +169,79 @@ static void test_restarts(void) {
     CHECK(fabs(enas_child_lr(&c, 75) - 0.02525) < 1e-12);
 }
 
+// One training step of a sampled arc changes the weights (and BN statistics: every parameter
+// group is compared) of that arc's ops
+// and of nothing else in the supernet's op table (SGD without momentum and weight decay, which
+// would move every weight as in the official code's l2 over all variables).
+static void test_shared_weights(const nas_data *d) {
+    gh_engine *e = NULL;
+    gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = 64 << 20, .seed = 4,
+                           .deterministic = 1};
+    CHECK_OK(gh_engine_create(&e, &ec));
+    if (!e) return;
+    darts_net_config nc = {.in_c = 1, .in_h = 8, .in_w = 8, .classes = 2, .layers = 3, .c = 4,
+                           .steps = 2, .multiplier = 2, .stem_multiplier = 3};
+    nas_net net;
+    CHECK_OK(nas_net_build(&net, e, &nc, NULL));
+    enas_arc a;
+    genotype g;
+    // normal: node 2 = sep3(1) + sep5(0), node 3 = id(2) + avg(1); reduction: node 2 = sep5(0)
+    // + sep3(1), node 3 = max(2) + sep3(2)
+    CHECK_OK(enas_arc_parse(&a, "1 0 0 1 2 4 1 2 0 1 1 0 2 3 2 0", 2));
+    CHECK_OK(enas_arc_to_genotype(&a, &g));
+    net.path = &g;
+    int np = gh_params_count(e);
+    float **before = calloc((size_t)np, sizeof *before);
+    for (int i = 0; i < np; i++) {
+        gh_tensor *t = gh_param_at(e, i);
+        before[i] = malloc(sizeof(float) * t->numel);
+        CHECK_OK(gh_tensor_to_host(e, t, before[i]));
+    }
+    gh_step_def sd = {.loss = nas_net_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
+                      .opt = GH_OPT_SGD};
+    int idx[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    nas_feed f;
+    CHECK_OK(nas_feed_init(&f, &d->train, &d->norm, 8, 1));
+    gh_batch b;
+    nas_feed_batch(&f, idx, 8, 0, 1, 0, &b);
+    CHECK_OK(gh_train_step(e, &sd, &b, 0.1));
+    int on_changed = 0, on_total = 0, off_checked = 0;
+    for (int i = 0; i < np; i++) {
+        gh_tensor *t = gh_param_at(e, i);
+        int cell, edge, k;
+        if (sscanf(t->name, "cells.%d._ops.%d._ops.%d", &cell, &edge, &k) != 3) continue;
+        int red = cell == nc.layers / 3 || cell == 2 * nc.layers / 3, on = 0;
+        const geno_cell *gc = red ? &g.reduce : &g.normal;
+        for (int j = 0, off = 0; j < gc->steps; off += 2 + j, j++)
+            for (int u = 0; u < 2; u++)
+                on |= gc->edge[2 * j + u].op == k && off + gc->edge[2 * j + u].input == edge;
+        float *now = malloc(sizeof(float) * t->numel);
+        CHECK_OK(gh_tensor_to_host(e, t, now));
+        int same = !memcmp(now, before[i], sizeof(float) * t->numel);
+        if (on) {
+            on_total++;
+            on_changed += !same;
+        } else {
+            off_checked++;
+            CHECK_MSG(same, "%s is not on the sampled arc and changed", t->name);
+        }
+        free(now);
+    }
+    printf("shared weights: %d of %d tensors of the arc's ops changed, %d tensors off it kept\n",
+           on_changed, on_total, off_checked);
+    CHECK(on_total > 0 && on_changed == on_total && off_checked > on_total);
+    for (int i = 0; i < np; i++) free(before[i]);
+    free(before);
+    nas_feed_free(&f);
+    nas_net_free(&net);
+    gh_engine_destroy(e);
+}
+
 int main(int argc, char **argv) {
     test_restarts();
     nas_data d;
     CHECK_OK(spike_data(&d));
+    test_shared_weights(&d);
     int seeds = argc > 1 ? atoi(argv[1]) : 5, found = 0;
     double t0 = gh_wall_seconds();
     for (int s = 0; s < seeds; s++) {
