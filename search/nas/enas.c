@@ -4,7 +4,10 @@
 // restarts); after every epoch the controller takes train_steps Adam steps of REINFORCE, each
 // over `aggregate` arcs rewarded with their accuracy on a validation minibatch; at the end
 // derive_archs arcs are sampled and scored on one validation minibatch, all recorded, the best
-// returned.
+// returned. Records: per epoch the child's epoch row (val_acc: the controller samples' mean),
+// controller_epoch_NNN (mean reward, entropy, baseline, loss, valid_acc) and
+// controller_arcs_epoch_NNN (every sampled arc with its valid_acc and reward); the derived arcs
+// as trial rows and enas_derived_arcs.
 //
 // Where this differs from the official code (it runs on DARTS's supernet, models/supernet.c):
 // a reduction cell is a cell of stride-2 ops on its inputs (DARTS, and ENAS's own final
@@ -106,6 +109,8 @@ static int path_acc(enas_plan *k, const gh_batch *b, double *acc) {
 typedef struct {
     double reward, entropy, loss, acc, baseline;
     int n;
+    char *arcs;              // one line per sample: valid_acc, reward, the arc (official format)
+    size_t len, cap;
 } ctrl_stats;
 
 // train_steps x aggregate arcs, each rewarded with its accuracy on a validation minibatch.
@@ -113,6 +118,9 @@ static int train_controller(enas_plan *k, ctrl_stats *s) {
     const nas_enas_config *ec = &k->r->c->enas;
     memset(s, 0, sizeof *s);
     int total = ec->train_steps * ec->aggregate, st = GH_OK;
+    s->cap = (size_t)total * (32 + 8 * 4 * (size_t)ec->nodes) + 1;
+    if (!(s->arcs = malloc(s->cap))) return gh_fail(GH_ENOMEM, "enas: no memory for arcs");
+    s->arcs[0] = 0;
     for (int i = 0; i < total && !st; i++) {
         gh_batch b;
         double acc;
@@ -121,6 +129,10 @@ static int train_controller(enas_plan *k, ctrl_stats *s) {
         next_val(k, &b);
         if ((st = path_acc(k, &b, &acc))) break;
         if ((st = enas_ctrl_reinforce(k->ctrl, acc, &fb))) break;
+        char arc[8 * 4 * ENAS_MAX_NODES + 8];
+        enas_arc_print(&k->arc, arc, sizeof arc);
+        s->len += (size_t)snprintf(s->arcs + s->len, s->cap - s->len, "%.6f %.6f %s\n", acc,
+                                   fb.reward, arc);
         s->reward += fb.reward;
         s->entropy += fb.entropy;
         s->loss += fb.loss;
@@ -145,6 +157,13 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     const nas_run *r = k->r;
     ctrl_stats s;
     int st = train_controller(k, &s);
+    if (!st && r->l && s.len) {
+        // every arc the controller sampled this epoch with its valid_acc and reward
+        char name[64];
+        snprintf(name, sizeof name, "controller_arcs_epoch_%03d", p->epoch);
+        st = ledger_put_text(r->l, name, s.arcs);
+    }
+    free(s.arcs);
     if (st) return st;
     printf("enas epoch %d: controller %d samples, mean reward %.4f, valid_acc %.2f%%, entropy "
            "%.3f, baseline %.4f, loss %.4f\n",

@@ -124,6 +124,13 @@ static void test_repeatable(const nas_data *d) {
         CHECK_OK(ledger_get_matrix(la, name, &r1, &c1, &m1));
         CHECK_OK(ledger_get_matrix(lb, name, &r2, &c2, &m2));
         CHECK(r1 == 1 && c1 == 5 && r2 == 1 && c2 == 5 && !memcmp(m1, m2, 5 * sizeof(float)));
+        const char *a1, *a2;
+        snprintf(name, sizeof name, "controller_arcs_epoch_%03lld", (long long)i);
+        CHECK_OK(ledger_get_text(la, name, &a1));
+        CHECK_OK(ledger_get_text(lb, name, &a2));
+        int lines = 0;
+        for (const char *q = a1; *q; q++) lines += *q == '\n';
+        CHECK(lines == 100 && !strcmp(a1, a2));
     }
     CHECK(ledger_num_trials(la) == 10 && ledger_num_trials(lb) == 10);
     for (int64_t i = 0; i < ledger_num_trials(la); i++) {
