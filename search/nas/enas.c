@@ -35,7 +35,24 @@ typedef struct {
     int steps;               // training steps per epoch
     int *vorder, vpos, vpass;   // the validation walk: shuffled order, position, passes
     gh_step_def sd;
+    gh_train_pos pos;        // where the child's training stands (checkpoints)
 } enas_plan;
+
+// What the search needs to continue from a checkpoint besides the two engines' states (the
+// shared weights, BN statistics and SGD momentum; the controller's parameters, Adam moments,
+// draw counter and baseline): the trainer's position and the validation walk. Checkpoints fall
+// within the child's training and after each epoch's controller training; a run killed while
+// deriving derives again from the last one.
+#define ENAS_STATE_MAGIC "GHENAS01"
+#define ENAS_STATE_VERSION 1u
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    int32_t nodes;
+    nas_pos_blob pos;
+    int32_t vpos, vpass;
+} enas_state_blob;
+_Static_assert(sizeof(enas_state_blob) == 56, "enas_state_blob has padding");
 
 // Cosine annealing with warm restarts (SGDR; ENAS's child_lr_cosine): periods T_0, T_0 T_mul,
 // ... epochs, each from lr to lr_min. t0 = 0: one cosine over the whole search.
@@ -181,9 +198,50 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     return ledger_append_epoch(r->l, &ep);
 }
 
-// The official derive (the selection phase): arcs sampled from the trained policy, each scored on the same validation
-// minibatch; every one is a trial row, the arcs with their rewards an artifact; the best (the
-// first of equals) is returned.
+static int enas_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
+    enas_plan *k = ctx;
+    const nas_run *r = k->r;
+    k->pos = *pos;
+    if (nas_ckpt_skip(pos, k->steps)) return GH_OK;
+    cost_totals cost = nas_run_cost(r);
+    ledger_ckpt_writer *w;
+    int st = nas_ckpt_begin(r->ck, r->l, NAS_DO_SEARCH, (int64_t)pos->epoch * k->steps + pos->step,
+                            &cost, &w);
+    if (st || !w) return st;
+    enas_state_blob b = {.version = ENAS_STATE_VERSION, .nodes = r->c->enas.nodes,
+                         .pos = nas_pos_pack(pos), .vpos = k->vpos, .vpass = k->vpass};
+    memcpy(b.magic, ENAS_STATE_MAGIC, sizeof b.magic);
+    st = gh_engine_state_save(e, ledger_ckpt_put_cb, w);
+    if (!st) st = ledger_ckpt_put(w, "enas/state", &b, sizeof b);
+    if (!st) st = enas_ctrl_save(k->ctrl, ledger_ckpt_put_cb, w);
+    nas_ckpt_point at = {.phase = NAS_DO_SEARCH, .training = 1, .pos = *pos};
+    return nas_ckpt_end(r->ck, w, st, &at);
+}
+
+static int enas_resume(enas_plan *k, ledger_ckpt_reader *from) {
+    enas_state_blob b;
+    int st = gh_engine_state_load(k->e, ledger_ckpt_get_cb, from);
+    if (!st) st = ledger_ckpt_get(from, "enas/state", &b, sizeof b);
+    if (!st) st = nas_blob_check(from, "enas/state", b.magic, b.version, ENAS_STATE_MAGIC,
+                                 ENAS_STATE_VERSION);
+    if (!st && (b.nodes != k->r->c->enas.nodes || b.vpos < 0 || b.vpos > k->r->wval.n))
+        st = gh_fail(GH_EFORMAT, "checkpoint of %s: blob 'enas/state' (%d nodes, validation walk "
+                     "at %d) does not fit this search (%d nodes, %d images)",
+                     ledger_ckpt_run_id(from), b.nodes, b.vpos, k->r->c->enas.nodes,
+                     k->r->wval.n);
+    if (!st) st = enas_ctrl_load(k->ctrl, ledger_ckpt_get_cb, from);
+    if (st) return st;
+    k->pos = nas_pos_unpack(&b.pos);
+    k->vpos = b.vpos;
+    k->vpass = b.vpass;
+    if (k->vpass >= 0)   // the walk's order of that pass
+        nas_epoch_order(k->vorder, k->r->wval.n, k->r->c->seed ^ 0x76616c6964ull, k->vpass);
+    return GH_OK;
+}
+
+// The official derive (the selection phase): arcs sampled from the trained policy, each scored
+// on the same validation minibatch; every one is a trial row, the arcs with their rewards an
+// artifact; the best (the first of equals) is returned.
 static int derive(enas_plan *k, genotype *best, cost_totals *cost) {
     nas_run *r = k->r;
     const int n = r->c->enas.derive_archs;
@@ -272,7 +330,9 @@ int enas_run(nas_run *r, genotype *best) {
     if (!st) st = nas_feed_init(&k.val, &r->wval, &r->d->norm, c->search_batch, c->seed);
     if (!st && !(k.vorder = malloc(sizeof(int) * (size_t)r->wval.n)))
         st = gh_fail(GH_ENOMEM, "enas: no memory");
-    if (!st && r->l)
+    ledger_ckpt_reader *from = nas_ckpt_from(r->ck, NAS_DO_SEARCH);
+    if (!st && from) st = enas_resume(&k, from);
+    if (!st && r->l && !from)
         st = ledger_put_text(r->l, "controller_columns",
                              "mean_reward entropy baseline loss valid_acc");
     if (!st) {
@@ -282,10 +342,12 @@ int enas_run(nas_run *r, genotype *best) {
                              .wd = c->search_wd, .grad_clip = c->search_grad_clip};
         k.steps = nas_feed_steps(&k.train, r->wtrain.n);
         gh_train_plan plan = {.phase = "enas", .epochs = c->search_epochs, .steps = k.steps,
-                              .report_every = c->report_every, .batch = enas_batch,
-                              .lr = enas_lr, .step = enas_step, .epoch_end = enas_epoch_end,
+                              .report_every = c->report_every,
+                              .checkpoint_every_s = 60 * c->checkpoint_every_min,
+                              .batch = enas_batch, .lr = enas_lr, .step = enas_step,
+                              .epoch_end = enas_epoch_end, .checkpoint = enas_checkpoint,
                               .ctx = &k};
-        st = gh_train_run(k.e, &plan, NULL, NULL);
+        st = gh_train_run(k.e, &plan, &k.pos, NULL);
     }
     if (!st) {
         // the derive is the selection phase: its cost is recorded apart from the search's

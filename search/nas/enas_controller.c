@@ -3,6 +3,7 @@
 // cell (attention over earlier nodes for the inputs, a softmax layer for the ops), trained by
 // REINFORCE with a moving-average baseline, the entropy added to the reward, and Adam.
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,8 @@ int enas_ctrl_create(enas_ctrl **out, const enas_ctrl_opts *o) {
     *out = NULL;
     if (o->nodes < 1 || o->nodes > ENAS_MAX_NODES || o->hidden < 1 || o->aggregate < 1 ||
         !(o->temperature >= 0) || !(o->tanh_c >= 0) || !(o->op_tanh_reduce > 0) ||
-        !(o->bl_dec >= 0 && o->bl_dec <= 1) || !isfinite(o->b_soft_init) || !(o->lr >= 0) || !isfinite(o->entropy_weight))
+        !(o->bl_dec >= 0 && o->bl_dec <= 1) || !isfinite(o->b_soft_init) || !(o->lr >= 0) ||
+        !isfinite(o->entropy_weight))
         return gh_fail(GH_EINVAL,
                        "ENAS controller: nodes %d (1..%d), hidden %d, aggregate %d, temperature "
                        "%g, tanh constant %g, op tanh reduce %g, baseline decay %g, lr %g out of "
@@ -47,8 +49,9 @@ int enas_ctrl_create(enas_ctrl **out, const enas_ctrl_opts *o) {
     if (!c) return gh_fail(GH_ENOMEM, "ENAS controller: no memory");
     c->o = *o;
     // Tiny one-row ops: the plain C reference backend, whatever trains the child (a GPU, or
-    // OpenMP's fork/join, would spend the step on launch overhead); bit-identical everywhere. The arena holds one sequence's tape: ~40 decisions of a few
-    // [1, 4H] tensors and their gradients, plus the attention terms.
+    // OpenMP's fork/join, would spend the step on launch overhead); bit-identical everywhere.
+    // The arena holds one sequence's tape: ~40 decisions of a few [1, 4H] tensors and their
+    // gradients, plus the attention terms.
     size_t per = (size_t)(8 * o->hidden + 64) * sizeof(float) * 2;
     size_t decisions = 4 * (size_t)o->nodes * 2 + 8;
     size_t arena = decisions * per * (size_t)(16 + 3 * (o->nodes + 2)) + ((size_t)4 << 20);
@@ -100,7 +103,8 @@ typedef struct {
 
 static gh_tensor *lstm(seq *s, gh_tensor *x) {
     gh_engine *e = s->c->e;
-    gh_tensor *gates = gh_add(e, gh_linear(e, x, s->c->wx, NULL), gh_linear(e, s->h, s->c->wh, NULL));
+    gh_tensor *gates =
+        gh_add(e, gh_linear(e, x, s->c->wx, NULL), gh_linear(e, s->h, s->c->wh, NULL));
     s->h = gh_lstm_cell(e, gates, s->cs, &s->cs);
     return s->h;
 }
@@ -156,11 +160,13 @@ static int run_cell(seq *s, int *arc, const int *forced, int use_bias) {
             gh_tensor *q = gh_linear(e, s->h, c->w_attn2, NULL), *terms[2 + ENAS_MAX_NODES];
             for (int j = 0; j < layer; j++)
                 terms[j] = gh_linear(e, gh_tanh(e, gh_add(e, aw1[j], q)), c->v_attn, NULL);
-            gh_tensor *z = scale_logits(e, gh_concat(e, layer, terms), c->o.temperature, c->o.tanh_c);
+            gh_tensor *z =
+                scale_logits(e, gh_concat(e, layer, terms), c->o.temperature, c->o.tanh_c);
             const int *dev;
             int idx;
             if ((st = decide(s, z, forced ? forced[4 * node + 2 * i] : 0, &idx, &dev))) return st;
-            if (idx < 0 || idx >= layer) return gh_fail(GH_EINVAL, "ENAS controller: input %d", idx);
+            if (idx < 0 || idx >= layer)
+                return gh_fail(GH_EINVAL, "ENAS controller: input %d of node %d", idx, layer);
             arc[4 * node + 2 * i] = idx;
             inputs = anchors[idx];
         }
@@ -172,7 +178,8 @@ static int run_cell(seq *s, int *arc, const int *forced, int use_bias) {
             if (bias) z = gh_add(e, z, bias);
             const int *dev;
             int op;
-            if ((st = decide(s, z, forced ? forced[4 * node + 2 * i + 1] : 0, &op, &dev))) return st;
+            st = decide(s, z, forced ? forced[4 * node + 2 * i + 1] : 0, &op, &dev);
+            if (st) return st;
             arc[4 * node + 2 * i + 1] = op;
             inputs = gh_embedding(e, c->w_emb, 1, dev);
         }
@@ -252,4 +259,67 @@ int enas_ctrl_reinforce(enas_ctrl *c, double acc, enas_ctrl_feedback *out) {
                                     .log_prob = c->last_log_prob, .baseline = c->baseline,
                                     .loss = -adv * c->last_log_prob, .stepped = stepped};
     return GH_OK;
+}
+
+// ---- checkpoints: the engine's state and the counters, under "enas_ctrl/" -------------------
+#define CTRL_MAGIC "GHENASC1"
+#define CTRL_VERSION 1u
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    int32_t nodes, hidden, pad;
+    uint64_t draws;
+    double baseline;
+} ctrl_blob;
+_Static_assert(sizeof(ctrl_blob) == 40, "ctrl_blob has padding");
+
+typedef struct {
+    gh_state_put put;
+    gh_state_get get;
+    void *ctx;
+} prefixed;
+
+static int put_prefixed(void *ctx, const char *name, const void *data, size_t bytes) {
+    prefixed *p = ctx;
+    char n[256];
+    snprintf(n, sizeof n, "enas_ctrl/%s", name);
+    return p->put(p->ctx, n, data, bytes);
+}
+
+static int get_prefixed(void *ctx, const char *name, void *data, size_t bytes) {
+    prefixed *p = ctx;
+    char n[256];
+    snprintf(n, sizeof n, "enas_ctrl/%s", name);
+    return p->get(p->ctx, n, data, bytes);
+}
+
+int enas_ctrl_save(const enas_ctrl *c, gh_state_put put, void *ctx) {
+    // gradients are not saved: a checkpoint falls between Adam steps
+    if (c->pending)
+        return gh_fail(GH_EINVAL, "ENAS controller: checkpoint with %d samples of an aggregate "
+                       "fed back but not stepped", c->pending);
+    prefixed p = {.put = put, .ctx = ctx};
+    ctrl_blob b = {.version = CTRL_VERSION, .nodes = c->o.nodes, .hidden = c->o.hidden,
+                   .draws = c->draws, .baseline = c->baseline};
+    memcpy(b.magic, CTRL_MAGIC, sizeof b.magic);
+    int st = gh_engine_state_save(c->e, put_prefixed, &p);
+    return st ? st : put_prefixed(&p, "state", &b, sizeof b);
+}
+
+int enas_ctrl_load(enas_ctrl *c, gh_state_get get, void *ctx) {
+    prefixed p = {.get = get, .ctx = ctx};
+    ctrl_blob b;
+    int st = get_prefixed(&p, "state", &b, sizeof b);
+    if (st) return st;
+    if (memcmp(b.magic, CTRL_MAGIC, sizeof b.magic) || b.version != CTRL_VERSION ||
+        b.nodes != c->o.nodes || b.hidden != c->o.hidden)
+        return gh_fail(GH_EFORMAT, "ENAS controller checkpoint: version %u, %d nodes, %d units; "
+                       "this build and config: version %u, %d nodes, %d units",
+                       b.version, b.nodes, b.hidden, CTRL_VERSION, c->o.nodes, c->o.hidden);
+    if ((st = gh_engine_state_load(c->e, get_prefixed, &p))) return st;
+    c->draws = b.draws;
+    c->baseline = b.baseline;
+    c->pending = 0;
+    c->log_prob = NULL;
+    return gh_group_zero_grad(c->e, GH_GROUP_WEIGHTS);
 }

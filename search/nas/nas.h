@@ -351,8 +351,12 @@ int enas_ctrl_log_prob(enas_ctrl *c, const enas_arc *a, double *log_prob, double
 // b -= (1 - bl_dec)(b - R); after every `aggregate` samples, one Adam step.
 int enas_ctrl_reinforce(enas_ctrl *c, double acc, enas_ctrl_feedback *out);
 double enas_ctrl_baseline(const enas_ctrl *c);
-// The controller's engine (the reference backend; its parameters are GH_GROUP_WEIGHTS): tests read the
-// accumulated gradient and perturb parameters through it.
+// Checkpoints (blobs "enas_ctrl/..."): the parameters and Adam moments, the draw counter and
+// the baseline. Save refuses between the samples of an aggregate (gradients are not saved).
+int enas_ctrl_save(const enas_ctrl *c, gh_state_put put, void *ctx);
+int enas_ctrl_load(enas_ctrl *c, gh_state_get get, void *ctx);
+// The controller's engine (the reference backend; its parameters are GH_GROUP_WEIGHTS): tests
+// read the accumulated gradient and perturb parameters through it.
 gh_engine *enas_ctrl_engine(enas_ctrl *c);
 
 // ---- methods: a registry (nas_methods.c) -------------------------------------------------------

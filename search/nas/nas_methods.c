@@ -19,7 +19,7 @@ static const nas_method methods[] = {
      "random sampling (DARTS 3.3): random_archs cells trained random_epochs each", NULL, 0},
     {"enas", enas_run,
      "ENAS (Pham et al., ICML 2018): LSTM controller, shared weights, micro cells ([enas])",
-     NULL, 0},
+     NULL, 1},
 };
 #define NMETHODS ((int)(sizeof methods / sizeof methods[0]))
 

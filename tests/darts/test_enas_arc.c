@@ -84,7 +84,8 @@ static void test_loose_ends(void) {
     CHECK_OK(enas_arc_to_genotype(&a, &g));
     CHECK(g.normal.nconcat == 2 && g.normal.concat[0] == 0 && g.normal.concat[1] == 2);
     CHECK(g.reduce.nconcat == 1 && g.reduce.concat[0] == 2);
-    CHECK(g.normal.edge[1].op == DARTS_OP_SKIP_CONNECT && g.reduce.edge[0].op == DARTS_OP_AVG_POOL_3X3);
+    CHECK(g.normal.edge[1].op == DARTS_OP_SKIP_CONNECT &&
+          g.reduce.edge[0].op == DARTS_OP_AVG_POOL_3X3);
 }
 
 static void test_errors(void) {
@@ -92,8 +93,10 @@ static void test_errors(void) {
     bad("", 0, "0 integers");
     bad("0 2 0 x 0 4 0 1", 0, "token 4 at character 6 ('x')");
     bad("0 2 0 -1 0 4 0 1", 0, "token 4 at character 6");
-    bad("0 2 0 0 2 4 0 1", 1, "token 5 at character 8 ('2'): reduction cell node 2's first input must be 0..1");
-    bad("0 5 0 0 0 4 0 1", 1, "token 2 at character 2 ('5'): normal cell node 2's first op must be 0..4");
+    bad("0 2 0 0 2 4 0 1", 1,
+        "token 5 at character 8 ('2'): reduction cell node 2's first input must be 0..1");
+    bad("0 5 0 0 0 4 0 1", 1,
+        "token 2 at character 2 ('5'): normal cell node 2's first op must be 0..4");
     bad("0 2 0 0 0 4 0 1 4 0 1 1 1 0 0 1 0 0 0 0 0 0 0 0", 3,
         "token 9 at character 16 ('4'): normal cell node 4's first input must be 0..3");
     bad("0 1 0 1 0 1 0 1", 2, "8 integers; expected 16 for 2 nodes");
