@@ -125,6 +125,7 @@ typedef struct {
     int multiplier;        // supernet: nodes concatenated at the cell output (4)
     int stem_multiplier;   // 3
     int auxiliary;         // evaluation network: build the auxiliary head
+    double dropout;        // evaluation network: dropout before the classifier (0: none, DARTS)
 } darts_net_config;
 
 // The defaults of the paper: search 8 cells C=16, evaluation 20 cells C=36, CIFAR-10 shapes.

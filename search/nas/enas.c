@@ -54,18 +54,9 @@ typedef struct {
 } enas_state_blob;
 _Static_assert(sizeof(enas_state_blob) == 56, "enas_state_blob has padding");
 
-// Cosine annealing with warm restarts (SGDR; ENAS's child_lr_cosine): periods T_0, T_0 T_mul,
-// ... epochs, each from lr to lr_min. t0 = 0: one cosine over the whole search.
 double enas_child_lr(const nas_config *c, int epoch) {
-    if (c->enas.lr_t0 <= 0)
-        return nas_cosine_lr(c->search_lr, c->search_lr_min, epoch, c->search_epochs);
-    long t = epoch, period = c->enas.lr_t0;
-    while (t >= period) {
-        t -= period;
-        period *= c->enas.lr_tmul;
-    }
-    return c->search_lr_min +
-           0.5 * (c->search_lr - c->search_lr_min) * (1.0 + cos(M_PI * (double)t / (double)period));
+    return nas_cosine_restart_lr(c->search_lr, c->search_lr_min, epoch, c->search_epochs,
+                                 c->enas.lr_t0, c->enas.lr_tmul);
 }
 
 static int enas_batch(void *ctx, int epoch, int step, gh_batch *b) {

@@ -113,6 +113,8 @@ typedef struct {
     char genotype[2048];     // genotype text or name (DARTS_V2, ...); "" = the search's result
     int final_layers, final_channels, final_epochs, final_batch;
     double final_lr, final_lr_min, final_momentum, final_wd, final_grad_clip;
+    int final_lr_t0, final_lr_tmul;   // cosine restarts (0: one cosine, DARTS)
+    double final_dropout;    // dropout before the classifier (ENAS: 1 - child_keep_prob)
     int auxiliary;
     double aux_weight, drop_path;
     int final_crop_pad, final_flip, final_cutout;
@@ -160,6 +162,9 @@ int nas_gpus(const nas_config *c);
 int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed);
 // Cosine annealing as torch's CosineAnnealingLR(T = epochs, eta_min) at epoch (0-based).
 double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs);
+// Cosine with warm restarts (SGDR, ENAS's lr_cosine): periods t0, t0 tmul, t0 tmul^2, ...
+// epochs, each from lr to lr_min; t0 <= 0: nas_cosine_lr over `epochs`.
+double nas_cosine_restart_lr(double lr, double lr_min, int epoch, int epochs, int t0, int tmul);
 // The network configuration for the data set (input shape, classes) at this size.
 darts_net_config nas_net_for(const nas_data *d, int layers, int channels, int auxiliary);
 
@@ -410,6 +415,7 @@ typedef struct {
     darts_net_config nc;     // the network (auxiliary head: nc.auxiliary)
     int epochs, batch;
     double lr, lr_min, momentum, wd, grad_clip, drop_path, aux_weight;
+    int lr_t0, lr_tmul;      // lr_t0 > 0: cosine with warm restarts (ENAS); 0: one cosine
     images_aug aug;          // training augmentation; evaluation uses its mean/std only
     uint64_t seed;           // engine (initialisation, drop-path) and data order
     const char *phase;       // progress label and the ledger's epoch phase

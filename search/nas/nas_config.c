@@ -41,6 +41,7 @@ void nas_config_defaults(nas_config *c) {
     c->final_momentum = 0.9;
     c->final_wd = 3e-4;
     c->final_grad_clip = 5;
+    c->final_lr_tmul = 2;
     c->auxiliary = 1;
     c->aux_weight = 0.4;
     c->drop_path = 0.2;
@@ -140,6 +141,11 @@ static const kdef keys[] = {
     KI("final", "final_batch", final_batch, 1, 4096, "final training batch size"),
     KD("final", "final_lr", final_lr, 1e-09, 10, "final training learning rate"),
     KD("final", "final_lr_min", final_lr_min, 0, 10, "final cosine schedule's last learning rate"),
+    KI("final", "final_lr_T_0", final_lr_t0, 0, 100000,
+       "final cosine restarts: first period in epochs (0: one cosine)"),
+    KI("final", "final_lr_T_mul", final_lr_tmul, 1, 100, "final cosine restarts: multiplier"),
+    KD("final", "final_dropout", final_dropout, 0, 0.99,
+       "dropout before the classifier (ENAS: 1 - keep_prob)"),
     KD("final", "final_momentum", final_momentum, 0, 0.999999, "final SGD momentum"),
     KD("final", "final_wd", final_wd, 0, 1, "final weight decay"),
     KD("final", "final_grad_clip", final_grad_clip, 0, 1000000.0, "final gradient norm clip"),

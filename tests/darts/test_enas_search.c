@@ -174,6 +174,43 @@ static void test_restarts(void) {
     CHECK(enas_child_lr(&c, 9) < enas_child_lr(&c, 8) && enas_child_lr(&c, 9) > 0.0005);
     c.enas.lr_t0 = 0;   // one cosine over the search
     CHECK(fabs(enas_child_lr(&c, 75) - 0.02525) < 1e-12);
+    // the final protocol of cifar10_micro_final.sh: 630 epochs = 10 + 20 + 40 + 80 + 160 + 320
+    CHECK(nas_cosine_restart_lr(0.05, 1e-4, 310, 630, 10, 2) == 0.05);
+    CHECK(nas_cosine_restart_lr(0.05, 1e-4, 629, 630, 10, 2) < 1.1e-4);
+}
+
+// ENAS's dropout before the classifier: the identity in evaluation, active in training.
+static void test_final_dropout(void) {
+    genotype g;
+    CHECK_OK(genotype_parse(&g, genotype_named("ENAS")));
+    darts_net_config nc = {.in_c = 1, .in_h = 8, .in_w = 8, .classes = 2, .layers = 3, .c = 4,
+                           .steps = 5, .multiplier = 5, .stem_multiplier = 3};
+    float out[2][2][8 * 2];   // [dropout 0 / 0.5][eval / train]
+    float x[8 * 64];
+    for (int i = 0; i < 8 * 64; i++) x[i] = (float)((i * 37) % 11) / 11.0f;
+    for (int v = 0; v < 2; v++) {
+        gh_engine *e = NULL;
+        gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = 64 << 20, .seed = 8,
+                               .deterministic = 1};
+        CHECK_OK(gh_engine_create(&e, &ec));
+        if (!e) return;
+        nc.dropout = v ? 0.5 : 0.0;
+        nas_net net;
+        CHECK_OK(nas_net_build(&net, e, &nc, &g));
+        for (int train = 0; train < 2; train++) {
+            gh_step_begin(e);
+            gh_set_training(e, train);
+            gh_set_grad_enabled(e, 0);
+            gh_tensor *in = gh_input(e, 4, (int[]){8, 1, 8, 8}, x);
+            gh_tensor *y = darts_evalnet_forward(net.eval, in, 0.0f, NULL);
+            CHECK(y != NULL);
+            if (y) CHECK_OK(gh_tensor_to_host(e, y, out[v][train]));
+        }
+        nas_net_free(&net);
+        gh_engine_destroy(e);
+    }
+    CHECK(!memcmp(out[0][0], out[1][0], sizeof out[0][0]));   // evaluation: the same network
+    CHECK(memcmp(out[0][1], out[1][1], sizeof out[0][1]));    // training: dropout acts
 }
 
 // One training step of a sampled arc changes the weights (and BN statistics: every parameter
@@ -246,6 +283,7 @@ static void test_shared_weights(const nas_data *d) {
 
 int main(int argc, char **argv) {
     test_restarts();
+    test_final_dropout();
     nas_data d;
     CHECK_OK(spike_data(&d));
     test_shared_weights(&d);
