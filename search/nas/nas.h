@@ -2,7 +2,8 @@
 // recorded in the ledger: a registry of methods (DARTS first and second order, Liu et al., ICLR
 // 2019; random search with weight sharing, Li & Talwalkar 2019; random sampling), proposers of
 // whole genotypes (ask/tell), evaluators of a genotype (trained from scratch, or with shared
-// supernet weights), and the final training of a genotype.
+// supernet weights), ENAS (Pham et al., ICML 2018: its arcs, controller and search), and the
+// final training of a genotype.
 //
 // ---- How to add a NAS method -------------------------------------------------------------------
 // 1. One file, search/nas/<method>.c, starting with two or three lines on what it implements
@@ -17,8 +18,10 @@
 //    - A method that proposes whole genotypes (RL, evolution) writes a proposer: a
 //      nas_proposer_vtable in proposer_<name>.c and a row in nas_proposer.c's table; it then
 //      runs nas_ask -> nas_evaluator_run -> nas_tell with one of the evaluators below.
-//    - A weight-sharing method (ENAS) trains a supernet (nas_run_supernet) with paths from
-//      nas_sample, then scores proposals with nas_eval_shared_create's evaluator.
+//    - A weight-sharing method trains a supernet with one path per step: random_ws.c draws the
+//      paths from a proposer (nas_sample) and scores proposals with nas_eval_shared_create's
+//      evaluator; enas.c draws them from its controller (enas_controller.c) and scores arcs on
+//      validation minibatches itself.
 //    - Keep everything the method needs to continue after a checkpoint (trainer position,
 //      RNG and proposer state, walk positions) in one struct in its file, `<method>_state`,
 //      written as a fixed blob with a magic and a version from the trainer's checkpoint hook
