@@ -128,6 +128,20 @@ static void cell_to_geno(const int *arc, int nodes, int reduction, geno_cell *gc
         if (!used[j]) gc->concat[gc->nconcat++] = j;
 }
 
+int nas_genotype_resolve(const char *text, genotype *g) {
+    const char *named = genotype_named(text);
+    if (named) return genotype_parse(g, named);
+    const char *p = text;
+    while (isspace((unsigned char)*p)) p++;
+    if (!strncmp(p, "enas:", 5)) {   // character positions count from the arc's first integer
+        for (p += 5; isspace((unsigned char)*p);) p++;
+        enas_arc a;
+        int st = enas_arc_parse(&a, p, 0);
+        return st ? st : enas_arc_to_genotype(&a, g);
+    }
+    return genotype_parse(g, text);
+}
+
 int enas_arc_to_genotype(const enas_arc *a, genotype *g) {
     memset(g, 0, sizeof *g);
     int st = enas_arc_validate(a);

@@ -142,6 +142,10 @@ int nas_config_set(nas_config *c, const char *section, const char *key, const ch
 int nas_config_load(nas_config *c, const char *path);
 // The same from a text (a run's stored config); name names it in errors.
 int nas_config_load_text(nas_config *c, const char *text, const char *name);
+// The genotype a user gives (config key genotype, --genotype): a name of genotype_named, an ENAS
+// arc "enas: 0 2 0 0 ..." (the official --child_fixed_arc integers, enas_arc_parse), or DARTS's
+// genotype text. Errors are the parsers' (the token or character position).
+int nas_genotype_resolve(const char *text, genotype *g);
 // The full resolved config as a config file (sections and "key = value" lines): echoed at
 // start, stored in the ledger. Returns the length it needs (snprintf rules).
 int nas_config_print(const nas_config *c, char *out, size_t len);

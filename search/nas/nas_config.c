@@ -133,7 +133,7 @@ static const kdef keys[] = {
     KI("search", "search_cutout", search_cutout, 0, 1024,
        "search augmentation: cutout side (0 off)"),
     KS("final", "genotype", genotype,
-       "genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet, ENAS)"),
+       "genotype text, name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet, ENAS) or \"enas: ARC\""),
     KI("final", "final_layers", final_layers, 1, 64, "evaluation network cells"),
     KI("final", "final_channels", final_channels, 1, 1024, "evaluation network initial channels"),
     KI("final", "final_epochs", final_epochs, 0, 100000,

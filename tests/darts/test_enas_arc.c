@@ -108,7 +108,22 @@ static void test_errors(void) {
     CHECK(strstr(gh_error_get(), "normal cell node 2's first op is 7") != NULL);
 }
 
+// Wherever a genotype is given: a name, an ENAS arc after "enas:", or DARTS's text.
+static void test_resolve(void) {
+    genotype a, b, c;
+    char text[512];
+    snprintf(text, sizeof text, "  enas: %s", published);
+    CHECK_OK(nas_genotype_resolve(text, &a));
+    CHECK_OK(nas_genotype_resolve("ENAS", &b));
+    CHECK_OK(nas_genotype_resolve(published_genotype, &c));
+    CHECK(genotype_equal(&a, &b) && genotype_equal(&a, &c));
+    CHECK(nas_genotype_resolve("enas: 0 2 0 9 0 4 0 1", &a) == GH_EFORMAT);
+    CHECK(strstr(gh_error_get(), "token 4 at character 6 ('9')") != NULL);
+    CHECK(nas_genotype_resolve("Genotype(normal=[", &a) == GH_EFORMAT);
+}
+
 int main(void) {
+    test_resolve();
     test_published();
     test_loose_ends();
     test_errors();
