@@ -28,7 +28,8 @@ static void print_help(const char *usage) {
            "  -o, --out PATH        results file (.h5)\n"
            "  -b, --backend NAME    auto, cpu, ref, cuda, cuda:N\n"
            "  -d, --data-dir DIR    data directory\n"
-           "  -g, --genotype TEXT   genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet)\n"
+           "  -g, --genotype TEXT   genotype text, name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet, ENAS)\n"
+           "                        or an ENAS arc \"enas: 0 2 0 0 ...\"\n"
            "      --resume FILE     continue the run FILE (killed or failed) from its checkpoint\n"
            "                        FILE.ckpt with the settings it was started with. Only\n"
            "                        --threads N may be added (another thread count changes CPU\n"
@@ -198,9 +199,14 @@ static int run_in(const nas_config *c, darts_cli_what what, const genotype *give
     int st, final_phase = ck->from && ck->phase == NAS_DO_FINAL;
     genotype g;
     if (given) {
-        const char *named = genotype_named(c->genotype);
-        if (!final_phase && (st = ledger_put_text(l, "genotype", named ? named : c->genotype)))
-            return st;
+        // the text as given (a name resolved to its text; an ENAS arc to the genotype's)
+        const char *named = genotype_named(c->genotype), *text = named ? named : c->genotype;
+        char printed[2048];
+        if (!named && strstr(c->genotype, "enas:")) {
+            genotype_print(given, printed, sizeof printed);
+            text = printed;
+        }
+        if (!final_phase && (st = ledger_put_text(l, "genotype", text))) return st;
         return run_final(c, d, l, ck, given);
     }
     if (final_phase) {   // the search finished before the checkpoint
@@ -244,8 +250,7 @@ int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int
                   char **argv) {
     genotype given;
     if (what == DARTS_CLI_FINAL) {  // a bad genotype fails before any data is read
-        const char *named = genotype_named(c->genotype);
-        int st = genotype_parse(&given, named ? named : c->genotype);
+        int st = nas_genotype_resolve(c->genotype, &given);
         if (st) return cli_fail(cmd, st);
     }
     cost_meter *meter = cost_meter_create(nas_gpus(c));
@@ -339,9 +344,8 @@ int darts_cli_wants_resume(int argc, char **argv) {
 // The given genotype (text or name) is the run's.
 static int same_genotype(const char *a, const char *b) {
     genotype ga, gb;
-    const char *na = genotype_named(a), *nb = genotype_named(b);
     char ta[2048], tb[2048];
-    if (genotype_parse(&ga, na ? na : a) || genotype_parse(&gb, nb ? nb : b)) return 0;
+    if (nas_genotype_resolve(a, &ga) || nas_genotype_resolve(b, &gb)) return 0;
     genotype_print(&ga, ta, sizeof ta);
     genotype_print(&gb, tb, sizeof tb);
     return !strcmp(ta, tb);
@@ -381,10 +385,7 @@ int darts_cli_resume(const char *cmd, int argc, char **argv) {
                           : ck.what == NAS_DO_FINAL ? DARTS_CLI_FINAL
                                                     : DARTS_CLI_SEARCH_FINAL;
     genotype given;
-    if (what == DARTS_CLI_FINAL) {
-        const char *named = genotype_named(c.genotype);
-        st = genotype_parse(&given, named ? named : c.genotype);
-    }
+    if (what == DARTS_CLI_FINAL) st = nas_genotype_resolve(c.genotype, &given);
     printf("# resuming %s from its checkpoint (%s phase) with its configuration\n%s", a.file,
            ck.phase == NAS_DO_SEARCH ? "search" : "final training", ck.config_text);
     if (a.threads) printf("# threads = %d (given with --resume)\n", c.threads);

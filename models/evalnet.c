@@ -180,5 +180,8 @@ gh_tensor *darts_evalnet_forward(darts_evalnet *n, gh_tensor *x, float drop_path
         s1 = out;
         if (i == n->aux_at && n->cfg.auxiliary && logits_aux) *logits_aux = aux_forward(n, s1);
     }
-    return gh_linear(e, gh_flatten(e, gh_global_avgpool(e, s1)), n->lin_w, n->lin_b);
+    gh_tensor *feat = gh_flatten(e, gh_global_avgpool(e, s1));
+    // ENAS's final network: dropout (1 - child_keep_prob) before the classifier, training only
+    if (n->cfg.dropout > 0) feat = gh_dropout(e, feat, (float)n->cfg.dropout);
+    return gh_linear(e, feat, n->lin_w, n->lin_b);
 }

@@ -37,6 +37,19 @@ static const struct { const char *name, *text; } named[] = {
      "reduce=[('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('max_pool_3x3', 0), "
      "('sep_conv_7x7', 2), ('sep_conv_7x7', 0), ('avg_pool_3x3', 1), ('max_pool_3x3', 0), "
      "('max_pool_3x3', 1), ('conv_7x1_1x7', 0), ('sep_conv_3x3', 5)], reduce_concat=[3, 4, 6])"},
+    // ENAS's published micro cell (melodyguan/enas scripts/cifar10_micro_final.sh fixed_arc
+    // "0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1") as
+    // search/nas's enas_arc_to_genotype converts it (tests/darts/test_enas_arc checks the two
+    // agree): concat of the nodes no node reads.
+    {"ENAS",
+     "Genotype(normal=[('avg_pool_3x3', 0), ('sep_conv_3x3', 0), ('skip_connect', 0), "
+     "('sep_conv_5x5', 0), ('skip_connect', 0), ('sep_conv_5x5', 1), ('sep_conv_3x3', 1), "
+     "('sep_conv_5x5', 0), ('avg_pool_3x3', 0), ('sep_conv_5x5', 1)], "
+     "normal_concat=[2, 3, 4, 5, 6], "
+     "reduce=[('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('max_pool_3x3', 0), "
+     "('avg_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_5x5', 3), ('sep_conv_3x3', 1), "
+     "('skip_connect', 0), ('max_pool_3x3', 0), ('sep_conv_5x5', 1)], "
+     "reduce_concat=[2, 4, 5, 6])"},
 };
 
 const char *genotype_named(const char *name) {

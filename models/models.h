@@ -113,7 +113,7 @@ int genotype_equal(const genotype *a, const genotype *b);
 // Checks indices refer to earlier nodes, concat in range, ops known.
 int genotype_validate(const genotype *g);
 // Named genotypes of the reference code: "DARTS_V1", "DARTS_V2" (= "DARTS"), "NASNet",
-// "AmoebaNet"; NULL if unknown.
+// "AmoebaNet"; and "ENAS", the published ENAS micro cell (5 nodes); NULL if unknown.
 const char *genotype_named(const char *name);
 
 // ==== the NASNet search space (nasnet.c) ======================================================
@@ -140,6 +140,7 @@ typedef struct {
     int multiplier;        // supernet: nodes concatenated at the cell output (4)
     int stem_multiplier;   // 3
     int auxiliary;         // evaluation network: build the auxiliary head
+    double dropout;        // evaluation network: dropout before the classifier (0: none, DARTS)
 } darts_net_config;
 
 // The defaults of the paper: search 8 cells C=16, evaluation 20 cells C=36, CIFAR-10 shapes.

@@ -2,7 +2,8 @@
 // recorded in the ledger: a registry of methods (DARTS first and second order, Liu et al., ICLR
 // 2019; random search with weight sharing, Li & Talwalkar 2019; random sampling), proposers of
 // whole genotypes (ask/tell), evaluators of a genotype (trained from scratch, or with shared
-// supernet weights), and the final training of a genotype.
+// supernet weights), ENAS (Pham et al., ICML 2018: its arcs, controller and search), and the
+// final training of a genotype.
 //
 // ---- How to add a NAS method -------------------------------------------------------------------
 // 1. One file, search/nas/<method>.c, starting with two or three lines on what it implements
@@ -21,8 +22,10 @@
 //      random_sampling.c, regevo.c and nasnet_rl.c are three lines around it). A proposer
 //      with state beyond the base's (a population, a controller) sets the vtable's save and
 //      load, and accepts several asks before their tells (parallel workers).
-//    - A weight-sharing method (ENAS) trains a supernet (nas_run_supernet) with paths from
-//      nas_sample, then scores proposals with nas_eval_shared_create's evaluator.
+//    - A weight-sharing method trains a supernet with one path per step: random_ws.c draws the
+//      paths from a proposer (nas_sample) and scores proposals with nas_eval_shared_create's
+//      evaluator; enas.c draws them from its controller (enas_controller.c) and scores arcs on
+//      validation minibatches itself.
 //    - Keep everything the method needs to continue after a checkpoint (trainer position,
 //      RNG and proposer state, walk positions) in one struct in its file, `<method>_state`,
 //      written as a fixed blob with a magic and a version from the trainer's checkpoint hook
@@ -74,6 +77,22 @@ typedef struct {
     int epochs;              // key random_epochs: random sampling's epochs per genotype
 } nas_random_config;         // [random]
 
+typedef struct {             // the official micro search's flags (cifar10_micro_search.sh)
+    int nodes;               // key enas_num_cells: nodes per cell, B (5)
+    int lstm_size;           // key controller_lstm_size (64; one layer)
+    double temperature;      // key controller_temperature (0: none, as the scripts)
+    double tanh_c;           // key controller_tanh_constant (1.10)
+    double op_tanh_reduce;   // key controller_op_tanh_reduce (2.5)
+    double entropy_weight;   // key controller_entropy_weight (1e-4)
+    double bl_dec;           // key controller_bl_dec (0.99)
+    double lr;               // key controller_lr (0.0035)
+    double b_soft_init;      // key controller_b_soft_init (10; see enas_controller.c)
+    int train_steps;         // key controller_train_steps: Adam steps per epoch (30)
+    int aggregate;           // key controller_num_aggregate: samples per Adam step (10)
+    int derive_archs;        // key enas_derive_archs: arcs sampled and scored at the end (10)
+    int lr_t0, lr_tmul;      // keys child_lr_T_0, child_lr_T_mul: cosine restarts (10, 2; 0: none)
+} nas_enas_config;           // [enas]
+
 typedef struct {
     int population;          // key regevo_population: P, the population aging keeps (100)
     int sample;              // key regevo_sample: S, the tournament's sample size (25)
@@ -118,6 +137,8 @@ typedef struct {
     char genotype[2048];     // genotype text or name (DARTS_V2, ...); "" = the search's result
     int final_layers, final_channels, final_epochs, final_batch;
     double final_lr, final_lr_min, final_momentum, final_wd, final_grad_clip;
+    int final_lr_t0, final_lr_tmul;   // cosine restarts (0: one cosine, DARTS)
+    double final_dropout;    // dropout before the classifier (ENAS: 1 - child_keep_prob)
     int auxiliary;
     double aux_weight, drop_path;
     int final_crop_pad, final_flip, final_cutout;
@@ -127,6 +148,7 @@ typedef struct {
     nas_random_config random;
     nas_regevo_config regevo;
     nas_rl_config rl;
+    nas_enas_config enas;
 } nas_config;
 
 // The final-training seed list "0,1,2": integers in 0..2^53, separated by commas, no empty
@@ -143,6 +165,10 @@ int nas_config_set(nas_config *c, const char *section, const char *key, const ch
 int nas_config_load(nas_config *c, const char *path);
 // The same from a text (a run's stored config); name names it in errors.
 int nas_config_load_text(nas_config *c, const char *text, const char *name);
+// The genotype a user gives (config key genotype, --genotype): a name of genotype_named, an ENAS
+// arc "enas: 0 2 0 0 ..." (the official --child_fixed_arc integers, enas_arc_parse), or DARTS's
+// genotype text. Errors are the parsers' (the token or character position).
+int nas_genotype_resolve(const char *text, genotype *g);
 // The full resolved config as a config file (sections and "key = value" lines): echoed at
 // start, stored in the ledger. Returns the length it needs (snprintf rules).
 int nas_config_print(const nas_config *c, char *out, size_t len);
@@ -166,6 +192,9 @@ int nas_gpus(const nas_config *c);
 int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed);
 // Cosine annealing as torch's CosineAnnealingLR(T = epochs, eta_min) at epoch (0-based).
 double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs);
+// Cosine with warm restarts (SGDR, ENAS's lr_cosine): periods t0, t0 tmul, t0 tmul^2, ...
+// epochs, each from lr to lr_min; t0 <= 0: nas_cosine_lr over `epochs`.
+double nas_cosine_restart_lr(double lr, double lr_min, int epoch, int epochs, int t0, int tmul);
 // The network configuration for the data set (input shape, classes) at this size.
 darts_net_config nas_net_for(const nas_data *d, int layers, int channels, int auxiliary);
 
@@ -357,6 +386,74 @@ nas_proposer_options nas_run_proposer_options(const nas_run *r);
 int nas_search_proposals(nas_run *r, nas_proposer *p, nas_evaluator *ev, int checkpoints,
                          const char *prefix, const char *name);
 
+// ---- ENAS's micro architectures as data (enas_arc.c) -------------------------------------------
+// Pham et al., ICML 2018: a cell of B nodes, each the sum of two ops on two earlier nodes (0, 1:
+// the cell inputs). The official code's `--child_fixed_arc` holds per node "x_id x_op y_id y_op",
+// the normal cell's 4B integers then the reduction cell's.
+#define ENAS_MAX_NODES GENO_MAX_STEPS
+#define ENAS_NUM_OPS 5
+// ENAS op id -> darts_op_kind: sep_conv_3x3, sep_conv_5x5, avg_pool_3x3, max_pool_3x3,
+// skip_connect (identity).
+extern const int enas_op_kind[ENAS_NUM_OPS];
+typedef struct {
+    int nodes;                          // B
+    int normal[4 * ENAS_MAX_NODES];     // per node: x_id, x_op, y_id, y_op
+    int reduce[4 * ENAS_MAX_NODES];
+} enas_arc;
+// Integers separated by spaces (or commas); nodes 0: from the count (8 per node). Bad text:
+// GH_EFORMAT naming the token, its character position, and the range it must be in.
+int enas_arc_parse(enas_arc *a, const char *text, int nodes);
+// The official form, space separated; returns the length it needs (snprintf rules).
+int enas_arc_print(const enas_arc *a, char *out, size_t len);
+int enas_arc_validate(const enas_arc *a);
+// The DARTS genotype of the arc: edges in node order, concat of the nodes no node reads (an
+// unread input 0/1 included in the normal cell, dropped in the reduction cell).
+int enas_arc_to_genotype(const enas_arc *a, genotype *g);
+
+// ---- the ENAS controller (enas_controller.c) ---------------------------------------------------
+// micro_controller.py: a one-layer LSTM that samples the normal cell then the reduction cell
+// (one sequence, state carried over). Per node, two inputs by attention over the earlier nodes'
+// LSTM outputs (tanh(W1 h_j + W2 h) . v), then two ops by a softmax layer; logits scaled as
+// C tanh(z / T) (ops: C / op_tanh_reduce); the normal cell's op logits get the fixed bias
+// (+0.25 on the convolutions, -0.25 on the rest). REINFORCE with reward R = acc + w H (H the
+// sample's entropy), a moving-average baseline b, loss -(R - b) log p(arc) averaged over
+// `aggregate` samples per Adam step (beta1 0, eps 1e-3: the official get_train_ops).
+typedef struct {
+    int nodes, hidden;          // B = 5, 64 units
+    double temperature;         // 0: none (the official scripts set none)
+    double tanh_c;              // 0: none
+    double op_tanh_reduce;      // the op logits' constant is tanh_c / op_tanh_reduce
+    double entropy_weight, bl_dec, lr;
+    double b_soft_init;         // initial op-logit bias of the two convolutions (official: 10)
+    int aggregate;              // samples per Adam step
+    uint64_t seed;              // initialisation and every draw
+} enas_ctrl_opts;
+typedef struct {
+    double reward, entropy, log_prob, baseline, loss;   // of the sample just fed back
+    int stepped;                // 1: this sample completed an aggregate and Adam stepped
+} enas_ctrl_feedback;
+typedef struct enas_ctrl enas_ctrl;
+int enas_ctrl_create(enas_ctrl **out, const enas_ctrl_opts *o);
+void enas_ctrl_destroy(enas_ctrl *c);
+// A draw from the policy into *a, with its log-probability and entropy (nats, summed over the
+// decisions). The draw's tape is kept for enas_ctrl_reinforce.
+int enas_ctrl_sample(enas_ctrl *c, enas_arc *a, double *log_prob, double *entropy);
+// log p(a) and the entropy along a (teacher forcing); the tape is kept as for a sample, so that
+// enas_ctrl_reinforce may follow (tests).
+int enas_ctrl_log_prob(enas_ctrl *c, const enas_arc *a, double *log_prob, double *entropy);
+// REINFORCE for the arc of the last sample/log_prob with accuracy acc: accumulates the gradient
+// of -(R - b) log p / aggregate (b: the baseline before this sample), then moves the baseline
+// b -= (1 - bl_dec)(b - R); after every `aggregate` samples, one Adam step.
+int enas_ctrl_reinforce(enas_ctrl *c, double acc, enas_ctrl_feedback *out);
+double enas_ctrl_baseline(const enas_ctrl *c);
+// Checkpoints (blobs "enas_ctrl/..."): the parameters and Adam moments, the draw counter and
+// the baseline. Save refuses between the samples of an aggregate (gradients are not saved).
+int enas_ctrl_save(const enas_ctrl *c, gh_state_put put, void *ctx);
+int enas_ctrl_load(enas_ctrl *c, gh_state_get get, void *ctx);
+// The controller's engine (the reference backend; its parameters are GH_GROUP_WEIGHTS): tests
+// read the accumulated gradient and perturb parameters through it.
+gh_engine *enas_ctrl_engine(enas_ctrl *c);
+
 // ---- methods: a registry (nas_methods.c) -------------------------------------------------------
 typedef struct {
     const char *name;                        // `gpuhours search NAME`, config key `method`
@@ -409,6 +506,7 @@ typedef struct {
     darts_net_config nc;     // the network (auxiliary head: nc.auxiliary)
     int epochs, batch;
     double lr, lr_min, momentum, wd, grad_clip, drop_path, aux_weight;
+    int lr_t0, lr_tmul;      // lr_t0 > 0: cosine with warm restarts (ENAS); 0: one cosine
     images_aug aug;          // training augmentation; evaluation uses its mean/std only
     uint64_t seed;           // engine (initialisation, drop-path) and data order
     const char *phase;       // progress label and the ledger's epoch phase

@@ -42,6 +42,7 @@ void nas_config_defaults(nas_config *c) {
     c->final_momentum = 0.9;
     c->final_wd = 3e-4;
     c->final_grad_clip = 5;
+    c->final_lr_tmul = 2;
     c->auxiliary = 1;
     c->aux_weight = 0.4;
     c->drop_path = 0.2;
@@ -66,6 +67,21 @@ void nas_config_defaults(nas_config *c) {
     c->rl.lr = 0.00035;
     c->rl.entropy = 1e-4;
     c->rl.baseline_decay = 0.95;
+    // [enas] (melodyguan/enas scripts/cifar10_micro_search.sh and main.py's controller)
+    c->enas.nodes = 5;
+    c->enas.lstm_size = 64;
+    c->enas.temperature = 0;
+    c->enas.tanh_c = 1.10;
+    c->enas.op_tanh_reduce = 2.5;
+    c->enas.entropy_weight = 1e-4;
+    c->enas.bl_dec = 0.99;
+    c->enas.lr = 0.0035;
+    c->enas.b_soft_init = 10;
+    c->enas.train_steps = 30;
+    c->enas.aggregate = 10;
+    c->enas.derive_archs = 10;
+    c->enas.lr_t0 = 10;
+    c->enas.lr_tmul = 2;
 }
 
 typedef enum { K_STR, K_INT, K_U64, K_DBL } ktype;
@@ -134,7 +150,7 @@ static const kdef keys[] = {
        "proposer searches: rounds of N children told in id order, the same trials on any "
        "number of MPI workers (0: asynchronous)"),
     KS("final", "genotype", genotype,
-       "genotype text or name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet)"),
+       "genotype text, name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet, ENAS) or \"enas: ARC\""),
     KI("final", "final_layers", final_layers, 1, 64, "evaluation network cells"),
     KI("final", "final_channels", final_channels, 1, 1024, "evaluation network initial channels"),
     KI("final", "final_epochs", final_epochs, 0, 100000,
@@ -142,6 +158,11 @@ static const kdef keys[] = {
     KI("final", "final_batch", final_batch, 1, 4096, "final training batch size"),
     KD("final", "final_lr", final_lr, 1e-09, 10, "final training learning rate"),
     KD("final", "final_lr_min", final_lr_min, 0, 10, "final cosine schedule's last learning rate"),
+    KI("final", "final_lr_T_0", final_lr_t0, 0, 100000,
+       "final cosine restarts: first period in epochs (0: one cosine)"),
+    KI("final", "final_lr_T_mul", final_lr_tmul, 1, 100, "final cosine restarts: multiplier"),
+    KD("final", "final_dropout", final_dropout, 0, 0.99,
+       "dropout before the classifier (ENAS: 1 - keep_prob)"),
     KD("final", "final_momentum", final_momentum, 0, 0.999999, "final SGD momentum"),
     KD("final", "final_wd", final_wd, 0, 1, "final weight decay"),
     KD("final", "final_grad_clip", final_grad_clip, 0, 1000000.0, "final gradient norm clip"),
@@ -172,6 +193,29 @@ static const kdef keys[] = {
     KD("nasnet_rl", "rl_entropy", rl.entropy, 0, 100, "nasnet-rl: entropy bonus weight"),
     KD("nasnet_rl", "rl_baseline_decay", rl.baseline_decay, 0, 0.999999,
        "nasnet-rl: decay of the reward's moving-average baseline"),
+    KI("enas", "enas_num_cells", enas.nodes, 1, ENAS_MAX_NODES, "ENAS: nodes per cell (B)"),
+    KI("enas", "controller_lstm_size", enas.lstm_size, 1, 4096, "ENAS controller LSTM units"),
+    KD("enas", "controller_temperature", enas.temperature, 0, 1000,
+       "controller logits divided by this (0: none)"),
+    KD("enas", "controller_tanh_constant", enas.tanh_c, 0, 1000,
+       "controller logits C tanh(z) (0: none)"),
+    KD("enas", "controller_op_tanh_reduce", enas.op_tanh_reduce, 1e-6, 1000,
+       "op logits use tanh constant / this"),
+    KD("enas", "controller_entropy_weight", enas.entropy_weight, 0, 100,
+       "sample entropy's weight in the reward"),
+    KD("enas", "controller_bl_dec", enas.bl_dec, 0, 1, "reward baseline decay"),
+    KD("enas", "controller_lr", enas.lr, 0, 10, "controller learning rate (Adam)"),
+    KD("enas", "controller_b_soft_init", enas.b_soft_init, -100, 100,
+       "initial op-logit bias of the convolutions (10: official, saturates the tanh)"),
+    KI("enas", "controller_train_steps", enas.train_steps, 0, 1000000,
+       "controller Adam steps after each epoch"),
+    KI("enas", "controller_num_aggregate", enas.aggregate, 1, 1000000,
+       "sampled arcs per controller Adam step"),
+    KI("enas", "enas_derive_archs", enas.derive_archs, 1, 1000000,
+       "arcs sampled at the end, each scored on one validation batch"),
+    KI("enas", "child_lr_T_0", enas.lr_t0, 0, 100000,
+       "cosine restarts: first period in epochs (0: one cosine over the search)"),
+    KI("enas", "child_lr_T_mul", enas.lr_tmul, 1, 100, "cosine restarts: period multiplier"),
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 

@@ -129,6 +129,10 @@ int random_ws_run(nas_run *r, genotype *best);
 int random_sampling_run(nas_run *r, genotype *best);
 int regevo_run(nas_run *r, genotype *best);
 int nasnet_rl_run(nas_run *r, genotype *best);
+int enas_run(nas_run *r, genotype *best);
+// ENAS's child learning rate at epoch (0-based): cosine with warm restarts (child_lr_T_0,
+// child_lr_T_mul) from search_lr to search_lr_min, or one cosine when child_lr_T_0 is 0.
+double enas_child_lr(const nas_config *c, int epoch);
 
 // The proposers (one file each), reached through nas_proposer.c's table: each allocates its
 // struct (base first) and sets vt; nas_proposer_create fills the base.

@@ -23,6 +23,9 @@ static const nas_method methods[] = {
     {"nasnet-rl", nasnet_rl_run,
      "NASNet's RL search (Zoph et al. 2018): LSTM controller, REINFORCE, random_archs children "
      "trained random_epochs each", NULL, 1, 1},
+    {"enas", enas_run,
+     "ENAS (Pham et al., ICML 2018): LSTM controller, shared weights, micro cells ([enas])",
+     NULL, 1, 0},
 };
 #define NMETHODS ((int)(sizeof methods / sizeof methods[0]))
 

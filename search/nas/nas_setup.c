@@ -69,6 +69,16 @@ double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs) {
     return lr_min + (lr - lr_min) * (1.0 + cos(pi * epoch / (double)epochs)) / 2.0;
 }
 
+double nas_cosine_restart_lr(double lr, double lr_min, int epoch, int epochs, int t0, int tmul) {
+    if (t0 <= 0) return nas_cosine_lr(lr, lr_min, epoch, epochs);
+    long t = epoch, period = t0;
+    while (t >= period) {
+        t -= period;
+        period *= tmul > 1 ? tmul : 1;
+    }
+    return nas_cosine_lr(lr, lr_min, (int)t, (int)period);
+}
+
 darts_net_config nas_net_for(const nas_data *d, int layers, int channels, int auxiliary) {
     darts_net_config nc = darts_search_net_defaults();
     nc.in_c = d->train.c;

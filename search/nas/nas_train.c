@@ -33,7 +33,7 @@ static int train_batch(void *ctx, int epoch, int step, gh_batch *b) {
 static double train_lr(void *ctx, int epoch, int step) {
     (void)step;
     const nas_train_opts *o = ((train_plan *)ctx)->o;
-    return nas_cosine_lr(o->lr, o->lr_min, epoch, o->epochs);
+    return nas_cosine_restart_lr(o->lr, o->lr_min, epoch, o->epochs, o->lr_t0, o->lr_tmul);
 }
 
 static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
@@ -145,10 +145,12 @@ static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
     }
     nas_train_opts o = {.nc = nas_net_for(d, c->final_layers, c->final_channels, c->auxiliary),
                         .epochs = c->final_epochs, .batch = c->final_batch, .lr = c->final_lr,
-                        .lr_min = c->final_lr_min, .momentum = c->final_momentum,
+                        .lr_min = c->final_lr_min, .lr_t0 = c->final_lr_t0,
+                        .lr_tmul = c->final_lr_tmul, .momentum = c->final_momentum,
                         .wd = c->final_wd, .grad_clip = c->final_grad_clip,
                         .drop_path = c->drop_path, .aux_weight = c->aux_weight, .aug = d->norm,
                         .seed = seed, .phase = "final", .trial_id = trial_id, .ckpt = ckpt};
+    o.nc.dropout = c->final_dropout;
     o.aug.crop_pad = c->final_crop_pad;
     o.aug.flip = c->final_flip;
     o.aug.cutout = c->final_cutout;

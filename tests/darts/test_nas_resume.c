@@ -1,12 +1,13 @@
 // test_nas_resume: checkpoints and --resume of NAS runs, deterministic on the CPU backend with
-// the generated quadrant images. For DARTS second order, random-ws (training and scoring) and
-// final training over two seeds, a run is SIGKILLed at a known checkpoint (mid-epoch, mid-seed,
-// between scored genotypes), resumed from its run file, and must end with exactly the ledger of
-// an uninterrupted run of the same seed: every epoch and trial row bit for bit (losses,
-// accuracies, genotypes), the same artifacts and the same number of phase-cost rows. Rows the
-// killed run recorded after its last checkpoint are dropped and recorded again: that state is
-// made exactly by putting back an earlier checkpoint (the one of the last step of an epoch,
-// or before a scored genotype or a seed) after the run went on to record the epoch's rows.
+// the generated quadrant images. For DARTS second order, random-ws (training and scoring), ENAS
+// (child and controller training) and final training over two seeds, a run is SIGKILLed at a
+// known checkpoint (mid-epoch, mid-seed, between scored genotypes), resumed from its run file,
+// and must end with exactly the ledger of an uninterrupted run of the same seed: every epoch
+// and trial row bit for bit (losses, accuracies, genotypes), the same artifacts and the same
+// number of phase-cost rows. Rows the killed run recorded after its last checkpoint are dropped
+// and recorded again: that state is made exactly by putting back an earlier checkpoint (the one
+// of the last step of an epoch, or before a scored genotype or a seed) after the run went on to
+// record the epoch's rows.
 //
 // Every run is a child process: libgomp's thread pool does not survive fork(), so the parent
 // never trains; it only reads the ledgers. A child stopped at a checkpoint tells the parent
@@ -25,7 +26,7 @@
 #include "check.h"
 #include "quadrants.h"
 
-enum { KIND_DARTS, KIND_WS, KIND_FINAL, KIND_REGEVO, KIND_RL };
+enum { KIND_DARTS, KIND_WS, KIND_FINAL, KIND_REGEVO, KIND_RL, KIND_ENAS };
 
 // A checkpoint to stop at: phase, unit, within a training (1) at pos epoch/step, or not (0).
 typedef struct {
@@ -78,6 +79,14 @@ static nas_config config_of(int kind, const char *path) {
         c.regevo.sample = 2;
         c.rl.batch = 2;
         c.rl.lr = 0.01;
+    }
+    if (kind == KIND_ENAS) {   // 2 controller steps of 3 arcs after each epoch, 3 derived arcs
+        nas_config_set(&c, NULL, "method", "enas", NULL, 0);
+        c.enas.lstm_size = 16;
+        c.enas.train_steps = 2;
+        c.enas.aggregate = 3;
+        c.enas.derive_archs = 3;
+        c.enas.lr_t0 = 1;
     }
     return c;
 }
@@ -305,6 +314,13 @@ int main(void) {
     // between scored genotypes: after the second's checkpoint, with the third's row recorded
     kill_resume(KIND_WS, "nas_resume_ws_ref.h5", "ws_scoring",
                 (stop_at){S, 3, 0, 0, 0}, (stop_at){S, 4, 0, 0, 0});
+
+    // ENAS: 3 epochs of 3 child steps, each epoch followed by controller training, then the
+    // derive; the controller's parameters, Adam moments, draws and baseline come back too
+    reference(KIND_ENAS, "nas_resume_enas_ref.h5");
+    kill_resume(KIND_ENAS, "nas_resume_enas_ref.h5", "enas_mid", NONE, (stop_at){S, 0, 1, 1, 1});
+    kill_resume(KIND_ENAS, "nas_resume_enas_ref.h5", "enas_rows",
+                (stop_at){S, 0, 1, 1, 2}, (stop_at){S, 0, 1, 2, 0});
 
     // final training of DARTS_V2 over seeds 4 and 9, 2 epochs of 6 steps each
     reference(KIND_FINAL, "nas_resume_final_ref.h5");
