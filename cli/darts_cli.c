@@ -36,7 +36,8 @@ static void print_help(const char *usage) {
            "                        rounding); search may name the run's METHOD, train must give\n"
            "                        the run's --genotype, reproduce takes no NAME. Checkpoints:\n"
            "                        after every epoch and every --checkpoint_every_min minutes\n"
-           "                        (darts, random-ws, final training)\n\n"
+           "                        (darts, random-ws, enas, final training), after every\n"
+           "                        child (regevo, nasnet-rl)\n\n"
            "search methods (gpuhours search NAME, or --method NAME):\n");
     for (int i = 0; i < nas_method_count(); i++) {
         const nas_method *m = nas_method_at(i);
