@@ -61,6 +61,10 @@ int ledger_open_read(ledger **out, const char *path);   // read-only, for ls/plo
 int ledger_append_trial(ledger *l, const ledger_trial *t);
 int ledger_append_epoch(ledger *l, const ledger_epoch *ep);
 int ledger_add_phase_cost(ledger *l, const char *phase, const cost_totals *c);
+// The same with comm_s: seconds inside data-parallel gradient reduction in the phase (field
+// comm_s of phase_costs; ledger_add_phase_cost records 0: one process reduces nothing).
+int ledger_add_phase_cost_comm(ledger *l, const char *phase, const cost_totals *c,
+                               double comm_s);
 // Named artifacts: text (genotypes, configs, JSON) or a float matrix (alphas).
 int ledger_put_text(ledger *l, const char *name, const char *text);
 int ledger_put_matrix(ledger *l, const char *name, int rows, int cols, const float *data);
@@ -86,6 +90,9 @@ double ledger_trial_run_time(const ledger *l, int64_t i);
 // phase: every phase. Returns the number of rows summed (0: none recorded, *out all zero
 // with NAN busy time and energy).
 int ledger_phase_cost(const ledger *l, const char *phase, cost_totals *out);
+// Sum of comm_s over the rows of one phase (NULL: every phase); 0 in files written before the
+// field (read as absent: one process).
+double ledger_phase_comm_s(const ledger *l, const char *phase);
 // Artifacts: the latest one recorded under `name`. The text/data live until ledger_close.
 // GH_EINVAL when there is none of that name and kind.
 int ledger_get_text(ledger *l, const char *name, const char **text);

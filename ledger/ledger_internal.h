@@ -79,6 +79,7 @@ typedef struct {
     char phase[LEDGER_PHASE_CAP];
     ledger_cost_row cost;
     double run_time_s;
+    double comm_s;     // optional (added with data parallelism): 0 when absent
     uint8_t committed;
 } ledger_phase_row;
 

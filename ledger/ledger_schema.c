@@ -17,7 +17,8 @@ const ledger_table_spec ledger_table_specs[TAB_COUNT] = {
     [TAB_EPOCHS] = {"epochs", sizeof(ledger_epoch_row), 256,
                     "acc=fraction in [0,1];lr=learning rate;cost=cumulative within phase;"
                     COST_UNITS},
-    [TAB_PHASES] = {"phase_costs", sizeof(ledger_phase_row), 16, COST_UNITS},
+    [TAB_PHASES] = {"phase_costs", sizeof(ledger_phase_row), 16,
+                    COST_UNITS ";comm_s=s (in gradient all-reduce)", "comm_s"},
     [TAB_ARTIFACTS] = {"artifacts", sizeof(ledger_artifact_row), 64,
                        "offset,length=bytes into artifact_text (text) or floats into "
                        "artifact_data (matrix, row-major);run_time_s=s"},
@@ -95,6 +96,7 @@ hid_t ledger_table_type(ledger_table_id id) {
         S(ledger_phase_row, phase, LEDGER_PHASE_CAP);
         COST(ledger_phase_row);
         D(ledger_phase_row, run_time_s);
+        D(ledger_phase_row, comm_s);
         H5Tinsert(t, "committed", HOFFSET(ledger_phase_row, committed), H5T_NATIVE_UINT8);
         break;
     case TAB_ARTIFACTS:

@@ -96,6 +96,7 @@ typedef struct {
     double arena_mb;         // activation arena; 0 = measured by a probe step
     int report_every;        // steps between progress lines
     double checkpoint_every_min;  // checkpoints within an epoch this often (0: epoch ends only)
+    int bucket_mb;           // data parallel: gradient all-reduce buckets in MiB (DDP's 25)
     // [data]
     char dataset[32];        // cifar10, cifar100, fashion-mnist, mnist
     char data_dir[512];      // "" = the embedded default (Fashion-MNIST's Debian package)
@@ -204,6 +205,7 @@ typedef struct {
     gh_images sample;        // the search_limit sample the split was cut from (when set)
     const struct nas_ckpt *ck;  // checkpoints, and the one to continue from (NULL: none)
     cost_totals cost0;       // the search phase's cost before this session (all NAN: none)
+    double comm_s;           // this session's seconds in gradient all-reduce, mean over ranks
 } nas_run;
 int nas_run_open(nas_run *r, const nas_config *c, const nas_data *d, struct ledger *l);
 void nas_run_close(nas_run *r);
@@ -382,6 +384,12 @@ typedef struct {
     double momentum, wd, grad_clip;            // weight optimizer (SGD)
     double arch_lr, arch_beta1, arch_beta2, arch_wd;  // architecture optimizer (Adam)
     double fd_r;            // eps = fd_r / ||v|| in eq. 8; 0 = DARTS's 0.01 (tests go smaller)
+    // data parallel: the all-reduce (average) of a group's gradient over the ranks (NULL: one
+    // process), and micro-batches (gh_step_def.micro: one process computing what `micro` ranks
+    // would, batch norm per part; the reference of the data-parallel tests)
+    gh_reduce_fn reduce;
+    void *reduce_ctx;
+    int micro;
 } darts_step_opts;
 int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
                         const darts_step_opts *o);
@@ -409,11 +417,13 @@ typedef struct {
     const char *phase;       // progress label and the ledger's epoch phase
     int64_t trial_id;
     const struct nas_train_ckpt *ckpt;   // checkpoints of this training (NULL: none)
+    int micro;               // gh_step_def.micro (tests: one process as several ranks)
 } nas_train_opts;
 typedef struct {
     double train_loss, train_acc;  // the last epoch's means; NAN when no epoch ran
     double eval_loss, eval_acc;    // on the eval set after the last epoch
     cost_totals cost;              // of this training alone
+    double comm_s;                 // in gradient all-reduce (data parallel), mean over ranks
 } nas_train_result;
 // Checkpoints of one training: save is called by the trainer's checkpoint hook (after every
 // epoch, and every every_s seconds within one when every_s > 0) with the position of the next

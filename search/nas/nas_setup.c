@@ -50,7 +50,7 @@ int nas_gpus(const nas_config *c) {
     gh_backend b;
     int dev;
     if (gh_backend_parse(c->backend, &b, &dev)) return 0;
-    return b == GH_BACKEND_CUDA ? 1 : 0;
+    return b == GH_BACKEND_CUDA ? pg_world()->size : 0;   // data parallel: one per rank
 }
 
 int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed) {
@@ -61,7 +61,25 @@ int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint
     ec.arena_bytes = arena_bytes;
     ec.deterministic = c->deterministic;
     ec.seed = seed;
+    // data parallel on GPUs: one device per rank by local rank (pg_nccl_device), and the
+    // NCCL communicator created before the first reduction
+    if (pg_world()->size > 1 && ec.backend == GH_BACKEND_CUDA) {
+        if ((ec.device_index = pg_nccl_device()) < 0 || (st = pg_nccl_init())) {
+            return st ? st : gh_fail(GH_ENODEV, "rank %d of %d: no CUDA device",
+                                     pg_world()->rank, pg_world()->size);
+        }
+    }
     return gh_engine_create(e, &ec);
+}
+
+double nas_dp_finish(cost_meter *m, const dp_reducer *dp) {
+    const pg_info *pg = pg_world();
+    if (!dp || pg->size == 1) return 0.0;
+    double own = cost_meter_read(m).busy_gpu_s, v[2] = {own == own ? own : 0.0,
+                                                           dp_comm_seconds(dp)};
+    if (pg_allreduce_sum_f64(v, 2)) return NAN;   // a failed collective: not measured
+    if (pg->rank == 0 && own == own) cost_meter_add_busy_gpu(m, v[0] - own);
+    return v[1] / pg->size;
 }
 
 double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs) {

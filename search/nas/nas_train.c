@@ -22,6 +22,7 @@ typedef struct {
     cost_totals cost0;       // of the sessions before this one (a resumed training)
     int report_every, steps;
     nas_train_result *r;
+    dp_reducer *dp;          // data parallel: the gradient all-reduce (NULL: one process)
 } train_plan;
 
 static int train_batch(void *ctx, int epoch, int step, gh_batch *b) {
@@ -71,10 +72,13 @@ static int train_built(gh_engine *e, train_plan *k, const gh_images *train,
     const nas_train_opts *o = k->o;
     int st = nas_feed_init(&k->train, train, &o->aug, o->batch, o->seed);
     if (st) return st;
+    k->train.shard = pg_world()->rank;   // data parallel: this rank's part of every batch
+    k->train.shards = pg_world()->size;
     k->steps = nas_feed_steps(&k->train, train->n);
     gh_step_def sd = {.loss = nas_net_loss, .model = k->net, .group = GH_GROUP_WEIGHTS,
                       .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
-                      .grad_clip = o->grad_clip};
+                      .grad_clip = o->grad_clip, .reduce = k->dp ? dp_reduce : NULL,
+                      .reduce_ctx = k->dp, .micro = o->micro};
     gh_train_plan plan = {.phase = o->phase, .epochs = o->epochs, .steps = k->steps,
                           .report_every = k->report_every, .batch = train_batch,
                           .lr = train_lr, .step_def = &sd, .epoch_end = train_epoch_end,
@@ -105,7 +109,8 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
     cost_meter_start(k.meter);
     size_t arena = 0;
     gh_engine *e = NULL;
-    int st = nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
+    int st = pg_world()->size > 1 ? dp_reducer_create(&k.dp, (size_t)c->bucket_mb << 20) : GH_OK;
+    if (!st) st = nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
     if (!st) st = nas_engine_open(&e, c, arena, o->seed);
     if (!st) st = nas_net_build(&net, e, &o->nc, g);
     // a resumed training: the engine state, the position and the results and cost so far
@@ -117,6 +122,8 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
         st = train_built(e, &k, train, &pos);
         cost_meter_note_peak_mem(k.meter, (double)gh_engine_arena_peak(e));
     }
+    if (!st) r->comm_s = nas_dp_finish(k.meter, k.dp);
+    dp_reducer_free(k.dp);
     r->cost = cost_add(k.cost0, cost_meter_read(k.meter));
     nas_net_free(&net);
     gh_engine_destroy(e);
@@ -171,7 +178,7 @@ static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
                           .madds = cnt.madds, .params = cnt.params, .cost = r.cost,
                           .status = st == GH_ENAN ? "nan" : st ? "failed" : "ok"};
         int st2 = ledger_append_trial(l, &t);
-        if (!st2) st2 = ledger_add_phase_cost(l, "final", &r.cost);
+        if (!st2) st2 = ledger_add_phase_cost_comm(l, "final", &r.cost, st ? 0.0 : r.comm_s);
         if (!st) st = st2;
     }
     if (!st)
