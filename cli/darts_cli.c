@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "darts_cli.h"
+#include "dist/dist.h"
 
 enum { OPT_KEY_BASE = 1000 };
 
@@ -169,7 +170,7 @@ static int open_ledger(const nas_config *c, const char *method, int argc, char *
     }
     ledger_run_info info = {.method = method, .dataset = c->dataset, .seed = c->seed,
                             .config_text = text, .argc = argc, .argv = argv,
-                            .gpus = nas_gpus(c)};
+                            .gpus = nas_gpus(c), .workers = pg_world()->size};
     int st = ledger_create(l, path, &info);
     free(text);
     if (!st) printf("# results: %s\n", path);
@@ -223,8 +224,14 @@ static int run_and_close(const char *cmd, const nas_config *c, darts_cli_what wh
     int st2 = ledger_close(l, st ? "failed" : "finished");
     nas_data_free(d);
     cost_meter_destroy(meter);
-    if (st) return cli_fail(cmd, st);
+    if (st) {
+        if (pg_world()->size > 1)
+            fprintf(stderr, "gpuhours %s: rank %d of %d failed\n", cmd, pg_world()->rank,
+                    pg_world()->size);
+        return cli_fail(cmd, st);
+    }
     if (st2) return cli_fail(cmd, st2);
+    if (!l) return 0;   // a data-parallel rank > 0: rank 0 writes the file and reports
     // a finished run has nothing left to resume: its checkpoint goes
     char ckpt[1100];
     if (!ledger_ckpt_path(path, ckpt, sizeof ckpt) && unlink(ckpt) < 0 && errno != ENOENT)
@@ -238,6 +245,24 @@ static int run_and_close(const char *cmd, const nas_config *c, darts_cli_what wh
     return 0;
 }
 
+// Under a launcher with several ranks: DARTS's search and the final training run data parallel
+// (the ranks share every global batch); other methods do not yet. Ranks > 0 print nothing on
+// stdout (rank 0 reports for the group); their errors still go to stderr.
+static int data_parallel_check(const char *cmd, const nas_config *c, darts_cli_what what) {
+    const pg_info *pg = pg_world();
+    if (pg->size == 1) return 0;
+    if (what != DARTS_CLI_FINAL && strcmp(c->method, "darts")) {
+        if (pg->rank == 0)
+            fprintf(stderr, "gpuhours %s: method %s does not run data parallel; under %s with "
+                    "%d ranks only darts (and the final training) do\n", cmd, c->method,
+                    pg->launcher, pg->size);
+        return 2;
+    }
+    if (pg->rank > 0 && !freopen("/dev/null", "w", stdout))
+        fprintf(stderr, "gpuhours %s: rank %d: cannot silence stdout\n", cmd, pg->rank);
+    return 0;
+}
+
 int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int argc,
                   char **argv) {
     genotype given;
@@ -246,20 +271,26 @@ int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int
         int st = genotype_parse(&given, named ? named : c->genotype);
         if (st) return cli_fail(cmd, st);
     }
+    int rc = data_parallel_check(cmd, c, what);
+    if (rc) return rc;
     cost_meter *meter = cost_meter_create(nas_gpus(c));
     cost_meter_start(meter);
     nas_data d;
     ledger *l = NULL;
-    char path[1024];
+    char path[1024] = "";
     const char *method = what == DARTS_CLI_FINAL ? NAS_FINAL_LABEL : nas_method_label(c);
     int st = nas_data_load(&d, c);
-    if (!st && (st = open_ledger(c, method, argc, argv, &l, path, sizeof path))) nas_data_free(&d);
+    // data parallel: rank 0 alone writes the results file (and its checkpoints: nothing is
+    // recorded without a ledger)
+    if (!st && pg_world()->rank == 0 &&
+        (st = open_ledger(c, method, argc, argv, &l, path, sizeof path)))
+        nas_data_free(&d);
     if (st) {
         cost_meter_destroy(meter);
         return cli_fail(cmd, st);
     }
     // checkpoints beside the results file, with the config text the run stored
-    nas_ckpt ck = {.method = method, .config_text = ledger_attr(l, "config_text"),
+    nas_ckpt ck = {.method = method, .config_text = l ? ledger_attr(l, "config_text") : NULL,
                    .what = what == DARTS_CLI_SEARCH ? NAS_DO_SEARCH
                            : what == DARTS_CLI_FINAL ? NAS_DO_FINAL
                                                      : NAS_DO_SEARCH | NAS_DO_FINAL};
@@ -385,8 +416,16 @@ int darts_cli_resume(const char *cmd, int argc, char **argv) {
     cost_meter_start(meter);
     nas_data d;
     ledger *l = NULL;
-    // nothing is written before the data loads: a refusal up to here leaves FILE as it was
-    if (!st && !(st = nas_data_load(&d, &c))) {
+    // nothing is written before the data loads: a refusal up to here leaves FILE as it was.
+    // Data parallel: every rank read the checkpoint above (read-only); once all have, rank 0
+    // alone reopens FILE to write (any number of ranks: batches are global)
+    if (!st && (rc = data_parallel_check(cmd, &c, what))) {
+        cost_meter_destroy(meter);
+        nas_resume_close(&ck);
+        return rc;
+    }
+    if (!st && pg_world()->size > 1) st = pg_barrier();
+    if (!st && !(st = nas_data_load(&d, &c)) && pg_world()->rank == 0) {
         if ((st = ledger_resume_from(&l, a.file, ck.from)) ||
             (st = ledger_set_session_command(l, argc, argv))) {
             ledger_close(l, "failed");

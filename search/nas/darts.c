@@ -364,7 +364,8 @@ int darts_run(nas_run *r, genotype *best) {
                           .wd = c->search_wd, .grad_clip = c->search_grad_clip,
                           .arch_lr = c->darts.arch_lr, .arch_beta1 = c->darts.arch_beta1,
                           .arch_beta2 = c->darts.arch_beta2, .arch_wd = c->darts.arch_wd,
-                          .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp};
+                          .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp,
+                          .micro = c->micro};
     if (!(st = darts_search_create(&k.s, k.e, k.net.super, &so))) {
         ledger_ckpt_reader *from = nas_ckpt_from(r->ck, NAS_DO_SEARCH);
         if (from) st = darts_resume(&k, from);

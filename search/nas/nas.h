@@ -97,6 +97,7 @@ typedef struct {
     int report_every;        // steps between progress lines
     double checkpoint_every_min;  // checkpoints within an epoch this often (0: epoch ends only)
     int bucket_mb;           // data parallel: gradient all-reduce buckets in MiB (DDP's 25)
+    int micro;               // micro-batches per step (gh_step_def.micro; 0/1: none)
     // [data]
     char dataset[32];        // cifar10, cifar100, fashion-mnist, mnist
     char data_dir[512];      // "" = the embedded default (Fashion-MNIST's Debian package)

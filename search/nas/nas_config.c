@@ -99,6 +99,8 @@ static const kdef keys[] = {
     KI("run", "report_every", report_every, 1, BIG, "steps between progress lines"),
     KI("run", "bucket_mb", bucket_mb, 1, 4096,
        "data parallel (mpirun): gradient all-reduce bucket in MiB"),
+    KI("run", "micro", micro, 0, 4096,
+       "micro-batches per step, batch norm per part (one process as that many ranks)"),
     KD("run", "checkpoint_every_min", checkpoint_every_min, 0, 1e6,
        "minutes between checkpoints within an epoch (0: after each epoch only)"),
     KS("data", "dataset", dataset, "cifar10, cifar100, fashion-mnist, mnist"),

@@ -155,7 +155,8 @@ static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
                         .lr_min = c->final_lr_min, .momentum = c->final_momentum,
                         .wd = c->final_wd, .grad_clip = c->final_grad_clip,
                         .drop_path = c->drop_path, .aux_weight = c->aux_weight, .aug = d->norm,
-                        .seed = seed, .phase = "final", .trial_id = trial_id, .ckpt = ckpt};
+                        .seed = seed, .phase = "final", .trial_id = trial_id, .ckpt = ckpt,
+                        .micro = c->micro};
     o.aug.crop_pad = c->final_crop_pad;
     o.aug.flip = c->final_flip;
     o.aug.cutout = c->final_cutout;
