@@ -147,6 +147,7 @@ static int read_sums(gh_engine *e, const gh_train_plan *p, gh_train_pos *pos,
     if (st) return st;
     pos->loss_sum = sums[GH_ACC_TRAIN_LOSS];
     pos->hits = sums[GH_ACC_TRAIN_HITS];
+    g->seen = pos->seen;
     g->loss = pos->seen ? pos->loss_sum / pos->seen : NAN;
     g->acc = pos->seen && with_hits ? pos->hits / pos->seen : NAN;
     if (!isfinite(pos->loss_sum))

@@ -256,12 +256,14 @@ static int darts_step(void *ctx, gh_engine *e, const gh_batch *b, double lr) {
     return darts_search_step(k->s, b, &v, lr);
 }
 
-static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
+static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) {
     darts_plan *k = ctx;
     const nas_config *c = k->r->c;
     genotype g;
     double vloss = NAN, vacc = NAN;
-    int st = darts_supernet_genotype(k->net.super, &g);
+    gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
+    int st = nas_dp_progress(&all);
+    if (!st) st = darts_supernet_genotype(k->net.super, &g);
     if (!st)
         st = nas_eval_images(e, nas_net_eval_loss, &k->net, &k->r->wval, &k->r->d->norm,
                              c->search_val_limit, c->search_batch, &vloss, &vacc);

@@ -120,3 +120,7 @@ int nas_rl_proposer_create(nas_proposer **out);
 // busy GPU time into rank 0's meter (GPU-hours are the sum over ranks) and returns the mean
 // over ranks of the seconds spent in dp's reductions (0 without dp: one process).
 double nas_dp_finish(cost_meter *m, const dp_reducer *dp);
+// Data parallel, in an epoch hook on every rank: p's training loss and accuracy become the
+// means over every rank's images (each rank's trainer saw its shard only). Nothing in one
+// process.
+int nas_dp_progress(gh_train_progress *p);

@@ -82,6 +82,17 @@ double nas_dp_finish(cost_meter *m, const dp_reducer *dp) {
     return v[1] / pg->size;
 }
 
+int nas_dp_progress(gh_train_progress *p) {
+    if (pg_world()->size == 1) return GH_OK;
+    double v[3] = {p->loss * (double)p->seen, p->acc * (double)p->seen, (double)p->seen};
+    int st = pg_allreduce_sum_f64(v, 3);
+    if (st) return st;
+    p->seen = (long)v[2];
+    p->loss = v[2] > 0 ? v[0] / v[2] : NAN;
+    p->acc = v[2] > 0 ? v[1] / v[2] : NAN;
+    return GH_OK;
+}
+
 double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs) {
     const double pi = 3.14159265358979323846;
     return lr_min + (lr - lr_min) * (1.0 + cos(pi * epoch / (double)epochs)) / 2.0;

@@ -37,13 +37,16 @@ static double train_lr(void *ctx, int epoch, int step) {
     return nas_cosine_lr(o->lr, o->lr_min, epoch, o->epochs);
 }
 
-static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
+static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) {
     train_plan *k = ctx;
     const nas_train_opts *o = k->o;
     nas_train_result *r = k->r;
+    gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
+    int st = nas_dp_progress(&all);
+    if (st) return st;
     r->train_loss = p->loss;
     r->train_acc = p->acc;
-    int st = nas_eval_images(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
+    st = nas_eval_images(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
                              &r->eval_loss, &r->eval_acc);
     if (st) return st;
     printf("%s epoch %d/%d: lr %.5f drop_path %.3f train_acc %.2f%% eval_acc %.2f%%\n",

@@ -5,7 +5,8 @@
    with --micro 2 (the same global batch in two micro-batches of 8, batch norm per part, which
    is what each rank computes): the same genotype, alphas within 1e-5 relative (test_dp.c
    explains the fp32 summation order behind the tolerance), one results file written by rank
-   0 with workers = 2 and a comm_s field in phase_costs, nothing else written.
+   0 with workers = 2 and a comm_s field in phase_costs, nothing else written, and the epoch's
+   training loss and accuracy the means over both ranks' images.
 2. A rank killed with SIGKILL mid-search ends the run with a message naming the failure within
    seconds, and the results file still opens with h5py.
 
@@ -90,6 +91,13 @@ def main():
                 print("%s: 2 ranks vs 1 process --micro 2: worst |diff|/threshold %.3g, "
                       "max relative %.3g" % (k, ratio, rel))
                 if not ratio <= 1:
+                    fails += 1
+            # the training means over every rank's images, as one process computes them
+            e1, e2 = f1["epochs"][:], f2["epochs"][:]
+            for k in ("train_loss", "train_acc"):
+                x, y = float(e2[k][0]), float(e1[k][0])
+                print("epoch 1 %s: 2 ranks %.6f, 1 process --micro 2 %.6f" % (k, x, y))
+                if not abs(x - y) <= 1e-5 * abs(y) + 1e-7:
                     fails += 1
             attrs = dict(f2.attrs)
             workers = attrs["workers"]
