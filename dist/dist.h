@@ -73,17 +73,22 @@ int pg_nccl_device(void);
 int pg_nccl_init(void);
 int pg_nccl_allreduce_avg_f32(float *dev, size_t n, void *after);
 int pg_nccl_allreduce_sum_f32(float *dev, size_t n, void *after);
+// The same without the wait: the reduction is queued after `after`'s work so far, and `after`
+// goes on (DDP's overlap); pg_nccl_join makes `after` wait for everything queued since.
+int pg_nccl_allreduce_avg_start(float *dev, size_t n, void *after);
+int pg_nccl_join(void *after);
 int pg_nccl_sync(void);                      // waits for the communicator's stream
 void pg_nccl_finalize(void);
 
 // ---- the data-parallel gradient reducer (dp.c) ----------------------------------------------------
 // Averages a flat gradient over the group in buckets of at most bucket_bytes (DDP's 25 MiB by
 // default), last bucket first: backward finishes the gradients of the parameters declared last
-// first, so that order is the one in which buckets become final. On ref/cpu backends the
-// buckets go through MPI_Allreduce one after another once backward is done; on CUDA through
-// NCCL on the communicator's stream, queued after backward (not yet overlapped with it: the
-// tape does not report when a bucket's last gradient is written). dp_reduce is a gh_reduce_fn
-// (gh_step_def.reduce); dp_reduce_buf reduces any backend buffer (DARTS's v, its arch grads).
+// first, so that order is the one in which buckets become final. dp_reduce is a gh_reduce_fn
+// (gh_step_def.reduce): alone, it reduces the buckets after backward; with dp_grad_ready as the
+// step's ready hook, backward starts each bucket as soon as its parameters' gradients are final
+// (DDP's overlap: on CUDA the NCCL stream runs while backward's kernels go on; on the CPU each
+// MPI_Allreduce runs at that point, blocking). dp_reduce_buf reduces any backend buffer after
+// the fact (DARTS's v and architecture gradients).
 // A group of one never creates a reducer: the step's reduce hook stays NULL.
 struct gh_engine;
 typedef struct dp_reducer dp_reducer;
@@ -91,6 +96,10 @@ typedef struct dp_reducer dp_reducer;
 int dp_reducer_create(dp_reducer **out, size_t bucket_bytes);   // 0: the default
 void dp_reducer_free(dp_reducer *r);
 int dp_reduce(void *reducer, struct gh_engine *e, int group);
+// A gh_grad_ready_fn (gh_step_def.ready, with reduce_ctx the reducer): starts each bucket's
+// all-reduce during backward as soon as every parameter overlapping it is final, in reduction
+// order; dp_reduce then starts any left and (NCCL) makes the engine's stream wait for them.
+void dp_grad_ready(void *reducer, struct gh_engine *e, int group, int param);
 int dp_reduce_buf(dp_reducer *r, struct gh_engine *e, float *grad, size_t n);
 double dp_comm_seconds(const dp_reducer *r);   // wall time inside reductions so far
 // The plan, in reduction order: bucket i of a buffer of n floats is [*off, *off + *len).

@@ -63,18 +63,32 @@ int pg_nccl_init(void) {
     return GH_OK;
 }
 
-static int allreduce(float *dev, size_t n, ncclRedOp_t op, void *after) {
+// Queues the all-reduce on the communicator's stream after the work queued so far on `after`.
+static int start(float *dev, size_t n, ncclRedOp_t op, void *after) {
     if (!nc.comm) {
         int st = pg_nccl_init();
         if (st) return st;
     }
-    cudaStream_t s = (cudaStream_t)after;
-    CUDA_CHECK(cudaEventRecord(nc.ready, s));
+    CUDA_CHECK(cudaEventRecord(nc.ready, (cudaStream_t)after));
     CUDA_CHECK(cudaStreamWaitEvent(nc.stream, nc.ready, 0));
     NCCL_CHECK(ncclAllReduce(dev, dev, n, ncclFloat32, op, nc.comm, nc.stream));
-    CUDA_CHECK(cudaEventRecord(nc.done, nc.stream));
-    CUDA_CHECK(cudaStreamWaitEvent(s, nc.done, 0));
     return GH_OK;
+}
+
+int pg_nccl_join(void *after) {
+    if (!nc.comm) return GH_OK;
+    CUDA_CHECK(cudaEventRecord(nc.done, nc.stream));
+    CUDA_CHECK(cudaStreamWaitEvent((cudaStream_t)after, nc.done, 0));
+    return GH_OK;
+}
+
+int pg_nccl_allreduce_avg_start(float *dev, size_t n, void *after) {
+    return start(dev, n, ncclAvg, after);
+}
+
+static int allreduce(float *dev, size_t n, ncclRedOp_t op, void *after) {
+    int st = start(dev, n, op, after);
+    return st ? st : pg_nccl_join(after);
 }
 
 int pg_nccl_allreduce_avg_f32(float *dev, size_t n, void *after) {
@@ -114,6 +128,10 @@ int pg_nccl_allreduce_avg_f32(float *dev, size_t n, void *after) {
 int pg_nccl_allreduce_sum_f32(float *dev, size_t n, void *after) {
     return (void)dev, (void)n, (void)after, no_nccl();
 }
+int pg_nccl_allreduce_avg_start(float *dev, size_t n, void *after) {
+    return (void)dev, (void)n, (void)after, no_nccl();
+}
+int pg_nccl_join(void *after) { return (void)after, GH_OK; }
 int pg_nccl_sync(void) { return GH_OK; }
 void pg_nccl_finalize(void) {}
 #endif

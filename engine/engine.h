@@ -279,6 +279,15 @@ typedef gh_tensor *(*gh_loss_fn)(void *model, gh_engine *e, const gh_batch *b,
 // Gradient reduction of one group across processes (the data-parallel all-reduce): called
 // between backward and clipping. NULL: one process, nothing to reduce.
 typedef int (*gh_reduce_fn)(void *ctx, gh_engine *e, int group);
+// Told during backward that parameter `param` of `group` has its final gradient: backward has
+// run the tape entry that used it first (in forward order), after which nothing adds into it;
+// parameters of the group the loss does not use are told before the walk. For DDP's overlap:
+// a reducer starts a bucket's all-reduce as soon as its parameters are final, while backward
+// goes on. Errors are the reducer's to keep and report from its gh_reduce_fn.
+typedef void (*gh_grad_ready_fn)(void *ctx, gh_engine *e, int group, int param);
+// gh_backward that also calls ready (gradients of other groups are computed as usual).
+int gh_backward_ready(gh_engine *e, gh_tensor *loss, int group, gh_grad_ready_fn ready,
+                      void *ctx);
 
 typedef enum { GH_OPT_SGD = 0, GH_OPT_ADAM = 1 } gh_opt_kind;
 
@@ -295,6 +304,10 @@ typedef struct {
     double grad_clip;           // > 0: the group's gradient is clipped to this L2 norm
     gh_reduce_fn reduce;        // NULL: one process
     void *reduce_ctx;
+    // Optional with reduce: backward reports each parameter of the group whose gradient is
+    // final (gh_backward_ready) so the reducer can start buckets during backward; called with
+    // reduce_ctx. Not used with micro-batches (gradients are final after the last part only).
+    gh_grad_ready_fn ready;
     // > 1: the batch is cut into this many equal contiguous parts, forward and backward of each
     // adding into the gradient, which is then divided by micro (gradient accumulation; batch
     // norm statistics per part, as DDP's per-rank statistics: one process at batch micro*b

@@ -31,7 +31,8 @@ int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
     s->wstep = (gh_step_def){.loss = nas_net_loss, .model = &s->net, .group = GH_GROUP_WEIGHTS,
                              .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
                              .grad_clip = o->grad_clip, .reduce = o->reduce,
-                             .reduce_ctx = o->reduce_ctx, .micro = o->micro};
+                             .reduce_ctx = o->reduce_ctx, .ready = o->ready,
+                             .micro = o->micro};
     s->o = *o;
     s->nw = gh_group_numel(e, GH_GROUP_WEIGHTS);
     s->na = gh_group_numel(e, GH_GROUP_ARCH);
@@ -367,6 +368,7 @@ int darts_run(nas_run *r, genotype *best) {
                           .arch_lr = c->darts.arch_lr, .arch_beta1 = c->darts.arch_beta1,
                           .arch_beta2 = c->darts.arch_beta2, .arch_wd = c->darts.arch_wd,
                           .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp,
+                          .ready = dp ? dp_grad_ready : NULL,
                           .micro = c->micro};
     if (!(st = darts_search_create(&k.s, k.e, k.net.super, &so))) {
         ledger_ckpt_reader *from = nas_ckpt_from(r->ck, NAS_DO_SEARCH);

@@ -390,6 +390,7 @@ typedef struct {
     // would, batch norm per part; the reference of the data-parallel tests)
     gh_reduce_fn reduce;
     void *reduce_ctx;
+    gh_grad_ready_fn ready;  // the weight step's overlap hook (gh_step_def.ready)
     int micro;
 } darts_step_opts;
 int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,

@@ -81,7 +81,8 @@ static int train_built(gh_engine *e, train_plan *k, const gh_images *train,
     gh_step_def sd = {.loss = nas_net_loss, .model = k->net, .group = GH_GROUP_WEIGHTS,
                       .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
                       .grad_clip = o->grad_clip, .reduce = k->dp ? dp_reduce : NULL,
-                      .reduce_ctx = k->dp, .micro = o->micro};
+                      .reduce_ctx = k->dp, .ready = k->dp ? dp_grad_ready : NULL,
+                      .micro = o->micro};
     gh_train_plan plan = {.phase = o->phase, .epochs = o->epochs, .steps = k->steps,
                           .report_every = k->report_every, .batch = train_batch,
                           .lr = train_lr, .step_def = &sd, .epoch_end = train_epoch_end,

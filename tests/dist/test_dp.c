@@ -24,14 +24,24 @@ enum { B = 4, CLASSES = 3, HW = 8, FH = 20, K = 3 };   // FH: final training's i
 typedef struct {
     int *count;
     size_t n;
-    int buckets;
+    int buckets, during_backward, in_reduce;
 } seen;
 
 static void observe(void *ctx, const float *grad, size_t off, size_t len) {
     (void)grad;
     seen *s = ctx;
     s->buckets++;
+    s->during_backward += !s->in_reduce;
     for (size_t i = off; i < off + len && i < s->n; i++) s->count[i]++;
+}
+
+// dp_reduce, noting that backward is over (the buckets observed before were started by it)
+static seen *current;
+static int reduce_after(void *ctx, gh_engine *e, int group) {
+    current->in_reduce = 1;
+    int st = dp_reduce(ctx, e, group);
+    current->in_reduce = 0;
+    return st;
 }
 
 static void test_local(void) {
@@ -74,25 +84,31 @@ static void test_local(void) {
     for (int i = 0; i < 2 * B; i++) y[i] = i % CLASSES;
     gh_batch bt = {.x = x, .y = y, .ndim = 4, .shape = {2 * B, 1, HW, HW}};
     const size_t bucket_bytes[] = {4, 4 * 7, 4 * 1000, 4 * nw, 0};
-    for (size_t b = 0; b < sizeof bucket_bytes / sizeof bucket_bytes[0]; b++) {
-        dp_reducer *dp;
-        CHECK_OK(dp_reducer_create(&dp, bucket_bytes[b]));
-        seen s = {calloc(nw, sizeof(int)), nw, 0};
-        dp_reducer_observe(dp, observe, &s);
-        gh_step_def sd = {.loss = nas_net_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
-                          .opt = GH_OPT_SGD, .momentum = 0.9, .reduce = dp_reduce,
-                          .reduce_ctx = dp};
-        for (int k = 0; k < 3; k++) CHECK_OK(gh_train_step(e, &sd, &bt, 0.01));
-        size_t per = bucket_bytes[b] ? bucket_bytes[b] / 4 : DP_BUCKET_BYTES_DEFAULT / 4;
-        CHECK(s.buckets == 3 * (int)dp_bucket_count(nw, per));
-        int bad = 0;
-        for (size_t i = 0; i < nw; i++) bad += s.count[i] != 3;
-        CHECK(bad == 0);
-        printf("bucket %zu bytes: %d buckets per step over %zu weights, each reduced once\n",
-               bucket_bytes[b], s.buckets / 3, nw);
-        free(s.count);
-        dp_reducer_free(dp);
-    }
+    for (int overlap = 0; overlap < 2; overlap++)
+        for (size_t b = 0; b < sizeof bucket_bytes / sizeof bucket_bytes[0]; b++) {
+            dp_reducer *dp;
+            CHECK_OK(dp_reducer_create(&dp, bucket_bytes[b]));
+            seen s = {calloc(nw, sizeof(int)), nw, 0, 0, 0};
+            current = &s;
+            dp_reducer_observe(dp, observe, &s);
+            // overlap: backward reports final gradients (dp_grad_ready) and starts buckets
+            gh_step_def sd = {.loss = nas_net_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
+                              .opt = GH_OPT_SGD, .momentum = 0.9, .reduce = reduce_after,
+                              .reduce_ctx = dp, .ready = overlap ? dp_grad_ready : NULL};
+            for (int k = 0; k < 3; k++) CHECK_OK(gh_train_step(e, &sd, &bt, 0.01));
+            size_t per = bucket_bytes[b] ? bucket_bytes[b] / 4 : DP_BUCKET_BYTES_DEFAULT / 4;
+            CHECK(s.buckets == 3 * (int)dp_bucket_count(nw, per));
+            int bad = 0;
+            for (size_t i = 0; i < nw; i++) bad += s.count[i] != 3;
+            CHECK(bad == 0);
+            // every bucket becomes final within backward (all parameters are reported)
+            CHECK(s.during_backward == (overlap ? s.buckets : 0));
+            printf("bucket %zu bytes%s: %d buckets per step over %zu weights, each reduced "
+                   "once, %d per step started during backward\n", bucket_bytes[b],
+                   overlap ? ", overlapped" : "", s.buckets / 3, nw, s.during_backward / 3);
+            free(s.count);
+            dp_reducer_free(dp);
+        }
     // a group of one: the reducer leaves the gradient as backward left it
     dp_reducer *dp;
     CHECK_OK(dp_reducer_create(&dp, 0));
@@ -179,7 +195,7 @@ static void search_k(int order, dp_reducer *dp, float **w, float **a, size_t *nw
     darts_step_opts o = {.order = order, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
                          .arch_lr = 3e-4, .arch_beta1 = 0.5, .arch_beta2 = 0.999,
                          .arch_wd = 1e-3, .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp,
-                         .micro = dp ? 1 : 2};
+                         .ready = dp ? dp_grad_ready : NULL, .micro = dp ? 1 : 2};
     darts_search *s;
     CHECK_OK(darts_search_create(&s, e, net, &o));
     int rank = pg_world()->rank;
@@ -218,7 +234,8 @@ static void final_k(dp_reducer *dp, float **w, size_t *nw) {
     net.aux_weight = 0.4;
     gh_step_def sd = {.loss = nas_net_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
                       .opt = GH_OPT_SGD, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
-                      .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp, .micro = dp ? 1 : 2};
+                      .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp,
+                      .ready = dp ? dp_grad_ready : NULL, .micro = dp ? 1 : 2};
     for (int k = 0; k < K; k++) {
         gh_batch bt = {.x = xf[k], .y = yt[k], .ndim = 4, .shape = {2 * B, 1, FH, FH}};
         if (dp) bt = gh_batch_part(&bt, pg_world()->rank, 2);
