@@ -8,7 +8,8 @@
    0 with workers = 2 and a comm_s field in phase_costs, nothing else written, and the epoch's
    training loss and accuracy the means over both ranks' images.
 2. A rank killed with SIGKILL mid-search ends the run with a message naming the failure within
-   seconds, and the results file still opens with h5py.
+   seconds, the results file still opens with h5py, and one process resumes it to the end
+   from the checkpoint the 2 ranks wrote.
 
 usage: test_dp_cli.py GPUHOURS
 Exit 77 (skipped) without mpirun, h5py or the Fashion-MNIST package.
@@ -113,7 +114,8 @@ def main():
         # a rank killed mid-run: the others end with a message, the file stays readable
         dead = os.path.join(d, "dead.h5")
         longer = list(ARGS)
-        longer[longer.index("--search_epochs") + 1] = "20"
+        longer[longer.index("--search_epochs") + 1] = "8"
+        longer += ["--checkpoint_every_min", "1e-9"]   # a checkpoint after every step
         p = subprocess.Popen(cmd + [exe] + longer + ["--out", dead], cwd=d, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
@@ -125,7 +127,9 @@ def main():
         if victim is None:
             os.killpg(p.pid, signal.SIGKILL)
             sys.exit("test_dp_cli: rank 1 never started")
-        time.sleep(2)
+        t0 = time.time()   # the first checkpoint (after the first step): the search is under way
+        while not os.path.exists(dead + ".ckpt") and time.time() - t0 < 60:
+            time.sleep(0.1)
         os.kill(victim, signal.SIGKILL)
         t_kill = time.time()
         try:
@@ -147,6 +151,20 @@ def main():
         except OSError as e:
             print("FAIL: the file does not open:", e)
             fails += 1
+        # resumed by one process (another number of ranks: batches are global)
+        if os.path.exists(dead + ".ckpt"):
+            p = subprocess.run([exe, "search", "--resume", dead, "--threads", "1"], cwd=d,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=300)
+            with h5py.File(dead, "r") as f:
+                status, rows = dict(f.attrs).get("status"), len(f["epochs"])
+            print("resumed by 1 process: exit %d, status %s, %d epoch rows" %
+                  (p.returncode, status, rows))
+            if p.returncode or status != b"finished" or rows != 8:
+                print(p.stdout[-2000:])
+                fails += 1
+        else:
+            print("no checkpoint was written before the kill: resume not checked")
     print("test_dp_cli: %d failed" % fails)
     sys.exit(1 if fails else 0)
 
