@@ -33,8 +33,10 @@ int main(int argc, char **argv) {
     int iters = 20, warm = 3, gpu = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--gpu")) gpu = 1;
-        else if (!strcmp(argv[i], "--min-bytes") && i + 1 < argc) min_b = strtoull(argv[++i], 0, 10);
-        else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc) max_b = strtoull(argv[++i], 0, 10);
+        else if (!strcmp(argv[i], "--min-bytes") && i + 1 < argc)
+            min_b = strtoull(argv[++i], 0, 10);
+        else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc)
+            max_b = strtoull(argv[++i], 0, 10);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: [mpirun -np N] bench_allreduce [--gpu] [--min-bytes B] "

@@ -80,7 +80,7 @@ int pg_nccl_join(void *after);
 int pg_nccl_sync(void);                      // waits for the communicator's stream
 void pg_nccl_finalize(void);
 
-// ---- the data-parallel gradient reducer (dp.c) ----------------------------------------------------
+// ---- the data-parallel gradient reducer (dp.c) -------------------------------------------------
 // Averages a flat gradient over the group in buckets of at most bucket_bytes (DDP's 25 MiB by
 // default), last bucket first: backward finishes the gradients of the parameters declared last
 // first, so that order is the one in which buckets become final. dp_reduce is a gh_reduce_fn

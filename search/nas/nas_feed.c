@@ -63,7 +63,8 @@ int nas_feed_train(void *ctx, int epoch, int step, gh_batch *b) {
     f->last_n = n;
     // this rank's rows of the global batch; augmentation is keyed by image index, seed and
     // epoch, never by position, so an image looks the same on whichever rank draws it
-    int r0 = (int)((long)n * f->shard / f->shards), r1 = (int)((long)n * (f->shard + 1) / f->shards);
+    int r0 = (int)((long)n * f->shard / f->shards);
+    int r1 = (int)((long)n * (f->shard + 1) / f->shards);
     if (r1 <= r0)
         return gh_fail(GH_EINVAL, "training batch %d: %d images for %d ranks (raise the batch "
                        "size or use fewer ranks)", step, n, f->shards);

@@ -18,7 +18,8 @@
 #include "dist/dist.h"
 #include "search/nas/nas_internal.h"
 
-enum { B = 4, CLASSES = 3, HW = 8, FH = 20, K = 3 };   // FH: final training's image side   // B: the per-rank batch; the global one is 2B
+// B: the per-rank batch (the global one is 2B); FH: final training's image side; K: steps
+enum { B = 4, CLASSES = 3, HW = 8, FH = 20, K = 3 };
 
 // ---- one process ---------------------------------------------------------------------------------
 typedef struct {
