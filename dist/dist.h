@@ -60,6 +60,7 @@ int pg_finalize(void);
 int pg_allreduce_sum_f32(float *buf, size_t n);
 int pg_allreduce_avg_f32(float *buf, size_t n);
 int pg_allreduce_sum_f64(double *buf, size_t n);   // cost totals (busy time summed over ranks)
+int pg_allreduce_max_f64(double *buf, size_t n);   // peak memory over ranks
 
 // NCCL (nccl.c; GH_EUNSUP in a build without CUDA and NCCL): one communicator over the group,
 // bootstrapped by broadcasting ncclGetUniqueId from rank 0 over MPI, and its own stream.

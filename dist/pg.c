@@ -187,16 +187,24 @@ void pg_abort(int code) {
 }
 
 // MPI counts are ints: chunks of 2^30 elements
-static int allreduce(void *buf, size_t n, MPI_Datatype t, size_t elem) {
+static int allreduce_op(void *buf, size_t n, MPI_Datatype t, size_t elem, MPI_Op op) {
     int st = need_mpi("pg_allreduce");
     if (st) return st;
     const size_t chunk = (size_t)1 << 30;
     for (size_t off = 0; off < n; off += chunk) {
         size_t k = n - off < chunk ? n - off : chunk;
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * elem, (int)k, t, MPI_SUM,
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * elem, (int)k, t, op,
                                 MPI_COMM_WORLD));
     }
     return GH_OK;
+}
+
+static int allreduce(void *buf, size_t n, MPI_Datatype t, size_t elem) {
+    return allreduce_op(buf, n, t, elem, MPI_SUM);
+}
+
+int pg_allreduce_max_f64(double *buf, size_t n) {
+    return world.size == 1 ? GH_OK : allreduce_op(buf, n, MPI_DOUBLE, sizeof(double), MPI_MAX);
 }
 
 int pg_allreduce_sum_f32(float *buf, size_t n) {
@@ -242,6 +250,7 @@ int pg_bcast(void *buf, size_t n, int root) {
 int pg_allreduce_sum_f32(float *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
 int pg_allreduce_avg_f32(float *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
 int pg_allreduce_sum_f64(double *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
+int pg_allreduce_max_f64(double *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
 void pg_abort(int code) { (void)code; }
 int pg_finalize(void) { return GH_OK; }
 #endif

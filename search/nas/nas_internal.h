@@ -117,8 +117,9 @@ int nas_regevo_proposer_create(nas_proposer **out);
 int nas_rl_proposer_create(nas_proposer **out);
 
 // Data parallel, at the end of a phase, on every rank (a collective): adds the other ranks'
-// busy GPU time into rank 0's meter (GPU-hours are the sum over ranks) and returns the mean
-// over ranks of the seconds spent in dp's reductions (0 without dp: one process).
+// busy GPU time into rank 0's meter (GPU-hours are the sum over ranks), raises its peak memory
+// to the largest rank's, and returns the mean over ranks of the seconds spent in dp's
+// reductions (0 without dp: one process).
 double nas_dp_finish(cost_meter *m, const dp_reducer *dp);
 // Data parallel, in an epoch hook on every rank: p's training loss and accuracy become the
 // means over every rank's images (each rank's trainer saw its shard only). Nothing in one

@@ -75,10 +75,13 @@ int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint
 double nas_dp_finish(cost_meter *m, const dp_reducer *dp) {
     const pg_info *pg = pg_world();
     if (!dp || pg->size == 1) return 0.0;
-    double own = cost_meter_read(m).busy_gpu_s, v[2] = {own == own ? own : 0.0,
-                                                           dp_comm_seconds(dp)};
-    if (pg_allreduce_sum_f64(v, 2)) return NAN;   // a failed collective: not measured
+    cost_totals c = cost_meter_read(m);
+    double own = c.busy_gpu_s, v[2] = {own == own ? own : 0.0, dp_comm_seconds(dp)};
+    double peak = c.peak_mem_bytes == c.peak_mem_bytes ? c.peak_mem_bytes : 0.0;
+    if (pg_allreduce_sum_f64(v, 2) || pg_allreduce_max_f64(&peak, 1))
+        return NAN;   // a failed collective: not measured
     if (pg->rank == 0 && own == own) cost_meter_add_busy_gpu(m, v[0] - own);
+    if (pg->rank == 0) cost_meter_note_peak_mem(m, peak);   // the largest rank's
     return v[1] / pg->size;
 }
 
