@@ -809,6 +809,10 @@ int ledger_append_trial(ledger *l, const ledger_trial *t) {
 }
 
 int ledger_append_epoch(ledger *l, const ledger_epoch *ep) {
+    return ledger_append_epoch_comm(l, ep, 0.0);
+}
+
+int ledger_append_epoch_comm(ledger *l, const ledger_epoch *ep, double comm_s) {
     int st = need_writer(l, "ledger_append_epoch");
     if (st) return st;
     if (!ep || !ep->phase) return gh_fail(GH_EINVAL, "ledger_append_epoch: no epoch or phase");
@@ -824,6 +828,7 @@ int ledger_append_epoch(ledger *l, const ledger_epoch *ep) {
     r.lr = ep->lr;
     r.cost = cost_row(&ep->cost);
     r.run_time_s = run_clock(l);
+    r.comm_s = comm_s;
     r.committed = 1;
     quiet q = quiet_on();
     st = table_append(l, TAB_EPOCHS, &r, 1);
@@ -1043,6 +1048,12 @@ int ledger_phase_cost(const ledger *l, const char *phase, cost_totals *out) {
         count++;
     }
     return count;
+}
+
+double ledger_epoch_comm_s(const ledger *l, int64_t i) {
+    ledger_table *t = (ledger_table *)&l->tab[TAB_EPOCHS];
+    if (i < 0 || i >= t->n) return NAN;
+    return ((const ledger_epoch_row *)ledger_table_row(t, i))->comm_s;
 }
 
 double ledger_phase_comm_s(const ledger *l, const char *phase) {

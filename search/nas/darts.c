@@ -200,10 +200,11 @@ typedef struct {
     int *vorder, *vidx;      // the validation walk's order; this step's indices
     darts_state state;
     genotype *best;
+    dp_reducer *dp;          // data parallel (NULL: one process)
 } darts_plan;
 
 static int record_epoch(const nas_run *r, darts_supernet *net, const genotype *g,
-                        const ledger_epoch *ep) {
+                        const ledger_epoch *ep, double comm) {
     nas_eval_result res = {.train_loss = ep->train_loss, .train_acc = ep->train_acc,
                            .val_loss = ep->val_loss, .val_acc = ep->val_acc,
                            .fidelity = ep->epoch + 1, .cost = ep->cost};
@@ -224,7 +225,7 @@ static int record_epoch(const nas_run *r, darts_supernet *net, const genotype *g
     if ((st = ledger_put_text(r->l, name, text)) ||
         (st = nas_record_trial(r, ep->epoch, g, &res, "ok")))
         return st;
-    return ledger_append_epoch(r->l, ep);
+    return ledger_append_epoch_comm(r->l, ep, comm);
 }
 
 static int darts_batch(void *ctx, int epoch, int step, gh_batch *b) {
@@ -264,6 +265,7 @@ static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
     double vloss = NAN, vacc = NAN;
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(&all);
+    double comm = nas_dp_comm(k->dp);
     if (!st) st = darts_supernet_genotype(k->net.super, &g);
     if (!st)
         st = nas_eval_images(e, nas_net_eval_loss, &k->net, &k->r->wval, &k->r->d->norm,
@@ -279,7 +281,7 @@ static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
     ledger_epoch ep = {.phase = "search", .trial_id = p->epoch, .epoch = p->epoch,
                        .train_loss = p->loss, .train_acc = p->acc, .val_loss = vloss,
                        .val_acc = vacc, .lr = p->lr, .cost = nas_run_cost(k->r)};
-    return record_epoch(k->r, k->net.super, &g, &ep);
+    return record_epoch(k->r, k->net.super, &g, &ep, comm);
 }
 
 // A checkpoint at pos: the engine (weights, alphas, BN statistics, both optimizers' moments)
@@ -358,6 +360,7 @@ int darts_run(nas_run *r, genotype *best) {
     darts_plan k = {.r = r, .best = best};
     dp_reducer *dp = NULL;   // data parallel: gradients averaged over the ranks
     int st = pg_world()->size > 1 ? dp_reducer_create(&dp, (size_t)c->bucket_mb << 20) : GH_OK;
+    k.dp = dp;
     if (!st) st = nas_run_supernet(r, &k.e, &k.net);
     if (st) {
         dp_reducer_free(dp);

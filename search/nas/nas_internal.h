@@ -125,3 +125,6 @@ double nas_dp_finish(cost_meter *m, const dp_reducer *dp);
 // means over every rank's images (each rank's trainer saw its shard only). Nothing in one
 // process.
 int nas_dp_progress(gh_train_progress *p);
+// Data parallel, on every rank (a collective): dp's seconds in reductions so far, mean over
+// the ranks; 0 without dp.
+double nas_dp_comm(const dp_reducer *dp);

@@ -85,6 +85,12 @@ double nas_dp_finish(cost_meter *m, const dp_reducer *dp) {
     return v[1] / pg->size;
 }
 
+double nas_dp_comm(const dp_reducer *dp) {
+    double s = dp_comm_seconds(dp);
+    if (!dp || pg_world()->size == 1) return s;
+    return pg_allreduce_sum_f64(&s, 1) ? NAN : s / pg_world()->size;
+}
+
 int nas_dp_progress(gh_train_progress *p) {
     if (pg_world()->size == 1) return GH_OK;
     double v[3] = {p->loss * (double)p->seen, p->acc * (double)p->seen, (double)p->seen};

@@ -43,6 +43,7 @@ static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
     nas_train_result *r = k->r;
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(&all);
+    double comm = nas_dp_comm(k->dp);
     if (st) return st;
     r->train_loss = p->loss;
     r->train_acc = p->acc;
@@ -58,7 +59,7 @@ static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
                        .train_loss = r->train_loss, .train_acc = r->train_acc,
                        .val_loss = r->eval_loss, .val_acc = r->eval_acc, .lr = p->lr,
                        .cost = cost_add(k->cost0, cost_meter_read(k->meter))};
-    return ledger_append_epoch(k->l, &ep);
+    return ledger_append_epoch_comm(k->l, &ep, comm);
 }
 
 static int train_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {

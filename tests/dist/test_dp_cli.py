@@ -110,6 +110,10 @@ def main():
                 fails += 1
             if f1["phase_costs"][:]["comm_s"][0] != 0:
                 fails += 1
+            ec = f2["epochs"][:]["comm_s"]   # cumulative within the phase, per epoch
+            print("2 ranks: epoch comm_s", list(ec))
+            if not (ec[0] > 0 and ec[-1] <= pc["comm_s"][0] + 1e-9):
+                fails += 1
 
         # a rank killed mid-run: the others end with a message, the file stays readable
         dead = os.path.join(d, "dead.h5")

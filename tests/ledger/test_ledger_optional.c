@@ -78,7 +78,8 @@ static int has_field(const char *path, const char *field) {
     return has_field_in(path, "trials", field);
 }
 
-// phase_costs.comm_s (added with data parallelism): a file without it reads 0 and takes rows.
+// phase_costs.comm_s and epochs.comm_s (added with data parallelism): a file without them reads
+// 0 and takes rows.
 static void comm_s_optional(const char *dir) {
     char path[256];
     snprintf(path, sizeof path, "%s/old_phases.h5", dir);
@@ -90,14 +91,21 @@ static void comm_s_optional(const char *dir) {
     CHECK_OK(ledger_add_phase_cost_comm(l, "search", &c, 1.5));
     CHECK_OK(ledger_add_phase_cost(l, "final", &c));
     CHECK(ledger_phase_comm_s(l, "search") == 1.5 && ledger_phase_comm_s(l, NULL) == 1.5);
+    ledger_epoch ep = {.phase = "search", .trial_id = 0, .epoch = 0, .train_loss = 1, .cost = c};
+    CHECK_OK(ledger_append_epoch_comm(l, &ep, 0.75));
+    CHECK(ledger_epoch_comm_s(l, 0) == 0.75);
     CHECK_OK(ledger_close(l, "finished"));
-    CHECK(has_field_in(path, "phase_costs", "comm_s"));
+    CHECK(has_field_in(path, "phase_costs", "comm_s") && has_field_in(path, "epochs", "comm_s"));
     CHECK(drop_field_in(path, "phase_costs", "comm_s") == 0);
-    CHECK(!has_field_in(path, "phase_costs", "comm_s"));
+    CHECK(drop_field_in(path, "epochs", "comm_s") == 0);
+    CHECK(!has_field_in(path, "phase_costs", "comm_s") && !has_field_in(path, "epochs", "comm_s"));
     cost_totals got;
     CHECK_OK(ledger_open_read(&l, path));
     if (l) {
-        CHECK(ledger_phase_comm_s(l, NULL) == 0);
+        CHECK(ledger_phase_comm_s(l, NULL) == 0 && ledger_epoch_comm_s(l, 0) == 0);
+        ledger_epoch back;
+        CHECK_OK(ledger_read_epoch(l, 0, &back));
+        CHECK(back.train_loss == 1 && back.cost.wall_s == 10);
         CHECK(ledger_phase_cost(l, "search", &got) == 1 && got.wall_s == 10 && got.cpu_s == 5);
         ledger_close(l, NULL);
     }
