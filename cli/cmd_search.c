@@ -4,7 +4,6 @@
 
 #include "cli.h"
 #include "darts_cli.h"
-#include "dist/dist.h"
 
 static const char *usage =
     "usage: gpuhours search METHOD [options]\n"
@@ -15,15 +14,7 @@ static const char *usage =
     "Example: gpuhours search darts --preset darts-fashion-mnist-smoke";
 
 int cmd_search(int argc, char **argv) {
-    if (darts_cli_wants_resume(argc, argv)) {
-        if (pg_world()->size > 1) {   // the workers would read a file rank 0 writes
-            if (pg_world()->rank == 0)
-                fprintf(stderr, "gpuhours search: --resume runs as one process (the children "
-                        "in flight are trained again there)\n");
-            return 2;
-        }
-        return darts_cli_resume("search", argc, argv);
-    }
+    if (darts_cli_wants_resume(argc, argv)) return darts_cli_resume("search", argc, argv);
     nas_config c;
     nas_config_defaults(&c);
     const char *method = argc > 1 && argv[1][0] != '-' ? argv[1] : NULL;
@@ -37,14 +28,6 @@ int cmd_search(int argc, char **argv) {
     }
     if (nas_config_set(&c, NULL, "method", method, NULL, 0)) {
         fprintf(stderr, "gpuhours search: %s (see --help)\n", gh_error_get());
-        return 2;
-    }
-    const pg_info *pg = pg_world();
-    if (pg->size > 1 && !nas_method_runs_workers(c.method)) {   // every rank refuses alike
-        if (pg->rank == 0)
-            fprintf(stderr, "gpuhours search: %s runs as one process; %s started %d (random, "
-                    "regevo and nasnet-rl train their children on worker ranks)\n", c.method,
-                    pg->launcher, pg->size);
         return 2;
     }
     return darts_cli_run("search", &c, DARTS_CLI_SEARCH, argc, argv);

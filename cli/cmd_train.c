@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "data/data.h"
+#include "dist/dist.h"
 #include "engine/engine.h"
 #include "models/models.h"
 
@@ -328,6 +329,13 @@ static int wants_darts(int argc, char **argv) {
 
 int cmd_train(int argc, char **argv) {
     if (wants_darts(argc, argv)) return train_darts_main(argc, argv);
+    if (pg_world()->size > 1) {   // the small CNN has no data-parallel path (DARTS's has)
+        if (pg_world()->rank == 0)
+            fprintf(stderr, "gpuhours train: the small CNN runs as one process; %s started %d "
+                    "(--preset darts* and --genotype train data parallel)\n",
+                    pg_world()->launcher, pg_world()->size);
+        return 2;
+    }
     train_config c;
     int rc = parse_args(argc, argv, &c);
     if (rc >= 0) return rc;

@@ -154,8 +154,8 @@ out:
 }
 
 // Echoes the resolved config; opens the ledger (c->out or results/<method>-<dataset>-<time>.h5).
-static int open_ledger(const nas_config *c, const char *method, int argc, char **argv, ledger **l,
-                       char *path, size_t len) {
+static int open_ledger(const nas_config *c, const char *method, int workers, int argc,
+                       char **argv, ledger **l, char *path, size_t len) {
     static const size_t cap = 16384;
     char *text = malloc(cap);
     if (!text) return gh_fail(GH_ENOMEM, "config text: no memory");
@@ -172,8 +172,7 @@ static int open_ledger(const nas_config *c, const char *method, int argc, char *
     }
     ledger_run_info info = {.method = method, .dataset = c->dataset, .seed = c->seed,
                             .config_text = text, .argc = argc, .argv = argv,
-                            .gpus = nas_gpus(c),
-                            .workers = pg_world()->size > 1 ? pg_world()->size - 1 : 0};
+                            .gpus = nas_gpus(c), .workers = workers};
     int st = ledger_create(l, path, &info);
     free(text);
     if (!st) printf("# results: %s\n", path);
@@ -232,8 +231,14 @@ static int run_and_close(const char *cmd, const nas_config *c, darts_cli_what wh
     int st2 = ledger_close(l, st ? "failed" : "finished");
     nas_data_free(d);
     cost_meter_destroy(meter);
-    if (st) return cli_fail(cmd, st);
+    if (st) {
+        if (pg_world()->size > 1)
+            fprintf(stderr, "gpuhours %s: rank %d of %d failed\n", cmd, pg_world()->rank,
+                    pg_world()->size);
+        return cli_fail(cmd, st);
+    }
     if (st2) return cli_fail(cmd, st2);
+    if (!l) return 0;   // a data-parallel rank > 0: rank 0 writes the file and reports
     // a finished run has nothing left to resume: its checkpoint goes
     char ckpt[1100];
     if (!ledger_ckpt_path(path, ckpt, sizeof ckpt) && unlink(ckpt) < 0 && errno != ENOENT)
@@ -247,6 +252,38 @@ static int run_and_close(const char *cmd, const nas_config *c, darts_cli_what wh
     return 0;
 }
 
+// Under a launcher with several ranks: DARTS's search and the final training run data parallel
+// (the ranks share every global batch); random, regevo and nasnet-rl searches train their
+// children on the ranks other than 0 (nas_workers.c; resumed as one process, which trains the
+// children in flight again); other methods do not run in a group yet. Ranks > 0 print nothing
+// on stdout (rank 0 reports for the group); their errors still go to stderr. *nas_workers: 1
+// for a search whose children go to worker ranks.
+static int group_check(const char *cmd, const nas_config *c, darts_cli_what what, int resume,
+                       int *nas_workers) {
+    const pg_info *pg = pg_world();
+    *nas_workers = 0;
+    if (pg->size == 1) return 0;
+    *nas_workers = what == DARTS_CLI_SEARCH && nas_method_runs_workers(c->method);
+    if (*nas_workers && resume) {
+        if (pg->rank == 0)
+            fprintf(stderr, "gpuhours %s: --resume of a %s search runs as one process (the "
+                    "children in flight are trained again there); %s started %d\n", cmd,
+                    c->method, pg->launcher, pg->size);
+        return 2;
+    }
+    if (!*nas_workers && what != DARTS_CLI_FINAL && strcmp(c->method, "darts")) {
+        if (pg->rank == 0)
+            fprintf(stderr, "gpuhours %s: method %s runs as one process; under %s with %d ranks "
+                    "darts (and the final training) run data parallel, and random, regevo and "
+                    "nasnet-rl searches train their children on the worker ranks\n", cmd,
+                    c->method, pg->launcher, pg->size);
+        return 2;
+    }
+    if (pg->rank > 0 && !freopen("/dev/null", "w", stdout))
+        fprintf(stderr, "gpuhours %s: rank %d: cannot silence stdout\n", cmd, pg->rank);
+    return 0;
+}
+
 int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int argc,
                   char **argv) {
     genotype given;
@@ -254,26 +291,37 @@ int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int
         int st = nas_genotype_resolve(c->genotype, &given);
         if (st) return cli_fail(cmd, st);
     }
+    int nas_workers;
+    int rc = group_check(cmd, c, what, 0, &nas_workers);
+    if (rc) return rc;
+    nas_config dp = *c;   // this process's run: data parallel, or one NAS worker's children
+    dp.data_parallel = pg_world()->size > 1 && !nas_workers;
+    c = &dp;
     cost_meter *meter = cost_meter_create(nas_gpus(c));
     cost_meter_start(meter);
     nas_data d;
     ledger *l = NULL;
-    char path[1024];
+    char path[1024] = "";
     const char *method = what == DARTS_CLI_FINAL ? NAS_FINAL_LABEL : nas_method_label(c);
     int st = nas_data_load(&d, c);
-    if (!st && pg_world()->size > 1 && pg_world()->rank > 0) {   // a worker: no file, no echo
+    if (!st && nas_workers && pg_world()->rank > 0) {   // a NAS worker: no file, no echo
         st = nas_worker_serve(c, &d);
         nas_data_free(&d);
         cost_meter_destroy(meter);
         return st ? cli_fail(cmd, st) : 0;
     }
-    if (!st && (st = open_ledger(c, method, argc, argv, &l, path, sizeof path))) nas_data_free(&d);
+    // rank 0 alone writes the results file (and its checkpoints: nothing is recorded without a
+    // ledger); the workers of a NAS search are the other ranks, data parallel every rank trains
+    if (!st && pg_world()->rank == 0 &&
+        (st = open_ledger(c, method, nas_workers ? pg_world()->size - 1 : pg_world()->size,
+                          argc, argv, &l, path, sizeof path)))
+        nas_data_free(&d);
     if (st) {
         cost_meter_destroy(meter);
         return cli_fail(cmd, st);
     }
     // checkpoints beside the results file, with the config text the run stored
-    nas_ckpt ck = {.method = method, .config_text = ledger_attr(l, "config_text"),
+    nas_ckpt ck = {.method = method, .config_text = l ? ledger_attr(l, "config_text") : NULL,
                    .what = what == DARTS_CLI_SEARCH ? NAS_DO_SEARCH
                            : what == DARTS_CLI_FINAL ? NAS_DO_FINAL
                                                      : NAS_DO_SEARCH | NAS_DO_FINAL};
@@ -385,6 +433,9 @@ int darts_cli_resume(const char *cmd, int argc, char **argv) {
     darts_cli_what what = ck.what == NAS_DO_SEARCH ? DARTS_CLI_SEARCH
                           : ck.what == NAS_DO_FINAL ? DARTS_CLI_FINAL
                                                     : DARTS_CLI_SEARCH_FINAL;
+    // as group_check decides below (a NAS search's workers refuse --resume there)
+    c.data_parallel = pg_world()->size > 1 &&
+                      !(what == DARTS_CLI_SEARCH && nas_method_runs_workers(c.method));
     genotype given;
     if (what == DARTS_CLI_FINAL) st = nas_genotype_resolve(c.genotype, &given);
     printf("# resuming %s from its checkpoint (%s phase) with its configuration\n%s", a.file,
@@ -395,8 +446,17 @@ int darts_cli_resume(const char *cmd, int argc, char **argv) {
     cost_meter_start(meter);
     nas_data d;
     ledger *l = NULL;
-    // nothing is written before the data loads: a refusal up to here leaves FILE as it was
-    if (!st && !(st = nas_data_load(&d, &c))) {
+    // nothing is written before the data loads: a refusal up to here leaves FILE as it was.
+    // Data parallel: every rank read the checkpoint above (read-only); once all have, rank 0
+    // alone reopens FILE to write (any number of ranks: batches are global)
+    int nas_workers = 0;
+    if (!st && (rc = group_check(cmd, &c, what, 1, &nas_workers))) {
+        cost_meter_destroy(meter);
+        nas_resume_close(&ck);
+        return rc;
+    }
+    if (!st && pg_world()->size > 1) st = pg_barrier();
+    if (!st && !(st = nas_data_load(&d, &c)) && pg_world()->rank == 0) {
         if ((st = ledger_resume_from(&l, a.file, ck.from)) ||
             (st = ledger_set_session_command(l, argc, argv))) {
             ledger_close(l, "failed");

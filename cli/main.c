@@ -35,7 +35,7 @@ int cli_fail(const char *cmd, int status) {
 
 // Commands that know what to do as one rank of several (the others would run N copies that
 // write the same files): they are refused under a launcher with more than one rank.
-static const char *const group_commands[] = {"tune", "search"};
+static const char *const group_commands[] = {"tune", "search", "train", "reproduce"};
 
 static int dispatch(int argc, char **argv) {
     if (argc < 2) {
@@ -56,8 +56,9 @@ static int dispatch(int argc, char **argv) {
         in_group |= !strcmp(argv[1], group_commands[i]);
     if (pg->size > 1 && !in_group) {
         if (pg->rank == 0)
-            fprintf(stderr, "gpuhours %s: runs as one process; %s started %d (only tune runs "
-                    "across a process group)\n", argv[1], pg->launcher, pg->size);
+            fprintf(stderr, "gpuhours %s: runs as one process; %s started %d (only tune, "
+                    "search, train and reproduce run across a process group)\n", argv[1],
+                    pg->launcher, pg->size);
         return 2;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -1,8 +1,8 @@
 // dist: the process group a gpuhours run belongs to: its rank, world size and local rank as
 // the launcher (mpirun, srun, a PMI launcher) set them, and byte messages between ranks over
 // MPI. A process started without a launcher is a group of one and never touches MPI.
-// Users: `gpuhours tune` (rank 0 coordinates, the others run trials); planned: the NAS
-// workers and NCCL data-parallel training, which will take their ranks from here too.
+// Users: `gpuhours tune` (rank 0 coordinates, the others run trials); data-parallel training
+// (all-reduce over MPI on the CPU, NCCL on GPUs; the bucketed gradient reducer in dp.h).
 #pragma once
 #include <stddef.h>
 
@@ -50,11 +50,69 @@ int pg_recv(int tag, void *buf, size_t cap, int *src, size_t *n, double timeout_
 // sender when one of another size came (another build on that rank).
 int pg_recv_fixed(int tag, void *buf, size_t n, int *src, double timeout_s);
 int pg_barrier(void);
+int pg_bcast(void *buf, size_t n, int root);   // bytes from root to every rank
 // Ends every rank of the group (MPI_Abort) after a fatal error on one of them, so that none
 // waits for ever on a dead peer. Returns only when MPI is not in use.
 void pg_abort(int code);
 // MPI_Finalize when pg_init initialised MPI; GH_OK otherwise.
 int pg_finalize(void);
+
+// ---- collectives: data-parallel gradient reduction (dp.c) and cost gathering --------------------
+// In place over every rank of the group, host memory, MPI_Allreduce. A group of one returns at
+// once without touching the buffer (a run without a launcher is bit-identical to one without
+// this module). avg is the sum times 1/size (exact for a power-of-two size).
+int pg_allreduce_sum_f32(float *buf, size_t n);
+int pg_allreduce_avg_f32(float *buf, size_t n);
+int pg_allreduce_sum_f64(double *buf, size_t n);   // cost totals (busy time summed over ranks)
+int pg_allreduce_max_f64(double *buf, size_t n);   // peak memory over ranks
+
+// NCCL (nccl.c; GH_EUNSUP in a build without CUDA and NCCL): one communicator over the group,
+// bootstrapped by broadcasting ncclGetUniqueId from rank 0 over MPI, and its own stream.
+// pg_nccl_device: the device this rank uses, local_rank % device_count over the devices
+// CUDA_VISIBLE_DEVICES leaves visible (-1 without CUDA). pg_nccl_init makes it current and
+// creates the communicator (once; later calls return GH_OK). pg_nccl_allreduce_avg_f32 averages
+// a device buffer after the work already queued on `after` (the caller's stream, NULL: legacy
+// default), on the communicator's stream, and makes `after` wait for it (no host wait).
+int pg_nccl_available(void);                 // 1 when the build has NCCL
+int pg_nccl_device(void);
+int pg_nccl_init(void);
+int pg_nccl_allreduce_avg_f32(float *dev, size_t n, void *after);
+int pg_nccl_allreduce_sum_f32(float *dev, size_t n, void *after);
+// The same without the wait: the reduction is queued after `after`'s work so far, and `after`
+// goes on (DDP's overlap); pg_nccl_join makes `after` wait for everything queued since.
+int pg_nccl_allreduce_avg_start(float *dev, size_t n, void *after);
+int pg_nccl_join(void *after);
+int pg_nccl_sync(void);                      // waits for the communicator's stream
+void pg_nccl_finalize(void);
+
+// ---- the data-parallel gradient reducer (dp.c) -------------------------------------------------
+// Averages a flat gradient over the group in buckets of at most bucket_bytes (DDP's 25 MiB by
+// default), last bucket first: backward finishes the gradients of the parameters declared last
+// first, so that order is the one in which buckets become final. dp_reduce is a gh_reduce_fn
+// (gh_step_def.reduce): alone, it reduces the buckets after backward; with dp_grad_ready as the
+// step's ready hook, backward starts each bucket as soon as its parameters' gradients are final
+// (DDP's overlap: on CUDA the NCCL stream runs while backward's kernels go on; on the CPU each
+// MPI_Allreduce runs at that point, blocking). dp_reduce_buf reduces any backend buffer after
+// the fact (DARTS's v and architecture gradients).
+// A group of one never creates a reducer: the step's reduce hook stays NULL.
+struct gh_engine;
+typedef struct dp_reducer dp_reducer;
+#define DP_BUCKET_BYTES_DEFAULT ((size_t)25 << 20)
+int dp_reducer_create(dp_reducer **out, size_t bucket_bytes);   // 0: the default
+void dp_reducer_free(dp_reducer *r);
+int dp_reduce(void *reducer, struct gh_engine *e, int group);
+// A gh_grad_ready_fn (gh_step_def.ready, with reduce_ctx the reducer): starts each bucket's
+// all-reduce during backward as soon as every parameter overlapping it is final, in reduction
+// order; dp_reduce then starts any left and (NCCL) makes the engine's stream wait for them.
+void dp_grad_ready(void *reducer, struct gh_engine *e, int group, int param);
+int dp_reduce_buf(dp_reducer *r, struct gh_engine *e, float *grad, size_t n);
+double dp_comm_seconds(const dp_reducer *r);   // wall time inside reductions so far
+// The plan, in reduction order: bucket i of a buffer of n floats is [*off, *off + *len).
+size_t dp_bucket_count(size_t n, size_t bucket_elems);
+void dp_bucket_at(size_t n, size_t bucket_elems, size_t i, size_t *off, size_t *len);
+// Tests: fn sees every bucket before it is reduced (grad is the whole buffer).
+void dp_reducer_observe(dp_reducer *r, void (*fn)(void *ctx, const float *grad, size_t off,
+                                                  size_t len), void *ctx);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 // pg: the process group from the launcher's environment, and MPI (when the build has it and
-// the group has more than one rank) for byte messages, a barrier and a group-wide abort.
+// the group has more than one rank) for byte messages, a barrier, host all-reduces and a
+// group-wide abort.
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -172,8 +173,54 @@ int pg_barrier(void) {
     return GH_OK;
 }
 
+int pg_bcast(void *buf, size_t n, int root) {
+    int st = need_mpi("pg_bcast");
+    if (st) return st;
+    if (n > INT_MAX || root < 0 || root >= world.size)
+        return gh_fail(GH_EINVAL, "pg_bcast: %zu bytes from rank %d of %d", n, root, world.size);
+    MPI_CHECK(MPI_Bcast(buf, (int)n, MPI_BYTE, root, MPI_COMM_WORLD));
+    return GH_OK;
+}
+
 void pg_abort(int code) {
     if (world.mpi) MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
+}
+
+// MPI counts are ints: chunks of 2^30 elements
+static int allreduce_op(void *buf, size_t n, MPI_Datatype t, size_t elem, MPI_Op op) {
+    int st = need_mpi("pg_allreduce");
+    if (st) return st;
+    const size_t chunk = (size_t)1 << 30;
+    for (size_t off = 0; off < n; off += chunk) {
+        size_t k = n - off < chunk ? n - off : chunk;
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * elem, (int)k, t, op,
+                                MPI_COMM_WORLD));
+    }
+    return GH_OK;
+}
+
+static int allreduce(void *buf, size_t n, MPI_Datatype t, size_t elem) {
+    return allreduce_op(buf, n, t, elem, MPI_SUM);
+}
+
+int pg_allreduce_max_f64(double *buf, size_t n) {
+    return world.size == 1 ? GH_OK : allreduce_op(buf, n, MPI_DOUBLE, sizeof(double), MPI_MAX);
+}
+
+int pg_allreduce_sum_f32(float *buf, size_t n) {
+    return world.size == 1 ? GH_OK : allreduce(buf, n, MPI_FLOAT, sizeof(float));
+}
+
+int pg_allreduce_avg_f32(float *buf, size_t n) {
+    if (world.size == 1) return GH_OK;
+    int st = allreduce(buf, n, MPI_FLOAT, sizeof(float));
+    const float inv = 1.0f / (float)world.size;
+    for (size_t i = 0; !st && i < n; i++) buf[i] *= inv;
+    return st;
+}
+
+int pg_allreduce_sum_f64(double *buf, size_t n) {
+    return world.size == 1 ? GH_OK : allreduce(buf, n, MPI_DOUBLE, sizeof(double));
 }
 
 int pg_finalize(void) {
@@ -195,6 +242,15 @@ int pg_recv(int tag, void *buf, size_t cap, int *src, size_t *n, double timeout_
     return no_mpi("pg_recv");
 }
 int pg_barrier(void) { return no_mpi("pg_barrier"); }
+int pg_bcast(void *buf, size_t n, int root) {
+    (void)buf, (void)n, (void)root;
+    return no_mpi("pg_bcast");
+}
+// a group of one is the only group without MPI (pg_init refuses more)
+int pg_allreduce_sum_f32(float *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
+int pg_allreduce_avg_f32(float *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
+int pg_allreduce_sum_f64(double *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
+int pg_allreduce_max_f64(double *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
 void pg_abort(int code) { (void)code; }
 int pg_finalize(void) { return GH_OK; }
 #endif

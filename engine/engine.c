@@ -124,6 +124,9 @@ void gh_engine_destroy(gh_engine *e) {
 int gh_engine_status(const gh_engine *e) { return e ? e->status : GH_EINVAL; }
 gh_backend gh_engine_backend(const gh_engine *e) { return e->cfg.backend; }
 size_t gh_engine_arena_peak(const gh_engine *e) { return e->arena_peak; }
+void *gh_engine_stream(gh_engine *e) {
+    return e->cfg.backend == GH_BACKEND_CUDA ? e->kc.stream : NULL;
+}
 uint64_t gh_engine_dropout_seed(const gh_engine *e) { return e->dropout_seed; }
 
 // ---- allocators ----------------------------------------------------------------------------

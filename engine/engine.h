@@ -54,6 +54,9 @@ void gh_engine_destroy(gh_engine *e);
 int gh_engine_status(const gh_engine *e);          // first error since the last step_begin
 gh_backend gh_engine_backend(const gh_engine *e);
 size_t gh_engine_arena_peak(const gh_engine *e);   // high-water mark in bytes
+// The cudaStream_t all of the engine's work runs on (NULL on ref/cpu): a collective that reads
+// gradients (dist/'s NCCL all-reduce) orders itself after it.
+void *gh_engine_stream(gh_engine *e);
 
 // ---- parameters: declared, then allocated once into one flat buffer per group ---------------
 // Groups: GH_GROUP_WEIGHTS and GH_GROUP_ARCH take gradients; GH_GROUP_BUFFERS (batch-norm
@@ -276,6 +279,15 @@ typedef gh_tensor *(*gh_loss_fn)(void *model, gh_engine *e, const gh_batch *b,
 // Gradient reduction of one group across processes (the data-parallel all-reduce): called
 // between backward and clipping. NULL: one process, nothing to reduce.
 typedef int (*gh_reduce_fn)(void *ctx, gh_engine *e, int group);
+// Told during backward that parameter `param` of `group` has its final gradient: backward has
+// run the tape entry that used it first (in forward order), after which nothing adds into it;
+// parameters of the group the loss does not use are told before the walk. For DDP's overlap:
+// a reducer starts a bucket's all-reduce as soon as its parameters are final, while backward
+// goes on. Errors are the reducer's to keep and report from its gh_reduce_fn.
+typedef void (*gh_grad_ready_fn)(void *ctx, gh_engine *e, int group, int param);
+// gh_backward that also calls ready (gradients of other groups are computed as usual).
+int gh_backward_ready(gh_engine *e, gh_tensor *loss, int group, gh_grad_ready_fn ready,
+                      void *ctx);
 
 typedef enum { GH_OPT_SGD = 0, GH_OPT_ADAM = 1 } gh_opt_kind;
 
@@ -292,7 +304,20 @@ typedef struct {
     double grad_clip;           // > 0: the group's gradient is clipped to this L2 norm
     gh_reduce_fn reduce;        // NULL: one process
     void *reduce_ctx;
+    // Optional with reduce: backward reports each parameter of the group whose gradient is
+    // final (gh_backward_ready) so the reducer can start buckets during backward; called with
+    // reduce_ctx. Not used with micro-batches (gradients are final after the last part only).
+    gh_grad_ready_fn ready;
+    // > 1: the batch is cut into this many equal contiguous parts, forward and backward of each
+    // adding into the gradient, which is then divided by micro (gradient accumulation; batch
+    // norm statistics per part, as DDP's per-rank statistics: one process at batch micro*b
+    // computes what micro ranks at batch b do). 0 or 1: one pass.
+    int micro;
 } gh_step_def;
+
+// Part i of m of b: rows [n*i/m, n*(i+1)/m), pointers into b (the shard rank i of m takes
+// of a global batch; a micro-batch).
+gh_batch gh_batch_part(const gh_batch *b, int i, int m);
 
 // One step at learning rate lr: step_begin, the loss of b in training mode (loss x n and the
 // hits added to the training accumulators), zero the group's gradient, backward, reduce, clip,

@@ -6,6 +6,15 @@
 
 #include "engine_internal.h"
 
+// gh_backward_ready's report during the walk: the used parameters by decreasing first use.
+typedef struct {
+    const int *first, *order;
+    int n, next, group;
+    gh_grad_ready_fn ready;
+    void *ctx;
+} ready_walk;
+static int backward_walk(gh_engine *e, gh_tensor *loss, ready_walk *w);
+
 tape_entry *tape_push(gh_engine *e, const char *op, tape_bwd bwd, gh_tensor *out) {
     if (e->tape_len == e->tape_cap) {
         size_t cap = e->tape_cap ? 2 * e->tape_cap : 256;
@@ -56,7 +65,76 @@ static void forget_activation_grads(gh_engine *e) {
     }
 }
 
-int gh_backward(gh_engine *e, gh_tensor *loss) {
+// Parameter lookup by tensor address (qsort/bsearch: the tape has thousands of inputs).
+typedef struct {
+    const gh_tensor *t;
+    int j;
+} pslot;
+
+static int pslot_cmp(const void *a, const void *b) {
+    const gh_tensor *x = ((const pslot *)a)->t, *y = ((const pslot *)b)->t;
+    return (x > y) - (x < y);
+}
+
+// first[j]: the tape index at which parameter j of `group` is used first (forward order), after
+// whose backward nothing adds into its gradient; -1: not used this step (or another group).
+// order: the group's used parameters by decreasing first use (the order backward finishes them),
+// *nused of them.
+static void first_uses(gh_engine *e, int group, pslot *byaddr, int *first, int *order,
+                       int *nused) {
+    int np = e->nparams, n = 0;
+    for (int j = 0; j < np; j++) {
+        first[j] = -1;
+        if (e->params[j].group == group) byaddr[n++] = (pslot){&e->params[j].node->t, j};
+    }
+    qsort(byaddr, (size_t)n, sizeof *byaddr, pslot_cmp);
+    for (size_t i = 0; i < e->tape_len; i++) {
+        const tape_entry *t = &e->tape[i];
+        for (int a = 0; a < 4 + t->k; a++) {
+            const gh_tensor *x = a < 4 ? t->in[a] : t->xs ? t->xs[a - 4] : NULL;
+            if (!x || !x->name) continue;   // parameters alone have names
+            pslot key = {x, 0}, *hit = bsearch(&key, byaddr, (size_t)n, sizeof key, pslot_cmp);
+            if (hit && first[hit->j] < 0) first[hit->j] = (int)i;
+        }
+    }
+    // by decreasing first use: a counting pass over the tape would do; params are few
+    int m = 0;
+    for (int j = 0; j < np; j++)
+        if (first[j] >= 0) order[m++] = j;
+    for (int a = 1; a < m; a++) {   // insertion sort, stable
+        int v = order[a], b = a;
+        for (; b > 0 && first[order[b - 1]] < first[v]; b--) order[b] = order[b - 1];
+        order[b] = v;
+    }
+    *nused = m;
+}
+
+int gh_backward_ready(gh_engine *e, gh_tensor *loss, int group, gh_grad_ready_fn ready,
+                      void *ctx) {
+    if (e->status) return e->status;
+    int np = e->nparams, nused = 0;
+    size_t cnt = (size_t)(np > 0 ? np : 1);
+    int *first = malloc(sizeof(int) * cnt), *order = malloc(sizeof(int) * cnt);
+    pslot *byaddr = malloc(sizeof(pslot) * cnt);
+    if (!first || !order || !byaddr) {
+        free(first), free(order), free(byaddr);
+        return eng_fail(e, GH_ENOMEM, "backward: %d parameters", np);
+    }
+    first_uses(e, group, byaddr, first, order, &nused);
+    // parameters of the group that nothing used are final already (zeroed, never added to)
+    for (int j = 0; j < np; j++)
+        if (e->params[j].group == group && first[j] < 0) ready(ctx, e, group, j);
+    ready_walk w = {first, order, nused, 0, group, ready, ctx};
+    int st = backward_walk(e, loss, &w);
+    free(first);
+    free(order);
+    free(byaddr);
+    return st;
+}
+
+int gh_backward(gh_engine *e, gh_tensor *loss) { return backward_walk(e, loss, NULL); }
+
+static int backward_walk(gh_engine *e, gh_tensor *loss, ready_walk *w) {
     if (e->status) return e->status;
     if (!op_in(e, "backward", "loss", loss)) return e->status;
     if (loss->numel != 1)
@@ -79,9 +157,13 @@ int gh_backward(gh_engine *e, gh_tensor *loss) {
     if (KCALL(e, fill, 1, 1.0f, g)) return e->status;
     for (size_t i = e->tape_len; i-- > 0;) {
         const tape_entry *t = &e->tape[i];
-        if (!t->out->grad) continue;  // nothing downstream reached this op
-        int st = t->bwd(e, t);
-        if (st) return eng_check(e, st);
+        if (t->out->grad) {   // else nothing downstream reached this op
+            int st = t->bwd(e, t);
+            if (st) return eng_check(e, st);
+        }
+        // the parameters first used here are final: no entry before i adds into them
+        for (; w && w->next < w->n && w->first[w->order[w->next]] == (int)i; w->next++)
+            w->ready(w->ctx, e, w->group, w->order[w->next]);
     }
     return e->status;
 }

@@ -8,7 +8,22 @@
 
 #include "engine_internal.h"
 
-int gh_train_step(gh_engine *e, const gh_step_def *d, const gh_batch *b, double lr) {
+// Part i of m of b: rows [n*i/m, n*(i+1)/m) (the shard rank i of m takes of a global batch).
+gh_batch gh_batch_part(const gh_batch *b, int i, int m) {
+    int n = b->shape[0], r0 = (int)((long)n * i / m), r1 = (int)((long)n * (i + 1) / m);
+    size_t per = 1;
+    for (int k = 1; k < b->ndim; k++) per *= (size_t)b->shape[k];
+    gh_batch p = *b;
+    p.shape[0] = r1 - r0;
+    p.x = b->x + per * (size_t)r0;
+    if (b->y) p.y = b->y + r0;
+    if (b->t) p.t = b->t + r0;
+    return p;
+}
+
+// Forward and backward of one batch (or part) in training mode: loss x n and hits added to
+// the training accumulators, gradients added into the group's.
+static int forward_backward(gh_engine *e, const gh_step_def *d, const gh_batch *b, int zero) {
     gh_step_begin(e);
     gh_set_training(e, 1);
     gh_set_grad_enabled(e, 1);
@@ -19,7 +34,28 @@ int gh_train_step(gh_engine *e, const gh_step_def *d, const gh_batch *b, double 
     if (!loss) return e->status ? e->status : eng_fail(e, GH_EINVAL, "train step: no loss");
     if ((st = gh_acc_add(e, GH_ACC_TRAIN_LOSS, loss, (double)n))) return st;
     if (logits && labels && (st = gh_acc_hits(e, GH_ACC_TRAIN_HITS, logits, labels))) return st;
-    if ((st = gh_group_zero_grad(e, d->group)) || (st = gh_backward(e, loss))) return st;
+    if (zero && (st = gh_group_zero_grad(e, d->group))) return st;
+    if (d->ready && d->reduce && (!d->micro || d->micro == 1))
+        return gh_backward_ready(e, loss, d->group, d->ready, d->reduce_ctx);
+    return gh_backward(e, loss);
+}
+
+int gh_train_step(gh_engine *e, const gh_step_def *d, const gh_batch *b, double lr) {
+    int st, m = d->micro > 1 ? d->micro : 1;
+    if (m > b->shape[0])
+        return gh_fail(GH_EINVAL, "train step: %d micro-batches of a batch of %d", m,
+                       b->shape[0]);
+    if (m == 1) {
+        if ((st = forward_backward(e, d, b, 1))) return st;
+    } else {
+        for (int i = 0; i < m; i++) {
+            gh_batch part = gh_batch_part(b, i, m);
+            if ((st = forward_backward(e, d, &part, i == 0))) return st;
+        }
+        if ((st = gh_vec_scale(e, gh_group_numel(e, d->group), 1.0f / (float)m,
+                               gh_group_grad(e, d->group))))
+            return st;
+    }
     if (d->reduce && (st = d->reduce(d->reduce_ctx, e, d->group))) return st;
     if (d->grad_clip > 0 && (st = gh_clip_grad_norm(e, d->group, (float)d->grad_clip, NULL)))
         return st;
@@ -113,6 +149,7 @@ static int read_sums(gh_engine *e, const gh_train_plan *p, gh_train_pos *pos,
     if (st) return st;
     pos->loss_sum = sums[GH_ACC_TRAIN_LOSS];
     pos->hits = sums[GH_ACC_TRAIN_HITS];
+    g->seen = pos->seen;
     g->loss = pos->seen ? pos->loss_sum / pos->seen : NAN;
     g->acc = pos->seen && with_hits ? pos->hits / pos->seen : NAN;
     if (!isfinite(pos->loss_sum))

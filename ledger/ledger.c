@@ -809,6 +809,10 @@ int ledger_append_trial(ledger *l, const ledger_trial *t) {
 }
 
 int ledger_append_epoch(ledger *l, const ledger_epoch *ep) {
+    return ledger_append_epoch_comm(l, ep, 0.0);
+}
+
+int ledger_append_epoch_comm(ledger *l, const ledger_epoch *ep, double comm_s) {
     int st = need_writer(l, "ledger_append_epoch");
     if (st) return st;
     if (!ep || !ep->phase) return gh_fail(GH_EINVAL, "ledger_append_epoch: no epoch or phase");
@@ -824,6 +828,7 @@ int ledger_append_epoch(ledger *l, const ledger_epoch *ep) {
     r.lr = ep->lr;
     r.cost = cost_row(&ep->cost);
     r.run_time_s = run_clock(l);
+    r.comm_s = comm_s;
     r.committed = 1;
     quiet q = quiet_on();
     st = table_append(l, TAB_EPOCHS, &r, 1);
@@ -832,6 +837,11 @@ int ledger_append_epoch(ledger *l, const ledger_epoch *ep) {
 }
 
 int ledger_add_phase_cost(ledger *l, const char *phase, const cost_totals *c) {
+    return ledger_add_phase_cost_comm(l, phase, c, 0.0);
+}
+
+int ledger_add_phase_cost_comm(ledger *l, const char *phase, const cost_totals *c,
+                               double comm_s) {
     int st = need_writer(l, "ledger_add_phase_cost");
     if (st) return st;
     if (!phase || !*phase || !c)
@@ -841,6 +851,7 @@ int ledger_add_phase_cost(ledger *l, const char *phase, const cost_totals *c) {
     ledger_strlcpy(r.phase, phase, sizeof r.phase);
     r.cost = cost_row(c);
     r.run_time_s = run_clock(l);
+    r.comm_s = comm_s;
     r.committed = 1;
     quiet q = quiet_on();
     st = table_append(l, TAB_PHASES, &r, 1);
@@ -1037,6 +1048,22 @@ int ledger_phase_cost(const ledger *l, const char *phase, cost_totals *out) {
         count++;
     }
     return count;
+}
+
+double ledger_epoch_comm_s(const ledger *l, int64_t i) {
+    ledger_table *t = (ledger_table *)&l->tab[TAB_EPOCHS];
+    if (i < 0 || i >= t->n) return NAN;
+    return ((const ledger_epoch_row *)ledger_table_row(t, i))->comm_s;
+}
+
+double ledger_phase_comm_s(const ledger *l, const char *phase) {
+    double sum = 0;
+    ledger_table *t = (ledger_table *)&l->tab[TAB_PHASES];
+    for (int64_t i = 0; i < t->n; i++) {
+        const ledger_phase_row *r = ledger_table_row(t, i);
+        if (!phase || !strcmp(r->phase, phase)) sum += r->comm_s;
+    }
+    return sum;
 }
 
 const char *ledger_run_status(ledger *l) {

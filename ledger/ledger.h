@@ -60,7 +60,14 @@ int ledger_resume(ledger **out, const char *path);
 int ledger_open_read(ledger **out, const char *path);   // read-only, for ls/plot/report
 int ledger_append_trial(ledger *l, const ledger_trial *t);
 int ledger_append_epoch(ledger *l, const ledger_epoch *ep);
+// The same with comm_s: seconds in data-parallel gradient all-reduce, cumulative within the
+// phase's session, mean over the ranks (field comm_s of epochs; ledger_append_epoch: 0).
+int ledger_append_epoch_comm(ledger *l, const ledger_epoch *ep, double comm_s);
 int ledger_add_phase_cost(ledger *l, const char *phase, const cost_totals *c);
+// The same with comm_s: seconds inside data-parallel gradient reduction in the phase (field
+// comm_s of phase_costs; ledger_add_phase_cost records 0: one process reduces nothing).
+int ledger_add_phase_cost_comm(ledger *l, const char *phase, const cost_totals *c,
+                               double comm_s);
 // Named artifacts: text (genotypes, configs, JSON) or a float matrix (alphas).
 int ledger_put_text(ledger *l, const char *name, const char *text);
 int ledger_put_matrix(ledger *l, const char *name, int rows, int cols, const float *data);
@@ -86,6 +93,11 @@ double ledger_trial_run_time(const ledger *l, int64_t i);
 // phase: every phase. Returns the number of rows summed (0: none recorded, *out all zero
 // with NAN busy time and energy).
 int ledger_phase_cost(const ledger *l, const char *phase, cost_totals *out);
+// Sum of comm_s over the rows of one phase (NULL: every phase); 0 in files written before the
+// field (read as absent: one process).
+double ledger_phase_comm_s(const ledger *l, const char *phase);
+// comm_s of epoch row i (0 in files written before the field; NAN: no such row).
+double ledger_epoch_comm_s(const ledger *l, int64_t i);
 // Artifacts: the latest one recorded under `name`. The text/data live until ledger_close.
 // GH_EINVAL when there is none of that name and kind.
 int ledger_get_text(ledger *l, const char *name, const char **text);

@@ -72,6 +72,7 @@ typedef struct {
     double train_loss, train_acc, val_loss, val_acc, lr;
     ledger_cost_row cost;
     double run_time_s;
+    double comm_s;     // optional (added with data parallelism): 0 when absent
     uint8_t committed;
 } ledger_epoch_row;
 
@@ -79,6 +80,7 @@ typedef struct {
     char phase[LEDGER_PHASE_CAP];
     ledger_cost_row cost;
     double run_time_s;
+    double comm_s;     // optional (added with data parallelism): 0 when absent
     uint8_t committed;
 } ledger_phase_row;
 

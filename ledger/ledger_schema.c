@@ -16,8 +16,9 @@ const ledger_table_spec ledger_table_specs[TAB_COUNT] = {
                     "params=count;acc=fraction in [0,1];" COST_UNITS, "worker"},
     [TAB_EPOCHS] = {"epochs", sizeof(ledger_epoch_row), 256,
                     "acc=fraction in [0,1];lr=learning rate;cost=cumulative within phase;"
-                    COST_UNITS},
-    [TAB_PHASES] = {"phase_costs", sizeof(ledger_phase_row), 16, COST_UNITS},
+                    COST_UNITS ";comm_s=s (in gradient all-reduce, cumulative)", "comm_s"},
+    [TAB_PHASES] = {"phase_costs", sizeof(ledger_phase_row), 16,
+                    COST_UNITS ";comm_s=s (in gradient all-reduce)", "comm_s"},
     [TAB_ARTIFACTS] = {"artifacts", sizeof(ledger_artifact_row), 64,
                        "offset,length=bytes into artifact_text (text) or floats into "
                        "artifact_data (matrix, row-major);run_time_s=s"},
@@ -88,6 +89,7 @@ hid_t ledger_table_type(ledger_table_id id) {
         D(ledger_epoch_row, lr);
         COST(ledger_epoch_row);
         D(ledger_epoch_row, run_time_s);
+        D(ledger_epoch_row, comm_s);
         H5Tinsert(t, "committed", HOFFSET(ledger_epoch_row, committed), H5T_NATIVE_UINT8);
         break;
     case TAB_PHASES:
@@ -95,6 +97,7 @@ hid_t ledger_table_type(ledger_table_id id) {
         S(ledger_phase_row, phase, LEDGER_PHASE_CAP);
         COST(ledger_phase_row);
         D(ledger_phase_row, run_time_s);
+        D(ledger_phase_row, comm_s);
         H5Tinsert(t, "committed", HOFFSET(ledger_phase_row, committed), H5T_NATIVE_UINT8);
         break;
     case TAB_ARTIFACTS:

@@ -30,7 +30,9 @@ int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
     s->net = (nas_net){.super = net};
     s->wstep = (gh_step_def){.loss = nas_net_loss, .model = &s->net, .group = GH_GROUP_WEIGHTS,
                              .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
-                             .grad_clip = o->grad_clip};
+                             .grad_clip = o->grad_clip, .reduce = o->reduce,
+                             .reduce_ctx = o->reduce_ctx, .ready = o->ready,
+                             .micro = o->micro};
     s->o = *o;
     s->nw = gh_group_numel(e, GH_GROUP_WEIGHTS);
     s->na = gh_group_numel(e, GH_GROUP_ARCH);
@@ -56,13 +58,32 @@ int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
 
 void darts_search_free(darts_search *s) { free(s); }  // buffers belong to the engine
 
-// One forward and backward of the supernet on a batch; grads ADD into the groups.
-static int pass(darts_search *s, const gh_batch *b) {
+// One forward and backward of the supernet on a batch; grads ADD into the groups. With
+// micro-batches, one pass per part and the sum divided by their number (called on zeroed grads).
+static int pass1(darts_search *s, const gh_batch *b) {
     gh_engine *e = s->e;
     gh_step_begin(e);
     gh_tensor *logits;
     gh_tensor *l = nas_net_loss(&s->net, e, b, gh_labels(e, b->shape[0], b->y), &logits);
     return gh_backward(e, l);
+}
+
+static int pass(darts_search *s, const gh_batch *b) {
+    int m = s->o.micro, st = GH_OK;
+    if (m <= 1) return pass1(s, b);
+    for (int i = 0; i < m && !st; i++) {
+        gh_batch part = gh_batch_part(b, i, m);
+        st = pass1(s, &part);
+    }
+    gh_engine *e = s->e;
+    if (!st) st = gh_vec_scale(e, s->nw, 1.0f / (float)m, gh_group_grad(e, GH_GROUP_WEIGHTS));
+    if (!st) st = gh_vec_scale(e, s->na, 1.0f / (float)m, gh_group_grad(e, GH_GROUP_ARCH));
+    return st;
+}
+
+// The data-parallel average of a group's gradient (nothing in one process).
+static int reduce(darts_search *s, int group) {
+    return s->o.reduce ? s->o.reduce(s->o.reduce_ctx, s->e, group) : GH_OK;
 }
 
 static int zero_grads(gh_engine *e) {
@@ -79,14 +100,26 @@ int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val,
     if (s->nb && (st = gh_vec_copy(e, s->nb, B, s->b_save))) return st;
     if (s->o.order == 1) {
         // first order: grad_a L_val(w, a) (architect._backward_step)
-        if ((st = zero_grads(e)) || (st = pass(s, val)))
+        if ((st = zero_grads(e)) || (st = pass(s, val)) || (st = reduce(s, GH_GROUP_ARCH)))
             return st;
         return s->nb ? gh_vec_copy(e, s->nb, s->b_save, B) : GH_OK;
     }
     double xi = lr;
+    // Data parallel, which gradients are averaged over the ranks and why (R ranks, L = mean of
+    // the ranks' losses L_r, each on its shard):
+    //   grad_w L_train(w)      -> reduced: w' = w - xi (grad_w L_train + ...) must be the
+    //                             global unrolled weights, the same on every rank;
+    //   v = grad_w' L_val(w')  -> reduced: the HVP direction and eps = 0.01/||v|| must be the
+    //                             global ones, the same on every rank;
+    //   grad_a L_val(w'), grad_a L_train(w+), grad_a L_train(w-) -> not one by one: the
+    //                             architecture gradient of eq. 7-8,
+    //        g_a = grad_a L_val(w') - xi [grad_a L_train(w+) - grad_a L_train(w-)] / (2 eps),
+    //     is linear in the three once w', w± and eps are common, so mean_r(g_a,r) is the
+    //     global g_a and one all-reduce of the arch group replaces three.
+    //   The weight step's own grad_w L_train(w) is reduced by the trainer (gh_train_step).
     // w' = w - xi * (momentum * buf + grad_w L_train(w, a) + wd * w)  (_compute_unrolled_model)
     if ((st = gh_vec_copy(e, s->nw, W, s->w_save)) || (st = zero_grads(e)) ||
-        (st = pass(s, train)))
+        (st = pass(s, train)) || (st = reduce(s, GH_GROUP_WEIGHTS)))
         return st;
     if ((st = gh_vec_scale(e, s->nw, (float)(1.0 - xi * s->o.wd), W)) ||
         (st = gh_vec_axpy(e, s->nw, (float)-xi, GW, W)))
@@ -94,7 +127,7 @@ int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val,
     const float *mom = gh_group_momentum(e, GH_GROUP_WEIGHTS);
     if (mom && (st = gh_vec_axpy(e, s->nw, (float)(-xi * s->o.momentum), mom, W))) return st;
     // dalpha = grad_a L_val(w', a), v = grad_w' L_val(w', a)  (eq. 7, first term)
-    if ((st = zero_grads(e)) || (st = pass(s, val)) ||
+    if ((st = zero_grads(e)) || (st = pass(s, val)) || (st = reduce(s, GH_GROUP_WEIGHTS)) ||
         (st = gh_vec_copy(e, s->na, GA, s->dalpha)) || (st = gh_vec_copy(e, s->nw, GW, s->v)))
         return st;
     // eq. 8: finite-difference Hessian-vector product at w with eps = 0.01 / ||v||, the norm
@@ -119,7 +152,7 @@ int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val,
     if ((st = gh_vec_copy(e, s->nw, s->w_save, W)) ||
         (st = gh_vec_axpy(e, s->na, -1.0f, s->gplus, GA)) ||
         (st = gh_vec_scale_dev(e, s->na, xi / 2.0, eps, -1, GA)) ||
-        (st = gh_vec_axpy(e, s->na, 1.0f, s->dalpha, GA)))
+        (st = gh_vec_axpy(e, s->na, 1.0f, s->dalpha, GA)) || (st = reduce(s, GH_GROUP_ARCH)))
         return st;
     return s->nb ? gh_vec_copy(e, s->nb, s->b_save, B) : GH_OK;
 }
@@ -167,10 +200,11 @@ typedef struct {
     int *vorder, *vidx;      // the validation walk's order; this step's indices
     darts_state state;
     genotype *best;
+    dp_reducer *dp;          // data parallel (NULL: one process)
 } darts_plan;
 
 static int record_epoch(const nas_run *r, darts_supernet *net, const genotype *g,
-                        const ledger_epoch *ep) {
+                        const ledger_epoch *ep, double comm) {
     nas_eval_result res = {.train_loss = ep->train_loss, .train_acc = ep->train_acc,
                            .val_loss = ep->val_loss, .val_acc = ep->val_acc,
                            .fidelity = ep->epoch + 1, .cost = ep->cost};
@@ -191,7 +225,7 @@ static int record_epoch(const nas_run *r, darts_supernet *net, const genotype *g
     if ((st = ledger_put_text(r->l, name, text)) ||
         (st = nas_record_trial(r, ep->epoch, g, &res, "ok")))
         return st;
-    return ledger_append_epoch(r->l, ep);
+    return ledger_append_epoch_comm(r->l, ep, comm);
 }
 
 static int darts_batch(void *ctx, int epoch, int step, gh_batch *b) {
@@ -209,24 +243,30 @@ static double darts_lr(void *ctx, int epoch, int step) {
 static int darts_step(void *ctx, gh_engine *e, const gh_batch *b, double lr) {
     (void)e;
     darts_plan *k = ctx;
-    int bs = b->shape[0], n = k->r->wval.n;
+    int bs = k->train.last_n, n = k->r->wval.n;
     // the architecture batch: the next `bs` images of a shuffled walk over the validation half
-    // (train_search.py draws a fresh random batch every step)
+    // (train_search.py draws a fresh random batch every step); bs is the global batch, of
+    // which this rank takes its part as it does of the training batch
     for (int i = 0; i < bs; i++) {
         if (k->state.vpos == n) k->state.vpos = 0;
         k->vidx[i] = k->vorder[k->state.vpos++];
     }
+    int r0 = (int)((long)bs * k->train.shard / k->train.shards);
+    int r1 = (int)((long)bs * (k->train.shard + 1) / k->train.shards);
     gh_batch v;
-    nas_feed_batch(&k->val, k->vidx, bs, 1, k->r->c->seed ^ 0x5bd1e995u, k->epoch, &v);
+    nas_feed_batch(&k->val, k->vidx + r0, r1 - r0, 1, k->r->c->seed ^ 0x5bd1e995u, k->epoch, &v);
     return darts_search_step(k->s, b, &v, lr);
 }
 
-static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
+static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) {
     darts_plan *k = ctx;
     const nas_config *c = k->r->c;
     genotype g;
     double vloss = NAN, vacc = NAN;
-    int st = darts_supernet_genotype(k->net.super, &g);
+    gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
+    int st = nas_dp_progress(k->dp, &all);
+    double comm = nas_dp_comm(k->dp);
+    if (!st) st = darts_supernet_genotype(k->net.super, &g);
     if (!st)
         st = nas_eval_images(e, nas_net_eval_loss, &k->net, &k->r->wval, &k->r->d->norm,
                              c->search_val_limit, c->search_batch, &vloss, &vacc);
@@ -241,7 +281,7 @@ static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) 
     ledger_epoch ep = {.phase = "search", .trial_id = p->epoch, .epoch = p->epoch,
                        .train_loss = p->loss, .train_acc = p->acc, .val_loss = vloss,
                        .val_acc = vacc, .lr = p->lr, .cost = nas_run_cost(k->r)};
-    return record_epoch(k->r, k->net.super, &g, &ep);
+    return record_epoch(k->r, k->net.super, &g, &ep, comm);
 }
 
 // A checkpoint at pos: the engine (weights, alphas, BN statistics, both optimizers' moments)
@@ -288,6 +328,8 @@ static int darts_search_epochs(darts_plan *k) {
     const nas_config *c = r->c;
     int st = nas_feed_init(&k->train, &r->wtrain, &r->aug, c->search_batch, c->seed);
     if (!st) st = nas_feed_init(&k->val, &r->wval, &r->aug, c->search_batch, c->seed);
+    k->train.shard = nas_dp_rank(c);   // data parallel: this rank's part of every batch
+    k->train.shards = nas_dp_size(c);
     k->vidx = malloc(sizeof(int) * (size_t)c->search_batch);
     k->vorder = malloc(sizeof(int) * (size_t)(r->wval.n > 0 ? r->wval.n : 1));
     if (!st && (!k->vidx || !k->vorder)) st = gh_fail(GH_ENOMEM, "darts: no memory");
@@ -316,18 +358,29 @@ static int darts_search_epochs(darts_plan *k) {
 int darts_run(nas_run *r, genotype *best) {
     const nas_config *c = r->c;
     darts_plan k = {.r = r, .best = best};
-    int st = nas_run_supernet(r, &k.e, &k.net);
-    if (st) return st;
+    dp_reducer *dp = NULL;   // data parallel: gradients averaged over the ranks
+    int st = nas_dp_size(c) > 1 ? dp_reducer_create(&dp, (size_t)c->bucket_mb << 20) : GH_OK;
+    k.dp = dp;
+    if (!st) st = nas_run_supernet(r, &k.e, &k.net);
+    if (st) {
+        dp_reducer_free(dp);
+        return st;
+    }
     darts_step_opts so = {.order = c->darts.order, .momentum = c->search_momentum,
                           .wd = c->search_wd, .grad_clip = c->search_grad_clip,
                           .arch_lr = c->darts.arch_lr, .arch_beta1 = c->darts.arch_beta1,
-                          .arch_beta2 = c->darts.arch_beta2, .arch_wd = c->darts.arch_wd};
+                          .arch_beta2 = c->darts.arch_beta2, .arch_wd = c->darts.arch_wd,
+                          .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp,
+                          .ready = dp ? dp_grad_ready : NULL,
+                          .micro = c->micro};
     if (!(st = darts_search_create(&k.s, k.e, k.net.super, &so))) {
         ledger_ckpt_reader *from = nas_ckpt_from(r->ck, NAS_DO_SEARCH);
         if (from) st = darts_resume(&k, from);
         if (!st) st = darts_search_epochs(&k);
         cost_meter_note_peak_mem(r->meter, (double)gh_engine_arena_peak(k.e));
     }
+    if (!st) r->comm_s = nas_dp_finish(r->meter, dp);
+    dp_reducer_free(dp);
     darts_search_free(k.s);
     nas_net_free(&k.net);
     gh_engine_destroy(k.e);

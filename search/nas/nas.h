@@ -115,6 +115,12 @@ typedef struct {
     double arena_mb;         // activation arena; 0 = measured by a probe step
     int report_every;        // steps between progress lines
     double checkpoint_every_min;  // checkpoints within an epoch this often (0: epoch ends only)
+    int bucket_mb;           // data parallel: gradient all-reduce buckets in MiB (DDP's 25)
+    int micro;               // micro-batches per step (gh_step_def.micro; 0/1: none)
+    // Not a config key: set by the CLI for this process. 1: the run trains data parallel over
+    // pg_world() (darts, final training under a launcher); 0: one process, or a rank of a NAS
+    // search whose children train on worker ranks (each child on one rank alone).
+    int data_parallel;
     // [data]
     char dataset[32];        // cifar10, cifar100, fashion-mnist, mnist
     char data_dir[512];      // "" = the embedded default (Fashion-MNIST's Debian package)
@@ -188,6 +194,10 @@ int nas_data_load(nas_data *d, const nas_config *c);
 void nas_data_free(nas_data *d);
 // GPUs the config's backend holds (1 for cuda, else 0).
 int nas_gpus(const nas_config *c);
+// The data-parallel group of c's run: pg_world()'s rank and size when c->data_parallel, else
+// rank 0 of 1.
+int nas_dp_rank(const nas_config *c);
+int nas_dp_size(const nas_config *c);
 // Engine for a config (backend, threads, determinism) with this arena and seed.
 int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed);
 // Cosine annealing as torch's CosineAnnealingLR(T = epochs, eta_min) at epoch (0-based).
@@ -237,6 +247,7 @@ typedef struct {
     gh_images sample;        // the search_limit sample the split was cut from (when set)
     const struct nas_ckpt *ck;  // checkpoints, and the one to continue from (NULL: none)
     cost_totals cost0;       // the search phase's cost before this session (all NAN: none)
+    double comm_s;           // this session's seconds in gradient all-reduce, mean over ranks
 } nas_run;
 int nas_run_open(nas_run *r, const nas_config *c, const nas_data *d, struct ledger *l);
 void nas_run_close(nas_run *r);
@@ -484,6 +495,13 @@ typedef struct {
     double momentum, wd, grad_clip;            // weight optimizer (SGD)
     double arch_lr, arch_beta1, arch_beta2, arch_wd;  // architecture optimizer (Adam)
     double fd_r;            // eps = fd_r / ||v|| in eq. 8; 0 = DARTS's 0.01 (tests go smaller)
+    // data parallel: the all-reduce (average) of a group's gradient over the ranks (NULL: one
+    // process), and micro-batches (gh_step_def.micro: one process computing what `micro` ranks
+    // would, batch norm per part; the reference of the data-parallel tests)
+    gh_reduce_fn reduce;
+    void *reduce_ctx;
+    gh_grad_ready_fn ready;  // the weight step's overlap hook (gh_step_def.ready)
+    int micro;
 } darts_step_opts;
 int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
                         const darts_step_opts *o);
@@ -512,11 +530,13 @@ typedef struct {
     const char *phase;       // progress label and the ledger's epoch phase
     int64_t trial_id;
     const struct nas_train_ckpt *ckpt;   // checkpoints of this training (NULL: none)
+    int micro;               // gh_step_def.micro (tests: one process as several ranks)
 } nas_train_opts;
 typedef struct {
     double train_loss, train_acc;  // the last epoch's means; NAN when no epoch ran
     double eval_loss, eval_acc;    // on the eval set after the last epoch
     cost_totals cost;              // of this training alone
+    double comm_s;                 // in gradient all-reduce (data parallel), mean over ranks
 } nas_train_result;
 // Checkpoints of one training: save is called by the trainer's checkpoint hook (after every
 // epoch, and every every_s seconds within one when every_s > 0) with the position of the next

@@ -17,6 +17,7 @@ void nas_config_defaults(nas_config *c) {
     c->seed = 2;                 // train_search.py's default seed
     c->report_every = 50;
     c->checkpoint_every_min = 10;
+    c->bucket_mb = 25;
     c->train_portion = 0.5;
     // search (train_search.py)
     snprintf(c->method, sizeof c->method, "darts");
@@ -112,6 +113,10 @@ static const kdef keys[] = {
     KD("run", "arena_mb", arena_mb, 0, 10000000.0,
        "activation arena in MiB (0 = measured by a probe step)"),
     KI("run", "report_every", report_every, 1, BIG, "steps between progress lines"),
+    KI("run", "bucket_mb", bucket_mb, 1, 4096,
+       "data parallel (mpirun): gradient all-reduce bucket in MiB"),
+    KI("run", "micro", micro, 0, 4096,
+       "micro-batches per step, batch norm per part (one process as that many ranks)"),
     KD("run", "checkpoint_every_min", checkpoint_every_min, 0, 1e6,
        "minutes between checkpoints within an epoch (0: after each epoch only)"),
     KS("data", "dataset", dataset, "cifar10, cifar100, fashion-mnist, mnist"),

@@ -22,6 +22,7 @@ int nas_feed_init(nas_feed *f, const gh_images *im, const images_aug *aug, int b
     f->batch = batch;
     f->limit = im->n;
     f->order_epoch = -1;
+    f->shards = 1;
     size_t per = (size_t)im->c * im->h * im->w;
     f->x = malloc(sizeof(float) * per * (size_t)(batch > 0 ? batch : 1));
     f->y = malloc(sizeof(int) * (size_t)(batch > 0 ? batch : 1));
@@ -59,7 +60,15 @@ int nas_feed_train(void *ctx, int epoch, int step, gh_batch *b) {
                               f->im->n);
     if (f->order_epoch != epoch) nas_epoch_order(f->order, f->im->n, f->seed, epoch);
     f->order_epoch = epoch;
-    nas_feed_batch(f, f->order + s0, n, 1, f->seed, epoch, b);
+    f->last_n = n;
+    // this rank's rows of the global batch; augmentation is keyed by image index, seed and
+    // epoch, never by position, so an image looks the same on whichever rank draws it
+    int r0 = (int)((long)n * f->shard / f->shards);
+    int r1 = (int)((long)n * (f->shard + 1) / f->shards);
+    if (r1 <= r0)
+        return gh_fail(GH_EINVAL, "training batch %d: %d images for %d ranks (raise the batch "
+                       "size or use fewer ranks)", step, n, f->shards);
+    nas_feed_batch(f, f->order + s0 + r0, r1 - r0, 1, f->seed, epoch, b);
     return GH_OK;
 }
 

@@ -3,6 +3,7 @@
 // are reached only through the table in nas_methods.c.
 #pragma once
 #include "nas.h"
+#include "../../dist/dist.h"
 
 // The shuffled order of n indices for an epoch (stream GH_STREAM_DATA, keyed by seed and epoch),
 // so that a resumed run draws the same batches.
@@ -19,6 +20,11 @@ typedef struct {
     int *order, order_epoch; // the shuffle of order_epoch (-1: none yet)
     float *x;
     int *y;
+    // data parallel: training batches are the global batch's part `shard` of `shards`
+    // (gh_batch_part's rows), so that R ranks at batch b/R see the images of one process at
+    // batch b; 0 of 1 (nas_feed_init's default): the whole batch
+    int shard, shards;
+    int last_n;              // images in the global batch nas_feed_train drew last
 } nas_feed;
 int nas_feed_init(nas_feed *f, const gh_images *im, const images_aug *aug, int batch,
                   uint64_t seed);
@@ -139,3 +145,16 @@ double enas_child_lr(const nas_config *c, int epoch);
 int nas_random_proposer_create(nas_proposer **out);
 int nas_regevo_proposer_create(nas_proposer **out);
 int nas_rl_proposer_create(nas_proposer **out);
+
+// Data parallel, at the end of a phase, on every rank (a collective): adds the other ranks'
+// busy GPU time into rank 0's meter (GPU-hours are the sum over ranks), raises its peak memory
+// to the largest rank's, and returns the mean over ranks of the seconds spent in dp's
+// reductions (0 without dp: one process).
+double nas_dp_finish(cost_meter *m, const dp_reducer *dp);
+// Data parallel, in an epoch hook on every rank: p's training loss and accuracy become the
+// means over every rank's images (each rank's trainer saw its shard only). Nothing in one
+// process.
+int nas_dp_progress(const dp_reducer *dp, gh_train_progress *p);
+// Data parallel, on every rank (a collective): dp's seconds in reductions so far, mean over
+// the ranks; 0 without dp.
+double nas_dp_comm(const dp_reducer *dp);

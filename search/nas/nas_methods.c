@@ -74,7 +74,7 @@ int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l, con
         cost_totals ct = nas_run_cost(&r);
         char text[2048];
         genotype_print(best, text, sizeof text);
-        st = ledger_add_phase_cost(l, "search", &ct);
+        st = ledger_add_phase_cost_comm(l, "search", &ct, r.comm_s);
         if (!st) st = ledger_put_text(l, "genotype", text);
     }
     nas_run_close(&r);

@@ -50,8 +50,11 @@ int nas_gpus(const nas_config *c) {
     gh_backend b;
     int dev;
     if (gh_backend_parse(c->backend, &b, &dev)) return 0;
-    return b == GH_BACKEND_CUDA ? 1 : 0;
+    return b == GH_BACKEND_CUDA ? nas_dp_size(c) : 0;   // data parallel: one per rank
 }
+
+int nas_dp_rank(const nas_config *c) { return c->data_parallel ? pg_world()->rank : 0; }
+int nas_dp_size(const nas_config *c) { return c->data_parallel ? pg_world()->size : 1; }
 
 int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed) {
     gh_engine_config ec = {0};
@@ -61,7 +64,45 @@ int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint
     ec.arena_bytes = arena_bytes;
     ec.deterministic = c->deterministic;
     ec.seed = seed;
+    // data parallel on GPUs: one device per rank by local rank (pg_nccl_device), and the
+    // NCCL communicator created before the first reduction
+    if (nas_dp_size(c) > 1 && ec.backend == GH_BACKEND_CUDA) {
+        if ((ec.device_index = pg_nccl_device()) < 0 || (st = pg_nccl_init())) {
+            return st ? st : gh_fail(GH_ENODEV, "rank %d of %d: no CUDA device",
+                                     pg_world()->rank, pg_world()->size);
+        }
+    }
     return gh_engine_create(e, &ec);
+}
+
+double nas_dp_finish(cost_meter *m, const dp_reducer *dp) {
+    const pg_info *pg = pg_world();
+    if (!dp || pg->size == 1) return 0.0;
+    cost_totals c = cost_meter_read(m);
+    double own = c.busy_gpu_s, v[2] = {own == own ? own : 0.0, dp_comm_seconds(dp)};
+    double peak = c.peak_mem_bytes == c.peak_mem_bytes ? c.peak_mem_bytes : 0.0;
+    if (pg_allreduce_sum_f64(v, 2) || pg_allreduce_max_f64(&peak, 1))
+        return NAN;   // a failed collective: not measured
+    if (pg->rank == 0 && own == own) cost_meter_add_busy_gpu(m, v[0] - own);
+    if (pg->rank == 0) cost_meter_note_peak_mem(m, peak);   // the largest rank's
+    return v[1] / pg->size;
+}
+
+double nas_dp_comm(const dp_reducer *dp) {
+    double s = dp_comm_seconds(dp);
+    if (!dp || pg_world()->size == 1) return s;
+    return pg_allreduce_sum_f64(&s, 1) ? NAN : s / pg_world()->size;
+}
+
+int nas_dp_progress(const dp_reducer *dp, gh_train_progress *p) {
+    if (!dp || pg_world()->size == 1) return GH_OK;
+    double v[3] = {p->loss * (double)p->seen, p->acc * (double)p->seen, (double)p->seen};
+    int st = pg_allreduce_sum_f64(v, 3);
+    if (st) return st;
+    p->seen = (long)v[2];
+    p->loss = v[2] > 0 ? v[0] / v[2] : NAN;
+    p->acc = v[2] > 0 ? v[1] / v[2] : NAN;
+    return GH_OK;
 }
 
 double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs) {

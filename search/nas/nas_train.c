@@ -22,6 +22,7 @@ typedef struct {
     cost_totals cost0;       // of the sessions before this one (a resumed training)
     int report_every, steps;
     nas_train_result *r;
+    dp_reducer *dp;          // data parallel: the gradient all-reduce (NULL: one process)
 } train_plan;
 
 static int train_batch(void *ctx, int epoch, int step, gh_batch *b) {
@@ -36,13 +37,17 @@ static double train_lr(void *ctx, int epoch, int step) {
     return nas_cosine_restart_lr(o->lr, o->lr_min, epoch, o->epochs, o->lr_t0, o->lr_tmul);
 }
 
-static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
+static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) {
     train_plan *k = ctx;
     const nas_train_opts *o = k->o;
     nas_train_result *r = k->r;
+    gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
+    int st = nas_dp_progress(k->dp, &all);
+    double comm = nas_dp_comm(k->dp);
+    if (st) return st;
     r->train_loss = p->loss;
     r->train_acc = p->acc;
-    int st = nas_eval_images(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
+    st = nas_eval_images(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
                              &r->eval_loss, &r->eval_acc);
     if (st) return st;
     printf("%s epoch %d/%d: lr %.5f drop_path %.3f train_acc %.2f%% eval_acc %.2f%%\n",
@@ -54,7 +59,7 @@ static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) 
                        .train_loss = r->train_loss, .train_acc = r->train_acc,
                        .val_loss = r->eval_loss, .val_acc = r->eval_acc, .lr = p->lr,
                        .cost = cost_add(k->cost0, cost_meter_read(k->meter))};
-    return ledger_append_epoch(k->l, &ep);
+    return ledger_append_epoch_comm(k->l, &ep, comm);
 }
 
 static int train_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
@@ -71,10 +76,14 @@ static int train_built(gh_engine *e, train_plan *k, const gh_images *train,
     const nas_train_opts *o = k->o;
     int st = nas_feed_init(&k->train, train, &o->aug, o->batch, o->seed);
     if (st) return st;
+    k->train.shard = k->dp ? pg_world()->rank : 0;   // data parallel: this rank's part of
+    k->train.shards = k->dp ? pg_world()->size : 1;  // every batch
     k->steps = nas_feed_steps(&k->train, train->n);
     gh_step_def sd = {.loss = nas_net_loss, .model = k->net, .group = GH_GROUP_WEIGHTS,
                       .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
-                      .grad_clip = o->grad_clip};
+                      .grad_clip = o->grad_clip, .reduce = k->dp ? dp_reduce : NULL,
+                      .reduce_ctx = k->dp, .ready = k->dp ? dp_grad_ready : NULL,
+                      .micro = o->micro};
     gh_train_plan plan = {.phase = o->phase, .epochs = o->epochs, .steps = k->steps,
                           .report_every = k->report_every, .batch = train_batch,
                           .lr = train_lr, .step_def = &sd, .epoch_end = train_epoch_end,
@@ -105,7 +114,8 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
     cost_meter_start(k.meter);
     size_t arena = 0;
     gh_engine *e = NULL;
-    int st = nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
+    int st = nas_dp_size(c) > 1 ? dp_reducer_create(&k.dp, (size_t)c->bucket_mb << 20) : GH_OK;
+    if (!st) st = nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
     if (!st) st = nas_engine_open(&e, c, arena, o->seed);
     if (!st) st = nas_net_build(&net, e, &o->nc, g);
     // a resumed training: the engine state, the position and the results and cost so far
@@ -117,6 +127,8 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
         st = train_built(e, &k, train, &pos);
         cost_meter_note_peak_mem(k.meter, (double)gh_engine_arena_peak(e));
     }
+    if (!st) r->comm_s = nas_dp_finish(k.meter, k.dp);
+    dp_reducer_free(k.dp);
     r->cost = cost_add(k.cost0, cost_meter_read(k.meter));
     nas_net_free(&net);
     gh_engine_destroy(e);
@@ -149,7 +161,8 @@ static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
                         .lr_tmul = c->final_lr_tmul, .momentum = c->final_momentum,
                         .wd = c->final_wd, .grad_clip = c->final_grad_clip,
                         .drop_path = c->drop_path, .aux_weight = c->aux_weight, .aug = d->norm,
-                        .seed = seed, .phase = "final", .trial_id = trial_id, .ckpt = ckpt};
+                        .seed = seed, .phase = "final", .trial_id = trial_id, .ckpt = ckpt,
+                        .micro = c->micro};
     o.nc.dropout = c->final_dropout;
     o.aug.crop_pad = c->final_crop_pad;
     o.aug.flip = c->final_flip;
@@ -173,7 +186,7 @@ static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
                           .madds = cnt.madds, .params = cnt.params, .cost = r.cost,
                           .status = st == GH_ENAN ? "nan" : st ? "failed" : "ok"};
         int st2 = ledger_append_trial(l, &t);
-        if (!st2) st2 = ledger_add_phase_cost(l, "final", &r.cost);
+        if (!st2) st2 = ledger_add_phase_cost_comm(l, "final", &r.cost, st ? 0.0 : r.comm_s);
         if (!st) st = st2;
     }
     if (!st)

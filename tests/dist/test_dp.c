@@ -1,0 +1,356 @@
+// test_dp: data-parallel training (dist/dp.c, the trainer's reduce hook, DARTS's reductions,
+// nas_feed's shards).
+// One process (ctest's test_dp): the bucket plan covers every gradient exactly once per step in
+// any bucket size, the reducer of a group of one leaves gradients untouched, a batch's parts
+// and a feed's shards tile the global batch.
+// `mpi` under `mpirun -np 2` (test_dp_mpi): the host all-reduce is exact on integers; k steps
+// of the DARTS search (first and second order) and of final training on 2 ranks at batch b
+// equal 1 process at batch 2b in two micro-batches of b (gh_step_def.micro: batch norm
+// statistics per half, which is what each rank computes; DDP's semantics, so a plain batch of
+// 2b, whose batch norm sees 2b images, is not the reference), weights and alphas to the
+// tolerance below, the genotypes identical, and both ranks' weights bit-identical.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dist/dist.h"
+#include "search/nas/nas_internal.h"
+
+// B: the per-rank batch (the global one is 2B); FH: final training's image side; K: steps
+enum { B = 4, CLASSES = 3, HW = 8, FH = 20, K = 3 };
+
+// ---- one process ---------------------------------------------------------------------------------
+typedef struct {
+    int *count;
+    size_t n;
+    int buckets, during_backward, in_reduce;
+} seen;
+
+static void observe(void *ctx, const float *grad, size_t off, size_t len) {
+    (void)grad;
+    seen *s = ctx;
+    s->buckets++;
+    s->during_backward += !s->in_reduce;
+    for (size_t i = off; i < off + len && i < s->n; i++) s->count[i]++;
+}
+
+// dp_reduce, noting that backward is over (the buckets observed before were started by it)
+static seen *current;
+static int reduce_after(void *ctx, gh_engine *e, int group) {
+    current->in_reduce = 1;
+    int st = dp_reduce(ctx, e, group);
+    current->in_reduce = 0;
+    return st;
+}
+
+static void test_local(void) {
+    // the plan alone: every element in exactly one bucket, last bucket first
+    const size_t ns[] = {1, 7, 1000, 4099};
+    const size_t bs[] = {1, 3, 64, 1000, 4099, 100000};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t b = 0; b < sizeof bs / sizeof bs[0]; b++) {
+            size_t n = ns[a], k = dp_bucket_count(n, bs[b]), prev_off = n;
+            int *cnt = calloc(n, sizeof *cnt);
+            for (size_t i = 0; i < k; i++) {
+                size_t off, len;
+                dp_bucket_at(n, bs[b], i, &off, &len);
+                CHECK(len >= 1 && len <= bs[b] && off + len <= n && off < prev_off);
+                prev_off = off;
+                for (size_t j = off; j < off + len; j++) cnt[j]++;
+            }
+            for (size_t j = 0; j < n; j++) CHECK(cnt[j] == 1);
+            free(cnt);
+        }
+
+    // the reducer in a training step: a supernet's weights, several bucket sizes, three steps
+    gh_engine *e;
+    gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = (size_t)64 << 20, .seed = 3};
+    CHECK_OK(gh_engine_create(&e, &ec));
+    darts_net_config nc = darts_search_net_defaults();
+    nc.in_c = 1;
+    nc.in_h = nc.in_w = HW;
+    nc.classes = CLASSES;
+    nc.layers = 2;
+    nc.c = 4;
+    nc.steps = 2;
+    nc.multiplier = 2;
+    nas_net net = {0};
+    CHECK_OK(nas_net_build(&net, e, &nc, NULL));
+    size_t nw = gh_group_numel(e, GH_GROUP_WEIGHTS);
+    static float x[2 * B * HW * HW];
+    static int y[2 * B];
+    for (int i = 0; i < 2 * B * HW * HW; i++) x[i] = (float)sin(0.37 * i);
+    for (int i = 0; i < 2 * B; i++) y[i] = i % CLASSES;
+    gh_batch bt = {.x = x, .y = y, .ndim = 4, .shape = {2 * B, 1, HW, HW}};
+    const size_t bucket_bytes[] = {4, 4 * 7, 4 * 1000, 4 * nw, 0};
+    for (int overlap = 0; overlap < 2; overlap++)
+        for (size_t b = 0; b < sizeof bucket_bytes / sizeof bucket_bytes[0]; b++) {
+            dp_reducer *dp;
+            CHECK_OK(dp_reducer_create(&dp, bucket_bytes[b]));
+            seen s = {calloc(nw, sizeof(int)), nw, 0, 0, 0};
+            current = &s;
+            dp_reducer_observe(dp, observe, &s);
+            // overlap: backward reports final gradients (dp_grad_ready) and starts buckets
+            gh_step_def sd = {.loss = nas_net_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
+                              .opt = GH_OPT_SGD, .momentum = 0.9, .reduce = reduce_after,
+                              .reduce_ctx = dp, .ready = overlap ? dp_grad_ready : NULL};
+            for (int k = 0; k < 3; k++) CHECK_OK(gh_train_step(e, &sd, &bt, 0.01));
+            size_t per = bucket_bytes[b] ? bucket_bytes[b] / 4 : DP_BUCKET_BYTES_DEFAULT / 4;
+            CHECK(s.buckets == 3 * (int)dp_bucket_count(nw, per));
+            int bad = 0;
+            for (size_t i = 0; i < nw; i++) bad += s.count[i] != 3;
+            CHECK(bad == 0);
+            // every bucket becomes final within backward (all parameters are reported)
+            CHECK(s.during_backward == (overlap ? s.buckets : 0));
+            printf("bucket %zu bytes%s: %d buckets per step over %zu weights, each reduced "
+                   "once, %d per step started during backward\n", bucket_bytes[b],
+                   overlap ? ", overlapped" : "", s.buckets / 3, nw, s.during_backward / 3);
+            free(s.count);
+            dp_reducer_free(dp);
+        }
+    // a group of one: the reducer leaves the gradient as backward left it
+    dp_reducer *dp;
+    CHECK_OK(dp_reducer_create(&dp, 0));
+    float *GW = gh_group_grad(e, GH_GROUP_WEIGHTS), *g0 = malloc(nw * 4);
+    memcpy(g0, GW, nw * 4);
+    CHECK_OK(dp_reduce(dp, e, GH_GROUP_WEIGHTS));
+    CHECK(!memcmp(g0, GW, nw * 4));
+    free(g0);
+    dp_reducer_free(dp);
+    nas_net_free(&net);
+    gh_engine_destroy(e);
+
+    // parts of a batch tile it; a feed's shards are the parts of its global batch
+    for (int m = 1; m <= 3; m++) {
+        int rows = 0;
+        for (int i = 0; i < m; i++) {
+            gh_batch p = gh_batch_part(&bt, i, m);
+            CHECK(p.y == y + rows && p.x == x + (size_t)rows * HW * HW);
+            rows += p.shape[0];
+        }
+        CHECK(rows == 2 * B);
+    }
+    gh_images im = {.n = 10, .c = 1, .h = HW, .w = HW, .classes = CLASSES,
+                    .x = malloc(sizeof(float) * 10 * HW * HW), .y = malloc(sizeof(int) * 10)};
+    for (int i = 0; i < 10 * HW * HW; i++) im.x[i] = (float)cos(0.11 * i);
+    for (int i = 0; i < 10; i++) im.y[i] = i % CLASSES;
+    images_aug aug = {.crop_pad = 2, .flip = 1, .mean = {0.1f}, .std = {0.9f}};
+    nas_feed whole, part[2];
+    CHECK_OK(nas_feed_init(&whole, &im, &aug, 6, 11));
+    for (int r = 0; r < 2; r++) {
+        CHECK_OK(nas_feed_init(&part[r], &im, &aug, 6, 11));
+        part[r].shard = r;
+        part[r].shards = 2;
+    }
+    for (int step = 0; step < 2; step++) {   // a full batch of 6 and the last one of 4
+        gh_batch g, p0, p1;
+        CHECK_OK(nas_feed_train(&whole, 1, step, &g));
+        CHECK_OK(nas_feed_train(&part[0], 1, step, &p0));
+        CHECK_OK(nas_feed_train(&part[1], 1, step, &p1));
+        size_t per = HW * HW;
+        CHECK(p0.shape[0] + p1.shape[0] == g.shape[0]);
+        CHECK(!memcmp(p0.x, g.x, per * p0.shape[0] * 4));
+        CHECK(!memcmp(p1.x, g.x + per * p0.shape[0], per * p1.shape[0] * 4));
+        CHECK(!memcmp(p1.y, g.y + p0.shape[0], sizeof(int) * p1.shape[0]));
+    }
+    nas_feed_free(&whole);
+    nas_feed_free(&part[0]);
+    nas_feed_free(&part[1]);
+    free(im.x);
+    free(im.y);
+}
+
+// ---- two ranks -------------------------------------------------------------------------------------
+static float xt[K][2 * B * HW * HW], xv[K][2 * B * HW * HW], xf[K][2 * B * FH * FH];
+static int yt[K][2 * B], yv[K][2 * B];
+
+static darts_net_config tiny_net(void) {
+    darts_net_config nc = darts_search_net_defaults();
+    nc.in_c = 1;
+    nc.in_h = nc.in_w = HW;
+    nc.classes = CLASSES;
+    nc.layers = 3;
+    nc.c = 4;
+    nc.steps = 2;
+    nc.multiplier = 2;
+    return nc;
+}
+
+static gh_batch global_batch(float *x, int *y) {
+    return (gh_batch){.x = x, .y = y, .ndim = 4, .shape = {2 * B, 1, HW, HW}};
+}
+
+// The weights and alphas after K search steps: data parallel (this rank's part of every global
+// batch, gradients all-reduced) or, dp NULL, one process on the global batch in 2 micro-batches.
+static void search_k(int order, dp_reducer *dp, float **w, float **a, size_t *nw, size_t *na,
+                     genotype *g) {
+    gh_engine *e;
+    gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = (size_t)256 << 20, .seed = 3};
+    CHECK_OK(gh_engine_create(&e, &ec));
+    darts_net_config nc = tiny_net();
+    darts_supernet *net;
+    CHECK_OK(darts_supernet_build(&net, e, &nc));
+    CHECK_OK(gh_params_alloc(e));
+    darts_step_opts o = {.order = order, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
+                         .arch_lr = 3e-4, .arch_beta1 = 0.5, .arch_beta2 = 0.999,
+                         .arch_wd = 1e-3, .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp,
+                         .ready = dp ? dp_grad_ready : NULL, .micro = dp ? 1 : 2};
+    darts_search *s;
+    CHECK_OK(darts_search_create(&s, e, net, &o));
+    int rank = pg_world()->rank;
+    for (int k = 0; k < K; k++) {
+        gh_batch bt = global_batch(xt[k], yt[k]), bv = global_batch(xv[k], yv[k]);
+        if (dp) {
+            bt = gh_batch_part(&bt, rank, 2);
+            bv = gh_batch_part(&bv, rank, 2);
+        }
+        CHECK_OK(darts_search_step(s, &bt, &bv, 0.025));
+    }
+    *nw = gh_group_numel(e, GH_GROUP_WEIGHTS);
+    *na = gh_group_numel(e, GH_GROUP_ARCH);
+    *w = malloc(*nw * 4);
+    *a = malloc(*na * 4);
+    memcpy(*w, gh_group_data(e, GH_GROUP_WEIGHTS), *nw * 4);
+    memcpy(*a, gh_group_data(e, GH_GROUP_ARCH), *na * 4);
+    CHECK_OK(darts_supernet_genotype(net, g));
+    darts_search_free(s);
+    gh_engine_destroy(e);
+}
+
+// K steps of final training of DARTS_V2's evaluation network (no drop-path: its masks are
+// drawn per step, and a micro-batch is a step of the engine's dropout stream).
+static void final_k(dp_reducer *dp, float **w, size_t *nw) {
+    gh_engine *e;
+    gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = (size_t)256 << 20, .seed = 5};
+    CHECK_OK(gh_engine_create(&e, &ec));
+    darts_net_config nc = tiny_net();
+    nc.in_h = nc.in_w = FH;   // the auxiliary head needs 5x5 at two thirds of the cells
+    nc.auxiliary = 1;
+    genotype g;
+    CHECK_OK(genotype_parse(&g, genotype_named("DARTS_V2")));
+    nas_net net = {0};
+    CHECK_OK(nas_net_build(&net, e, &nc, &g));
+    net.aux_weight = 0.4;
+    gh_step_def sd = {.loss = nas_net_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
+                      .opt = GH_OPT_SGD, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
+                      .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp,
+                      .ready = dp ? dp_grad_ready : NULL, .micro = dp ? 1 : 2};
+    for (int k = 0; k < K; k++) {
+        gh_batch bt = {.x = xf[k], .y = yt[k], .ndim = 4, .shape = {2 * B, 1, FH, FH}};
+        if (dp) bt = gh_batch_part(&bt, pg_world()->rank, 2);
+        CHECK_OK(gh_train_step(e, &sd, &bt, 0.025));
+    }
+    *nw = gh_group_numel(e, GH_GROUP_WEIGHTS);
+    *w = malloc(*nw * 4);
+    memcpy(*w, gh_group_data(e, GH_GROUP_WEIGHTS), *nw * 4);
+    nas_net_free(&net);
+    gh_engine_destroy(e);
+}
+
+// The tolerance: |got - want| <= atol + rtol |want|. Two ranks sum each gradient as
+// (a0 + b0) + (a1 + b1) (each rank's backward, then the all-reduce), one process as
+// ((a0 + b0) + a1) + b1 (backward adds the second micro-batch into the first's gradient): the
+// same numbers added in another order, a few fp32 ulps (~1e-7 relative) per gradient, carried
+// through K steps of SGD with momentum and Adam. rtol 1e-5 is ~100 ulps; atol 1e-7 covers
+// values that cross zero. The worst ratio to the threshold is printed.
+static double worst(const char *what, const float *got, const float *want, size_t n) {
+    const double rtol = 1e-5, atol = 1e-7;
+    double w = 0, maxrel = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        w = fmax(w, d / (atol + rtol * fabs(want[i])));
+        if (want[i] != 0) maxrel = fmax(maxrel, d / fabs(want[i]));
+    }
+    printf("%s: %zu values, worst |diff|/threshold %.3g, max relative diff %.3g\n", what, n, w,
+           maxrel);
+    return w;
+}
+
+static void test_mpi(void) {
+    const pg_info *pg = pg_world();
+    CHECK(pg->size == 2);
+    if (pg->size != 2) return;
+    // the host all-reduce on small integers is exact
+    float buf[1000];
+    for (int i = 0; i < 1000; i++) buf[i] = (float)(i * (pg->rank + 1));
+    CHECK_OK(pg_allreduce_sum_f32(buf, 1000));
+    int bad = 0;
+    for (int i = 0; i < 1000; i++) bad += buf[i] != (float)(3 * i);
+    CHECK_OK(pg_allreduce_avg_f32(buf, 1000));
+    for (int i = 0; i < 1000; i++) bad += buf[i] != (float)(3 * i);
+    CHECK(bad == 0);
+
+    gh_rng r;
+    gh_rng_seed(&r, 7, 1);   // the same global batches on every rank
+    for (int k = 0; k < K; k++) {
+        for (int i = 0; i < 2 * B * HW * HW; i++) {
+            xt[k][i] = (float)gh_rng_normal(&r);
+            xv[k][i] = (float)gh_rng_normal(&r);
+        }
+        for (int i = 0; i < 2 * B * FH * FH; i++) xf[k][i] = (float)gh_rng_normal(&r);
+        for (int i = 0; i < 2 * B; i++) {
+            yt[k][i] = (int)gh_rng_below(&r, CLASSES);
+            yv[k][i] = (int)gh_rng_below(&r, CLASSES);
+        }
+    }
+    dp_reducer *dp;
+    CHECK_OK(dp_reducer_create(&dp, 4096));   // small buckets: several per group
+    for (int order = 1; order <= 2; order++) {
+        float *w, *a, *w1, *a1;
+        size_t nw, na, nw1, na1;
+        genotype g, g1;
+        search_k(order, dp, &w, &a, &nw, &na, &g);
+        if (pg->rank == 1) {
+            CHECK_OK(pg_send(0, 900, w, nw * 4));
+            CHECK_OK(pg_send(0, 901, a, na * 4));
+        } else {
+            float *wr = malloc(nw * 4), *ar = malloc(na * 4);
+            int src;
+            size_t n;
+            CHECK_OK(pg_recv(900, wr, nw * 4, &src, &n, -1));
+            CHECK_OK(pg_recv(901, ar, na * 4, &src, &n, -1));
+            CHECK(!memcmp(wr, w, nw * 4) && !memcmp(ar, a, na * 4));   // ranks agree exactly
+            free(wr);
+            free(ar);
+            search_k(order, NULL, &w1, &a1, &nw1, &na1, &g1);
+            CHECK(nw == nw1 && na == na1);
+            char what[64];
+            snprintf(what, sizeof what, "search order %d, %d steps: weights", order, K);
+            CHECK(worst(what, w, w1, nw) <= 1);
+            snprintf(what, sizeof what, "search order %d, %d steps: alphas", order, K);
+            CHECK(worst(what, a, a1, na) <= 1);
+            CHECK(genotype_equal(&g, &g1));
+            free(w1);
+            free(a1);
+        }
+        free(w);
+        free(a);
+    }
+    float *w, *w1;
+    size_t nw, nw1;
+    final_k(dp, &w, &nw);
+    if (pg->rank == 0) {
+        final_k(NULL, &w1, &nw1);
+        CHECK(nw == nw1);
+        CHECK(worst("final training, 3 steps: weights", w, w1, nw) <= 1);
+        free(w1);
+    }
+    free(w);
+    printf("rank %d: %.4f s in gradient all-reduce\n", pg->rank, dp_comm_seconds(dp));
+    dp_reducer_free(dp);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "mpi")) {
+        CHECK_OK(pg_init(&argc, &argv));
+        test_mpi();
+        int rc = check_done("test_dp mpi");
+        if (rc) pg_abort(rc);
+        pg_finalize();
+        return rc;
+    }
+    test_local();
+    return check_done("test_dp");
+}
