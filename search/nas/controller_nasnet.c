@@ -1,10 +1,12 @@
 // controller_nasnet: the NASNet search's controller (Zoph et al., CVPR 2018, section 3) as an
 // ask/tell proposer: a one-layer LSTM emits, for each cell (normal, then reduction) and each of
 // its blocks, hidden state A, hidden state B, op A, op B, each from a softmax classifier of its
-// own, the choice fed back as the next input's embedding. Trained by REINFORCE with a
-// moving-average baseline and an entropy bonus (PPO, the paper's choice, is not implemented) on
-// batches of `batch` finished children: asks never wait for an update, so children trained in
-// parallel keep coming from the current policy and slow ones join a later batch.
+// own, the choice fed back as the next input's embedding. Trained on batches of `batch` finished
+// children, with advantages against a moving-average baseline and an entropy bonus, by PPO (the
+// paper's choice: the clipped surrogate of Schulman et al. 2017, `epochs` Adam steps per batch,
+// ratios against the log-probability each child had when it was sampled) or by REINFORCE (one
+// step): asks never wait for an update, so children trained in parallel keep coming from the
+// current policy and slow ones join a later batch.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@ enum { TOK_OP0 = 2 + GENO_MAX_STEPS, TOK_START = TOK_OP0 + DARTS_NUM_GENO_OPS, N
 
 typedef struct {
     double reward;
+    double logp_old;         // log p(g) under the controller that sampled it (PPO)
     genotype g;
 } rl_item;
 
@@ -31,6 +34,8 @@ typedef struct {
     int64_t updates;
     rl_item *batch;          // finished children waiting for the next update
     int nbatch;
+    double *logp_old;        // PPO: log p of proposal id's genotype when it was sampled
+    int64_t nold, capold;    // entries (ids 0..nold-1) and room
 } rl;
 
 // The classifier of decision (cell, block, slot): slot 0/1 hidden state A/B, 2/3 op A/B.
@@ -127,16 +132,49 @@ static void run(rl *m, int *choice, int sample, uint64_t seed, gh_tensor **logp,
     if (ent) *ent = en;
 }
 
+// PPO: room for the log-probability of proposal id (the next nas_ask assigns p->n_asked).
+static int reserve_old(rl *m, int64_t id) {
+    if (id < m->capold) return GH_OK;
+    int64_t cap = m->capold ? 2 * m->capold : 64;
+    while (cap <= id) cap *= 2;
+    double *t = realloc(m->logp_old, (size_t)cap * sizeof *t);
+    if (!t) return gh_fail(GH_ENOMEM, "nasnet-rl: log-probabilities of %lld proposals",
+                           (long long)cap);
+    m->logp_old = t;
+    m->capold = cap;
+    return GH_OK;
+}
+
 static int rl_propose(nas_proposer *p, genotype *g) {
     rl *m = (rl *)p;
+    int ppo = p->opt.algorithm == NAS_RL_PPO;
     int choice[8 * GENO_MAX_STEPS];
+    int st = ppo ? reserve_old(m, p->n_asked) : GH_OK;
+    if (st) return st;
     gh_step_begin(m->e);
     gh_set_grad_enabled(m->e, 0);
-    run(m, choice, 1, gh_rng_u64(&p->rng), NULL, NULL);
+    gh_tensor *lp = NULL;
+    run(m, choice, 1, gh_rng_u64(&p->rng), ppo ? &lp : NULL, NULL);
+    // the draw that nas_ask keeps (not a duplicate) becomes proposal n_asked
+    if (ppo) {
+        m->logp_old[p->n_asked] = gh_scalar(m->e, lp);
+        if (m->nold <= p->n_asked) m->nold = p->n_asked + 1;
+    }
     gh_set_grad_enabled(m->e, 1);
-    int st = gh_engine_status(m->e);
+    st = gh_engine_status(m->e);
     if (!st) decode(m, choice, g);
     return st;
+}
+
+int nas_rl_algorithm_parse(const char *name) {
+    if (!strcmp(name, "reinforce")) return NAS_RL_REINFORCE;
+    if (!strcmp(name, "ppo")) return NAS_RL_PPO;
+    return -1;
+}
+
+double nas_ppo_weight(double adv, double ratio, double clip) {
+    if ((adv > 0 && ratio > 1 + clip) || (adv < 0 && ratio < 1 - clip)) return 0;
+    return adv * ratio;
 }
 
 double nas_rl_log_prob(nas_proposer *p, const genotype *g) {
@@ -153,12 +191,11 @@ double nas_rl_log_prob(nas_proposer *p, const genotype *g) {
     return v;
 }
 
-// REINFORCE over the batch: loss = (1/n) sum_i -(R_i - b) log p(a_i) - beta H(a_i), b the
-// moving average of the rewards before this batch; then b moves through the batch's rewards.
-static int update(rl *m) {
+// One Adam step on the batch: loss = (1/n) sum_i -w_i log p(a_i) - beta H(a_i), with w_i = A_i
+// (REINFORCE) or PPO's nas_ppo_weight(A_i, p(a_i) / p_old(a_i), clip), A_i = R_i - b.
+static int step(rl *m, int ppo) {
     gh_engine *e = m->e;
     const nas_proposer_options *o = &m->base.opt;
-    if (m->updates == 0 && m->nbatch) m->baseline = m->batch[0].reward;
     gh_step_begin(e);
     int st = gh_group_zero_grad(e, GH_GROUP_WEIGHTS);
     gh_tensor *loss = NULL;
@@ -167,14 +204,26 @@ static int update(rl *m) {
         encode(m, &m->batch[i].g, choice);
         gh_tensor *lp, *en;
         run(m, choice, 0, 0, &lp, &en);
-        double adv = m->batch[i].reward - m->baseline;
-        gh_tensor *t = gh_add(e, gh_scale(e, lp, (float)(-adv / m->nbatch)),
+        double w = m->batch[i].reward - m->baseline;
+        if (ppo) w = nas_ppo_weight(w, exp(gh_scalar(e, lp) - m->batch[i].logp_old), o->clip);
+        gh_tensor *t = gh_add(e, gh_scale(e, lp, (float)(-w / m->nbatch)),
                               gh_scale(e, en, (float)(-o->entropy / m->nbatch)));
         loss = loss ? gh_add(e, loss, t) : t;
     }
     if (!st) st = gh_backward(e, loss);
     if (!st) st = gh_adam_step(e, GH_GROUP_WEIGHTS, (float)o->lr, 0.9f, 0.999f, 1e-8f, 0.0f);
     if (!st) st = gh_engine_check_finite(e);
+    return st;
+}
+
+// REINFORCE: one step; PPO: `epochs` steps, each recomputing the ratios under the controller
+// as it now is. b is the moving average of the rewards before this batch; then b moves through
+// the batch's rewards.
+static int update(rl *m) {
+    const nas_proposer_options *o = &m->base.opt;
+    if (m->updates == 0 && m->nbatch) m->baseline = m->batch[0].reward;
+    int ppo = o->algorithm == NAS_RL_PPO, st = GH_OK;
+    for (int k = 0; !st && k < (ppo ? o->epochs : 1); k++) st = step(m, ppo);
     for (int i = 0; i < m->nbatch; i++)
         m->baseline = o->baseline_decay * m->baseline + (1 - o->baseline_decay) * m->batch[i].reward;
     m->nbatch = 0;
@@ -186,7 +235,9 @@ static void rl_tell(nas_proposer *p, const nas_proposal *q, double reward, doubl
     (void)cost;
     rl *m = (rl *)p;
     // a child that diverged learned nothing: its reward is an accuracy of 0
-    m->batch[m->nbatch++] = (rl_item){.reward = isnan(reward) ? 0.0 : reward, .g = q->g};
+    double old = q->id < m->nold ? m->logp_old[q->id] : 0;
+    m->batch[m->nbatch++] = (rl_item){.reward = isnan(reward) ? 0.0 : reward, .logp_old = old,
+                                      .g = q->g};
     if (m->nbatch == p->opt.batch && update(m))
         fprintf(stderr, "nasnet-rl: controller update failed: %s\n", gh_error_get());
 }
@@ -196,6 +247,10 @@ static int rl_init(nas_proposer *p) {
     nas_proposer_options *o = &p->opt;
     if (o->batch <= 0) o->batch = 1;
     if (!(o->lr > 0)) o->lr = 0.00035;
+    if (!(o->clip > 0)) o->clip = 0.2;
+    if (o->epochs <= 0) o->epochs = 4;
+    if (o->algorithm != NAS_RL_REINFORCE && o->algorithm != NAS_RL_PPO)
+        return gh_fail(GH_EINVAL, "nasnet-rl: algorithm %d", o->algorithm);
     if (o->steps > GENO_MAX_STEPS) return gh_fail(GH_EINVAL, "nasnet-rl: %d steps", o->steps);
     if (!(m->batch = calloc((size_t)o->batch, sizeof *m->batch)))
         return gh_fail(GH_ENOMEM, "nasnet-rl: batch of %d", o->batch);
@@ -238,25 +293,28 @@ static void rl_destroy(nas_proposer *p) {
     rl *m = (rl *)p;
     gh_engine_destroy(m->e);
     free(m->batch);
+    free(m->logp_old);
     free(p);
 }
 
 // ---- checkpoints: "<prefix>/ctrl/..." the controller engine's state (weights, Adam moments);
-// "<prefix>/rl": baseline, updates and the children waiting for the next update.
+// "<prefix>/rl": baseline, updates and the children waiting for the next update; PPO:
+// "<prefix>/rl_logp_old", the log-probabilities of proposals 0..nold-1 when they were sampled.
 #define RL_MAGIC "GHNASRL1"
-#define RL_VERSION 1u
+#define RL_VERSION 2u
 typedef struct {
     char magic[8];
     uint32_t version;
-    int32_t batch, nbatch, pad;
+    int32_t batch, nbatch, algorithm;
     int64_t updates;
     double baseline;
+    int64_t nold;
 } rl_head;
 typedef struct {
-    double reward;
+    double reward, logp_old;
     char text[2048];
 } rl_rec;
-_Static_assert(sizeof(rl_head) == 40 && sizeof(rl_rec) == 2056, "rl blobs have padding");
+_Static_assert(sizeof(rl_head) == 48 && sizeof(rl_rec) == 2064, "rl blobs have padding");
 
 typedef struct {
     gh_state_put put;
@@ -284,16 +342,20 @@ static int rl_save(const nas_proposer *p, const char *prefix, gh_state_put put, 
     prefixed x = {.put = put, .ctx = ctx, .prefix = prefix};
     int st = gh_engine_state_save(m->e, put_prefixed, &x);
     rl_head h = {.version = RL_VERSION, .batch = p->opt.batch, .nbatch = m->nbatch,
-                 .updates = m->updates, .baseline = m->baseline};
+                 .algorithm = p->opt.algorithm, .updates = m->updates, .baseline = m->baseline,
+                 .nold = m->nold};
     memcpy(h.magic, RL_MAGIC, sizeof h.magic);
     char name[128];
     snprintf(name, sizeof name, "%s/rl", prefix);
     if (!st) st = put(ctx, name, &h, sizeof h);
+    snprintf(name, sizeof name, "%s/rl_logp_old", prefix);
+    if (!st && m->nold) st = put(ctx, name, m->logp_old, (size_t)m->nold * sizeof *m->logp_old);
     if (st || !m->nbatch) return st;
     rl_rec *rec = calloc((size_t)m->nbatch, sizeof *rec);
     if (!rec) return gh_fail(GH_ENOMEM, "nasnet-rl: checkpoint of %d children", m->nbatch);
     for (int i = 0; i < m->nbatch; i++) {
         rec[i].reward = m->batch[i].reward;
+        rec[i].logp_old = m->batch[i].logp_old;
         genotype_print(&m->batch[i].g, rec[i].text, sizeof rec[i].text);
     }
     snprintf(name, sizeof name, "%s/rl_batch", prefix);
@@ -312,10 +374,22 @@ static int rl_load(nas_proposer *p, const char *prefix, ledger_ckpt_reader *r) {
     if (!st) st = ledger_ckpt_get(r, name, &h, sizeof h);
     if (!st) st = nas_blob_check(r, name, h.magic, h.version, RL_MAGIC, RL_VERSION);
     if (st) return st;
-    if (h.batch != p->opt.batch || h.nbatch < 0 || h.nbatch >= h.batch || h.updates < 0)
+    if (h.batch != p->opt.batch || h.nbatch < 0 || h.nbatch >= h.batch || h.updates < 0 ||
+        h.nold < 0 || h.nold > p->n_asked + 1)
         return gh_fail(GH_EFORMAT, "checkpoint of %s: blob '%s' holds %d of a batch of %d, this "
                        "run's batch is %d", ledger_ckpt_run_id(r), name, h.nbatch, h.batch,
                        p->opt.batch);
+    if (h.algorithm != p->opt.algorithm)
+        return gh_fail(GH_EFORMAT, "checkpoint of %s: blob '%s' holds a controller trained by %s, "
+                       "this run's rl_algorithm is %s", ledger_ckpt_run_id(r), name,
+                       h.algorithm == NAS_RL_PPO ? "ppo" : "reinforce",
+                       p->opt.algorithm == NAS_RL_PPO ? "ppo" : "reinforce");
+    if (h.nold && (st = reserve_old(m, h.nold - 1))) return st;
+    snprintf(name, sizeof name, "%s/rl_logp_old", prefix);
+    if (h.nold &&
+        (st = ledger_ckpt_get(r, name, m->logp_old, (size_t)h.nold * sizeof *m->logp_old)))
+        return st;
+    snprintf(name, sizeof name, "%s/rl", prefix);
     rl_rec *rec = calloc((size_t)(h.nbatch ? h.nbatch : 1), sizeof *rec);
     if (!rec) return gh_fail(GH_ENOMEM, "nasnet-rl: batch of %d", h.nbatch);
     snprintf(name, sizeof name, "%s/rl_batch", prefix);
@@ -327,10 +401,12 @@ static int rl_load(nas_proposer *p, const char *prefix, ledger_ckpt_reader *r) {
             break;
         }
         m->batch[i].reward = rec[i].reward;
+        m->batch[i].logp_old = rec[i].logp_old;
         st = genotype_parse(&m->batch[i].g, rec[i].text);
     }
     if (!st) {
         m->nbatch = h.nbatch;
+        m->nold = h.nold;
         m->updates = h.updates;
         m->baseline = h.baseline;
     }

@@ -103,6 +103,9 @@ typedef struct {
     double lr;               // key rl_lr: the controller's Adam learning rate
     double entropy;          // key rl_entropy: weight of the entropy bonus
     double baseline_decay;   // key rl_baseline_decay: the moving-average baseline's decay
+    char algorithm[16];      // key rl_algorithm: ppo (the paper's) or reinforce
+    double ppo_clip;         // key ppo_clip: PPO's clipping epsilon (0.2)
+    int ppo_epochs;          // key ppo_epochs: PPO's gradient passes over each batch (4)
 } nas_rl_config;             // [nasnet_rl]
 
 typedef struct {
@@ -295,6 +298,7 @@ typedef struct {
 } nas_proposal;
 
 enum { NAS_SPACE_DARTS = 0, NAS_SPACE_NASNET = 1 };   // the spaces proposers draw from
+enum { NAS_RL_REINFORCE = 0, NAS_RL_PPO = 1 };         // the nasnet-rl controller's training
 
 typedef struct {
     uint64_t seed;                // the private RNG (stream GH_STREAM_SEARCH)
@@ -304,6 +308,9 @@ typedef struct {
     int population, sample;       // regevo: P and S (0: the paper's 100 and 25)
     int batch;                    // nasnet-rl: children per controller update (0: 1)
     double lr, entropy, baseline_decay;  // nasnet-rl: Adam lr, entropy weight, baseline decay
+    int algorithm;                // nasnet-rl: NAS_RL_REINFORCE (0) or NAS_RL_PPO
+    double clip;                  // nasnet-rl PPO: clipping epsilon (0: 0.2)
+    int epochs;                   // nasnet-rl PPO: gradient passes per batch (0: 4)
 } nas_proposer_options;
 
 typedef struct nas_proposer nas_proposer;
@@ -336,7 +343,7 @@ struct nas_proposer {
 };
 
 // kind: "random" (the uniform proposer, proposer_random.c), "regevo" (regularized evolution,
-// proposer_regevo.c), "nasnet-rl" (an LSTM controller trained by REINFORCE,
+// proposer_regevo.c), "nasnet-rl" (an LSTM controller trained by PPO or REINFORCE,
 // controller_nasnet.c). Several asks may precede their tells (workers training children in
 // parallel); tells may come in any order.
 int nas_proposer_create(nas_proposer **out, const char *kind, const nas_proposer_options *o);
@@ -384,6 +391,12 @@ int nas_regevo_population(const nas_proposer *p, int64_t *ids, double *rewards, 
 // log p(g) under a nasnet-rl proposer's controller (teacher-forced, no gradient); NAN for a
 // proposer of another kind.
 double nas_rl_log_prob(nas_proposer *p, const genotype *g);
+// "reinforce" or "ppo" to NAS_RL_*, -1 if unknown.
+int nas_rl_algorithm_parse(const char *name);
+// PPO's clipped surrogate (Schulman et al. 2017, eq. 7) differentiated for one sample of
+// advantage adv and probability ratio r = p(a) / p_old(a): its gradient is w dlog p(a) with this
+// w = adv r, or 0 where the clip holds (adv > 0 and r > 1 + clip, or adv < 0 and r < 1 - clip).
+double nas_ppo_weight(double adv, double ratio, double clip);
 
 // ---- the loop of proposers scored from scratch (proposer_search.c) -----------------------------
 // ask -> ev -> tell until p stops; every proposal is a trial row: "ok", "nan" when its training

@@ -62,12 +62,16 @@ void nas_config_defaults(nas_config *c) {
     // [regevo] (Real et al. 2019, section 3.1: P = 100, S = 25 on CIFAR-10)
     c->regevo.population = 100;
     c->regevo.sample = 25;
-    // [nasnet_rl]: REINFORCE with a moving-average baseline (Zoph et al. 2018 used PPO with lr
-    // 0.00035; ENAS's controller: Adam 0.00035, entropy weight 1e-4, baseline decay 0.99)
+    // [nasnet_rl]: PPO with a moving-average baseline, as Zoph et al. 2018 (lr 0.00035; ENAS's
+    // controller: Adam 0.00035, entropy weight 1e-4, baseline decay 0.99); PPO's clip 0.2 and
+    // a few epochs per batch (Schulman et al. 2017: 3 to 10), or REINFORCE
     c->rl.batch = 8;
     c->rl.lr = 0.00035;
     c->rl.entropy = 1e-4;
     c->rl.baseline_decay = 0.95;
+    snprintf(c->rl.algorithm, sizeof c->rl.algorithm, "ppo");
+    c->rl.ppo_clip = 0.2;
+    c->rl.ppo_epochs = 4;
     // [enas] (melodyguan/enas scripts/cifar10_micro_search.sh and main.py's controller)
     c->enas.nodes = 5;
     c->enas.lstm_size = 64;
@@ -198,6 +202,11 @@ static const kdef keys[] = {
     KD("nasnet_rl", "rl_entropy", rl.entropy, 0, 100, "nasnet-rl: entropy bonus weight"),
     KD("nasnet_rl", "rl_baseline_decay", rl.baseline_decay, 0, 0.999999,
        "nasnet-rl: decay of the reward's moving-average baseline"),
+    KS("nasnet_rl", "rl_algorithm", rl.algorithm,
+       "nasnet-rl: the controller's training, ppo (clipped surrogate, the paper's) or reinforce"),
+    KD("nasnet_rl", "ppo_clip", rl.ppo_clip, 1e-6, 10, "nasnet-rl ppo: clipping epsilon"),
+    KI("nasnet_rl", "ppo_epochs", rl.ppo_epochs, 1, 1000,
+       "nasnet-rl ppo: gradient passes (Adam steps) over each batch of children"),
     KI("enas", "enas_num_cells", enas.nodes, 1, ENAS_MAX_NODES, "ENAS: nodes per cell (B)"),
     KI("enas", "controller_lstm_size", enas.lstm_size, 1, 4096, "ENAS controller LSTM units"),
     KD("enas", "controller_temperature", enas.temperature, 0, 1000,
@@ -313,6 +322,12 @@ int nas_config_set(nas_config *c, const char *section, const char *key, const ch
             return gh_fail(GH_EFORMAT, "%s:%d: unknown space '%s' (known: darts, nasnet)", file,
                            line, value);
         return gh_fail(GH_EINVAL, "unknown space '%s' (known: darts, nasnet)", value);
+    }
+    if (!strcmp(key, "rl_algorithm") && nas_rl_algorithm_parse(value) < 0) {
+        if (file)
+            return gh_fail(GH_EFORMAT, "%s:%d: unknown rl_algorithm '%s' (known: ppo, reinforce)",
+                           file, line, value);
+        return gh_fail(GH_EINVAL, "unknown rl_algorithm '%s' (known: ppo, reinforce)", value);
     }
     char *p = (char *)c + k->off, *end, want[96];
     if (!strcmp(key, "seeds") && *value) {   // checked here, before any run file exists

@@ -16,12 +16,14 @@
 
 nas_proposer_options nas_run_proposer_options(const nas_run *r) {
     const nas_config *c = r->c;
-    int space = nas_space_parse(c->space);
+    int space = nas_space_parse(c->space), algorithm = nas_rl_algorithm_parse(c->rl.algorithm);
     return (nas_proposer_options){
         .seed = c->seed, .max_proposals = c->random.archs, .steps = r->nc.steps,
         .multiplier = r->nc.multiplier, .space = space < 0 ? NAS_SPACE_DARTS : space,
         .population = c->regevo.population, .sample = c->regevo.sample, .batch = c->rl.batch,
-        .lr = c->rl.lr, .entropy = c->rl.entropy, .baseline_decay = c->rl.baseline_decay};
+        .lr = c->rl.lr, .entropy = c->rl.entropy, .baseline_decay = c->rl.baseline_decay,
+        .algorithm = algorithm < 0 ? NAS_RL_PPO : algorithm, .clip = c->rl.ppo_clip,
+        .epochs = c->rl.ppo_epochs};
 }
 
 // ---- children in this process: one slot, trained when waited for ------------------------------
