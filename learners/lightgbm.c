@@ -211,14 +211,16 @@ static int lgbm_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, doubl
     int rounds = (int)hp_value(m->def, m->cfg, "n_estimators", 100);
     if (rounds < 1) rounds = 1;
     // FLAML's LGBMEstimator._callback: stop when the next round would pass the deadline,
-    // estimating a round's time from the first. A forest grows one tree (per class) a round.
-    double per_round = 0.0;
+    // estimating a round's time from the first or, when one took longer, the slowest so far
+    // (as xgboost.c). A forest grows one tree (per class) a round.
+    double per_round = 0.0, prev = 0.0;
     for (int it = 0; it < rounds; it++) {
         int finished = 0;
         LGBM_CHECK(lib.api.BoosterUpdateOneIter(b, &finished));
         if (finished) break;   // no split gains anything any more: the model is complete
         double now = gh_wall_seconds() - t0;
-        if (it == 0) per_round = now;
+        per_round = fmax(per_round, now - prev);
+        prev = now;
         if (time_limit_s > 0 && it + 1 < rounds && now + per_round > time_limit_s) {
             *stopped_early = 1;
             break;

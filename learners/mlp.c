@@ -97,7 +97,7 @@ typedef struct {
     int *lb, *order;
     int batch;
     gh_rng rng;
-    double lr, t0, time_limit_s, per_epoch;
+    double lr, t0, time_limit_s, per_epoch, prev_s;   // prev_s: when the last epoch ended
     int epochs, stopped_early;
 } mlp_run;
 
@@ -138,13 +138,14 @@ static double mlp_lr(void *ctx, int epoch, int step) {
     return ((const mlp_run *)ctx)->lr;
 }
 
-// The time limit: stop before an epoch that would end past it (the first epoch's time as the
-// estimate).
+// The time limit: stop before an epoch that would end past it (the slowest epoch so far, the
+// first's at first, as the estimate).
 static int mlp_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     (void)e;
     mlp_run *r = ctx;
     double now = gh_wall_seconds() - r->t0;
-    if (p->epoch == 0) r->per_epoch = now;
+    r->per_epoch = fmax(r->per_epoch, now - r->prev_s);
+    r->prev_s = now;
     if (r->time_limit_s > 0 && p->epoch + 1 < r->epochs && now + r->per_epoch > r->time_limit_s) {
         r->stopped_early = 1;
         return GH_TRAIN_STOP;

@@ -119,12 +119,14 @@ static int xgb_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, double
     }
     if (rounds < 1) rounds = 1;
     // FLAML's ResourceLimit callback: stop when the next round would pass the deadline,
-    // estimating a round's time from the first.
-    double per_round = 0.0;
+    // estimating a round's time from the first (FLAML) or, when one took longer, the slowest
+    // so far: rounds slow down on a loaded machine, and one underestimate breaks the budget.
+    double per_round = 0.0, prev = 0.0;
     for (int it = 0; it < rounds; it++) {
         XGB_CHECK(XGBoosterUpdateOneIter(b, it, dm));
         double now = gh_wall_seconds() - t0;
-        if (it == 0) per_round = now;
+        per_round = fmax(per_round, now - prev);
+        prev = now;
         if (time_limit_s > 0 && it + 1 < rounds && now + per_round > time_limit_s) {
             *stopped_early = 1;
             break;
