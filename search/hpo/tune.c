@@ -179,6 +179,26 @@ static void cost_learn(tune_learner *tl, double fold_s, double units, int whole)
     tl->cost[tl->n_cost++ % TUNE_COST_HISTORY] = (tune_cost_point){units, fold_s, whole};
 }
 
+// Whether a trial of cfg on `rows` rows per fold is skipped: the part of its k fits that a
+// limit cannot stop is estimated (*first, for one fold) to take longer than the `left`
+// seconds. Then *out is its "skipped" outcome and tl counts the skip; else the learner's
+// streak of skips ends. The serial loop decides in run_trial, the parallel one before sending.
+static int trial_skip(tune_learner *tl, const double *cfg, const tune_folds *f, int rows,
+                      double left, double *first, trial_outcome *out) {
+    *first = cost_first(tl, cfg, &f->train[0], rows);
+    if (!(*first > 0 && f->k * *first > left)) {
+        tl->skips = 0;
+        return 0;
+    }
+    out->status = "skipped";
+    out->loss = INFINITY;
+    out->rows = rows;
+    snprintf(out->error, sizeof out->error, "estimated %.3g s for %d fold%s, %.3g s left",
+             f->k * *first, f->k, f->k > 1 ? "s" : "", left);
+    tl->skips++;
+    return 1;
+}
+
 // One trial: fit on each fold's first `rows` training rows within the time left, score on
 // its validation rows. Not started ("skipped") when the part of its k fits that a limit cannot
 // stop is estimated to take longer than the time left. Each fold's limit is its share of the
@@ -190,16 +210,8 @@ static int run_trial(const tune_folds *f, tune_learner *tl, const double *cfg, d
     memset(out, 0, sizeof *out);
     out->status = "ok";
     out->rows = fold_rows(f->train[0].n, fidelity);
-    double first = cost_first(tl, cfg, &f->train[0], out->rows);
-    if (first > 0 && f->k * first > deadline - now_s()) {
-        out->status = "skipped";
-        out->loss = INFINITY;
-        snprintf(out->error, sizeof out->error, "estimated %.3g s for %d fold%s, %.3g s left",
-                 f->k * first, f->k, f->k > 1 ? "s" : "", deadline - now_s());
-        tl->skips++;
-        return GH_OK;
-    }
-    tl->skips = 0;
+    double first;
+    if (trial_skip(tl, cfg, f, out->rows, deadline - now_s(), &first, out)) return GH_OK;
     double sum = 0;
     for (int i = 0; i < f->k; i++) {
         const gh_dataset *full = &f->train[i];
@@ -686,15 +698,11 @@ static int tune_dispatch(tune_state *ts, tune_slot *sl, int k, int *in_flight_of
         if (ask) return ask;
         cost_prior(ts, li);
         double deadline = trial_deadline(ts, &t, now, left);
-        int rows = fold_rows(ts->n_train, t.fidelity);
-        double first = cost_first(tl, t.cfg, &ts->folds.train[0], rows);
-        if (first > 0 && ts->folds.k * first > deadline - now) {
-            trial_outcome r = {.loss = INFINITY, .rows = rows, .status = "skipped"};
-            snprintf(r.error, sizeof r.error, "estimated %.3g s for %d fold%s, %.3g s left",
-                     ts->folds.k * first, ts->folds.k, ts->folds.k > 1 ? "s" : "",
-                     deadline - now);
+        double first;
+        trial_outcome r = {0};
+        if (trial_skip(tl, t.cfg, &ts->folds, fold_rows(ts->n_train, t.fidelity), deadline - now,
+                       &first, &r)) {
             cost_totals c = {0};
-            tl->skips++;
             ts->skipped_here++;
             int st = tune_told(ts, li, &t, &r, 0, &c, 0, now, led, out);
             if (st) return st;
@@ -704,7 +712,6 @@ static int tune_dispatch(tune_state *ts, tune_slot *sl, int k, int *in_flight_of
             }
             continue;
         }
-        tl->skips = 0;
         tune_request rq = {.kind = TUNE_MSG_RUN, .fidelity = t.fidelity, .seed = ts->o->seed,
                            .metric = ts->metric, .seconds_left = deadline - now_s()};
         snprintf(rq.learner, sizeof rq.learner, "%s", tl->def->name);
