@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ledger/ledger.h"
 #include "search/hpo/hpo.h"
 
 #define MAX_SETS 32
@@ -22,6 +23,7 @@ static const double fracs[3] = {0.1, 0.3, 1.0};
 
 typedef struct {
     const char *data_dir, *csv, *splits_dir, *learners;
+    const char *keep_dir;     // --keep: every run's results file (trials, their seconds) here
     char datasets[2048], searchers[256];
     int seeds, separate, write_splits;
     int retrain;              // tune_options.refit: 0 never, 1 budget, 2 always
@@ -115,6 +117,9 @@ static void usage(FILE *f, const char *all_searchers) {
             "                         without the dataset's task are left out per dataset\n"
             "      --retrain WHEN     always, budget or never (tune --retrain; default never:\n"
             "                         the search alone, as the loss tables compare searchers)\n"
+            "      --keep DIR         keep every run's results file in DIR (its trials with\n"
+            "                         their seconds and status, for `gpuhours ls`): where an\n"
+            "                         overrun's time went\n"
             "      --separate         a separate run per budget instead of one run's curve\n"
             "      --write-splits DIR write each (dataset, seed) split as CSV + manifest.csv\n"
             "  -o, --csv FILE         results (default results/bench_tune.csv)\n"
@@ -233,13 +238,13 @@ int main(int argc, char **argv) {
     snprintf(all_searchers, sizeof all_searchers, "%s", c.searchers);
     c.data_dir = getenv("GH_DATA_DIR") ? getenv("GH_DATA_DIR") : ".data/weka";
     static const char *const retrain_names[] = {"never", "budget", "always"};
-    enum { OPT_RETRAIN = 256 };
+    enum { OPT_RETRAIN = 256, OPT_KEEP };
     static const struct option longs[] = {
         {"data-dir", required_argument, 0, 'd'}, {"datasets", required_argument, 0, 'D'},
         {"searchers", required_argument, 0, 's'}, {"seeds", required_argument, 0, 'n'},
         {"budget", required_argument, 0, 'b'},   {"learners", required_argument, 0, 'l'},
         {"separate", no_argument, 0, 'S'},       {"write-splits", required_argument, 0, 'W'},
-        {"retrain", required_argument, 0, OPT_RETRAIN},
+        {"retrain", required_argument, 0, OPT_RETRAIN}, {"keep", required_argument, 0, OPT_KEEP},
         {"csv", required_argument, 0, 'o'},      {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int opt, all_sets = 0;
@@ -267,6 +272,7 @@ int main(int argc, char **argv) {
             }
             break;
         case 'o': c.csv = optarg; break;
+        case OPT_KEEP: c.keep_dir = optarg; break;
         case 'h': usage(stdout, all_searchers); return 0;
         default: usage(stderr, all_searchers); return 2;
         }
@@ -374,9 +380,24 @@ int main(int argc, char **argv) {
                                       .seed = (uint64_t)seed, .plan = &plan,
                                       .refit = c.retrain};
                     tune_result r;
+                    ledger *led = NULL;
+                    if (c.keep_dir) {
+                        // outside the timed span: the file's creation is not the run's cost
+                        char kp[1024];
+                        snprintf(kp, sizeof kp, "%s/%s-%s-seed%d-b%g.h5", c.keep_dir, sets[d],
+                                 searchers[s], seed, budget);
+                        ledger_run_info info = {.method = searchers[s], .dataset = sets[d],
+                                                .seed = (uint64_t)seed, .config_text = "",
+                                                .argc = argc, .argv = argv, .workers = 1};
+                        if (ledger_create(&led, kp, &info)) {
+                            fprintf(stderr, "bench_tune: %s\n", gh_error_get());
+                            return 1;
+                        }
+                    }
                     double t0 = gh_wall_seconds();
-                    st = tune_run(&ds, &o, NULL, &r);
+                    st = tune_run(&ds, &o, led, &r);
                     double wall = gh_wall_seconds() - t0;
+                    if (led) ledger_close(led, st ? "failed" : "finished");
                     if (st) {
                         fprintf(stderr, "bench_tune: %s %s seed %d: %s\n", sets[d],
                                 searchers[s], seed, gh_error_get());

@@ -38,6 +38,14 @@ struct learner_model {
 
 // The value of hyperparameter `name` in cfg (HP_INT rounded), or dflt when def has none.
 double hp_value(const learner_def *def, const double *cfg, const char *name, double dflt);
+// OpenMP threads for a library fit (XGBoost, LightGBM) on data: 1 for small data (under 2e5
+// cells: OpenMP's fork/join per tree node costs more than the work: 40 rounds on 400 x 5 took
+// 2.7 s with 2 busy threads, 0.07 s with one), else the cores the 1-minute load average leaves
+// free besides this process's own thread, at most gh_cpu_threads(). On a busy machine a
+// multithreaded fit waits at every node's barrier for a descheduled thread: 29 trees of a forest
+// on 1388 x 217 rows took 18.3 s with 2 threads at load 10 on 2 cores, where the same trees on a
+// third of the rows took 0.02 s single-threaded, and broke tune's budget by 13 s.
+int learner_fit_threads(const gh_dataset *data);
 // The width of the one-hot encoding of shape's features (encode.c's layout): a numeric feature
 // one column, a nominal one a column per level.
 double encoded_width(const gh_dataset *shape);

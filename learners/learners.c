@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include "../kernels/kernels.h"
 #include "learner_impl.h"
 
 #define UNIF(nm, l, h, i) {nm, HP_FLOAT, l, h, 0, i, i, 0, NULL}
@@ -170,6 +172,16 @@ int learner_space(const learner_def *def, int n_rows, int n_features, gh_task ta
         }
     }
     return GH_OK;
+}
+
+int learner_fit_threads(const gh_dataset *data) {
+    if ((double)data->n * data->d < 2e5) return 1;
+    int max = gh_cpu_threads();
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double load[1];
+    if (max <= 1 || cores < 1 || getloadavg(load, 1) != 1) return max > 0 ? max : 1;
+    int t = (int)floor((double)cores - fmax(0.0, load[0] - 1.0) + 0.5);
+    return t < 1 ? 1 : t > max ? max : t;
 }
 
 double hp_value(const learner_def *def, const double *cfg, const char *name, double dflt) {

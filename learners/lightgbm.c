@@ -133,9 +133,6 @@ typedef struct {
     lgbm_booster booster;
 } lgbm_impl;
 
-// Small data: one thread, as xgboost.c decides (OpenMP's fork/join per histogram costs more
-// than the work on a few hundred rows); 0 is LightGBM's "OpenMP's default".
-static int lgbm_threads(const gh_dataset *d) { return (double)d->n * d->d < 2e5 ? 1 : 0; }
 
 // LightGBM's "key=value key=value" parameters: the learner's hyperparameters (FLAML's names
 // mapped as LGBMEstimator / sklearn's LGBMClassifier map them), the task, seed and threads.
@@ -155,7 +152,7 @@ static int lgbm_params(const learner_model *m, const gh_dataset *tr, uint64_t se
     // column-wise histograms on the first round and keeps the faster, so a run on a busy
     // machine could differ from the same run on an idle one
     PUT("verbosity=-1 deterministic=true force_col_wise=true seed=%d num_threads=%d",
-        (int)(seed & 0x7fffffff), lgbm_threads(tr));
+        (int)(seed & 0x7fffffff), learner_fit_threads(tr));
     if (tr->task == GH_TASK_BINARY) PUT(" objective=binary");
     else if (tr->task == GH_TASK_MULTICLASS)
         PUT(" objective=multiclass num_class=%d", tr->n_classes);
@@ -248,7 +245,7 @@ static int lgbm_predict(const learner_model *m, const gh_dataset *data, float *o
     double *res = malloc(sizeof(double) * want);
     if (!res) return gh_fail(GH_ENOMEM, "%s: %zu predictions", m->def->name, want);
     char params[64];
-    snprintf(params, sizeof params, "num_threads=%d", lgbm_threads(data));
+    snprintf(params, sizeof params, "num_threads=%d", learner_fit_threads(data));
     int64_t got = 0;
     LGBM_CHECK(lib.api.BoosterPredictForMat(impl->booster, data->x, LGBM_DTYPE_FLOAT32, data->n,
                                             data->d, 1, LGBM_PREDICT_NORMAL, 0, -1, params, &got,

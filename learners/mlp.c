@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../engine/engine.h"
+#include "../kernels/kernels.h"
 #include "learner_impl.h"
 
 #define MLP_MAX_LAYERS 8
@@ -223,7 +224,11 @@ static int mlp_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, double
                           .no_accuracy = mi->regression,
                           .batch = mlp_batch, .lr = mlp_lr, .step_def = &sd,
                           .epoch_end = mlp_epoch_end, .ctx = &r};
+    // the CPU path's threads as a library fit's (learner_fit_threads), for this fit only
+    int threads = gh_cpu_threads();
+    gh_cpu_set_threads(learner_fit_threads(tr));
     st = gh_train_run(mi->eng, &plan, NULL, NULL);
+    gh_cpu_set_threads(threads);
     if (st == GH_ENAN) {
         char why[512];   // copied: gh_fail formats into the buffer gh_error_get points at
         snprintf(why, sizeof why, "%s", gh_error_get());

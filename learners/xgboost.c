@@ -62,9 +62,8 @@ static int xgb_fit(learner_model *m, const gh_dataset *tr, uint64_t seed, double
     snprintf(seed_text, sizeof seed_text, "%d", (int)(seed & 0x7fffffff));
     XGB_CHECK(XGBoosterSetParam(b, "seed", seed_text));
     XGB_CHECK(XGBoosterSetParam(b, "tree_method", "hist"));
-    // Small data: one thread. OpenMP's fork/join per tree node costs more than the work on a
-    // few hundred rows (40 rounds on 400 x 5 took 2.7 s with 2 busy threads, 0.07 s with one).
-    if ((double)tr->n * tr->d < 2e5) XGB_CHECK(XGBoosterSetParam(b, "nthread", "1"));
+    // Threads: learner_fit_threads (one for small data or a busy machine)
+    if (set_param(b, "nthread", learner_fit_threads(tr), &st)) goto done;
     if (xgb_cuda_usable()) {
         int major, minor, patch;
         XGBoostVersion(&major, &minor, &patch);
