@@ -21,8 +21,8 @@ static const nas_method methods[] = {
      "regularized evolution (Real et al. 2019): P regevo_population, S regevo_sample, "
      "random_archs children trained random_epochs each", NULL, 1, 1},
     {"nasnet-rl", nasnet_rl_run,
-     "NASNet's RL search (Zoph et al. 2018): LSTM controller, REINFORCE, random_archs children "
-     "trained random_epochs each", NULL, 1, 1},
+     "NASNet's RL search (Zoph et al. 2018): LSTM controller, PPO (or REINFORCE: "
+     "rl_algorithm), random_archs children trained random_epochs each", NULL, 1, 1},
     {"enas", enas_run,
      "ENAS (Pham et al., ICML 2018): LSTM controller, shared weights, micro cells ([enas])",
      NULL, 1, 0},
