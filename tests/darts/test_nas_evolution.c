@@ -171,10 +171,12 @@ static double tiny_reward(const genotype *g) {
            (g->reduce.edge[0].input == 1);
 }
 
-// Children told until p(best) > 0.5 under the controller trained by algorithm.
-static int controller_converges(int algorithm, const char *name, double lr) {
+// Children told until p(best) > 0.5 under the controller trained by algorithm from seed; -1 when
+// not within CONTROLLER_MAX_CHILDREN (a policy that collapsed on another cell never gets there).
+#define CONTROLLER_MAX_CHILDREN 4000
+static int controller_converges(int algorithm, const char *name, double lr, uint64_t seed) {
     nas_proposer *p = make("nasnet-rl", (nas_proposer_options){
-        .seed = 3, .steps = 1, .multiplier = 1, .batch = 4, .lr = lr, .entropy = 0.01,
+        .seed = seed, .steps = 1, .multiplier = 1, .batch = 4, .lr = lr, .entropy = 0.01,
         .baseline_decay = 0.9, .algorithm = algorithm, .clip = 0.2, .epochs = 4});
     genotype best;
     memset(&best, 0, sizeof best);
@@ -186,12 +188,12 @@ static int controller_converges(int algorithm, const char *name, double lr) {
         cells[c]->edge[1] = (geno_edge){.op = ops[c], .input = 0};
     }
     double lp0 = nas_rl_log_prob(p, &best), lp = lp0;
-    printf("controller %s: log p(best) %.2f at the start (uniform %.2f)\n", name, lp0,
-           -log(9604.0));
+    printf("controller %s seed %llu: log p(best) %.2f at the start (uniform %.2f)\n", name,
+           (unsigned long long)seed, lp0, -log(9604.0));
     int reached = -1, told = 0;
     nas_proposal q[3];
     int k = 0;
-    while (reached < 0) {
+    while (reached < 0 && told < CONTROLLER_MAX_CHILDREN) {
         // three in flight: the controller learns from children told out of order
         while (k < 3 && nas_ask(p, &q[k]) == GH_OK) k++;
         if (!k) break;
@@ -203,9 +205,8 @@ static int controller_converges(int algorithm, const char *name, double lr) {
             if (lp > log(0.5)) reached = told;
         }
     }
-    printf("controller %s: p(best) %.3f after %d children\n", name, exp(lp), told);
-    CHECK_MSG(reached > 0, "%s: p(best) %.4f after %d children (expected > 0.5)", name, exp(lp),
-              told);
+    printf("controller %s seed %llu: p(best) %.3f after %d children\n", name,
+           (unsigned long long)seed, exp(lp), told);
     nas_proposer *r = make("random", (nas_proposer_options){.seed = 1});
     CHECK(isnan(nas_rl_log_prob(r, &best)));
     nas_proposer_destroy(r);
@@ -213,13 +214,26 @@ static int controller_converges(int algorithm, const char *name, double lr) {
     return reached;
 }
 
-// PPO takes `epochs` = 4 Adam steps per batch, each moving log p(g), a sum over 16 decisions, by
-// up to a few lr: at REINFORCE's 0.02 its ratios leave the clip in one step and the policy
-// collapses; at 0.001 it converges on seeds 1..6 (REINFORCE at 0.02: on 3 of them).
+// Each algorithm from seeds 1..6: p(best) > 0.5 within CONTROLLER_MAX_CHILDREN children on at
+// least 5 of them. Learning rates: PPO takes `epochs` = 4 Adam steps per batch, each moving
+// log p(g), a sum over 16 decisions, by up to a few lr: measured on seeds 1..6, PPO converged on
+// 6 at 0.001, 5 at 0.002, 3 at 0.02 (its ratios leave the clip in one step and the policy
+// collapses onto another cell); REINFORCE on 6 at 0.001 to 0.01 and on 3 at 0.02.
 static void test_controller(void) {
-    int reinforce = controller_converges(NAS_RL_REINFORCE, "reinforce", 0.02);
-    int ppo = controller_converges(NAS_RL_PPO, "ppo", 0.001);
-    printf("controller: p(best) > 0.5 after %d children (reinforce), %d (ppo)\n", reinforce, ppo);
+    static const struct { int algorithm; const char *name; double lr; } runs[] = {
+        {NAS_RL_REINFORCE, "reinforce", 0.01}, {NAS_RL_PPO, "ppo", 0.001}};
+    for (size_t a = 0; a < sizeof runs / sizeof runs[0]; a++) {
+        int ok = 0, most = 0;
+        for (uint64_t s = 1; s <= 6; s++) {
+            int n = controller_converges(runs[a].algorithm, runs[a].name, runs[a].lr, s);
+            ok += n > 0;
+            if (n > most) most = n;
+        }
+        printf("controller %s (lr %g): p(best) > 0.5 on %d of 6 seeds, within %d children\n",
+               runs[a].name, runs[a].lr, ok, most);
+        CHECK_MSG(ok >= 5, "%s: converged on %d of 6 seeds (expected at least 5)", runs[a].name,
+                  ok);
+    }
 }
 
 // PPO's clip: a sample with a positive advantage whose ratio is already past 1 + eps (or a
