@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "ledger/ledger.h"
@@ -194,11 +195,23 @@ static double best_at(const tune_result *r, double t) {
     return best;
 }
 
-// The worst overrun of one (dataset, searcher) over its seeds (and budgets with --separate).
+// The worst overrun of one (dataset, searcher) over its seeds (and budgets with --separate),
+// with what the process got of the machine meanwhile: its CPU seconds (the search runs one trial
+// at a time, so wall - cpu is time spent waiting for a core or blocked) and major page faults
+// (blocked on the disk: a machine short of memory evicts the libraries' pages).
 typedef struct {
-    double over, wall, budget, search, refit;
+    double over, wall, budget, search, refit, cpu;
+    long majflt;
     int seed;
 } overrun;
+
+static void usage_now(double *cpu_s, long *majflt) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    *cpu_s = u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec +
+             u.ru_stime.tv_usec * 1e-6;
+    *majflt = u.ru_majflt;
+}
 
 // The budget promise per dataset and searcher: the worst run's wall time, search and refit
 // seconds, and PASS/FAIL against max(1 s, 5%); a line with the overall verdict.
@@ -206,9 +219,11 @@ static void print_overruns(char **sets, int n_sets, char **searchers, int n_s,
                            overrun ov[MAX_SETS][MAX_SEARCHERS], const int *skipped,
                            const char *retrain) {
     printf("\nwall time vs budget (tune_run start to end, --retrain %s), the worst run per dataset "
-           "and searcher; allowed overrun max(1 s, 5%%)\n", retrain);
-    printf("%-18s %-12s %8s %8s %8s %8s %9s %5s %s\n", "dataset", "searcher", "budget", "wall",
-           "search", "refit", "overrun", "seed", "check");
+           "and searcher; allowed overrun max(1 s, 5%%); cpu: the process's CPU seconds in that "
+           "run (wall - cpu: waiting for a core or blocked), majflt: its major page faults\n",
+           retrain);
+    printf("%-18s %-12s %8s %8s %8s %8s %9s %5s %7s %7s %s\n", "dataset", "searcher", "budget",
+           "wall", "search", "refit", "overrun", "seed", "cpu", "majflt", "check");
     int fails = 0, runs = 0;
     double worst = -INFINITY;
     for (int d = 0; d < n_sets; d++) {
@@ -219,9 +234,9 @@ static void print_overruns(char **sets, int n_sets, char **searchers, int n_s,
             fails += !pass;
             runs++;
             if (o->over > worst) worst = o->over;
-            printf("%-18s %-12s %8.1f %8.2f %8.2f %8.2f %+9.2f %5d %s\n", sets[d], searchers[s],
-                   o->budget, o->wall, o->search, o->refit, o->over, o->seed,
-                   pass ? "PASS" : "FAIL");
+            printf("%-18s %-12s %8.1f %8.2f %8.2f %8.2f %+9.2f %5d %7.2f %7ld %s\n", sets[d],
+                   searchers[s], o->budget, o->wall, o->search, o->refit, o->over, o->seed, o->cpu,
+                   o->majflt, pass ? "PASS" : "FAIL");
         }
     }
     printf("budget promise: %s (%d of %d dataset x searcher cells within max(1 s, 5%%); worst "
@@ -303,7 +318,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     fprintf(csv, "dataset,searcher,seed,budget_frac,budget_s,best_val_loss,metric,score,"
-                 "trials,folds,run_budget_s,wall_s,search_s,refit_s,overrun_s\n");
+                 "trials,folds,run_budget_s,wall_s,search_s,refit_s,overrun_s,cpu_s,majflt\n");
     FILE *manifest = NULL;
     if (c.write_splits) {
         mkdir(c.splits_dir, 0755);
@@ -394,9 +409,13 @@ int main(int argc, char **argv) {
                             return 1;
                         }
                     }
+                    double cpu0, cpu1;
+                    long flt0, flt1;
+                    usage_now(&cpu0, &flt0);
                     double t0 = gh_wall_seconds();
                     st = tune_run(&ds, &o, led, &r);
                     double wall = gh_wall_seconds() - t0;
+                    usage_now(&cpu1, &flt1);
                     if (led) ledger_close(led, st ? "failed" : "finished");
                     if (st) {
                         fprintf(stderr, "bench_tune: %s %s seed %d: %s\n", sets[d],
@@ -405,17 +424,18 @@ int main(int argc, char **argv) {
                     }
                     double over = wall - budget;
                     if (over > ov[d][s].over)
-                        ov[d][s] = (overrun){over, wall, budget, r.search_s, r.refit_s, seed};
+                        ov[d][s] = (overrun){over,      wall,        budget,      r.search_s,
+                                             r.refit_s, cpu1 - cpu0, flt1 - flt0, seed};
                     for (int g = 0; g < 3; g++) {
                         if (c.separate && g != f) continue;
                         double b = c.budget * fracs[g];
                         double l = c.separate ? r.best_loss : best_at(&r, b);
                         loss[d][s][seed - 1][g] = l;
                         fprintf(csv, "%s,%s,%d,%.2f,%.3f,%.6g,%s,%.6g,%lld,%d,%.3f,%.3f,%.3f,"
-                                "%.3f,%.3f\n", sets[d], searchers[s], seed, fracs[g], b, l,
-                                metric_name(metrics[d]), score_of(metrics[d], l),
+                                "%.3f,%.3f,%.3f,%ld\n", sets[d], searchers[s], seed, fracs[g], b,
+                                l, metric_name(metrics[d]), score_of(metrics[d], l),
                                 (long long)r.n_trials, plan.k, budget, wall, r.search_s,
-                                r.refit_s, over);
+                                r.refit_s, over, cpu1 - cpu0, flt1 - flt0);
                     }
                     fflush(csv);
                     runs_done++;
