@@ -237,6 +237,11 @@ static void test_conv(gh_rng *rng) {
         CONV("dw 3x3 s2",                   2, 8, 11, 12,  8, 3, 3, 2, 2, 1, 1, 1, 1, 8, 1),
         CONV("dw 5x5 s2",                   2, 8, 12, 11,  8, 5, 5, 2, 2, 2, 2, 1, 1, 8, 0),
         CONV("dw 3x3 s2 dil 2",             2, 8, 12, 13,  8, 3, 3, 2, 2, 2, 2, 2, 2, 8, 0),
+        // strided backward data visits one residue class of taps (issue 15): odd and even
+        // padding, dilation 2 with stride 2 (gcd 2: every tap or none), no padding
+        CONV("dw 5x5 s2 dil 2",             2, 8, 15, 14,  8, 5, 5, 2, 2, 4, 4, 2, 2, 8, 0),
+        CONV("dw 5x5 s2 pad 1",             2, 4, 13, 12,  4, 5, 5, 2, 2, 1, 1, 1, 1, 4, 1),
+        CONV("dw 3x3 s2 pad 0",             2, 4, 10,  9,  4, 3, 3, 2, 2, 0, 0, 1, 1, 4, 0),
         CONV("dw 3x3 pad 0",                2, 4,  7,  6,  4, 3, 3, 1, 1, 0, 0, 1, 1, 4, 0),
         CONV("dw 7x7 (generic path)",       2, 4, 12, 12,  4, 7, 7, 1, 1, 3, 3, 1, 1, 4, 1),
         CONV("dw multiplier 2 (generic)",   2, 4,  9,  9,  8, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0),
@@ -931,6 +936,100 @@ static int *di_up(const int *h, int n) {
     return (int *)d;
 }
 
+// ---- max pooling with saved argmax (issue 15) ----------------------------------------------------
+
+// The argmax the forward must save: first maximum in row-major window order over in-bounds
+// elements, a NaN replacing whatever came before (maxpool_fwd_ref's rule), -1 for none.
+static void host_argmax(const pool_shape *sh, const float *x, int *idx) {
+    for (int nc = 0; nc < sh->n * sh->c; nc++)
+        for (int op = 0; op < sh->p; op++)
+            for (int oq = 0; oq < sh->q; oq++) {
+                const float *xp = x + (size_t)nc * sh->h * sh->w;
+                int bi = -1;
+                float best = 0.0f;
+                for (int a = 0; a < sh->kh; a++)
+                    for (int b = 0; b < sh->kw; b++) {
+                        int ih = op * sh->stride - sh->pad + a, iw = oq * sh->stride - sh->pad + b;
+                        if (ih < 0 || ih >= sh->h || iw < 0 || iw >= sh->w) continue;
+                        float v = xp[ih * sh->w + iw];
+                        if (bi < 0 || v > best || isnan(v)) { best = v; bi = ih * sh->w + iw; }
+                    }
+                idx[((size_t)nc * sh->p + op) * sh->q + oq] = bi;
+            }
+}
+
+// ints: x in {0, 1, 2} (most windows tie, so the first-maximum rule decides), dy and dx small
+// integers (sums exact): forward and backward must equal the reference exactly. Otherwise
+// uniform values with one NaN in x.
+static void run_pool_idx(const char *name, pool_shape sh, int ints, gh_rng *rng) {
+    if (pool_shape_init(&sh) != GH_OK) {
+        CHECK_MSG(0, "%s: pool_shape_init: %s", name, gh_error_get());
+        return;
+    }
+    const size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, ny = (size_t)sh.n * sh.c * sh.p * sh.q;
+    float *x = h_rand(rng, nx, -1, 1), *dy = h_rand(rng, ny, -1, 1), *dx0 = h_rand(rng, nx, -1, 1);
+    if (ints) {
+        for (size_t i = 0; i < nx; i++) x[i] = (float)gh_rng_below(rng, 3);
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)gh_rng_below(rng, 9) - 4.0f;
+        for (size_t i = 0; i < nx; i++) dx0[i] = (float)gh_rng_below(rng, 9) - 4.0f;
+    } else {
+        x[nx / 3] = NAN;
+    }
+    float *ry = h_alloc(ny), *rdx = h_dup(dx0, nx);
+    int *ridx = (int *)calloc(ny, sizeof(int)), *gidx = (int *)calloc(ny, sizeof(int));
+    if (!ridx || !gidx) { fprintf(stderr, "%s: out of host memory\n", NAME); exit(1); }
+    CHECK_OK(maxpool_fwd_ref(&REF, &sh, x, ry));
+    CHECK_OK(maxpool_bwd_ref(&REF, &sh, x, dy, rdx));
+    host_argmax(&sh, x, ridx);
+
+    float *d_x = d_up(x, nx), *d_dy = d_up(dy, ny), *d_y = d_alloc(ny), *d_dx = d_up(dx0, nx);
+    float *d_dx2 = d_up(dx0, nx);
+    int *d_idx = di_up(ridx, (int)ny);
+    must(gh_cuda_memset0(d_idx, sizeof(int) * ny), "memset idx");
+    kctx ctx = {0};
+    char what[160];
+    CHECK_OK(maxpool_fwd_idx_cuda(&ctx, &sh, d_x, d_y, d_idx));
+    CHECK_OK(maxpool_bwd_idx_cuda(&ctx, &sh, d_idx, d_dy, d_dx));
+    CHECK_OK(maxpool_bwd_cuda(&ctx, &sh, d_x, d_dy, d_dx2));  // the recomputing backward
+    float *y = d_down(d_y, ny), *dx = d_down(d_dx, nx), *dx2 = d_down(d_dx2, nx);
+    must(gh_cuda_memcpy_d2h(gidx, d_idx, sizeof(int) * ny), "idx d2h");
+    snprintf(what, sizeof what, "maxpool idx %s fwd", name);
+    EXACT(what, y, ry, ny);
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < ny; i++)
+        if (gidx[i] != ridx[i] && bad++ == 0) first = i;
+    CHECK_MSG(bad == 0, "maxpool idx %s: %zu of %zu argmax differ (first at %zu: %d, want %d)", name,
+              bad, ny, first, gidx[first], ridx[first]);
+    if (bad == 0) printf("  ok   maxpool idx %s argmax (%zu windows)\n", name, ny);
+    snprintf(what, sizeof what, "maxpool idx %s bwd", name);
+    if (ints)
+        EXACT(what, dx, rdx, nx);
+    else
+        CLOSE(what, dx, rdx, nx, (double)sh.kh * sh.kw);
+    snprintf(what, sizeof what, "maxpool idx %s bwd vs recompute", name);
+    bits_equal(what, dx, dx2, nx);  // same windows, same order: same bits
+
+    // a missing index buffer is an error naming the argument
+    CHECK(maxpool_fwd_idx_cuda(&ctx, &sh, d_x, d_y, NULL) == GH_EINVAL);
+    CHECK(maxpool_bwd_idx_cuda(&ctx, &sh, NULL, d_dy, d_dx) == GH_EINVAL);
+    free(x); free(dy); free(dx0); free(ry); free(rdx); free(ridx); free(gidx);
+    free(y); free(dx); free(dx2);
+    d_free(d_x); d_free(d_dy); d_free(d_y); d_free(d_dx); d_free(d_dx2); d_free(d_idx);
+}
+
+static void test_pool_idx(gh_rng *rng) {
+    const pool_shape s1 = {.n = 2, .c = 3, .h = 9, .w = 11, .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+    const pool_shape s2 = {.n = 2, .c = 3, .h = 9, .w = 11, .kh = 3, .kw = 3, .stride = 2, .pad = 1};
+    const pool_shape s3 = {.n = 2, .c = 2, .h = 13, .w = 10, .kh = 5, .kw = 3, .stride = 3, .pad = 1};
+    // the DARTS search shape of max_pool_3x3 at the last stage
+    const pool_shape s4 = {.n = 64, .c = 64, .h = 8, .w = 8, .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+    run_pool_idx("3x3 s1 p1 9x11 ints", s1, 1, rng);
+    run_pool_idx("3x3 s1 p1 9x11", s1, 0, rng);
+    run_pool_idx("3x3 s2 p1 9x11 ints", s2, 1, rng);
+    run_pool_idx("5x3 s3 p1 13x10", s3, 0, rng);
+    run_pool_idx("3x3 s1 p1 n64 c64 8x8 ints", s4, 1, rng);
+}
+
 static void test_controller(gh_rng *rng) {
     kctx ctx = {0}, det = {.deterministic = 1};
     char what[128];
@@ -1315,6 +1414,7 @@ int main(void) {
     run_wsum(1001, &rng);
     run_wsum(1 << 16, &rng);
     test_pool(&rng);
+    test_pool_idx(&rng);
     test_linear(&rng);
     test_bn(&rng);
     test_conv(&rng);
