@@ -79,7 +79,7 @@ paste -d' ' "$tmp/mangled" "$tmp/demangled" >"$tmp/names"
 
 # Threads per block of each launch (a binary does not record them): 256 everywhere but these.
 threads_table='bn_fwd_finalize_kernel=128 bn_bwd_finalize_kernel=128 sample_kernel=128
-colsum_kernel=128 scalar_pow_kernel=1 acc_add_kernel=1'
+colsum_kernel=128 scalar_pow_kernel=1 acc_add_kernel=1 conv_tf32_fwd_kernel=128'
 
 awk -v check="$check" -v md="$markdown" -v hot="$hot" -v tt="$threads_table" '
   FILENAME == ARGV[1] { name[$1] = $2; next }
@@ -90,8 +90,9 @@ awk -v check="$check" -v md="$markdown" -v hot="$hot" -v tt="$threads_table" '
   # warps W = ceil(T/32); registers are allocated per warp in units of 256, from 65536 per SM:
   # blocks_reg = floor(65536 / (W * ceil256(R*32))); shared memory in units of 128 bytes plus
   # 1 KiB the runtime reserves per block, from 228 KiB per SM: blocks_smem =
-  # floor(233472 / (ceil128(S) + 1024)); blocks_thr = floor(2048 / (32W)); at most 32 blocks.
-  # occupancy = min(...) * W / 64 resident warps.
+  # floor(233472 / (ceil128(S) + 1024)) (S as cuobjdump reports it: on sm_90 it already holds
+  # 1 KiB the compiler reserves in a kernel that uses shared memory, so this errs low);
+  # blocks_thr = floor(2048 / (32W)); at most 32 blocks. occupancy = min(...) * W / 64 warps.
   function occ90(T, R, S,   W, br, bs, bt, b) {
     W = int((T + 31) / 32)
     br = R > 0 ? int(65536 / (W * ceil_to(R * 32, 256))) : 32

@@ -277,6 +277,91 @@ static void test_conv(gh_rng *rng) {
     d_free(d_x); d_free(d_dy); d_free(d_dw);
 }
 
+// ---- conv2d forward on TF32 tensor cores (issue 15) --------------------------------------------
+// Tolerance: TF32 rounds x and w to 10-bit mantissas (relative error up to 2^-11, standard
+// deviation about 2.8e-4 per input), FP32 accumulation; an output's error is then a random walk
+// of about 4e-4 * rms(output), so |got - ref| <= 5e-3 * (rms(ref) + |ref|) leaves about 12
+// standard deviations. Small integers (|x|, |w| <= 3) are exact in TF32 and their sums exact in
+// FP32: those must match the reference exactly.
+#define TF32_TOL 5e-3
+
+static void run_conv_tf32(const conv_case *cc, gh_rng *rng) {
+    conv2d_shape sh = cc->sh;
+    if (conv2d_shape_init(&sh) != GH_OK) {
+        CHECK_MSG(0, "%s: conv2d_shape_init: %s", cc->name, gh_error_get());
+        return;
+    }
+    const int cg = sh.c / sh.groups;
+    const size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, nw = (size_t)sh.k * cg * sh.r * sh.s;
+    const size_t ny = (size_t)sh.n * sh.k * sh.p * sh.q;
+    const int depthwise = sh.groups > 1 && sh.groups == sh.c && sh.k == sh.c;
+    float *x = h_rand(rng, nx, -1, 1), *w = h_rand(rng, nw, -1, 1), *b = h_rand(rng, sh.k, -1, 1);
+    float *xi = h_alloc(nx), *wi = h_alloc(nw);
+    for (size_t i = 0; i < nx; i++) xi[i] = (float)gh_rng_below(rng, 7) - 3.0f;
+    for (size_t i = 0; i < nw; i++) wi[i] = (float)gh_rng_below(rng, 7) - 3.0f;
+    const float *bias = cc->bias ? b : NULL;
+    float *ry = h_alloc(ny), *ryi = h_alloc(ny);
+    CHECK_OK(conv2d_fwd_ref(&REF, &sh, x, w, bias, ry));
+    CHECK_OK(conv2d_fwd_ref(&REF, &sh, xi, wi, NULL, ryi));  // no bias: the sums alone, exact
+
+    size_t wsf = conv2d_ws_floats_cuda(&sh);
+    float *ws = d_alloc(wsf);
+    kctx ctx = {.ws = ws, .ws_floats = wsf};
+    float *d_x = d_up(x, nx), *d_w = d_up(w, nw), *d_b = d_up(b, sh.k), *d_y = d_alloc(ny);
+    float *d_y32 = d_alloc(ny);
+    const float *d_bias = cc->bias ? d_b : NULL;
+    char what[160];
+
+    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, GH_PREC_TF32, d_x, d_w, d_bias, d_y));
+    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, GH_PREC_FP32, d_x, d_w, d_bias, d_y32));
+    float *y = d_down(d_y, ny), *y32 = d_down(d_y32, ny);
+    const double r = rms(ry, ny);
+    snprintf(what, sizeof what, "conv tf32 %s fwd", cc->name);
+    check_close_f(what, y, ry, ny, TF32_TOL * (r + 1e-30), TF32_TOL, __FILE__, __LINE__);
+    if (depthwise) {  // depthwise shapes run the FP32 kernels at any precision
+        snprintf(what, sizeof what, "conv tf32 %s (depthwise: fp32)", cc->name);
+        bits_equal(what, y, y32, ny);
+    } else {  // the tensor cores rounded: the FP32 kernel's bits are not reproduced
+        size_t differ = 0;
+        for (size_t i = 0; i < ny; i++) differ += y[i] != y32[i];
+        CHECK_MSG(differ > 0, "conv tf32 %s: all %zu outputs equal the FP32 kernel's: TF32 did not run",
+                  cc->name, ny);
+    }
+    d_set(d_x, xi, nx);
+    d_set(d_w, wi, nw);
+    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, GH_PREC_TF32, d_x, d_w, NULL, d_y));
+    float *yi = d_down(d_y, ny);
+    snprintf(what, sizeof what, "conv tf32 %s fwd (integers)", cc->name);
+    EXACT(what, yi, ryi, ny);
+    free(x); free(w); free(b); free(xi); free(wi); free(ry); free(ryi); free(y); free(y32); free(yi);
+    d_free(ws); d_free(d_x); d_free(d_w); d_free(d_b); d_free(d_y); d_free(d_y32);
+}
+
+static void test_conv_tf32(gh_rng *rng) {
+    static const conv_case cases[] = {
+        //    name                          n  c   h   w   k  r  s sh sw ph pw dh dw  g bias
+        CONV("3x3 odd",                     2, 3,  7,  9,  5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+        CONV("3x3 s2 k70 (partial M tile)", 2, 5, 11, 13, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1),
+        CONV("3x3 groups 2",                2, 4,  9,  8,  6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0),
+        CONV("3x3 dil 2",                   2, 6, 10, 11,  8, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1),
+        CONV("1x7 pad 0x3",                 2, 8,  9, 12, 12, 1, 7, 1, 1, 0, 3, 1, 1, 1, 0),
+        CONV("5x5 s3 groups 3 dil 1x2",     2, 6, 17, 19, 9, 5, 5, 3, 3, 2, 4, 1, 2, 3, 1),
+        // DARTS search shapes: the 1x1 of ReLUConvBN (C=64 at 8x8), FactorizedReduce, the stem
+        CONV("1x1 n64 c64 8x8",            64, 64, 8,  8, 64, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0),
+        CONV("1x1 s2 c32 k16 16x16",       16, 32, 16, 16, 16, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0),
+        CONV("stem 3x3 c3 k48 32x32",       8, 3, 32, 32, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0),
+        CONV("dw 3x3 (fp32 path)",          2, 8, 11, 11,  8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1),
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_conv_tf32(&cases[i], rng);
+    conv2d_shape sh = cases[0].sh;
+    CHECK_OK(conv2d_shape_init(&sh));
+    float *d = d_alloc(1024);
+    kctx ctx = {0};
+    CHECK(conv2d_fwd_prec_cuda(&ctx, &sh, (gh_precision)7, d, d, NULL, d) == GH_EINVAL);
+    CHECK_MSG(strstr(gh_error_get(), "precision") != NULL, "message: %s", gh_error_get());
+    d_free(d);
+}
+
 // ---- batch norm ------------------------------------------------------------------------------
 
 static void run_bn(const char *name, bn_shape sh, int affine, int running, gh_rng *rng) {
@@ -984,8 +1069,8 @@ static void run_pool_idx(const char *name, pool_shape sh, int ints, gh_rng *rng)
 
     float *d_x = d_up(x, nx), *d_dy = d_up(dy, ny), *d_y = d_alloc(ny), *d_dx = d_up(dx0, nx);
     float *d_dx2 = d_up(dx0, nx);
-    int *d_idx = di_up(ridx, (int)ny);
-    must(gh_cuda_memset0(d_idx, sizeof(int) * ny), "memset idx");
+    for (size_t i = 0; i < ny; i++) gidx[i] = -2;  // no window's answer: every entry must be written
+    int *d_idx = di_up(gidx, (int)ny);
     kctx ctx = {0};
     char what[160];
     CHECK_OK(maxpool_fwd_idx_cuda(&ctx, &sh, d_x, d_y, d_idx));
@@ -1418,6 +1503,7 @@ int main(void) {
     test_linear(&rng);
     test_bn(&rng);
     test_conv(&rng);
+    test_conv_tf32(&rng);
     return check_done(NAME);
 #endif
 }
