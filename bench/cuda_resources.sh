@@ -74,7 +74,7 @@ awk '
 # demangled short names: namespaces and parameter lists dropped, template arguments kept
 cut -d' ' -f2 "$tmp/res_rows" | sort -u >"$tmp/mangled"
 c++filt <"$tmp/mangled" | sed -e 's/(anonymous namespace):://g' -e 's/^void //' \
-  -e 's/(.*$//' -e 's/ //g' >"$tmp/demangled"
+  -e 's/(.*$//' -e 's/unsigned long/u64/g' -e 's/unsigned int/u32/g' -e 's/ //g' >"$tmp/demangled"
 paste -d' ' "$tmp/mangled" "$tmp/demangled" >"$tmp/names"
 
 # Threads per block of each launch (a binary does not record them): 256 everywhere but these.
