@@ -83,6 +83,15 @@ if [ $status -eq 0 ]; then
   [ $status -ne 0 ] && grep -E -A2 'error|Error' "$LOG/build.log" | head -24 | sed 's/^/  /' | tee -a "$SUMMARY"
 fi
 
+if [ $built -eq 1 ]; then
+  # registers, spills, occupancy and HMMA per kernel (issue 15): the table goes to the log;
+  # a skip (77: no cuobjdump) is reported in the summary, not counted as a failure; a spill is
+  run_stage cuda-resources 60 "$LOG/cuda_resources.log" bash -c \
+    '"$0" --check "$1"; rc=$?; [ $rc -eq 77 ] && exit 0; exit $rc' \
+    "$SRC/bench/cuda_resources.sh" "$BUILD" || status=1
+  grep -E 'kernel builds|FAILED|SKIPPED' "$LOG/cuda_resources.log" | sed 's/^/  /' | tee -a "$SUMMARY"
+fi
+
 if [ $status -eq 0 ]; then
   # tests run 8 at a time with 2 OpenMP threads each, so the CPU tests do not oversubscribe
   (cd "$BUILD" && OMP_NUM_THREADS=2 run_stage ctest 180 "$LOG/ctest.log" \

@@ -93,6 +93,12 @@ GH_KERNEL3(conv2d_fwd, const conv2d_shape *sh, const float *x, const float *w, c
            float *y);
 GH_KERNEL3(conv2d_bwd, const conv2d_shape *sh, const float *x, const float *w, const float *dy,
            float *dx, float *dw, float *db);
+// CUDA only (issue 15): the forward at a chosen precision. FP32 is conv2d_fwd_cuda (the
+// default and the reference); TF32 runs the implicit GEMM on tensor cores (x and w rounded to
+// TF32's 10-bit mantissa, FP32 accumulation; sm_80 or newer), depthwise shapes staying FP32.
+typedef enum { GH_PREC_FP32 = 0, GH_PREC_TF32 = 1 } gh_precision;
+int conv2d_fwd_prec_cuda(const kctx *ctx, const conv2d_shape *sh, gh_precision prec,
+                         const float *x, const float *w, const float *b, float *y);
 
 // ---- batch norm over (n, hw) per channel ----------------------------------------------
 // Training: batch mean and biased variance normalise; save_mean/save_invstd [c] keep them for
@@ -133,6 +139,12 @@ int pool_shape_init(pool_shape *sh);
 int pool_shape_check(const char *op, const pool_shape *in, pool_shape *out);
 GH_KERNEL3(maxpool_fwd, const pool_shape *sh, const float *x, float *y);
 GH_KERNEL3(maxpool_bwd, const pool_shape *sh, const float *x, const float *dy, float *dx);
+// CUDA only (issue 15): the forward also stores each window's argmax, idx [n, c, p, q] (in-plane
+// index ih*w + iw, -1 for a window without in-bounds elements), and the backward reads it
+// instead of recomputing windows; results equal maxpool_fwd/_bwd's.
+int maxpool_fwd_idx_cuda(const kctx *ctx, const pool_shape *sh, const float *x, float *y, int *idx);
+int maxpool_bwd_idx_cuda(const kctx *ctx, const pool_shape *sh, const int *idx, const float *dy,
+                         float *dx);
 GH_KERNEL3(avgpool_fwd, const pool_shape *sh, const float *x, float *y);
 GH_KERNEL3(avgpool_bwd, const pool_shape *sh, const float *dy, float *dx);
 

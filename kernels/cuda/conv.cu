@@ -467,19 +467,21 @@ struct dw_args {
     int flip, accumulate;
 };
 
-template <int K, int S, int D>
+// I: the index type of the work items (uint32_t when the host checked that they, the input and
+// the output fit in 31 bits), so that decoding an item is three 32-bit divisions.
+template <int K, int S, int D, typename I>
 __global__ void __launch_bounds__(DW_THREADS)
 dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__ wt,
               const float *__restrict__ bias, float *__restrict__ out) {
     constexpr int IN = (DW_V - 1) * S + (K - 1) * D + 1;
-    const int nseg = (a.wo + DW_V - 1) / DW_V;
-    const size_t total = (size_t)a.planes * a.ho * nseg;
-    GH_GRID_STRIDE(item, total) {
-        const int seg = (int)(item % nseg);
-        const size_t t2 = item / nseg;
-        const int oh = (int)(t2 % a.ho);
-        const size_t plane = t2 / a.ho;
-        const int ch = (int)(plane % a.c);
+    const I nseg = (I)(a.wo + DW_V - 1) / DW_V;
+    const I total = (I)a.planes * a.ho * nseg;
+    GH_GRID_STRIDE_T(I, item, total) {
+        const I t2 = item / nseg;
+        const int seg = (int)(item - t2 * nseg);
+        const I plane = t2 / (I)a.ho;
+        const int oh = (int)(t2 - plane * (I)a.ho);
+        const int ch = (int)(plane % (I)a.c);
         float wr[K][K];
 #pragma unroll
         for (int kr = 0; kr < K; kr++)
@@ -489,7 +491,7 @@ dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__
                                     : __ldg(wt + ((size_t)ch * K + kr) * K + ks);
         const int ow0 = seg * DW_V;
         const int iw0 = ow0 * S - a.pw;
-        const float *ip = in + plane * a.hi * a.wi;
+        const float *ip = in + (size_t)plane * a.hi * a.wi;
         float acc[DW_V];
 #pragma unroll
         for (int v = 0; v < DW_V; v++) acc[v] = 0.0f;
@@ -510,7 +512,7 @@ dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__
                 for (int ks = 0; ks < K; ks++) acc[v] = fmaf(wr[kr][ks], seg_in[v * S + ks * D], acc[v]);
         }
         const float bv = bias ? __ldg(bias + ch) : 0.0f;
-        float *op = out + (plane * a.ho + oh) * a.wo;
+        float *op = out + ((size_t)plane * a.ho + oh) * a.wo;
 #pragma unroll
         for (int v = 0; v < DW_V; v++) {
             const int ow = ow0 + v;
@@ -525,26 +527,39 @@ dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__
 }
 
 // Backward data of a strided depthwise conv: a gather per dx element over the filter taps
-// whose output position is integral and in range.
-__global__ void dw_bwd_data_gather_kernel(conv_geom g, const float *__restrict__ dy,
+// whose output position is integral and in range. Tap kr reaches output row
+// (ih + ph - kr*dh) / sh only when sh divides ih + ph - kr*dh; those kr form one residue class
+// modulo step_h = sh / gcd(sh, dh), so the loop starts at the first valid kr and steps by
+// step_h (at stride 2, dilation 1: 2 of a 3x3 filter's 9 taps are skipped without a test, not
+// visited and rejected), and stops once the output row would be negative. Taps are still
+// summed in ascending (kr, ks) order, as the reference does.
+template <typename I>
+__global__ void dw_bwd_data_gather_kernel(conv_geom g, int step_h, int step_w,
+                                          const float *__restrict__ dy,
                                           const float *__restrict__ wt, float *__restrict__ dx) {
-    const size_t hw = (size_t)g.h * g.w, total = (size_t)g.n * g.c * hw;
-    GH_GRID_STRIDE(i, total) {
-        const size_t plane = i / hw;
+    const I hw = (I)g.h * g.w, total = (I)g.n * g.c * hw;
+    GH_GRID_STRIDE_T(I, i, total) {
+        const I plane = i / hw;
         const int rem = (int)(i - plane * hw);
         const int ih = rem / g.w, iw = rem - ih * g.w;
-        const int ch = (int)(plane % g.c);
-        const float *dyp = dy + plane * g.p * g.q;
+        const int ch = (int)(plane % (I)g.c);
+        const float *dyp = dy + (size_t)plane * g.p * g.q;
         const float *wp = wt + (size_t)ch * g.r * g.s;
+        const int ah = ih + g.ph, aw = iw + g.pw;
+        int kr0 = 0, ks0 = 0;  // first tap of the valid residue class, or past the filter
+        while (kr0 < step_h && (ah - kr0 * g.dh) % g.sh) kr0++;
+        while (ks0 < step_w && (aw - ks0 * g.dw) % g.sw) ks0++;
+        if (kr0 == step_h) kr0 = g.r;
+        if (ks0 == step_w) ks0 = g.s;
         float acc = 0.0f;
-        for (int kr = 0; kr < g.r; kr++) {
-            const int ohn = ih + g.ph - kr * g.dh;
-            if (ohn < 0 || ohn % g.sh) continue;
+        for (int kr = kr0; kr < g.r; kr += step_h) {
+            const int ohn = ah - kr * g.dh;
+            if (ohn < 0) break;  // later taps reach rows further up
             const int oh = ohn / g.sh;
             if (oh >= g.p) continue;
-            for (int ks = 0; ks < g.s; ks++) {
-                const int own = iw + g.pw - ks * g.dw;
-                if (own < 0 || own % g.sw) continue;
+            for (int ks = ks0; ks < g.s; ks += step_w) {
+                const int own = aw - ks * g.dw;
+                if (own < 0) break;
                 const int ow = own / g.sw;
                 if (ow >= g.q) continue;
                 acc = fmaf(__ldg(wp + kr * g.s + ks), __ldg(dyp + oh * g.q + ow), acc);
@@ -572,9 +587,9 @@ dw_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restric
     for (int kr = 0; kr < K; kr++)
 #pragma unroll
         for (int ks = 0; ks < K; ks++) acc[kr][ks] = 0.0f;
-    const size_t cnt = b1 > b0 ? (size_t)(b1 - b0) * pq : 0;
-    for (size_t i = threadIdx.x; i < cnt; i += DW_THREADS) {
-        const int b = b0 + (int)(i / pq), rem = (int)(i % pq);
+    // one image at a time: the pixel index is 32-bit and the image's offsets are hoisted
+    for (int b = b0; b < b1; b++)
+    for (int rem = threadIdx.x; rem < pq; rem += DW_THREADS) {
         const int oh = rem / g.q, ow = rem - oh * g.q;
         const size_t plane = (size_t)b * g.c + ch;
         const float d = __ldg(dy + plane * pq + rem);
@@ -631,7 +646,12 @@ template <int K, int S, int D>
 int dw_fwd_launch_ksd(const kctx *ctx, const dw_args &a, const float *in, const float *wt,
                       const float *bias, float *out) {
     size_t total = (size_t)a.planes * a.ho * gh_ceil_div(a.wo, DW_V);
-    dw_fwd_kernel<K, S, D><<<gh_ew_blocks(total), DW_THREADS, 0, gh_stream(ctx)>>>(a, in, wt, bias, out);
+    unsigned blocks = gh_ew_blocks(total);
+    if (gh_idx32((size_t)a.planes * a.hi * a.wi) && gh_idx32((size_t)a.planes * a.ho * a.wo) &&
+        gh_idx32(total))
+        dw_fwd_kernel<K, S, D, uint32_t><<<blocks, DW_THREADS, 0, gh_stream(ctx)>>>(a, in, wt, bias, out);
+    else
+        dw_fwd_kernel<K, S, D, size_t><<<blocks, DW_THREADS, 0, gh_stream(ctx)>>>(a, in, wt, bias, out);
     LAUNCH_CHECK("dw_fwd_kernel");
     return GH_OK;
 }
@@ -652,6 +672,15 @@ int dw_forward(const kctx *ctx, const conv_geom &g, const float *x, const float 
     return dw_fwd_dispatch(ctx, g.r, g.sh, g.dh, a, x, w, b, y);
 }
 
+int gcd_int(int a, int b) {
+    while (b) {
+        int t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 int dw_backward_data(const kctx *ctx, const conv_geom &g, const float *w, const float *dy, float *dx) {
     if (g.sh == 1) {
         // dx = correlation of dy with the flipped filter, padding (K-1)*D - pad
@@ -660,7 +689,13 @@ int dw_backward_data(const kctx *ctx, const conv_geom &g, const float *w, const 
         return dw_fwd_dispatch(ctx, g.r, 1, g.dh, a, dy, w, NULL, dx);
     }
     size_t total = (size_t)g.n * g.c * g.h * g.w;
-    dw_bwd_data_gather_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, dy, w, dx);
+    const int step_h = g.sh / gcd_int(g.sh, g.dh), step_w = g.sw / gcd_int(g.sw, g.dw);
+    if (gh_idx32(total))
+        dw_bwd_data_gather_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            g, step_h, step_w, dy, w, dx);
+    else
+        dw_bwd_data_gather_kernel<size_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            g, step_h, step_w, dy, w, dx);
     LAUNCH_CHECK("dw_bwd_data_gather_kernel");
     return GH_OK;
 }

@@ -66,6 +66,17 @@ static inline int gh_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (size_t)(n);          \
          i += (size_t)gridDim.x * blockDim.x)
 
+// Grid-stride loop with an index of type I: uint32_t where the caller checked gh_idx32(n), so
+// that the per-element divisions and modulos that decode i are 32-bit (a 64-bit division is a
+// subroutine of dozens of instructions), size_t otherwise.
+#define GH_GRID_STRIDE_T(I, i, n)                                                          \
+    for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < (I)(n);                       \
+         i += (I)gridDim.x * blockDim.x)
+
+// 1 when a grid-stride loop over n elements can run on 32-bit indices: i < 2^31 and i plus the
+// largest grid (GH_EW_MAX_BLOCKS x 1024 threads = 2^22) stays below 2^32.
+static inline int gh_idx32(size_t n) { return n <= (size_t)INT32_MAX; }
+
 // Sum of one value per thread over a block of NT threads, in a fixed tree order (so the same
 // inputs give the same bits on every run). Returns the total in thread 0; `sh` holds NT
 // elements. Every thread of the block must call it.

@@ -1,6 +1,9 @@
 // kernels/cuda: max and average pooling (forward per output, backward as a gather per input:
 // each input element visits the windows that contain it, so no atomics and a fixed order),
-// and global average pooling (one warp per (n, c) row).
+// and global average pooling (one warp per (n, c) row). Max pooling can save its argmax in the
+// forward (maxpool_fwd_idx_cuda) so that the backward reads one index per window instead of
+// recomputing the window (maxpool_bwd_idx_cuda). Element indices are 32-bit when the tensor
+// holds fewer than 2^31 elements (checked on the host), else 64-bit.
 #include <math.h>
 
 #include "cuda_common.cuh"
@@ -44,15 +47,19 @@ __device__ __forceinline__ int max_window(const pool_geom &g, const float *__res
     return bi;
 }
 
-__global__ void maxpool_fwd_kernel(pool_geom g, const float *__restrict__ x, float *__restrict__ y) {
-    const size_t pq = (size_t)g.p * g.q, total = (size_t)g.n * g.c * pq;
-    GH_GRID_STRIDE(i, total) {
-        size_t nc = i / pq;
-        int r = (int)(i - nc * pq);
-        int op = r / g.q, oq = r - op * g.q;
+// IDX: also store each window's argmax (in-plane index, -1 for an empty window) into idx.
+template <typename I, bool IDX>
+__global__ void maxpool_fwd_kernel(pool_geom g, const float *__restrict__ x, float *__restrict__ y,
+                                   int *__restrict__ idx) {
+    const I pq = (I)g.p * g.q, hw = (I)g.h * g.w, total = (I)g.n * g.c * pq;
+    GH_GRID_STRIDE_T(I, i, total) {
+        const I nc = i / pq;
+        const int r = (int)(i - nc * pq);
+        const int op = r / g.q, oq = r - op * g.q;
         float best;
-        int bi = max_window(g, x + nc * g.h * g.w, op, oq, &best);
+        const int bi = max_window(g, x + nc * hw, op, oq, &best);
         y[i] = bi < 0 ? -INFINITY : best;
+        if (IDX) idx[i] = bi;
     }
 }
 
@@ -65,24 +72,36 @@ __device__ __forceinline__ void window_range(int i, int k, int stride, int pad, 
     *hi = h < nout - 1 ? h : nout - 1;
 }
 
+// IDX false: recompute each window's argmax from x (up to kh*kw*kh*kw loads per input);
+// IDX true: compare with the argmax the forward saved (kh*kw index loads per input). Both add
+// the dy of every window whose argmax is this input, in output order.
+template <typename I, bool IDX>
 __global__ void maxpool_bwd_kernel(pool_geom g, const float *__restrict__ x,
-                                   const float *__restrict__ dy, float *__restrict__ dx) {
-    const size_t hw = (size_t)g.h * g.w, total = (size_t)g.n * g.c * hw;
-    const size_t pq = (size_t)g.p * g.q;
-    GH_GRID_STRIDE(i, total) {
-        size_t nc = i / hw;
-        int r = (int)(i - nc * hw);
-        int ih = r / g.w, iw = r - ih * g.w;
+                                   const int *__restrict__ idx, const float *__restrict__ dy,
+                                   float *__restrict__ dx) {
+    const I hw = (I)g.h * g.w, total = (I)g.n * g.c * hw;
+    const I pq = (I)g.p * g.q;
+    GH_GRID_STRIDE_T(I, i, total) {
+        const I nc = i / hw;
+        const int r = (int)(i - nc * hw);
+        const int ih = r / g.w, iw = r - ih * g.w;
         int olo, ohi, qlo, qhi;
         window_range(ih, g.kh, g.stride, g.pad, g.p, &olo, &ohi);
         window_range(iw, g.kw, g.stride, g.pad, g.q, &qlo, &qhi);
-        const float *xp = x + nc * hw;
+        const float *xp = IDX ? nullptr : x + nc * hw;
+        const int *ip = IDX ? idx + nc * pq : nullptr;
         const float *dyp = dy + nc * pq;
         float acc = dx[i];  // contributions added in output order, as a scatter would
         for (int op = olo; op <= ohi; op++)
             for (int oq = qlo; oq <= qhi; oq++) {
-                float best;
-                if (max_window(g, xp, op, oq, &best) == r) acc += __ldg(dyp + op * g.q + oq);
+                int bi;
+                if (IDX) {
+                    bi = __ldg(ip + op * g.q + oq);
+                } else {
+                    float best;
+                    bi = max_window(g, xp, op, oq, &best);
+                }
+                if (bi == r) acc += __ldg(dyp + op * g.q + oq);
             }
         dx[i] = acc;
     }
@@ -95,13 +114,14 @@ __device__ __forceinline__ int inb_count(int o, int k, int stride, int pad, int 
     return hi > lo ? hi - lo : 0;
 }
 
+template <typename I>
 __global__ void avgpool_fwd_kernel(pool_geom g, const float *__restrict__ x, float *__restrict__ y) {
-    const size_t pq = (size_t)g.p * g.q, total = (size_t)g.n * g.c * pq;
-    GH_GRID_STRIDE(i, total) {
-        size_t nc = i / pq;
+    const I pq = (I)g.p * g.q, total = (I)g.n * g.c * pq;
+    GH_GRID_STRIDE_T(I, i, total) {
+        const I nc = i / pq;
         int r = (int)(i - nc * pq);
         int op = r / g.q, oq = r - op * g.q;
-        const float *xp = x + nc * g.h * g.w;
+        const float *xp = x + nc * ((I)g.h * g.w);
         const int ih0 = op * g.stride - g.pad, iw0 = oq * g.stride - g.pad;
         double s = 0.0;  // as the reference: double sum, one rounding at the end
         for (int a = 0; a < g.kh; a++) {
@@ -118,11 +138,12 @@ __global__ void avgpool_fwd_kernel(pool_geom g, const float *__restrict__ x, flo
     }
 }
 
+template <typename I>
 __global__ void avgpool_bwd_kernel(pool_geom g, const float *__restrict__ dy, float *__restrict__ dx) {
-    const size_t hw = (size_t)g.h * g.w, total = (size_t)g.n * g.c * hw;
-    const size_t pq = (size_t)g.p * g.q;
-    GH_GRID_STRIDE(i, total) {
-        size_t nc = i / hw;
+    const I hw = (I)g.h * g.w, total = (I)g.n * g.c * hw;
+    const I pq = (I)g.p * g.q;
+    GH_GRID_STRIDE_T(I, i, total) {
+        const I nc = i / hw;
         int r = (int)(i - nc * hw);
         int ih = r / g.w, iw = r - ih * g.w;
         int olo, ohi, qlo, qhi;
@@ -163,32 +184,71 @@ __global__ void gap_bwd_kernel(size_t total, int hw, const float *__restrict__ d
     GH_GRID_STRIDE(i, total) dx[i] += dy[i / hw] / (float)hw;
 }
 
+// 32-bit element indices when both the input and the output hold fewer than 2^31 elements.
+bool pool_idx32(const pool_geom &g) {
+    return gh_idx32((size_t)g.n * g.c * g.h * g.w) && gh_idx32((size_t)g.n * g.c * g.p * g.q);
+}
+
+int maxpool_fwd_launch(const char *op, const kctx *ctx, const pool_shape *sh, const float *x,
+                       float *y, int *idx) {
+    pool_geom g;
+    GH_TRY(pool_check(op, sh, &g));
+    GH_CUDA_NEED(op, x);
+    GH_CUDA_NEED(op, y);
+    size_t total = (size_t)g.n * g.c * g.p * g.q;
+    unsigned blocks = gh_ew_blocks(total);
+    cudaStream_t st = gh_stream(ctx);
+    const bool i32 = pool_idx32(g);
+    if (idx && i32) maxpool_fwd_kernel<uint32_t, true><<<blocks, GH_EW_THREADS, 0, st>>>(g, x, y, idx);
+    else if (idx) maxpool_fwd_kernel<size_t, true><<<blocks, GH_EW_THREADS, 0, st>>>(g, x, y, idx);
+    else if (i32) maxpool_fwd_kernel<uint32_t, false><<<blocks, GH_EW_THREADS, 0, st>>>(g, x, y, idx);
+    else maxpool_fwd_kernel<size_t, false><<<blocks, GH_EW_THREADS, 0, st>>>(g, x, y, idx);
+    LAUNCH_CHECK("maxpool_fwd_kernel");
+    return GH_OK;
+}
+
+// x (recompute) or idx (saved argmax): exactly one is non-NULL.
+int maxpool_bwd_launch(const char *op, const kctx *ctx, const pool_shape *sh, const float *x,
+                       const int *idx, const float *dy, float *dx) {
+    pool_geom g;
+    GH_TRY(pool_check(op, sh, &g));
+    if (!dx) return GH_OK;
+    GH_CUDA_NEED(op, dy);
+    size_t total = (size_t)g.n * g.c * g.h * g.w;
+    unsigned blocks = gh_ew_blocks(total);
+    cudaStream_t st = gh_stream(ctx);
+    const bool i32 = pool_idx32(g);
+    if (idx && i32) maxpool_bwd_kernel<uint32_t, true><<<blocks, GH_EW_THREADS, 0, st>>>(g, x, idx, dy, dx);
+    else if (idx) maxpool_bwd_kernel<size_t, true><<<blocks, GH_EW_THREADS, 0, st>>>(g, x, idx, dy, dx);
+    else if (i32) maxpool_bwd_kernel<uint32_t, false><<<blocks, GH_EW_THREADS, 0, st>>>(g, x, idx, dy, dx);
+    else maxpool_bwd_kernel<size_t, false><<<blocks, GH_EW_THREADS, 0, st>>>(g, x, idx, dy, dx);
+    LAUNCH_CHECK("maxpool_bwd_kernel");
+    return GH_OK;
+}
+
 }  // namespace
 
 extern "C" {
 
 int maxpool_fwd_cuda(const kctx *ctx, const pool_shape *sh, const float *x, float *y) {
-    pool_geom g;
-    GH_TRY(pool_check("maxpool_fwd_cuda", sh, &g));
-    GH_CUDA_NEED("maxpool_fwd_cuda", x);
-    GH_CUDA_NEED("maxpool_fwd_cuda", y);
-    size_t total = (size_t)g.n * g.c * g.p * g.q;
-    maxpool_fwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, x, y);
-    LAUNCH_CHECK("maxpool_fwd_kernel");
-    return GH_OK;
+    return maxpool_fwd_launch("maxpool_fwd_cuda", ctx, sh, x, y, NULL);
+}
+
+int maxpool_fwd_idx_cuda(const kctx *ctx, const pool_shape *sh, const float *x, float *y, int *idx) {
+    GH_CUDA_NEED("maxpool_fwd_idx_cuda", idx);
+    return maxpool_fwd_launch("maxpool_fwd_idx_cuda", ctx, sh, x, y, idx);
 }
 
 int maxpool_bwd_cuda(const kctx *ctx, const pool_shape *sh, const float *x, const float *dy,
                      float *dx) {
-    pool_geom g;
-    GH_TRY(pool_check("maxpool_bwd_cuda", sh, &g));
-    if (!dx) return GH_OK;
-    GH_CUDA_NEED("maxpool_bwd_cuda", x);
-    GH_CUDA_NEED("maxpool_bwd_cuda", dy);
-    size_t total = (size_t)g.n * g.c * g.h * g.w;
-    maxpool_bwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, x, dy, dx);
-    LAUNCH_CHECK("maxpool_bwd_kernel");
-    return GH_OK;
+    if (dx) GH_CUDA_NEED("maxpool_bwd_cuda", x);
+    return maxpool_bwd_launch("maxpool_bwd_cuda", ctx, sh, x, NULL, dy, dx);
+}
+
+int maxpool_bwd_idx_cuda(const kctx *ctx, const pool_shape *sh, const int *idx, const float *dy,
+                         float *dx) {
+    if (dx) GH_CUDA_NEED("maxpool_bwd_idx_cuda", idx);
+    return maxpool_bwd_launch("maxpool_bwd_idx_cuda", ctx, sh, NULL, idx, dy, dx);
 }
 
 int avgpool_fwd_cuda(const kctx *ctx, const pool_shape *sh, const float *x, float *y) {
@@ -197,7 +257,11 @@ int avgpool_fwd_cuda(const kctx *ctx, const pool_shape *sh, const float *x, floa
     GH_CUDA_NEED("avgpool_fwd_cuda", x);
     GH_CUDA_NEED("avgpool_fwd_cuda", y);
     size_t total = (size_t)g.n * g.c * g.p * g.q;
-    avgpool_fwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, x, y);
+    unsigned blocks = gh_ew_blocks(total);
+    if (pool_idx32(g))
+        avgpool_fwd_kernel<uint32_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, x, y);
+    else
+        avgpool_fwd_kernel<size_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, x, y);
     LAUNCH_CHECK("avgpool_fwd_kernel");
     return GH_OK;
 }
@@ -208,7 +272,11 @@ int avgpool_bwd_cuda(const kctx *ctx, const pool_shape *sh, const float *dy, flo
     if (!dx) return GH_OK;
     GH_CUDA_NEED("avgpool_bwd_cuda", dy);
     size_t total = (size_t)g.n * g.c * g.h * g.w;
-    avgpool_bwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, dy, dx);
+    unsigned blocks = gh_ew_blocks(total);
+    if (pool_idx32(g))
+        avgpool_bwd_kernel<uint32_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, dy, dx);
+    else
+        avgpool_bwd_kernel<size_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, dy, dx);
     LAUNCH_CHECK("avgpool_bwd_kernel");
     return GH_OK;
 }

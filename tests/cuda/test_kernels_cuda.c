@@ -237,6 +237,11 @@ static void test_conv(gh_rng *rng) {
         CONV("dw 3x3 s2",                   2, 8, 11, 12,  8, 3, 3, 2, 2, 1, 1, 1, 1, 8, 1),
         CONV("dw 5x5 s2",                   2, 8, 12, 11,  8, 5, 5, 2, 2, 2, 2, 1, 1, 8, 0),
         CONV("dw 3x3 s2 dil 2",             2, 8, 12, 13,  8, 3, 3, 2, 2, 2, 2, 2, 2, 8, 0),
+        // strided backward data visits one residue class of taps (issue 15): odd and even
+        // padding, dilation 2 with stride 2 (gcd 2: every tap or none), no padding
+        CONV("dw 5x5 s2 dil 2",             2, 8, 15, 14,  8, 5, 5, 2, 2, 4, 4, 2, 2, 8, 0),
+        CONV("dw 5x5 s2 pad 1",             2, 4, 13, 12,  4, 5, 5, 2, 2, 1, 1, 1, 1, 4, 1),
+        CONV("dw 3x3 s2 pad 0",             2, 4, 10,  9,  4, 3, 3, 2, 2, 0, 0, 1, 1, 4, 0),
         CONV("dw 3x3 pad 0",                2, 4,  7,  6,  4, 3, 3, 1, 1, 0, 0, 1, 1, 4, 0),
         CONV("dw 7x7 (generic path)",       2, 4, 12, 12,  4, 7, 7, 1, 1, 3, 3, 1, 1, 4, 1),
         CONV("dw multiplier 2 (generic)",   2, 4,  9,  9,  8, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0),
@@ -270,6 +275,91 @@ static void test_conv(gh_rng *rng) {
     bad.p += 1;
     CHECK(conv2d_fwd_cuda(&nows, &bad, d_x, d_dw, NULL, d_dy) == GH_EINVAL);
     d_free(d_x); d_free(d_dy); d_free(d_dw);
+}
+
+// ---- conv2d forward on TF32 tensor cores (issue 15) --------------------------------------------
+// Tolerance: TF32 rounds x and w to 10-bit mantissas (relative error up to 2^-11, standard
+// deviation about 2.8e-4 per input), FP32 accumulation; an output's error is then a random walk
+// of about 4e-4 * rms(output), so |got - ref| <= 5e-3 * (rms(ref) + |ref|) leaves about 12
+// standard deviations. Small integers (|x|, |w| <= 3) are exact in TF32 and their sums exact in
+// FP32: those must match the reference exactly.
+#define TF32_TOL 5e-3
+
+static void run_conv_tf32(const conv_case *cc, gh_rng *rng) {
+    conv2d_shape sh = cc->sh;
+    if (conv2d_shape_init(&sh) != GH_OK) {
+        CHECK_MSG(0, "%s: conv2d_shape_init: %s", cc->name, gh_error_get());
+        return;
+    }
+    const int cg = sh.c / sh.groups;
+    const size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, nw = (size_t)sh.k * cg * sh.r * sh.s;
+    const size_t ny = (size_t)sh.n * sh.k * sh.p * sh.q;
+    const int depthwise = sh.groups > 1 && sh.groups == sh.c && sh.k == sh.c;
+    float *x = h_rand(rng, nx, -1, 1), *w = h_rand(rng, nw, -1, 1), *b = h_rand(rng, sh.k, -1, 1);
+    float *xi = h_alloc(nx), *wi = h_alloc(nw);
+    for (size_t i = 0; i < nx; i++) xi[i] = (float)gh_rng_below(rng, 7) - 3.0f;
+    for (size_t i = 0; i < nw; i++) wi[i] = (float)gh_rng_below(rng, 7) - 3.0f;
+    const float *bias = cc->bias ? b : NULL;
+    float *ry = h_alloc(ny), *ryi = h_alloc(ny);
+    CHECK_OK(conv2d_fwd_ref(&REF, &sh, x, w, bias, ry));
+    CHECK_OK(conv2d_fwd_ref(&REF, &sh, xi, wi, NULL, ryi));  // no bias: the sums alone, exact
+
+    size_t wsf = conv2d_ws_floats_cuda(&sh);
+    float *ws = d_alloc(wsf);
+    kctx ctx = {.ws = ws, .ws_floats = wsf};
+    float *d_x = d_up(x, nx), *d_w = d_up(w, nw), *d_b = d_up(b, sh.k), *d_y = d_alloc(ny);
+    float *d_y32 = d_alloc(ny);
+    const float *d_bias = cc->bias ? d_b : NULL;
+    char what[160];
+
+    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, GH_PREC_TF32, d_x, d_w, d_bias, d_y));
+    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, GH_PREC_FP32, d_x, d_w, d_bias, d_y32));
+    float *y = d_down(d_y, ny), *y32 = d_down(d_y32, ny);
+    const double r = rms(ry, ny);
+    snprintf(what, sizeof what, "conv tf32 %s fwd", cc->name);
+    check_close_f(what, y, ry, ny, TF32_TOL * (r + 1e-30), TF32_TOL, __FILE__, __LINE__);
+    if (depthwise) {  // depthwise shapes run the FP32 kernels at any precision
+        snprintf(what, sizeof what, "conv tf32 %s (depthwise: fp32)", cc->name);
+        bits_equal(what, y, y32, ny);
+    } else {  // the tensor cores rounded: the FP32 kernel's bits are not reproduced
+        size_t differ = 0;
+        for (size_t i = 0; i < ny; i++) differ += y[i] != y32[i];
+        CHECK_MSG(differ > 0, "conv tf32 %s: all %zu outputs equal the FP32 kernel's: TF32 did not run",
+                  cc->name, ny);
+    }
+    d_set(d_x, xi, nx);
+    d_set(d_w, wi, nw);
+    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, GH_PREC_TF32, d_x, d_w, NULL, d_y));
+    float *yi = d_down(d_y, ny);
+    snprintf(what, sizeof what, "conv tf32 %s fwd (integers)", cc->name);
+    EXACT(what, yi, ryi, ny);
+    free(x); free(w); free(b); free(xi); free(wi); free(ry); free(ryi); free(y); free(y32); free(yi);
+    d_free(ws); d_free(d_x); d_free(d_w); d_free(d_b); d_free(d_y); d_free(d_y32);
+}
+
+static void test_conv_tf32(gh_rng *rng) {
+    static const conv_case cases[] = {
+        //    name                          n  c   h   w   k  r  s sh sw ph pw dh dw  g bias
+        CONV("3x3 odd",                     2, 3,  7,  9,  5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+        CONV("3x3 s2 k70 (partial M tile)", 2, 5, 11, 13, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1),
+        CONV("3x3 groups 2",                2, 4,  9,  8,  6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0),
+        CONV("3x3 dil 2",                   2, 6, 10, 11,  8, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1),
+        CONV("1x7 pad 0x3",                 2, 8,  9, 12, 12, 1, 7, 1, 1, 0, 3, 1, 1, 1, 0),
+        CONV("5x5 s3 groups 3 dil 1x2",     2, 6, 17, 19, 9, 5, 5, 3, 3, 2, 4, 1, 2, 3, 1),
+        // DARTS search shapes: the 1x1 of ReLUConvBN (C=64 at 8x8), FactorizedReduce, the stem
+        CONV("1x1 n64 c64 8x8",            64, 64, 8,  8, 64, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0),
+        CONV("1x1 s2 c32 k16 16x16",       16, 32, 16, 16, 16, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0),
+        CONV("stem 3x3 c3 k48 32x32",       8, 3, 32, 32, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0),
+        CONV("dw 3x3 (fp32 path)",          2, 8, 11, 11,  8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1),
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_conv_tf32(&cases[i], rng);
+    conv2d_shape sh = cases[0].sh;
+    CHECK_OK(conv2d_shape_init(&sh));
+    float *d = d_alloc(1024);
+    kctx ctx = {0};
+    CHECK(conv2d_fwd_prec_cuda(&ctx, &sh, (gh_precision)7, d, d, NULL, d) == GH_EINVAL);
+    CHECK_MSG(strstr(gh_error_get(), "precision") != NULL, "message: %s", gh_error_get());
+    d_free(d);
 }
 
 // ---- batch norm ------------------------------------------------------------------------------
@@ -931,6 +1021,100 @@ static int *di_up(const int *h, int n) {
     return (int *)d;
 }
 
+// ---- max pooling with saved argmax (issue 15) ----------------------------------------------------
+
+// The argmax the forward must save: first maximum in row-major window order over in-bounds
+// elements, a NaN replacing whatever came before (maxpool_fwd_ref's rule), -1 for none.
+static void host_argmax(const pool_shape *sh, const float *x, int *idx) {
+    for (int nc = 0; nc < sh->n * sh->c; nc++)
+        for (int op = 0; op < sh->p; op++)
+            for (int oq = 0; oq < sh->q; oq++) {
+                const float *xp = x + (size_t)nc * sh->h * sh->w;
+                int bi = -1;
+                float best = 0.0f;
+                for (int a = 0; a < sh->kh; a++)
+                    for (int b = 0; b < sh->kw; b++) {
+                        int ih = op * sh->stride - sh->pad + a, iw = oq * sh->stride - sh->pad + b;
+                        if (ih < 0 || ih >= sh->h || iw < 0 || iw >= sh->w) continue;
+                        float v = xp[ih * sh->w + iw];
+                        if (bi < 0 || v > best || isnan(v)) { best = v; bi = ih * sh->w + iw; }
+                    }
+                idx[((size_t)nc * sh->p + op) * sh->q + oq] = bi;
+            }
+}
+
+// ints: x in {0, 1, 2} (most windows tie, so the first-maximum rule decides), dy and dx small
+// integers (sums exact): forward and backward must equal the reference exactly. Otherwise
+// uniform values with one NaN in x.
+static void run_pool_idx(const char *name, pool_shape sh, int ints, gh_rng *rng) {
+    if (pool_shape_init(&sh) != GH_OK) {
+        CHECK_MSG(0, "%s: pool_shape_init: %s", name, gh_error_get());
+        return;
+    }
+    const size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, ny = (size_t)sh.n * sh.c * sh.p * sh.q;
+    float *x = h_rand(rng, nx, -1, 1), *dy = h_rand(rng, ny, -1, 1), *dx0 = h_rand(rng, nx, -1, 1);
+    if (ints) {
+        for (size_t i = 0; i < nx; i++) x[i] = (float)gh_rng_below(rng, 3);
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)gh_rng_below(rng, 9) - 4.0f;
+        for (size_t i = 0; i < nx; i++) dx0[i] = (float)gh_rng_below(rng, 9) - 4.0f;
+    } else {
+        x[nx / 3] = NAN;
+    }
+    float *ry = h_alloc(ny), *rdx = h_dup(dx0, nx);
+    int *ridx = (int *)calloc(ny, sizeof(int)), *gidx = (int *)calloc(ny, sizeof(int));
+    if (!ridx || !gidx) { fprintf(stderr, "%s: out of host memory\n", NAME); exit(1); }
+    CHECK_OK(maxpool_fwd_ref(&REF, &sh, x, ry));
+    CHECK_OK(maxpool_bwd_ref(&REF, &sh, x, dy, rdx));
+    host_argmax(&sh, x, ridx);
+
+    float *d_x = d_up(x, nx), *d_dy = d_up(dy, ny), *d_y = d_alloc(ny), *d_dx = d_up(dx0, nx);
+    float *d_dx2 = d_up(dx0, nx);
+    for (size_t i = 0; i < ny; i++) gidx[i] = -2;  // no window's answer: every entry must be written
+    int *d_idx = di_up(gidx, (int)ny);
+    kctx ctx = {0};
+    char what[160];
+    CHECK_OK(maxpool_fwd_idx_cuda(&ctx, &sh, d_x, d_y, d_idx));
+    CHECK_OK(maxpool_bwd_idx_cuda(&ctx, &sh, d_idx, d_dy, d_dx));
+    CHECK_OK(maxpool_bwd_cuda(&ctx, &sh, d_x, d_dy, d_dx2));  // the recomputing backward
+    float *y = d_down(d_y, ny), *dx = d_down(d_dx, nx), *dx2 = d_down(d_dx2, nx);
+    must(gh_cuda_memcpy_d2h(gidx, d_idx, sizeof(int) * ny), "idx d2h");
+    snprintf(what, sizeof what, "maxpool idx %s fwd", name);
+    EXACT(what, y, ry, ny);
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < ny; i++)
+        if (gidx[i] != ridx[i] && bad++ == 0) first = i;
+    CHECK_MSG(bad == 0, "maxpool idx %s: %zu of %zu argmax differ (first at %zu: %d, want %d)", name,
+              bad, ny, first, gidx[first], ridx[first]);
+    if (bad == 0) printf("  ok   maxpool idx %s argmax (%zu windows)\n", name, ny);
+    snprintf(what, sizeof what, "maxpool idx %s bwd", name);
+    if (ints)
+        EXACT(what, dx, rdx, nx);
+    else
+        CLOSE(what, dx, rdx, nx, (double)sh.kh * sh.kw);
+    snprintf(what, sizeof what, "maxpool idx %s bwd vs recompute", name);
+    bits_equal(what, dx, dx2, nx);  // same windows, same order: same bits
+
+    // a missing index buffer is an error naming the argument
+    CHECK(maxpool_fwd_idx_cuda(&ctx, &sh, d_x, d_y, NULL) == GH_EINVAL);
+    CHECK(maxpool_bwd_idx_cuda(&ctx, &sh, NULL, d_dy, d_dx) == GH_EINVAL);
+    free(x); free(dy); free(dx0); free(ry); free(rdx); free(ridx); free(gidx);
+    free(y); free(dx); free(dx2);
+    d_free(d_x); d_free(d_dy); d_free(d_y); d_free(d_dx); d_free(d_dx2); d_free(d_idx);
+}
+
+static void test_pool_idx(gh_rng *rng) {
+    const pool_shape s1 = {.n = 2, .c = 3, .h = 9, .w = 11, .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+    const pool_shape s2 = {.n = 2, .c = 3, .h = 9, .w = 11, .kh = 3, .kw = 3, .stride = 2, .pad = 1};
+    const pool_shape s3 = {.n = 2, .c = 2, .h = 13, .w = 10, .kh = 5, .kw = 3, .stride = 3, .pad = 1};
+    // the DARTS search shape of max_pool_3x3 at the last stage
+    const pool_shape s4 = {.n = 64, .c = 64, .h = 8, .w = 8, .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+    run_pool_idx("3x3 s1 p1 9x11 ints", s1, 1, rng);
+    run_pool_idx("3x3 s1 p1 9x11", s1, 0, rng);
+    run_pool_idx("3x3 s2 p1 9x11 ints", s2, 1, rng);
+    run_pool_idx("5x3 s3 p1 13x10", s3, 0, rng);
+    run_pool_idx("3x3 s1 p1 n64 c64 8x8 ints", s4, 1, rng);
+}
+
 static void test_controller(gh_rng *rng) {
     kctx ctx = {0}, det = {.deterministic = 1};
     char what[128];
@@ -1315,9 +1499,11 @@ int main(void) {
     run_wsum(1001, &rng);
     run_wsum(1 << 16, &rng);
     test_pool(&rng);
+    test_pool_idx(&rng);
     test_linear(&rng);
     test_bn(&rng);
     test_conv(&rng);
+    test_conv_tf32(&rng);
     return check_done(NAME);
 #endif
 }
