@@ -44,6 +44,10 @@ deps:
 	else echo "deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
 	@if [ -f $(WHL_DIR)/lib_lightgbm.so ]; then echo "deps: $(WHL_DIR)/lib_lightgbm.so present"; \
 	else $(MAKE) --no-print-directory $(WHL_DIR)/lib_lightgbm.so; fi
+	@if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then :; \
+	elif command -v cuobjdump >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/cuobjdump ] || \
+	  [ -x $(WHL_DIR)/bin/cuobjdump ]; then echo "deps: cuobjdump present"; \
+	else $(MAKE) --no-print-directory $(WHL_DIR)/bin/cuobjdump; fi
 
 # pip downloads the wheel only (no install, so Debian's externally-managed Python is left
 # alone); Python's zipfile takes the one file out of it (unzip may not be installed).
@@ -62,6 +66,28 @@ $(WHL_DIR)/lib_lightgbm.so:
 	  $$tmp $@ && mv $@.tmp $@ && rm -rf $$tmp && echo "deps: $@ (LightGBM $(LIGHTGBM_VERSION))" || \
 	{ rm -rf $$tmp $@.tmp; echo "deps: could not fetch LightGBM's wheel (above); the lgbm and"; \
 	  echo "  extra_tree learners stay unavailable until $@ exists"; exit 1; }
+
+# cuobjdump and the nvdisasm it runs for SASS (bench/cuda_resources.sh, the ctest
+# cuda_resources: registers, spills, occupancy and tensor-core instructions of the built
+# kernels, no GPU needed) are not in every CUDA toolkit install: taken out of NVIDIA's PyPI
+# wheels of nvcc's CUDA major version into $(WHL_DIR)/bin. Without them the test is skipped.
+$(WHL_DIR)/bin/cuobjdump:
+	@nvcc=$$(command -v nvcc || echo /usr/local/cuda/bin/nvcc); \
+	major=$$($$nvcc --version | sed -n 's/.*release \([0-9][0-9]*\)\..*/\1/p'); \
+	if ! python3 -m pip --version >/dev/null 2>&1 || [ -z "$$major" ]; then \
+	  echo "deps: no pip or no nvcc version: cuobjdump stays missing (cuda_resources skips)"; exit 0; fi; \
+	tmp=$$(mktemp -d) && echo "deps: fetching cuobjdump and nvdisasm (CUDA $$major) from NVIDIA's wheels" && \
+	python3 -m pip download -q --no-deps --only-binary=:all: -d $$tmp \
+	  "nvidia-cuda-cuobjdump>=$$major,<$$((major + 1))" "nvidia-cuda-nvdisasm>=$$major,<$$((major + 1))" && \
+	mkdir -p $(WHL_DIR)/bin && \
+	python3 -c 'import glob, os, sys, zipfile; \
+	  [open(os.path.join(sys.argv[2], os.path.basename(n)), "wb").write(z.read(n)) \
+	   for w in glob.glob(sys.argv[1] + "/*.whl") for z in [zipfile.ZipFile(w)] \
+	   for n in z.namelist() if n.endswith(("/bin/cuobjdump", "/bin/nvdisasm"))]' $$tmp $(WHL_DIR)/bin && \
+	chmod +x $(WHL_DIR)/bin/cuobjdump $(WHL_DIR)/bin/nvdisasm && rm -rf $$tmp && \
+	echo "deps: $(WHL_DIR)/bin/cuobjdump, $(WHL_DIR)/bin/nvdisasm" || \
+	{ rm -rf $$tmp $(WHL_DIR)/bin/cuobjdump $(WHL_DIR)/bin/nvdisasm; \
+	  echo "deps: could not fetch cuobjdump; the cuda_resources test skips"; exit 0; }
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

@@ -9,7 +9,8 @@
 # frame, local memory or any STL/LDL instruction (a spill or a local array) on any architecture. Exit 77 (skipped) when cuobjdump or
 # the CUDA library (BUILD_DIR/kernels/libgh_kernels_cuda.a) is absent.
 # cuobjdump: $CUOBJDUMP, else PATH, $CUDA_HOME/bin, /usr/local/cuda/bin, or the PyPI wheel
-# nvidia-cuda-cuobjdump (python3 -m pip install nvidia-cuda-cuobjdump).
+# nvidia-cuda-cuobjdump (python3 -m pip install nvidia-cuda-cuobjdump), or .whl/bin/cuobjdump
+# (`make deps` takes it out of that wheel when nvcc is present and cuobjdump is not).
 set -u -o pipefail
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -37,7 +38,7 @@ fi
 find_cuobjdump() {
   local c
   for c in "${CUOBJDUMP:-}" "$(command -v cuobjdump 2>/dev/null)" "${CUDA_HOME:-/nonexistent}/bin/cuobjdump" \
-           /usr/local/cuda/bin/cuobjdump; do
+           /usr/local/cuda/bin/cuobjdump "$(dirname "$0")/../.whl/bin/cuobjdump"; do
     [ -n "$c" ] && [ -x "$c" ] && { echo "$c"; return 0; }
   done
   c=$(python3 -c 'import glob, nvidia; print(next(iter(sorted(glob.glob(p + "/cu*/bin/cuobjdump") for p in nvidia.__path__)[0]), ""))' 2>/dev/null)
@@ -45,6 +46,8 @@ find_cuobjdump() {
   return 1
 }
 CUOBJ=$(find_cuobjdump) || { echo "cuda_resources: SKIPPED: cuobjdump not found (see --help)"; exit 77; }
+# cuobjdump -sass runs nvdisasm: the one beside it first (a wheel's bin/ holds both)
+export PATH="$(dirname "$CUOBJ"):$PATH"
 
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
