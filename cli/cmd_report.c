@@ -19,6 +19,8 @@ typedef struct {
     const char *published; // path of published.tsv
     const char *latex;     // output .tex
     const char *macros;    // output .tex of \newcommand lines (NULL: none)
+    const char *checklist; // the checklist tables' own .tex (NULL: in the latex file)
+    const char *provenance; // the provenance table's own .tex (NULL: in the latex file)
     double k;              // search repeats in the end-to-end cost k*(T_search+T_select)+T_final
 } report_config;
 
@@ -421,8 +423,20 @@ static int write_latex(const char *path, const group *g, int ng, const pub_row *
         }
         fprintf(f, "\\bottomrule\n\\end{tabular}}\n\\end{table}\n\n");
     }
-    report_checklist_latex(f, chk, nchk);
-    write_provenance(f, runs, nruns, 1);
+    if (!cfg->checklist) report_checklist_latex(f, chk, nchk);
+    if (!cfg->provenance) write_provenance(f, runs, nruns, 1);
+    if (fclose(f)) return gh_fail(GH_EIO, "%s: write failed: %s", path, strerror(errno));
+    return GH_OK;
+}
+
+// The checklist tables or the provenance table in a file of their own.
+static int write_tex_file(const char *path, const report_checklist *chk, int nchk,
+                          const report_run *runs, int nruns) {
+    FILE *f = fopen(path, "w");
+    if (!f) return gh_fail(GH_EIO, "%s: cannot write: %s", path, strerror(errno));
+    fprintf(f, "%% gpuhours report (needs \\usepackage{booktabs,graphicx})\n");
+    if (chk) report_checklist_latex(f, chk, nchk);
+    if (runs) write_provenance(f, runs, nruns, 1);
     if (fclose(f)) return gh_fail(GH_EIO, "%s: write failed: %s", path, strerror(errno));
     return GH_OK;
 }
@@ -458,7 +472,8 @@ static int checklists(const group *g, int ng, const report_run *runs, int nruns,
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: gpuhours report [-h] [-p TSV] [-o TEX] [-m TEX] [-k K] PATH...\n\n"
+    fprintf(f, "usage: gpuhours report [-h] [-p TSV] [-o TEX] [-m TEX] [-k K]\n"
+               "                       [--checklist-latex TEX] [--provenance-latex TEX] PATH...\n\n"
                "Results table of the runs in PATH (files, or directories of *.h5), grouped by\n"
                "method and dataset: error mean ± sd over runs, params, multiply-adds, search,\n"
                "final and end-to-end GPU-hours, energy, and the published values beside them;\n"
@@ -471,16 +486,20 @@ static void usage(FILE *f) {
                "  -p, --published TSV   published numbers (default reproductions/published.tsv)\n"
                "  -o, --latex TEX       LaTeX output file (default report.tex)\n"
                "  -m, --macros TEX      LaTeX macros file (paper/README.md names the macros)\n"
+               "      --checklist-latex TEX   the checklist tables in their own file\n"
+               "      --provenance-latex TEX  the provenance table in its own file\n"
                "  -k, --search-repeats K  k in k*(T_search + T_select) + T_final (default 1)\n"
                "  -h, --help            this help\n");
 }
 
 int cmd_report(int argc, char **argv) {
-    report_config cfg = {"reproductions/published.tsv", "report.tex", NULL, 1};
+    report_config cfg = {"reproductions/published.tsv", "report.tex", NULL, NULL, NULL, 1};
     int published_given = 0;
     static const struct option opts[] = {{"published", required_argument, NULL, 'p'},
                                          {"latex", required_argument, NULL, 'o'},
                                          {"macros", required_argument, NULL, 'm'},
+                                         {"checklist-latex", required_argument, NULL, 'C'},
+                                         {"provenance-latex", required_argument, NULL, 'P'},
                                          {"search-repeats", required_argument, NULL, 'k'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -492,6 +511,8 @@ int cmd_report(int argc, char **argv) {
         case 'p': cfg.published = optarg; published_given = 1; break;
         case 'o': cfg.latex = optarg; break;
         case 'm': cfg.macros = optarg; break;
+        case 'C': cfg.checklist = optarg; break;
+        case 'P': cfg.provenance = optarg; break;
         case 'k':
             cfg.k = strtod(optarg, &end);
             if (*end || !(cfg.k >= 1)) {
@@ -509,7 +530,9 @@ int cmd_report(int argc, char **argv) {
         return 2;
     }
     if (cli_out_path("report", "--latex", cfg.latex) ||
-        (cfg.macros && cli_out_path("report", "--macros", cfg.macros)))
+        (cfg.macros && cli_out_path("report", "--macros", cfg.macros)) ||
+        (cfg.checklist && cli_out_path("report", "--checklist-latex", cfg.checklist)) ||
+        (cfg.provenance && cli_out_path("report", "--provenance-latex", cfg.provenance)))
         return 2;
     fprintf(stderr, "gpuhours report: published=%s latex=%s macros=%s search-repeats=%g\n",
             cfg.published, cfg.latex, cfg.macros ? cfg.macros : "(none)", cfg.k);
@@ -536,6 +559,8 @@ int cmd_report(int argc, char **argv) {
         write_provenance(stdout, runs, nruns, 0);
         st = write_latex(cfg.latex, g, ng, pub, npub, &cfg, chk, nchk, runs, nruns);
     }
+    if (!st && cfg.checklist) st = write_tex_file(cfg.checklist, chk, nchk, NULL, 0);
+    if (!st && cfg.provenance) st = write_tex_file(cfg.provenance, NULL, 0, runs, nruns);
     pub_table pt = {pub, npub};
     if (!st && cfg.macros) st = report_write_macros(cfg.macros, runs, nruns, cfg.k, pub_value, &pt);
     if (!st) fprintf(stderr, "gpuhours report: %d runs in %d groups; LaTeX in %s\n", nfiles, ng,

@@ -20,7 +20,8 @@ FILE *plot_open_out(const plot_config *c, const char *name, const char *ext) {
 
 // The header every script shares: one loop draws the same figure as PNG, PDF and cairolatex
 // (NAME-tex.tex + NAME-tex.pdf: the text is typeset by LaTeX in the paper's fonts; `pc` is the
-// format's percent sign, nm(s) escapes '_' for LaTeX). Text is
+// format's percent sign, nm(s) escapes '_' for LaTeX in a `using` column, whose strings
+// gnuplot unescapes once more, hence the doubled backslash). Text is
 // noenhanced so that method names with '_' or '^' print as written; the key sits outside the
 // plot area, right of it, so that it never covers data. The style template (plots/templates/
 // style.gp: line colours, widths) is loaded last, so that editing it restyles every figure.
@@ -28,7 +29,7 @@ void plot_gp_begin(FILE *g, const plot_config *c, const char *name, const char *
     fprintf(g, "# gpuhours plot: %s\n# Data: %s.dat. Edit this file and rerun: gnuplot %s.gp\n"
                "do for [fmt in \"png pdf tex\"] {\n"
                "pc = (fmt eq \"tex\") ? \"\\\\%%\" : \"%%\"\n"
-               "texesc(s) = strstrt(s, \"_\") ? s[1:strstrt(s, \"_\") - 1].\"\\\\_\"."
+               "texesc(s) = strstrt(s, \"_\") ? s[1:strstrt(s, \"_\") - 1].\"\\\\\\\\_\"."
                "texesc(s[strstrt(s, \"_\") + 1:]) : s\n"
                "nm(s) = (fmt eq \"tex\") ? texesc(s) : s\n"
                "if (fmt eq \"png\") {\n"
