@@ -490,7 +490,7 @@ static int fig_search_cost(const plot_config *c, const plot_run *runs, int n) {
                "published_search_gpu_hours (published: %s; NaN: none for that dataset)\n",
             c->published ? c->published : "none");
     double lo = INFINITY, hi = 0;
-    int any_pub = 0;
+    int any_pub = 0, any_meas = 0;
     pub_cost pubs[128];
     int npub = published_costs(c->published, pubs, 128);
     for (int ds = 0; ds < nd; ds++) {
@@ -516,7 +516,7 @@ static int fig_search_cost(const plot_config *c, const plot_run *runs, int n) {
                 if (!strcmp(pubs[p].method, methods[m]) && !strcmp(pubs[p].dataset, datasets[ds]))
                     pub = pubs[p].hours, pubs[p].paired = 1;
             fprintf(d, "\"%s (%s)\" %.8g %.8g\n", methods[m], datasets[ds], meas, pub);
-            if (meas > 0) lo = fmin(lo, meas), hi = fmax(hi, meas);
+            if (meas > 0) lo = fmin(lo, meas), hi = fmax(hi, meas), any_meas = 1;
             if (pub > 0) lo = fmin(lo, pub), hi = fmax(hi, pub), any_pub = 1;
         }
     }
@@ -528,32 +528,36 @@ static int fig_search_cost(const plot_config *c, const plot_run *runs, int n) {
         any_pub = 1;
     }
     fclose(d);
-    if (!(hi > 0)) lo = 0.1, hi = 1;
+    if (!any_meas && !any_pub) return GH_OK; // no NAS run and no published cost: no figure
     FILE *g = plot_open_out(c, name, "gp");
     if (!g) return GH_EIO;
     plot_gp_begin(g, c, name, "measured vs published search cost per method");
     // Two bars per method: in a clustered histogram of 2 series with gap 1, series k sits at
-    // x = method index + (k - 0.5)/3; the labels print each bar's value above it.
+    // x = method index + (k - 0.5)/3; the labels print each bar's value above it. gnuplot
+    // refuses a histogram series without a valid point: a series is drawn only when it has one
+    // (then the other's bars sit at the middle).
     fprintf(g, "set title \"search cost per method and dataset: measured here vs published\"\n"
                "set ylabel \"search cost (%s, log scale)\"\nset logscale y\n"
                "set yrange [%.3g:%.3g]\n"
                "set style data histograms\nset style histogram clustered gap 1\n"
-               "set style fill solid 0.8 border -1\nset boxwidth 0.9\nset xtics rotate by -35 font \",10\"\n"
-               "set key inside top left\nset bmargin 9\nset rmargin 8\n"
-               "plot \"%s.dat\" using 2:xtic(1) title \"measured (this harness)\" lc 1, \\\n"
-               "  \"\" using ($0%s):2:(sprintf(\"%%.3g\", $2)) with labels font \",9\" offset 0,0.8 "
-               "notitle",
+               "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+               "set xtics rotate by -35 font \",10\"\n"
+               "set key inside top left\nset bmargin 9\nset rmargin 8\nplot \\\n",
             gpu && cpu ? "GPU-h; CPU-only runs: wall-clock h"
             : gpu      ? "GPU-hours"
                        : "hours; CPU-only runs: wall-clock",
-            lo / 5, hi * 300, name, any_pub ? "-1.0/6" : "");
-    // gnuplot refuses a histogram series without a valid point: the published bars only when
-    // some run has a published counterpart.
+            lo / 5, hi * 300);
+    int both = any_meas && any_pub;
+    if (any_meas)
+        fprintf(g, "  \"%s.dat\" using 2:xtic(1) title \"measured (this harness)\" lc 1, \\\n"
+                   "  \"\" using ($0%s):2:(sprintf(\"%%.3g\", $2)) with labels font \",9\" "
+                   "offset 0,0.8 notitle%s\n",
+                name, both ? "-1.0/6" : "", any_pub ? ", \\" : "");
     if (any_pub)
-        fprintf(g, ", \\\n  \"\" using 3 title \"published (GPU-days x 24)\" lc 2, \\\n"
-                   "  \"\" using ($0+1.0/6):3:(sprintf(\"%%.3g\", $3)) with labels font \",9\" offset 0,0.8 "
-                   "notitle");
-    fputc('\n', g);
+        fprintf(g, "  \"%s.dat\" using 3%s title \"published (GPU-days x 24)\" lc 2, \\\n"
+                   "  \"\" using ($0%s):3:(sprintf(\"%%.3g\", $3)) with labels font \",9\" "
+                   "offset 0,0.8 notitle\n",
+                name, any_meas ? "" : ":xtic(1)", both ? "+1.0/6" : "");
     plot_gp_end(g);
     fclose(g);
     return plot_gnuplot(c, name);

@@ -34,6 +34,13 @@ figure() { # FILE-STEM CAPTION LABEL
     printf '\\begin{figure}[tp]\n\\centering\n%s\n\\caption{%s}\\label{%s}\n\\end{figure}\n\n' \
         "$body" "$2" "$3"
 }
+: > "$gen/figures-cost.tex"
+figure search_cost "Search cost per method and dataset: measured by this harness (device hours; \
+on machines without a GPU, wall-clock hours) and as published (GPU-days \$\\times\$ hours per \
+day), log scale." fig:search-cost >> "$gen/figures-cost.tex"
+[ -s "$gen/figures-cost.tex" ] || printf '%s\n' '\begin{figure}[tp]\centering No NAS search \
+was run and no published cost was found.\caption{Search cost (none).}\label{fig:search-cost}\end{figure}' \
+    > "$gen/figures-cost.tex"
 : > "$gen/figures-nas.tex"
 : > "$gen/figures-tab.tex"
 first=1
