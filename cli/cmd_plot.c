@@ -231,7 +231,8 @@ static int fig_anytime(const plot_config *c, const plot_run *runs, int n, const 
     snprintf(name, sizeof name, "anytime_%s", ds);
     FILE *d = plot_open_out(c, name, "dat");
     if (!d) return GH_EIO;
-    fprintf(d, "# best-so-far validation accuracy (%%) vs cumulative cost (hours), dataset %s; one block per "
+    fprintf(d, "# best-so-far validation accuracy (%%) vs cumulative cost (hours), dataset %s; "
+               "one block per "
                "method, mean and mean±sd over runs\n", dataset);
     int any = 0;
     for (int m = 0; m < nm; m++) {
@@ -281,8 +282,10 @@ static int fig_anytime(const plot_config *c, const plot_run *runs, int n, const 
     if (!any) return GH_OK;
     FILE *g = plot_open_out(c, name, "gp");
     if (!g) return GH_EIO;
-    plot_gp_begin(g, c, name, "best-so-far accuracy vs cumulative GPU-hours, mean and ±sd over seeds");
-    fprintf(g, "set title \"%s: best validation accuracy so far vs cost (line: mean, band: ±1 sd over "
+    plot_gp_begin(g, c, name, "best-so-far validation accuracy vs cumulative GPU-hours, "
+                              "mean and ±sd over seeds");
+    fprintf(g, "set title \"%s: best validation accuracy so far vs cost (line: mean, band: ±1 sd "
+               "over "
                "seeds)\"\nset xlabel \"cumulative %s (log scale)\"\n"
                "set ylabel \"best validation accuracy so far (\".pc.\")\"\nset logscale x\n"
                "set style fill transparent solid 0.18 noborder\nplot \\\n", dataset,

@@ -236,7 +236,7 @@ static int load_groups(char **files, int nfiles, group **out, int *nout, report_
     return GH_OK;
 }
 
-// ---- formatting ----------------------------------------------------------------------------------
+// ---- formatting ------------------------------------------------------------------------------
 static void fmt_num(char *out, size_t len, double v, const char *f) {
     if (isnan(v))
         snprintf(out, len, "n/a");
@@ -399,7 +399,8 @@ static int write_latex(const char *path, const group *g, int ng, const pub_row *
         row_text r;
         row_format(&r, &g[i], pub_find(pub, npub, g[i].method, g[i].dataset), cfg->k, 1);
         fprintf(f, "%s & %s & %s & %s & %s & %s & %s & %s & %s & %s & %s & %s & %s \\\\\n",
-                report_tex(g[i].method, a, sizeof a), report_tex(g[i].dataset, b, sizeof b), r.err, r.n,
+                report_tex(g[i].method, a, sizeof a), report_tex(g[i].dataset, b, sizeof b), r.err,
+                r.n,
                 r.params, r.madds, r.search, r.final, r.e2e, r.energy, r.perr, r.pparams,
                 r.psearch);
     }
@@ -417,7 +418,8 @@ static int write_latex(const char *path, const group *g, int ng, const pub_row *
             pub_err(err, sizeof err, p, "$\\pm$");
             snprintf(src, sizeof src, "%s, %s", p->f[PUB_SOURCE], p->f[PUB_TABLE]);
             fprintf(f, "%s & %s & %s & %s & %s & %s & %s & %s \\\\\n",
-                    report_tex(p->f[PUB_METHOD], a, sizeof a), report_tex(p->f[PUB_DATASET], b, sizeof b), err,
+                    report_tex(p->f[PUB_METHOD], a, sizeof a),
+                    report_tex(p->f[PUB_DATASET], b, sizeof b), err,
                     p->f[PUB_PARAMS], p->f[PUB_MADDS], p->f[PUB_SEARCH_DAYS],
                     report_tex(p->f[PUB_HARDWARE], c, sizeof c), report_tex(src, d, sizeof d));
         }

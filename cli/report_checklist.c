@@ -243,7 +243,8 @@ void report_checklist_of(const report_run *runs, int n, const char *dataset,
         const report_run *a = &runs[idx[0]];
         char ta[32], tb[32];
         const char *th0 = report_config_get(a->config, "run.threads", ta, sizeof ta);
-        snprintf(d[CHK_HARDWARE], L, "%.60s, %.200s, %d GPU%s held, %d worker%s", a->host, a->devices,
+        snprintf(d[CHK_HARDWARE], L, "%.60s, %.200s, %d GPU%s held, %d worker%s", a->host,
+                 a->devices,
                  a->gpus, a->gpus == 1 ? "" : "s", a->workers, a->workers == 1 ? "" : "s");
         for (int i = 1; i < m; i++) {
             const report_run *r = &runs[idx[i]];
@@ -251,7 +252,8 @@ void report_checklist_of(const report_run *runs, int n, const char *dataset,
             if (strcmp(r->host, a->host) || strcmp(r->devices, a->devices) || r->gpus != a->gpus ||
                 r->workers != a->workers || (th0 && th && strcmp(th0, th))) {
                 out->answer[CHK_HARDWARE] = "no";
-                snprintf(d[CHK_HARDWARE], L, "%.40s: %.60s, %.100s, %d GPUs; %.40s: %.60s, %.100s, %d GPUs",
+                snprintf(d[CHK_HARDWARE], L,
+                         "%.40s: %.60s, %.100s, %d GPUs; %.40s: %.60s, %.100s, %d GPUs",
                          a->method, a->host, a->devices, a->gpus, r->method, r->host, r->devices,
                          r->gpus);
                 break;

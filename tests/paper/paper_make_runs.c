@@ -118,10 +118,12 @@ int main(int argc, char **argv) {
     opts o = {0.8, 0.1, 10, 2, 0};
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--full-scale")) o.full = 1;
-        else if (i + 1 < argc && !strcmp(argv[i], "--darts-test-acc")) o.darts_test_acc = atof(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--darts-test-acc"))
+            o.darts_test_acc = atof(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--cfo-holdout")) o.cfo_holdout = atof(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--tpe-budget")) o.tpe_budget = atof(argv[++i]);
-        else if (i + 1 < argc && !strcmp(argv[i], "--random-ws-seeds")) o.random_ws_seeds = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--random-ws-seeds"))
+            o.random_ws_seeds = atoi(argv[++i]);
         else {
             fprintf(stderr, "paper_make_runs: unknown option '%s'\n", argv[i]);
             return 2;
