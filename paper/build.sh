@@ -6,7 +6,8 @@
 # figures per dataset, and the kernel table when benchmark output exists. Fails on a LaTeX
 # error and on any undefined reference or citation.
 # Kernel benchmark CSVs (bench/README.md): BENCH_OURS, BENCH_PEER (default: the CPU pair that
-# `make bench-cpu` writes in build/bench/).
+# `make bench-cpu` writes in build/bench/); BENCH_OURS_BACKEND, BENCH_PEER_BACKEND keep one
+# backend of each (a GPU CSV holds cuda and cudnn rows: the same file twice, two backends).
 set -eu
 gh=${1:?usage: build.sh GPUHOURS RESULTS PAPER}
 results=${2:?results dir}
@@ -81,9 +82,11 @@ done
 # Kernels against the peer: a table when both benchmark CSVs exist (op, shape, medians).
 if [ -f "$bench_ours" ] && [ -f "$bench_peer" ]; then
     echo '\ghkernelstrue' > "$gen/kernels-flag.tex"
-    awk -F, -v ours="$bench_ours" '
+    awk -F, -v ours="$bench_ours" -v ob="${BENCH_OURS_BACKEND:-}" -v pb="${BENCH_PEER_BACKEND:-}" '
+        FNR == 1 { file++ }
         /^#/ || $1 == "op" { next }
-        FILENAME == ours { t[$1 "," $2] = $4; next }
+        file == 1 { if (ob == "" || $3 == ob) t[$1 "," $2] = $4; next }
+        pb != "" && $3 != pb { next }
         ($1 "," $2) in t { o = t[$1 "," $2]; gsub(/_/, "\\_", $1); gsub(/x/, "$\\times$", $2);
             printf "%s & %s & %.4g & %.4g & %.2f \\\\\n", $1, $2, o, $4, o / $4 }
     ' "$bench_ours" "$bench_peer" > "$gen/kernels-rows.tex"
