@@ -299,47 +299,6 @@ static void row_format(row_text *r, const group *G, const pub_row *p, double k, 
         snprintf(r->src, sizeof r->src, "-");
 }
 
-// Where each run came from (the run files' provenance attributes): Markdown or LaTeX rows.
-static void write_provenance(FILE *f, const report_run *r, int n, int latex) {
-    char a[8][512];
-    if (latex)
-        fprintf(f, "\\begin{table}[t]\n\\centering\\scriptsize\n\\caption{Where each run came "
-                   "from (run file attributes): host, devices, GPUs held, build commit (a "
-                   "\\texttt{+} marks a modified tree), start time, preset and scale.}\n"
-                   "\\label{tab:provenance}\n\\resizebox{\\linewidth}{!}{%%\n"
-                   "\\begin{tabular}{@{}llllllrllll@{}}\n\\toprule\nRun file & Method & Dataset "
-                   "& Seed & Host & Devices & GPUs & Commit & Started & Preset & Scale "
-                   "\\\\\n\\midrule\n");
-    else
-        fprintf(f, "\n## Provenance\n\n| run file | method | dataset | seed | host | devices | "
-                   "GPUs | commit | started | preset | scale |\n"
-                   "|---|---|---|---|---|---|---:|---|---|---|---|\n");
-    for (int i = 0; i < n; i++) {
-        const char *base = strrchr(r[i].file, '/');
-        base = base ? base + 1 : r[i].file;
-        char commit[24];
-        snprintf(commit, sizeof commit, "%.12s%s", r[i].commit,
-                 !strcmp(r[i].dirty, "true") ? "+" : "");
-        const char *v[8] = {base, r[i].method, r[i].dataset, r[i].host, r[i].devices, commit,
-                            r[i].start, r[i].preset[0] ? r[i].preset : "-"};
-        for (int j = 0; j < 8; j++) {
-            if (latex)
-                report_tex(v[j], a[j], sizeof a[j]);
-            else
-                snprintf(a[j], sizeof a[j], "%s", v[j]);
-        }
-        const char *scale = r[i].smoke ? "smoke" : "full";
-        if (latex)
-            fprintf(f, "\\texttt{%s} & %s & %s & %s & %s & %s & %d & \\texttt{%s} & %s & %s & %s "
-                       "\\\\\n", a[0], a[1], a[2], r[i].seed, a[3], a[4], r[i].gpus, a[5], a[6],
-                    a[7], scale);
-        else
-            fprintf(f, "| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", a[0], a[1],
-                    a[2], r[i].seed, a[3], a[4], r[i].gpus, a[5], a[6], a[7], scale);
-    }
-    if (latex) fprintf(f, "\\bottomrule\n\\end{tabular}}\n\\end{table}\n");
-}
-
 static void write_markdown(FILE *f, const group *g, int ng, const pub_row *pub, int npub,
                            const report_config *cfg) {
     fprintf(f, "## Results\n\n"
@@ -426,7 +385,7 @@ static int write_latex(const char *path, const group *g, int ng, const pub_row *
         fprintf(f, "\\bottomrule\n\\end{tabular}}\n\\end{table}\n\n");
     }
     if (!cfg->checklist) report_checklist_latex(f, chk, nchk);
-    if (!cfg->provenance) write_provenance(f, runs, nruns, 1);
+    if (!cfg->provenance) report_provenance_latex(f, runs, nruns);
     if (fclose(f)) return gh_fail(GH_EIO, "%s: write failed: %s", path, strerror(errno));
     return GH_OK;
 }
@@ -438,7 +397,7 @@ static int write_tex_file(const char *path, const report_checklist *chk, int nch
     if (!f) return gh_fail(GH_EIO, "%s: cannot write: %s", path, strerror(errno));
     fprintf(f, "%% gpuhours report (needs \\usepackage{booktabs,graphicx})\n");
     if (chk) report_checklist_latex(f, chk, nchk);
-    if (runs) write_provenance(f, runs, nruns, 1);
+    if (runs) report_provenance_latex(f, runs, nruns);
     if (fclose(f)) return gh_fail(GH_EIO, "%s: write failed: %s", path, strerror(errno));
     return GH_OK;
 }
@@ -558,7 +517,7 @@ int cmd_report(int argc, char **argv) {
     if (!st) {
         write_markdown(stdout, g, ng, pub, npub, &cfg);
         report_checklist_markdown(stdout, chk, nchk);
-        write_provenance(stdout, runs, nruns, 0);
+        report_provenance_markdown(stdout, runs, nruns);
         st = write_latex(cfg.latex, g, ng, pub, npub, &cfg, chk, nchk, runs, nruns);
     }
     if (!st && cfg.checklist) st = write_tex_file(cfg.checklist, chk, nchk, NULL, 0);

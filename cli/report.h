@@ -81,3 +81,8 @@ void report_macro_name(char *out, size_t len, const char *const *parts, int npar
 
 // LaTeX-escapes s into out (report_tex.c); returns out.
 const char *report_tex(const char *s, char *out, size_t len);
+
+// Where the runs came from (report_provenance.c): Markdown, one row per run; LaTeX, one row
+// per dataset and distinct hardware and software.
+void report_provenance_markdown(FILE *f, const report_run *r, int n);
+void report_provenance_latex(FILE *f, const report_run *r, int n);
