@@ -502,9 +502,7 @@ static int fig_search_cost(const plot_config *c, const plot_run *runs, int n) {
             double s = 0;
             int k = 0;
             for (int i = 0; i < n; i++) {
-                // NAS searches only: tabular budgets are seconds by design (tabular_D)
-                if (strcmp(runs[i].method, methods[m]) || strcmp(runs[i].dataset, datasets[ds]) ||
-                    runs[i].tabular)
+                if (strcmp(runs[i].method, methods[m]) || strcmp(runs[i].dataset, datasets[ds]))
                     continue;
                 const ledger_summary *S = &runs[i].s;
                 s += runs[i].gpus ? S->search_gpu_hours : S->search_wall_hours;
@@ -613,7 +611,7 @@ int cmd_plot(int argc, char **argv) {
         return 2;
     }
     // The style template, as an absolute path: gnuplot runs in the output directory.
-    static char style_abs[4096];
+    char style_abs[4096];
     const char *style_try[] = {style ? style : "plots/templates/style.gp",
                                style ? NULL : GH_SOURCE_DIR "/plots/templates/style.gp"};
     for (int i = 0; i < 2 && !cfg.style; i++)
