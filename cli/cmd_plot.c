@@ -551,13 +551,13 @@ static int fig_search_cost(const plot_config *c, const plot_run *runs, int n) {
     int both = any_meas && any_pub;
     if (any_meas)
         fprintf(g, "  \"%s.dat\" using 2:xtic(1) title \"measured (this harness)\" lc 1, \\\n"
-                   "  \"\" using ($0%s):2:(sprintf(\"%%.3g\", $2)) with labels font \",9\" "
-                   "offset 0,0.8 notitle%s\n",
+                   "  \"\" using ($0%s):2:(sprintf(\"%%.3g\", $2)) with labels rotate by 90 left "
+                   "font \",9\" offset 0,0.5 notitle%s\n",
                 name, both ? "-1.0/6" : "", any_pub ? ", \\" : "");
     if (any_pub)
         fprintf(g, "  \"%s.dat\" using 3%s title \"published (GPU-days x 24)\" lc 2, \\\n"
-                   "  \"\" using ($0%s):3:(sprintf(\"%%.3g\", $3)) with labels font \",9\" "
-                   "offset 0,0.8 notitle\n",
+                   "  \"\" using ($0%s):3:(sprintf(\"%%.3g\", $3)) with labels rotate by 90 left "
+                   "font \",9\" offset 0,0.5 notitle\n",
                 name, any_meas ? "" : ":xtic(1)", both ? "+1.0/6" : "");
     plot_gp_end(g);
     fclose(g);
