@@ -26,8 +26,8 @@ cat "$gen/provenance.tex" >> "$gen/checklist.tex"
 
 # One figure environment per figure the runs gave; the captions name the dataset and method
 # taken from the file names, so that nothing here is typed per result.
-# Text in the paper's fonts (cairolatex) by default; PDF=1: the plain PDF (cell drawings,
-# whose many small labels cairolatex would set at the text's size).
+# Text in the paper's fonts (cairolatex) by default; PDF=1: the plain PDF (cell drawings and
+# the search cost's many bar labels, which cairolatex would set at the text's size).
 figure() { # FILE-STEM CAPTION LABEL
     [ -f "$gen/plots/$1-tex.tex" ] || return 0
     if [ "${PDF:-0}" = 1 ]; then body="\\includegraphics[width=\\linewidth]{$1.pdf}"
@@ -36,7 +36,7 @@ figure() { # FILE-STEM CAPTION LABEL
         "$body" "$2" "$3"
 }
 : > "$gen/figures-cost.tex"
-figure search_cost "Search cost per method and dataset: measured by this harness (device hours; \
+PDF=1 figure search_cost "Search cost per method and dataset: measured by this harness (device hours; \
 on machines without a GPU, wall-clock hours) and as published (GPU-days \$\\times\$ hours per \
 day), log scale." fig:search-cost >> "$gen/figures-cost.tex"
 [ -s "$gen/figures-cost.tex" ] || printf '%s\n' '\begin{figure}[tp]\centering No NAS search \
