@@ -18,7 +18,7 @@ LIGHTGBM_VERSION = 4.7.0
 WHL_DIR = .whl
 
 .PHONY: all deps build test test-sanitize demo gpu-check bench clean help data fuzz fuzz-deps \
-        fuzz-build fuzz-replay
+        fuzz-build fuzz-replay paper paper-deps
 
 all: build
 
@@ -35,6 +35,8 @@ help:
 	@echo "make fuzz       every parser harness under libFuzzer for FUZZ_SECONDS (60) each"
 	@echo "                (clang, ASan + UBSan, $(FUZZ_BUILD)); crashes in $(FUZZ_BUILD)/findings/"
 	@echo "make fuzz-replay  every harness once over its corpus and regression inputs (CI)"
+	@echo "make paper      paper/gpuhours.pdf from the runs in results/ (installs TeX Live and"
+	@echo "                latexmk as root for this target only: make paper-deps)"
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -192,3 +194,20 @@ fuzz-replay: fuzz-build
 	    echo "fuzz-replay: $$h failed (log: $(FUZZ_BUILD)/replay-$$h.log)"; exit 1; }; \
 	  echo "fuzz-replay: $$h: $$(grep -oE 'INITED.*|DONE.*' $(FUZZ_BUILD)/replay-$$h.log | tail -n 1)"; \
 	done
+
+# ---- the paper (paper/README.md): figures, tables and every number from results/ -----------
+# TeX Live is large, so only this target installs it (`make test` and `make demo` stay light).
+# poppler-utils: pdftoppm, to look at the pages.
+PAPER_PKGS = latexmk texlive-latex-base texlive-latex-recommended texlive-latex-extra \
+             texlive-fonts-recommended poppler-utils
+
+paper-deps:
+	@missing=$$(for p in $(PAPER_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "paper-deps: TeX Live and latexmk present"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "paper-deps: installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "paper-deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
+
+paper: deps paper-deps
+	$(MAKE) build
+	./paper/build.sh ./$(BUILD)/gpuhours results paper

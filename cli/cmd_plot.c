@@ -1,9 +1,11 @@
 // cli: `gpuhours plot FILE... -o DIR`: paper figures from run files, each written as NAME.dat
-// (the numbers), NAME.gp (an editable gnuplot script) and NAME.png + NAME.pdf (gnuplot run on
-// it): accuracy vs multiply-adds with each method's Pareto front, best-so-far accuracy vs
-// cumulative GPU-hours (mean ± sd over seeds), measured vs published search cost, learning
-// curves, and for tabular runs best validation loss vs wall-clock per searcher.
+// (the numbers), NAME.gp (an editable gnuplot script) and what gnuplot makes of it (PNG, PDF,
+// cairolatex; plot_gp.c): final models' test accuracy vs multiply-adds with each method's
+// Pareto front, best-so-far validation accuracy vs cumulative GPU-hours (mean ± sd over
+// seeds), measured vs published search cost, learning curves, genotype cells (plot_cells.c),
+// and for tabular runs best validation loss vs wall-clock per searcher.
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,36 +18,7 @@
 #include "base/base.h"
 #include "cli.h"
 #include "ledger/ledger.h"
-
-typedef struct {
-    const char *out_dir;
-    const char *published;
-    const char *gnuplot;
-} plot_config;
-
-typedef struct {
-    double cost_h;   // cumulative GPU-hours (CPU-only run: wall-clock hours) at this trial
-    double acc;      // test accuracy, or validation accuracy when no test one (fraction)
-    double madds;
-    double t_s;      // wall seconds since the run began
-    double val_loss;
-} plot_trial;
-
-typedef struct {
-    char phase[16];
-    int epoch;
-    double val_acc, train_loss, cost_h;
-} plot_epoch;
-
-typedef struct {
-    char method[64], dataset[64];
-    int gpus, tabular;
-    plot_trial *t;
-    int nt;
-    plot_epoch *e;
-    int ne;
-    ledger_summary s;
-} plot_run;
+#include "plot.h"
 
 // ---- loading -------------------------------------------------------------------------------
 typedef struct {
@@ -74,8 +47,13 @@ static int load_run(void *ctx, const char *path, ledger *l, const ledger_summary
         ledger_read_trial(l, i, &t);
         cum += (r->gpus ? t.cost.device_s : t.cost.wall_s) / 3600;
         r->t[i] = (plot_trial){cum, isfinite(t.test_acc) ? t.test_acc : t.val_acc, t.madds,
-                               ledger_trial_run_time(l, i), t.val_loss};
+                               ledger_trial_run_time(l, i), t.val_loss, t.test_acc, t.val_acc};
         if (t.learner && t.learner[0]) r->tabular = 1;
+    }
+    const char *geno = NULL;
+    if (!r->tabular && ledger_get_text(l, "genotype", &geno) == GH_OK && geno) {
+        r->genotype = strdup(geno);
+        if (!r->genotype) return gh_fail(GH_ENOMEM, "%s", path);
     }
     for (int i = 0; i < r->ne; i++) {
         ledger_epoch e;
@@ -110,68 +88,6 @@ static int distinct(const plot_run *runs, int n, const char *dataset, int want_d
             memcpy(names[j - 1], tmp, 64);
         }
     return k;
-}
-
-// ---- gnuplot ------------------------------------------------------------------------------
-// Opens DIR/NAME.EXT for writing.
-static FILE *open_out(const plot_config *c, const char *name, const char *ext) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s.%s", c->out_dir, name, ext);
-    FILE *f = fopen(p, "w");
-    if (!f) gh_fail(GH_EIO, "%s: cannot write: %s", p, strerror(errno));
-    return f;
-}
-
-// The header every script shares: one loop draws the same figure as PNG and as PDF. Text is
-// noenhanced so that method names with '_' or '^' print as written; the key sits outside the
-// plot area, right of it, so that it never covers data.
-static void gp_begin(FILE *g, const char *name, const char *what) {
-    fprintf(g, "# gpuhours plot: %s\n# Data: %s.dat. Edit this file and rerun: gnuplot %s.gp\n"
-               "do for [fmt in \"png pdf\"] {\n"
-               "if (fmt eq \"png\") {\n"
-               "  set terminal pngcairo size 1000,700 noenhanced font \"Sans,13\" linewidth 1.5\n"
-               "} else {\n"
-               "  set terminal pdfcairo size 6in,4.2in noenhanced font \"Sans,10\"\n"
-               "}\n"
-               "set output \"%s.\".fmt\n"
-               "set key outside right top vertical Left reverse box\n"
-               "set grid lc rgb \"#dddddd\"\n"
-               "set border 3\nset tics nomirror\n",
-            what, name, name, name);
-}
-
-static void gp_end(FILE *g) { fprintf(g, "unset output\n}\n"); }
-
-static int run_gnuplot(const plot_config *c, const char *name) {
-    char script[512];
-    snprintf(script, sizeof script, "%s.gp", name);
-    pid_t pid = fork();
-    if (pid < 0) return gh_fail(GH_EIO, "cannot start gnuplot: %s", strerror(errno));
-    if (pid == 0) {
-        if (chdir(c->out_dir) < 0) _exit(126);
-        execlp(c->gnuplot, c->gnuplot, script, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
-        return gh_fail(GH_EIO, "gnuplot ('%s') could not be run; %s/%s.gp and .dat are written",
-                       c->gnuplot, c->out_dir, name);
-    if (WEXITSTATUS(status))
-        return gh_fail(GH_EIO, "gnuplot failed (exit %d) on %s/%s.gp", WEXITSTATUS(status),
-                       c->out_dir, name);
-    printf("  %s/%s.{png,pdf,dat,gp}\n", c->out_dir, name);
-    return GH_OK;
-}
-
-static void file_safe(char *dst, size_t len, const char *s) {
-    size_t i = 0;
-    for (; *s && i + 1 < len; s++)
-        dst[i++] = (char)((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                                  (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'
-                              ? *s
-                              : '_');
-    dst[i] = 0;
 }
 
 // ---- mean ± sd of step functions over seeds ------------------------------------------------
@@ -226,18 +142,20 @@ static void write_band(FILE *d, const curve *cv, int nc, const char *label) {
 // Accuracy vs multiply-adds, every trial as a point, each method's Pareto front (the most
 // accurate model at or below each cost) as a step line.
 static int fig_pareto(const plot_config *c, const plot_run *runs, int n, const char *dataset) {
-    char methods[32][64], name[128], ds[64];
-    int nm = distinct(runs, n, dataset, 0, methods, 32), any = 0;
-    file_safe(ds, sizeof ds, dataset);
+    char methods[32][64], used[32][64], name[128], ds[64];
+    int nm = distinct(runs, n, dataset, 0, methods, 32), nu = 0, any = 0;
+    plot_file_safe(ds, sizeof ds, dataset);
     snprintf(name, sizeof name, "pareto_%s", ds);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < runs[i].nt && !strcmp(runs[i].dataset, dataset); k++)
-            any |= isfinite(runs[i].t[k].acc) && runs[i].t[k].madds > 0;
+            any |= isfinite(runs[i].t[k].test_acc) && runs[i].t[k].madds > 0;
     if (!any) return GH_OK;
-    FILE *d = open_out(c, name, "dat");
+    FILE *d = plot_open_out(c, name, "dat");
     if (!d) return GH_EIO;
-    fprintf(d, "# accuracy vs multiply-adds, dataset %s. Per method two blocks: trials "
-               "(madds_M acc_pct), then its Pareto front.\n", dataset);
+    fprintf(d, "# test accuracy vs multiply-adds of final models (trials with a test accuracy; "
+               "search candidates and supernet validation accuracies left out), dataset %s. Per "
+               "method two blocks: final models (madds_M acc_pct), then its Pareto front.\n",
+            dataset);
     for (int m = 0; m < nm; m++) {
         int cap = 0;
         for (int i = 0; i < n; i++)
@@ -245,64 +163,76 @@ static int fig_pareto(const plot_config *c, const plot_run *runs, int n, const c
                 cap += runs[i].nt;
         double *mx = malloc(((size_t)cap + 1) * sizeof *mx), *ac = malloc(((size_t)cap + 1) *
                                                                             sizeof *ac);
+        if (!mx || !ac) {
+            free(mx);
+            free(ac);
+            fclose(d);
+            return gh_fail(GH_ENOMEM, "plot: pareto");
+        }
         int np = 0;
-        fprintf(d, "# %s trials\n", methods[m]);
         for (int i = 0; i < n; i++) {
             if (strcmp(runs[i].dataset, dataset) || strcmp(runs[i].method, methods[m])) continue;
             for (int k = 0; k < runs[i].nt; k++) {
                 const plot_trial *t = &runs[i].t[k];
-                if (!isfinite(t->acc) || !(t->madds > 0)) continue;
-                fprintf(d, "%.8g %.8g\n", t->madds / 1e6, 100 * t->acc);
+                if (!isfinite(t->test_acc) || !(t->madds > 0)) continue;
                 mx[np] = t->madds / 1e6;
-                ac[np++] = 100 * t->acc;
+                ac[np++] = 100 * t->test_acc;
             }
         }
-        if (!np) fprintf(d, "nan nan\n");
-        fprintf(d, "\n\n# %s Pareto front\n", methods[m]);
-        for (int i = 1; i < np; i++) // sort by cost, most accurate first on ties
-            for (int j = i; j > 0 && (mx[j - 1] > mx[j] || (mx[j - 1] == mx[j] &&
-                                                            ac[j - 1] < ac[j])); j--) {
-                double t = mx[j]; mx[j] = mx[j - 1]; mx[j - 1] = t;
-                t = ac[j]; ac[j] = ac[j - 1]; ac[j - 1] = t;
-            }
-        double best = -INFINITY;
-        for (int i = 0; i < np; i++)
-            if (ac[i] > best) {
-                best = ac[i];
-                fprintf(d, "%.8g %.8g\n", mx[i], ac[i]);
-            }
-        if (!np) fprintf(d, "nan nan\n");
-        fprintf(d, "\n\n");
+        if (np) {
+            fprintf(d, "# %s final models\n", methods[m]);
+            for (int i = 0; i < np; i++) fprintf(d, "%.8g %.8g\n", mx[i], ac[i]);
+            fprintf(d, "\n\n# %s Pareto front\n", methods[m]);
+            for (int i = 1; i < np; i++) // sort by cost, most accurate first on ties
+                for (int j = i; j > 0 && (mx[j - 1] > mx[j] || (mx[j - 1] == mx[j] &&
+                                                                ac[j - 1] < ac[j])); j--) {
+                    double t = mx[j]; mx[j] = mx[j - 1]; mx[j - 1] = t;
+                    t = ac[j]; ac[j] = ac[j - 1]; ac[j - 1] = t;
+                }
+            double best = -INFINITY;
+            for (int i = 0; i < np; i++)
+                if (ac[i] > best) {
+                    best = ac[i];
+                    fprintf(d, "%.8g %.8g\n", mx[i], ac[i]);
+                }
+            fprintf(d, "\n\n");
+            snprintf(used[nu++], 64, "%.63s", methods[m]);
+        }
         free(mx);
         free(ac);
     }
     fclose(d);
-    FILE *g = open_out(c, name, "gp");
+    FILE *g = plot_open_out(c, name, "gp");
     if (!g) return GH_EIO;
-    gp_begin(g, name, "accuracy vs multiply-adds with the Pareto front of each method");
-    fprintf(g, "set title \"%s: accuracy vs multiply-adds (lines: Pareto fronts)\"\n"
-               "set xlabel \"multiply-adds per example (millions, log scale)\"\n"
-               "set ylabel \"accuracy (%%)\"\nset logscale x\nplot \\\n", dataset);
-    for (int m = 0; m < nm; m++)
-        fprintf(g, "  \"%s.dat\" index %d using 1:2 with points pt %d ps 1.2 lc %d title \"%s\", "
+    plot_gp_begin(g, c, name, "test accuracy vs multiply-adds of final models, Pareto front per "
+                              "method");
+    fprintf(g, "set title \"%s: final models, test accuracy vs multiply-adds (lines: Pareto "
+               "fronts)\"\nset xlabel \"multiply-adds per example (millions, log scale)\"\n"
+               "set ylabel \"test accuracy of final models (\".pc.\")\"\nset logscale x\n"
+               "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\nplot \\\n",
+            dataset);
+    for (int m = 0; m < nu; m++)
+        fprintf(g, "  \"%s.dat\" index %d using 1:2 with points pt %d ps 1.4 lc %d title \"%s\", "
                    "\\\n  \"\" index %d using 1:2 with steps lw 2 lc %d title \"%s front\"%s\n",
-                name, 2 * m, 5 + 2 * m, m + 1, methods[m], 2 * m + 1, m + 1, methods[m],
-                m + 1 < nm ? ", \\" : "");
-    gp_end(g);
+                name, 2 * m, 5 + 2 * m, m + 1, used[m], 2 * m + 1, m + 1, used[m],
+                m + 1 < nu ? ", \\" : "");
+    plot_gp_end(g);
     fclose(g);
-    return run_gnuplot(c, name);
+    return plot_gnuplot(c, name);
 }
 
-// Best-so-far accuracy vs cumulative GPU-hours, mean line and ±sd band over the seeds of each
-// method. Weight-sharing runs with a single trial are drawn from their search epochs.
+// Best-so-far validation accuracy vs cumulative GPU-hours, mean line and ±sd band over the
+// seeds of each method. Weight-sharing runs (one scored candidate) are drawn from their search
+// epochs.
 static int fig_anytime(const plot_config *c, const plot_run *runs, int n, const char *dataset) {
     char methods[32][64], name[128], ds[64];
     int nm = distinct(runs, n, dataset, 0, methods, 32), gpu = 0, cpu = 0;
-    file_safe(ds, sizeof ds, dataset);
+    plot_file_safe(ds, sizeof ds, dataset);
     snprintf(name, sizeof name, "anytime_%s", ds);
-    FILE *d = open_out(c, name, "dat");
+    FILE *d = plot_open_out(c, name, "dat");
     if (!d) return GH_EIO;
-    fprintf(d, "# best-so-far accuracy (%%) vs cumulative cost (hours), dataset %s; one block per "
+    fprintf(d, "# best-so-far validation accuracy (%%) vs cumulative cost (hours), dataset %s; "
+               "one block per "
                "method, mean and mean±sd over runs\n", dataset);
     int any = 0;
     for (int m = 0; m < nm; m++) {
@@ -311,7 +241,12 @@ static int fig_anytime(const plot_config *c, const plot_run *runs, int n, const 
         for (int i = 0; i < n && nc < 256; i++) {
             const plot_run *r = &runs[i];
             if (strcmp(r->dataset, dataset) || strcmp(r->method, methods[m])) continue;
-            int from_epochs = r->nt < 2 && r->ne > 0;
+            // the search's own view: validation accuracy (final models' test accuracy is
+            // never a search's to see); a run with under two scored candidates (weight
+            // sharing: one supernet) is drawn from its search epochs
+            int nval = 0;
+            for (int k = 0; k < r->nt; k++) nval += isfinite(r->t[k].val_acc);
+            int from_epochs = nval < 2 && r->ne > 0;
             int len = from_epochs ? r->ne : r->nt;
             curve *cu = &cv[nc++];
             cu->x = malloc(((size_t)len + 1) * sizeof(double));
@@ -326,7 +261,7 @@ static int fig_anytime(const plot_config *c, const plot_run *runs, int n, const 
                     a = r->e[k].val_acc;
                 } else {
                     x = r->t[k].cost_h;
-                    a = r->t[k].acc;
+                    a = r->t[k].val_acc;
                 }
                 if (isfinite(a) && 100 * a > best) best = 100 * a;
                 if (!isfinite(best) || !isfinite(x)) continue;
@@ -345,12 +280,14 @@ static int fig_anytime(const plot_config *c, const plot_run *runs, int n, const 
     }
     fclose(d);
     if (!any) return GH_OK;
-    FILE *g = open_out(c, name, "gp");
+    FILE *g = plot_open_out(c, name, "gp");
     if (!g) return GH_EIO;
-    gp_begin(g, name, "best-so-far accuracy vs cumulative GPU-hours, mean and ±sd over seeds");
-    fprintf(g, "set title \"%s: best accuracy so far vs cost (line: mean, band: ±1 sd over "
+    plot_gp_begin(g, c, name, "best-so-far validation accuracy vs cumulative GPU-hours, "
+                              "mean and ±sd over seeds");
+    fprintf(g, "set title \"%s: best validation accuracy so far vs cost (line: mean, band: ±1 sd "
+               "over "
                "seeds)\"\nset xlabel \"cumulative %s (log scale)\"\n"
-               "set ylabel \"best accuracy so far (%%)\"\nset logscale x\n"
+               "set ylabel \"best validation accuracy so far (\".pc.\")\"\nset logscale x\n"
                "set style fill transparent solid 0.18 noborder\nplot \\\n", dataset,
             gpu && cpu ? "GPU-hours (CPU-only runs: wall-clock hours)"
             : gpu      ? "GPU-hours (wall-clock x GPUs held)"
@@ -359,9 +296,9 @@ static int fig_anytime(const plot_config *c, const plot_run *runs, int n, const 
         fprintf(g, "  \"%s.dat\" index %d using 1:3:4 with filledcurves lc %d notitle, \\\n"
                    "  \"\" index %d using 1:2 with lines lw 2.5 lc %d title \"%s\"%s\n",
                 name, m, m + 1, m, m + 1, methods[m], m + 1 < nm ? ", \\" : "");
-    gp_end(g);
+    plot_gp_end(g);
     fclose(g);
-    return run_gnuplot(c, name);
+    return plot_gnuplot(c, name);
 }
 
 // Per-epoch learning curves, mean over each method's runs: validation accuracy and training
@@ -369,11 +306,11 @@ static int fig_anytime(const plot_config *c, const plot_run *runs, int n, const 
 static int fig_curves(const plot_config *c, const plot_run *runs, int n, const char *dataset) {
     char methods[32][64], name[128], ds[64];
     int nm = distinct(runs, n, dataset, 0, methods, 32), any = 0;
-    file_safe(ds, sizeof ds, dataset);
+    plot_file_safe(ds, sizeof ds, dataset);
     snprintf(name, sizeof name, "curves_%s", ds);
     for (int i = 0; i < n; i++) any |= !strcmp(runs[i].dataset, dataset) && runs[i].ne > 0;
     if (!any) return GH_OK;
-    FILE *d = open_out(c, name, "dat");
+    FILE *d = plot_open_out(c, name, "dat");
     if (!d) return GH_EIO;
     fprintf(d, "# learning curves, dataset %s; one block per method and phase: epoch "
                "val_acc_pct train_loss runs (means over runs)\n", dataset);
@@ -412,13 +349,13 @@ static int fig_curves(const plot_config *c, const plot_run *runs, int n, const c
         }
     }
     fclose(d);
-    FILE *g = open_out(c, name, "gp");
+    FILE *g = plot_open_out(c, name, "gp");
     if (!g) return GH_EIO;
-    gp_begin(g, name, "learning curves: validation accuracy and training loss per epoch");
+    plot_gp_begin(g, c, name, "learning curves: validation accuracy and training loss per epoch");
     // Two panels over a strip that holds one key for both (the same lines in each panel).
     fprintf(g, "set multiplot layout 1,2 title \"%s: learning curves (mean over seeds)\" "
                "margins 0.08,0.98,0.27,0.90 spacing 0.09,0\n"
-               "unset key\nset xlabel \"epoch\"\nset ylabel \"validation accuracy (%%)\"\n"
+               "unset key\nset xlabel \"epoch\"\nset ylabel \"validation accuracy (\".pc.\")\"\n"
                "plot \\\n", dataset);
     for (int b = 0; b < nblock; b++)
         fprintf(g, "  \"%s.dat\" index %d using 1:2 with linespoints lw 2 pt %d lc %d title "
@@ -431,9 +368,9 @@ static int fig_curves(const plot_config *c, const plot_run *runs, int n, const c
                    "\"%s\"%s\n", name, b, 5 + 2 * (b % 6), b + 1, labels[b],
                 b + 1 < nblock ? ", \\" : "");
     fprintf(g, "unset multiplot\n");
-    gp_end(g);
+    plot_gp_end(g);
     fclose(g);
-    return run_gnuplot(c, name);
+    return plot_gnuplot(c, name);
 }
 
 // Tabular runs: best validation loss so far vs wall-clock seconds, per searcher, mean and ±sd
@@ -443,9 +380,9 @@ static int fig_tabular(const plot_config *c, const plot_run *runs, int n, const 
     int nm = distinct(runs, n, dataset, 0, methods, 32), any = 0;
     for (int i = 0; i < n; i++) any |= !strcmp(runs[i].dataset, dataset) && runs[i].tabular;
     if (!any) return GH_OK;
-    file_safe(ds, sizeof ds, dataset);
+    plot_file_safe(ds, sizeof ds, dataset);
     snprintf(name, sizeof name, "tabular_%s", ds);
-    FILE *d = open_out(c, name, "dat");
+    FILE *d = plot_open_out(c, name, "dat");
     if (!d) return GH_EIO;
     fprintf(d, "# best validation loss so far vs wall-clock seconds, dataset %s; one block per "
                "searcher\n", dataset);
@@ -480,9 +417,9 @@ static int fig_tabular(const plot_config *c, const plot_run *runs, int n, const 
         }
     }
     fclose(d);
-    FILE *g = open_out(c, name, "gp");
+    FILE *g = plot_open_out(c, name, "gp");
     if (!g) return GH_EIO;
-    gp_begin(g, name, "tabular runs: best validation loss vs wall-clock per searcher");
+    plot_gp_begin(g, c, name, "tabular runs: best validation loss vs wall-clock per searcher");
     fprintf(g, "set title \"%s: best validation loss so far (line: mean, band: ±1 sd over "
                "seeds)\"\nset xlabel \"wall-clock time since start (s, log scale)\"\n"
                "set ylabel \"best validation loss so far\"\nset logscale x\n"
@@ -491,19 +428,25 @@ static int fig_tabular(const plot_config *c, const plot_run *runs, int n, const 
         fprintf(g, "  \"%s.dat\" index %d using 1:3:4 with filledcurves lc %d notitle, \\\n"
                    "  \"\" index %d using 1:2 with lines lw 2.5 lc %d title \"%s\"%s\n",
                 name, m, m + 1, m, m + 1, used[m], m + 1 < nu ? ", \\" : "");
-    gp_end(g);
+    plot_gp_end(g);
     fclose(g);
-    return run_gnuplot(c, name);
+    return plot_gnuplot(c, name);
 }
 
-// Published search cost (GPU-days x 24) of a method from the published table, NAN if absent.
-static double published_search_h(const char *tsv, const char *method, const char *dataset) {
+// The published search costs (GPU-days x 24) of published.tsv: method, dataset, hours of every
+// row that publishes one. Returns the number of rows (0 without a readable table).
+typedef struct {
+    char method[64], dataset[64];
+    double hours;
+    int paired; // drawn beside a measured bar already
+} pub_cost;
+
+static int published_costs(const char *tsv, pub_cost *out, int max) {
     FILE *f = tsv ? fopen(tsv, "r") : NULL;
-    if (!f) return NAN;
+    if (!f) return 0;
     char line[8192];
-    int col_m = -1, col_d = -1, col_s = -1, header = 0;
-    double v = NAN;
-    while (fgets(line, sizeof line, f)) {
+    int col_m = -1, col_d = -1, col_s = -1, header = 0, n = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0] || line[0] == '#') continue;
         char *fld[64];
@@ -524,31 +467,35 @@ static double published_search_h(const char *tsv, const char *method, const char
             header = 1;
             continue;
         }
-        if (col_m >= 0 && col_d >= 0 && col_s >= 0 && col_m < nf && col_d < nf && col_s < nf &&
-            !strcmp(fld[col_m], method) && !strcmp(fld[col_d], dataset) &&
-            strcmp(fld[col_s], "NA")) {
-            v = 24 * strtod(fld[col_s], NULL);
-            break;
-        }
+        if (col_m < 0 || col_d < 0 || col_s < 0 || col_m >= nf || col_d >= nf || col_s >= nf ||
+            !strcmp(fld[col_s], "NA"))
+            continue;
+        snprintf(out[n].method, sizeof out[n].method, "%s", fld[col_m]);
+        snprintf(out[n].dataset, sizeof out[n].dataset, "%s", fld[col_d]);
+        out[n].hours = 24 * strtod(fld[col_s], NULL);
+        out[n++].paired = 0;
     }
     fclose(f);
-    return v;
+    return n;
 }
 
 // Measured vs published search cost per method and dataset, bars on a log scale (the two
-// differ by orders of magnitude). A published bar appears only beside a run of the same method
-// on the same dataset: a smoke run on Fashion-MNIST is not compared with a CIFAR-10 search.
+// differ by orders of magnitude). A published bar stands beside a measured one only for the
+// same method on the same dataset (a smoke run on Fashion-MNIST is not paired with a CIFAR-10
+// search); the other published costs follow as bars of their own, for scale.
 static int fig_search_cost(const plot_config *c, const plot_run *runs, int n) {
     char datasets[32][64], methods[32][64];
     int nd = distinct(runs, n, NULL, 1, datasets, 32), gpu = 0, cpu = 0;
     const char *name = "search_cost";
-    FILE *d = open_out(c, name, "dat");
+    FILE *d = plot_open_out(c, name, "dat");
     if (!d) return GH_EIO;
     fprintf(d, "# \"method (dataset)\" measured_search_hours(mean over runs) "
                "published_search_gpu_hours (published: %s; NaN: none for that dataset)\n",
             c->published ? c->published : "none");
     double lo = INFINITY, hi = 0;
-    int any_pub = 0;
+    int any_pub = 0, any_meas = 0;
+    pub_cost pubs[128];
+    int npub = published_costs(c->published, pubs, 128);
     for (int ds = 0; ds < nd; ds++) {
         int nm = distinct(runs, n, datasets[ds], 0, methods, 32);
         for (int m = 0; m < nm; m++) {
@@ -563,64 +510,88 @@ static int fig_search_cost(const plot_config *c, const plot_run *runs, int n) {
                 cpu |= runs[i].gpus == 0;
                 k++;
             }
-            double meas = k ? s / k : NAN;
-            double pub = published_search_h(c->published, methods[m], datasets[ds]);
+            if (!k) continue;
+            double meas = s / k;
+            double pub = NAN;
+            for (int p = 0; p < npub; p++)
+                if (!strcmp(pubs[p].method, methods[m]) && !strcmp(pubs[p].dataset, datasets[ds]))
+                    pub = pubs[p].hours, pubs[p].paired = 1;
             fprintf(d, "\"%s (%s)\" %.8g %.8g\n", methods[m], datasets[ds], meas, pub);
-            if (meas > 0) lo = fmin(lo, meas), hi = fmax(hi, meas);
+            if (meas > 0) lo = fmin(lo, meas), hi = fmax(hi, meas), any_meas = 1;
             if (pub > 0) lo = fmin(lo, pub), hi = fmax(hi, pub), any_pub = 1;
         }
     }
+    for (int p = 0; p < npub; p++) {
+        if (pubs[p].paired || !(pubs[p].hours > 0)) continue;
+        fprintf(d, "\"%s (%s)\" NaN %.8g\n", pubs[p].method, pubs[p].dataset, pubs[p].hours);
+        lo = fmin(lo, pubs[p].hours);
+        hi = fmax(hi, pubs[p].hours);
+        any_pub = 1;
+    }
     fclose(d);
-    if (!(hi > 0)) lo = 0.1, hi = 1;
-    FILE *g = open_out(c, name, "gp");
+    if (!any_meas && !any_pub) return GH_OK; // no NAS run and no published cost: no figure
+    FILE *g = plot_open_out(c, name, "gp");
     if (!g) return GH_EIO;
-    gp_begin(g, name, "measured vs published search cost per method");
+    plot_gp_begin(g, c, name, "measured vs published search cost per method");
     // Two bars per method: in a clustered histogram of 2 series with gap 1, series k sits at
-    // x = method index + (k - 0.5)/3; the labels print each bar's value above it.
+    // x = method index + (k - 0.5)/3; the labels print each bar's value above it. gnuplot
+    // refuses a histogram series without a valid point: a series is drawn only when it has one
+    // (then the other's bars sit at the middle).
     fprintf(g, "set title \"search cost per method and dataset: measured here vs published\"\n"
                "set ylabel \"search cost (%s, log scale)\"\nset logscale y\n"
                "set yrange [%.3g:%.3g]\n"
                "set style data histograms\nset style histogram clustered gap 1\n"
-               "set style fill solid 0.8 border -1\nset boxwidth 0.9\nset xtics rotate by -20\n"
-               "plot \"%s.dat\" using 2:xtic(1) title \"measured (this harness)\" lc 1, \\\n"
-               "  \"\" using ($0%s):2:(sprintf(\"%%.3g\", $2)) with labels offset 0,0.8 "
-               "notitle",
-            gpu && cpu ? "GPU-hours; CPU-only runs: wall-clock hours"
+               "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+               "set xtics rotate by -35 font \",10\"\n"
+               "set key inside top left\nset bmargin 9\nset rmargin 8\nplot \\\n",
+            gpu && cpu ? "GPU-h; CPU-only runs: wall-clock h"
             : gpu      ? "GPU-hours"
-                       : "hours; measured runs are CPU-only: wall-clock",
-            lo / 5, hi * 8, name, any_pub ? "-1.0/6" : "");
-    // gnuplot refuses a histogram series without a valid point: the published bars only when
-    // some run has a published counterpart.
+                       : "hours; CPU-only runs: wall-clock",
+            lo / 5, hi * 300);
+    int both = any_meas && any_pub;
+    if (any_meas)
+        fprintf(g, "  \"%s.dat\" using 2:xtic(1) title \"measured (this harness)\" lc 1, \\\n"
+                   "  \"\" using ($0%s):2:(sprintf(\"%%.3g\", $2)) with labels rotate by 90 left "
+                   "font \",9\" offset 0,0.5 notitle%s\n",
+                name, both ? "-1.0/6" : "", any_pub ? ", \\" : "");
     if (any_pub)
-        fprintf(g, ", \\\n  \"\" using 3 title \"published (GPU-days x 24)\" lc 2, \\\n"
-                   "  \"\" using ($0+1.0/6):3:(sprintf(\"%%.3g\", $3)) with labels offset 0,0.8 "
-                   "notitle");
-    fputc('\n', g);
-    gp_end(g);
+        fprintf(g, "  \"%s.dat\" using 3%s title \"published (GPU-days x 24)\" lc 2, \\\n"
+                   "  \"\" using ($0%s):3:(sprintf(\"%%.3g\", $3)) with labels rotate by 90 left "
+                   "font \",9\" offset 0,0.5 notitle\n",
+                name, any_meas ? "" : ":xtic(1)", both ? "+1.0/6" : "");
+    plot_gp_end(g);
     fclose(g);
-    return run_gnuplot(c, name);
+    return plot_gnuplot(c, name);
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: gpuhours plot [-h] [-o DIR] [-p TSV] [--gnuplot PROG] PATH...\n\n"
+    fprintf(f, "usage: gpuhours plot [-h] [-o DIR] [-p TSV] [--style GP] [--gnuplot PROG] "
+               "PATH...\n\n"
                "Figures from the runs in PATH (files, or directories of *.h5). For each dataset:\n"
-               "pareto_D (accuracy vs multiply-adds, Pareto front per method), anytime_D (best\n"
-               "accuracy so far vs cumulative GPU-hours, mean ± sd over seeds), curves_D\n"
-               "(learning curves), tabular_D (best validation loss vs wall-clock per searcher,\n"
-               "tabular runs); and search_cost (measured vs published search cost). Each as\n"
-               ".png and .pdf, with the .dat numbers and the editable .gp gnuplot script.\n\n"
+               "pareto_D (test accuracy vs multiply-adds of the final models, Pareto front per\n"
+               "method), anytime_D (best validation accuracy so far vs cumulative GPU-hours,\n"
+               "mean ± sd over seeds), curves_D (learning curves), tabular_D (best validation\n"
+               "loss vs wall-clock per searcher, tabular runs), cell_M_D (the normal and\n"
+               "reduction cell of method M's best genotype); and search_cost (measured vs\n"
+               "published search cost, log scale). Each as .png, .pdf and cairolatex\n"
+               "NAME-tex.tex + NAME-tex.pdf, with the .dat numbers and the editable .gp script.\n\n"
                "options:\n"
                "  -o, --output DIR      output directory (default plots)\n"
                "  -p, --published TSV   published numbers (default reproductions/published.tsv)\n"
+               "      --style GP        gnuplot file every script loads after its defaults\n"
+               "                        (default plots/templates/style.gp, here or in the\n"
+               "                        source tree; none when neither exists)\n"
                "      --gnuplot PROG    gnuplot executable (default gnuplot)\n"
                "  -h, --help            this help\n");
 }
 
 int cmd_plot(int argc, char **argv) {
-    plot_config cfg = {"plots", "reproductions/published.tsv", "gnuplot"};
+    plot_config cfg = {"plots", "reproductions/published.tsv", "gnuplot", NULL};
+    const char *style = NULL;
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {"published", required_argument, NULL, 'p'},
                                          {"gnuplot", required_argument, NULL, 'G'},
+                                         {"style", required_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -630,6 +601,7 @@ int cmd_plot(int argc, char **argv) {
         case 'o': cfg.out_dir = optarg; break;
         case 'p': cfg.published = optarg; break;
         case 'G': cfg.gnuplot = optarg; break;
+        case 'S': style = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -638,8 +610,18 @@ int cmd_plot(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    printf("gpuhours plot: output=%s published=%s gnuplot=%s\n", cfg.out_dir, cfg.published,
-           cfg.gnuplot);
+    // The style template, as an absolute path: gnuplot runs in the output directory.
+    char style_abs[4096];
+    const char *style_try[] = {style ? style : "plots/templates/style.gp",
+                               style ? NULL : GH_SOURCE_DIR "/plots/templates/style.gp"};
+    for (int i = 0; i < 2 && !cfg.style; i++)
+        if (style_try[i] && realpath(style_try[i], style_abs)) cfg.style = style_abs;
+    if (style && !cfg.style) {
+        fprintf(stderr, "gpuhours plot: --style %s: cannot read: %s\n", style, strerror(errno));
+        return 2;
+    }
+    printf("gpuhours plot: output=%s published=%s style=%s gnuplot=%s\n", cfg.out_dir,
+           cfg.published, cfg.style ? cfg.style : "(none)", cfg.gnuplot);
     if (access(cfg.published, R_OK)) {
         fprintf(stderr, "gpuhours plot: %s not readable; no published bars\n", cfg.published);
         cfg.published = NULL;
@@ -668,12 +650,14 @@ int cmd_plot(int argc, char **argv) {
             if (!st) st = fig_anytime(&cfg, runs, n, datasets[k]);
             if (!st) st = fig_curves(&cfg, runs, n, datasets[k]);
             if (!st) st = fig_tabular(&cfg, runs, n, datasets[k]);
+            if (!st) st = plot_cells(&cfg, runs, n, datasets[k]);
         }
         if (!st) st = fig_search_cost(&cfg, runs, n);
     }
     for (int i = 0; runs && i < n; i++) {
         free(runs[i].t);
         free(runs[i].e);
+        free(runs[i].genotype);
     }
     free(runs);
     ledger_free_files(files);

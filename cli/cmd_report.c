@@ -1,6 +1,8 @@
 // cli: `gpuhours report FILE...`: the results table of a set of runs, grouped by method and
 // dataset (mean ± sd over seeds), with the published numbers beside them
-// (reproductions/published.tsv): Markdown to stdout, LaTeX (booktabs) to a file.
+// (reproductions/published.tsv), the best-practice checklist of each comparison
+// (report_checklist.c) and where each run came from: Markdown to stdout, LaTeX (booktabs) to a
+// file, and the numbers a paper quotes as LaTeX macros (report_macros.c).
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -11,10 +13,14 @@
 #include "base/base.h"
 #include "cli.h"
 #include "ledger/ledger.h"
+#include "report.h"
 
 typedef struct {
     const char *published; // path of published.tsv
     const char *latex;     // output .tex
+    const char *macros;    // output .tex of \newcommand lines (NULL: none)
+    const char *checklist; // the checklist tables' own .tex (NULL: in the latex file)
+    const char *provenance; // the provenance table's own .tex (NULL: in the latex file)
     double k;              // search repeats in the end-to-end cost k*(T_search+T_select)+T_final
 } report_config;
 
@@ -153,6 +159,8 @@ static double sd(const double *x, int n) {
 typedef struct {
     group *g;
     int ng;
+    report_run *runs; // every readable run, for the checklist and the macros
+    int nruns;
 } groups;
 
 // One run into its (method, dataset) group.
@@ -187,17 +195,31 @@ static int add_run(void *ctx, const char *path, ledger *l, const ledger_summary 
         G->n_energy++;
     }
     G->n++;
-    return GH_OK;
+    report_run *nr = realloc(gs->runs, (size_t)(gs->nruns + 1) * sizeof *nr);
+    if (!nr) return gh_fail(GH_ENOMEM, "report: %s", path);
+    gs->runs = nr;
+    int st = report_run_read(l, path, s, &gs->runs[gs->nruns]);
+    gs->nruns++; // counted even on failure: report_run_free releases what it holds
+    return st;
 }
 
 // Groups of the readable files (unreadable ones skipped with a warning, counted in *skipped).
-static int load_groups(char **files, int nfiles, group **out, int *nout, int *skipped) {
+static void free_runs(report_run *r, int n) {
+    for (int i = 0; i < n; i++) report_run_free(&r[i]);
+    free(r);
+}
+
+static int load_groups(char **files, int nfiles, group **out, int *nout, report_run **runs,
+                       int *nruns, int *skipped) {
     groups gs = {0};
     int st = cli_each_run("report", files, nfiles, add_run, &gs, skipped);
     if (st) {
         free(gs.g);
+        free_runs(gs.runs, gs.nruns);
         return st;
     }
+    *runs = gs.runs;
+    *nruns = gs.nruns;
     group *g = gs.g;
     int ng = gs.ng;
     for (int k = 0; k < ng; k++) {
@@ -214,7 +236,7 @@ static int load_groups(char **files, int nfiles, group **out, int *nout, int *sk
     return GH_OK;
 }
 
-// ---- formatting ----------------------------------------------------------------------------------
+// ---- formatting ------------------------------------------------------------------------------
 static void fmt_num(char *out, size_t len, double v, const char *f) {
     if (isnan(v))
         snprintf(out, len, "n/a");
@@ -250,33 +272,6 @@ static void pub_err(char *out, size_t len, const pub_row *p, const char *pm) {
     } else {
         snprintf(out, len, "%s %s %s", p->f[PUB_ERROR], pm, p->f[PUB_ERROR_SD]);
     }
-}
-
-// LaTeX-escapes s into out.
-static const char *tex(const char *s, char *out, size_t len) {
-    size_t o = 0;
-    for (; *s && o + 16 < len; s++) {
-        const char *r = NULL;
-        switch (*s) {
-        case '_': r = "\\_"; break;
-        case '&': r = "\\&"; break;
-        case '%': r = "\\%"; break;
-        case '#': r = "\\#"; break;
-        case '$': r = "\\$"; break;
-        case '{': r = "\\{"; break;
-        case '}': r = "\\}"; break;
-        case '~': r = "\\textasciitilde{}"; break;
-        case '^': r = "\\textasciicircum{}"; break;
-        case '\\': r = "\\textbackslash{}"; break;
-        }
-        if (r) {
-            o += (size_t)snprintf(out + o, len - o, "%s", r);
-        } else {
-            out[o++] = *s;
-        }
-    }
-    out[o] = 0;
-    return out;
 }
 
 typedef struct {
@@ -341,16 +336,18 @@ static void write_markdown(FILE *f, const group *g, int ng, const pub_row *pub, 
 }
 
 static int write_latex(const char *path, const group *g, int ng, const pub_row *pub, int npub,
-                       const report_config *cfg) {
+                       const report_config *cfg, const report_checklist *chk, int nchk,
+                       const report_run *runs, int nruns) {
     FILE *f = fopen(path, "w");
     if (!f) return gh_fail(GH_EIO, "%s: cannot write: %s", path, strerror(errno));
     char a[512], b[512], c[512], d[512];
-    fprintf(f, "%% gpuhours report: results tables (needs \\usepackage{booktabs})\n"
+    fprintf(f, "%% gpuhours report: results tables (needs \\usepackage{booktabs,graphicx})\n"
                "\\begin{table}[t]\n\\centering\\small\n"
                "\\caption{Measured results (mean $\\pm$ sd over $n$ runs) beside the published "
                "values. GPU-h: wall-clock $\\times$ GPUs held; end-to-end: $k(T_\\mathrm{search} "
                "+ T_\\mathrm{select}) + T_\\mathrm{final}$, $k=%g$; $^{v}$: validation "
                "error.}\n\\label{tab:gpuhours-results}\n"
+               "\\resizebox{\\linewidth}{!}{%%\n"
                "\\begin{tabular}{llrrrrrrrrrrr}\n\\toprule\n"
                " & & \\multicolumn{8}{c}{Measured} & \\multicolumn{3}{c}{Published} \\\\\n"
                "\\cmidrule(lr){3-10}\\cmidrule(lr){11-13}\n"
@@ -361,15 +358,17 @@ static int write_latex(const char *path, const group *g, int ng, const pub_row *
         row_text r;
         row_format(&r, &g[i], pub_find(pub, npub, g[i].method, g[i].dataset), cfg->k, 1);
         fprintf(f, "%s & %s & %s & %s & %s & %s & %s & %s & %s & %s & %s & %s & %s \\\\\n",
-                tex(g[i].method, a, sizeof a), tex(g[i].dataset, b, sizeof b), r.err, r.n,
+                report_tex(g[i].method, a, sizeof a), report_tex(g[i].dataset, b, sizeof b), r.err,
+                r.n,
                 r.params, r.madds, r.search, r.final, r.e2e, r.energy, r.perr, r.pparams,
                 r.psearch);
     }
-    fprintf(f, "\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
+    fprintf(f, "\\bottomrule\n\\end{tabular}}\n\\end{table}\n\n");
     if (npub) {
         fprintf(f, "\\begin{table}[t]\n\\centering\\small\n"
                    "\\caption{Published reference values.}\n\\label{tab:gpuhours-published}\n"
-                   "\\begin{tabular}{llrrrrll}\n\\toprule\n"
+                   "\\resizebox{\\linewidth}{!}{%%\n"
+                   "\\begin{tabular}{llrrrrp{0.22\\linewidth}p{0.3\\linewidth}}\n\\toprule\n"
                    "Method & Dataset & Error (\\%%) & Params (M) & Mult-adds (M) & Search "
                    "GPU-days & Hardware & Source \\\\\n\\midrule\n");
         for (int i = 0; i < npub; i++) {
@@ -378,44 +377,103 @@ static int write_latex(const char *path, const group *g, int ng, const pub_row *
             pub_err(err, sizeof err, p, "$\\pm$");
             snprintf(src, sizeof src, "%s, %s", p->f[PUB_SOURCE], p->f[PUB_TABLE]);
             fprintf(f, "%s & %s & %s & %s & %s & %s & %s & %s \\\\\n",
-                    tex(p->f[PUB_METHOD], a, sizeof a), tex(p->f[PUB_DATASET], b, sizeof b), err,
+                    report_tex(p->f[PUB_METHOD], a, sizeof a),
+                    report_tex(p->f[PUB_DATASET], b, sizeof b), err,
                     p->f[PUB_PARAMS], p->f[PUB_MADDS], p->f[PUB_SEARCH_DAYS],
-                    tex(p->f[PUB_HARDWARE], c, sizeof c), tex(src, d, sizeof d));
+                    report_tex(p->f[PUB_HARDWARE], c, sizeof c), report_tex(src, d, sizeof d));
         }
-        fprintf(f, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+        fprintf(f, "\\bottomrule\n\\end{tabular}}\n\\end{table}\n\n");
     }
+    if (!cfg->checklist) report_checklist_latex(f, chk, nchk);
+    if (!cfg->provenance) report_provenance_latex(f, runs, nruns);
     if (fclose(f)) return gh_fail(GH_EIO, "%s: write failed: %s", path, strerror(errno));
     return GH_OK;
 }
 
+// The checklist tables or the provenance table in a file of their own.
+static int write_tex_file(const char *path, const report_checklist *chk, int nchk,
+                          const report_run *runs, int nruns) {
+    FILE *f = fopen(path, "w");
+    if (!f) return gh_fail(GH_EIO, "%s: cannot write: %s", path, strerror(errno));
+    fprintf(f, "%% gpuhours report (needs \\usepackage{booktabs,graphicx})\n");
+    if (chk) report_checklist_latex(f, chk, nchk);
+    if (runs) report_provenance_latex(f, runs, nruns);
+    if (fclose(f)) return gh_fail(GH_EIO, "%s: write failed: %s", path, strerror(errno));
+    return GH_OK;
+}
+
+// The published value the macros ask for (report_pub_fn over published.tsv's rows).
+typedef struct {
+    const pub_row *rows;
+    int n;
+} pub_table;
+
+static double pub_value(void *ctx, const char *method, const char *dataset, int col) {
+    const pub_table *t = ctx;
+    const pub_row *p = pub_find(t->rows, t->n, method, dataset);
+    int c = col == REPORT_PUB_ERROR ? PUB_ERROR : PUB_SEARCH_DAYS;
+    if (!p || !strcmp(p->f[c], "NA")) return NAN;
+    return strtod(p->f[c], NULL) * (col == REPORT_PUB_SEARCH_H ? 24 : 1);
+}
+
+// One checklist per dataset, in the order the groups list them.
+static int checklists(const group *g, int ng, const report_run *runs, int nruns,
+                      report_checklist **out, int *nout) {
+    report_checklist *c = calloc((size_t)ng + 1, sizeof *c);
+    if (!c) return gh_fail(GH_ENOMEM, "report: checklist");
+    int n = 0;
+    for (int i = 0; i < ng; i++) {
+        int seen = 0;
+        for (int j = 0; j < n; j++) seen |= !strcmp(c[j].dataset, g[i].dataset);
+        if (!seen) report_checklist_of(runs, nruns, g[i].dataset, &c[n++]);
+    }
+    *out = c;
+    *nout = n;
+    return GH_OK;
+}
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: gpuhours report [-h] [-p TSV] [-o TEX] [-k K] PATH...\n\n"
+    fprintf(f, "usage: gpuhours report [-h] [-p TSV] [-o TEX] [-m TEX] [-k K]\n"
+               "                       [--checklist-latex TEX] [--provenance-latex TEX] PATH...\n\n"
                "Results table of the runs in PATH (files, or directories of *.h5), grouped by\n"
                "method and dataset: error mean ± sd over runs, params, multiply-adds, search,\n"
-               "final and end-to-end GPU-hours, energy, and the published values beside them.\n"
-               "Markdown goes to stdout, LaTeX (booktabs) to the -o file.\n\n"
+               "final and end-to-end GPU-hours, energy, and the published values beside them;\n"
+               "for each dataset the best-practice checklist of its comparison (Lindauer &\n"
+               "Hutter 2020: shared search space, training pipeline, data split, budget and\n"
+               "hardware; seeds; code version and seeds recorded; test set used once); and\n"
+               "where each run came from. Markdown goes to stdout, LaTeX (booktabs) to the -o\n"
+               "file, the numbers a paper quotes as \\newcommand macros to the -m file.\n\n"
                "options:\n"
                "  -p, --published TSV   published numbers (default reproductions/published.tsv)\n"
                "  -o, --latex TEX       LaTeX output file (default report.tex)\n"
+               "  -m, --macros TEX      LaTeX macros file (paper/README.md names the macros)\n"
+               "      --checklist-latex TEX   the checklist tables in their own file\n"
+               "      --provenance-latex TEX  the provenance table in its own file\n"
                "  -k, --search-repeats K  k in k*(T_search + T_select) + T_final (default 1)\n"
                "  -h, --help            this help\n");
 }
 
 int cmd_report(int argc, char **argv) {
-    report_config cfg = {"reproductions/published.tsv", "report.tex", 1};
+    report_config cfg = {"reproductions/published.tsv", "report.tex", NULL, NULL, NULL, 1};
     int published_given = 0;
     static const struct option opts[] = {{"published", required_argument, NULL, 'p'},
                                          {"latex", required_argument, NULL, 'o'},
+                                         {"macros", required_argument, NULL, 'm'},
+                                         {"checklist-latex", required_argument, NULL, 'C'},
+                                         {"provenance-latex", required_argument, NULL, 'P'},
                                          {"search-repeats", required_argument, NULL, 'k'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:o:k:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:o:m:k:h", opts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'p': cfg.published = optarg; published_given = 1; break;
         case 'o': cfg.latex = optarg; break;
+        case 'm': cfg.macros = optarg; break;
+        case 'C': cfg.checklist = optarg; break;
+        case 'P': cfg.provenance = optarg; break;
         case 'k':
             cfg.k = strtod(optarg, &end);
             if (*end || !(cfg.k >= 1)) {
@@ -432,30 +490,46 @@ int cmd_report(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    fprintf(stderr, "gpuhours report: published=%s latex=%s search-repeats=%g\n", cfg.published,
-            cfg.latex, cfg.k);
+    if (cli_out_path("report", "--latex", cfg.latex) ||
+        (cfg.macros && cli_out_path("report", "--macros", cfg.macros)) ||
+        (cfg.checklist && cli_out_path("report", "--checklist-latex", cfg.checklist)) ||
+        (cfg.provenance && cli_out_path("report", "--provenance-latex", cfg.provenance)))
+        return 2;
+    fprintf(stderr, "gpuhours report: published=%s latex=%s macros=%s search-repeats=%g\n",
+            cfg.published, cfg.latex, cfg.macros ? cfg.macros : "(none)", cfg.k);
     pub_row *pub = NULL;
     int npub = 0;
     int st = pub_read(cfg.published, &pub, &npub);
     if (st && (published_given || st != GH_EIO)) return cli_fail("report", st);
     if (st) fprintf(stderr, "gpuhours report: %s; published columns left empty\n", gh_error_get());
     char **files = NULL;
-    int nfiles = 0;
+    int nfiles = 0, nruns = 0, nchk = 0;
     group *g = NULL;
     int ng = 0;
+    report_run *runs = NULL;
+    report_checklist *chk = NULL;
     st = ledger_find_files(argc - optind, argv + optind, &files, &nfiles);
     if (!st && nfiles == 0) st = gh_fail(GH_EINVAL, "no run files (*.h5) in the given paths");
     int skipped = 0;
-    if (!st) st = load_groups(files, nfiles, &g, &ng, &skipped);
+    if (!st) st = load_groups(files, nfiles, &g, &ng, &runs, &nruns, &skipped);
     if (!st && ng == 0) st = gh_fail(GH_EINVAL, "none of the %d run files could be read", nfiles);
+    if (!st) st = checklists(g, ng, runs, nruns, &chk, &nchk);
     if (!st) {
         write_markdown(stdout, g, ng, pub, npub, &cfg);
-        st = write_latex(cfg.latex, g, ng, pub, npub, &cfg);
+        report_checklist_markdown(stdout, chk, nchk);
+        report_provenance_markdown(stdout, runs, nruns);
+        st = write_latex(cfg.latex, g, ng, pub, npub, &cfg, chk, nchk, runs, nruns);
     }
+    if (!st && cfg.checklist) st = write_tex_file(cfg.checklist, chk, nchk, NULL, 0);
+    if (!st && cfg.provenance) st = write_tex_file(cfg.provenance, NULL, 0, runs, nruns);
+    pub_table pt = {pub, npub};
+    if (!st && cfg.macros) st = report_write_macros(cfg.macros, runs, nruns, cfg.k, pub_value, &pt);
     if (!st) fprintf(stderr, "gpuhours report: %d runs in %d groups; LaTeX in %s\n", nfiles, ng,
                      cfg.latex);
     ledger_free_files(files);
     pub_free(pub, npub);
     free(g);
+    free(chk);
+    free_runs(runs, nruns);
     return st ? cli_fail("report", st) : cli_runs_done("report", skipped, nfiles);
 }
