@@ -9,9 +9,10 @@ static const char *usage =
     "usage: gpuhours reproduce NAME [options]\n"
     "       gpuhours reproduce --resume FILE [--threads N]   (continue a killed run)\n\n"
     "Runs reproductions/NAME.conf: the configured search, then the final training of the\n"
-    "genotype it found, recording both in one results file. NAME is one of\n"
-    "darts-cifar10-first, darts-cifar10-second, darts-fashion-mnist-smoke (see\n"
-    "reproductions/README.md). Options override the file's settings.";
+    "genotype it found, recording both in one results file. NAME is a file of\n"
+    "reproductions/ (darts-cifar10-second, darts-fashion-mnist-smoke, demo-darts-fashion-mnist,\n"
+    "regevo-fashion-mnist-smoke, ...: reproductions/README.md). Options override the file's\n"
+    "settings; --budget S gives random, random-ws, regevo and nasnet-rl a seconds budget.";
 
 int cmd_reproduce(int argc, char **argv) {
     if (darts_cli_wants_resume(argc, argv)) return darts_cli_resume("reproduce", argc, argv);

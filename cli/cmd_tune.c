@@ -166,7 +166,8 @@ static int run_one(const tune_config *c, const char *searcher, const gh_dataset 
         ledger_run_info info = {.method = searcher, .dataset = dataset, .seed = c->seed,
                                 .config_text = text, .argc = argc, .argv = argv,
                                 .gpus = gh_cuda_device_count() > 0 ? 1 : 0,
-                                .workers = pool ? tune_workers_count(pool) : 1};
+                                .workers = pool ? tune_workers_count(pool) : 1,
+                                .budget_s = c->budget_s};
         st = ledger_create(&led, out_path, &info);
     }
     if (st) {

@@ -172,7 +172,8 @@ static int open_ledger(const nas_config *c, const char *method, int workers, int
     }
     ledger_run_info info = {.method = method, .dataset = c->dataset, .seed = c->seed,
                             .config_text = text, .argc = argc, .argv = argv,
-                            .gpus = nas_gpus(c), .workers = workers};
+                            .gpus = nas_gpus(c), .workers = workers,
+                            .budget_s = nas_method_takes_budget(c->method) ? c->budget_s : 0};
     int st = ledger_create(l, path, &info);
     free(text);
     if (!st) printf("# results: %s\n", path);

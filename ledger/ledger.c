@@ -453,6 +453,8 @@ int ledger_create(ledger **out, const char *path, const ledger_run_info *info) {
     PUT("gpus_held", buf, 0);
     snprintf(buf, sizeof buf, "%d", info->workers > 0 ? info->workers : 1);
     PUT("workers", buf, 0);
+    snprintf(buf, sizeof buf, "%.17g", info->budget_s > 0 ? info->budget_s : 0.0);
+    PUT("budget_s", buf, 0);
     if ((st = ledger_write_provenance(l->file, path))) goto fail;
     gh_utc_iso8601(now);
     PUT("start_time", now, 0);

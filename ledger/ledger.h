@@ -26,6 +26,8 @@ typedef struct {
     char **argv;
     int gpus;                // GPUs held by the run
     int workers;             // processes that run its trials (attribute `workers`); 0 = 1
+    double budget_s;         // the search's budget in wall seconds (attribute `budget_s`); 0:
+                             // none (the method ran its epochs, children or trials)
 } ledger_run_info;
 
 typedef struct {
@@ -127,6 +129,8 @@ typedef struct {
     double energy_j;         // NAN when never measured
     double search_gpu_hours, selection_gpu_hours, final_gpu_hours; // from phase costs
     double search_wall_hours, final_wall_hours;
+    double budget_s;         // the search's budget given (attribute budget_s): 0 none, NAN when
+                             // the file predates the attribute; what it used: search_wall_hours
 } ledger_summary;
 // Totals come from the phase costs when the run recorded any, else from the trials' costs
 // (all of which count as search).

@@ -13,6 +13,8 @@ int ledger_summarize(ledger *l, ledger_summary *s) {
     s->acc = s->params = s->madds = s->energy_j = NAN;
     const char *g = ledger_attr(l, "gpus_held");
     s->gpus = g ? atoi(g) : 0;
+    const char *b = ledger_attr(l, "budget_s");
+    s->budget_s = b ? strtod(b, NULL) : NAN;
     s->trials = ledger_num_trials(l);
 
     // The result. Test accuracy is measured only on final models (a NAS run's final trainings,

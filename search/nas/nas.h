@@ -138,8 +138,9 @@ typedef struct {
     int search_layers, search_channels, search_epochs, search_batch;
     double search_lr, search_lr_min, search_momentum, search_wd, search_grad_clip;
     int search_crop_pad, search_flip, search_cutout;
-    double budget_s;         // key budget: wall seconds of a proposer search (0: none); asking
-                             // stops when spent, children in flight finish
+    double budget_s;         // key budget: wall seconds of a proposer search or random-ws (0:
+                             // none); asking stops when a child would overrun it, children in
+                             // flight finish; random-ws trains while an epoch and the scoring fit
     int sync_batch;          // > 0: proposer searches in rounds of this many children, told in
                              // id order (the same trials on any number of workers); 0: async
     // [final]
@@ -623,6 +624,9 @@ int nas_worker_serve(const nas_config *c, const nas_data *d);
 // 1 when `method` can run its children on worker ranks: the proposer methods (random, regevo,
 // nasnet-rl: the rows of the proposer table whose name is the method's).
 int nas_method_runs_workers(const char *method);
+// 1 for the methods that honour [search] budget (seconds): the proposer searches and random-ws;
+// DARTS and ENAS run their epochs.
+int nas_method_takes_budget(const char *method);
 int nas_resume_open(const char *path, const char *method, nas_config *c, nas_ckpt *ck);
 void nas_resume_close(nas_ckpt *ck);
 

@@ -154,7 +154,8 @@ static const kdef keys[] = {
     KI("search", "search_cutout", search_cutout, 0, 1024,
        "search augmentation: cutout side (0 off)"),
     KD("search", "budget", budget_s, 0, 1e9,
-       "proposer searches: wall seconds; no child is asked after it (0: random_archs only)"),
+       "proposer searches and random-ws: wall seconds; no child is asked that would end after "
+       "it, random-ws trains while an epoch and the scoring fit (0: none)"),
     KI("search", "sync_batch", sync_batch, 0, 1000000,
        "proposer searches: rounds of N children told in id order, the same trials on any "
        "number of MPI workers (0: asynchronous)"),

@@ -10,13 +10,20 @@ static const char *darts_label(const nas_config *c) {
     return c->darts.order == 1 ? "darts-first" : "darts-second";
 }
 
+// random sampling on the NASNet space is Real et al.'s baseline, not DARTS's: another label, so
+// that ls/plot/report do not pool it with random sampling on the DARTS space (same dataset)
+static const char *random_label(const nas_config *c) {
+    return nas_space_parse(c->space) == NAS_SPACE_NASNET ? "random-nasnet" : "random";
+}
+
 static const nas_method methods[] = {
     {"darts", darts_run, "DARTS (Liu et al., ICLR 2019), first or second order ([darts] order)",
      darts_label, 1, 0},
     {"random-ws", random_ws_run,
      "random search with weight sharing (Li & Talwalkar 2019), random_archs scored", NULL, 1, 0},
     {"random", random_sampling_run,
-     "random sampling (DARTS 3.3): random_archs cells trained random_epochs each", NULL, 0, 1},
+     "random sampling (DARTS 3.3): random_archs cells trained random_epochs each",
+     random_label, 0, 1},
     {"regevo", regevo_run,
      "regularized evolution (Real et al. 2019): P regevo_population, S regevo_sample, "
      "random_archs children trained random_epochs each", NULL, 1, 1},

@@ -25,6 +25,10 @@ int nas_method_runs_workers(const char *method) {
     return 0;
 }
 
+int nas_method_takes_budget(const char *method) {
+    return nas_method_runs_workers(method) || (method && !strcmp(method, "random-ws"));
+}
+
 // 1000 duplicates in a row: the policy has (nearly) nothing new left to propose.
 #define MAX_DUPLICATES 1000
 

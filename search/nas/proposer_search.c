@@ -5,7 +5,8 @@
 // or controller. Children train where a nas_children says: in this process one at a time, or on
 // the worker ranks of an MPI group (nas_workers.c) several at once, told as they finish
 // (asynchronous) or in rounds of sync_batch told in id order (the same trials on any number of
-// workers). A wall-seconds budget stops the asking; children in flight finish.
+// workers). A wall-seconds budget stops the asking once the time left is less than a child's
+// mean seconds; children in flight finish.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,8 @@ typedef struct {
     int fail_st;                  // the first failed child's status: the search stops asking
     char fail_msg[512];
     double worker_s;              // seconds the workers trained
+    double child_s;               // wall seconds of the children finished this session
+    int64_t children_timed;       // ... and their count
     int64_t children;             // finished this session
 } search_loop;
 
@@ -143,11 +146,15 @@ static int next_child(search_loop *L, nas_proposal *q) {
         *q = L->redo[L->next_redo++];
         return GH_OK;
     }
-    double budget = L->r->c->budget_s;
-    if (budget > 0 && gh_wall_seconds() - L->t0 >= budget) {
+    // a child is asked only if it is expected to end within the budget: the mean seconds of
+    // the children finished so far (none yet: any time left will do)
+    double budget = L->r->c->budget_s, left = budget - (gh_wall_seconds() - L->t0);
+    double mean = L->children_timed ? L->child_s / (double)L->children_timed : 0;
+    if (budget > 0 && (left <= 0 || left < mean)) {
         if (!L->over_budget)
-            printf("%s: budget of %g s spent: no more children asked, %d in flight finish\n",
-                   L->name, budget, L->nfly);
+            printf("%s: budget of %g s spent but %.2f s, less than a child's mean %.2f s: no more "
+                   "children asked, %d in flight finish\n", L->name, budget, left > 0 ? left : 0,
+                   mean, L->nfly);
         L->over_budget = 1;
         return NAS_STOP;
     }
@@ -170,6 +177,10 @@ static int finish(search_loop *L, nas_child_done *d, int save_now, int *stop) {
     nas_eval_result *res = &d->res;
     const char *status = "ok";
     L->children++;
+    if (isfinite(res->cost.wall_s)) {
+        L->child_s += res->cost.wall_s;
+        L->children_timed++;
+    }
     if (L->mpi) {   // trained elsewhere: the worker's cost is the search's, not this process's
         r->cost0 = cost_add(r->cost0, res->cost);
         L->worker_s += res->cost.wall_s;
