@@ -41,13 +41,21 @@ static int load_run(void *ctx, const char *path, ledger *l, const ledger_summary
     r->e = calloc((size_t)r->ne + 1, sizeof *r->e);
     pr->n++;   // counted now so that its arrays are freed whatever happens next
     if (!r->t || !r->e) return gh_fail(GH_ENOMEM, "%s", path);
+    // A trial's cumulative cost: the trials' own costs summed where workers trained them in
+    // parallel (the sum over workers); in one process, the run's elapsed time when the trial was
+    // recorded (x GPUs held), which also holds what no trial row carries: random-ws's shared
+    // weights, a controller's updates (summing trials drew random-ws's 60 s search at 0.0001 h)
+    const char *wa = ledger_attr(l, "workers");
+    int workers = wa && atoi(wa) > 1 ? atoi(wa) : 1;
     double cum = 0;
     for (int i = 0; i < r->nt; i++) {
         ledger_trial t;
         ledger_read_trial(l, i, &t);
+        double at_s = ledger_trial_run_time(l, i);
         cum += (r->gpus ? t.cost.device_s : t.cost.wall_s) / 3600;
-        r->t[i] = (plot_trial){cum, isfinite(t.test_acc) ? t.test_acc : t.val_acc, t.madds,
-                               ledger_trial_run_time(l, i), t.val_loss, t.test_acc, t.val_acc};
+        double x = workers > 1 || !isfinite(at_s) ? cum : at_s * (r->gpus ? r->gpus : 1) / 3600;
+        r->t[i] = (plot_trial){x, isfinite(t.test_acc) ? t.test_acc : t.val_acc, t.madds,
+                               at_s, t.val_loss, t.test_acc, t.val_acc};
         if (t.learner && t.learner[0]) r->tabular = 1;
     }
     const char *geno = NULL;

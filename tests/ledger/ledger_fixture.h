@@ -87,7 +87,8 @@ static inline ledger_run_info fixture_info(const char *method, const char *datas
                                            uint64_t seed) {
     static char *argv[] = {"gpuhours", "search", "--method", "darts", "--note", "it's quoted",
                            NULL};
-    ledger_run_info info = {method, dataset, seed,
-                            "[search]\nmethod = darts\nepochs = 3\nlr = 0.025\n", 6, argv, 0, 1};
+    ledger_run_info info = {.method = method, .dataset = dataset, .seed = seed,
+                            .config_text = "[search]\nmethod = darts\nepochs = 3\nlr = 0.025\n",
+                            .argc = 6, .argv = argv, .gpus = 0, .workers = 1};
     return info;
 }
