@@ -451,9 +451,17 @@ typedef struct {
     double b_soft_init;         // initial op-logit bias of the two convolutions (official: 10)
     int aggregate;              // samples per Adam step
     uint64_t seed;              // initialisation and every draw
+    // The macro space (general_controller.py, search_whole_channels): per layer one of 6 ops
+    // (no op bias, the tanh constant alone) and a skip bit per earlier layer; the loss adds
+    // skip_weight times the mean over layers of KL(sigmoid(z) || [1 - skip_target,
+    // skip_target]) summed over each skip's logits z. nodes, op_tanh_reduce and b_soft_init are
+    // not used.
+    int macro, layers;          // 1: macro arcs of `layers` layers (12)
+    double skip_target, skip_weight;   // 0.4, 0.8
 } enas_ctrl_opts;
 typedef struct {
     double reward, entropy, log_prob, baseline, loss;   // of the sample just fed back
+    double skip_penalty, skip_rate;   // macro: the KL term and the fraction of skips taken
     int stepped;                // 1: this sample completed an aggregate and Adam stepped
 } enas_ctrl_feedback;
 typedef struct enas_ctrl enas_ctrl;
@@ -465,6 +473,12 @@ int enas_ctrl_sample(enas_ctrl *c, enas_arc *a, double *log_prob, double *entrop
 // log p(a) and the entropy along a (teacher forcing); the tape is kept as for a sample, so that
 // enas_ctrl_reinforce may follow (tests).
 int enas_ctrl_log_prob(enas_ctrl *c, const enas_arc *a, double *log_prob, double *entropy);
+// The macro space: a draw, and log p(a) along a (teacher forcing), as the two above.
+int enas_ctrl_sample_macro(enas_ctrl *c, enas_macro_arc *a, double *log_prob, double *entropy);
+int enas_ctrl_log_prob_macro(enas_ctrl *c, const enas_macro_arc *a, double *log_prob,
+                             double *entropy);
+// The skip penalty (the mean KL above) of the last macro sample/log_prob.
+double enas_ctrl_skip_penalty(const enas_ctrl *c);
 // REINFORCE for the arc of the last sample/log_prob with accuracy acc: accumulates the gradient
 // of -(R - b) log p / aggregate (b: the baseline before this sample), then moves the baseline
 // b -= (1 - bl_dec)(b - R); after every `aggregate` samples, one Adam step.
