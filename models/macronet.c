@@ -180,6 +180,14 @@ int enas_macronet_build(enas_macronet **out, gh_engine *e, const enas_macro_conf
 
 void enas_macronet_free(enas_macronet *n) { free(n); }
 
+// 1 when a layer after l reads node k (as its input or a skip).
+static int read_later(const enas_macro_arc *a, int k, int l) {
+    if (k == l + 1) return 1;
+    for (int m = l + 1; m < a->layers; m++)
+        if (k < m && a->skip[m][k]) return 1;
+    return 0;
+}
+
 gh_tensor *enas_macronet_forward(enas_macronet *n, gh_tensor *x, const enas_macro_arc *path) {
     gh_engine *e = n->e;
     const enas_macro_config *cfg = &n->cfg;
@@ -213,9 +221,12 @@ gh_tensor *enas_macronet_forward(enas_macronet *n, gh_tensor *x, const enas_macr
             out = darts_bn_fwd(e, &ly->skip_bn, out);
         }
         node[l + 1] = out;
+        // every node is reduced, as the official graph declares; the nodes no later layer
+        // reads are left out, as TensorFlow runs only what the logits need
         for (int p = 0; p < 2; p++)
             if (l == n->pool[p])
-                for (int k = 0; k <= l + 1; k++) node[k] = reduce_fwd(e, &n->red[p][k], node[k]);
+                for (int k = 0; k <= l + 1; k++)
+                    node[k] = read_later(a, k, l) ? reduce_fwd(e, &n->red[p][k], node[k]) : NULL;
     }
     gh_tensor *h = gh_global_avgpool(e, node[cfg->layers]);
     if (cfg->dropout > 0) h = gh_dropout(e, h, (float)cfg->dropout);

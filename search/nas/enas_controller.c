@@ -376,7 +376,8 @@ int enas_ctrl_reinforce(enas_ctrl *c, double acc, enas_ctrl_feedback *out) {
     gh_tensor *loss = gh_scale(e, c->log_prob, (float)(-adv / c->o.aggregate));
     // general_controller.py: loss += skip_weight * skip_penaltys
     if (c->penalty && c->o.skip_weight > 0)
-        loss = gh_add(e, loss, gh_scale(e, c->penalty, (float)(c->o.skip_weight / c->o.aggregate)));
+        loss = gh_add(e, gh_flatten(e, loss),   // [1] as the surrogate's [1, 1]
+                      gh_scale(e, c->penalty, (float)(c->o.skip_weight / c->o.aggregate)));
     int st = gh_backward(e, loss);
     c->log_prob = c->penalty = NULL;
     if (st) return st;

@@ -91,6 +91,10 @@ typedef struct {             // the official micro search's flags (cifar10_micro
     int aggregate;           // key controller_num_aggregate: samples per Adam step (10)
     int derive_archs;        // key enas_derive_archs: arcs sampled and scored at the end (10)
     int lr_t0, lr_tmul;      // keys child_lr_T_0, child_lr_T_mul: cosine restarts (10, 2; 0: none)
+    // enas-macro (cifar10_macro_search.sh): the skip penalty and the child's dropout
+    double skip_target;      // key controller_skip_target (0.4)
+    double skip_weight;      // key controller_skip_weight (0.8)
+    double keep_prob;        // key child_keep_prob: before the macro child's classifier (1: none)
 } nas_enas_config;           // [enas]
 
 typedef struct {
@@ -251,6 +255,7 @@ typedef struct {
     const struct nas_ckpt *ck;  // checkpoints, and the one to continue from (NULL: none)
     cost_totals cost0;       // the search phase's cost before this session (all NAN: none)
     double comm_s;           // this session's seconds in gradient all-reduce, mean over ranks
+    enas_macro_arc *macro_best;  // a macro method's result (nas_search_run_macro); else NULL
 } nas_run;
 int nas_run_open(nas_run *r, const nas_config *c, const nas_data *d, struct ledger *l);
 void nas_run_close(nas_run *r);
@@ -434,6 +439,19 @@ int enas_arc_validate(const enas_arc *a);
 // unread input 0/1 included in the normal cell, dropped in the reduction cell).
 int enas_arc_to_genotype(const enas_arc *a, genotype *g);
 
+// ---- ENAS's macro arcs in the pipeline (enas_macro.c) -----------------------------------------
+// The text a macro arc has in run files and on the command line: "enas-macro: " and the
+// official integers (models.h enas_macro_arc_parse); ENAS_MACRO_TEXT_MAX bounds it.
+#define ENAS_MACRO_TEXT_MAX (16 + 2 * ENAS_MACRO_MAX_LAYERS * (ENAS_MACRO_MAX_LAYERS + 1) / 2)
+int enas_macro_arch_text(const enas_macro_arc *a, char *out, size_t len);
+// 1 when text (leading spaces skipped) is a macro arc's ("enas-macro:"), else 0.
+int enas_macro_is_text(const char *text);
+// Parses "enas-macro: ..." (errors count character positions from the first integer).
+int enas_macro_resolve(const char *text, enas_macro_arc *a);
+// The macro network of d's shapes.
+enas_macro_config enas_macro_config_for(const nas_data *d, int layers, int channels, int shared,
+                                        double dropout);
+
 // ---- the ENAS controller (enas_controller.c) ---------------------------------------------------
 // micro_controller.py: a one-layer LSTM that samples the normal cell then the reduction cell
 // (one sequence, state carried over). Per node, two inputs by attention over the earlier nodes'
@@ -500,6 +518,8 @@ typedef struct {
     const char *(*label)(const nas_config *c);  // the ledger's method name; NULL: name
     int checkpoints;                         // 1: its search writes checkpoints (--resume)
     int nasnet;                              // 1: also runs on [search] space = nasnet
+    int macro;                               // 1: returns an ENAS macro arc in r->macro_best
+                                             // (nas_search_run_macro), no genotype
 } nas_method;
 
 int nas_method_count(void);
@@ -514,6 +534,11 @@ const char *nas_method_label(const nas_config *c);
 // the checkpoint to continue from (nas_ckpt below; NULL: none).
 int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l,
                    const struct nas_ckpt *ck, genotype *best);
+// The same for a method whose row has macro set (enas-macro): best receives the ENAS macro arc,
+// the ledger's "genotype" holds its text ("enas-macro: ..."). Each driver refuses the other's
+// methods.
+int nas_search_run_macro(const nas_config *c, const nas_data *d, struct ledger *l,
+                         const struct nas_ckpt *ck, enas_macro_arc *best);
 
 // ---- the DARTS search step (darts.c; train_search.py train(), architect.py) ------------------
 typedef struct darts_search darts_search;
