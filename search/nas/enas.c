@@ -344,8 +344,8 @@ static int open_supernet(enas_plan *k) {
 static int open_macronet(enas_plan *k) {
     nas_run *r = k->r;
     const nas_config *c = r->c;
-    enas_macro_config mc =
-        enas_macro_config_for(r->d, c->search_layers, c->search_channels, 1, 1.0 - c->enas.keep_prob);
+    enas_macro_config mc = enas_macro_config_for(r->d, c->search_layers, c->search_channels, 1,
+                                                 1.0 - c->enas.keep_prob);
     enas_macro_arc worst;
     enas_macro_worst_arc(mc.layers, &worst);
     size_t arena;

@@ -46,7 +46,8 @@ int enas_ctrl_create(enas_ctrl **out, const enas_ctrl_opts *o) {
                        "ENAS macro controller: %d layers (1..%d), skip target %g (0..1), skip "
                        "weight %g (>= 0) out of range",
                        o->layers, ENAS_MACRO_MAX_LAYERS, o->skip_target, o->skip_weight);
-    if ((!o->macro && (o->nodes < 1 || o->nodes > ENAS_MAX_NODES)) || o->hidden < 1 || o->aggregate < 1 ||
+    if ((!o->macro && (o->nodes < 1 || o->nodes > ENAS_MAX_NODES)) || o->hidden < 1 ||
+        o->aggregate < 1 ||
         !(o->temperature >= 0) || !(o->tanh_c >= 0) || !(o->op_tanh_reduce > 0) ||
         !(o->bl_dec >= 0 && o->bl_dec <= 1) || !isfinite(o->b_soft_init) || !(o->lr >= 0) ||
         !isfinite(o->entropy_weight))

@@ -583,6 +583,10 @@ typedef struct {
     int64_t trial_id;
     const struct nas_train_ckpt *ckpt;   // checkpoints of this training (NULL: none)
     int micro;               // gh_step_def.micro (tests: one process as several ranks)
+    // Set: the network trained is this ENAS macro arc's (mc; nc, the genotype, drop-path and
+    // the auxiliary weight unused), else g's evaluation network.
+    const enas_macro_arc *macro;
+    enas_macro_config mc;
 } nas_train_opts;
 typedef struct {
     double train_loss, train_acc;  // the last epoch's means; NAN when no epoch ran
@@ -610,6 +614,12 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
 // continue from (NULL: none).
 int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l,
                   const struct nas_ckpt *ck, const genotype *g, double *mean_acc, double *sd_acc);
+// The same for an ENAS macro arc: its fixed network (models.h enas_macronet, the arc's own
+// layers, final_channels filters, dropout final_dropout before the classifier), no auxiliary
+// head or drop-path (general_child.py has neither), the other final keys as for genotypes.
+int nas_final_run_macro(const nas_config *c, const nas_data *d, struct ledger *l,
+                        const struct nas_ckpt *ck, const enas_macro_arc *a, double *mean_acc,
+                        double *sd_acc);
 
 // ---- checkpoints and --resume (nas_ckpt.c) -----------------------------------------------------
 // A run with a results file writes a checkpoint beside it (ledger_ckpt_*: <run>.ckpt) after

@@ -114,9 +114,10 @@ typedef struct {
     nas_train_ckpt hooks;
 } nas_final_ckpt;
 // Reads a final-phase checkpoint when ck resumes one (the seed to continue, *first, and the
-// accuracies of those before it into acc); else *first = 0.
+// accuracies of those before it into acc); else *first = 0. arch: the text of what is trained
+// (a genotype's, or an ENAS macro arc's "enas-macro: ...").
 int nas_final_ckpt_open(nas_final_ckpt *f, const nas_ckpt *ck, struct ledger *l,
-                        const genotype *g, const uint64_t *seeds, int nseeds, double *acc,
+                        const char *arch, const uint64_t *seeds, int nseeds, double *acc,
                         double every_s, int *first);
 // A checkpoint between seeds: seeds before index trained, index not started.
 int nas_final_ckpt_mark(nas_final_ckpt *f, int index);

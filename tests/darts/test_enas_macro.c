@@ -185,7 +185,7 @@ static void test_shared_step(void) {
         for (size_t i = 0; i < p->numel; i++) changed |= after[off + i] != before[off + i];
         // the arc's branches: layer_0.branch_0, layer_1.branch_4, layer_2.branch_3; every
         // reduction but the second one of layer 0's output, which no layer after layer 1 reads
-        int in_arc = (strstr(p->name, "branch_") == NULL && !strstr(p->name, "pool_at_1.from_1.")) ||
+        int in_arc = (!strstr(p->name, "branch_") && !strstr(p->name, "pool_at_1.from_1.")) ||
                      strstr(p->name, "layer_0.branch_0.") || strstr(p->name, "layer_1.branch_4.") ||
                      strstr(p->name, "layer_2.branch_3.");
         if (in_arc != changed) {
@@ -433,6 +433,141 @@ static void test_paper_size(void) {
     enas_ctrl_destroy(d);
 }
 
+
+// ---- the search end to end ------------------------------------------------------------------
+// Generated 8x8 images: class 1 a bright spike on noise, class 0 the spike spread evenly.
+static void spike_images(gh_images *im, int n, uint64_t seed) {
+    gh_rng r;
+    gh_rng_seed(&r, seed, 9);
+    im->n = n;
+    im->c = 1;
+    im->h = im->w = 8;
+    im->classes = 2;
+    im->x = malloc(sizeof(float) * 64 * (size_t)n);
+    im->y = malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        int cls = (int)gh_rng_below(&r, 2), at = (int)gh_rng_below(&r, 64);
+        im->y[i] = cls;
+        for (int k = 0; k < 64; k++)
+            im->x[i * 64 + k] = (float)(0.6 * gh_rng_uniform(&r) +
+                                        (cls ? (k == at ? 0.6 : 0.0) : 0.6 / 64));
+    }
+}
+
+static nas_config search_config(const char *out) {
+    nas_config c;
+    nas_config_defaults(&c);
+    snprintf(c.backend, sizeof c.backend, "cpu");
+    snprintf(c.method, sizeof c.method, "enas-macro");
+    snprintf(c.out, sizeof c.out, "%s", out);
+    c.deterministic = 1;
+    c.threads = 1;
+    c.seed = 4;
+    c.search_layers = 3;
+    c.search_channels = 4;
+    c.search_epochs = 2;
+    c.search_batch = 16;
+    c.search_crop_pad = 0;
+    c.search_flip = 0;
+    c.enas.lstm_size = 16;
+    c.enas.train_steps = 2;
+    c.enas.aggregate = 3;
+    c.enas.derive_archs = 4;
+    c.enas.tanh_c = 1.5;
+    c.enas.keep_prob = 0.9;
+    c.final_channels = 4;
+    c.final_epochs = 1;
+    c.final_batch = 16;
+    c.final_crop_pad = 0;
+    c.final_flip = 0;
+    c.final_cutout = 0;
+    c.final_dropout = 0.5;
+    c.report_every = 100;
+    c.arena_mb = 128;
+    return c;
+}
+
+static void test_search(void) {
+    nas_data d;
+    memset(&d, 0, sizeof d);
+    spike_images(&d.train, 128, 1);
+    spike_images(&d.test, 48, 2);
+    snprintf(d.name, sizeof d.name, "spikes");
+    CHECK_OK(images_channel_stats(&d.train, d.norm.mean, d.norm.std));
+    const char *path = "enas_macro_search.h5";
+    unlink(path);
+    nas_config c = search_config(path);
+    char cfg[16384];
+    nas_config_print(&c, cfg, sizeof cfg);
+    CHECK(strstr(cfg, "controller_skip_target = 0.4") && strstr(cfg, "child_keep_prob = 0.9"));
+    CHECK(!strcmp(nas_method_label(&c), "enas-macro"));
+    ledger_run_info info = {.method = nas_method_label(&c), .dataset = d.name, .seed = c.seed,
+                            .config_text = cfg};
+    ledger *l = NULL;
+    CHECK_OK(ledger_create(&l, path, &info));
+    enas_macro_arc best, again;
+    CHECK_OK(nas_search_run_macro(&c, &d, l, NULL, &best));
+    CHECK_OK(enas_macro_arc_validate(&best));
+    CHECK(best.layers == 3);
+    // its final training: the arc's fixed network, one trial row per seed
+    double mean = NAN, sd = NAN;
+    CHECK_OK(nas_final_run_macro(&c, &d, l, NULL, &best, &mean, &sd));
+    CHECK(mean >= 0 && mean <= 1 && sd == 0);
+    CHECK_OK(ledger_close(l, "finished"));
+
+    char want[ENAS_MACRO_TEXT_MAX];
+    enas_macro_arch_text(&best, want, sizeof want);
+    CHECK_OK(ledger_open_read(&l, path));
+    const char *text;
+    CHECK_OK(ledger_get_text(l, "genotype", &text));
+    CHECK_MSG(!strcmp(text, want), "genotype '%s', the arc '%s'", text, want);
+    // every sampled arc of each epoch: 2 x 3 lines "valid_acc reward arc", arcs of 3 layers
+    for (int ep = 0; ep < 2; ep++) {
+        char name[64];
+        snprintf(name, sizeof name, "controller_arcs_epoch_%03d", ep);
+        CHECK_OK(ledger_get_text(l, name, &text));
+        int lines = 0;
+        for (const char *p = text; p && *p; lines++) {
+            double acc, reward;
+            int used = 0;
+            CHECK(sscanf(p, "%lf %lf %n", &acc, &reward, &used) == 2 && acc >= 0 && acc <= 1);
+            const char *eol = strchr(p, '\n');
+            char arc[ENAS_MACRO_TEXT_MAX];
+            snprintf(arc, sizeof arc, "%.*s", (int)((eol ? eol : p + strlen(p)) - p - used),
+                     p + used);
+            enas_macro_arc a;
+            CHECK_OK(enas_macro_arc_parse(&a, arc));
+            CHECK(a.layers == 3);
+            p = eol ? eol + 1 : NULL;
+        }
+        CHECK_MSG(lines == 6, "%s: %d lines", name, lines);
+    }
+    CHECK_OK(ledger_get_text(l, "enas_derived_arcs", &text));
+    // the derived arcs as trial rows 0..3 ("enas-macro: ..." with the final network's count),
+    // then the final training's row
+    enas_macro_config fin = enas_macro_config_for(&d, 3, c.final_channels, 0, 0);
+    darts_net_count cnt;
+    CHECK(ledger_num_trials(l) == 5);
+    for (int i = 0; i < ledger_num_trials(l); i++) {
+        ledger_trial t;
+        CHECK_OK(ledger_read_trial(l, i, &t));
+        enas_macro_arc a;
+        CHECK_OK(enas_macro_resolve(t.arch, &a));
+        CHECK_OK(enas_macro_count(&fin, &a, &cnt));
+        CHECK(t.params == cnt.params && t.madds == cnt.madds);
+        if (i < 4) CHECK(t.val_acc >= 0 && t.val_acc <= 1 && isnan(t.test_acc));
+        else CHECK(enas_macro_arc_equal(&a, &best) && t.test_acc == mean);
+    }
+    cost_totals ct;
+    CHECK(ledger_phase_cost(l, "search", &ct) == 1 && ledger_phase_cost(l, "selection", &ct) == 1);
+    CHECK_OK(ledger_close(l, "finished"));
+    // same seed, same arc (no ledger)
+    c.out[0] = 0;
+    CHECK_OK(nas_search_run_macro(&c, &d, NULL, NULL, &again));
+    CHECK(enas_macro_arc_equal(&best, &again));
+    nas_data_free(&d);
+}
+
 int main(void) {
     test_arc_text();
     test_count();
@@ -441,5 +576,6 @@ int main(void) {
     test_reinforce_gradient();
     test_skip_penalty();
     test_paper_size();
+    test_search();
     return check_done("test_enas_macro");
 }
