@@ -19,7 +19,7 @@ enas_macro_config enas_macro_config_for(const nas_data *d, int layers, int chann
 
 int enas_macro_model_build(enas_macro_model *m, gh_engine *e, const enas_macro_config *mc,
                            const enas_macro_arc *arc) {
-    memset(m, 0, sizeof *m);
+    m->net = NULL;   // m->path is the caller's
     int st = enas_macronet_build(&m->net, e, mc, arc);
     if (!st) st = gh_params_alloc(e);
     if (st) {

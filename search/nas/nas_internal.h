@@ -146,6 +146,7 @@ typedef struct {
     enas_macronet *net;
     const enas_macro_arc *path;
 } enas_macro_model;
+// Builds m->net in e (parameters allocated); m->path is left as the caller set it.
 int enas_macro_model_build(enas_macro_model *m, gh_engine *e, const enas_macro_config *mc,
                            const enas_macro_arc *arc);
 gh_tensor *enas_macro_loss(void *model, gh_engine *e, const gh_batch *b, const int *labels,

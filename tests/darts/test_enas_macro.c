@@ -118,7 +118,7 @@ static void test_count(void) {
         gh_engine *e;
         gh_engine_config ec = {.backend = GH_BACKEND_REF, .arena_bytes = 64 << 20, .seed = 1};
         CHECK_OK(gh_engine_create(&e, &ec));
-        enas_macro_model m;
+        enas_macro_model m = {0};
         CHECK_OK(enas_macro_model_build(&m, e, &mc, shared ? NULL : &a));
         CHECK_OK(enas_macro_count(&mc, &a, &cnt));
         double declared[GH_NUM_GROUPS] = {0};   // the groups' flat buffers may be padded
@@ -160,7 +160,7 @@ static void test_shared_step(void) {
     gh_engine *e;
     gh_engine_config ec = {.backend = GH_BACKEND_REF, .arena_bytes = 64 << 20, .seed = 3};
     CHECK_OK(gh_engine_create(&e, &ec));
-    enas_macro_model m;
+    enas_macro_model m = {0};
     CHECK_OK(enas_macro_model_build(&m, e, &mc, NULL));
     enas_macro_arc a;
     small_arc(&a);
