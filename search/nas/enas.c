@@ -209,12 +209,13 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     if (k->macro) printf(", skip rate %.3f", s.skip_rate);
     printf("\n");
     if (!r->l) return GH_OK;
-    // the controller's epoch: mean reward, entropy, baseline, loss, validation accuracy
+    // the controller's epoch: mean reward, entropy, baseline, loss, validation accuracy (and
+    // the macro space's skip rate)
     char name[64];
-    const float row[5] = {(float)s.reward, (float)s.entropy, (float)s.baseline, (float)s.loss,
-                          (float)s.acc};
+    const float row[6] = {(float)s.reward, (float)s.entropy, (float)s.baseline, (float)s.loss,
+                          (float)s.acc, (float)s.skip_rate};
     snprintf(name, sizeof name, "controller_epoch_%03d", p->epoch);
-    if ((st = ledger_put_matrix(r->l, name, 1, 5, row))) return st;
+    if ((st = ledger_put_matrix(r->l, name, 1, k->macro ? 6 : 5, row))) return st;
     ledger_epoch ep = {.phase = "search", .trial_id = -1, .epoch = p->epoch,
                        .train_loss = p->loss, .train_acc = p->acc, .val_loss = NAN,
                        .val_acc = s.acc, .lr = p->lr, .cost = nas_run_cost(r)};
@@ -387,7 +388,8 @@ static int enas_search(nas_run *r, int macro, genotype *best, enas_macro_arc *mb
     if (!st && from) st = enas_resume(&k, from);
     if (!st && r->l && !from)
         st = ledger_put_text(r->l, "controller_columns",
-                             "mean_reward entropy baseline loss valid_acc");
+                             macro ? "mean_reward entropy baseline loss valid_acc skip_rate"
+                                   : "mean_reward entropy baseline loss valid_acc");
     if (!st) {
         k.net.path = &k.path;
         k.mnet.path = &k.marc;

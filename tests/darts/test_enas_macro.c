@@ -522,8 +522,15 @@ static void test_search(void) {
     CHECK_OK(ledger_get_text(l, "genotype", &text));
     CHECK_MSG(!strcmp(text, want), "genotype '%s', the arc '%s'", text, want);
     // every sampled arc of each epoch: 2 x 3 lines "valid_acc reward arc", arcs of 3 layers
+    CHECK_OK(ledger_get_text(l, "controller_columns", &text));
+    CHECK(!strcmp(text, "mean_reward entropy baseline loss valid_acc skip_rate"));
     for (int ep = 0; ep < 2; ep++) {
         char name[64];
+        int rows, cols;
+        const float *row;
+        snprintf(name, sizeof name, "controller_epoch_%03d", ep);
+        CHECK_OK(ledger_get_matrix(l, name, &rows, &cols, &row));
+        CHECK(rows == 1 && cols == 6 && row[5] >= 0 && row[5] <= 1 && row[4] >= 0 && row[4] <= 1);
         snprintf(name, sizeof name, "controller_arcs_epoch_%03d", ep);
         CHECK_OK(ledger_get_text(l, name, &text));
         int lines = 0;
@@ -568,6 +575,27 @@ static void test_search(void) {
     nas_data_free(&d);
 }
 
+
+// The two presets load, and hold the official macro search's settings.
+static void test_presets(void) {
+    const char *names[2] = {"enas-cifar10-macro", "enas-macro-fashion-mnist-smoke"};
+    for (int i = 0; i < 2; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/reproductions/%s.conf", GH_SOURCE_DIR, names[i]);
+        nas_config c;
+        nas_config_defaults(&c);
+        CHECK_OK(nas_config_load(&c, path));
+        CHECK(!strcmp(c.method, "enas-macro") && c.enas.skip_target == 0.4 &&
+              c.enas.skip_weight == 0.8 && c.enas.tanh_c == 1.5 && c.enas.lr == 0.001 &&
+              c.enas.keep_prob == 0.9 && c.auxiliary == 0 && c.drop_path == 0);
+        if (i == 0)
+            CHECK(c.search_layers == 12 && c.search_channels == 36 && c.search_epochs == 310 &&
+                  c.search_batch == 128 && c.enas.train_steps == 50 && c.enas.aggregate == 20 &&
+                  c.final_channels == 96 && c.final_epochs == 310 && c.final_batch == 100 &&
+                  c.final_dropout == 0.5);
+    }
+}
+
 int main(void) {
     test_arc_text();
     test_count();
@@ -577,5 +605,6 @@ int main(void) {
     test_skip_penalty();
     test_paper_size();
     test_search();
+    test_presets();
     return check_done("test_enas_macro");
 }
