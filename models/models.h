@@ -1,7 +1,8 @@
 // models: the DARTS search space (Liu et al., ICLR 2019) as data: a table of op names to
 // constructors, genotypes in DARTS's own text form, the search network (supernet with mixed
 // ops and architecture weights in GH_GROUP_ARCH), the evaluation network (auxiliary head,
-// drop-path) and an exact analytic counter of parameters and multiply-adds.
+// drop-path) and an exact analytic counter of parameters and multiply-adds; beside it ENAS's
+// macro space (arcs, the shared and the fixed macro network, their count).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
