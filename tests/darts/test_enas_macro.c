@@ -381,7 +381,10 @@ static void test_skip_penalty(void) {
     for (int t = 0; t < gh_params_count(e); t++)
         if (!strcmp(gh_param_at(e, t)->name, "attention.v")) v = gh_param_at(e, t);
     CHECK(v != NULL);
-    if (!v) return;
+    if (!v) {
+        enas_ctrl_destroy(c);
+        return;
+    }
     float saved[6];
     memcpy(saved, v->data, sizeof saved);
     memset(v->data, 0, sizeof saved);   // the LSTM and attention weights stay as they are
@@ -430,6 +433,7 @@ static void test_paper_size(void) {
         rate += fb.skip_rate / 40;
     }
     printf("12-layer controller: mean skip rate %.3f over 40 draws\n", rate);
+    enas_ctrl_destroy(c);
     // bad options
     o.skip_target = 1.0;
     CHECK(enas_ctrl_create(&c, &o) == GH_EINVAL);
