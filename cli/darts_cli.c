@@ -181,50 +181,79 @@ static int open_ledger(const nas_config *c, const char *method, int workers, int
     return st;
 }
 
-// The final training of g, printing the genotype and mean ± sd.
+// What a final training trains: a genotype, or an ENAS macro arc ("enas-macro: ...", which
+// the genotype key and --genotype also take).
+typedef struct {
+    int macro;
+    genotype g;
+    enas_macro_arc m;
+} given_arch;
+
+static int resolve_given(const char *text, given_arch *a) {
+    memset(a, 0, sizeof *a);
+    a->macro = enas_macro_is_text(text);
+    return a->macro ? enas_macro_resolve(text, &a->m) : nas_genotype_resolve(text, &a->g);
+}
+
+// The final training of a, printing the genotype (or arc) and mean ± sd.
 static int run_final(const nas_config *c, const nas_data *d, ledger *l, const nas_ckpt *ck,
-                     const genotype *g) {
+                     const given_arch *a) {
     double mean, sd;
-    char text[2048];
-    genotype_print(g, text, sizeof text);
+    char text[ENAS_MACRO_TEXT_MAX > 2048 ? ENAS_MACRO_TEXT_MAX : 2048];
+    if (a->macro)
+        enas_macro_arch_text(&a->m, text, sizeof text);
+    else
+        genotype_print(&a->g, text, sizeof text);
     printf("final training of genotype = %s\n", text);
-    int st = nas_final_run(c, d, l, ck, g, &mean, &sd);
+    int st = a->macro ? nas_final_run_macro(c, d, l, ck, &a->m, &mean, &sd)
+                      : nas_final_run(c, d, l, ck, &a->g, &mean, &sd);
     if (!st) printf("test accuracy %.2f%% ± %.2f\n", 100 * mean, 100 * sd);
     return st;
 }
 
 // The work of one run inside its results file: the final training of `given`, or a search; a
 // run resumed in its final phase (ck->from) continues the final training.
-static int run_in(const nas_config *c, darts_cli_what what, const genotype *given,
+static int run_in(const nas_config *c, darts_cli_what what, const given_arch *given,
                   const nas_data *d, ledger *l, const nas_ckpt *ck) {
     int st, final_phase = ck->from && ck->phase == NAS_DO_FINAL;
-    genotype g;
+    given_arch g;
+    char text[ENAS_MACRO_TEXT_MAX > 2048 ? ENAS_MACRO_TEXT_MAX : 2048];
     if (given) {
-        // the text as given (a name resolved to its text; an ENAS arc to the genotype's)
-        const char *named = genotype_named(c->genotype), *text = named ? named : c->genotype;
-        char printed[2048];
-        if (!named && strstr(c->genotype, "enas:")) {
-            genotype_print(given, printed, sizeof printed);
-            text = printed;
+        // the text as given (a name resolved to its text; an ENAS arc to the genotype's; a
+        // macro arc in its canonical spacing)
+        const char *named = genotype_named(c->genotype), *t = named ? named : c->genotype;
+        if (given->macro) {
+            enas_macro_arch_text(&given->m, text, sizeof text);
+            t = text;
+        } else if (!named && strstr(c->genotype, "enas:")) {
+            genotype_print(&given->g, text, sizeof text);
+            t = text;
         }
-        if (!final_phase && (st = ledger_put_text(l, "genotype", text))) return st;
+        if (!final_phase && (st = ledger_put_text(l, "genotype", t))) return st;
         return run_final(c, d, l, ck, given);
     }
     if (final_phase) {   // the search finished before the checkpoint
-        if ((st = genotype_parse(&g, ck->genotype))) return st;
+        if ((st = resolve_given(ck->genotype, &g))) return st;
         return run_final(c, d, l, ck, &g);
     }
     double t0 = gh_wall_seconds();
-    if ((st = nas_search_run(c, d, l, ck, &g))) return st;
-    char text[2048];
-    genotype_print(&g, text, sizeof text);
+    const nas_method *m = nas_method_find(c->method);
+    memset(&g, 0, sizeof g);
+    g.macro = m && m->macro;
+    if (g.macro) {
+        if ((st = nas_search_run_macro(c, d, l, ck, &g.m))) return st;
+        enas_macro_arch_text(&g.m, text, sizeof text);
+    } else {
+        if ((st = nas_search_run(c, d, l, ck, &g.g))) return st;
+        genotype_print(&g.g, text, sizeof text);
+    }
     printf("search done in %.1f s: genotype = %s\n", gh_wall_seconds() - t0, text);
     return what == DARTS_CLI_SEARCH_FINAL ? run_final(c, d, l, ck, &g) : GH_OK;
 }
 
 // Runs the work in the open results file l, closes it and prints the cost summary.
 static int run_and_close(const char *cmd, const nas_config *c, darts_cli_what what,
-                         const genotype *given, nas_data *d, ledger *l, const nas_ckpt *ck,
+                         const given_arch *given, nas_data *d, ledger *l, const nas_ckpt *ck,
                          cost_meter *meter, const char *path) {
     int st = run_in(c, what, given, d, l, ck);
     cost_totals ct = cost_meter_read(meter);
@@ -287,9 +316,9 @@ static int group_check(const char *cmd, const nas_config *c, darts_cli_what what
 
 int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int argc,
                   char **argv) {
-    genotype given;
+    given_arch given;
     if (what == DARTS_CLI_FINAL) {  // a bad genotype fails before any data is read
-        int st = nas_genotype_resolve(c->genotype, &given);
+        int st = resolve_given(c->genotype, &given);
         if (st) return cli_fail(cmd, st);
     }
     int nas_workers;
@@ -391,13 +420,14 @@ int darts_cli_wants_resume(int argc, char **argv) {
     return resume;
 }
 
-// The given genotype (text or name) is the run's.
+// The given genotype (text or name, or a macro arc) is the run's.
 static int same_genotype(const char *a, const char *b) {
-    genotype ga, gb;
+    given_arch ga, gb;
+    if (resolve_given(a, &ga) || resolve_given(b, &gb) || ga.macro != gb.macro) return 0;
+    if (ga.macro) return enas_macro_arc_equal(&ga.m, &gb.m);
     char ta[2048], tb[2048];
-    if (nas_genotype_resolve(a, &ga) || nas_genotype_resolve(b, &gb)) return 0;
-    genotype_print(&ga, ta, sizeof ta);
-    genotype_print(&gb, tb, sizeof tb);
+    genotype_print(&ga.g, ta, sizeof ta);
+    genotype_print(&gb.g, tb, sizeof tb);
     return !strcmp(ta, tb);
 }
 
@@ -437,8 +467,8 @@ int darts_cli_resume(const char *cmd, int argc, char **argv) {
     // as group_check decides below (a NAS search's workers refuse --resume there)
     c.data_parallel = pg_world()->size > 1 &&
                       !(what == DARTS_CLI_SEARCH && nas_method_runs_workers(c.method));
-    genotype given;
-    if (what == DARTS_CLI_FINAL) st = nas_genotype_resolve(c.genotype, &given);
+    given_arch given;
+    if (what == DARTS_CLI_FINAL) st = resolve_given(c.genotype, &given);
     printf("# resuming %s from its checkpoint (%s phase) with its configuration\n%s", a.file,
            ck.phase == NAS_DO_SEARCH ? "search" : "final training", ck.config_text);
     if (a.threads) printf("# threads = %d (given with --resume)\n", c.threads);

@@ -1,7 +1,8 @@
 // models: the DARTS search space (Liu et al., ICLR 2019) as data: a table of op names to
 // constructors, genotypes in DARTS's own text form, the search network (supernet with mixed
 // ops and architecture weights in GH_GROUP_ARCH), the evaluation network (auxiliary head,
-// drop-path) and an exact analytic counter of parameters and multiply-adds.
+// drop-path) and an exact analytic counter of parameters and multiply-adds; beside it ENAS's
+// macro space (arcs, the shared and the fixed macro network, their count).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -189,6 +190,57 @@ typedef struct {
 } darts_net_count;
 // Analytic counts of the evaluation network for genotype g, or of the supernet (g NULL).
 int darts_count_net(const darts_net_config *cfg, const genotype *g, darts_net_count *out);
+
+// ==== ENAS's macro space (macro_arc.c, macronet.c) ============================================
+// Pham et al., ICML 2018, section 2.3 (melodyguan/enas general_child.py, general_controller.py
+// with search_whole_channels): a chain of L layers after a 3x3 stem, each one op on the layer
+// before it plus skip connections from any earlier node (node 0 the stem, node i + 1 layer i's
+// output); factorized reduction of every node after layers L/3 - 1 and 2L/3 - 1.
+#define ENAS_MACRO_MAX_LAYERS 32
+#define ENAS_MACRO_NUM_OPS 6
+// The official branch ids (general_child.py _enas_layer): 0 conv 3x3, 1 sep conv 3x3, 2 conv
+// 5x5, 3 sep conv 5x5, 4 avg pool 3x3, 5 max pool 3x3.
+extern const char *const enas_macro_op_names[ENAS_MACRO_NUM_OPS];
+typedef struct {
+    int layers;                                               // L
+    int op[ENAS_MACRO_MAX_LAYERS];
+    // skip[l][i] (i < l): layer l adds node i (0: the stem; i: layer i - 1's output); layer
+    // l - 1's output is its op's input, not a skip
+    unsigned char skip[ENAS_MACRO_MAX_LAYERS][ENAS_MACRO_MAX_LAYERS];
+} enas_macro_arc;
+// The official integers, per layer its op then its l skip bits (L(L+1)/2 in all; the layer
+// count follows from it), separated by spaces or commas. Bad text: GH_EFORMAT naming the token,
+// its character position and the range it must be in.
+int enas_macro_arc_parse(enas_macro_arc *a, const char *text);
+// The official form, space separated; returns the length it needs (snprintf rules).
+int enas_macro_arc_print(const enas_macro_arc *a, char *out, size_t len);
+int enas_macro_arc_validate(const enas_macro_arc *a);
+int enas_macro_arc_equal(const enas_macro_arc *a, const enas_macro_arc *b);
+
+typedef struct {
+    int in_c, in_h, in_w, classes;
+    int layers;            // L (search 12, final 24)
+    int c;                 // out_filters (search 36, final 96)
+    // 1: the search child: every op of every layer (shared weights), one arc per forward, skips
+    // summed then BN, channels constant (_enas_layer). 0: the network of one arc (_fixed_layer):
+    // skips concatenated with the op's output, ReLU, 1x1 conv back to c, BN; channels doubled
+    // at each reduction.
+    int shared;
+    double dropout;        // before the classifier in training (1 - child_keep_prob)
+} enas_macro_config;
+typedef struct enas_macronet enas_macronet;
+// Declares every parameter in e (before gh_params_alloc); arc: the fixed network's arc (its ops
+// and skips decide the parameters), NULL for the shared one.
+int enas_macronet_build(enas_macronet **out, gh_engine *e, const enas_macro_config *cfg,
+                        const enas_macro_arc *arc);
+void enas_macronet_free(enas_macronet *n);
+// Logits of x; arc: the path of the shared network (the fixed one ignores it and runs its own).
+gh_tensor *enas_macronet_forward(enas_macronet *n, gh_tensor *x, const enas_macro_arc *arc);
+// Analytic counts (params, buffers, madds per example; params_aux and arch 0): the fixed
+// network of arc (shared 0), or the shared network (shared 1, arc ignored).
+int enas_macro_count(const enas_macro_config *cfg, const enas_macro_arc *arc, darts_net_count *out);
+// The layers after which every node is reduced (general_child.py pool_layers).
+void enas_macro_pool_layers(int layers, int out[2]);
 
 // ==== the small CNN of `gpuhours train` (cnn.c) ================================================
 // conv3x3(16)-BN-ReLU-maxpool-conv3x3(32)-BN-ReLU-maxpool-linear, for h x w x c images.

@@ -9,6 +9,12 @@
 // controller_arcs_epoch_NNN (every sampled arc with its valid_acc and reward); the derived arcs
 // as trial rows and enas_derived_arcs.
 //
+// The macro space (enas-macro; general_child.py, general_controller.py): the same loop with the
+// macro controller and the shared macro network (models/macronet.c) in place of the supernet;
+// its arcs are "enas-macro: ..." in every record, and the rewards are computed as the official
+// build_valid_rl of the general child does (is_training=False: running BN statistics, no
+// dropout). The child's momentum is PyTorch's, as below.
+//
 // Where this differs from the official code (it runs on DARTS's supernet, models/supernet.c):
 // a reduction cell is a cell of stride-2 ops on its inputs (DARTS, and ENAS's own final
 // network) where ENAS's search child factorized-reduces first and runs a stride-1 cell; the
@@ -27,9 +33,12 @@
 typedef struct {
     nas_run *r;
     gh_engine *e;
+    int macro;               // 1: the macro space (mnet, marc), 0: micro cells (net, path, arc)
     nas_net net;             // the supernet restricted to `path`
     genotype path;           // the arc being trained or scored, as a supernet path
     enas_arc arc;
+    enas_macro_model mnet;   // the shared macro network running `marc`
+    enas_macro_arc marc;
     enas_ctrl *ctrl;
     nas_feed train, val;
     int steps;               // training steps per epoch
@@ -48,7 +57,7 @@ typedef struct {
 typedef struct {
     char magic[8];
     uint32_t version;
-    int32_t nodes;
+    int32_t nodes;           // B, or the macro network's layers
     nas_pos_blob pos;
     int32_t vpos, vpass;
 } enas_state_blob;
@@ -70,8 +79,22 @@ static double enas_lr(void *ctx, int epoch, int step) {
 
 // A draw of the controller as this step's path.
 static int sample_path(enas_plan *k) {
+    if (k->macro) return enas_ctrl_sample_macro(k->ctrl, &k->marc, NULL, NULL);
     int st = enas_ctrl_sample(k->ctrl, &k->arc, NULL, NULL);
     return st ? st : enas_arc_to_genotype(&k->arc, &k->path);
+}
+
+// The current arc in the official integers.
+static void print_arc(const enas_plan *k, char *out, size_t len) {
+    if (k->macro)
+        enas_macro_arc_print(&k->marc, out, len);
+    else
+        enas_arc_print(&k->arc, out, len);
+}
+
+// B, or the macro network's layers: what the checkpoint blob is checked against.
+static int plan_size(const nas_run *r, int macro) {
+    return macro ? r->c->search_layers : r->c->enas.nodes;
 }
 
 // Each minibatch trains the sampled arc only (train_shared in the official code).
@@ -93,15 +116,19 @@ static void next_val(enas_plan *k, gh_batch *b) {
     k->vpos += bs;
 }
 
-// Accuracy of the current path on b: batch statistics, no gradients, one read.
+// Accuracy of the current path on b, no gradients, one read: batch statistics for micro cells
+// (micro_child.py build_valid_rl), running statistics for the macro network (general_child.py).
 static int path_acc(enas_plan *k, const gh_batch *b, double *acc) {
     gh_engine *e = k->e;
     gh_step_begin(e);
-    gh_set_training(e, 1);
+    gh_set_training(e, !k->macro);
     gh_set_grad_enabled(e, 0);
     const int *labels = gh_labels(e, b->shape[0], b->y);
     gh_tensor *logits = NULL;
-    nas_net_eval_loss(&k->net, e, b, labels, &logits);
+    if (k->macro)
+        enas_macro_loss(&k->mnet, e, b, labels, &logits);
+    else
+        nas_net_eval_loss(&k->net, e, b, labels, &logits);
     enum { SLOT = GH_ACC_EVAL_HITS + 1 };
     double sums[SLOT + 1];
     int st = gh_acc_reset(e, SLOT, 1);
@@ -109,13 +136,14 @@ static int path_acc(enas_plan *k, const gh_batch *b, double *acc) {
     if (!st) st = gh_acc_read(e, SLOT + 1, sums);
     if (!st && !logits) st = gh_engine_status(e) ? gh_engine_status(e) : GH_EINVAL;
     gh_set_grad_enabled(e, 1);
+    gh_set_training(e, 1);
     if (st) return st;
     *acc = sums[SLOT] / b->shape[0];
     return GH_OK;
 }
 
 typedef struct {
-    double reward, entropy, loss, acc, baseline;
+    double reward, entropy, loss, acc, baseline, skip_rate;
     int n;
     char *arcs;              // one line per sample: valid_acc, reward, the arc (official format)
     size_t len, cap;
@@ -126,7 +154,7 @@ static int train_controller(enas_plan *k, ctrl_stats *s) {
     const nas_enas_config *ec = &k->r->c->enas;
     memset(s, 0, sizeof *s);
     int total = ec->train_steps * ec->aggregate, st = GH_OK;
-    s->cap = (size_t)total * (32 + 8 * 4 * (size_t)ec->nodes) + 1;
+    s->cap = (size_t)total * (48 + ENAS_MACRO_TEXT_MAX) + 1;
     if (!(s->arcs = malloc(s->cap))) return gh_fail(GH_ENOMEM, "enas: no memory for arcs");
     s->arcs[0] = 0;
     for (int i = 0; i < total && !st; i++) {
@@ -137,14 +165,15 @@ static int train_controller(enas_plan *k, ctrl_stats *s) {
         next_val(k, &b);
         if ((st = path_acc(k, &b, &acc))) break;
         if ((st = enas_ctrl_reinforce(k->ctrl, acc, &fb))) break;
-        char arc[8 * 4 * ENAS_MAX_NODES + 8];
-        enas_arc_print(&k->arc, arc, sizeof arc);
+        char arc[ENAS_MACRO_TEXT_MAX];
+        print_arc(k, arc, sizeof arc);
         s->len += (size_t)snprintf(s->arcs + s->len, s->cap - s->len, "%.6f %.6f %s\n", acc,
                                    fb.reward, arc);
         s->reward += fb.reward;
         s->entropy += fb.entropy;
         s->loss += fb.loss;
         s->acc += acc;
+        s->skip_rate += fb.skip_rate;
         s->n++;
     }
     if (s->n) {
@@ -152,8 +181,9 @@ static int train_controller(enas_plan *k, ctrl_stats *s) {
         s->entropy /= s->n;
         s->loss /= s->n;
         s->acc /= s->n;
+        s->skip_rate /= s->n;
     } else {
-        s->reward = s->entropy = s->loss = s->acc = NAN;
+        s->reward = s->entropy = s->loss = s->acc = s->skip_rate = NAN;
     }
     s->baseline = enas_ctrl_baseline(k->ctrl);
     return st;
@@ -174,15 +204,18 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     free(s.arcs);
     if (st) return st;
     printf("enas epoch %d: controller %d samples, mean reward %.4f, valid_acc %.2f%%, entropy "
-           "%.3f, baseline %.4f, loss %.4f\n",
+           "%.3f, baseline %.4f, loss %.4f",
            p->epoch + 1, s.n, s.reward, 100 * s.acc, s.entropy, s.baseline, s.loss);
+    if (k->macro) printf(", skip rate %.3f", s.skip_rate);
+    printf("\n");
     if (!r->l) return GH_OK;
-    // the controller's epoch: mean reward, entropy, baseline, loss, validation accuracy
+    // the controller's epoch: mean reward, entropy, baseline, loss, validation accuracy (and
+    // the macro space's skip rate)
     char name[64];
-    const float row[5] = {(float)s.reward, (float)s.entropy, (float)s.baseline, (float)s.loss,
-                          (float)s.acc};
+    const float row[6] = {(float)s.reward, (float)s.entropy, (float)s.baseline, (float)s.loss,
+                          (float)s.acc, (float)s.skip_rate};
     snprintf(name, sizeof name, "controller_epoch_%03d", p->epoch);
-    if ((st = ledger_put_matrix(r->l, name, 1, 5, row))) return st;
+    if ((st = ledger_put_matrix(r->l, name, 1, k->macro ? 6 : 5, row))) return st;
     ledger_epoch ep = {.phase = "search", .trial_id = -1, .epoch = p->epoch,
                        .train_loss = p->loss, .train_acc = p->acc, .val_loss = NAN,
                        .val_acc = s.acc, .lr = p->lr, .cost = nas_run_cost(r)};
@@ -199,7 +232,7 @@ static int enas_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
     int st = nas_ckpt_begin(r->ck, r->l, NAS_DO_SEARCH, (int64_t)pos->epoch * k->steps + pos->step,
                             &cost, &w);
     if (st || !w) return st;
-    enas_state_blob b = {.version = ENAS_STATE_VERSION, .nodes = r->c->enas.nodes,
+    enas_state_blob b = {.version = ENAS_STATE_VERSION, .nodes = plan_size(r, k->macro),
                          .pos = nas_pos_pack(pos), .vpos = k->vpos, .vpass = k->vpass};
     memcpy(b.magic, ENAS_STATE_MAGIC, sizeof b.magic);
     st = gh_engine_state_save(e, ledger_ckpt_put_cb, w);
@@ -215,11 +248,12 @@ static int enas_resume(enas_plan *k, ledger_ckpt_reader *from) {
     if (!st) st = ledger_ckpt_get(from, "enas/state", &b, sizeof b);
     if (!st) st = nas_blob_check(from, "enas/state", b.magic, b.version, ENAS_STATE_MAGIC,
                                  ENAS_STATE_VERSION);
-    if (!st && (b.nodes != k->r->c->enas.nodes || b.vpos < 0 || b.vpos > k->r->wval.n))
-        st = gh_fail(GH_EFORMAT, "checkpoint of %s: blob 'enas/state' (%d nodes, validation walk "
-                     "at %d) does not fit this search (%d nodes, %d images)",
-                     ledger_ckpt_run_id(from), b.nodes, b.vpos, k->r->c->enas.nodes,
-                     k->r->wval.n);
+    const int size = plan_size(k->r, k->macro);
+    if (!st && (b.nodes != size || b.vpos < 0 || b.vpos > k->r->wval.n))
+        st = gh_fail(GH_EFORMAT, "checkpoint of %s: blob 'enas/state' (%d %s, validation walk "
+                     "at %d) does not fit this search (%d, %d images)",
+                     ledger_ckpt_run_id(from), b.nodes, k->macro ? "layers" : "nodes", b.vpos,
+                     size, k->r->wval.n);
     if (!st) st = enas_ctrl_load(k->ctrl, ledger_ckpt_get_cb, from);
     if (st) return st;
     k->pos = nas_pos_unpack(&b.pos);
@@ -233,14 +267,14 @@ static int enas_resume(enas_plan *k, ledger_ckpt_reader *from) {
 // The official derive (the selection phase): arcs sampled from the trained policy, each scored
 // on the same validation minibatch; every one is a trial row, the arcs with their rewards an
 // artifact; the best (the first of equals) is returned.
-static int derive(enas_plan *k, genotype *best, cost_totals *cost) {
+static int derive(enas_plan *k, genotype *best, enas_macro_arc *mbest, cost_totals *cost) {
     nas_run *r = k->r;
     const int n = r->c->enas.derive_archs;
     cost_meter *m = cost_meter_create(nas_gpus(r->c)), *all = cost_meter_create(nas_gpus(r->c));
     cost_meter_start(all);
     gh_batch b;
     next_val(k, &b);
-    size_t cap = (size_t)n * 128 + 64, len = 0;
+    size_t cap = (size_t)n * (32 + ENAS_MACRO_TEXT_MAX) + 64, len = 0;
     char *lines = malloc(cap);
     int st = lines ? GH_OK : gh_fail(GH_ENOMEM, "enas derive: no memory"), ibest = -1;
     double best_acc = -1;
@@ -252,16 +286,20 @@ static int derive(enas_plan *k, genotype *best, cost_totals *cost) {
         nas_eval_result res = {.val_loss = NAN, .val_acc = acc, .train_loss = NAN,
                                .train_acc = NAN, .fidelity = r->c->search_epochs,
                                .cost = cost_meter_read(m)};
-        char arc[8 * 4 * ENAS_MAX_NODES + 8];
-        enas_arc_print(&k->arc, arc, sizeof arc);
+        char arc[ENAS_MACRO_TEXT_MAX];
+        print_arc(k, arc, sizeof arc);
         printf("enas derive %d/%d: valid_acc %.2f%% arc %s\n", i + 1, n, 100 * acc, arc);
         len += (size_t)snprintf(lines + len, cap - len, "%d %.6f %s\n", i, acc, arc);
         if (acc > best_acc) {
             best_acc = acc;
             ibest = i;
-            *best = k->path;
+            if (k->macro)
+                *mbest = k->marc;
+            else
+                *best = k->path;
         }
-        st = nas_record_trial(r, i, &k->path, &res, "ok");
+        st = k->macro ? enas_macro_record_trial(r, i, &k->marc, &res, "ok")
+                      : nas_record_trial(r, i, &k->path, &res, "ok");
     }
     if (!st && r->l) st = ledger_put_text(r->l, "enas_derived_arcs", lines);
     if (!st && ibest >= 0)
@@ -302,21 +340,46 @@ static int open_supernet(enas_plan *k) {
     return GH_OK;
 }
 
-int enas_run(nas_run *r, genotype *best) {
+// The shared macro network (search_layers layers of search_channels) with an arena for one step
+// of its costliest arc, a quarter added.
+static int open_macronet(enas_plan *k) {
+    nas_run *r = k->r;
+    const nas_config *c = r->c;
+    enas_macro_config mc = enas_macro_config_for(r->d, c->search_layers, c->search_channels, 1,
+                                                 1.0 - c->enas.keep_prob);
+    enas_macro_arc worst;
+    enas_macro_worst_arc(mc.layers, &worst);
+    size_t arena;
+    int st = enas_macro_arena_bytes(c, &mc, &worst, c->search_batch, &arena);
+    if (!st && !(c->arena_mb > 0)) arena += arena / 4;
+    if (!st) st = nas_engine_open(&k->e, c, arena, c->seed);
+    if (!st) st = enas_macro_model_build(&k->mnet, k->e, &mc, NULL);
+    if (st) return st;
+    darts_net_count cnt;
+    enas_macro_count(&mc, NULL, &cnt);
+    printf("enas-macro network: %d layers, C=%d, %.0f shared weights (%.3f M), arena %.0f MiB\n",
+           mc.layers, mc.c, cnt.params, cnt.params / 1e6, arena / 1048576.0);
+    return GH_OK;
+}
+
+// One search of either space; best (micro) or mbest (macro) receives the derived arc.
+static int enas_search(nas_run *r, int macro, genotype *best, enas_macro_arc *mbest) {
     const nas_config *c = r->c;
     const nas_enas_config *ec = &c->enas;
     // the ENAS cell: B nodes; the supernet concatenates all of them
     r->nc.steps = r->nc.multiplier = ec->nodes;
-    enas_plan k = {.r = r, .vpass = -1};
+    enas_plan k = {.r = r, .vpass = -1, .macro = macro};
     enas_ctrl_opts co = {.nodes = ec->nodes, .hidden = ec->lstm_size,
                          .temperature = ec->temperature, .tanh_c = ec->tanh_c,
                          .op_tanh_reduce = ec->op_tanh_reduce,
                          .entropy_weight = ec->entropy_weight, .bl_dec = ec->bl_dec, .lr = ec->lr,
                          .b_soft_init = ec->b_soft_init,
-                         .aggregate = ec->aggregate, .seed = gh_hash64(c->seed, 0x656e6173ull)};
+                         .aggregate = ec->aggregate, .seed = gh_hash64(c->seed, 0x656e6173ull),
+                         .macro = macro, .layers = c->search_layers,
+                         .skip_target = ec->skip_target, .skip_weight = ec->skip_weight};
     int st = r->wval.n > 0 ? GH_OK : gh_fail(GH_EINVAL, "enas: no validation images");
     if (!st) st = enas_ctrl_create(&k.ctrl, &co);
-    if (!st) st = open_supernet(&k);
+    if (!st) st = macro ? open_macronet(&k) : open_supernet(&k);
     if (!st) st = nas_feed_init(&k.train, &r->wtrain, &r->aug, c->search_batch, c->seed);
     if (!st) st = nas_feed_init(&k.val, &r->wval, &r->d->norm, c->search_batch, c->seed);
     if (!st && !(k.vorder = malloc(sizeof(int) * (size_t)r->wval.n)))
@@ -325,10 +388,14 @@ int enas_run(nas_run *r, genotype *best) {
     if (!st && from) st = enas_resume(&k, from);
     if (!st && r->l && !from)
         st = ledger_put_text(r->l, "controller_columns",
-                             "mean_reward entropy baseline loss valid_acc");
+                             macro ? "mean_reward entropy baseline loss valid_acc skip_rate"
+                                   : "mean_reward entropy baseline loss valid_acc");
     if (!st) {
         k.net.path = &k.path;
-        k.sd = (gh_step_def){.loss = nas_net_loss, .model = &k.net, .group = GH_GROUP_WEIGHTS,
+        k.mnet.path = &k.marc;
+        k.sd = (gh_step_def){.loss = macro ? enas_macro_loss : nas_net_loss,
+                             .model = macro ? (void *)&k.mnet : (void *)&k.net,
+                             .group = GH_GROUP_WEIGHTS,
                              .opt = GH_OPT_SGD, .momentum = c->search_momentum,
                              .wd = c->search_wd, .grad_clip = c->search_grad_clip};
         k.steps = nas_feed_steps(&k.train, r->wtrain.n);
@@ -343,7 +410,7 @@ int enas_run(nas_run *r, genotype *best) {
     if (!st) {
         // the derive is the selection phase: its cost is recorded apart from the search's
         cost_totals searched = nas_run_cost(r), sel;
-        st = derive(&k, best, &sel);
+        st = derive(&k, best, mbest, &sel);
         r->cost0 = searched;
         cost_meter_start(r->meter);
         if (!st && r->l) st = ledger_add_phase_cost(r->l, "selection", &sel);
@@ -353,7 +420,21 @@ int enas_run(nas_run *r, genotype *best) {
     nas_feed_free(&k.train);
     nas_feed_free(&k.val);
     nas_net_free(&k.net);
+    enas_macronet_free(k.mnet.net);
     gh_engine_destroy(k.e);
     enas_ctrl_destroy(k.ctrl);
+    return st;
+}
+
+int enas_run(nas_run *r, genotype *best) { return enas_search(r, 0, best, NULL); }
+
+int enas_macro_run(nas_run *r, genotype *best) {
+    (void)best;   // a macro search returns an arc, not a genotype
+    if (!r->macro_best)
+        return gh_fail(GH_EINVAL, "enas-macro returns a macro arc: run it with "
+                       "nas_search_run_macro");
+    enas_macro_arc a;
+    int st = enas_search(r, 1, NULL, &a);
+    if (!st) *r->macro_best = a;
     return st;
 }

@@ -91,6 +91,10 @@ typedef struct {             // the official micro search's flags (cifar10_micro
     int aggregate;           // key controller_num_aggregate: samples per Adam step (10)
     int derive_archs;        // key enas_derive_archs: arcs sampled and scored at the end (10)
     int lr_t0, lr_tmul;      // keys child_lr_T_0, child_lr_T_mul: cosine restarts (10, 2; 0: none)
+    // enas-macro (cifar10_macro_search.sh): the skip penalty and the child's dropout
+    double skip_target;      // key controller_skip_target (0.4)
+    double skip_weight;      // key controller_skip_weight (0.8)
+    double keep_prob;        // key child_keep_prob: before the macro child's classifier (1: none)
 } nas_enas_config;           // [enas]
 
 typedef struct {
@@ -252,6 +256,7 @@ typedef struct {
     const struct nas_ckpt *ck;  // checkpoints, and the one to continue from (NULL: none)
     cost_totals cost0;       // the search phase's cost before this session (all NAN: none)
     double comm_s;           // this session's seconds in gradient all-reduce, mean over ranks
+    enas_macro_arc *macro_best;  // a macro method's result (nas_search_run_macro); else NULL
 } nas_run;
 int nas_run_open(nas_run *r, const nas_config *c, const nas_data *d, struct ledger *l);
 void nas_run_close(nas_run *r);
@@ -435,6 +440,19 @@ int enas_arc_validate(const enas_arc *a);
 // unread input 0/1 included in the normal cell, dropped in the reduction cell).
 int enas_arc_to_genotype(const enas_arc *a, genotype *g);
 
+// ---- ENAS's macro arcs in the pipeline (enas_macro.c) -----------------------------------------
+// The text a macro arc has in run files and on the command line: "enas-macro: " and the
+// official integers (models.h enas_macro_arc_parse); ENAS_MACRO_TEXT_MAX bounds it.
+#define ENAS_MACRO_TEXT_MAX (16 + 2 * ENAS_MACRO_MAX_LAYERS * (ENAS_MACRO_MAX_LAYERS + 1) / 2)
+int enas_macro_arch_text(const enas_macro_arc *a, char *out, size_t len);
+// 1 when text (leading spaces skipped) is a macro arc's ("enas-macro:"), else 0.
+int enas_macro_is_text(const char *text);
+// Parses "enas-macro: ..." (errors count character positions from the first integer).
+int enas_macro_resolve(const char *text, enas_macro_arc *a);
+// The macro network of d's shapes.
+enas_macro_config enas_macro_config_for(const nas_data *d, int layers, int channels, int shared,
+                                        double dropout);
+
 // ---- the ENAS controller (enas_controller.c) ---------------------------------------------------
 // micro_controller.py: a one-layer LSTM that samples the normal cell then the reduction cell
 // (one sequence, state carried over). Per node, two inputs by attention over the earlier nodes'
@@ -452,9 +470,17 @@ typedef struct {
     double b_soft_init;         // initial op-logit bias of the two convolutions (official: 10)
     int aggregate;              // samples per Adam step
     uint64_t seed;              // initialisation and every draw
+    // The macro space (general_controller.py, search_whole_channels): per layer one of 6 ops
+    // (no op bias, the tanh constant alone) and a skip bit per earlier layer; the loss adds
+    // skip_weight times the mean over layers of KL(sigmoid(z) || [1 - skip_target,
+    // skip_target]) summed over each skip's logits z. nodes, op_tanh_reduce and b_soft_init are
+    // not used.
+    int macro, layers;          // 1: macro arcs of `layers` layers (12)
+    double skip_target, skip_weight;   // 0.4, 0.8
 } enas_ctrl_opts;
 typedef struct {
     double reward, entropy, log_prob, baseline, loss;   // of the sample just fed back
+    double skip_penalty, skip_rate;   // macro: the KL term and the fraction of skips taken
     int stepped;                // 1: this sample completed an aggregate and Adam stepped
 } enas_ctrl_feedback;
 typedef struct enas_ctrl enas_ctrl;
@@ -466,6 +492,12 @@ int enas_ctrl_sample(enas_ctrl *c, enas_arc *a, double *log_prob, double *entrop
 // log p(a) and the entropy along a (teacher forcing); the tape is kept as for a sample, so that
 // enas_ctrl_reinforce may follow (tests).
 int enas_ctrl_log_prob(enas_ctrl *c, const enas_arc *a, double *log_prob, double *entropy);
+// The macro space: a draw, and log p(a) along a (teacher forcing), as the two above.
+int enas_ctrl_sample_macro(enas_ctrl *c, enas_macro_arc *a, double *log_prob, double *entropy);
+int enas_ctrl_log_prob_macro(enas_ctrl *c, const enas_macro_arc *a, double *log_prob,
+                             double *entropy);
+// The skip penalty (the mean KL above) of the last macro sample/log_prob.
+double enas_ctrl_skip_penalty(const enas_ctrl *c);
 // REINFORCE for the arc of the last sample/log_prob with accuracy acc: accumulates the gradient
 // of -(R - b) log p / aggregate (b: the baseline before this sample), then moves the baseline
 // b -= (1 - bl_dec)(b - R); after every `aggregate` samples, one Adam step.
@@ -487,6 +519,8 @@ typedef struct {
     const char *(*label)(const nas_config *c);  // the ledger's method name; NULL: name
     int checkpoints;                         // 1: its search writes checkpoints (--resume)
     int nasnet;                              // 1: also runs on [search] space = nasnet
+    int macro;                               // 1: returns an ENAS macro arc in r->macro_best
+                                             // (nas_search_run_macro), no genotype
 } nas_method;
 
 int nas_method_count(void);
@@ -501,6 +535,11 @@ const char *nas_method_label(const nas_config *c);
 // the checkpoint to continue from (nas_ckpt below; NULL: none).
 int nas_search_run(const nas_config *c, const nas_data *d, struct ledger *l,
                    const struct nas_ckpt *ck, genotype *best);
+// The same for a method whose row has macro set (enas-macro): best receives the ENAS macro arc,
+// the ledger's "genotype" holds its text ("enas-macro: ..."). Each driver refuses the other's
+// methods.
+int nas_search_run_macro(const nas_config *c, const nas_data *d, struct ledger *l,
+                         const struct nas_ckpt *ck, enas_macro_arc *best);
 
 // ---- the DARTS search step (darts.c; train_search.py train(), architect.py) ------------------
 typedef struct darts_search darts_search;
@@ -545,6 +584,10 @@ typedef struct {
     int64_t trial_id;
     const struct nas_train_ckpt *ckpt;   // checkpoints of this training (NULL: none)
     int micro;               // gh_step_def.micro (tests: one process as several ranks)
+    // Set: the network trained is this ENAS macro arc's (mc; nc, the genotype, drop-path and
+    // the auxiliary weight unused), else g's evaluation network.
+    const enas_macro_arc *macro;
+    enas_macro_config mc;
 } nas_train_opts;
 typedef struct {
     double train_loss, train_acc;  // the last epoch's means; NAN when no epoch ran
@@ -572,6 +615,12 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
 // continue from (NULL: none).
 int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l,
                   const struct nas_ckpt *ck, const genotype *g, double *mean_acc, double *sd_acc);
+// The same for an ENAS macro arc: its fixed network (models.h enas_macronet, the arc's own
+// layers, final_channels filters, dropout final_dropout before the classifier), no auxiliary
+// head or drop-path (general_child.py has neither), the other final keys as for genotypes.
+int nas_final_run_macro(const nas_config *c, const nas_data *d, struct ledger *l,
+                        const struct nas_ckpt *ck, const enas_macro_arc *a, double *mean_acc,
+                        double *sd_acc);
 
 // ---- checkpoints and --resume (nas_ckpt.c) -----------------------------------------------------
 // A run with a results file writes a checkpoint beside it (ledger_ckpt_*: <run>.ckpt) after

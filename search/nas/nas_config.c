@@ -87,6 +87,9 @@ void nas_config_defaults(nas_config *c) {
     c->enas.derive_archs = 10;
     c->enas.lr_t0 = 10;
     c->enas.lr_tmul = 2;
+    c->enas.skip_target = 0.4;   // cifar10_macro_search.sh
+    c->enas.skip_weight = 0.8;
+    c->enas.keep_prob = 1.0;
 }
 
 typedef enum { K_STR, K_INT, K_U64, K_DBL } ktype;
@@ -160,7 +163,8 @@ static const kdef keys[] = {
        "proposer searches: rounds of N children told in id order, the same trials on any "
        "number of MPI workers (0: asynchronous)"),
     KS("final", "genotype", genotype,
-       "genotype text, name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet, ENAS) or \"enas: ARC\""),
+       "genotype text, name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet, ENAS), \"enas: ARC\" or "
+       "\"enas-macro: ARC\""),
     KI("final", "final_layers", final_layers, 1, 64, "evaluation network cells"),
     KI("final", "final_channels", final_channels, 1, 1024, "evaluation network initial channels"),
     KI("final", "final_epochs", final_epochs, 0, 100000,
@@ -231,6 +235,12 @@ static const kdef keys[] = {
     KI("enas", "child_lr_T_0", enas.lr_t0, 0, 100000,
        "cosine restarts: first period in epochs (0: one cosine over the search)"),
     KI("enas", "child_lr_T_mul", enas.lr_tmul, 1, 100, "cosine restarts: period multiplier"),
+    KD("enas", "controller_skip_target", enas.skip_target, 1e-6, 1 - 1e-6,
+       "enas-macro: the skip probability the KL penalty pulls toward"),
+    KD("enas", "controller_skip_weight", enas.skip_weight, 0, 1000,
+       "enas-macro: weight of the skip penalty in the controller's loss"),
+    KD("enas", "child_keep_prob", enas.keep_prob, 1e-6, 1,
+       "enas-macro: keep probability of the dropout before the child's classifier (1: none)"),
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 

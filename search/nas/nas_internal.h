@@ -114,9 +114,10 @@ typedef struct {
     nas_train_ckpt hooks;
 } nas_final_ckpt;
 // Reads a final-phase checkpoint when ck resumes one (the seed to continue, *first, and the
-// accuracies of those before it into acc); else *first = 0.
+// accuracies of those before it into acc); else *first = 0. arch: the text of what is trained
+// (a genotype's, or an ENAS macro arc's "enas-macro: ...").
 int nas_final_ckpt_open(nas_final_ckpt *f, const nas_ckpt *ck, struct ledger *l,
-                        const genotype *g, const uint64_t *seeds, int nseeds, double *acc,
+                        const char *arch, const uint64_t *seeds, int nseeds, double *acc,
                         double every_s, int *first);
 // A checkpoint between seeds: seeds before index trained, index not started.
 int nas_final_ckpt_mark(nas_final_ckpt *f, int index);
@@ -136,6 +137,25 @@ int random_sampling_run(nas_run *r, genotype *best);
 int regevo_run(nas_run *r, genotype *best);
 int nasnet_rl_run(nas_run *r, genotype *best);
 int enas_run(nas_run *r, genotype *best);
+int enas_macro_run(nas_run *r, genotype *best);   // sets *r->macro_best
+// ENAS's macro network for the trainer (enas_macro.c): the model of the loss functions (path:
+// the arc the shared network runs; the fixed network ignores it), its arena for one step at
+// batch (measured on arc, or c->arena_mb), the costliest arc of a depth, and a derived arc's
+// trial row (arch "enas-macro: ...", params and madds of its final network).
+typedef struct {
+    enas_macronet *net;
+    const enas_macro_arc *path;
+} enas_macro_model;
+// Builds m->net in e (parameters allocated); m->path is left as the caller set it.
+int enas_macro_model_build(enas_macro_model *m, gh_engine *e, const enas_macro_config *mc,
+                           const enas_macro_arc *arc);
+gh_tensor *enas_macro_loss(void *model, gh_engine *e, const gh_batch *b, const int *labels,
+                           gh_tensor **logits);
+int enas_macro_arena_bytes(const nas_config *c, const enas_macro_config *mc,
+                           const enas_macro_arc *arc, int batch, size_t *bytes);
+void enas_macro_worst_arc(int layers, enas_macro_arc *a);
+int enas_macro_record_trial(const nas_run *r, int64_t id, const enas_macro_arc *a,
+                            const nas_eval_result *res, const char *status);
 // ENAS's child learning rate at epoch (0-based): cosine with warm restarts (child_lr_T_0,
 // child_lr_T_mul) from search_lr to search_lr_min, or one cosine when child_lr_T_0 is 0.
 double enas_child_lr(const nas_config *c, int epoch);

@@ -14,6 +14,8 @@
 typedef struct {
     const nas_train_opts *o;
     nas_net *net;
+    void *model;             // net, or the ENAS macro model (o->macro)
+    gh_loss_fn loss, eval_loss;
     nas_feed train;
     const gh_images *eval;
     images_aug norm;
@@ -27,7 +29,8 @@ typedef struct {
 
 static int train_batch(void *ctx, int epoch, int step, gh_batch *b) {
     train_plan *k = ctx;
-    k->net->drop_path = k->o->drop_path * epoch / k->o->epochs;  // train.py: ramped from 0
+    if (!k->o->macro)   // train.py: ramped from 0
+        k->net->drop_path = k->o->drop_path * epoch / k->o->epochs;
     return nas_feed_train(&k->train, epoch, step, b);
 }
 
@@ -47,8 +50,8 @@ static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
     if (st) return st;
     r->train_loss = p->loss;
     r->train_acc = p->acc;
-    st = nas_eval_images(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
-                             &r->eval_loss, &r->eval_acc);
+    st = nas_eval_images(e, k->eval_loss, k->model, k->eval, &k->norm, 0, o->batch,
+                         &r->eval_loss, &r->eval_acc);
     if (st) return st;
     printf("%s epoch %d/%d: lr %.5f drop_path %.3f train_acc %.2f%% eval_acc %.2f%%\n",
            o->phase, p->epoch + 1, o->epochs, p->lr, k->net->drop_path, 100 * r->train_acc,
@@ -79,7 +82,7 @@ static int train_built(gh_engine *e, train_plan *k, const gh_images *train,
     k->train.shard = k->dp ? pg_world()->rank : 0;   // data parallel: this rank's part of
     k->train.shards = k->dp ? pg_world()->size : 1;  // every batch
     k->steps = nas_feed_steps(&k->train, train->n);
-    gh_step_def sd = {.loss = nas_net_loss, .model = k->net, .group = GH_GROUP_WEIGHTS,
+    gh_step_def sd = {.loss = k->loss, .model = k->model, .group = GH_GROUP_WEIGHTS,
                       .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
                       .grad_clip = o->grad_clip, .reduce = k->dp ? dp_reduce : NULL,
                       .reduce_ctx = k->dp, .ready = k->dp ? dp_grad_ready : NULL,
@@ -95,7 +98,7 @@ static int train_built(gh_engine *e, train_plan *k, const gh_images *train,
     st = gh_train_run(e, &plan, start, NULL);
     // no epochs (final_epochs 0): the untrained network is measured, never reported as 0
     if (!st && o->epochs == 0)
-        st = nas_eval_images(e, nas_net_eval_loss, k->net, k->eval, &k->norm, 0, o->batch,
+        st = nas_eval_images(e, k->eval_loss, k->model, k->eval, &k->norm, 0, o->batch,
                              &k->r->eval_loss, &k->r->eval_acc);
     nas_feed_free(&k->train);
     return st;
@@ -107,17 +110,25 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
     *r = (nas_train_result){.train_loss = NAN, .train_acc = NAN, .eval_loss = NAN,
                             .eval_acc = NAN};
     nas_net net = {0};
+    enas_macro_model mnet = {.path = o->macro};
     train_plan k = {.o = o, .net = &net, .eval = eval, .norm = o->aug, .l = l,
-                    .cost0 = nas_cost_none(), .report_every = c->report_every, .r = r};
+                    .cost0 = nas_cost_none(), .report_every = c->report_every, .r = r,
+                    .model = o->macro ? (void *)&mnet : (void *)&net,
+                    .loss = o->macro ? enas_macro_loss : nas_net_loss,
+                    .eval_loss = o->macro ? enas_macro_loss : nas_net_eval_loss};
     k.norm.crop_pad = k.norm.flip = k.norm.cutout = 0;
     k.meter = cost_meter_create(nas_gpus(c));
     cost_meter_start(k.meter);
     size_t arena = 0;
     gh_engine *e = NULL;
     int st = nas_dp_size(c) > 1 ? dp_reducer_create(&k.dp, (size_t)c->bucket_mb << 20) : GH_OK;
-    if (!st) st = nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
+    if (!st)
+        st = o->macro ? enas_macro_arena_bytes(c, &o->mc, o->macro, o->batch, &arena)
+                      : nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
     if (!st) st = nas_engine_open(&e, c, arena, o->seed);
-    if (!st) st = nas_net_build(&net, e, &o->nc, g);
+    if (!st)
+        st = o->macro ? enas_macro_model_build(&mnet, e, &o->mc, o->macro)
+                      : nas_net_build(&net, e, &o->nc, g);
     // a resumed training: the engine state, the position and the results and cost so far
     gh_train_pos pos = {0};
     if (!st && o->ckpt && o->ckpt->load && !(st = o->ckpt->load(o->ckpt->ctx, e, &pos, r)))
@@ -131,14 +142,16 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
     dp_reducer_free(k.dp);
     r->cost = cost_add(k.cost0, cost_meter_read(k.meter));
     nas_net_free(&net);
+    enas_macronet_free(mnet.net);
     gh_engine_destroy(e);
     cost_meter_destroy(k.meter);
     return st;
 }
 
-// Trains g once with seed (checkpoints: ckpt, NULL none); records the trial.
+// Trains g (or the macro arc m) once with seed (checkpoints: ckpt, NULL none); records the
+// trial.
 static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
-                     const genotype *g, uint64_t seed, int64_t trial_id,
+                     const genotype *g, const enas_macro_arc *m, uint64_t seed, int64_t trial_id,
                      const nas_train_ckpt *ckpt, double *test_acc) {
     gh_images train = {0}, test = {0};
     const gh_images *tr = &d->train, *te = &d->test;
@@ -162,23 +175,29 @@ static int final_one(const nas_config *c, const nas_data *d, struct ledger *l,
                         .wd = c->final_wd, .grad_clip = c->final_grad_clip,
                         .drop_path = c->drop_path, .aux_weight = c->aux_weight, .aug = d->norm,
                         .seed = seed, .phase = "final", .trial_id = trial_id, .ckpt = ckpt,
-                        .micro = c->micro};
+                        .micro = c->micro, .macro = m};
     o.nc.dropout = c->final_dropout;
+    if (m) o.mc = enas_macro_config_for(d, m->layers, c->final_channels, 0, c->final_dropout);
     o.aug.crop_pad = c->final_crop_pad;
     o.aug.flip = c->final_flip;
     o.aug.cutout = c->final_cutout;
     darts_net_count cnt;
-    if (st || (st = darts_count_net(&o.nc, g, &cnt))) goto done;
-    printf("final seed %llu: %d cells, C=%d, %.0f params (%.3f M; auxiliary head %.0f more), "
+    if (st || (st = m ? enas_macro_count(&o.mc, m, &cnt) : darts_count_net(&o.nc, g, &cnt)))
+        goto done;
+    printf("final seed %llu: %d %s, C=%d, %.0f params (%.3f M; auxiliary head %.0f more), "
            "%.1f M multiply-adds, %d training and %d test images\n",
-           (unsigned long long)seed, o.nc.layers, o.nc.c, cnt.params, cnt.params / 1e6,
-           cnt.params_aux, cnt.madds / 1e6, tr->n, te->n);
+           (unsigned long long)seed, m ? o.mc.layers : o.nc.layers, m ? "macro layers" : "cells",
+           m ? o.mc.c : o.nc.c, cnt.params, cnt.params / 1e6, cnt.params_aux, cnt.madds / 1e6,
+           tr->n, te->n);
     nas_train_result r;
     st = nas_train_genotype(c, g, tr, te, &o, l, &r);
     *test_acc = st ? NAN : r.eval_acc;
     if (l) {
-        char text[2048];
-        genotype_print(g, text, sizeof text);
+        char text[ENAS_MACRO_TEXT_MAX > 2048 ? ENAS_MACRO_TEXT_MAX : 2048];
+        if (m)
+            enas_macro_arch_text(m, text, sizeof text);
+        else
+            genotype_print(g, text, sizeof text);
         ledger_trial t = {.id = trial_id, .arch = text, .learner = "", .fidelity = c->final_epochs,
                           .train_acc = st ? NAN : r.train_acc, .val_acc = NAN,
                           .test_acc = *test_acc, .train_loss = st ? NAN : r.train_loss,
@@ -199,8 +218,9 @@ done:
     return st;
 }
 
-int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, const nas_ckpt *ck,
-                  const genotype *g, double *mean_acc, double *sd_acc) {
+static int final_run(const nas_config *c, const nas_data *d, struct ledger *l,
+                     const nas_ckpt *ck, const genotype *g, const enas_macro_arc *m,
+                     double *mean_acc, double *sd_acc) {
     uint64_t seeds[NAS_MAX_SEEDS];
     int ns = 0;
     if (!c->seeds[0]) seeds[ns++] = c->seed;
@@ -208,13 +228,18 @@ int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, cons
     // checkpoints: before each seed, within its training, and after the last
     double acc[NAS_MAX_SEEDS], sum = 0;
     nas_final_ckpt fk;
-    int first, st = nas_final_ckpt_open(&fk, ck, l, g, seeds, ns, acc,
+    char arch[ENAS_MACRO_TEXT_MAX > 2048 ? ENAS_MACRO_TEXT_MAX : 2048];
+    if (m)
+        enas_macro_arch_text(m, arch, sizeof arch);
+    else
+        genotype_print(g, arch, sizeof arch);
+    int first, st = nas_final_ckpt_open(&fk, ck, l, arch, seeds, ns, acc,
                                         60 * c->checkpoint_every_min, &first);
     for (int i = first; i < ns && !st; i++) {
         if (i > first || !fk.resume_training) st = nas_final_ckpt_mark(&fk, i);
         if (!st)
-            st = final_one(c, d, l, g, seeds[i], 10000 + i, nas_final_ckpt_hooks(&fk, i, first),
-                           &acc[i]);
+            st = final_one(c, d, l, g, m, seeds[i], 10000 + i,
+                           nas_final_ckpt_hooks(&fk, i, first), &acc[i]);
     }
     if (!st && first < ns) st = nas_final_ckpt_mark(&fk, ns);
     if (st) return st;
@@ -229,4 +254,15 @@ int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, cons
              mean, sd, 100 * (1 - mean), 100 * sd, ns);
     printf("final: %s\n", text);
     return l ? ledger_put_text(l, "final_summary", text) : GH_OK;
+}
+
+int nas_final_run(const nas_config *c, const nas_data *d, struct ledger *l, const nas_ckpt *ck,
+                  const genotype *g, double *mean_acc, double *sd_acc) {
+    return final_run(c, d, l, ck, g, NULL, mean_acc, sd_acc);
+}
+
+int nas_final_run_macro(const nas_config *c, const nas_data *d, struct ledger *l,
+                        const nas_ckpt *ck, const enas_macro_arc *a, double *mean_acc,
+                        double *sd_acc) {
+    return final_run(c, d, l, ck, NULL, a, mean_acc, sd_acc);
 }

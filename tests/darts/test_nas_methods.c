@@ -42,6 +42,20 @@ static void test_method(const nas_data *d, const nas_method *m) {
                             .config_text = cfg};
     ledger *l = NULL;
     CHECK_OK(ledger_create(&l, path, &info));
+    if (m->macro) {   // an ENAS macro arc instead of a genotype (test_enas_macro has the rest)
+        enas_macro_arc a, b;
+        genotype none;
+        CHECK(nas_search_run(&c, d, NULL, NULL, &none) == GH_EINVAL);   // the wrong driver
+        CHECK_OK(nas_search_run_macro(&c, d, l, NULL, &a));
+        CHECK_OK(ledger_close(l, "finished"));
+        CHECK_OK(enas_macro_arc_validate(&a));
+        CHECK(a.layers == c.search_layers);
+        CHECK_OK(nas_search_run_macro(&c, d, NULL, NULL, &b));
+        CHECK_MSG(enas_macro_arc_equal(&a, &b), "%s: another arc for the same seed", m->name);
+        return;
+    }
+    enas_macro_arc none;
+    CHECK(nas_search_run_macro(&c, d, NULL, NULL, &none) == GH_EINVAL);   // the wrong driver
     genotype g, again;
     double t0 = gh_wall_seconds();
     CHECK_OK(nas_search_run(&c, d, l, NULL, &g));

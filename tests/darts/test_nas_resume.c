@@ -26,7 +26,8 @@
 #include "check.h"
 #include "quadrants.h"
 
-enum { KIND_DARTS, KIND_WS, KIND_FINAL, KIND_REGEVO, KIND_RL, KIND_ENAS };
+enum { KIND_DARTS, KIND_WS, KIND_FINAL, KIND_REGEVO, KIND_RL, KIND_ENAS, KIND_MACRO,
+       KIND_MACRO_FINAL };
 
 // A checkpoint to stop at: phase, unit, within a training (1) at pos epoch/step, or not (0).
 typedef struct {
@@ -80,8 +81,11 @@ static nas_config config_of(int kind, const char *path) {
         c.rl.batch = 2;
         c.rl.lr = 0.01;
     }
-    if (kind == KIND_ENAS) {   // 2 controller steps of 3 arcs after each epoch, 3 derived arcs
-        nas_config_set(&c, NULL, "method", "enas", NULL, 0);
+    if (kind == KIND_MACRO_FINAL)   // a 3-layer macro arc's network
+        snprintf(c.genotype, sizeof c.genotype, "enas-macro: 0 4 1 3 1 0");
+    if (kind == KIND_ENAS || kind == KIND_MACRO) {   // 2 controller steps of 3 arcs after each
+        // epoch, 3 derived arcs
+        nas_config_set(&c, NULL, "method", kind == KIND_MACRO ? "enas-macro" : "enas", NULL, 0);
         c.enas.lstm_size = 16;
         c.enas.train_steps = 2;
         c.enas.aggregate = 3;
@@ -94,8 +98,14 @@ static nas_config config_of(int kind, const char *path) {
 // The work of a run of `kind` in l (ck: checkpoints and the one to resume from, or NULL).
 static int work(int kind, const nas_config *c, const nas_data *d, ledger *l, const nas_ckpt *ck) {
     genotype g;
-    if (kind != KIND_FINAL) return nas_search_run(c, d, l, ck, &g);
+    enas_macro_arc m;
     double mean, sd;
+    if (kind == KIND_MACRO) return nas_search_run_macro(c, d, l, ck, &m);
+    if (kind == KIND_MACRO_FINAL) {
+        int st = enas_macro_resolve(c->genotype, &m);
+        return st ? st : nas_final_run_macro(c, d, l, ck, &m, &mean, &sd);
+    }
+    if (kind != KIND_FINAL) return nas_search_run(c, d, l, ck, &g);
     int st = genotype_parse(&g, genotype_named(c->genotype));
     return st ? st : nas_final_run(c, d, l, ck, &g, &mean, &sd);
 }
@@ -107,14 +117,15 @@ static int child_run(int kind, const char *path, hook_ctx *h) {
     nas_config c = config_of(kind, path);
     char cfg[16384];
     nas_config_print(&c, cfg, sizeof cfg);
-    const char *label = kind == KIND_FINAL ? NAS_FINAL_LABEL : nas_method_label(&c);
+    int final = kind == KIND_FINAL || kind == KIND_MACRO_FINAL;
+    const char *label = final ? NAS_FINAL_LABEL : nas_method_label(&c);
     ledger_run_info info = {.method = label, .dataset = d.name, .seed = c.seed,
                             .config_text = cfg};
     ledger *l = NULL;
     int st = ledger_create(&l, path, &info);
     if (st) return 5;
     nas_ckpt ck = {.method = label, .config_text = ledger_attr(l, "config_text"),
-                   .what = kind == KIND_FINAL ? NAS_DO_FINAL : NAS_DO_SEARCH,
+                   .what = final ? NAS_DO_FINAL : NAS_DO_SEARCH,
                    .written = on_written, .written_ctx = h};
     st = work(kind, &c, &d, l, h ? &ck : NULL);
     if (st) fprintf(stderr, "child run: %s\n", gh_error_get());
@@ -321,6 +332,14 @@ int main(void) {
     kill_resume(KIND_ENAS, "nas_resume_enas_ref.h5", "enas_mid", NONE, (stop_at){S, 0, 1, 1, 1});
     kill_resume(KIND_ENAS, "nas_resume_enas_ref.h5", "enas_rows",
                 (stop_at){S, 0, 1, 1, 2}, (stop_at){S, 0, 1, 2, 0});
+
+    // ENAS's macro space: the same loop with the macro controller and network
+    reference(KIND_MACRO, "nas_resume_macro_ref.h5");
+    kill_resume(KIND_MACRO, "nas_resume_macro_ref.h5", "macro_mid", NONE, (stop_at){S, 0, 1, 1, 1});
+    // a macro arc's final training, mid-epoch 1 of the second seed
+    reference(KIND_MACRO_FINAL, "nas_resume_macro_final_ref.h5");
+    kill_resume(KIND_MACRO_FINAL, "nas_resume_macro_final_ref.h5", "macro_final_mid",
+                NONE, (stop_at){F, 1, 1, 1, 2});
 
     // final training of DARTS_V2 over seeds 4 and 9, 2 epochs of 6 steps each
     reference(KIND_FINAL, "nas_resume_final_ref.h5");
