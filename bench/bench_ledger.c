@@ -31,7 +31,8 @@ int main(int argc, char **argv) {
     }
     char path[512];
     snprintf(path, sizeof path, "%s/bench_ledger_%ld.h5", dir, (long)getpid());
-    ledger_run_info info = {"bench", "none", 0, "", argc, argv, 0, 1};
+    ledger_run_info info = {.method = "bench", .dataset = "none", .config_text = "", .argc = argc,
+                            .argv = argv, .workers = 1};
     ledger *l = NULL;
     if (ledger_create(&l, path, &info)) {
         fprintf(stderr, "bench_ledger: %s\n", gh_error_get());

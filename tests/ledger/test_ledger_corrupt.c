@@ -60,7 +60,8 @@ static void disk_full(const char *dir) {
     char path[128];
     snprintf(path, sizeof path, "%s/full.h5", dir);
     signal(SIGXFSZ, SIG_IGN);
-    ledger_run_info info = {"darts-second", "cifar10", 3, "order = 2\n", 0, NULL, 0, 1};
+    ledger_run_info info = {.method = "darts-second", .dataset = "cifar10", .seed = 3,
+                            .config_text = "order = 2\n", .workers = 1};
     ledger *l = NULL;
     int st = ledger_create(&l, path, &info);
     CHECK_OK(st);
@@ -105,7 +106,8 @@ int main(void) {
     if (!mkdtemp(dir)) return 1;
     snprintf(good, sizeof good, "%s/good.h5", dir);
     snprintf(bad, sizeof bad, "%s/bad.h5", dir);
-    ledger_run_info info = {"darts-second", "cifar10", 3, "order = 2\n", 0, NULL, 0, 1};
+    ledger_run_info info = {.method = "darts-second", .dataset = "cifar10", .seed = 3,
+                            .config_text = "order = 2\n", .workers = 1};
     ledger *l = NULL;
     CHECK_OK(ledger_create(&l, good, &info));
     char arch[2048];
