@@ -15,8 +15,9 @@
 
 static void nas_run(const char *path, const char *method, int seed) {
     char *argv[] = {"gpuhours", "search", "--method", (char *)method};
-    ledger_run_info info = {method, "cifar10", (uint64_t)seed, "[search]\nepochs = 8\n", 4, argv,
-                            1, 1};
+    ledger_run_info info = {.method = method, .dataset = "cifar10", .seed = (uint64_t)seed,
+                            .config_text = "[search]\nepochs = 8\n", .argc = 4, .argv = argv,
+                            .gpus = 1, .workers = 1};
     ledger *l = NULL;
     if (ledger_create(&l, path, &info)) {
         fprintf(stderr, "%s\n", gh_error_get());
@@ -57,8 +58,9 @@ static void nas_run(const char *path, const char *method, int seed) {
 
 static void tabular_run(const char *path, const char *method, int seed) {
     char *argv[] = {"gpuhours", "tune", "--searcher", (char *)method};
-    ledger_run_info info = {method, "credit-g", (uint64_t)seed, "[tune]\nbudget_s = 60\n", 4,
-                            argv, 0, 1};
+    ledger_run_info info = {.method = method, .dataset = "credit-g", .seed = (uint64_t)seed,
+                            .config_text = "[tune]\nbudget_s = 60\n", .argc = 4, .argv = argv,
+                            .workers = 1};
     ledger *l = NULL;
     if (ledger_create(&l, path, &info)) {
         fprintf(stderr, "%s\n", gh_error_get());
