@@ -118,6 +118,7 @@ void gh_engine_destroy(gh_engine *e) {
         c = n;
     }
     free(e->tape);
+    free(e->arena_free);
     free(e);
 }
 
@@ -134,6 +135,22 @@ uint64_t gh_engine_dropout_seed(const gh_engine *e) { return e->dropout_seed; }
 void *arena_alloc(gh_engine *e, const char *op, size_t bytes) {
     size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if (need == 0) need = ARENA_ALIGN;
+    // best fit among the blocks given back (the lowest offset on ties)
+    int best = -1;
+    for (int i = 0; i < e->arena_nfree; i++)
+        if (e->arena_free[i].len >= need && (best < 0 || e->arena_free[i].len < e->arena_free[best].len))
+            best = i;
+    if (best >= 0) {
+        arena_block *b = &e->arena_free[best];
+        void *p = e->arena + b->off;
+        b->off += need;
+        b->len -= need;
+        if (b->len == 0) {
+            memmove(b, b + 1, (size_t)(e->arena_nfree - best - 1) * sizeof *b);
+            e->arena_nfree--;
+        }
+        return p;
+    }
     if (need > e->arena_cap - e->arena_used) {
         eng_fail(e, GH_ENOMEM,
                  "%s: activation arena exhausted: asked %zu bytes, %zu used of capacity %zu "
@@ -145,6 +162,45 @@ void *arena_alloc(gh_engine *e, const char *op, size_t bytes) {
     e->arena_used += need;
     if (e->arena_used > e->arena_peak) e->arena_peak = e->arena_used;
     return p;
+}
+
+void arena_release(gh_engine *e, void *p, size_t bytes) {
+    size_t len = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (len == 0) len = ARENA_ALIGN;
+    size_t off = (size_t)((unsigned char *)p - e->arena);
+    if (e->arena_nfree == e->arena_free_cap) {
+        int cap = e->arena_free_cap ? 2 * e->arena_free_cap : 256;
+        arena_block *f = realloc(e->arena_free, (size_t)cap * sizeof *f);
+        if (!f) return;   // the block stays in use until step_begin: only memory is lost
+        e->arena_free = f;
+        e->arena_free_cap = cap;
+    }
+    arena_block *f = e->arena_free;
+    int n = e->arena_nfree, i = 0, hi = n;
+    while (i < hi) {   // first block above off
+        int m = (i + hi) / 2;
+        if (f[m].off < off) i = m + 1;
+        else hi = m;
+    }
+    memmove(f + i + 1, f + i, (size_t)(n - i) * sizeof *f);
+    f[i] = (arena_block){off, len};
+    n++;
+    if (i + 1 < n && f[i].off + f[i].len == f[i + 1].off) {   // merge with the next
+        f[i].len += f[i + 1].len;
+        memmove(f + i + 1, f + i + 2, (size_t)(n - i - 2) * sizeof *f);
+        n--;
+    }
+    if (i > 0 && f[i - 1].off + f[i - 1].len == f[i].off) {    // and with the previous
+        f[i - 1].len += f[i].len;
+        memmove(f + i, f + i + 1, (size_t)(n - i - 1) * sizeof *f);
+        n--;
+        i--;
+    }
+    if (f[n - 1].off + f[n - 1].len == e->arena_used) {       // the top comes down
+        e->arena_used = f[n - 1].off;
+        n--;
+    }
+    e->arena_nfree = n;
 }
 
 void *meta_alloc(gh_engine *e, size_t bytes) {
@@ -182,6 +238,8 @@ void *meta_alloc(gh_engine *e, size_t bytes) {
 
 void gh_step_begin(gh_engine *e) {
     e->arena_used = 0;
+    e->arena_nfree = 0;
+    e->tape_released = 0;
     e->tape_len = 0;
     e->meta_cur = e->meta_head;
     if (e->meta_cur) e->meta_cur->used = 0;
@@ -195,6 +253,11 @@ void gh_step_begin(gh_engine *e) {
 
 void gh_set_training(gh_engine *e, int training) { e->training = training != 0; }
 void gh_set_grad_enabled(gh_engine *e, int on) { e->grad_enabled = on != 0; }
+int gh_set_release(gh_engine *e, int on) {
+    int was = e->release;
+    e->release = on != 0;
+    return was;
+}
 
 // ---- tensors -------------------------------------------------------------------------------
 

@@ -84,6 +84,14 @@ int gh_param_group(const gh_engine *e, int i);
 void gh_step_begin(gh_engine *e);                  // frees every activation, clears the tape
 void gh_set_training(gh_engine *e, int training);  // batch norm batch stats, dropout on
 void gh_set_grad_enabled(gh_engine *e, int on);    // off: ops record nothing (evaluation)
+// On: the reverse pass gives each activation and its gradient back to the arena once no
+// earlier tape entry reads them (as PyTorch frees its graph), so the step's peak is the
+// forward's activations plus the gradients alive at once, not every activation and gradient.
+// The loss, step inputs and tensors no op recorded stay readable; other activations and their
+// gradients are invalid after gh_backward, and a second gh_backward over the same tape is
+// refused. Off (the default): nothing is given back until gh_step_begin. gh_train_step turns it
+// on for its own reverse pass (nothing reads the graph after it). Returns the previous setting.
+int gh_set_release(gh_engine *e, int on);
 // Host data into a new arena tensor (no gradient; host NULL gives zeros). Setting
 // requires_grad = 1 on the result before using it makes gh_backward leave d loss / d input in
 // its grad (arena memory, valid until the next step_begin).

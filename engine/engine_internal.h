@@ -15,6 +15,11 @@ typedef struct tnode {
     const gh_engine *owner;
     struct tnode *base;
     int host_nonfinite;   // gh_scalar read it and found NaN/Inf (gh_backward then refuses it)
+    int produced;         // the output of a tape entry (its data then goes back to the arena
+                          // once the reverse pass has finished with it)
+    int low;              // reverse pass: the lowest tape index that refers to it (its last
+                          // reader going backwards), -1 when none; set by the release plan
+    struct tnode *next_rel;   // reverse pass: the next tensor released at the same index
 } tnode;
 
 typedef struct tape_entry tape_entry;
@@ -42,6 +47,11 @@ struct tape_entry {
     float *save[2];       // arena buffers kept for backward (bn mean/invstd, xent probs)
     const int *labels;
 };
+
+// A free block of the activation arena: [off, off + len), both ARENA_ALIGN multiples.
+typedef struct {
+    size_t off, len;
+} arena_block;
 
 // Host scratch for tensor nodes and small per-op arrays: a chain of chunks kept across steps,
 // so after the first steps the training loop allocates nothing.
@@ -89,9 +99,17 @@ struct gh_engine {
     int grad_enabled;
     kctx kc;                // ws, stream, flags, step and allocs counter for every kernel
 
-    // activation arena (backend memory): a bump allocator reset by step_begin
+    // activation arena (backend memory), reset by step_begin: ops take memory at the top (a
+    // bump) or from a block the reverse pass gave back (best fit; arena_free is sorted by
+    // offset, neighbours merged, a block at the top lowers it). The placement is a function of
+    // the op sequence alone, so a step that repeats the same graph lands every tensor where it
+    // did before.
     unsigned char *arena;
-    size_t arena_cap, arena_used, arena_peak;
+    size_t arena_cap, arena_used, arena_peak;   // arena_used: the top
+    arena_block *arena_free;
+    int arena_nfree, arena_free_cap;
+    int release;            // gh_set_release: the reverse pass gives the graph back
+    int tape_released;      // a reverse pass gave this step's activations back
 
     meta_chunk *meta_head, *meta_cur;
 
@@ -168,6 +186,9 @@ int dev_ws(gh_engine *e, size_t floats);            // grows e->ws to at least f
 int dev_stage_step(gh_engine *e);                   // step_begin: the next staging half
 
 void *arena_alloc(gh_engine *e, const char *op, size_t bytes);  // NULL + sticky on exhaustion
+// Gives back a block arena_alloc returned with the same size; the memory may be handed out by
+// the next arena_alloc (on CUDA the stream orders the kernels that use it).
+void arena_release(gh_engine *e, void *p, size_t bytes);
 void *meta_alloc(gh_engine *e, size_t bytes);                   // host, step lifetime
 
 // ---- tensors and the tape ------------------------------------------------------------------

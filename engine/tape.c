@@ -31,7 +31,64 @@ tape_entry *tape_push(gh_engine *e, const char *op, tape_bwd bwd, gh_tensor *out
     t->bwd = bwd;
     t->op = op;
     t->out = out;
+    tnode *n = (tnode *)out;
+    n->produced = !n->base && !out->name && (unsigned char *)out->data >= e->arena &&
+                  (unsigned char *)out->data < e->arena + e->arena_cap;
     return t;
+}
+
+// ---- the release plan: what the reverse pass gives back, and when ----------------------------
+// An entry's backward reads its output, its inputs and their gradients, nothing else. Going
+// backwards, a tensor is therefore dead once the lowest-index entry that refers to it has been
+// processed: that is usually its producer, but not always (the LSTM cell's c entry reads h,
+// produced by the next entry). Views (flatten) alias their base, so a reference to a view is
+// one to its base. Only entry outputs are given back, never the loss, inputs or parameters.
+
+static tnode *plan_node(gh_tensor *x) {
+    tnode *n = (tnode *)x;
+    return n && n->base ? n->base : n;
+}
+
+// Sets low for every tensor the tape refers to (forward order: the first reference is the
+// lowest) and returns, per tape index, the list of produced tensors to give back after it
+// (NULL with the sticky status on host OOM).
+static tnode **release_plan(gh_engine *e, const gh_tensor *loss) {
+    size_t n = e->tape_len;
+    tnode **at = meta_alloc(e, (n ? n : 1) * sizeof *at);
+    if (!at) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        tape_entry *t = &e->tape[i];
+        plan_node(t->out)->low = -1;
+        for (int a = 0; a < 4 + t->k; a++) {
+            tnode *x = plan_node(a < 4 ? t->in[a] : t->xs ? t->xs[a - 4] : NULL);
+            if (x) x->low = -1;
+        }
+        at[i] = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tape_entry *t = &e->tape[i];
+        for (int a = -1; a < 4 + t->k; a++) {
+            tnode *x = plan_node(a < 0 ? t->out : a < 4 ? t->in[a] : t->xs ? t->xs[a - 4] : NULL);
+            if (!x || x->low >= 0) continue;
+            x->low = (int)i;
+            if (x->produced && &x->t != loss) {
+                x->next_rel = at[i];
+                at[i] = x;
+            }
+        }
+    }
+    return at;
+}
+
+static void release_after(gh_engine *e, tnode *x) {
+    for (; x; x = x->next_rel) {
+        size_t bytes = x->t.numel * sizeof(float);
+        if (x->t.grad) arena_release(e, x->t.grad, bytes);
+        arena_release(e, x->t.data, bytes);
+        x->t.grad = NULL;
+        x->t.data = NULL;   // a read after backward fails loudly (op_in) instead of reading garbage
+        x->produced = 0;
+    }
 }
 
 float *grad_of(gh_engine *e, const char *op, gh_tensor *t) {
@@ -149,8 +206,18 @@ static int backward_walk(gh_engine *e, gh_tensor *loss, ready_walk *w) {
     if (!loss->requires_grad)
         return eng_fail(e, GH_EINVAL, "backward: the loss does not depend on any tensor that "
                         "requires a gradient (gradients disabled, or no parameters used)");
+    if (e->tape_released)
+        return eng_fail(e, GH_EINVAL, "backward: this step's tape was given back by an earlier "
+                        "backward (gh_set_release(e, 0) before it keeps the tape for another "
+                        "reverse pass)");
     forget_activation_grads(e);
     if (!loss->name) loss->grad = NULL;
+    tnode **rel = NULL;
+    if (e->release) {
+        rel = release_plan(e, loss);
+        if (!rel) return e->status;
+        e->tape_released = 1;
+    }
     if (KCALL(e, check_finite, 1, loss->data, GH_KFLAG_LOSS)) return e->status;
     float *g = grad_of(e, "backward", loss);
     if (!g) return e->status;
@@ -161,6 +228,7 @@ static int backward_walk(gh_engine *e, gh_tensor *loss, ready_walk *w) {
             int st = t->bwd(e, t);
             if (st) return eng_check(e, st);
         }
+        if (rel) release_after(e, rel[i]);
         // the parameters first used here are final: no entry before i adds into them
         for (; w && w->next < w->n && w->first[w->order[w->next]] == (int)i; w->next++)
             w->ready(w->ctx, e, w->group, w->order[w->next]);

@@ -35,9 +35,14 @@ static int forward_backward(gh_engine *e, const gh_step_def *d, const gh_batch *
     if ((st = gh_acc_add(e, GH_ACC_TRAIN_LOSS, loss, (double)n))) return st;
     if (logits && labels && (st = gh_acc_hits(e, GH_ACC_TRAIN_HITS, logits, labels))) return st;
     if (zero && (st = gh_group_zero_grad(e, d->group))) return st;
+    // nothing reads the graph after this reverse pass: it gives activations back as it goes
+    int was = gh_set_release(e, 1);
     if (d->ready && d->reduce && (!d->micro || d->micro == 1))
-        return gh_backward_ready(e, loss, d->group, d->ready, d->reduce_ctx);
-    return gh_backward(e, loss);
+        st = gh_backward_ready(e, loss, d->group, d->ready, d->reduce_ctx);
+    else
+        st = gh_backward(e, loss);
+    gh_set_release(e, was);
+    return st;
 }
 
 int gh_train_step(gh_engine *e, const gh_step_def *d, const gh_batch *b, double lr) {

@@ -65,7 +65,10 @@ static int pass1(darts_search *s, const gh_batch *b) {
     gh_step_begin(e);
     gh_tensor *logits;
     gh_tensor *l = nas_net_loss(&s->net, e, b, gh_labels(e, b->shape[0], b->y), &logits);
-    return gh_backward(e, l);
+    int was = gh_set_release(e, 1);   // nothing reads the graph after the reverse pass
+    int st = gh_backward(e, l);
+    gh_set_release(e, was);
+    return st;
 }
 
 static int pass(darts_search *s, const gh_batch *b) {
