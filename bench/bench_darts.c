@@ -137,7 +137,8 @@ int main(int argc, char **argv) {
         net.drop_path = final ? 0.2 : 0.0;
         net.aux_weight = final ? 0.4 : 0.0;
         gh_step_def fd = {.loss = nas_net_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
-                          .opt = GH_OPT_SGD, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5};
+                          .opt = GH_OPT_SGD, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
+                          .fixed_graph = 1};
         double t[1000];
         gh_batch bt = {.x = xt, .y = yt, .ndim = 4, .shape = {batch, nc.in_c, size, size}};
         gh_batch bv = bt;

@@ -119,6 +119,10 @@ void gh_engine_destroy(gh_engine *e) {
     }
     free(e->tape);
     free(e->arena_free);
+    free(e->fplan.op);
+    free(e->fplan.numel);
+    free(e->fplan.start);
+    free(e->fplan.items);
     free(e);
 }
 
@@ -133,6 +137,7 @@ uint64_t gh_engine_dropout_seed(const gh_engine *e) { return e->dropout_seed; }
 // ---- allocators ----------------------------------------------------------------------------
 
 void *arena_alloc(gh_engine *e, const char *op, size_t bytes) {
+    if (e->dry) return e->arena;   // gh_forward_plan: an address, never written
     size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if (need == 0) need = ARENA_ALIGN;
     // best fit among the blocks given back (the lowest offset on ties)
@@ -165,6 +170,7 @@ void *arena_alloc(gh_engine *e, const char *op, size_t bytes) {
 }
 
 void arena_release(gh_engine *e, void *p, size_t bytes) {
+    if (e->dry || !p) return;
     size_t len = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if (len == 0) len = ARENA_ALIGN;
     size_t off = (size_t)((unsigned char *)p - e->arena);
@@ -240,6 +246,7 @@ void gh_step_begin(gh_engine *e) {
     e->arena_used = 0;
     e->arena_nfree = 0;
     e->tape_released = 0;
+    e->fplan_follow = 1;
     e->tape_len = 0;
     e->meta_cur = e->meta_head;
     if (e->meta_cur) e->meta_cur->used = 0;
@@ -253,10 +260,33 @@ void gh_step_begin(gh_engine *e) {
 
 void gh_set_training(gh_engine *e, int training) { e->training = training != 0; }
 void gh_set_grad_enabled(gh_engine *e, int on) { e->grad_enabled = on != 0; }
-int gh_set_release(gh_engine *e, int on) {
+int gh_set_release(gh_engine *e, int level) {
     int was = e->release;
-    e->release = on != 0;
+    e->release = level < 0 ? 0 : level > 2 ? 2 : level;
     return was;
+}
+
+int gh_forward_plan(gh_engine *e, gh_loss_fn loss, void *model, const gh_batch *b,
+                    const int *labels) {
+    if (e->status || e->release < 2 || e->fplan.ready) return e->status;
+    // the marks the dry pass returns to: the step so far (inputs, labels) stays
+    size_t used = e->arena_used, tape_len = e->tape_len;
+    meta_chunk *mc = e->meta_cur;
+    size_t mused = mc ? mc->used : 0;
+    uint64_t dops = e->dropout_ops;
+    e->dry = 1;
+    gh_tensor *logits = NULL;
+    gh_tensor *l = loss(model, e, b, labels, &logits);
+    e->dry = 0;
+    int st = l ? e->status : e->status ? e->status : eng_fail(e, GH_EINVAL, "forward plan: no loss");
+    if (!st) st = fwd_plan_make(e, l);
+    e->arena_used = used;
+    e->tape_len = tape_len;
+    e->meta_cur = mc;
+    if (mc) mc->used = mused;
+    e->dropout_ops = dops;
+    e->fplan_follow = 1;
+    return st;
 }
 
 // ---- tensors -------------------------------------------------------------------------------

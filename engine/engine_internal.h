@@ -20,6 +20,8 @@ typedef struct tnode {
     int low;              // reverse pass: the lowest tape index that refers to it (its last
                           // reader going backwards), -1 when none; set by the release plan
     struct tnode *next_rel;   // reverse pass: the next tensor released at the same index
+    int lastfwd;          // forward plan: the highest tape index that reads it, -1 when none
+    int needbwd;          // forward plan: some entry's backward reads its data
 } tnode;
 
 typedef struct tape_entry tape_entry;
@@ -45,6 +47,8 @@ struct tape_entry {
     float f[2];
     uint64_t seed;
     float *save[2];       // arena buffers kept for backward (bn mean/invstd, xent probs)
+    unsigned keep;        // whose data the backward reads: KEEP_OUT, KEEP_IN(i), KEEP_XS
+                          // (tape_push sets all; an op clears what its backward never reads)
     const int *labels;
 };
 
@@ -52,6 +56,25 @@ struct tape_entry {
 typedef struct {
     size_t off, len;
 } arena_block;
+
+#define KEEP_OUT 1u
+#define KEEP_IN(i) (2u << (i))
+#define KEEP_XS 32u
+#define KEEP_ALL 63u
+
+// The forward plan (gh_set_release(e, 2)): made from a tape, it lists per tape index the
+// entries whose outputs the forward may give back once that entry has been recorded: their
+// last forward reader has run and no backward reads them. A step follows it while its tape
+// matches (op name and output size at every index).
+typedef struct {
+    size_t len;           // tape entries
+    const char **op;      // [len]
+    size_t *numel;        // [len]
+    int *start;           // [len + 1] into items
+    int *items;           // producer indices
+    size_t cap, items_cap;
+    int ready;            // made since the last change of graph
+} fwd_plan;
 
 // Host scratch for tensor nodes and small per-op arrays: a chain of chunks kept across steps,
 // so after the first steps the training loop allocates nothing.
@@ -110,6 +133,9 @@ struct gh_engine {
     int arena_nfree, arena_free_cap;
     int release;            // gh_set_release: the reverse pass gives the graph back
     int tape_released;      // a reverse pass gave this step's activations back
+    fwd_plan fplan;         // release 2: what the forward gives back, from an earlier tape
+    int fplan_follow;       // this step's tape still matches the plan
+    int dry;                // gh_forward_plan's pass: ops record the tape, touch nothing
 
     meta_chunk *meta_head, *meta_cur;
 
@@ -219,7 +245,13 @@ float *grad_of(gh_engine *e, const char *op, gh_tensor *t);
                                         : name##_ref(&(e)->kc, __VA_ARGS__))
 #endif
 // Runs a kernel call and records a failure as the sticky status; evaluates to the status.
-#define KCALL(e, name, ...) eng_check((e), K(e, name, __VA_ARGS__))
+// In gh_forward_plan's dry pass nothing runs.
+#define KCALL(e, name, ...) ((e)->dry ? GH_OK : eng_check((e), K(e, name, __VA_ARGS__)))
+
+// tape.c: makes e->fplan from the current tape (loss: the root, never given back).
+int fwd_plan_make(gh_engine *e, const gh_tensor *loss);
+// tape.c: after entry j was recorded, gives back what the plan lists for j.
+void fwd_plan_apply(gh_engine *e, size_t j);
 
 // Parameters of one group: used by params.c and optim.c.
 int group_valid(gh_engine *e, const char *fn, int group);
