@@ -3,7 +3,9 @@
 gpuhours' bench (same network as models/supernet.c: DARTS's model_search.py, BN without affine,
 pools followed by BN in the mixed op; same step as search/darts.c: first order, or second order
 with the unrolled weight step and the finite-difference Hessian-vector product). Times a step at
-the same threads as bench_darts so the two can be compared.
+the same threads as bench_darts so the two can be compared. --final NAME times the final-training
+step of the genotype's evaluation network instead (DARTS's model.py NetworkCIFAR: auxiliary head
+weight 0.4, drop-path 0.2, SGD 0.9 with weight decay 3e-4, clipping 5), as bench_darts --final.
 
 usage: /usr/bin/python3 bench/peer_darts_torch.py [--layers 8 --channels 16 --batch 64
        --size 32 --order 0 --repeat 3 --warmup 1 --threads N --device cpu|cuda]
@@ -48,11 +50,11 @@ class DilConv(nn.Module):
 
 
 class FactorizedReduce(nn.Module):
-    def __init__(self, cin, cout):
+    def __init__(self, cin, cout, affine=False):
         super().__init__()
         self.c1 = nn.Conv2d(cin, cout // 2, 1, 2, bias=False)
         self.c2 = nn.Conv2d(cin, cout // 2, 1, 2, bias=False)
-        self.bn = nn.BatchNorm2d(cout, affine=False)
+        self.bn = nn.BatchNorm2d(cout, affine=affine)
 
     def forward(self, x):
         x = F.relu(x)
@@ -60,10 +62,10 @@ class FactorizedReduce(nn.Module):
 
 
 class RCB(nn.Module):
-    def __init__(self, cin, cout):
+    def __init__(self, cin, cout, affine=False):
         super().__init__()
         self.op = nn.Sequential(nn.ReLU(), nn.Conv2d(cin, cout, 1, bias=False),
-                                nn.BatchNorm2d(cout, affine=False))
+                                nn.BatchNorm2d(cout, affine=affine))
 
     def forward(self, x):
         return self.op(x)
@@ -148,6 +150,124 @@ class Network(nn.Module):
         return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
 
 
+# genotypes.py
+GENOTYPES = {
+    'DARTS_V2': (
+        [('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1),
+         ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)],
+        [2, 3, 4, 5],
+        [('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1),
+         ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)],
+        [2, 3, 4, 5]),
+}
+
+
+def eval_op(name, c, stride):
+    """operations.py OPS with affine batch norm; pools without batch norm (model.py)."""
+    if name == 'max_pool_3x3':
+        return nn.MaxPool2d(3, stride, 1)
+    if name == 'avg_pool_3x3':
+        return nn.AvgPool2d(3, stride, 1, count_include_pad=False)
+    if name == 'skip_connect':
+        return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine=True)
+    k, pad, dil = {'sep_conv_3x3': (3, 1, 1), 'sep_conv_5x5': (5, 2, 1),
+                   'dil_conv_3x3': (3, 2, 2), 'dil_conv_5x5': (5, 4, 2)}[name]
+    if name.startswith('sep'):
+        return nn.Sequential(
+            nn.ReLU(), nn.Conv2d(c, c, k, stride, pad, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c),
+            nn.ReLU(), nn.Conv2d(c, c, k, 1, pad, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c))
+    return nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, k, stride, pad, dil, groups=c, bias=False),
+                         nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c))
+
+
+def drop_path(x, p):
+    mask = torch.empty(x.size(0), 1, 1, 1, device=x.device).bernoulli_(1 - p)
+    return x / (1 - p) * mask
+
+
+class EvalCell(nn.Module):
+    def __init__(self, genotype, cpp, cp, c, red, red_prev):
+        super().__init__()
+        self.pre0 = FactorizedReduce(cpp, c, affine=True) if red_prev else RCB(cpp, c, True)
+        self.pre1 = RCB(cp, c, True)
+        ops, concat = (genotype[2], genotype[3]) if red else (genotype[0], genotype[1])
+        self.ops = nn.ModuleList(eval_op(n, c, 2 if red and i < 2 else 1) for n, i in ops)
+        self.idx = [i for _, i in ops]
+        self.concat = concat
+        self.mult = len(concat)
+
+    def forward(self, s0, s1, p):
+        states = [self.pre0(s0), self.pre1(s1)]
+        for i in range(len(self.ops) // 2):
+            hs = []
+            for j in (2 * i, 2 * i + 1):
+                op = self.ops[j]
+                h = op(states[self.idx[j]])
+                if self.training and p > 0 and not isinstance(op, nn.Identity):
+                    h = drop_path(h, p)
+                hs.append(h)
+            states.append(hs[0] + hs[1])
+        return torch.cat([states[i] for i in self.concat], dim=1)
+
+
+class AuxHead(nn.Module):
+    def __init__(self, c, classes):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=True), nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+            nn.Conv2d(c, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False), nn.BatchNorm2d(768), nn.ReLU(inplace=True))
+        self.classifier = nn.Linear(768, classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
+class NetworkCIFAR(nn.Module):
+    def __init__(self, c, classes, layers, genotype, in_c=3, stem=3):
+        super().__init__()
+        cc = stem * c
+        self.stem = nn.Sequential(nn.Conv2d(in_c, cc, 3, padding=1, bias=False), nn.BatchNorm2d(cc))
+        cpp, cp, cc = cc, cc, c
+        self.cells = nn.ModuleList()
+        self.aux_at = 2 * layers // 3
+        red_prev = False
+        for i in range(layers):
+            red = i in (layers // 3, 2 * layers // 3)
+            if red:
+                cc *= 2
+            cell = EvalCell(genotype, cpp, cp, cc, red, red_prev)
+            self.cells.append(cell)
+            red_prev = red
+            cpp, cp = cp, cell.mult * cc
+            if i == self.aux_at:
+                aux_c = cp
+        self.aux = AuxHead(aux_c, classes)
+        self.classifier = nn.Linear(cp, classes)
+        self.drop_path_prob = 0.0
+
+    def forward(self, x):
+        s0 = s1 = self.stem(x)
+        aux = None
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            if i == self.aux_at and self.training:
+                aux = self.aux(s1)
+        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1)), aux
+
+
+def final_step(net, opt, x, y):
+    """train.py: loss + 0.4 auxiliary loss, clip 5, SGD step."""
+    opt.zero_grad()
+    logits, aux = net(x)
+    loss = F.cross_entropy(logits, y) + 0.4 * F.cross_entropy(aux, y)
+    loss.backward()
+    nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+    opt.step()
+
+
 def search_step(net, wopt, aopt, xt, yt, xv, yv, lr, order, momentum=0.9, wd=3e-4):
     params = list(net.parameters())
     aopt.zero_grad()
@@ -198,6 +318,7 @@ def main():
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--device', default='cpu')
+    ap.add_argument('--final', default='')
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -209,6 +330,27 @@ def main():
     xv = torch.randn(a.batch, 3, a.size, a.size, device=dev)
     yt = torch.randint(0, a.classes, (a.batch,), device=dev)
     yv = torch.randint(0, a.classes, (a.batch,), device=dev)
+    if a.final:
+        net = NetworkCIFAR(a.channels, a.classes, a.layers, GENOTYPES[a.final]).to(dev)
+        net.drop_path_prob = 0.2
+        opt = torch.optim.SGD(net.parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
+        nparams = sum(p.numel() for p in net.parameters())
+        print(f"# peer_darts_torch: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"{nparams} weights, {a.device}, {a.final} {a.layers} cells C={a.channels}, "
+              f"batch {a.batch}")
+        ts = []
+        for i in range(a.warmup + a.repeat):
+            if dev.type == 'cuda':
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            final_step(net, opt, xt, yt)
+            if dev.type == 'cuda':
+                torch.cuda.synchronize()
+            if i >= a.warmup:
+                ts.append(time.perf_counter() - t0)
+        ts.sort()
+        print(f"torch final=1 step_s p50 {ts[len(ts) // 2]:.4f} min {ts[0]:.4f} max {ts[-1]:.4f}")
+        return
     nparams = sum(p.numel() for p in Network(a.channels, a.classes, a.layers).parameters())
     print(f"# peer_darts_torch: torch {torch.__version__}, {torch.get_num_threads()} threads, {nparams} weights, "
           f"{a.device}, supernet {a.layers} cells C={a.channels}, batch {a.batch}")

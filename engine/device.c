@@ -149,6 +149,7 @@ static int stage_grow(gh_engine *e, size_t need) {
 }
 
 int dev_h2d(gh_engine *e, void *dst, const void *src, size_t bytes) {
+    if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     if (bytes == 0) return GH_OK;
     if (!is_cuda(e)) {
         memcpy(dst, src, bytes);
@@ -190,6 +191,7 @@ int dev_h2d_sync(gh_engine *e, void *dst, const void *src, size_t bytes) {
 }
 
 int dev_d2h(gh_engine *e, void *dst, const void *src, size_t bytes) {
+    if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     if (bytes == 0) return GH_OK;
     e->counters.host_syncs++;
     if (!is_cuda(e)) {
@@ -228,6 +230,7 @@ static int dev_check(gh_engine *e) {
 }
 
 int dev_read(gh_engine *e, void *dst, const void *src, size_t bytes) {
+    if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     e->counters.host_syncs++;
     const kflags *df = &e->dstate->flags;
     if (!is_cuda(e)) {
@@ -243,6 +246,7 @@ int dev_read(gh_engine *e, void *dst, const void *src, size_t bytes) {
 }
 
 int dev_d2d(gh_engine *e, void *dst, const void *src, size_t bytes) {
+    if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     if (bytes == 0 || dst == src) return GH_OK;
     if (is_cuda(e)) {
         int st = dev_enter(e);
@@ -253,6 +257,7 @@ int dev_d2d(gh_engine *e, void *dst, const void *src, size_t bytes) {
 }
 
 int dev_zero(gh_engine *e, void *p, size_t bytes) {
+    if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     if (bytes == 0) return GH_OK;
     if (is_cuda(e)) {
         int st = dev_enter(e);
@@ -263,6 +268,7 @@ int dev_zero(gh_engine *e, void *p, size_t bytes) {
 }
 
 int dev_ws(gh_engine *e, size_t floats) {
+    if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     if (floats <= e->ws_floats) return GH_OK;
     // Grow by half again so that a slowly rising need does not reallocate every step. (On CUDA
     // cudaFree waits for the kernels that may still use the old one.)

@@ -118,6 +118,11 @@ void gh_engine_destroy(gh_engine *e) {
         c = n;
     }
     free(e->tape);
+    free(e->arena_free);
+    free(e->fplan.op);
+    free(e->fplan.numel);
+    free(e->fplan.start);
+    free(e->fplan.items);
     free(e);
 }
 
@@ -132,8 +137,25 @@ uint64_t gh_engine_dropout_seed(const gh_engine *e) { return e->dropout_seed; }
 // ---- allocators ----------------------------------------------------------------------------
 
 void *arena_alloc(gh_engine *e, const char *op, size_t bytes) {
+    if (e->dry) return e->arena;   // gh_forward_plan: an address, never written
     size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if (need == 0) need = ARENA_ALIGN;
+    // best fit among the blocks given back (the lowest offset on ties)
+    int best = -1;
+    for (int i = 0; i < e->arena_nfree; i++)
+        if (e->arena_free[i].len >= need && (best < 0 || e->arena_free[i].len < e->arena_free[best].len))
+            best = i;
+    if (best >= 0) {
+        arena_block *b = &e->arena_free[best];
+        void *p = e->arena + b->off;
+        b->off += need;
+        b->len -= need;
+        if (b->len == 0) {
+            memmove(b, b + 1, (size_t)(e->arena_nfree - best - 1) * sizeof *b);
+            e->arena_nfree--;
+        }
+        return p;
+    }
     if (need > e->arena_cap - e->arena_used) {
         eng_fail(e, GH_ENOMEM,
                  "%s: activation arena exhausted: asked %zu bytes, %zu used of capacity %zu "
@@ -145,6 +167,46 @@ void *arena_alloc(gh_engine *e, const char *op, size_t bytes) {
     e->arena_used += need;
     if (e->arena_used > e->arena_peak) e->arena_peak = e->arena_used;
     return p;
+}
+
+void arena_release(gh_engine *e, void *p, size_t bytes) {
+    if (e->dry || !p) return;
+    size_t len = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (len == 0) len = ARENA_ALIGN;
+    size_t off = (size_t)((unsigned char *)p - e->arena);
+    if (e->arena_nfree == e->arena_free_cap) {
+        int cap = e->arena_free_cap ? 2 * e->arena_free_cap : 256;
+        arena_block *f = realloc(e->arena_free, (size_t)cap * sizeof *f);
+        if (!f) return;   // the block stays in use until step_begin: only memory is lost
+        e->arena_free = f;
+        e->arena_free_cap = cap;
+    }
+    arena_block *f = e->arena_free;
+    int n = e->arena_nfree, i = 0, hi = n;
+    while (i < hi) {   // first block above off
+        int m = (i + hi) / 2;
+        if (f[m].off < off) i = m + 1;
+        else hi = m;
+    }
+    memmove(f + i + 1, f + i, (size_t)(n - i) * sizeof *f);
+    f[i] = (arena_block){off, len};
+    n++;
+    if (i + 1 < n && f[i].off + f[i].len == f[i + 1].off) {   // merge with the next
+        f[i].len += f[i + 1].len;
+        memmove(f + i + 1, f + i + 2, (size_t)(n - i - 2) * sizeof *f);
+        n--;
+    }
+    if (i > 0 && f[i - 1].off + f[i - 1].len == f[i].off) {    // and with the previous
+        f[i - 1].len += f[i].len;
+        memmove(f + i, f + i + 1, (size_t)(n - i - 1) * sizeof *f);
+        n--;
+        i--;
+    }
+    if (f[n - 1].off + f[n - 1].len == e->arena_used) {       // the top comes down
+        e->arena_used = f[n - 1].off;
+        n--;
+    }
+    e->arena_nfree = n;
 }
 
 void *meta_alloc(gh_engine *e, size_t bytes) {
@@ -182,6 +244,9 @@ void *meta_alloc(gh_engine *e, size_t bytes) {
 
 void gh_step_begin(gh_engine *e) {
     e->arena_used = 0;
+    e->arena_nfree = 0;
+    e->tape_released = 0;
+    e->fplan_follow = 1;
     e->tape_len = 0;
     e->meta_cur = e->meta_head;
     if (e->meta_cur) e->meta_cur->used = 0;
@@ -195,6 +260,34 @@ void gh_step_begin(gh_engine *e) {
 
 void gh_set_training(gh_engine *e, int training) { e->training = training != 0; }
 void gh_set_grad_enabled(gh_engine *e, int on) { e->grad_enabled = on != 0; }
+int gh_set_release(gh_engine *e, int level) {
+    int was = e->release;
+    e->release = level < 0 ? 0 : level > 2 ? 2 : level;
+    return was;
+}
+
+int gh_forward_plan(gh_engine *e, gh_loss_fn loss, void *model, const gh_batch *b,
+                    const int *labels) {
+    if (e->status || e->release < 2 || e->fplan.ready) return e->status;
+    // the marks the dry pass returns to: the step so far (inputs, labels) stays
+    size_t used = e->arena_used, tape_len = e->tape_len;
+    meta_chunk *mc = e->meta_cur;
+    size_t mused = mc ? mc->used : 0;
+    uint64_t dops = e->dropout_ops;
+    e->dry = 1;
+    gh_tensor *logits = NULL;
+    gh_tensor *l = loss(model, e, b, labels, &logits);
+    e->dry = 0;
+    int st = l ? e->status : e->status ? e->status : eng_fail(e, GH_EINVAL, "forward plan: no loss");
+    if (!st) st = fwd_plan_make(e, l);
+    e->arena_used = used;
+    e->tape_len = tape_len;
+    e->meta_cur = mc;
+    if (mc) mc->used = mused;
+    e->dropout_ops = dops;
+    e->fplan_follow = 1;
+    return st;
+}
 
 // ---- tensors -------------------------------------------------------------------------------
 

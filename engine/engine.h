@@ -84,6 +84,19 @@ int gh_param_group(const gh_engine *e, int i);
 void gh_step_begin(gh_engine *e);                  // frees every activation, clears the tape
 void gh_set_training(gh_engine *e, int training);  // batch norm batch stats, dropout on
 void gh_set_grad_enabled(gh_engine *e, int on);    // off: ops record nothing (evaluation)
+// Level 1: the reverse pass gives each activation and its gradient back to the arena once no
+// earlier tape entry reads them (as PyTorch frees its graph), so the step's peak is the
+// forward's activations plus the gradients alive at once, not every activation and gradient.
+// The loss, step inputs and tensors no op recorded stay readable; other activations and their
+// gradients are invalid after gh_backward, and a second gh_backward over the same tape is
+// refused. Level 2 (the caller promises the same graph every step, as DARTS's supernet and
+// evaluation network): also the forward gives back an activation once its last reader has run
+// when no backward reads it (a node's partial sums, a cell's last BN output before drop-path),
+// following a plan made from an earlier step's tape (or by gh_forward_plan before the first);
+// a step whose tape stops matching the plan stops following it there. 0 (the default):
+// nothing is given back until gh_step_begin. gh_train_step sets 1, or 2 with
+// gh_step_def.fixed_graph. Returns the previous level.
+int gh_set_release(gh_engine *e, int level);
 // Host data into a new arena tensor (no gradient; host NULL gives zeros). Setting
 // requires_grad = 1 on the result before using it makes gh_backward leave d loss / d input in
 // its grad (arena memory, valid until the next step_begin).
@@ -313,7 +326,17 @@ typedef struct {
     // norm statistics per part, as DDP's per-rank statistics: one process at batch micro*b
     // computes what micro ranks at batch b do). 0 or 1: one pass.
     int micro;
+    // 1: the loss builds the same graph every step (DARTS's supernet and evaluation network):
+    // the step runs at gh_set_release level 2, the forward giving activations back by plan.
+    int fixed_graph;
 } gh_step_def;
+
+// With gh_set_release(e, 2) and no plan yet: records loss(model, ...)'s tape without running a
+// kernel or touching memory, makes the forward plan from it and rewinds the step to where it
+// was (the inputs and labels already there stay), so that the first real forward already
+// follows the plan. Otherwise does nothing. Call after gh_step_begin, before the forward.
+int gh_forward_plan(gh_engine *e, gh_loss_fn loss, void *model, const gh_batch *b,
+                    const int *labels);
 
 // Part i of m of b: rows [n*i/m, n*(i+1)/m), pointers into b (the shard rank i of m takes
 // of a global batch; a micro-batch).

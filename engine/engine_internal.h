@@ -15,6 +15,13 @@ typedef struct tnode {
     const gh_engine *owner;
     struct tnode *base;
     int host_nonfinite;   // gh_scalar read it and found NaN/Inf (gh_backward then refuses it)
+    int produced;         // the output of a tape entry (its data then goes back to the arena
+                          // once the reverse pass has finished with it)
+    int low;              // reverse pass: the lowest tape index that refers to it (its last
+                          // reader going backwards), -1 when none; set by the release plan
+    struct tnode *next_rel;   // reverse pass: the next tensor released at the same index
+    int lastfwd;          // forward plan: the highest tape index that reads it, -1 when none
+    int needbwd;          // forward plan: some entry's backward reads its data
 } tnode;
 
 typedef struct tape_entry tape_entry;
@@ -40,8 +47,34 @@ struct tape_entry {
     float f[2];
     uint64_t seed;
     float *save[2];       // arena buffers kept for backward (bn mean/invstd, xent probs)
+    unsigned keep;        // whose data the backward reads: KEEP_OUT, KEEP_IN(i), KEEP_XS
+                          // (tape_push sets all; an op clears what its backward never reads)
     const int *labels;
 };
+
+// A free block of the activation arena: [off, off + len), both ARENA_ALIGN multiples.
+typedef struct {
+    size_t off, len;
+} arena_block;
+
+#define KEEP_OUT 1u
+#define KEEP_IN(i) (2u << (i))
+#define KEEP_XS 32u
+#define KEEP_ALL 63u
+
+// The forward plan (gh_set_release(e, 2)): made from a tape, it lists per tape index the
+// entries whose outputs the forward may give back once that entry has been recorded: their
+// last forward reader has run and no backward reads them. A step follows it while its tape
+// matches (op name and output size at every index).
+typedef struct {
+    size_t len;           // tape entries
+    const char **op;      // [len]
+    size_t *numel;        // [len]
+    int *start;           // [len + 1] into items
+    int *items;           // producer indices
+    size_t cap, items_cap;
+    int ready;            // made since the last change of graph
+} fwd_plan;
 
 // Host scratch for tensor nodes and small per-op arrays: a chain of chunks kept across steps,
 // so after the first steps the training loop allocates nothing.
@@ -89,9 +122,20 @@ struct gh_engine {
     int grad_enabled;
     kctx kc;                // ws, stream, flags, step and allocs counter for every kernel
 
-    // activation arena (backend memory): a bump allocator reset by step_begin
+    // activation arena (backend memory), reset by step_begin: ops take memory at the top (a
+    // bump) or from a block the reverse pass gave back (best fit; arena_free is sorted by
+    // offset, neighbours merged, a block at the top lowers it). The placement is a function of
+    // the op sequence alone, so a step that repeats the same graph lands every tensor where it
+    // did before.
     unsigned char *arena;
-    size_t arena_cap, arena_used, arena_peak;
+    size_t arena_cap, arena_used, arena_peak;   // arena_used: the top
+    arena_block *arena_free;
+    int arena_nfree, arena_free_cap;
+    int release;            // gh_set_release: the reverse pass gives the graph back
+    int tape_released;      // a reverse pass gave this step's activations back
+    fwd_plan fplan;         // release 2: what the forward gives back, from an earlier tape
+    int fplan_follow;       // this step's tape still matches the plan
+    int dry;                // gh_forward_plan's pass: ops record the tape, touch nothing
 
     meta_chunk *meta_head, *meta_cur;
 
@@ -168,6 +212,9 @@ int dev_ws(gh_engine *e, size_t floats);            // grows e->ws to at least f
 int dev_stage_step(gh_engine *e);                   // step_begin: the next staging half
 
 void *arena_alloc(gh_engine *e, const char *op, size_t bytes);  // NULL + sticky on exhaustion
+// Gives back a block arena_alloc returned with the same size; the memory may be handed out by
+// the next arena_alloc (on CUDA the stream orders the kernels that use it).
+void arena_release(gh_engine *e, void *p, size_t bytes);
 void *meta_alloc(gh_engine *e, size_t bytes);                   // host, step lifetime
 
 // ---- tensors and the tape ------------------------------------------------------------------
@@ -198,7 +245,13 @@ float *grad_of(gh_engine *e, const char *op, gh_tensor *t);
                                         : name##_ref(&(e)->kc, __VA_ARGS__))
 #endif
 // Runs a kernel call and records a failure as the sticky status; evaluates to the status.
-#define KCALL(e, name, ...) eng_check((e), K(e, name, __VA_ARGS__))
+// In gh_forward_plan's dry pass nothing runs.
+#define KCALL(e, name, ...) ((e)->dry ? GH_OK : eng_check((e), K(e, name, __VA_ARGS__)))
+
+// tape.c: makes e->fplan from the current tape (loss: the root, never given back).
+int fwd_plan_make(gh_engine *e, const gh_tensor *loss);
+// tape.c: after entry j was recorded, gives back what the plan lists for j.
+void fwd_plan_apply(gh_engine *e, size_t j);
 
 // Parameters of one group: used by params.c and optim.c.
 int group_valid(gh_engine *e, const char *fn, int group);

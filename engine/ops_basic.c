@@ -7,7 +7,9 @@
 static int relu_bwd_entry(gh_engine *e, const tape_entry *t) {
     float *dx = grad_of(e, "relu backward", t->in[0]);
     if (!dx) return e->status;
-    return KCALL(e, relu_bwd, t->in[0]->numel, t->in[0]->data, t->out->grad, dx);
+    // the mask from y = max(x, 0): y > 0 exactly where x > 0 (NaN and -0 included), so x
+    // itself need not outlive the forward (PyTorch's ReLU saves its result, not its input)
+    return KCALL(e, relu_bwd, t->out->numel, t->out->data, t->out->grad, dx);
 }
 
 gh_tensor *gh_relu(gh_engine *e, gh_tensor *x) {
@@ -18,6 +20,7 @@ gh_tensor *gh_relu(gh_engine *e, gh_tensor *x) {
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "relu", relu_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = KEEP_OUT;   // what its backward reads
         t->in[0] = x;
     }
     return y;
@@ -58,6 +61,7 @@ gh_tensor *gh_linear(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b) {
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "linear", linear_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = KEEP_IN(0) | KEEP_IN(1) | KEEP_IN(2);   // what its backward reads
         t->in[0] = x;
         t->in[1] = w;
         t->in[2] = b;
@@ -93,6 +97,7 @@ gh_tensor *gh_add(gh_engine *e, gh_tensor *a, gh_tensor *b) {
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "add", add_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = 0;   // what its backward reads
         t->in[0] = a;
         t->in[1] = b;
     }
@@ -116,6 +121,7 @@ gh_tensor *gh_scale(gh_engine *e, gh_tensor *x, float alpha) {
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "scale", scale_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = 0;   // what its backward reads
         t->in[0] = x;
         t->f[0] = alpha;
     }

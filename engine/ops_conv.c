@@ -58,6 +58,7 @@ gh_tensor *gh_conv2d(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b, int
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "conv2d", conv_bwd, y);
         if (!t) return NULL;
+        t->keep = KEEP_IN(0) | KEEP_IN(1) | KEEP_IN(2);   // what its backward reads
         t->in[0] = x;
         t->in[1] = w;
         t->in[2] = b;

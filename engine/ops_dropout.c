@@ -35,6 +35,7 @@ static gh_tensor *drop(gh_engine *e, const char *op, int per_sample, gh_tensor *
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, op, per_sample ? droppath_bwd_entry : dropout_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = 0;   // what its backward reads
         t->in[0] = x;
         t->f[0] = p;
         t->seed = seed;

@@ -69,6 +69,7 @@ gh_tensor *gh_wsum(gh_engine *e, int k, gh_tensor *const *xs, gh_tensor *w) {
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "wsum", wsum_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = KEEP_IN(0) | KEEP_XS;   // what its backward reads
         t->in[0] = w;
         t->xs = keep;
         t->k = k;
@@ -140,6 +141,7 @@ gh_tensor *gh_concat(gh_engine *e, int k, gh_tensor *const *xs) {
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "concat", concat_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = 0;   // what its backward reads
         t->xs = keep;
         t->k = k;
         t->ints = cs;
@@ -176,6 +178,7 @@ gh_tensor *gh_slice(gh_engine *e, gh_tensor *x, int c0, int cn) {
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "slice", slice_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = 0;   // what its backward reads
         t->in[0] = x;
         t->sh.i[0] = c0;
         t->sh.i[1] = cn;
@@ -209,6 +212,7 @@ gh_tensor *gh_shift(gh_engine *e, gh_tensor *x, int dh, int dw, int ho, int wo) 
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "shift", shift_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = 0;   // what its backward reads
         t->in[0] = x;
         t->sh.i[0] = dh;
         t->sh.i[1] = dw;

@@ -82,6 +82,7 @@ gh_tensor *gh_batchnorm(gh_engine *e, gh_tensor *x, gh_tensor *gamma, gh_tensor 
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "batchnorm", use_batch ? bn_bwd_train : bn_bwd_eval, y);
         if (!t) return NULL;
+        t->keep = use_batch ? KEEP_IN(0) | KEEP_IN(1) | KEEP_IN(2) : KEEP_ALL;   // what its backward reads
         t->in[0] = x;
         t->in[1] = gamma;
         t->in[2] = beta;

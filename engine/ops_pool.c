@@ -36,6 +36,7 @@ static gh_tensor *pool(gh_engine *e, const char *op, int is_max, gh_tensor *x, i
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, op, is_max ? maxpool_bwd_entry : avgpool_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = is_max ? KEEP_IN(0) : 0;   // what its backward reads
         t->in[0] = x;
         t->sh.pool = sh;
     }
@@ -71,6 +72,7 @@ gh_tensor *gh_global_avgpool(gh_engine *e, gh_tensor *x) {
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "global_avgpool", gap_bwd_entry, y);
         if (!t) return NULL;
+        t->keep = 0;   // what its backward reads
         t->in[0] = x;
     }
     return y;

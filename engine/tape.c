@@ -31,7 +31,153 @@ tape_entry *tape_push(gh_engine *e, const char *op, tape_bwd bwd, gh_tensor *out
     t->bwd = bwd;
     t->op = op;
     t->out = out;
+    t->keep = KEEP_ALL;
+    tnode *n = (tnode *)out;
+    n->produced = !n->base && !out->name && (unsigned char *)out->data >= e->arena &&
+                  (unsigned char *)out->data < e->arena + e->arena_cap;
+    if (e->release == 2 && e->fplan.ready && e->fplan_follow) fwd_plan_apply(e, e->tape_len - 1);
     return t;
+}
+
+// ---- the release plan: what the reverse pass gives back, and when ----------------------------
+// An entry's backward reads its output, its inputs and their gradients, nothing else. Going
+// backwards, a tensor is therefore dead once the lowest-index entry that refers to it has been
+// processed: that is usually its producer, but not always (the LSTM cell's c entry reads h,
+// produced by the next entry). Views (flatten) alias their base, so a reference to a view is
+// one to its base. Only entry outputs are given back, never the loss, inputs or parameters.
+
+static tnode *plan_node(gh_tensor *x) {
+    tnode *n = (tnode *)x;
+    return n && n->base ? n->base : n;
+}
+
+// Sets low for every tensor the tape refers to (forward order: the first reference is the
+// lowest) and returns, per tape index, the list of produced tensors to give back after it
+// (NULL with the sticky status on host OOM).
+static tnode **release_plan(gh_engine *e, const gh_tensor *loss) {
+    size_t n = e->tape_len;
+    tnode **at = meta_alloc(e, (n ? n : 1) * sizeof *at);
+    if (!at) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        tape_entry *t = &e->tape[i];
+        plan_node(t->out)->low = -1;
+        for (int a = 0; a < 4 + t->k; a++) {
+            tnode *x = plan_node(a < 4 ? t->in[a] : t->xs ? t->xs[a - 4] : NULL);
+            if (x) x->low = -1;
+        }
+        at[i] = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tape_entry *t = &e->tape[i];
+        for (int a = -1; a < 4 + t->k; a++) {
+            tnode *x = plan_node(a < 0 ? t->out : a < 4 ? t->in[a] : t->xs ? t->xs[a - 4] : NULL);
+            if (!x || x->low >= 0) continue;
+            x->low = (int)i;
+            if (x->produced && &x->t != loss) {
+                x->next_rel = at[i];
+                at[i] = x;
+            }
+        }
+    }
+    return at;
+}
+
+// ---- the forward plan (release level 2) ---------------------------------------------------------
+// A produced tensor that no entry's backward reads (its bit clear in every referring entry's
+// keep) is dead in the forward once its last reader (the highest referring index) has been
+// recorded. The plan lists, per index j, the producers p whose output dies at j; the next step
+// gives those back as it records j, while its tape matches.
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : 256;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+int fwd_plan_make(gh_engine *e, const gh_tensor *loss) {
+    fwd_plan *f = &e->fplan;
+    size_t n = e->tape_len, cap = f->cap, icap = f->items_cap;
+    f->ready = 0;
+    if (grow((void **)&f->op, &cap, n + 1, sizeof *f->op) ||
+        (cap = f->cap, grow((void **)&f->numel, &cap, n + 1, sizeof *f->numel)) ||
+        (cap = f->cap, grow((void **)&f->start, &cap, n + 1, sizeof *f->start)))
+        return eng_fail(e, GH_ENOMEM, "forward plan: %zu entries", n);
+    f->cap = cap;
+    for (size_t i = 0; i < n; i++) {
+        tape_entry *t = &e->tape[i];
+        for (int a = -1; a < 4 + t->k; a++) {
+            tnode *x = plan_node(a < 0 ? t->out : a < 4 ? t->in[a] : t->xs ? t->xs[a - 4] : NULL);
+            if (x) x->lastfwd = -1, x->needbwd = 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        tape_entry *t = &e->tape[i];
+        if (t->keep & KEEP_OUT) plan_node(t->out)->needbwd = 1;
+        for (int a = 0; a < 4 + t->k; a++) {
+            tnode *x = plan_node(a < 4 ? t->in[a] : t->xs ? t->xs[a - 4] : NULL);
+            if (!x) continue;
+            x->lastfwd = (int)i;
+            if (t->keep & (a < 4 ? KEEP_IN(a) : KEEP_XS)) x->needbwd = 1;
+        }
+    }
+    // count per dying index, then place (a counting sort by j)
+    for (size_t j = 0; j <= n; j++) f->start[j] = 0;
+    size_t m = 0;
+    for (size_t p = 0; p < n; p++) {
+        tnode *x = (tnode *)e->tape[p].out;
+        if (!x->produced || x->needbwd || &x->t == loss || x->lastfwd <= (int)p) continue;
+        f->start[x->lastfwd + 1]++;
+        m++;
+    }
+    if (grow((void **)&f->items, &icap, m + 1, sizeof *f->items))
+        return eng_fail(e, GH_ENOMEM, "forward plan: %zu items", m);
+    f->items_cap = icap;
+    for (size_t j = 0; j < n; j++) f->start[j + 1] += f->start[j];
+    for (size_t p = 0; p < n; p++) {
+        tnode *x = (tnode *)e->tape[p].out;
+        if (!x->produced || x->needbwd || &x->t == loss || x->lastfwd <= (int)p) continue;
+        f->items[f->start[x->lastfwd]++] = (int)p;
+    }
+    for (size_t j = n; j > 0; j--) f->start[j] = f->start[j - 1];   // back to starts
+    f->start[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        f->op[i] = e->tape[i].op;
+        f->numel[i] = e->tape[i].out->numel;
+    }
+    f->len = n;
+    f->ready = 1;
+    return GH_OK;
+}
+
+void fwd_plan_apply(gh_engine *e, size_t j) {
+    fwd_plan *f = &e->fplan;
+    const tape_entry *t = &e->tape[j];
+    if (j >= f->len || f->op[j] != t->op || f->numel[j] != t->out->numel) {
+        e->fplan_follow = 0;   // another graph: follow no further (the backward plans anew)
+        return;
+    }
+    for (int k = f->start[j]; k < f->start[j + 1]; k++) {
+        tnode *x = (tnode *)e->tape[f->items[k]].out;
+        if (!x->produced || !x->t.data) continue;
+        arena_release(e, x->t.data, x->t.numel * sizeof(float));
+        x->t.data = NULL;
+    }
+}
+
+static void release_after(gh_engine *e, tnode *x) {
+    for (; x; x = x->next_rel) {
+        size_t bytes = x->t.numel * sizeof(float);
+        if (x->t.grad) arena_release(e, x->t.grad, bytes);
+        if (x->t.data) arena_release(e, x->t.data, bytes);   // NULL: the forward gave it back
+        x->t.grad = NULL;
+        x->t.data = NULL;   // a read after backward fails loudly (op_in) instead of reading garbage
+        x->produced = 0;
+    }
 }
 
 float *grad_of(gh_engine *e, const char *op, gh_tensor *t) {
@@ -149,8 +295,19 @@ static int backward_walk(gh_engine *e, gh_tensor *loss, ready_walk *w) {
     if (!loss->requires_grad)
         return eng_fail(e, GH_EINVAL, "backward: the loss does not depend on any tensor that "
                         "requires a gradient (gradients disabled, or no parameters used)");
+    if (e->tape_released)
+        return eng_fail(e, GH_EINVAL, "backward: this step's tape was given back by an earlier "
+                        "backward (gh_set_release(e, 0) before it keeps the tape for another "
+                        "reverse pass)");
     forget_activation_grads(e);
     if (!loss->name) loss->grad = NULL;
+    tnode **rel = NULL;
+    if (e->release == 2 && fwd_plan_make(e, loss)) return e->status;
+    if (e->release) {
+        rel = release_plan(e, loss);
+        if (!rel) return e->status;
+        e->tape_released = 1;
+    }
     if (KCALL(e, check_finite, 1, loss->data, GH_KFLAG_LOSS)) return e->status;
     float *g = grad_of(e, "backward", loss);
     if (!g) return e->status;
@@ -161,6 +318,7 @@ static int backward_walk(gh_engine *e, gh_tensor *loss, ready_walk *w) {
             int st = t->bwd(e, t);
             if (st) return eng_check(e, st);
         }
+        if (rel) release_after(e, rel[i]);
         // the parameters first used here are final: no entry before i adds into them
         for (; w && w->next < w->n && w->first[w->order[w->next]] == (int)i; w->next++)
             w->ready(w->ctx, e, w->group, w->order[w->next]);

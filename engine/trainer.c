@@ -30,14 +30,29 @@ static int forward_backward(gh_engine *e, const gh_step_def *d, const gh_batch *
     int n = b->shape[0], st;
     const int *labels = b->y ? gh_labels(e, n, b->y) : NULL;
     gh_tensor *logits = NULL;
+    // nothing reads the graph after the reverse pass: it gives activations back as it goes,
+    // and with a fixed graph the forward too, by plan
+    int was = gh_set_release(e, d->fixed_graph ? 2 : 1);
+    if ((st = gh_forward_plan(e, d->loss, d->model, b, labels))) {
+        gh_set_release(e, was);
+        return st;
+    }
     gh_tensor *loss = d->loss(d->model, e, b, labels, &logits);
-    if (!loss) return e->status ? e->status : eng_fail(e, GH_EINVAL, "train step: no loss");
-    if ((st = gh_acc_add(e, GH_ACC_TRAIN_LOSS, loss, (double)n))) return st;
-    if (logits && labels && (st = gh_acc_hits(e, GH_ACC_TRAIN_HITS, logits, labels))) return st;
-    if (zero && (st = gh_group_zero_grad(e, d->group))) return st;
-    if (d->ready && d->reduce && (!d->micro || d->micro == 1))
-        return gh_backward_ready(e, loss, d->group, d->ready, d->reduce_ctx);
-    return gh_backward(e, loss);
+    if (!loss) {
+        gh_set_release(e, was);
+        return e->status ? e->status : eng_fail(e, GH_EINVAL, "train step: no loss");
+    }
+    if (!st) st = gh_acc_add(e, GH_ACC_TRAIN_LOSS, loss, (double)n);
+    if (!st && logits && labels) st = gh_acc_hits(e, GH_ACC_TRAIN_HITS, logits, labels);
+    if (!st && zero) st = gh_group_zero_grad(e, d->group);
+    if (st)
+        ;
+    else if (d->ready && d->reduce && (!d->micro || d->micro == 1))
+        st = gh_backward_ready(e, loss, d->group, d->ready, d->reduce_ctx);
+    else
+        st = gh_backward(e, loss);
+    gh_set_release(e, was);
+    return st;
 }
 
 int gh_train_step(gh_engine *e, const gh_step_def *d, const gh_batch *b, double lr) {

@@ -32,7 +32,7 @@ int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
                              .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
                              .grad_clip = o->grad_clip, .reduce = o->reduce,
                              .reduce_ctx = o->reduce_ctx, .ready = o->ready,
-                             .micro = o->micro};
+                             .micro = o->micro, .fixed_graph = 1};
     s->o = *o;
     s->nw = gh_group_numel(e, GH_GROUP_WEIGHTS);
     s->na = gh_group_numel(e, GH_GROUP_ARCH);
@@ -64,8 +64,15 @@ static int pass1(darts_search *s, const gh_batch *b) {
     gh_engine *e = s->e;
     gh_step_begin(e);
     gh_tensor *logits;
-    gh_tensor *l = nas_net_loss(&s->net, e, b, gh_labels(e, b->shape[0], b->y), &logits);
-    return gh_backward(e, l);
+    // the supernet's graph is the same every pass and nothing reads it after the reverse
+    // pass: activations go back to the arena by plan in the forward and as backward goes
+    int was = gh_set_release(e, 2);
+    const int *labels = gh_labels(e, b->shape[0], b->y);
+    int st = gh_forward_plan(e, nas_net_loss, &s->net, b, labels);
+    gh_tensor *l = st ? NULL : nas_net_loss(&s->net, e, b, labels, &logits);
+    if (!st) st = gh_backward(e, l);
+    gh_set_release(e, was);
+    return st;
 }
 
 static int pass(darts_search *s, const gh_batch *b) {
