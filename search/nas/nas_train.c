@@ -86,7 +86,10 @@ static int train_built(gh_engine *e, train_plan *k, const gh_images *train,
                       .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
                       .grad_clip = o->grad_clip, .reduce = k->dp ? dp_reduce : NULL,
                       .reduce_ctx = k->dp, .ready = k->dp ? dp_grad_ready : NULL,
-                      .micro = o->micro};
+                      .micro = o->micro,
+                      // a genotype's (or macro arc's) network is the same graph every step
+                      // (drop-path and dropout are mask ops): activations given back by plan
+                      .fixed_graph = 1};
     gh_train_plan plan = {.phase = o->phase, .epochs = o->epochs, .steps = k->steps,
                           .report_every = k->report_every, .batch = train_batch,
                           .lr = train_lr, .step_def = &sd, .epoch_end = train_epoch_end,
