@@ -403,7 +403,8 @@ int main(int argc, char **argv) {
                                  searchers[s], seed, budget);
                         ledger_run_info info = {.method = searchers[s], .dataset = sets[d],
                                                 .seed = (uint64_t)seed, .config_text = "",
-                                                .argc = argc, .argv = argv, .workers = 1};
+                                                .argc = argc, .argv = argv, .workers = 1,
+                                                .budget_s = budget};
                         if (ledger_create(&led, kp, &info)) {
                             fprintf(stderr, "bench_tune: %s\n", gh_error_get());
                             return 1;

@@ -1,5 +1,6 @@
 // cli: `gpuhours ls PATH...`: one line per run file: method, dataset, seed, status, trials, the
-// result accuracy (ledger_summarize), GPU-hours and wall-clock hours. A file that is not a
+// processes that ran them, the result accuracy (ledger_summarize), GPU-hours, wall-clock hours
+// and the search's budget given. A file that is not a
 // readable ledger gets its error on stderr; the others are still listed (exit status 1 then).
 #include <getopt.h>
 #include <math.h>
@@ -13,9 +14,12 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: gpuhours ls [-h] PATH...\n\n"
                "Lists runs: one line per run file (a directory lists its *.h5 files) with\n"
-               "method, dataset, seed, status, trials, accuracy of the result trial (test\n"
-               "accuracy, or validation accuracy marked 'v' when no test accuracy was\n"
-               "measured), GPU-hours (wall x GPUs held; 0 for a CPU run) and wall-clock hours.\n"
+               "method, dataset, seed, status, trials, workers (processes that ran the trials:\n"
+               "MPI ranks or local workers, 1 for a run in one process), accuracy of the result\n"
+               "trial (test accuracy, or validation accuracy marked 'v' when no test accuracy\n"
+               "was measured), GPU-hours (wall x GPUs held; 0 for a CPU run), wall-clock hours\n"
+               "and the budget the search was given in seconds ('-': none; '?': a file older\n"
+               "than the budget attribute).\n"
                "A run that says running while no process writes it is shown as interrupted.\n\n"
                "options:\n"
                "  -h, --help   this help\n");
@@ -30,9 +34,18 @@ static int ls_row(void *ctx, const char *path, ledger *l, const ledger_summary *
         snprintf(acc, sizeof acc, "-");
     else
         snprintf(acc, sizeof acc, "%.4f%s", s->acc, s->acc_is_test ? "" : "v");
-    printf("%-28s %-14s %-14s %6s %-11s %6lld %8s %10.4f %9.4f\n", name,
+    const char *w = ledger_attr(l, "workers");   // absent in files before parallel trials
+    char budget[24];
+    if (isnan(s->budget_s))
+        snprintf(budget, sizeof budget, "?");
+    else if (s->budget_s > 0)
+        snprintf(budget, sizeof budget, "%.0f", s->budget_s);
+    else
+        snprintf(budget, sizeof budget, "-");
+    printf("%-28s %-14s %-14s %6s %-11s %6lld %7s %8s %10.4f %9.4f %8s\n", name,
            ledger_attr(l, "method"), ledger_attr(l, "dataset"), ledger_attr(l, "seed"),
-           ledger_run_status(l), (long long)s->trials, acc, s->gpu_hours, s->wall_hours);
+           ledger_run_status(l), (long long)s->trials, w && *w ? w : "1", acc, s->gpu_hours,
+           s->wall_hours, budget);
     return GH_OK;
 }
 
@@ -56,8 +69,8 @@ int cmd_ls(int argc, char **argv) {
     int n = 0;
     int st = ledger_find_files(argc - optind, argv + optind, &files, &n);
     if (st) return cli_fail("ls", st);
-    printf("%-28s %-14s %-14s %6s %-11s %6s %8s %10s %9s\n", "file", "method", "dataset", "seed",
-           "status", "trials", "acc", "GPU-h", "wall-h");
+    printf("%-28s %-14s %-14s %6s %-11s %6s %7s %8s %10s %9s %8s\n", "file", "method", "dataset",
+           "seed", "status", "trials", "workers", "acc", "GPU-h", "wall-h", "budget-s");
     int skipped;
     st = cli_each_run("ls", files, n, ls_row, NULL, &skipped);
     ledger_free_files(files);

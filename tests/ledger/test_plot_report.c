@@ -139,6 +139,33 @@ int main(int argc, char **argv) {
     CHECK(ls && strstr(ls, "darts-second") && strstr(ls, "finished") && strstr(ls, "credit-g"));
     printf("%s", ls ? ls : "");
     free(ls);
+    // ls's workers and budget columns: a run of 3 worker processes given 45 s, apart from the
+    // others (the report compares those)
+    {
+        char one[160];
+        snprintf(one, sizeof one, "%s/w3.h5", dir);
+        char *argv3[] = {"gpuhours", "search", "regevo"};
+        ledger_run_info info = {.method = "regevo", .dataset = "cifar10", .seed = 1,
+                                .config_text = "", .argc = 3, .argv = argv3, .workers = 3,
+                                .budget_s = 45};
+        ledger *l = NULL;
+        CHECK_OK(ledger_create(&l, one, &info));
+        ledger_close(l, "finished");
+        snprintf(cmd, sizeof cmd, "'%s' ls '%s' > '%s/ls3.txt'", bin, one, dir);
+        CHECK(system(cmd) == 0);
+        snprintf(p, sizeof p, "%s/ls3.txt", dir);
+        char *l3 = slurp(p), *row = l3 ? strchr(l3, '\n') : NULL;
+        // columns: file method dataset seed status trials workers acc GPU-h wall-h budget-s
+        char col[11][64];
+        int nc = row ? sscanf(row + 1, "%63s %63s %63s %63s %63s %63s %63s %63s %63s %63s %63s",
+                              col[0], col[1], col[2], col[3], col[4], col[5], col[6], col[7],
+                              col[8], col[9], col[10])
+                     : 0;
+        CHECK_MSG(l3 && strstr(l3, "workers") && strstr(l3, "budget-s"), "ls header: %s", l3);
+        CHECK_MSG(nc == 11 && !strcmp(col[6], "3") && !strcmp(col[10], "45"),
+                  "ls row (workers 3, budget 45 s expected): %s", row ? row : "(none)");
+        free(l3);
+    }
 
     // plot
     snprintf(cmd, sizeof cmd, "'%s' plot -o '%s/plots' -p '%s/reproductions/published.tsv' '%s'",
