@@ -31,6 +31,11 @@ typedef struct {
 int report_run_read(ledger *l, const char *path, const ledger_summary *s, report_run *r);
 void report_run_free(report_run *r);
 
+// Calls fn(ctx, "section.key", value) for each "key = value" line of a config text (as the
+// run file stores it: [section] headers; a quoted value unquoted), in order, until fn returns
+// nonzero, which it then returns; 0 at the end.
+int report_config_each(const char *config, int (*fn)(void *ctx, const char *key, char *value),
+                       void *ctx);
 // The value of KEY in a run's config text ("[section]" lines, then "key = value"; quotes
 // stripped), looked up as "section.key" or, for section-less texts (tune), "key". Returns
 // NULL when absent; the text lives in buf.

@@ -40,31 +40,6 @@ static int key_wanted(const char *key, const char *const *want, const char *cons
     return 0;
 }
 
-// Calls fn for every "section.key" of a config text.
-static void config_keys(const char *config, void (*fn)(void *, const char *), void *ctx) {
-    char section[64] = "";
-    for (const char *p = config; p && *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t n = eol ? (size_t)(eol - p) : strlen(p);
-        char line[1024];
-        if (n >= sizeof line) n = sizeof line - 1;
-        memcpy(line, p, n);
-        line[n] = 0;
-        p += n + (eol != NULL);
-        char *s = line + strspn(line, " \t");
-        char *e = strchr(s, ']'), *eq = strstr(s, " = ");
-        if (*s == '[' && e) {
-            *e = 0;
-            snprintf(section, sizeof section, "%s", s + 1);
-        } else if (eq) {
-            *eq = 0;
-            char full[160];
-            snprintf(full, sizeof full, "%.63s%s%.90s", section, section[0] ? "." : "", s);
-            fn(ctx, full);
-        }
-    }
-}
-
 typedef struct {
     const report_run *runs;
     const int *idx;
@@ -77,9 +52,10 @@ typedef struct {
 
 // One key of the first run: compared with every other run's value; the first difference is
 // described (key, and the two methods' values).
-static void cmp_key(void *vctx, const char *key) {
+static int cmp_key(void *vctx, const char *key, char *value) {
+    (void)value;   // each run's own value is looked up by key: the first run's included
     cmp_ctx *c = vctx;
-    if (c->differ || !key_wanted(key, c->want, c->skip)) return;
+    if (c->differ || !key_wanted(key, c->want, c->skip)) return 0;
     char a[256], b[256];
     const report_run *r0 = &c->runs[c->idx[0]];
     const char *v0 = report_config_get(r0->config, key, a, sizeof a);
@@ -90,8 +66,9 @@ static void cmp_key(void *vctx, const char *key) {
         snprintf(c->detail, c->len, "%s: %s (%s seed %s) vs %s (%s seed %s)", key,
                  v0 ? v0 : "unset", r0->method, r0->seed, v ? v : "unset", r->method, r->seed);
         c->differ = 1;
-        return;
+        return 0;
     }
+    return 0;
 }
 
 static const char *same_settings(const report_run *runs, const int *idx, int n, int tabular,
@@ -108,7 +85,7 @@ static const char *same_settings(const report_run *runs, const int *idx, int n, 
         cmp_ctx ci = c;
         ci.idx = order;
         ci.n = m;
-        config_keys(runs[order[0]].config, cmp_key, &ci);
+        report_config_each(runs[order[0]].config, cmp_key, &ci);
         c.differ = ci.differ;
     }
     if (!c.differ) {

@@ -8,11 +8,10 @@
 #include "base/base.h"
 #include "report.h"
 
-const char *report_config_get(const char *config, const char *key, char *buf, size_t len) {
-    if (!config) return NULL;
+int report_config_each(const char *config, int (*fn)(void *ctx, const char *key, char *value),
+                       void *ctx) {
     char section[64] = "";
-    const char *p = config;
-    while (*p) {
+    for (const char *p = config; p && *p;) {
         const char *eol = strchr(p, '\n');
         size_t n = eol ? (size_t)(eol - p) : strlen(p);
         char line[1024];
@@ -20,8 +19,7 @@ const char *report_config_get(const char *config, const char *key, char *buf, si
         memcpy(line, p, n);
         line[n] = 0;
         p += n + (eol != NULL);
-        char *s = line;
-        while (*s == ' ' || *s == '\t') s++;
+        char *s = line + strspn(line, " \t");
         if (*s == '[') {
             char *e = strchr(s, ']');
             if (e) {
@@ -35,17 +33,34 @@ const char *report_config_get(const char *config, const char *key, char *buf, si
         *eq = 0;
         char full[160];
         snprintf(full, sizeof full, "%.63s%s%.90s", section, section[0] ? "." : "", s);
-        if (strcmp(full, key)) continue;
         char *v = eq + 3;
         size_t vl = strlen(v);
         if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
             v[vl - 1] = 0;
             v++;
         }
-        snprintf(buf, len, "%s", v);
-        return buf;
+        int st = fn(ctx, full, v);
+        if (st) return st;
     }
-    return NULL;
+    return 0;
+}
+
+typedef struct {
+    const char *key;
+    char *buf;
+    size_t len;
+} config_get_ctx;
+
+static int config_get_one(void *ctx, const char *key, char *value) {
+    config_get_ctx *g = ctx;
+    if (strcmp(key, g->key)) return 0;
+    snprintf(g->buf, g->len, "%s", value);
+    return 1;
+}
+
+const char *report_config_get(const char *config, const char *key, char *buf, size_t len) {
+    config_get_ctx g = {key, buf, len};
+    return report_config_each(config, config_get_one, &g) ? buf : NULL;
 }
 
 int report_run_is_smoke(const report_run *r) {
@@ -91,7 +106,9 @@ static void metric_of(const char *config, char *out, size_t len) {
     const char *m = report_config_get(config, "metric", b, sizeof b);
     const char *task = report_config_get(config, "task", t, sizeof t);
     if (m && strcmp(m, "auto")) {
-        snprintf(out, len, "%s", m);
+        size_t k = strlen(m) < len ? strlen(m) : len - 1;   // a metric name; cut if too long
+        memcpy(out, m, k);
+        out[k] = 0;
     } else if (task && !strncmp(task, "binary", 6)) {
         snprintf(out, len, "roc_auc");
     } else if (task && !strncmp(task, "multiclass", 10)) {
