@@ -49,6 +49,16 @@ static void test_arc_text(void) {
           !strncmp(again, "enas-macro: 0 3 0", 17));
     CHECK_OK(enas_macro_resolve(again, &b));
     CHECK(enas_macro_arc_equal(&a, &b));
+    // the short name: ENAS_MACRO is the published arc wherever --genotype is read; other names
+    // (genotypes) are not macro arcs
+    memset(&b, 0, sizeof b);
+    CHECK(enas_macro_is_text("ENAS_MACRO") && !enas_macro_is_text("ENAS") &&
+          !enas_macro_is_text("DARTS_V2") && !enas_macro_is_text("ENAS_MACRO2"));
+    CHECK_OK(enas_macro_resolve("ENAS_MACRO", &b));
+    CHECK(enas_macro_arc_equal(&a, &b));
+    CHECK(!strcmp(genotype_named("ENAS_MACRO"), again));
+    genotype g;
+    CHECK(nas_genotype_resolve("ENAS_MACRO", &g) == GH_EFORMAT);   // not a genotype
     // print's length rule: a short buffer still returns the length needed
     char small[8];
     CHECK(enas_macro_arc_print(&a, small, sizeof small) == n && strlen(small) == 7);
@@ -284,6 +294,56 @@ static void test_controller_space(void) {
         h -= exp(lp[op]) * lp[op];
     }
     CHECK_MSG(fabs(ent - h) < 1e-5, "entropy %.7f, -sum p log p %.7f", ent, h);
+    enas_ctrl_destroy(c);
+}
+
+// Draw frequencies match the teacher-forced probabilities: a controller first trained on
+// reward_of (so that p is far from uniform: a fresh one is within 0.1 % of 1/1728 everywhere,
+// where any decoding would pass), then chi-square over the 1728 arcs, pooled in index order into
+// cells of expected count >= 5 as test_enas_controller's micro test.
+static void test_controller_chi_square(void) {
+    enas_ctrl *c;
+    enas_ctrl_opts o = tiny_opts(13, 3);
+    o.lr = 0.05;
+    CHECK_OK(enas_ctrl_create(&c, &o));
+    for (int i = 0; i < 400; i++) {
+        enas_macro_arc a;
+        CHECK_OK(enas_ctrl_sample_macro(c, &a, NULL, NULL));
+        int k = 0;
+        for (int l = 0; l < 3; l++) k = 6 * k + a.op[l];
+        k = 8 * k + 4 * a.skip[1][0] + 2 * a.skip[2][0] + a.skip[2][1];
+        CHECK_OK(enas_ctrl_reinforce(c, reward_of(k), NULL));
+    }
+    static double p[NARC];
+    double sum = probs(c, p), pmax = 0;
+    CHECK_MSG(fabs(sum - 1) < 1e-4, "sum of p over the macro space %.6f", sum);
+    for (int k = 0; k < NARC; k++) pmax = fmax(pmax, p[k]);
+    printf("trained macro controller: largest p %.4g (uniform %.4g)\n", pmax, 1.0 / NARC);
+    CHECK_MSG(pmax > 10.0 / NARC, "largest p %.4g: the controller did not move", pmax);
+    static int count[NARC];
+    const int N = 40000;
+    for (int i = 0; i < N; i++) {
+        enas_macro_arc a;
+        CHECK_OK(enas_ctrl_sample_macro(c, &a, NULL, NULL));
+        int k = 0;
+        for (int l = 0; l < 3; l++) k = 6 * k + a.op[l];
+        k = 8 * k + 4 * a.skip[1][0] + 2 * a.skip[2][0] + a.skip[2][1];
+        count[k]++;
+    }
+    double chi = 0, exp_acc = 0, obs_acc = 0;
+    int df = -1;
+    for (int k = 0; k < NARC; k++) {
+        exp_acc += N * p[k];
+        obs_acc += count[k];
+        if (exp_acc >= 5 || k == NARC - 1) {
+            chi += (obs_acc - exp_acc) * (obs_acc - exp_acc) / exp_acc;
+            df++;
+            exp_acc = obs_acc = 0;
+        }
+    }
+    double lim = df + 5 * sqrt(2.0 * df);   // mean df, sd sqrt(2 df): false alarms below 1e-5
+    printf("macro draws: chi-square %.1f on %d degrees of freedom (limit %.1f)\n", chi, df, lim);
+    CHECK_MSG(df > 100 && chi < lim, "macro chi-square %.1f, df %d", chi, df);
     enas_ctrl_destroy(c);
 }
 
@@ -611,6 +671,7 @@ int main(void) {
     test_count();
     test_shared_step();
     test_controller_space();
+    test_controller_chi_square();
     test_reinforce_gradient();
     test_skip_penalty();
     test_paper_size();
