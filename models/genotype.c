@@ -50,6 +50,18 @@ static const struct { const char *name, *text; } named[] = {
      "('avg_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_5x5', 3), ('sep_conv_3x3', 1), "
      "('skip_connect', 0), ('max_pool_3x3', 0), ('sep_conv_5x5', 1)], "
      "reduce_concat=[2, 4, 5, 6])"},
+    // ENAS's published macro network (cifar10_macro_final.sh fixed_arc, 24 layers: per layer its
+    // op, then one skip bit per earlier layer). Not a genotype: its text is a macro arc's, which
+    // search/nas's enas_macro_resolve takes (tests/darts/test_enas_macro checks the two agree).
+    {"ENAS_MACRO",
+     "enas-macro: 0 3 0 0 1 0 2 0 0 1 2 0 0 0 0 3 1 1 0 1 0 2 0 0 0 0 0 1 2 0 1 1 0 1 1 1 "
+     "1 0 1 1 1 0 1 0 1 0 0 0 0 0 0 0 0 0 0 2 0 0 0 0 0 1 0 0 0 0 0 1 0 0 1 1 0 0 0 0 1 1 "
+     "2 0 1 0 0 0 0 0 1 0 1 1 0 1 0 0 1 0 0 0 1 1 1 0 1 0 1 0 1 1 0 1 0 1 0 0 0 0 0 1 0 0 "
+     "2 0 0 1 0 0 0 0 0 0 0 1 0 1 0 1 2 0 1 0 0 0 1 0 0 1 1 1 1 0 0 1 0 "
+     "2 0 0 0 0 1 0 1 0 1 0 0 1 0 1 0 0 1 3 0 1 1 0 1 0 0 0 0 0 1 0 1 0 1 0 0 0 "
+     "3 0 1 1 0 0 0 0 0 0 0 0 0 1 1 0 0 0 0 1 0 1 0 0 1 0 1 1 0 0 0 1 0 0 0 0 0 1 1 0 0 "
+     "3 0 1 0 1 1 0 0 1 0 1 1 0 1 1 0 1 0 0 1 0 0 0 1 0 1 0 1 0 0 0 0 0 0 0 0 1 0 1 0 0 1 0 0 0 "
+     "0 1 1 0 0 0 1 1 1 0 1 0 0 0 1 0 1 0 0 1 1 0 0 0"},
 };
 
 const char *genotype_named(const char *name) {

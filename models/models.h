@@ -115,6 +115,8 @@ int genotype_equal(const genotype *a, const genotype *b);
 int genotype_validate(const genotype *g);
 // Named genotypes of the reference code: "DARTS_V1", "DARTS_V2" (= "DARTS"), "NASNet",
 // "AmoebaNet"; and "ENAS", the published ENAS micro cell (5 nodes); NULL if unknown.
+// "ENAS_MACRO" names the published macro network, whose text is a macro arc's ("enas-macro:
+// ...", search/nas enas_macro_resolve), not a genotype's.
 const char *genotype_named(const char *name);
 
 // ==== the NASNet search space (nasnet.c) ======================================================

@@ -108,14 +108,23 @@ int enas_macro_record_trial(const nas_run *r, int64_t id, const enas_macro_arc *
     return ledger_append_trial(r->l, &t);
 }
 
+// A name of genotype_named's table whose text is a macro arc's ("ENAS_MACRO") stands for it.
+static const char *named_arc(const char *text) {
+    const char *named = text ? genotype_named(text) : NULL;
+    return named && !strncmp(named, "enas-macro:", 11) ? named : NULL;
+}
+
 int enas_macro_is_text(const char *text) {
+    if (named_arc(text)) return 1;
     while (text && isspace((unsigned char)*text)) text++;
     return text && !strncmp(text, "enas-macro:", 11);
 }
 
 int enas_macro_resolve(const char *text, enas_macro_arc *a) {
+    if (named_arc(text)) text = named_arc(text);
     if (!enas_macro_is_text(text))
-        return gh_fail(GH_EFORMAT, "ENAS macro arc: expected \"enas-macro: <integers>\"");
+        return gh_fail(GH_EFORMAT, "ENAS macro arc: expected \"enas-macro: <integers>\" or "
+                                   "ENAS_MACRO");
     const char *p = strstr(text, "enas-macro:") + 11;
     while (isspace((unsigned char)*p)) p++;
     return enas_macro_arc_parse(a, p);
