@@ -445,7 +445,8 @@ int enas_arc_to_genotype(const enas_arc *a, genotype *g);
 // official integers (models.h enas_macro_arc_parse); ENAS_MACRO_TEXT_MAX bounds it.
 #define ENAS_MACRO_TEXT_MAX (16 + 2 * ENAS_MACRO_MAX_LAYERS * (ENAS_MACRO_MAX_LAYERS + 1) / 2)
 int enas_macro_arch_text(const enas_macro_arc *a, char *out, size_t len);
-// 1 when text (leading spaces skipped) is a macro arc's ("enas-macro:"), else 0.
+// 1 when text (leading spaces skipped) is a macro arc's ("enas-macro:") or the name
+// ENAS_MACRO (the published arc), else 0.
 int enas_macro_is_text(const char *text);
 // Parses "enas-macro: ..." (errors count character positions from the first integer).
 int enas_macro_resolve(const char *text, enas_macro_arc *a);

@@ -163,8 +163,8 @@ static const kdef keys[] = {
        "proposer searches: rounds of N children told in id order, the same trials on any "
        "number of MPI workers (0: asynchronous)"),
     KS("final", "genotype", genotype,
-       "genotype text, name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet, ENAS), \"enas: ARC\" or "
-       "\"enas-macro: ARC\""),
+       "genotype text, name (DARTS_V1, DARTS_V2, NASNet, AmoebaNet, ENAS, ENAS_MACRO), "
+       "\"enas: ARC\" or \"enas-macro: ARC\""),
     KI("final", "final_layers", final_layers, 1, 64, "evaluation network cells"),
     KI("final", "final_channels", final_channels, 1, 1024, "evaluation network initial channels"),
     KI("final", "final_epochs", final_epochs, 0, 100000,
