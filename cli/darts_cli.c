@@ -309,6 +309,13 @@ static int group_check(const char *cmd, const nas_config *c, darts_cli_what what
                     c->method, pg->launcher, pg->size);
         return 2;
     }
+    if (c->sync_bn && c->micro > 1) {
+        if (pg->rank == 0)
+            fprintf(stderr, "gpuhours %s: sync_bn = 1 with micro = %d: micro-batches keep batch "
+                    "norm per part, synchronized batch norm spans the ranks; set one of them\n",
+                    cmd, c->micro);
+        return 2;
+    }
     if (pg->rank > 0 && !freopen("/dev/null", "w", stdout))
         fprintf(stderr, "gpuhours %s: rank %d: cannot silence stdout\n", cmd, pg->rank);
     return 0;

@@ -72,7 +72,10 @@ int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint
                                      pg_world()->rank, pg_world()->size);
         }
     }
-    return gh_engine_create(e, &ec);
+    if ((st = gh_engine_create(e, &ec))) return st;
+    // synchronized batch norm: the engine sums its per-channel statistics over the ranks
+    if (c->sync_bn && nas_dp_size(c) > 1) gh_set_bn_sync(*e, dp_bn_sync, NULL);
+    return GH_OK;
 }
 
 double nas_dp_finish(cost_meter *m, const dp_reducer *dp) {
