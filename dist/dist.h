@@ -65,6 +65,9 @@ int pg_allreduce_sum_f32(float *buf, size_t n);
 int pg_allreduce_avg_f32(float *buf, size_t n);
 int pg_allreduce_sum_f64(double *buf, size_t n);   // cost totals (busy time summed over ranks)
 int pg_allreduce_max_f64(double *buf, size_t n);   // peak memory over ranks
+// Each rank's n doubles to root, which receives them in rank order in all[size * n] (all is
+// not read on the other ranks and may be NULL there): the per-rank cost records.
+int pg_gather_f64(const double *mine, size_t n, double *all, int root);
 
 // NCCL (nccl.c; GH_EUNSUP in a build without CUDA and NCCL): one communicator over the group,
 // bootstrapped by broadcasting ncclGetUniqueId from rank 0 over MPI, and its own stream.

@@ -231,6 +231,7 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) 
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(k->dp, &all);
     double comm = nas_dp_comm(k->dp);
+    if (!st) st = nas_dp_rank_costs(k->dp, r->meter, r->l, "search", -1, p->epoch);
     if (st) return st;
     ctrl_stats s;
     st = train_controller(k, &s);

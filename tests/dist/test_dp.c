@@ -423,7 +423,37 @@ static void test_mpi(void) {
     dp_reducer_free(dp);
 }
 
+// `ranks FILE N EPOCHS` (test_dp_enas.py, after a data-parallel run of N ranks): FILE holds the
+// per-rank cost records of every search epoch (rank_costs_search_epoch_NNN, nas_setup.c), one row
+// per rank in rank order, with measured wall and CPU seconds and peak memory on every rank.
+static int check_ranks(const char *path, int n, int epochs) {
+    ledger *l;
+    CHECK_OK(ledger_open_read(&l, path));
+    if (!l) return check_done("test_dp ranks");
+    const char *cols = NULL;
+    CHECK_OK(ledger_get_text(l, "rank_costs_columns", &cols));
+    CHECK(cols && !strcmp(cols, NAS_RANK_COST_COLUMNS));
+    for (int e = 0; e < epochs; e++) {
+        char name[64];
+        snprintf(name, sizeof name, "rank_costs_search_epoch_%03d", e);
+        int rows = 0, ncol = 0;
+        const float *d = NULL;
+        CHECK_OK(ledger_get_matrix(l, name, &rows, &ncol, &d));
+        CHECK(rows == n && ncol == 6);
+        for (int r = 0; d && r < rows && ncol == 6; r++) {
+            const float *v = d + 6 * r;
+            printf("%s rank %d: wall %.3f s, cpu %.3f s, busy_gpu %g s, energy %g J, peak %.1f "
+                   "MiB\n", name, (int)v[0], v[1], v[2], v[3], v[4], v[5] / 1048576.0);
+            CHECK(v[0] == r && v[1] > 0 && v[2] > 0 && v[5] > 0);
+        }
+    }
+    ledger_close(l, NULL);
+    return check_done("test_dp ranks");
+}
+
 int main(int argc, char **argv) {
+    if (argc == 5 && !strcmp(argv[1], "ranks")) return check_ranks(argv[2], atoi(argv[3]),
+                                                                   atoi(argv[4]));
     if (argc > 1 && !strcmp(argv[1], "mpi")) {
         CHECK_OK(pg_init(&argc, &argv));
         test_mpi();

@@ -15,7 +15,10 @@ samples an epoch and 3 derived arcs:
   second run with sync_bn = 1 that matches one process at one batch of 16 (batch norm over all
   16 images) the same way, and does not match the per-rank reference.
 
-usage: test_dp_enas.py GPUHOURS
+- the 2-rank file holds both ranks' cost rows for each epoch (`test_dp ranks FILE 2 2` reads
+  them: rank order, measured wall and CPU seconds and peak memory).
+
+usage: test_dp_enas.py GPUHOURS TEST_DP
 Exit 77 (skipped) without mpirun or the Fashion-MNIST package.
 """
 import os
@@ -110,6 +113,11 @@ def main():
         written = sorted(os.listdir(d))
         if written != ["full.h5", "one.h5", "sync.h5", "two.h5"]:
             print("FAIL: files written:", written)
+            fails += 1
+        ranks = subprocess.run([sys.argv[2], "ranks", os.path.join(d, "two.h5"), "2", "2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        print(ranks.stdout)
+        if ranks.returncode:
             fails += 1
         ls = subprocess.run([exe, "ls", "two.h5"], cwd=d, stdout=subprocess.PIPE, text=True)
         rows = [r.split() for r in ls.stdout.splitlines()[1:]]
