@@ -13,7 +13,8 @@ samples an epoch and 3 derived arcs:
   different weights would show it;
 - one results file, written by rank 0, that `gpuhours ls` reads as a finished enas run, and a
   second run with sync_bn = 1 that matches one process at one batch of 16 (batch norm over all
-  16 images) the same way, and does not match the per-rank reference.
+  16 images) the same way, and does not match the per-rank reference; sync_bn with --micro is
+  refused with a message (exit 2) before anything is written.
 
 - the 2-rank file holds both ranks' cost rows for each epoch (`test_dp ranks FILE 2 2` reads
   them: rank order, measured wall and CPU seconds and peak memory).
@@ -109,6 +110,15 @@ def main():
         # the option changes what is computed: per-rank statistics are another run
         if sync[0] == two[0]:
             print("FAIL: sync_bn's training losses equal the per-rank run's", sync[0], two[0])
+            fails += 1
+        # sync_bn spans the ranks, --micro splits batch norm within one: refused, nothing run
+        bad = subprocess.run(cmd + [exe] + ARGS + ["--sync_bn", "1", "--micro", "2", "--out",
+                                                   "bad.h5"], cwd=d, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=120)
+        print("sync_bn with --micro 2 under mpirun: exit %d" % bad.returncode)
+        if bad.returncode != 2 or "sync_bn = 1 with micro = 2" not in bad.stdout:
+            print(bad.stdout[-2000:])
             fails += 1
         written = sorted(os.listdir(d))
         if written != ["full.h5", "one.h5", "sync.h5", "two.h5"]:
