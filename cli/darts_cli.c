@@ -302,12 +302,22 @@ static int group_check(const char *cmd, const nas_config *c, darts_cli_what what
                     c->method, pg->launcher, pg->size);
         return 2;
     }
-    if (!*nas_workers && what != DARTS_CLI_FINAL && strcmp(c->method, "darts")) {
+    // the methods whose search trains one network data parallel (darts.c, enas.c)
+    int dp_method = !strcmp(c->method, "darts") || !strcmp(c->method, "enas") ||
+                    !strcmp(c->method, "enas-macro");
+    if (!*nas_workers && what != DARTS_CLI_FINAL && !dp_method) {
         if (pg->rank == 0)
             fprintf(stderr, "gpuhours %s: method %s runs as one process; under %s with %d ranks "
-                    "darts (and the final training) run data parallel, and random, regevo and "
-                    "nasnet-rl searches train their children on the worker ranks\n", cmd,
-                    c->method, pg->launcher, pg->size);
+                    "darts, enas, enas-macro (and the final training) run data parallel, and "
+                    "random, regevo and nasnet-rl searches train their children on the worker "
+                    "ranks\n", cmd, c->method, pg->launcher, pg->size);
+        return 2;
+    }
+    if (c->sync_bn && c->micro > 1) {
+        if (pg->rank == 0)
+            fprintf(stderr, "gpuhours %s: sync_bn = 1 with micro = %d: micro-batches keep batch "
+                    "norm per part, synchronized batch norm spans the ranks; set one of them\n",
+                    cmd, c->micro);
         return 2;
     }
     if (pg->rank > 0 && !freopen("/dev/null", "w", stdout))

@@ -65,6 +65,9 @@ int pg_allreduce_sum_f32(float *buf, size_t n);
 int pg_allreduce_avg_f32(float *buf, size_t n);
 int pg_allreduce_sum_f64(double *buf, size_t n);   // cost totals (busy time summed over ranks)
 int pg_allreduce_max_f64(double *buf, size_t n);   // peak memory over ranks
+// Each rank's n doubles to root, which receives them in rank order in all[size * n] (all is
+// not read on the other ranks and may be NULL there): the per-rank cost records.
+int pg_gather_f64(const double *mine, size_t n, double *all, int root);
 
 // NCCL (nccl.c; GH_EUNSUP in a build without CUDA and NCCL): one communicator over the group,
 // bootstrapped by broadcasting ncclGetUniqueId from rank 0 over MPI, and its own stream.
@@ -107,6 +110,11 @@ int dp_reduce(void *reducer, struct gh_engine *e, int group);
 void dp_grad_ready(void *reducer, struct gh_engine *e, int group, int param);
 int dp_reduce_buf(dp_reducer *r, struct gh_engine *e, float *grad, size_t n);
 double dp_comm_seconds(const dp_reducer *r);   // wall time inside reductions so far
+// A gh_bn_sync_fn (gh_set_bn_sync, synchronized batch norm): n host doubles summed in place
+// over the group (MPI_Allreduce; ctx unused). Host doubles on every backend: the engine brings
+// a layer's per-channel sums to the host, so NCCL is not needed for a few hundred values and the
+// sums keep double precision.
+int dp_bn_sync(void *ctx, double *buf, size_t n);
 // The plan, in reduction order: bucket i of a buffer of n floats is [*off, *off + *len).
 size_t dp_bucket_count(size_t n, size_t bucket_elems);
 void dp_bucket_at(size_t n, size_t bucket_elems, size_t i, size_t *off, size_t *len);

@@ -41,6 +41,11 @@ void dp_reducer_free(dp_reducer *r) {
 
 double dp_comm_seconds(const dp_reducer *r) { return r ? r->comm_s : 0.0; }
 
+int dp_bn_sync(void *ctx, double *buf, size_t n) {
+    (void)ctx;
+    return pg_allreduce_sum_f64(buf, n);
+}
+
 void dp_reducer_observe(dp_reducer *r, void (*fn)(void *, const float *, size_t, size_t),
                         void *ctx) {
     r->observe = fn;

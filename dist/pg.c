@@ -223,6 +223,21 @@ int pg_allreduce_sum_f64(double *buf, size_t n) {
     return world.size == 1 ? GH_OK : allreduce(buf, n, MPI_DOUBLE, sizeof(double));
 }
 
+int pg_gather_f64(const double *mine, size_t n, double *all, int root) {
+    if (world.size == 1) {
+        for (size_t i = 0; i < n; i++) all[i] = mine[i];
+        return GH_OK;
+    }
+    int st = need_mpi("pg_gather_f64");
+    if (st) return st;
+    if (n > INT_MAX || root < 0 || root >= world.size)
+        return gh_fail(GH_EINVAL, "pg_gather_f64: %zu values to rank %d of %d", n, root,
+                       world.size);
+    MPI_CHECK(MPI_Gather(mine, (int)n, MPI_DOUBLE, world.rank == root ? all : NULL, (int)n,
+                         MPI_DOUBLE, root, MPI_COMM_WORLD));
+    return GH_OK;
+}
+
 int pg_finalize(void) {
     if (!world.mpi) return GH_OK;
     world.mpi = 0;
@@ -251,6 +266,11 @@ int pg_allreduce_sum_f32(float *buf, size_t n) { return (void)buf, (void)n, GH_O
 int pg_allreduce_avg_f32(float *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
 int pg_allreduce_sum_f64(double *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
 int pg_allreduce_max_f64(double *buf, size_t n) { return (void)buf, (void)n, GH_OK; }
+int pg_gather_f64(const double *mine, size_t n, double *all, int root) {
+    (void)root;
+    for (size_t i = 0; i < n; i++) all[i] = mine[i];
+    return GH_OK;
+}
 void pg_abort(int code) { (void)code; }
 int pg_finalize(void) { return GH_OK; }
 #endif

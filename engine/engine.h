@@ -84,6 +84,15 @@ int gh_param_group(const gh_engine *e, int i);
 void gh_step_begin(gh_engine *e);                  // frees every activation, clears the tape
 void gh_set_training(gh_engine *e, int training);  // batch norm batch stats, dropout on
 void gh_set_grad_enabled(gh_engine *e, int on);    // off: ops record nothing (evaluation)
+// Synchronized batch norm (data parallel, ops_norm_sync.c): fn sums n host doubles in place over
+// every replica of the model (dist's dp_bn_sync: MPI_Allreduce); ctx is passed through. When
+// set, batch norm in training mode normalises with the statistics of the global batch (the
+// mean and variance of the forward, the sums of dy and dy*xhat of the backward, each reduced
+// once per layer and pass), so N replicas at batch b compute what one engine at batch N b
+// does. Every replica must run the same ops in the same order (fn is a collective). NULL (the
+// default): statistics of the local batch. Evaluation (gh_set_training 0) is never synchronized.
+typedef int (*gh_bn_sync_fn)(void *ctx, double *buf, size_t n);
+void gh_set_bn_sync(gh_engine *e, gh_bn_sync_fn fn, void *ctx);
 // Level 1: the reverse pass gives each activation and its gradient back to the arena once no
 // earlier tape entry reads them (as PyTorch frees its graph), so the step's peak is the
 // forward's activations plus the gradients alive at once, not every activation and gradient.

@@ -173,6 +173,9 @@ struct gh_engine {
     uint64_t dropout_ops;   // dropout ops drawn this step: each gets its own mask seed
 
     gh_counters counters;   // host syncs and backend allocations (device.c)
+
+    gh_bn_sync_fn bn_sync;  // synchronized batch norm (ops_norm_sync.c); NULL: per replica
+    void *bn_sync_ctx;
 };
 
 // ---- status ------------------------------------------------------------------------------
@@ -229,6 +232,15 @@ tape_entry *tape_push(gh_engine *e, const char *op, tape_bwd bwd, gh_tensor *out
 // The gradient buffer of t for backward: NULL when t needs none, else allocated in the arena
 // and zeroed on first use (views alias their base's gradient).
 float *grad_of(gh_engine *e, const char *op, gh_tensor *t);
+
+// ---- synchronized batch norm (ops_norm_sync.c) ---------------------------------------------
+// The training forward with the global batch's statistics (the arguments of bn_fwd_train;
+// save_mean/save_invstd are those of the global batch) and the backward closure that goes with
+// it. Used by gh_batchnorm when e->bn_sync is set and the engine is training.
+int bn_sync_fwd(gh_engine *e, const bn_shape *sh, const float *x, const float *gamma,
+                const float *beta, float *y, float *save_mean, float *save_invstd,
+                float *run_mean, float *run_var);
+int bn_sync_bwd(gh_engine *e, const tape_entry *t);
 
 // ---- backend dispatch ----------------------------------------------------------------------
 // K(e, name, args...) calls name_ref / name_cpu / name_cuda with the engine's kernel context

@@ -72,15 +72,20 @@ gh_tensor *gh_batchnorm(gh_engine *e, gh_tensor *x, gh_tensor *gamma, gh_tensor 
         if (!invstd) return NULL;
         float *rm = e->training && run_mean ? run_mean->data : NULL;
         float *rv = e->training && run_var ? run_var->data : NULL;
+        // synchronized batch norm: the global batch's statistics (ops_norm_sync.c)
+        int sync = e->bn_sync && e->training;
         if (bn_ws(e, &sh) ||
-            KCALL(e, bn_fwd_train, &sh, x->data, g, b, y->data, mean, invstd, rm, rv))
+            (sync ? bn_sync_fwd(e, &sh, x->data, g, b, y->data, mean, invstd, rm, rv)
+                  : KCALL(e, bn_fwd_train, &sh, x->data, g, b, y->data, mean, invstd, rm, rv)))
             return NULL;
     } else if (KCALL(e, bn_fwd_eval, &sh, x->data, g, b, run_mean->data, run_var->data,
                      y->data)) {
         return NULL;
     }
     if (y->requires_grad) {
-        tape_entry *t = tape_push(e, "batchnorm", use_batch ? bn_bwd_train : bn_bwd_eval, y);
+        tape_bwd bwd = !use_batch ? bn_bwd_eval
+                       : e->bn_sync && e->training ? bn_sync_bwd : bn_bwd_train;
+        tape_entry *t = tape_push(e, "batchnorm", bwd, y);
         if (!t) return NULL;
         t->keep = use_batch ? KEEP_IN(0) | KEEP_IN(1) | KEEP_IN(2) : KEEP_ALL;   // what its backward reads
         t->in[0] = x;

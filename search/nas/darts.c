@@ -273,6 +273,7 @@ static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(k->dp, &all);
     double comm = nas_dp_comm(k->dp);
+    if (!st) st = nas_dp_rank_costs(k->dp, k->r->meter, k->r->l, "search", -1, p->epoch);
     if (!st) st = darts_supernet_genotype(k->net.super, &g);
     if (!st)
         st = nas_eval_images(e, nas_net_eval_loss, &k->net, &k->r->wval, &k->r->d->norm,

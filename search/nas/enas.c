@@ -23,6 +23,16 @@
 // PyTorch's rather than Nesterov's, and there is no dropout before the classifier
 // (child_keep_prob). The rewards are computed with batch statistics (is_training=True in the
 // official build_valid_rl) and without gradients.
+//
+// Data parallel (`mpirun -np N gpuhours search enas`): every rank holds the same controller
+// (same seed, same draw counter), so every rank samples the same arc; the child trains on the
+// rank's part of every global training batch with its gradient averaged by the reducer (the
+// trainer's reduce hook); a reward is the accuracy over the whole validation batch, each rank
+// scoring its part and the hit counts summed over the ranks, so every rank gets the same
+// reward and takes the same (deterministic) controller step itself: no broadcast, the
+// controllers stay equal as long as their updates are (path_acc says why they are). Rank 0
+// alone writes the run file. --micro N makes one process compute what N ranks do (batch norm
+// per part, in training and in the rewards): the reference of the equality test.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +55,7 @@ typedef struct {
     int *vorder, vpos, vpass;   // the validation walk: shuffled order, position, passes
     gh_step_def sd;
     gh_train_pos pos;        // where the child's training stands (checkpoints)
+    dp_reducer *dp;          // data parallel: the child's gradients averaged (NULL: one process)
 } enas_plan;
 
 // What the search needs to continue from a checkpoint besides the two engines' states (the
@@ -112,13 +123,16 @@ static void next_val(enas_plan *k, gh_batch *b) {
         nas_epoch_order(k->vorder, n, k->r->c->seed ^ 0x76616c6964ull, k->vpass);
         k->vpos = 0;
     }
-    nas_feed_batch(&k->val, k->vorder + k->vpos, bs, 0, 0, 0, b);
+    // data parallel: this rank's part of the global validation batch (gh_batch_part's rows)
+    int r0 = (int)((long)bs * k->train.shard / k->train.shards);
+    int r1 = (int)((long)bs * (k->train.shard + 1) / k->train.shards);
+    nas_feed_batch(&k->val, k->vorder + k->vpos + r0, r1 - r0, 0, 0, 0, b);
     k->vpos += bs;
 }
 
-// Accuracy of the current path on b, no gradients, one read: batch statistics for micro cells
+// Hits of the current path on b, no gradients, one read: batch statistics for micro cells
 // (micro_child.py build_valid_rl), running statistics for the macro network (general_child.py).
-static int path_acc(enas_plan *k, const gh_batch *b, double *acc) {
+static int path_hits(enas_plan *k, const gh_batch *b, double *hits) {
     gh_engine *e = k->e;
     gh_step_begin(e);
     gh_set_training(e, !k->macro);
@@ -138,7 +152,28 @@ static int path_acc(enas_plan *k, const gh_batch *b, double *acc) {
     gh_set_grad_enabled(e, 1);
     gh_set_training(e, 1);
     if (st) return st;
-    *acc = sums[SLOT] / b->shape[0];
+    *hits = sums[SLOT];
+    return GH_OK;
+}
+
+// Accuracy of the current path on the validation batch, the same on every rank: this rank's
+// part scored (in `micro` parts when one process stands in for that many ranks), the hits and
+// images summed over the ranks (exact: integers in double), so that every rank feeds the same
+// reward to its controller.
+static int path_acc(enas_plan *k, const gh_batch *b, double *acc) {
+    int parts = k->r->c->micro > 1 ? k->r->c->micro : 1, st = GH_OK;
+    double v[2] = {0, 0};   // hits, images
+    for (int i = 0; i < parts && !st; i++) {
+        gh_batch part = parts > 1 ? gh_batch_part(b, i, parts) : *b;
+        double h = 0;
+        if (part.shape[0] > 0 && !(st = path_hits(k, &part, &h))) {
+            v[0] += h;
+            v[1] += part.shape[0];
+        }
+    }
+    if (!st && k->dp) st = pg_allreduce_sum_f64(v, 2);
+    if (st) return st;
+    *acc = v[1] > 0 ? v[0] / v[1] : NAN;
     return GH_OK;
 }
 
@@ -189,12 +224,17 @@ static int train_controller(enas_plan *k, ctrl_stats *s) {
     return st;
 }
 
-static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
+static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) {
     (void)e;
     enas_plan *k = ctx;
     const nas_run *r = k->r;
+    gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
+    int st = nas_dp_progress(k->dp, &all);
+    double comm = nas_dp_comm(k->dp);
+    if (!st) st = nas_dp_rank_costs(k->dp, r->meter, r->l, "search", -1, p->epoch);
+    if (st) return st;
     ctrl_stats s;
-    int st = train_controller(k, &s);
+    st = train_controller(k, &s);
     if (!st && r->l && s.len) {
         // every arc the controller sampled this epoch with its valid_acc and reward
         char name[64];
@@ -203,9 +243,9 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     }
     free(s.arcs);
     if (st) return st;
-    printf("enas epoch %d: controller %d samples, mean reward %.4f, valid_acc %.2f%%, entropy "
-           "%.3f, baseline %.4f, loss %.4f",
-           p->epoch + 1, s.n, s.reward, 100 * s.acc, s.entropy, s.baseline, s.loss);
+    printf("enas epoch %d: child train_loss %.6f, controller %d samples, mean reward %.4f, "
+           "valid_acc %.2f%%, entropy %.3f, baseline %.4f, loss %.4f",
+           p->epoch + 1, p->loss, s.n, s.reward, 100 * s.acc, s.entropy, s.baseline, s.loss);
     if (k->macro) printf(", skip rate %.3f", s.skip_rate);
     printf("\n");
     if (!r->l) return GH_OK;
@@ -219,7 +259,7 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p) {
     ledger_epoch ep = {.phase = "search", .trial_id = -1, .epoch = p->epoch,
                        .train_loss = p->loss, .train_acc = p->acc, .val_loss = NAN,
                        .val_acc = s.acc, .lr = p->lr, .cost = nas_run_cost(r)};
-    return ledger_append_epoch(r->l, &ep);
+    return ledger_append_epoch_comm(r->l, &ep, comm);
 }
 
 static int enas_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
@@ -378,10 +418,13 @@ static int enas_search(nas_run *r, int macro, genotype *best, enas_macro_arc *mb
                          .macro = macro, .layers = c->search_layers,
                          .skip_target = ec->skip_target, .skip_weight = ec->skip_weight};
     int st = r->wval.n > 0 ? GH_OK : gh_fail(GH_EINVAL, "enas: no validation images");
+    if (!st && nas_dp_size(c) > 1) st = dp_reducer_create(&k.dp, (size_t)c->bucket_mb << 20);
     if (!st) st = enas_ctrl_create(&k.ctrl, &co);
     if (!st) st = macro ? open_macronet(&k) : open_supernet(&k);
     if (!st) st = nas_feed_init(&k.train, &r->wtrain, &r->aug, c->search_batch, c->seed);
     if (!st) st = nas_feed_init(&k.val, &r->wval, &r->d->norm, c->search_batch, c->seed);
+    k.train.shard = nas_dp_rank(c);   // data parallel: this rank's part of every batch
+    k.train.shards = nas_dp_size(c);
     if (!st && !(k.vorder = malloc(sizeof(int) * (size_t)r->wval.n)))
         st = gh_fail(GH_ENOMEM, "enas: no memory");
     ledger_ckpt_reader *from = nas_ckpt_from(r->ck, NAS_DO_SEARCH);
@@ -397,7 +440,9 @@ static int enas_search(nas_run *r, int macro, genotype *best, enas_macro_arc *mb
                              .model = macro ? (void *)&k.mnet : (void *)&k.net,
                              .group = GH_GROUP_WEIGHTS,
                              .opt = GH_OPT_SGD, .momentum = c->search_momentum,
-                             .wd = c->search_wd, .grad_clip = c->search_grad_clip};
+                             .wd = c->search_wd, .grad_clip = c->search_grad_clip,
+                             .reduce = k.dp ? dp_reduce : NULL, .reduce_ctx = k.dp,
+                             .ready = k.dp ? dp_grad_ready : NULL, .micro = c->micro};
         k.steps = nas_feed_steps(&k.train, r->wtrain.n);
         gh_train_plan plan = {.phase = "enas", .epochs = c->search_epochs, .steps = k.steps,
                               .report_every = c->report_every,
@@ -416,6 +461,8 @@ static int enas_search(nas_run *r, int macro, genotype *best, enas_macro_arc *mb
         if (!st && r->l) st = ledger_add_phase_cost(r->l, "selection", &sel);
     }
     if (k.e) cost_meter_note_peak_mem(r->meter, (double)gh_engine_arena_peak(k.e));
+    if (!st) r->comm_s = nas_dp_finish(r->meter, k.dp);
+    dp_reducer_free(k.dp);
     free(k.vorder);
     nas_feed_free(&k.train);
     nas_feed_free(&k.val);

@@ -124,6 +124,7 @@ typedef struct {
     double checkpoint_every_min;  // checkpoints within an epoch this often (0: epoch ends only)
     int bucket_mb;           // data parallel: gradient all-reduce buckets in MiB (DDP's 25)
     int micro;               // micro-batches per step (gh_step_def.micro; 0/1: none)
+    int sync_bn;             // data parallel: batch-norm statistics of the global batch
     // Not a config key: set by the CLI for this process. 1: the run trains data parallel over
     // pg_world() (darts, final training under a launcher); 0: one process, or a rank of a NAS
     // search whose children train on worker ranks (each child on one rank alone).

@@ -178,3 +178,11 @@ int nas_dp_progress(const dp_reducer *dp, gh_train_progress *p);
 // Data parallel, on every rank (a collective): dp's seconds in reductions so far, mean over
 // the ranks; 0 without dp.
 double nas_dp_comm(const dp_reducer *dp);
+// Data parallel, in an epoch hook on every rank (a collective): each rank's cost so far by its
+// own meter m (wall, CPU and busy GPU seconds, energy, peak memory: NAN where not measured)
+// gathered to rank 0, which records them in l (when not NULL) as the float matrix artifact
+// rank_costs_<phase>_epoch_NNN (trial_id >= 0: rank_costs_<phase>_trial_<id>_epoch_NNN), one
+// row per rank, columns in NAS_RANK_COST_COLUMNS (results/SCHEMA.md). Nothing without dp.
+#define NAS_RANK_COST_COLUMNS "rank wall_s cpu_s busy_gpu_s energy_j peak_mem_bytes"
+int nas_dp_rank_costs(const dp_reducer *dp, cost_meter *m, struct ledger *l, const char *phase,
+                      int64_t trial_id, int epoch);

@@ -72,7 +72,10 @@ int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint
                                      pg_world()->rank, pg_world()->size);
         }
     }
-    return gh_engine_create(e, &ec);
+    if ((st = gh_engine_create(e, &ec))) return st;
+    // synchronized batch norm: the engine sums its per-channel statistics over the ranks
+    if (c->sync_bn && nas_dp_size(c) > 1) gh_set_bn_sync(*e, dp_bn_sync, NULL);
+    return GH_OK;
 }
 
 double nas_dp_finish(cost_meter *m, const dp_reducer *dp) {
@@ -92,6 +95,37 @@ double nas_dp_comm(const dp_reducer *dp) {
     double s = dp_comm_seconds(dp);
     if (!dp || pg_world()->size == 1) return s;
     return pg_allreduce_sum_f64(&s, 1) ? NAN : s / pg_world()->size;
+}
+
+int nas_dp_rank_costs(const dp_reducer *dp, cost_meter *m, ledger *l, const char *phase,
+                      int64_t trial_id, int epoch) {
+    const pg_info *pg = pg_world();
+    if (!dp || pg->size == 1) return GH_OK;
+    enum { COLS = 6 };
+    cost_totals c = cost_meter_read(m);
+    double mine[COLS] = {pg->rank, c.wall_s, c.cpu_s, c.busy_gpu_s, c.energy_j,
+                         c.peak_mem_bytes};
+    double *all = pg->rank == 0 ? malloc(sizeof(double) * COLS * (size_t)pg->size) : NULL;
+    float *rows = pg->rank == 0 ? malloc(sizeof(float) * COLS * (size_t)pg->size) : NULL;
+    int st = pg->rank == 0 && (!all || !rows) ? gh_fail(GH_ENOMEM, "rank costs: no memory")
+                                              : GH_OK;
+    // every rank takes part in the gather, also after rank 0 failed to allocate (no hang)
+    int gst = pg_gather_f64(mine, COLS, all, 0);
+    if (!st) st = gst;
+    if (!st && l) {
+        for (size_t i = 0; i < COLS * (size_t)pg->size; i++) rows[i] = (float)all[i];
+        char name[96];
+        if (trial_id >= 0)
+            snprintf(name, sizeof name, "rank_costs_%s_trial_%lld_epoch_%03d", phase,
+                     (long long)trial_id, epoch);
+        else
+            snprintf(name, sizeof name, "rank_costs_%s_epoch_%03d", phase, epoch);
+        st = ledger_put_text(l, "rank_costs_columns", NAS_RANK_COST_COLUMNS);
+        if (!st) st = ledger_put_matrix(l, name, pg->size, COLS, rows);
+    }
+    free(all);
+    free(rows);
+    return st;
 }
 
 int nas_dp_progress(const dp_reducer *dp, gh_train_progress *p) {

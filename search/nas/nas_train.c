@@ -47,6 +47,7 @@ static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(k->dp, &all);
     double comm = nas_dp_comm(k->dp);
+    if (!st) st = nas_dp_rank_costs(k->dp, k->meter, k->l, o->phase, o->trial_id, p->epoch);
     if (st) return st;
     r->train_loss = p->loss;
     r->train_acc = p->acc;

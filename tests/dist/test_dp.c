@@ -9,6 +9,10 @@
 // statistics per half, which is what each rank computes; DDP's semantics, so a plain batch of
 // 2b, whose batch norm sees 2b images, is not the reference), weights and alphas to the
 // tolerance below, the genotypes identical, and both ranks' weights bit-identical.
+// Synchronized batch norm (gh_set_bn_sync with dp_bn_sync): the same 2 ranks at batch b then
+// equal 1 process at batch 2b in ONE batch (batch norm over all 2b images), and differ from the
+// per-rank reference (two micro-batches) by far more than the tolerance, as the unsynchronized
+// ranks differ from the one-batch run: the option changes what is computed, and computes that.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,19 +188,20 @@ static gh_batch global_batch(float *x, int *y) {
 
 // The weights and alphas after K search steps: data parallel (this rank's part of every global
 // batch, gradients all-reduced) or, dp NULL, one process on the global batch in 2 micro-batches.
-static void search_k(int order, dp_reducer *dp, float **w, float **a, size_t *nw, size_t *na,
-                     genotype *g) {
+static void search_k(int order, dp_reducer *dp, int sync, float **w, float **a, size_t *nw,
+                     size_t *na, genotype *g) {
     gh_engine *e;
     gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = (size_t)256 << 20, .seed = 3};
     CHECK_OK(gh_engine_create(&e, &ec));
     darts_net_config nc = tiny_net();
     darts_supernet *net;
+    if (sync && dp) gh_set_bn_sync(e, dp_bn_sync, NULL);
     CHECK_OK(darts_supernet_build(&net, e, &nc));
     CHECK_OK(gh_params_alloc(e));
     darts_step_opts o = {.order = order, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
                          .arch_lr = 3e-4, .arch_beta1 = 0.5, .arch_beta2 = 0.999,
                          .arch_wd = 1e-3, .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp,
-                         .ready = dp ? dp_grad_ready : NULL, .micro = dp ? 1 : 2};
+                         .ready = dp ? dp_grad_ready : NULL, .micro = dp || sync ? 1 : 2};
     darts_search *s;
     CHECK_OK(darts_search_create(&s, e, net, &o));
     int rank = pg_world()->rank;
@@ -221,10 +226,11 @@ static void search_k(int order, dp_reducer *dp, float **w, float **a, size_t *nw
 
 // K steps of final training of DARTS_V2's evaluation network (no drop-path: its masks are
 // drawn per step, and a micro-batch is a step of the engine's dropout stream).
-static void final_k(dp_reducer *dp, float **w, size_t *nw) {
+static void final_k(dp_reducer *dp, int sync, float **w, size_t *nw) {
     gh_engine *e;
     gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = (size_t)256 << 20, .seed = 5};
     CHECK_OK(gh_engine_create(&e, &ec));
+    if (sync && dp) gh_set_bn_sync(e, dp_bn_sync, NULL);
     darts_net_config nc = tiny_net();
     nc.in_h = nc.in_w = FH;   // the auxiliary head needs 5x5 at two thirds of the cells
     nc.auxiliary = 1;
@@ -236,7 +242,7 @@ static void final_k(dp_reducer *dp, float **w, size_t *nw) {
     gh_step_def sd = {.loss = nas_net_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
                       .opt = GH_OPT_SGD, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
                       .reduce = dp ? dp_reduce : NULL, .reduce_ctx = dp,
-                      .ready = dp ? dp_grad_ready : NULL, .micro = dp ? 1 : 2};
+                      .ready = dp ? dp_grad_ready : NULL, .micro = dp || sync ? 1 : 2};
     for (int k = 0; k < K; k++) {
         gh_batch bt = {.x = xf[k], .y = yt[k], .ndim = 4, .shape = {2 * B, 1, FH, FH}};
         if (dp) bt = gh_batch_part(&bt, pg_world()->rank, 2);
@@ -266,6 +272,80 @@ static double worst(const char *what, const float *got, const float *want, size_
     printf("%s: %zu values, worst |diff|/threshold %.3g, max relative diff %.3g\n", what, n, w,
            maxrel);
     return w;
+}
+
+// Rank 1's n floats to rank 0 (tag): rank 0 gets them in *out (malloc'd) and checks that both
+// ranks hold the same values bit for bit (they apply the same averaged gradient).
+static void same_on_ranks(int tag, const float *v, size_t n) {
+    if (pg_world()->rank == 1) {
+        CHECK_OK(pg_send(0, tag, v, n * 4));
+        return;
+    }
+    float *r = malloc(n * 4);
+    int src;
+    size_t got;
+    CHECK_OK(pg_recv(tag, r, n * 4, &src, &got, -1));
+    CHECK(got == n * 4 && !memcmp(r, v, n * 4));
+    free(r);
+}
+
+// Synchronized batch norm. The tolerance: the global statistics are sums over the ranks in
+// double of per-rank sums rounded to fp32 (a few ulps, ~1e-7 relative, on the mean, the
+// variance and the backward's two sums), where one process sums in double throughout; dx is
+// a dy + [b (x - G) + k] instead of one fused expression (one more fp32 rounding). Carried
+// through K steps as the gradients' summation order is, the same rtol 1e-5 (~100 ulps) holds.
+// The per-rank reference (micro 2) must be outside it: worst ratio > 10, which is what the
+// unsynchronized 2 ranks show against the one-batch run.
+static void test_sync_bn(dp_reducer *dp) {
+    int rank = pg_world()->rank;
+    for (int order = 1; order <= 2; order++) {
+        float *w, *a;
+        size_t nw, na;
+        genotype g;
+        search_k(order, dp, 1, &w, &a, &nw, &na, &g);
+        same_on_ranks(910, w, nw);
+        same_on_ranks(911, a, na);
+        if (rank == 0) {
+            float *w1, *a1, *w2, *a2;
+            size_t nw1, na1;
+            genotype g1, g2;
+            search_k(order, NULL, 1, &w1, &a1, &nw1, &na1, &g1);   // one batch of 2B
+            search_k(order, NULL, 0, &w2, &a2, &nw1, &na1, &g2);   // per-rank statistics
+            CHECK(nw == nw1 && na == na1);
+            char what[96];
+            snprintf(what, sizeof what, "sync_bn search order %d, %d steps: weights", order, K);
+            CHECK(worst(what, w, w1, nw) <= 1);
+            snprintf(what, sizeof what, "sync_bn search order %d, %d steps: alphas", order, K);
+            CHECK(worst(what, a, a1, na) <= 1);
+            CHECK(genotype_equal(&g, &g1));
+            snprintf(what, sizeof what, "sync_bn against per-rank statistics, order %d: weights",
+                     order);
+            CHECK(worst(what, w, w2, nw) > 10);
+            free(w1);
+            free(a1);
+            free(w2);
+            free(a2);
+        }
+        free(w);
+        free(a);
+    }
+    // final training: affine batch norm and running statistics (the forward's update)
+    float *w;
+    size_t nw;
+    final_k(dp, 1, &w, &nw);
+    same_on_ranks(912, w, nw);
+    if (rank == 0) {
+        float *w1, *w2;
+        size_t nw1;
+        final_k(NULL, 1, &w1, &nw1);
+        CHECK(nw == nw1);
+        CHECK(worst("sync_bn final training, 3 steps: weights", w, w1, nw) <= 1);
+        final_k(NULL, 0, &w2, &nw1);
+        CHECK(worst("sync_bn final training against per-rank statistics", w, w2, nw) > 10);
+        free(w1);
+        free(w2);
+    }
+    free(w);
 }
 
 static void test_mpi(void) {
@@ -301,7 +381,7 @@ static void test_mpi(void) {
         float *w, *a, *w1, *a1;
         size_t nw, na, nw1, na1;
         genotype g, g1;
-        search_k(order, dp, &w, &a, &nw, &na, &g);
+        search_k(order, dp, 0, &w, &a, &nw, &na, &g);
         if (pg->rank == 1) {
             CHECK_OK(pg_send(0, 900, w, nw * 4));
             CHECK_OK(pg_send(0, 901, a, na * 4));
@@ -314,7 +394,7 @@ static void test_mpi(void) {
             CHECK(!memcmp(wr, w, nw * 4) && !memcmp(ar, a, na * 4));   // ranks agree exactly
             free(wr);
             free(ar);
-            search_k(order, NULL, &w1, &a1, &nw1, &na1, &g1);
+            search_k(order, NULL, 0, &w1, &a1, &nw1, &na1, &g1);
             CHECK(nw == nw1 && na == na1);
             char what[64];
             snprintf(what, sizeof what, "search order %d, %d steps: weights", order, K);
@@ -330,19 +410,50 @@ static void test_mpi(void) {
     }
     float *w, *w1;
     size_t nw, nw1;
-    final_k(dp, &w, &nw);
+    final_k(dp, 0, &w, &nw);
     if (pg->rank == 0) {
-        final_k(NULL, &w1, &nw1);
+        final_k(NULL, 0, &w1, &nw1);
         CHECK(nw == nw1);
         CHECK(worst("final training, 3 steps: weights", w, w1, nw) <= 1);
         free(w1);
     }
     free(w);
+    test_sync_bn(dp);
     printf("rank %d: %.4f s in gradient all-reduce\n", pg->rank, dp_comm_seconds(dp));
     dp_reducer_free(dp);
 }
 
+// `ranks FILE N EPOCHS` (test_dp_enas.py, after a data-parallel run of N ranks): FILE holds the
+// per-rank cost records of every search epoch (rank_costs_search_epoch_NNN, nas_setup.c), one row
+// per rank in rank order, with measured wall and CPU seconds and peak memory on every rank.
+static int check_ranks(const char *path, int n, int epochs) {
+    ledger *l;
+    CHECK_OK(ledger_open_read(&l, path));
+    if (!l) return check_done("test_dp ranks");
+    const char *cols = NULL;
+    CHECK_OK(ledger_get_text(l, "rank_costs_columns", &cols));
+    CHECK(cols && !strcmp(cols, NAS_RANK_COST_COLUMNS));
+    for (int e = 0; e < epochs; e++) {
+        char name[64];
+        snprintf(name, sizeof name, "rank_costs_search_epoch_%03d", e);
+        int rows = 0, ncol = 0;
+        const float *d = NULL;
+        CHECK_OK(ledger_get_matrix(l, name, &rows, &ncol, &d));
+        CHECK(rows == n && ncol == 6);
+        for (int r = 0; d && r < rows && ncol == 6; r++) {
+            const float *v = d + 6 * r;
+            printf("%s rank %d: wall %.3f s, cpu %.3f s, busy_gpu %g s, energy %g J, peak %.1f "
+                   "MiB\n", name, (int)v[0], v[1], v[2], v[3], v[4], v[5] / 1048576.0);
+            CHECK(v[0] == r && v[1] > 0 && v[2] > 0 && v[5] > 0);
+        }
+    }
+    ledger_close(l, NULL);
+    return check_done("test_dp ranks");
+}
+
 int main(int argc, char **argv) {
+    if (argc == 5 && !strcmp(argv[1], "ranks")) return check_ranks(argv[2], atoi(argv[3]),
+                                                                   atoi(argv[4]));
     if (argc > 1 && !strcmp(argv[1], "mpi")) {
         CHECK_OK(pg_init(&argc, &argv));
         test_mpi();
