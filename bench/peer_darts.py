@@ -32,7 +32,7 @@ CONFIGS = [
 
 
 def run(cmd, env):
-    """Runs cmd; returns (p50 seconds, peak RSS bytes, load at start, output)."""
+    """Runs cmd; returns (p50 seconds, peak RSS bytes, load at start, output, p50 CPU seconds)."""
     load = os.getloadavg()[0]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     out = p.stdout.read().decode(errors='replace')
@@ -41,8 +41,9 @@ def run(cmd, env):
     m = re.search(r'step_s p50 ([0-9.]+)', out)
     if p.returncode != 0 or not m:
         sys.stderr.write(f"peer_darts: {' '.join(cmd)} failed (exit {p.returncode}):\n{out}\n")
-        return None, ru.ru_maxrss * 1024, load, out
-    return float(m.group(1)), ru.ru_maxrss * 1024, load, out
+        return None, ru.ru_maxrss * 1024, load, out, None
+    c = re.search(r'cpu_s p50 ([0-9.]+)', out)
+    return float(m.group(1)), ru.ru_maxrss * 1024, load, out, float(c.group(1)) if c else None
 
 
 def main():
@@ -62,23 +63,28 @@ def main():
     sides = {'ours': lambda f: [a.bench_darts] + f + common,
              'torch': lambda f: ['/usr/bin/python3', os.path.join(HERE, 'peer_darts_torch.py')] + f + common}
     use = ['ours', 'torch'] if a.side == 'both' else [a.side]
-    res = {c[0]: {s: {'t': [], 'rss': [], 'load': []} for s in use} for c in cfgs}
+    res = {c[0]: {s: {'t': [], 'rss': [], 'load': [], 'cpu': []} for s in use} for c in cfgs}
     for r in range(a.rounds):
         for name, label, flags in cfgs:
             for side in use:
-                t, rss, load, _ = run(sides[side](flags), env)
+                t, rss, load, _, cpu = run(sides[side](flags), env)
                 d = res[name][side]
                 if t is not None:
                     d['t'].append(t)
+                if cpu is not None:
+                    d['cpu'].append(cpu)
                 d['rss'].append(rss)
                 d['load'].append(load)
                 print(f"# round {r + 1} {name} {side}: {t} s/step, peak RSS {rss / 1e9:.2f} GB, "
-                      f"load {load:.2f}", flush=True)
+                      f"CPU {cpu} s/step, load {load:.2f}", flush=True)
     print(f"\n{a.rounds} rounds, {a.threads} threads, s/step = median over rounds of each "
           f"process's p50 ({a.warmup} warm-up + {a.repeat} timed steps); ratio = PyTorch / ours\n")
-    print('| supernet | order | ours s/step | PyTorch s/step | ratio | ours peak RSS | '
-          'PyTorch peak RSS | load |')
-    print('|---|---|---:|---:|---:|---:|---:|---|')
+    # CPU s/step: the process's CPU seconds (both threads) per step, median over rounds; with
+    # OMP_WAIT_POLICY=PASSIVE a waiting thread sleeps, so it is the work done and moves less
+    # with a shared machine's load than the wall time
+    print('| supernet | order | ours s/step | PyTorch s/step | ratio | ours CPU s/step | '
+          'PyTorch CPU s/step | CPU ratio | ours peak RSS | PyTorch peak RSS | load |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
 
     def med(d, k):
         return statistics.median(d[k]) if d and d[k] else float('nan')
@@ -86,7 +92,9 @@ def main():
         o, t = res[name].get('ours'), res[name].get('torch')
         to, tt = med(o, 't'), med(t, 't')
         loads = sum((res[name][s]['load'] for s in use), [])
-        print(f"| {label} | {to:.2f} | {tt:.2f} | {tt / to:.2f}x | {med(o, 'rss') / 1e9:.2f} GB | "
+        co, ct = med(o, 'cpu'), med(t, 'cpu')
+        print(f"| {label} | {to:.2f} | {tt:.2f} | {tt / to:.2f}x | {co:.2f} | {ct:.2f} | {ct / co:.2f}x | "
+              f"{med(o, 'rss') / 1e9:.2f} GB | "
               f"{med(t, 'rss') / 1e9:.2f} GB | {min(loads):.1f}-{max(loads):.1f} |")
 
 

@@ -338,18 +338,21 @@ def main():
         print(f"# peer_darts_torch: torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{nparams} weights, {a.device}, {a.final} {a.layers} cells C={a.channels}, "
               f"batch {a.batch}")
-        ts = []
+        ts, cs = [], []   # wall and process CPU seconds (all threads) per step
         for i in range(a.warmup + a.repeat):
             if dev.type == 'cuda':
                 torch.cuda.synchronize()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             final_step(net, opt, xt, yt)
             if dev.type == 'cuda':
                 torch.cuda.synchronize()
             if i >= a.warmup:
                 ts.append(time.perf_counter() - t0)
+                cs.append(time.process_time() - c0)
         ts.sort()
-        print(f"torch final=1 step_s p50 {ts[len(ts) // 2]:.4f} min {ts[0]:.4f} max {ts[-1]:.4f}")
+        cs.sort()
+        print(f"torch final=1 step_s p50 {ts[len(ts) // 2]:.4f} min {ts[0]:.4f} max {ts[-1]:.4f}  "
+              f"cpu_s p50 {cs[len(cs) // 2]:.4f}")
         return
     nparams = sum(p.numel() for p in Network(a.channels, a.classes, a.layers).parameters())
     print(f"# peer_darts_torch: torch {torch.__version__}, {torch.get_num_threads()} threads, {nparams} weights, "
@@ -361,19 +364,21 @@ def main():
         net.alphas = [t.to(dev).detach().requires_grad_(True) for t in net.alphas]
         wopt = torch.optim.SGD(net.parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
         aopt = torch.optim.Adam(net.alphas, 3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
-        ts = []
+        ts, cs = [], []   # wall and process CPU seconds (all threads) per step
         for i in range(a.warmup + a.repeat):
             if dev.type == 'cuda':
                 torch.cuda.synchronize()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             search_step(net, wopt, aopt, xt, yt, xv, yv, 0.025, order)
             if dev.type == 'cuda':
                 torch.cuda.synchronize()
             if i >= a.warmup:
                 ts.append(time.perf_counter() - t0)
+                cs.append(time.process_time() - c0)
         ts.sort()
+        cs.sort()
         print(f"torch order={order} step_s p50 {ts[len(ts) // 2]:.4f} min {ts[0]:.4f} "
-              f"max {ts[-1]:.4f}")
+              f"max {ts[-1]:.4f}  cpu_s p50 {cs[len(cs) // 2]:.4f}")
 
 
 if __name__ == '__main__':

@@ -260,6 +260,14 @@ void gh_step_begin(gh_engine *e) {
 
 void gh_set_training(gh_engine *e, int training) { e->training = training != 0; }
 void gh_set_grad_enabled(gh_engine *e, int on) { e->grad_enabled = on != 0; }
+int gh_set_group_grad(gh_engine *e, int group, int on) {
+    if (group < 0 || group >= GH_NUM_GROUPS)
+        return eng_fail(e, GH_EINVAL, "set_group_grad: group %d of %d", group, GH_NUM_GROUPS);
+    unsigned bit = 1u << group;
+    int was = !(e->grad_off & bit);
+    e->grad_off = on ? e->grad_off & ~bit : e->grad_off | bit;
+    return was;
+}
 int gh_set_release(gh_engine *e, int level) {
     int was = e->release;
     e->release = level < 0 ? 0 : level > 2 ? 2 : level;

@@ -93,6 +93,12 @@ void gh_set_grad_enabled(gh_engine *e, int on);    // off: ops record nothing (e
 // default): statistics of the local batch. Evaluation (gh_set_training 0) is never synchronized.
 typedef int (*gh_bn_sync_fn)(void *ctx, double *buf, size_t n);
 void gh_set_bn_sync(gh_engine *e, gh_bn_sync_fn fn, void *ctx);
+// Off: the reverse pass leaves the group's gradient as it is and ops skip computing it (a
+// conv's dW, a BN's dgamma), while gradients through the group's parameters to the other
+// groups and activations are computed as before, bit for bit; the tape is unchanged (its
+// tensors still require grad). DARTS's architecture passes that read only the alphas'
+// gradient. Returns the previous setting (1 = on, the default).
+int gh_set_group_grad(gh_engine *e, int group, int on);
 // Level 1: the reverse pass gives each activation and its gradient back to the arena once no
 // earlier tape entry reads them (as PyTorch frees its graph), so the step's peak is the
 // forward's activations plus the gradients alive at once, not every activation and gradient.

@@ -120,6 +120,7 @@ struct gh_engine {
     int status;             // sticky: first failure since the last step_begin
     int training;
     int grad_enabled;
+    unsigned grad_off;      // groups whose parameter gradients backward skips (bit per group)
     kctx kc;                // ws, stream, flags, step and allocs counter for every kernel
 
     // activation arena (backend memory), reset by step_begin: ops take memory at the top (a

@@ -182,6 +182,13 @@ static void release_after(gh_engine *e, tnode *x) {
 
 float *grad_of(gh_engine *e, const char *op, gh_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
+    if (t->grad && e->grad_off) {
+        // a parameter's gradient lies in its group's buffer: none when that group is off
+        for (int g = 0; g < GH_NUM_GROUPS; g++)
+            if ((e->grad_off & (1u << g)) && e->group_grad[g] && t->grad >= e->group_grad[g] &&
+                t->grad < e->group_grad[g] + e->group_numel[g])
+                return NULL;
+    }
     if (t->grad) return t->grad;
     tnode *n = (tnode *)t;
     if (n->base) {

@@ -75,7 +75,7 @@ static int pass1(darts_search *s, const gh_batch *b) {
     return st;
 }
 
-static int pass(darts_search *s, const gh_batch *b) {
+static int pass_all(darts_search *s, const gh_batch *b) {
     int m = s->o.micro, st = GH_OK;
     if (m <= 1) return pass1(s, b);
     for (int i = 0; i < m && !st; i++) {
@@ -85,6 +85,17 @@ static int pass(darts_search *s, const gh_batch *b) {
     gh_engine *e = s->e;
     if (!st) st = gh_vec_scale(e, s->nw, 1.0f / (float)m, gh_group_grad(e, GH_GROUP_WEIGHTS));
     if (!st) st = gh_vec_scale(e, s->na, 1.0f / (float)m, gh_group_grad(e, GH_GROUP_ARCH));
+    return st;
+}
+
+// A pass whose weight gradient nobody reads (the first-order architecture pass, the
+// Hessian-vector product's two): the reverse pass skips dW (as PyTorch's
+// autograd.grad(loss, arch_parameters()) does); the alphas' gradient is the same bit for bit
+// and the weight gradient is left zeroed (the weight step zeroes it before its own pass).
+static int pass(darts_search *s, const gh_batch *b, int weights) {
+    int was = gh_set_group_grad(s->e, GH_GROUP_WEIGHTS, weights);
+    int st = pass_all(s, b);
+    gh_set_group_grad(s->e, GH_GROUP_WEIGHTS, was);
     return st;
 }
 
@@ -107,7 +118,7 @@ int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val,
     if (s->nb && (st = gh_vec_copy(e, s->nb, B, s->b_save))) return st;
     if (s->o.order == 1) {
         // first order: grad_a L_val(w, a) (architect._backward_step)
-        if ((st = zero_grads(e)) || (st = pass(s, val)) || (st = reduce(s, GH_GROUP_ARCH)))
+        if ((st = zero_grads(e)) || (st = pass(s, val, 0)) || (st = reduce(s, GH_GROUP_ARCH)))
             return st;
         return s->nb ? gh_vec_copy(e, s->nb, s->b_save, B) : GH_OK;
     }
@@ -126,7 +137,7 @@ int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val,
     //   The weight step's own grad_w L_train(w) is reduced by the trainer (gh_train_step).
     // w' = w - xi * (momentum * buf + grad_w L_train(w, a) + wd * w)  (_compute_unrolled_model)
     if ((st = gh_vec_copy(e, s->nw, W, s->w_save)) || (st = zero_grads(e)) ||
-        (st = pass(s, train)) || (st = reduce(s, GH_GROUP_WEIGHTS)))
+        (st = pass(s, train, 1)) || (st = reduce(s, GH_GROUP_WEIGHTS)))
         return st;
     if ((st = gh_vec_scale(e, s->nw, (float)(1.0 - xi * s->o.wd), W)) ||
         (st = gh_vec_axpy(e, s->nw, (float)-xi, GW, W)))
@@ -134,7 +145,7 @@ int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val,
     const float *mom = gh_group_momentum(e, GH_GROUP_WEIGHTS);
     if (mom && (st = gh_vec_axpy(e, s->nw, (float)(-xi * s->o.momentum), mom, W))) return st;
     // dalpha = grad_a L_val(w', a), v = grad_w' L_val(w', a)  (eq. 7, first term)
-    if ((st = zero_grads(e)) || (st = pass(s, val)) || (st = reduce(s, GH_GROUP_WEIGHTS)) ||
+    if ((st = zero_grads(e)) || (st = pass(s, val, 1)) || (st = reduce(s, GH_GROUP_WEIGHTS)) ||
         (st = gh_vec_copy(e, s->na, GA, s->dalpha)) || (st = gh_vec_copy(e, s->nw, GW, s->v)))
         return st;
     // eq. 8: finite-difference Hessian-vector product at w with eps = 0.01 / ||v||, the norm
@@ -146,12 +157,12 @@ int darts_arch_grad(darts_search *s, const gh_batch *train, const gh_batch *val,
         return st;
     if ((st = gh_vec_copy(e, s->nw, s->w_save, W)) ||
         (st = gh_vec_axpy_dev(e, s->nw, 1.0, eps, 1, s->v, W)) || (st = zero_grads(e)) ||
-        (st = pass(s, train)) ||
+        (st = pass(s, train, 0)) ||
         (st = gh_vec_copy(e, s->na, GA, s->gplus)))
         return st;
     if ((st = gh_vec_copy(e, s->nw, s->w_save, W)) ||
         (st = gh_vec_axpy_dev(e, s->nw, -1.0, eps, 1, s->v, W)) || (st = zero_grads(e)) ||
-        (st = pass(s, train)))
+        (st = pass(s, train, 0)))
         return st;
     // GA = dalpha - xi * (g+ - g-) / (2 eps), with GA holding g- now. The difference g- - g+
     // is taken first (nearby values: exact or nearly so), then scaled by (xi/2) / eps: scaling
