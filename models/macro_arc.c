@@ -2,8 +2,6 @@
 // melodyguan/enas general_controller.py with search_whole_channels): per layer one op id and
 // then one bit per earlier node saying whether it is added as a skip connection; the integers of
 // the official `--child_fixed_arc`, parsed with errors that point at the token, and printed.
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,28 +34,10 @@ int enas_macro_arc_parse(enas_macro_arc *a, const char *text) {
     if (!text) return gh_fail(GH_EFORMAT, "ENAS macro arc: no text");
     enum { MAXT = ENAS_MACRO_MAX_LAYERS * (ENAS_MACRO_MAX_LAYERS + 1) / 2 };
     int vals[MAXT], starts[MAXT], n = 0;
-    const char *p = text;
-    for (;;) {
-        while (isspace((unsigned char)*p) || *p == ',') p++;
-        if (!*p) break;
-        if (n == MAXT)
-            return gh_fail(GH_EFORMAT,
-                           "ENAS macro arc: token %d at character %d: more than %d integers "
-                           "(%d layers at most)",
-                           n + 1, (int)(p - text), MAXT, ENAS_MACRO_MAX_LAYERS);
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > 1000 ||
-            (*end && !isspace((unsigned char)*end) && *end != ','))
-            return gh_fail(GH_EFORMAT,
-                           "ENAS macro arc: token %d at character %d ('%.*s'): expected a "
-                           "non-negative integer",
-                           n + 1, (int)(p - text), (int)strcspn(p, " \t\r\n,"), p);
-        starts[n] = (int)(p - text);
-        vals[n++] = (int)v;
-        p = end;
-    }
+    char limit[48];
+    snprintf(limit, sizeof limit, "%d layers at most", ENAS_MACRO_MAX_LAYERS);
+    int st = arc_read_ints(text, "ENAS macro arc", MAXT, limit, vals, starts, &n);
+    if (st) return st;
     int layers = layers_of(n);
     if (!layers)
         return gh_fail(GH_EFORMAT,

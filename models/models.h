@@ -193,6 +193,14 @@ typedef struct {
 // Analytic counts of the evaluation network for genotype g, or of the supernet (g NULL).
 int darts_count_net(const darts_net_config *cfg, const genotype *g, darts_net_count *out);
 
+// ==== ENAS's arc texts (arc_text.c) ==========================================================
+// The integers of an arc text (spaces or commas between), at most max, into vals, and each
+// one's character offset into starts; *n their count. GH_EFORMAT, the message starting with
+// `what` and naming the token and its character: a token that is not a non-negative integer
+// (at most 1000), or more than max of them (`limit` says what bounds them).
+int arc_read_ints(const char *text, const char *what, int max, const char *limit, int *vals,
+                  int *starts, int *n);
+
 // ==== ENAS's macro space (macro_arc.c, macronet.c) ============================================
 // Pham et al., ICML 2018, section 2.3 (melodyguan/enas general_child.py, general_controller.py
 // with search_whole_channels): a chain of L layers after a 3x3 stem, each one op on the layer

@@ -3,7 +3,6 @@
 // y_op", the normal cell then the reduction cell) parsed with errors that point at the token,
 // printed, validated, and converted to the DARTS genotype the rest of gpuhours trains and counts.
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,28 +28,10 @@ int enas_arc_parse(enas_arc *a, const char *text, int nodes) {
     memset(a, 0, sizeof *a);
     if (!text) return gh_fail(GH_EFORMAT, "ENAS arc: no text");
     int vals[8 * ENAS_MAX_NODES + 1], starts[8 * ENAS_MAX_NODES + 1], n = 0;
-    const char *p = text;
-    for (;;) {
-        while (isspace((unsigned char)*p) || *p == ',') p++;
-        if (!*p) break;
-        if (n == 8 * ENAS_MAX_NODES)
-            return gh_fail(GH_EFORMAT,
-                           "ENAS arc: token %d at character %d: more than %d integers (8 per "
-                           "node, at most %d nodes)",
-                           n + 1, (int)(p - text), 8 * ENAS_MAX_NODES, ENAS_MAX_NODES);
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > 1000 ||
-            (*end && !isspace((unsigned char)*end) && *end != ','))
-            return gh_fail(GH_EFORMAT,
-                           "ENAS arc: token %d at character %d ('%.*s'): expected a "
-                           "non-negative integer",
-                           n + 1, (int)(p - text), (int)strcspn(p, " \t\r\n,"), p);
-        starts[n] = (int)(p - text);
-        vals[n++] = (int)v;
-        p = end;
-    }
+    char limit[48];
+    snprintf(limit, sizeof limit, "8 per node, at most %d nodes", ENAS_MAX_NODES);
+    int st = arc_read_ints(text, "ENAS arc", 8 * ENAS_MAX_NODES, limit, vals, starts, &n);
+    if (st) return st;
     if (nodes <= 0) {
         if (n == 0 || n % 8)
             return gh_fail(GH_EFORMAT,
