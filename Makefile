@@ -156,7 +156,7 @@ data:
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-FUZZ_HARNESSES = csv arff idx cifar genotype config space model
+FUZZ_HARNESSES = csv arff idx cifar genotype arc config space model
 # libomp-dev: clang's OpenMP runtime (gcc's libgomp does not serve clang's -fopenmp)
 FUZZ_PKGS = clang libclang-rt-14-dev libomp-dev
 FUZZ_FLAGS = -timeout=10 -rss_limit_mb=2048
