@@ -306,6 +306,23 @@ def search_step(net, wopt, aopt, xt, yt, xv, yv, lr, order, momentum=0.9, wd=3e-
     wopt.step()
 
 
+def timed_steps(step, dev, warmup, repeat):
+    """Runs step() warmup + repeat times; the wall and process CPU seconds (all threads) of the
+    last repeat, each sorted."""
+    ts, cs = [], []
+    for i in range(warmup + repeat):
+        if dev.type == 'cuda':
+            torch.cuda.synchronize()
+        t0, c0 = time.perf_counter(), time.process_time()
+        step()
+        if dev.type == 'cuda':
+            torch.cuda.synchronize()
+        if i >= warmup:
+            ts.append(time.perf_counter() - t0)
+            cs.append(time.process_time() - c0)
+    return sorted(ts), sorted(cs)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--layers', type=int, default=8)
@@ -338,19 +355,7 @@ def main():
         print(f"# peer_darts_torch: torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{nparams} weights, {a.device}, {a.final} {a.layers} cells C={a.channels}, "
               f"batch {a.batch}")
-        ts, cs = [], []   # wall and process CPU seconds (all threads) per step
-        for i in range(a.warmup + a.repeat):
-            if dev.type == 'cuda':
-                torch.cuda.synchronize()
-            t0, c0 = time.perf_counter(), time.process_time()
-            final_step(net, opt, xt, yt)
-            if dev.type == 'cuda':
-                torch.cuda.synchronize()
-            if i >= a.warmup:
-                ts.append(time.perf_counter() - t0)
-                cs.append(time.process_time() - c0)
-        ts.sort()
-        cs.sort()
+        ts, cs = timed_steps(lambda: final_step(net, opt, xt, yt), dev, a.warmup, a.repeat)
         print(f"torch final=1 step_s p50 {ts[len(ts) // 2]:.4f} min {ts[0]:.4f} max {ts[-1]:.4f}  "
               f"cpu_s p50 {cs[len(cs) // 2]:.4f}")
         return
@@ -364,19 +369,8 @@ def main():
         net.alphas = [t.to(dev).detach().requires_grad_(True) for t in net.alphas]
         wopt = torch.optim.SGD(net.parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
         aopt = torch.optim.Adam(net.alphas, 3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
-        ts, cs = [], []   # wall and process CPU seconds (all threads) per step
-        for i in range(a.warmup + a.repeat):
-            if dev.type == 'cuda':
-                torch.cuda.synchronize()
-            t0, c0 = time.perf_counter(), time.process_time()
-            search_step(net, wopt, aopt, xt, yt, xv, yv, 0.025, order)
-            if dev.type == 'cuda':
-                torch.cuda.synchronize()
-            if i >= a.warmup:
-                ts.append(time.perf_counter() - t0)
-                cs.append(time.process_time() - c0)
-        ts.sort()
-        cs.sort()
+        ts, cs = timed_steps(lambda: search_step(net, wopt, aopt, xt, yt, xv, yv, 0.025, order),
+                             dev, a.warmup, a.repeat)
         print(f"torch order={order} step_s p50 {ts[len(ts) // 2]:.4f} min {ts[0]:.4f} "
               f"max {ts[-1]:.4f}  cpu_s p50 {cs[len(cs) // 2]:.4f}")
 
