@@ -46,7 +46,8 @@ struct tape_entry {
     } sh;
     float f[2];
     uint64_t seed;
-    float *save[2];       // arena buffers kept for backward (bn mean/invstd, xent probs)
+    float *save[2];       // arena buffers kept for backward (bn mean/invstd, xent probs,
+                          // maxpool argmax as ints)
     unsigned keep;        // whose data the backward reads: KEEP_OUT, KEEP_IN(i), KEEP_XS
                           // (tape_push sets all; an op clears what its backward never reads)
     const int *labels;

@@ -2,10 +2,17 @@
 // average pooling, with their backward passes.
 #include "engine_internal.h"
 
+// The forward saved each window's argmax (save[0], ints): the backward scatters dy through it
+// instead of recomputing windows, and does not read x (so x may go back to the arena before the
+// backward; the indices cost one int per output). Once read, with activations given back as
+// the backward goes (release levels 1 and 2, where a second backward is refused), the indices
+// go back too.
 static int maxpool_bwd_entry(gh_engine *e, const tape_entry *t) {
+    const int *idx = (const int *)(const void *)t->save[0];
     float *dx = grad_of(e, "maxpool backward", t->in[0]);
-    if (!dx) return e->status;
-    return KCALL(e, maxpool_bwd, &t->sh.pool, t->in[0]->data, t->out->grad, dx);
+    int st = dx ? KCALL(e, maxpool_bwd_idx, &t->sh.pool, idx, t->out->grad, dx) : e->status;
+    if (!st && e->release) arena_release(e, t->save[0], t->out->numel * sizeof(int));
+    return st;
 }
 
 static int avgpool_bwd_entry(gh_engine *e, const tape_entry *t) {
@@ -30,15 +37,21 @@ static gh_tensor *pool(gh_engine *e, const char *op, int is_max, gh_tensor *x, i
     }
     gh_tensor *y = new_tensor(e, op, 4, (int[]){sh.n, sh.c, sh.p, sh.q}, &x, 1);
     if (!y) return NULL;
-    int st = is_max ? KCALL(e, maxpool_fwd, &sh, x->data, y->data)
-                    : KCALL(e, avgpool_fwd, &sh, x->data, y->data);
+    int *idx = NULL;   // max pooling with a gradient wanted: the argmax of each window
+    if (is_max && y->requires_grad &&
+        !(idx = arena_alloc(e, op, (size_t)y->numel * sizeof(int))))
+        return NULL;
+    int st = idx      ? KCALL(e, maxpool_fwd_idx, &sh, x->data, y->data, idx)
+             : is_max ? KCALL(e, maxpool_fwd, &sh, x->data, y->data)
+                      : KCALL(e, avgpool_fwd, &sh, x->data, y->data);
     if (st) return NULL;
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, op, is_max ? maxpool_bwd_entry : avgpool_bwd_entry, y);
         if (!t) return NULL;
-        t->keep = is_max ? KEEP_IN(0) : 0;   // what its backward reads
+        t->keep = 0;   // what its backward reads: neither x nor y (max: the indices)
         t->in[0] = x;
         t->sh.pool = sh;
+        t->save[0] = (float *)(void *)idx;
     }
     return y;
 }

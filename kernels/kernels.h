@@ -139,12 +139,13 @@ int pool_shape_init(pool_shape *sh);
 int pool_shape_check(const char *op, const pool_shape *in, pool_shape *out);
 GH_KERNEL3(maxpool_fwd, const pool_shape *sh, const float *x, float *y);
 GH_KERNEL3(maxpool_bwd, const pool_shape *sh, const float *x, const float *dy, float *dx);
-// CUDA only (issue 15): the forward also stores each window's argmax, idx [n, c, p, q] (in-plane
-// index ih*w + iw, -1 for a window without in-bounds elements), and the backward reads it
-// instead of recomputing windows; results equal maxpool_fwd/_bwd's.
-int maxpool_fwd_idx_cuda(const kctx *ctx, const pool_shape *sh, const float *x, float *y, int *idx);
-int maxpool_bwd_idx_cuda(const kctx *ctx, const pool_shape *sh, const int *idx, const float *dy,
-                         float *dx);
+// The forward that also stores each window's argmax, idx [n, c, p, q] (in-plane index
+// ih*w + iw; the first in-bounds element when all are -inf; _cuda: -1 for a window without
+// in-bounds elements, which pool_shape_init's pad <= window/2 rules out), and the backward that
+// scatters dy through it instead of recomputing windows (what the engine's maxpool uses when a
+// gradient is wanted); results bit-identical to maxpool_fwd/_bwd's, dx added in output order.
+GH_KERNEL3(maxpool_fwd_idx, const pool_shape *sh, const float *x, float *y, int *idx);
+GH_KERNEL3(maxpool_bwd_idx, const pool_shape *sh, const int *idx, const float *dy, float *dx);
 GH_KERNEL3(avgpool_fwd, const pool_shape *sh, const float *x, float *y);
 GH_KERNEL3(avgpool_bwd, const pool_shape *sh, const float *dy, float *dx);
 

@@ -45,6 +45,7 @@ void gh_cpu_gemm_nt(int m, int n, int kd, int batch, const float *a, ptrdiff_t l
 int pool_flat_ok(const pool_shape *sh);
 void maxpool_flat_fwd(const pool_shape *sh, const float *x, float *y);
 void maxpool_flat_bwd(const pool_shape *sh, const float *x, const float *dy, float *dx);
+void maxpool_flat_fwd_idx(const pool_shape *sh, const float *x, float *y, int *idx);
 void avgpool_flat_fwd(const pool_shape *sh, const float *x, float *y);
 void avgpool_flat_bwd(const pool_shape *sh, const float *dy, float *dx);
 

@@ -65,6 +65,61 @@ int maxpool_bwd_ref(const kctx *ctx, const pool_shape *shape, const float *x, co
     return GH_OK;
 }
 
+// The forward that also saves each window's argmax (in-plane index) and the backward that
+// scatters dy through it: the same values as maxpool_fwd/_bwd, the backward adding in output
+// order as they do, without recomputing windows or reading x.
+int maxpool_fwd_idx_ref(const kctx *ctx, const pool_shape *shape, const float *x, float *y,
+                        int *idx) {
+    (void)ctx;
+    pool_shape sh;
+    int st = pool_shape_check("maxpool_fwd_idx_ref", shape, &sh);
+    if (st) return st;
+    GH_NEED("maxpool_fwd_idx_ref", x);
+    GH_NEED("maxpool_fwd_idx_ref", y);
+    GH_NEED("maxpool_fwd_idx_ref", idx);
+    for (size_t pl = 0; pl < (size_t)sh.n * sh.c; pl++) {
+        const float *xp = x + pl * sh.h * sh.w;
+        for (int i = 0; i < sh.p; i++)
+            for (int j = 0; j < sh.q; j++) {
+                size_t a = max_argmax(&sh, xp, i, j), o = (pl * sh.p + i) * sh.q + j;
+                y[o] = xp[a];
+                idx[o] = (int)a;
+            }
+    }
+    return GH_OK;
+}
+
+// Shared by _ref and _cpu (a scatter in output order: nothing to gain from threads but the
+// planes, which the caller splits).
+static void maxpool_idx_scatter(const pool_shape *sh, size_t pl, const int *idx, const float *dy,
+                                float *dx) {
+    const size_t pq = (size_t)sh->p * sh->q;
+    const int *ip = idx + pl * pq;
+    const float *dyp = dy + pl * pq;
+    float *dxp = dx + pl * sh->h * sh->w;
+    for (size_t o = 0; o < pq; o++) dxp[ip[o]] += dyp[o];
+}
+
+static int maxpool_bwd_idx_check(const char *op, const pool_shape *shape, pool_shape *sh,
+                                 const int *idx, const float *dy) {
+    int st = pool_shape_check(op, shape, sh);
+    if (st) return st;
+    GH_NEED(op, idx);
+    GH_NEED(op, dy);
+    return GH_OK;
+}
+
+int maxpool_bwd_idx_ref(const kctx *ctx, const pool_shape *shape, const int *idx, const float *dy,
+                        float *dx) {
+    (void)ctx;
+    pool_shape sh;
+    if (!dx) return pool_shape_check("maxpool_bwd_idx_ref", shape, &sh);
+    int st = maxpool_bwd_idx_check("maxpool_bwd_idx_ref", shape, &sh, idx, dy);
+    if (st) return st;
+    for (size_t pl = 0; pl < (size_t)sh.n * sh.c; pl++) maxpool_idx_scatter(&sh, pl, idx, dy, dx);
+    return GH_OK;
+}
+
 int avgpool_fwd_ref(const kctx *ctx, const pool_shape *shape, const float *x, float *y) {
     (void)ctx;
     pool_shape sh;
@@ -251,6 +306,48 @@ int maxpool_bwd_cpu(const kctx *ctx, const pool_shape *shape, const float *x, co
                 for (int j = j0; j < j1; j++) dxp[idx[j - j0]] += dyr[j];
             }
     }
+    return GH_OK;
+}
+
+int maxpool_fwd_idx_cpu(const kctx *ctx, const pool_shape *shape, const float *x, float *y,
+                        int *idx) {
+    (void)ctx;
+    pool_shape sh;
+    int st = pool_shape_check("maxpool_fwd_idx_cpu", shape, &sh);
+    if (st) return st;
+    GH_NEED("maxpool_fwd_idx_cpu", x);
+    GH_NEED("maxpool_fwd_idx_cpu", y);
+    GH_NEED("maxpool_fwd_idx_cpu", idx);
+    if (pool_flat_ok(&sh)) {
+        maxpool_flat_fwd_idx(&sh, x, y, idx);
+        return GH_OK;
+    }
+    int planes = sh.n * sh.c;
+#pragma omp parallel for schedule(static) if ((size_t)planes * sh.h * sh.w >= GH_CPU_PAR_MIN)
+    for (int pl = 0; pl < planes; pl++) {
+        float best[POOL_CHUNK];
+        const float *xp = x + (size_t)pl * sh.h * sh.w;
+        for (int i = 0; i < sh.p; i++)
+            for (int j0 = 0; j0 < sh.q; j0 += POOL_CHUNK) {
+                int j1 = j0 + POOL_CHUNK < sh.q ? j0 + POOL_CHUNK : sh.q;
+                size_t o = ((size_t)pl * sh.p + i) * sh.q + j0;
+                max_row_argmax(&sh, xp, i, j0, j1, best, idx + o);
+                memcpy(y + o, best, sizeof(float) * (j1 - j0));
+            }
+    }
+    return GH_OK;
+}
+
+int maxpool_bwd_idx_cpu(const kctx *ctx, const pool_shape *shape, const int *idx, const float *dy,
+                        float *dx) {
+    (void)ctx;
+    pool_shape sh;
+    if (!dx) return pool_shape_check("maxpool_bwd_idx_cpu", shape, &sh);
+    int st = maxpool_bwd_idx_check("maxpool_bwd_idx_cpu", shape, &sh, idx, dy);
+    if (st) return st;
+    int planes = sh.n * sh.c;
+#pragma omp parallel for schedule(static) if ((size_t)planes * sh.h * sh.w >= GH_CPU_PAR_MIN)
+    for (int pl = 0; pl < planes; pl++) maxpool_idx_scatter(&sh, (size_t)pl, idx, dy, dx);
     return GH_OK;
 }
 

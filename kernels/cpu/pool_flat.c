@@ -90,6 +90,55 @@ void maxpool_flat_fwd(const pool_shape *sh, const float *x, float *y) {
     }
 }
 
+// The in-plane index of output (i, j)'s tap t (row-major in the window); t < 0 (every in-bounds
+// value -inf): the first in-bounds element, as the reference and torch pick.
+static inline int flat_tap_index(const pool_shape *sh, int i, int j, int t) {
+    int a, b;
+    if (t >= 0) {
+        a = t / sh->kw;
+        b = t % sh->kw;
+    } else {
+        a = sh->pad - i > 0 ? sh->pad - i : 0;
+        b = sh->pad - j > 0 ? sh->pad - j : 0;
+    }
+    return (i - sh->pad + a) * sh->w + (j - sh->pad + b);
+}
+
+void maxpool_flat_fwd_idx(const pool_shape *sh, const float *x, float *y, int *idx) {
+    int planes = sh->n * sh->c, pitch = sh->w + 2 * sh->pad;
+    int len = (sh->p - 1) * pitch + sh->q;
+    // the in-plane offset of each tap, a table rather than a division per output (taps fit
+    // FLAT_MAX: the padded plane holds a whole window)
+    int off[FLAT_MAX];
+    for (int t = 0; t < sh->kh * sh->kw; t++) off[t] = (t / sh->kw) * sh->w + t % sh->kw;
+#pragma omp parallel for schedule(static) if ((size_t)planes * sh->h * sh->w >= GH_CPU_PAR_MIN)
+    for (int pl = 0; pl < planes; pl++) {
+        float buf[FLAT_MAX], best[FLAT_MAX];
+        int bi[FLAT_MAX];
+        flat_fill(sh, x + (size_t)pl * sh->h * sh->w, pitch, -INFINITY, buf);
+        flat_argmax(buf, pitch, sh->kh, sh->kw, len, best, bi);
+        float *yp = y + (size_t)pl * sh->p * sh->q;
+        int *ip = idx + (size_t)pl * sh->p * sh->q;
+        for (int i = 0; i < sh->p; i++) {
+            memcpy(yp + (size_t)i * sh->q, best + (size_t)i * pitch, sizeof(float) * sh->q);
+            // tap t = a*kw + b of output (i, j) is input (i - pad + a, j - pad + b)
+            const int *restrict br = bi + i * pitch;
+            int *restrict o = ip + (size_t)i * sh->q;
+            const int base = (i - sh->pad) * sh->w - sh->pad;
+            int neg = 0;
+#pragma omp simd reduction(| : neg)
+            for (int j = 0; j < sh->q; j++) {
+                int t = br[j];
+                o[j] = base + j + off[t < 0 ? 0 : t];   // t < 0 is fixed below
+                neg |= t < 0;
+            }
+            if (neg)
+                for (int j = 0; j < sh->q; j++)
+                    if (br[j] < 0) o[j] = flat_tap_index(sh, i, j, br[j]);
+        }
+    }
+}
+
 void maxpool_flat_bwd(const pool_shape *sh, const float *x, const float *dy, float *dx) {
     int planes = sh->n * sh->c, pitch = sh->w + 2 * sh->pad;
     int len = (sh->p - 1) * pitch + sh->q;
@@ -103,16 +152,7 @@ void maxpool_flat_bwd(const pool_shape *sh, const float *x, const float *dy, flo
         float *dxp = dx + (size_t)pl * sh->h * sh->w;
         for (int i = 0; i < sh->p; i++)
             for (int j = 0; j < sh->q; j++) {
-                int t = bi[i * pitch + j];
-                int a, b;
-                if (t >= 0) {
-                    a = t / sh->kw;
-                    b = t % sh->kw;
-                } else {   // every in-bounds value is -inf: the first in-bounds one, as torch
-                    a = sh->pad - i > 0 ? sh->pad - i : 0;
-                    b = sh->pad - j > 0 ? sh->pad - j : 0;
-                }
-                dxp[(size_t)(i - sh->pad + a) * sh->w + (j - sh->pad + b)] += dyp[(size_t)i * sh->q + j];
+                dxp[flat_tap_index(sh, i, j, bi[i * pitch + j])] += dyp[(size_t)i * sh->q + j];
             }
     }
 }

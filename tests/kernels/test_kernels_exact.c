@@ -137,6 +137,16 @@ static void exact_maxpool_hand(void) {
     // output (i, j) sends its gradient to (max(i-1, 0), max(j-1, 0))
     float want_inf[16] = {4, 2, 2, 0, 2, 1, 1, 0, 2, 1, 1, 0, 0, 0, 0, 0};
     KT_EQUAL("ref maxpool dx, all -inf", dxr, want_inf, 16);
+    // the saved-argmax pair picks the same elements (ties and all -inf), ref and cpu
+    for (int cpu = 0; cpu < 2; cpu++)
+        for (int inf = 0; inf < 2; inf++) {
+            int idx[16];
+            CHECK_OK((cpu ? maxpool_fwd_idx_cpu : maxpool_fwd_idx_ref)(NULL, &sh, inf ? ninf : x, y, idx));
+            memset(dx, 0, sizeof dx);
+            CHECK_OK((cpu ? maxpool_bwd_idx_cpu : maxpool_bwd_idx_ref)(NULL, &sh, idx, dy, dx));
+            KT_EQUAL(cpu ? "cpu maxpool_idx hand dx" : "ref maxpool_idx hand dx", dx,
+                     inf ? want_inf : want_dx, 16);
+        }
     // all negative: zero padding must never win
     float neg[16];
     for (int i = 0; i < 16; i++) neg[i] = -(float)(i % 5) - 1.0f;
@@ -156,6 +166,8 @@ static void exact_pool(gh_rng *rng, int n, int c, int h, int w, int kh, int kw, 
     size_t nx = (size_t)n * c * h * w, ny = (size_t)n * c * sh.p * sh.q;
     float *x = kt_rand_int(rng, nx, -4, 4), *dy = kt_rand_int(rng, ny, -3, 3);
     float *ymax = kt_alloc(ny), *yavg = kt_alloc(ny), *dxmax = kt_alloc(nx);
+    int *argw = malloc(ny * sizeof(int)), *idx = malloc(ny * sizeof(int));
+    CHECK(argw && idx);
     for (int pl = 0; pl < n * c; pl++)
         for (int i = 0; i < sh.p; i++)
             for (int j = 0; j < sh.q; j++) {
@@ -173,6 +185,7 @@ static void exact_pool(gh_rng *rng, int n, int c, int h, int w, int kh, int kw, 
                     }
                 size_t o = ((size_t)pl * sh.p + i) * sh.q + j;
                 ymax[o] = (float)best;
+                argw[o] = (int)(arg - (size_t)pl * h * w);   // in-plane, as the idx kernels
                 yavg[o] = (float)sum / (float)cnt;
                 dxmax[arg] += dy[o];
             }
@@ -185,11 +198,22 @@ static void exact_pool(gh_rng *rng, int n, int c, int h, int w, int kh, int kw, 
         memset(dx, 0, nx * sizeof(float));
         CHECK_OK((cpu ? maxpool_bwd_cpu : maxpool_bwd_ref)(NULL, &sh, x, dy, dx));
         KT_EQUAL(what, dx, dxmax, nx);
+        // the saved-argmax pair: the same y, the argmax itself, the same dx
+        snprintf(what, sizeof what, "%s maxpool_idx %dx%d s%d p%d int", cpu ? "cpu" : "ref", kh, kw, stride, pad);
+        memset(idx, 0xff, ny * sizeof(int));
+        CHECK_OK((cpu ? maxpool_fwd_idx_cpu : maxpool_fwd_idx_ref)(NULL, &sh, x, y, idx));
+        KT_EQUAL(what, y, ymax, ny);
+        size_t bad = 0;
+        for (size_t o = 0; o < ny; o++) bad += idx[o] != argw[o];
+        CHECK_MSG(bad == 0, "%s: %zu of %zu argmax indices differ from the first maximum", what, bad, ny);
+        memset(dx, 0, nx * sizeof(float));
+        CHECK_OK((cpu ? maxpool_bwd_idx_cpu : maxpool_bwd_idx_ref)(NULL, &sh, idx, dy, dx));
+        KT_EQUAL(what, dx, dxmax, nx);
         snprintf(what, sizeof what, "%s avgpool %dx%d s%d p%d int", cpu ? "cpu" : "ref", kh, kw, stride, pad);
         CHECK_OK((cpu ? avgpool_fwd_cpu : avgpool_fwd_ref)(NULL, &sh, x, y));
         KT_EQUAL(what, y, yavg, ny);
     }
-    free(x); free(dy); free(ymax); free(yavg); free(dxmax); free(y); free(dx);
+    free(x); free(dy); free(ymax); free(yavg); free(dxmax); free(y); free(dx); free(argw); free(idx);
 }
 
 // ---- ReLU, GAP, linear, concat ----------------------------------------------------------------
@@ -361,6 +385,8 @@ int main(void) {
     exact_pool(&rng, 2, 3, 8, 8, 3, 3, 1, 1);
     exact_pool(&rng, 2, 3, 9, 7, 3, 3, 2, 1);
     exact_pool(&rng, 2, 3, 8, 8, 2, 2, 2, 0);
+    exact_pool(&rng, 1, 2, 95, 93, 3, 3, 1, 1);   // stride 1 on a plane too big for the flat path
+    exact_pool(&rng, 2, 2, 11, 10, 3, 3, 3, 1);   // the generic stride
     exact_misc(&rng);
     exact_embedding(&rng);
     exact_sampler();
