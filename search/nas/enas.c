@@ -230,11 +230,12 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) 
     const nas_run *r = k->r;
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(k->dp, &all);
-    double comm = nas_dp_comm(k->dp);
     if (!st) st = nas_dp_rank_costs(k->dp, r->meter, r->l, "search", -1, p->epoch);
     if (st) return st;
     ctrl_stats s;
     st = train_controller(k, &s);
+    // after the controller's rewards: with sync_bn their batch norm (micro cells) reduces too
+    double comm = st ? 0.0 : nas_dp_comm(k->dp);
     if (!st && r->l && s.len) {
         // every arc the controller sampled this epoch with its valid_acc and reward
         char name[64];
@@ -421,6 +422,8 @@ static int enas_search(nas_run *r, int macro, genotype *best, enas_macro_arc *mb
     if (!st && nas_dp_size(c) > 1) st = dp_reducer_create(&k.dp, (size_t)c->bucket_mb << 20);
     if (!st) st = enas_ctrl_create(&k.ctrl, &co);
     if (!st) st = macro ? open_macronet(&k) : open_supernet(&k);
+    // synchronized batch norm's all-reduces are communication: timed into the reducer's comm_s
+    if (!st && k.dp && c->sync_bn) gh_set_bn_sync(k.e, dp_bn_sync, k.dp);
     if (!st) st = nas_feed_init(&k.train, &r->wtrain, &r->aug, c->search_batch, c->seed);
     if (!st) st = nas_feed_init(&k.val, &r->wval, &r->d->norm, c->search_batch, c->seed);
     k.train.shard = nas_dp_rank(c);   // data parallel: this rank's part of every batch
@@ -452,16 +455,25 @@ static int enas_search(nas_run *r, int macro, genotype *best, enas_macro_arc *mb
                               .ctx = &k};
         st = gh_train_run(k.e, &plan, &k.pos, NULL);
     }
+    double sel_comm = 0.0;   // the selection phase's comm_s (sync_bn's rewards), mean over ranks
     if (!st) {
         // the derive is the selection phase: its cost is recorded apart from the search's
         cost_totals searched = nas_run_cost(r), sel;
+        double comm0 = dp_comm_seconds(k.dp);
         st = derive(&k, best, mbest, &sel);
         r->cost0 = searched;
         cost_meter_start(r->meter);
-        if (!st && r->l) st = ledger_add_phase_cost(r->l, "selection", &sel);
+        if (!st && k.dp) {
+            sel_comm = dp_comm_seconds(k.dp) - comm0;
+            if ((st = pg_allreduce_sum_f64(&sel_comm, 1))) sel_comm = 0.0;
+            sel_comm /= pg_world()->size;
+        }
+        if (!st && r->l) st = ledger_add_phase_cost_comm(r->l, "selection", &sel, sel_comm);
     }
     if (k.e) cost_meter_note_peak_mem(r->meter, (double)gh_engine_arena_peak(k.e));
-    if (!st) r->comm_s = nas_dp_finish(r->meter, k.dp);
+    // the search's: the whole run's mean over the ranks less the selection's (both are means of
+    // per-rank sums, so the difference is the mean of the search's)
+    if (!st) r->comm_s = nas_dp_finish(r->meter, k.dp) - sel_comm;
     dp_reducer_free(k.dp);
     free(k.vorder);
     nas_feed_free(&k.train);
