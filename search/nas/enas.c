@@ -30,8 +30,11 @@
 // trainer's reduce hook); a reward is the accuracy over the whole validation batch, each rank
 // scoring its part and the hit counts summed over the ranks, so every rank gets the same
 // reward and takes the same (deterministic) controller step itself: no broadcast, the
-// controllers stay equal as long as their updates are (path_acc says why they are). Rank 0
-// alone writes the run file. --micro N makes one process compute what N ranks do (batch norm
+// controllers stay equal as long as their updates are (path_acc says why they are). With
+// per-rank batch norm the running statistics are averaged over the ranks after every step
+// (enas_step), so the macro space's rewards, which read them, score one model. Rank 0 alone
+// writes the run file and its checkpoints, at epochs' ends (enas_checkpoint), which any number
+// of ranks resumes. --micro N makes one process compute what N ranks do (batch norm
 // per part, in training and in the rewards): the reference of the equality test.
 #include <math.h>
 #include <stdio.h>
@@ -108,11 +111,16 @@ static int plan_size(const nas_run *r, int macro) {
     return macro ? r->c->search_layers : r->c->enas.nodes;
 }
 
-// Each minibatch trains the sampled arc only (train_shared in the official code).
+// Each minibatch trains the sampled arc only (train_shared in the official code). Data
+// parallel with per-rank batch norm: the running statistics averaged over the ranks after the
+// step, so that every rank holds the same model: the macro space's rewards read them, and a
+// checkpoint (rank 0's) is then every rank's state, whatever number of ranks resumes it.
 static int enas_step(void *ctx, gh_engine *e, const gh_batch *b, double lr) {
     enas_plan *k = ctx;
     int st = sample_path(k);
-    return st ? st : gh_train_step(e, &k->sd, b, lr);
+    if (!st) st = gh_train_step(e, &k->sd, b, lr);
+    if (!st && k->dp && !k->r->c->sync_bn) st = dp_average_buffers(k->dp, e);
+    return st;
 }
 
 // The next validation minibatch of the shuffled walk (valid_shuffle in the official code).
