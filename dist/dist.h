@@ -109,12 +109,20 @@ int dp_reduce(void *reducer, struct gh_engine *e, int group);
 // order; dp_reduce then starts any left and (NCCL) makes the engine's stream wait for them.
 void dp_grad_ready(void *reducer, struct gh_engine *e, int group, int param);
 int dp_reduce_buf(dp_reducer *r, struct gh_engine *e, float *grad, size_t n);
-double dp_comm_seconds(const dp_reducer *r);   // wall time inside reductions so far
+// Wall time inside reductions so far: the gradients' (not hidden by backward), the buffers'
+// (dp_average_buffers) and synchronized batch norm's (dp_bn_sync with this reducer as ctx).
+double dp_comm_seconds(const dp_reducer *r);
+double dp_bn_seconds(const dp_reducer *r);     // the synchronized batch norm part of it
 // A gh_bn_sync_fn (gh_set_bn_sync, synchronized batch norm): n host doubles summed in place
-// over the group (MPI_Allreduce; ctx unused). Host doubles on every backend: the engine brings
-// a layer's per-channel sums to the host, so NCCL is not needed for a few hundred values and the
-// sums keep double precision.
+// over the group (MPI_Allreduce). ctx: NULL, or the run's reducer, whose comm_s then counts
+// the call's wall time (a blocking collective: none of it is hidden). Host doubles on every
+// backend: the engine brings a layer's per-channel sums to the host, so NCCL is not needed for
+// a few hundred values and the sums keep double precision.
 int dp_bn_sync(void *ctx, double *buf, size_t n);
+// The engine's GH_GROUP_BUFFERS (batch norm's running statistics) averaged over the group in
+// place (as dp_reduce_buf): with per-rank batch norm each rank's running statistics follow its
+// own shard; averaged, every rank holds the same model for evaluation and checkpoints.
+int dp_average_buffers(dp_reducer *r, struct gh_engine *e);
 // The plan, in reduction order: bucket i of a buffer of n floats is [*off, *off + *len).
 size_t dp_bucket_count(size_t n, size_t bucket_elems);
 void dp_bucket_at(size_t n, size_t bucket_elems, size_t i, size_t *off, size_t *len);

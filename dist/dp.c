@@ -9,7 +9,8 @@
 
 struct dp_reducer {
     size_t bucket_elems;
-    double comm_s;
+    double comm_s;           // every reduction's wall time: gradients, buffers, sync BN
+    double bn_s;             // the part of comm_s inside synchronized batch norm
     void (*observe)(void *ctx, const float *grad, size_t off, size_t len);
     void *observe_ctx;
     // overlap (dp_grad_ready): the bucket plan of the group backward reports on, built at its
@@ -41,9 +42,25 @@ void dp_reducer_free(dp_reducer *r) {
 
 double dp_comm_seconds(const dp_reducer *r) { return r ? r->comm_s : 0.0; }
 
+double dp_bn_seconds(const dp_reducer *r) { return r ? r->bn_s : 0.0; }
+
+// Blocking: its whole time is communication no compute hides (the forward or backward waits
+// for the sums), so all of it goes to comm_s.
 int dp_bn_sync(void *ctx, double *buf, size_t n) {
-    (void)ctx;
-    return pg_allreduce_sum_f64(buf, n);
+    dp_reducer *r = ctx;
+    double t0 = r ? gh_wall_seconds() : 0.0;
+    int st = pg_allreduce_sum_f64(buf, n);
+    if (r) {
+        double dt = gh_wall_seconds() - t0;
+        r->comm_s += dt;
+        r->bn_s += dt;
+    }
+    return st;
+}
+
+int dp_average_buffers(dp_reducer *r, struct gh_engine *e) {
+    return dp_reduce_buf(r, e, gh_group_data(e, GH_GROUP_BUFFERS),
+                         gh_group_numel(e, GH_GROUP_BUFFERS));
 }
 
 void dp_reducer_observe(dp_reducer *r, void (*fn)(void *, const float *, size_t, size_t),

@@ -381,6 +381,8 @@ int darts_run(nas_run *r, genotype *best) {
     int st = nas_dp_size(c) > 1 ? dp_reducer_create(&dp, (size_t)c->bucket_mb << 20) : GH_OK;
     k.dp = dp;
     if (!st) st = nas_run_supernet(r, &k.e, &k.net);
+    // synchronized batch norm's all-reduces are communication: timed into the reducer's comm_s
+    if (!st && dp && c->sync_bn) gh_set_bn_sync(k.e, dp_bn_sync, dp);
     if (st) {
         dp_reducer_free(dp);
         return st;

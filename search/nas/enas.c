@@ -30,8 +30,11 @@
 // trainer's reduce hook); a reward is the accuracy over the whole validation batch, each rank
 // scoring its part and the hit counts summed over the ranks, so every rank gets the same
 // reward and takes the same (deterministic) controller step itself: no broadcast, the
-// controllers stay equal as long as their updates are (path_acc says why they are). Rank 0
-// alone writes the run file. --micro N makes one process compute what N ranks do (batch norm
+// controllers stay equal as long as their updates are (path_acc says why they are). With
+// per-rank batch norm the running statistics are averaged over the ranks after every step
+// (enas_step), so the macro space's rewards, which read them, score one model. Rank 0 alone
+// writes the run file and its checkpoints, at epochs' ends (enas_checkpoint), which any number
+// of ranks resumes. --micro N makes one process compute what N ranks do (batch norm
 // per part, in training and in the rewards): the reference of the equality test.
 #include <math.h>
 #include <stdio.h>
@@ -108,11 +111,16 @@ static int plan_size(const nas_run *r, int macro) {
     return macro ? r->c->search_layers : r->c->enas.nodes;
 }
 
-// Each minibatch trains the sampled arc only (train_shared in the official code).
+// Each minibatch trains the sampled arc only (train_shared in the official code). Data
+// parallel with per-rank batch norm: the running statistics averaged over the ranks after the
+// step, so that every rank holds the same model: the macro space's rewards read them, and a
+// checkpoint (rank 0's) is then every rank's state, whatever number of ranks resumes it.
 static int enas_step(void *ctx, gh_engine *e, const gh_batch *b, double lr) {
     enas_plan *k = ctx;
     int st = sample_path(k);
-    return st ? st : gh_train_step(e, &k->sd, b, lr);
+    if (!st) st = gh_train_step(e, &k->sd, b, lr);
+    if (!st && k->dp && !k->r->c->sync_bn) st = dp_average_buffers(k->dp, e);
+    return st;
 }
 
 // The next validation minibatch of the shuffled walk (valid_shuffle in the official code).
@@ -230,11 +238,12 @@ static int enas_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) 
     const nas_run *r = k->r;
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(k->dp, &all);
-    double comm = nas_dp_comm(k->dp);
     if (!st) st = nas_dp_rank_costs(k->dp, r->meter, r->l, "search", -1, p->epoch);
     if (st) return st;
     ctrl_stats s;
     st = train_controller(k, &s);
+    // after the controller's rewards: with sync_bn their batch norm (micro cells) reduces too
+    double comm = st ? 0.0 : nas_dp_comm(k->dp);
     if (!st && r->l && s.len) {
         // every arc the controller sampled this epoch with its valid_acc and reward
         char name[64];
@@ -267,6 +276,11 @@ static int enas_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
     const nas_run *r = k->r;
     k->pos = *pos;
     if (nas_ckpt_skip(pos, k->steps)) return GH_OK;
+    // data parallel: only at an epoch's end. Within one, the epoch's loss and hit sums are each
+    // rank's own (summed over the ranks at the epoch's end) and rank 0 alone writes, so a resume
+    // would lose the others'; the trainer decides a mid-epoch checkpoint by each rank's clock,
+    // so gathering them then is no collective every rank reaches. At the end they are zero.
+    if (k->dp && pos->step > 0) return GH_OK;
     cost_totals cost = nas_run_cost(r);
     ledger_ckpt_writer *w;
     int st = nas_ckpt_begin(r->ck, r->l, NAS_DO_SEARCH, (int64_t)pos->epoch * k->steps + pos->step,
@@ -297,6 +311,12 @@ static int enas_resume(enas_plan *k, ledger_ckpt_reader *from) {
     if (!st) st = enas_ctrl_load(k->ctrl, ledger_ckpt_get_cb, from);
     if (st) return st;
     k->pos = nas_pos_unpack(&b.pos);
+    // the epoch's sums so far (a checkpoint within an epoch is one process's: the whole batch's)
+    // count once over the ranks: rank 0's
+    if (k->dp && pg_world()->rank > 0) {
+        k->pos.seen = 0;
+        k->pos.loss_sum = k->pos.hits = 0;
+    }
     k->vpos = b.vpos;
     k->vpass = b.vpass;
     if (k->vpass >= 0)   // the walk's order of that pass
@@ -421,6 +441,8 @@ static int enas_search(nas_run *r, int macro, genotype *best, enas_macro_arc *mb
     if (!st && nas_dp_size(c) > 1) st = dp_reducer_create(&k.dp, (size_t)c->bucket_mb << 20);
     if (!st) st = enas_ctrl_create(&k.ctrl, &co);
     if (!st) st = macro ? open_macronet(&k) : open_supernet(&k);
+    // synchronized batch norm's all-reduces are communication: timed into the reducer's comm_s
+    if (!st && k.dp && c->sync_bn) gh_set_bn_sync(k.e, dp_bn_sync, k.dp);
     if (!st) st = nas_feed_init(&k.train, &r->wtrain, &r->aug, c->search_batch, c->seed);
     if (!st) st = nas_feed_init(&k.val, &r->wval, &r->d->norm, c->search_batch, c->seed);
     k.train.shard = nas_dp_rank(c);   // data parallel: this rank's part of every batch
@@ -452,16 +474,25 @@ static int enas_search(nas_run *r, int macro, genotype *best, enas_macro_arc *mb
                               .ctx = &k};
         st = gh_train_run(k.e, &plan, &k.pos, NULL);
     }
+    double sel_comm = 0.0;   // the selection phase's comm_s (sync_bn's rewards), mean over ranks
     if (!st) {
         // the derive is the selection phase: its cost is recorded apart from the search's
         cost_totals searched = nas_run_cost(r), sel;
+        double comm0 = dp_comm_seconds(k.dp);
         st = derive(&k, best, mbest, &sel);
         r->cost0 = searched;
         cost_meter_start(r->meter);
-        if (!st && r->l) st = ledger_add_phase_cost(r->l, "selection", &sel);
+        if (!st && k.dp) {
+            sel_comm = dp_comm_seconds(k.dp) - comm0;
+            if ((st = pg_allreduce_sum_f64(&sel_comm, 1))) sel_comm = 0.0;
+            sel_comm /= pg_world()->size;
+        }
+        if (!st && r->l) st = ledger_add_phase_cost_comm(r->l, "selection", &sel, sel_comm);
     }
     if (k.e) cost_meter_note_peak_mem(r->meter, (double)gh_engine_arena_peak(k.e));
-    if (!st) r->comm_s = nas_dp_finish(r->meter, k.dp);
+    // the search's: the whole run's mean over the ranks less the selection's (both are means of
+    // per-rank sums, so the difference is the mean of the search's)
+    if (!st) r->comm_s = nas_dp_finish(r->meter, k.dp) - sel_comm;
     dp_reducer_free(k.dp);
     free(k.vorder);
     nas_feed_free(&k.train);

@@ -130,6 +130,7 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
         st = o->macro ? enas_macro_arena_bytes(c, &o->mc, o->macro, o->batch, &arena)
                       : nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
     if (!st) st = nas_engine_open(&e, c, arena, o->seed);
+    if (!st && k.dp && c->sync_bn) gh_set_bn_sync(e, dp_bn_sync, k.dp);   // timed in comm_s
     if (!st)
         st = o->macro ? enas_macro_model_build(&mnet, e, &o->mc, o->macro)
                       : nas_net_build(&net, e, &o->nc, g);

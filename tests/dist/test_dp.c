@@ -13,10 +13,13 @@
 // equal 1 process at batch 2b in ONE batch (batch norm over all 2b images), and differ from the
 // per-rank reference (two micro-batches) by far more than the tolerance, as the unsynchronized
 // ranks differ from the one-batch run: the option changes what is computed, and computes that.
+// Its all-reduces are communication: with the reducer as the hook's context their wall time is
+// in comm_s (dp_bn_seconds its part); a rank that starts late shows as rank 0's wait there.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "dist/dist.h"
@@ -230,7 +233,7 @@ static void final_k(dp_reducer *dp, int sync, float **w, size_t *nw) {
     gh_engine *e;
     gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = (size_t)256 << 20, .seed = 5};
     CHECK_OK(gh_engine_create(&e, &ec));
-    if (sync && dp) gh_set_bn_sync(e, dp_bn_sync, NULL);
+    if (sync && dp) gh_set_bn_sync(e, dp_bn_sync, dp);   // timed into dp's comm_s
     darts_net_config nc = tiny_net();
     nc.in_h = nc.in_w = FH;   // the auxiliary head needs 5x5 at two thirds of the cells
     nc.auxiliary = 1;
@@ -298,6 +301,7 @@ static void same_on_ranks(int tag, const float *v, size_t n) {
 // unsynchronized 2 ranks show against the one-batch run.
 static void test_sync_bn(dp_reducer *dp) {
     int rank = pg_world()->rank;
+    double bn_before = dp_bn_seconds(dp);
     for (int order = 1; order <= 2; order++) {
         float *w, *a;
         size_t nw, na;
@@ -329,10 +333,23 @@ static void test_sync_bn(dp_reducer *dp) {
         free(w);
         free(a);
     }
-    // final training: affine batch norm and running statistics (the forward's update)
+    // the search's hook had no reducer (ctx NULL): nothing timed
+    CHECK(dp_bn_seconds(dp) == bn_before);
+    // final training: affine batch norm and running statistics (the forward's update). Its hook
+    // times into dp: rank 1 starts 0.3 s after a barrier, so rank 0 waits in the first batch
+    // norm's all-reduce, before any gradient is reduced; that wait is sync BN's communication
+    // (>= 0.15 s: half the delay, whatever the shared cores take from either rank before it)
     float *w;
     size_t nw;
+    CHECK_OK(pg_barrier());
+    double bn0 = dp_bn_seconds(dp), comm0 = dp_comm_seconds(dp);
+    if (rank == 1) nanosleep(&(struct timespec){.tv_nsec = 300000000L}, NULL);
     final_k(dp, 1, &w, &nw);
+    double bn = dp_bn_seconds(dp) - bn0, comm = dp_comm_seconds(dp) - comm0;
+    printf("rank %d: sync_bn final training, %d steps: %.4f s in batch norm's all-reduces, %.4f s "
+           "in comm_s\n", rank, K, bn, comm);
+    CHECK(bn > 0 && comm >= bn);
+    if (rank == 0) CHECK(bn >= 0.15);
     same_on_ranks(912, w, nw);
     if (rank == 0) {
         float *w1, *w2;
@@ -346,6 +363,35 @@ static void test_sync_bn(dp_reducer *dp) {
         free(w2);
     }
     free(w);
+}
+
+// dp_average_buffers (ENAS with per-rank batch norm, after every step): the running statistics
+// (GH_GROUP_BUFFERS) averaged over the ranks in place, the same on both, the weights untouched,
+// its time in comm_s. The values differ by rank (i (r + 1) + r / 2: halves of small integers),
+// so the mean 1.5 i + 0.25 is exact in fp32 and the check is equality.
+static void test_average_buffers(dp_reducer *dp) {
+    int rank = pg_world()->rank;
+    gh_engine *e;
+    gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = (size_t)1 << 20, .seed = 3};
+    CHECK_OK(gh_engine_create(&e, &ec));
+    const int shape[1] = {100};
+    gh_param(e, GH_GROUP_WEIGHTS, "w", 1, shape, GH_INIT_ONE, 0);
+    gh_param(e, GH_GROUP_BUFFERS, "running_mean", 1, shape, GH_INIT_ZERO, 0);
+    gh_param(e, GH_GROUP_BUFFERS, "running_var", 1, shape, GH_INIT_ONE, 0);
+    CHECK_OK(gh_params_alloc(e));
+    size_t n = gh_group_numel(e, GH_GROUP_BUFFERS);
+    float *buf = gh_group_data(e, GH_GROUP_BUFFERS), *w = gh_group_data(e, GH_GROUP_WEIGHTS);
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i * (rank + 1)) + 0.5f * (float)rank;
+    double comm0 = dp_comm_seconds(dp);
+    CHECK_OK(dp_average_buffers(dp, e));
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad += buf[i] != (float)(1.5 * (double)i + 0.25);
+    for (int i = 0; i < shape[0]; i++) bad += w[i] != 1.0f;
+    printf("rank %d: dp_average_buffers: %zu running statistics, %d not the ranks' mean or "
+           "weights touched\n", rank, n, bad);
+    CHECK(n >= 200 && bad == 0);   // (each parameter padded to an alignment)
+    CHECK(dp_comm_seconds(dp) > comm0);
+    gh_engine_destroy(e);
 }
 
 static void test_mpi(void) {
@@ -419,7 +465,8 @@ static void test_mpi(void) {
     }
     free(w);
     test_sync_bn(dp);
-    printf("rank %d: %.4f s in gradient all-reduce\n", pg->rank, dp_comm_seconds(dp));
+    test_average_buffers(dp);
+    printf("rank %d: %.4f s in all-reduces (comm_s)\n", pg->rank, dp_comm_seconds(dp));
     dp_reducer_free(dp);
 }
 

@@ -16,6 +16,10 @@ samples an epoch and 3 derived arcs:
   16 images) the same way, and does not match the per-rank reference; sync_bn with --micro is
   refused with a message (exit 2) before anything is written.
 
+- comm_s counts synchronized batch norm's all-reduces: the selection phase (the derived arcs
+  scored, micro cells with batch statistics: no gradient is reduced there) records comm_s > 0
+  in the sync_bn file and exactly 0 in the per-rank one, so only batch norm's reductions can
+  have put it there; the search's epoch rows' comm_s grow and end at the phase's.
 - the 2-rank file holds both ranks' cost rows for each epoch (`test_dp ranks FILE 2 2` reads
   them: rank order, measured wall and CPU seconds and peak memory).
 
@@ -79,6 +83,36 @@ def compare(name, ref, got):
     return fails
 
 
+def comm_s(path):
+    """(phase -> comm_s of phase_costs, the search's epoch comm_s) of a run file."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        pc = {r["phase"].decode(): float(r["comm_s"]) for r in f["phase_costs"][:]}
+        ep = [float(r["comm_s"]) for r in f["epochs"][:] if r["phase"] == b"search"]
+    return pc, ep
+
+
+def check_comm(d):
+    """Failures of the comm_s records: sync BN's all-reduces counted (see the docstring)."""
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        print("no h5py: comm_s not checked")   # the rest of the test still ran
+        return 0
+    fails = 0
+    (pc2, ep2), (pcs, eps) = comm_s(os.path.join(d, "two.h5")), comm_s(os.path.join(d, "sync.h5"))
+    print("comm_s per-rank BN: %s, epochs %s" % (pc2, ep2))
+    print("comm_s sync_bn:     %s, epochs %s" % (pcs, eps))
+    if not (pc2.get("selection") == 0.0 and pcs.get("selection", 0) > 0):
+        print("FAIL: the selection phase's comm_s should be 0 without sync_bn and > 0 with it")
+        fails += 1
+    for name, pc, ep in (("per-rank", pc2, ep2), ("sync_bn", pcs, eps)):
+        if not (len(ep) == 2 and 0 < ep[0] <= ep[1] and abs(ep[1] - pc["search"]) < 1e-9):
+            print("FAIL %s: epoch comm_s %s do not grow to the search's %s" % (name, ep, pc))
+            fails += 1
+    return fails
+
+
 def run(cmd, env, d):
     p = subprocess.run(cmd, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=300)
@@ -124,6 +158,7 @@ def main():
         if written != ["full.h5", "one.h5", "sync.h5", "two.h5"]:
             print("FAIL: files written:", written)
             fails += 1
+        fails += check_comm(d)
         ranks = subprocess.run([sys.argv[2], "ranks", os.path.join(d, "two.h5"), "2", "2"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         print(ranks.stdout)
