@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -89,7 +90,10 @@ static void print_versions(void) {
         printf("  %-10s %s (compile time)\n", "HDF5", H5_VERS_INFO);
     printf("  %-10s %s\n", "BLAS", gh_blas_info());
 #ifdef _OPENMP
-    printf("  %-10s spec %d, %d threads\n", "OpenMP", _OPENMP, gh_cpu_threads());
+    const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    printf("  %-10s spec %d, %d threads, waits: %s%s%s\n", "OpenMP", _OPENMP, gh_cpu_threads(),
+           wait ? wait : "libgomp default (spin, then sleep)", spin ? ", GOMP_SPINCOUNT=" : "",
+           spin ? spin : "");
 #else
     printf("  %-10s not enabled, %d thread(s)\n", "OpenMP", gh_cpu_threads());
 #endif

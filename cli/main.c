@@ -2,7 +2,9 @@
 // of one without mpirun or srun), dispatches `gpuhours COMMAND ...` to cmd_COMMAND, and ends
 // the group: finalized after a success, aborted after a failure so that no rank waits for ever.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "base/base.h"
@@ -68,7 +70,24 @@ static int dispatch(int argc, char **argv) {
     return 2;
 }
 
+// OpenMP's threads wait at the end of every parallel region, and a step opens thousands. By
+// default libgomp spins there, which costs nothing on an idle machine but everything on a shared
+// one: a thread spins through its time slice while the thread it waits for has no core
+// (measured on 2 shared cores at load 3-7, a 5-cell DARTS step at batch 16: 0.3-5.3 s per step
+// spinning, 0.6-0.9 s sleeping; an ENAS smoke epoch 88-136 s against 5.5-10.3 s). So unless the
+// user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT set), the process starts again at once with
+// OMP_WAIT_POLICY=PASSIVE: libgomp reads it when it loads, before main, so setting it here alone
+// would be too late. On a dedicated machine OMP_WAIT_POLICY=ACTIVE can be faster on small
+// networks (README). GH_NO_REEXEC=1 turns this off; a failed exec carries on as before.
+static void prefer_passive_waits(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("GH_NO_REEXEC")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1)) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY");   // no exec: this process's OpenMP kept its default
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_waits(argv);
     int st = pg_init(&argc, &argv);
     if (st) {
         fprintf(stderr, "gpuhours: %s: %s\n", gh_status_str(st), gh_error_get());

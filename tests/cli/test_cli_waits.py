@@ -1,0 +1,46 @@
+#!/usr/bin/python3
+"""test_cli_waits: gpuhours makes OpenMP's waiting threads sleep unless the user chose. Without
+OMP_WAIT_POLICY and GOMP_SPINCOUNT it starts again with OMP_WAIT_POLICY=PASSIVE (libgomp reads
+it before main); a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept as given, GH_NO_REEXEC=1
+keeps libgomp's default; the restarted process keeps its arguments. `gpuhours info` reports the
+policy in force.
+
+usage: test_cli_waits.py GPUHOURS
+"""
+import os
+import subprocess
+import sys
+
+CLEAN = {k: v for k, v in os.environ.items()
+         if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "GH_NO_REEXEC")}
+CASES = [
+    ({}, "waits: PASSIVE"),
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, "waits: ACTIVE"),
+    ({"OMP_WAIT_POLICY": "passive"}, "waits: passive"),
+    ({"GOMP_SPINCOUNT": "1000"}, "waits: libgomp default (spin, then sleep), GOMP_SPINCOUNT=1000"),
+    ({"GH_NO_REEXEC": "1"}, "waits: libgomp default (spin, then sleep)"),
+]
+
+
+def main():
+    exe = sys.argv[1]
+    fails = 0
+    for extra, want in CASES:
+        p = subprocess.run([exe, "info"], env=dict(CLEAN, **extra), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        line = next((l for l in p.stdout.splitlines() if "OpenMP" in l), "")
+        if p.returncode != 0 or not line.rstrip().endswith(want):
+            print(f"FAIL env {extra}: exit {p.returncode}, OpenMP line {line!r}, want ...{want!r}")
+            fails += 1
+    # the restarted process sees the same arguments: an unknown command is still named
+    p = subprocess.run([exe, "no-such-command", "x y"], env=CLEAN, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    if p.returncode != 2 or "unknown command 'no-such-command'" not in p.stdout:
+        print(f"FAIL restarted arguments: exit {p.returncode}, output {p.stdout!r}")
+        fails += 1
+    print("test_cli_waits:", "FAILED" if fails else f"{len(CASES) + 1} checks passed")
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
