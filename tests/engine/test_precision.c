@@ -2,7 +2,10 @@
 // on every name and refuse others; gh_set_precision accepts fp32 everywhere and refuses tf32 and
 // bf16 on the ref and cpu backends (GH_EUNSUP, naming the precision and the backend) leaving
 // the engine at fp32 with no sticky error: a conv then runs and gives the fp32 result it gave
-// before. On a CUDA build with a GPU, tf32 and bf16 are accepted by a cuda engine.
+// before. On a CUDA build with a GPU, a cuda engine takes every precision and its conv's
+// forward and backward at tf32 and bf16 land within the kernels' tolerances of fp32.
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -73,26 +76,83 @@ static void refusal(gh_backend b) {
     gh_engine_destroy(e);
 }
 
-static void cuda_accepts(void) {
+// One step of conv(x, w) -> global average pool -> cross-entropy at precision p on a cuda
+// engine: y, w's and x's gradients to the host.
+static int cuda_pass(gh_precision p, float *y, float *gw, float *gx) {
+    gh_engine *e = NULL;
+    gh_engine_config cfg = {.backend = GH_BACKEND_CUDA, .arena_bytes = 16 << 20, .seed = 5};
+    int st = gh_engine_create(&e, &cfg);
+    if (st) return st;
+    gh_tensor *w = gh_param(e, GH_GROUP_WEIGHTS, "w", 4, (int[]){8, 4, 3, 3},
+                            GH_INIT_KAIMING_UNIFORM, 36);
+    float x[4 * 4 * 9 * 9];
+    for (int i = 0; i < 4 * 4 * 9 * 9; i++) x[i] = sinf(0.37f * (float)i) + 0.25f;
+    const int labels[4] = {1, 5, 2, 7};
+    if (!(st = gh_params_alloc(e)) && !(st = gh_set_precision(e, p))) {
+        gh_step_begin(e);
+        gh_set_training(e, 1);
+        st = gh_group_zero_grad(e, GH_GROUP_WEIGHTS);
+        gh_tensor *xt = st ? NULL : gh_input(e, 4, (int[]){4, 4, 9, 9}, x);
+        if (xt) xt->requires_grad = 1;
+        gh_tensor *yt = xt ? gh_conv2d(e, xt, w, NULL, 1, 1, 1, 1, 1, 1, 1) : NULL;
+        gh_tensor *g = yt ? gh_global_avgpool(e, yt) : NULL;
+        const int *lab = g ? gh_labels(e, 4, labels) : NULL;
+        gh_tensor *loss = lab ? gh_xent(e, g, lab, 0.0f, NULL) : NULL;
+        if (loss) st = gh_backward(e, loss);
+        if (!st && loss) {   // the gradients through arena tensors (backend memory)
+            gh_tensor *gwt = gh_input(e, 1, (int[]){(int)w->numel}, NULL);
+            gh_tensor *gxt = gh_input(e, 1, (int[]){(int)xt->numel}, NULL);
+            st = gwt && gxt ? gh_tensor_to_host(e, yt, y) : gh_engine_status(e);
+            if (!st) st = gh_vec_copy(e, w->numel, w->grad, gwt->data);
+            if (!st) st = gh_vec_copy(e, xt->numel, xt->grad, gxt->data);
+            if (!st) st = gh_tensor_to_host(e, gwt, gw);
+            if (!st) st = gh_tensor_to_host(e, gxt, gx);
+        }
+        if (!st) st = gh_engine_status(e);
+    }
+    gh_engine_destroy(e);
+    return st;
+}
+
+static double rms(const float *v, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
+    return sqrt(s / (double)n);
+}
+
+// On a GPU: the engine accepts every precision on cuda, and its convs run them forward and
+// backward: results within the kernels' tolerances of the fp32 engine's (tests/cuda:
+// TF32 5e-3, BF16 2e-2 of rms + |ref|) and different from them somewhere.
+static void cuda_precisions(void) {
     if (!gh_cuda_built() || gh_cuda_device_count() < 1) {
         printf("cuda engine: SKIPPED (no CUDA build or no GPU)\n");
         return;
     }
-    gh_engine *e = NULL;
-    gh_engine_config cfg = {.backend = GH_BACKEND_CUDA, .arena_bytes = 1 << 20, .seed = 5};
-    CHECK_OK(gh_engine_create(&e, &cfg));
-    if (!e) return;
-    for (int p = 0; p < GH_PREC_COUNT; p++) {
-        CHECK_OK(gh_set_precision(e, (gh_precision)p));
-        CHECK(gh_engine_precision(e) == (gh_precision)p);
+    enum { NY = 4 * 8 * 9 * 9, NW = 8 * 4 * 9, NX = 4 * 4 * 9 * 9 };
+    static float out[GH_PREC_COUNT][3][NY];
+    const size_t n[3] = {NY, NW, NX};
+    static const char *part[3] = {"y", "dw", "dx"};
+    for (int p = 0; p < GH_PREC_COUNT; p++)
+        CHECK_OK(cuda_pass((gh_precision)p, out[p][0], out[p][1], out[p][2]));
+    for (int p = GH_PREC_TF32; p < GH_PREC_COUNT; p++) {
+        const double tol = p == GH_PREC_BF16 ? 2e-2 : 5e-3;
+        for (int i = 0; i < 3; i++) {
+            char what[64];
+            snprintf(what, sizeof what, "engine %s %s", gh_precision_name((gh_precision)p), part[i]);
+            check_close_f(what, out[p][i], out[0][i], n[i], tol * rms(out[0][i], n[i]), tol,
+                          __FILE__, __LINE__);
+            size_t differ = 0;
+            for (size_t j = 0; j < n[i]; j++) differ += out[p][i][j] != out[0][i][j];
+            CHECK_MSG(differ > 0, "%s: equal to fp32 everywhere: the tensor cores did not run",
+                      what);
+        }
     }
-    gh_engine_destroy(e);
 }
 
 int main(void) {
     names();
     refusal(GH_BACKEND_REF);
     refusal(GH_BACKEND_CPU);
-    cuda_accepts();
+    cuda_precisions();
     return check_done("test_precision_engine");
 }
