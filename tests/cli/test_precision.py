@@ -4,7 +4,8 @@
 Bad values (flag and config file) are refused naming the flag or the file, line and key;
 tf32 and bf16 are refused on the ref and cpu backends (and on auto where it resolves to the
 CPU) naming --backend cuda, before any file exists; a run on the CPU records the run
-attribute precision = "fp32" and the key in its config text, with and without the flag.
+attribute precision = "fp32" and the key in its config text, with and without the flag, and
+`gpuhours ls` shows it in its last column.
 
 usage: test_precision.py GPUHOURS
 """
@@ -62,6 +63,9 @@ def recorded(exe, args, label):
             cfg = cfg.decode() if isinstance(cfg, bytes) else cfg
         check(attr == "fp32", "%s: attribute precision %r, want 'fp32'" % (label, attr))
         check('precision = "fp32"' in cfg, "%s: config text has precision = \"fp32\"" % label)
+        ls = run(exe, ["ls", out], tmp).stdout.splitlines()
+        check(len(ls) == 2 and ls[0].split()[-1] == "prec" and ls[1].split()[-1] == "fp32",
+              "%s: gpuhours ls shows prec fp32: %r" % (label, ls))
 
 
 def main():
