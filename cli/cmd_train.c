@@ -170,7 +170,8 @@ static int parse_args(int argc, char **argv, train_config *c) {
     }
     if (c->precision != GH_PREC_FP32 && c->backend != GH_BACKEND_CUDA) {
         fprintf(stderr, "gpuhours train: --precision %s needs --backend cuda (backend %s: its "
-                "kernels compute fp32 only)\n", gh_precision_name(c->precision), gh_backend_name(c->backend));
+                "kernels compute fp32 only)\n", gh_precision_name(c->precision),
+                gh_backend_name(c->backend));
         return 2;
     }
     return -1;
@@ -186,7 +187,8 @@ static void config_echo(const train_config *c) {
            "  preset         %s\n  data           %s\n  epochs         %d\n"
            "  batch          %d\n  lr             %g (cosine to 0)\n  momentum       %g\n"
            "  wd             %g\n  backend        %s (asked %s)\n  seed           %llu\n"
-           "  deterministic  %d\n  precision      %s\n  max_train      %d%s\n  threads        %d%s\n",
+           "  deterministic  %d\n  precision      %s\n  max_train      %d%s\n"
+           "  threads        %d%s\n",
            *c->preset ? c->preset : "none", c->data_dir, c->epochs, c->batch, (double)c->lr,
            (double)c->momentum, (double)c->wd, dev, c->backend_text,
            (unsigned long long)c->seed, c->deterministic, gh_precision_name(c->precision),

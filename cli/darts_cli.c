@@ -336,7 +336,8 @@ static int precision_check(const char *cmd, const nas_config *c) {
         return 0;   // a bad backend is reported where the engine opens
     const char *name = gh_backend_name(b);
     fprintf(stderr, "gpuhours %s: --precision %s needs --backend cuda (backend %s%s%s: its "
-            "kernels compute fp32 only; [run] precision = fp32 there)\n", cmd, c->precision, c->backend,
+            "kernels compute fp32 only; [run] precision = fp32 there)\n", cmd, c->precision,
+            c->backend,
             strcmp(c->backend, name) ? " resolves to " : "", strcmp(c->backend, name) ? name : "");
     return 2;
 }

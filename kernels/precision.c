@@ -18,5 +18,6 @@ int gh_precision_parse(const char *text, gh_precision *p) {
             *p = (gh_precision)i;
             return GH_OK;
         }
-    return gh_fail(GH_EINVAL, "precision '%s': expected fp32, tf32 or bf16", text ? text : "(null)");
+    return gh_fail(GH_EINVAL, "precision '%s': expected fp32, tf32 or bf16",
+                   text ? text : "(null)");
 }

@@ -103,8 +103,8 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
                           op.a_src(g, a, m0 + a_m + A_STEP * l, k0 + a_k), dummy);
 #pragma unroll
             for (int l = 0; l < NB; l++)
-                cp_async4(bs + (b_k + B_STEP * l) * LDB + b_n, op.b_src(g, a, k0 + b_k + B_STEP * l),
-                          dummy);
+                cp_async4(bs + (b_k + B_STEP * l) * LDB + b_n,
+                          op.b_src(g, a, k0 + b_k + B_STEP * l), dummy);
             cp_async_commit();
         };
         if (nk > 0) issue(0, 0);
@@ -222,7 +222,8 @@ bool tc_depthwise(const conv2d_shape *sh) {
 template <int PREC>
 int tc_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
            const float *b, float *y) {
-    const char *op = PREC == GH_PREC_TF32 ? "conv2d_fwd_prec_cuda(tf32)" : "conv2d_fwd_prec_cuda(bf16)";
+    const char *op =
+        PREC == GH_PREC_TF32 ? "conv2d_fwd_prec_cuda(tf32)" : "conv2d_fwd_prec_cuda(bf16)";
     tc_geom g;
     GH_TRY(tc_geom_make(op, sh, &g));
     GH_TRY(tc_device_check(op));
@@ -246,7 +247,8 @@ int tc_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float 
     }
     if (dw) {
         tc_plan_wgrad(sh, &g);
-        const size_t size = (size_t)g.k * g.cg * g.r * g.s, need = g.splits > 1 ? g.splits * size : 0;
+        const size_t size = (size_t)g.k * g.cg * g.r * g.s;
+        const size_t need = g.splits > 1 ? g.splits * size : 0;
         if (need && (!ctx || !ctx->ws || ctx->ws_floats < need))
             return gh_fail(GH_EINVAL, "%s: the weight gradient needs a device workspace of %zu "
                            "floats (conv2d_ws_floats_cuda), got %zu", op, need,

@@ -118,7 +118,8 @@ template <> struct tc_op<TC_BDATA> {
     }
     __host__ __device__ int klen(const tc_geom &) const { return Kg; }
     __host__ __device__ int mlen(const tc_geom &g) const { return g.cg; }
-    __host__ __device__ const float *a_src(const tc_geom &g, const tc_args &a, int ci, int k) const {
+    __host__ __device__ const float *a_src(const tc_geom &g, const tc_args &a, int ci,
+                                           int k) const {
         if (ci >= g.cg || k >= Kg) return nullptr;
         const int mo = k / rs, rsi = k - mo * rs;
         return a.w + (((size_t)grp * g.kg + mo) * g.cg + ci) * rs + rsi;

@@ -83,7 +83,8 @@ static void run(const char *name, conv2d_shape sh, int bias, int BK, int ints, g
     std::vector<float> dy = rnd(rng, ny, ints), dx0 = rnd(rng, nx, ints), dw0 = rnd(rng, nw, ints);
     std::vector<float> ry(ny), rdx = dx0, rdw = dw0;
     CHECK_OK(conv2d_fwd_ref(&REF, &sh, x.data(), w.data(), bias ? b.data() : NULL, ry.data()));
-    CHECK_OK(conv2d_bwd_ref(&REF, &sh, x.data(), w.data(), dy.data(), rdx.data(), rdw.data(), NULL));
+    CHECK_OK(conv2d_bwd_ref(&REF, &sh, x.data(), w.data(), dy.data(), rdx.data(), rdw.data(),
+                            NULL));
 
     std::vector<float> y(ny, NAN), dx = dx0, dw = dw0;
     emulate<TC_FWD>(g, {x.data(), w.data(), NULL, bias ? b.data() : NULL, y.data()}, BK);

@@ -138,7 +138,8 @@ static void cuda_precisions(void) {
         const double tol = p == GH_PREC_BF16 ? 2e-2 : 5e-3;
         for (int i = 0; i < 3; i++) {
             char what[64];
-            snprintf(what, sizeof what, "engine %s %s", gh_precision_name((gh_precision)p), part[i]);
+            snprintf(what, sizeof what, "engine %s %s", gh_precision_name((gh_precision)p),
+                     part[i]);
             check_close_f(what, out[p][i], out[0][i], n[i], tol * rms(out[0][i], n[i]), tol,
                           __FILE__, __LINE__);
             size_t differ = 0;
