@@ -3,23 +3,27 @@
 # registers, stack and local memory, spill traffic (STL/LDL in the SASS), static shared memory,
 # theoretical occupancy on sm_90 (H100/H200), and whether tensor-core instructions appear.
 #
-#   ./bench/cuda_resources.sh [--check] [--markdown] [--hot REGEX] BUILD_DIR|LIBRARY
+#   ./bench/cuda_resources.sh [--check] [--markdown] [--hot REGEX] [--mma REGEX] BUILD_DIR|LIBRARY
 #
 # --check: exit 1 when a kernel whose name matches --hot (default: every kernel) has a stack
-# frame, local memory or any STL/LDL instruction (a spill or a local array) on any architecture. Exit 77 (skipped) when cuobjdump or
-# the CUDA library (BUILD_DIR/kernels/libgh_kernels_cuda.a) is absent.
+# frame, local memory or any STL/LDL instruction (a spill or a local array) on any
+# architecture, or when a kernel whose name matches --mma (the tensor-core kernels; default
+# ^conv_tc_kernel<) has no tensor-core MMA instruction in its sm_80 or sm_90 SASS, or none
+# matches on one of them. Exit 77 (skipped) when cuobjdump or the CUDA library
+# (BUILD_DIR/kernels/libgh_kernels_cuda.a) is absent.
 # cuobjdump: $CUOBJDUMP, else PATH, $CUDA_HOME/bin, /usr/local/cuda/bin, or the PyPI wheel
 # nvidia-cuda-cuobjdump (python3 -m pip install nvidia-cuda-cuobjdump), or .whl/bin/cuobjdump
 # (`make deps` takes it out of that wheel when nvcc is present and cuobjdump is not).
 set -u -o pipefail
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
-check=0 markdown=0 hot='.' target=''
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+check=0 markdown=0 hot='.' mma_re='^conv_tc_kernel<' target=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --check) check=1 ;;
     --markdown) markdown=1 ;;
     --hot) shift; hot=${1:-.} ;;
+    --mma) shift; mma_re=${1:-^conv_tc_kernel<} ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "cuda_resources: unknown option $1" >&2; usage >&2; exit 2 ;;
     *) target=$1 ;;
@@ -82,9 +86,9 @@ paste -d' ' "$tmp/mangled" "$tmp/demangled" >"$tmp/names"
 
 # Threads per block of each launch (a binary does not record them): 256 everywhere but these.
 threads_table='bn_fwd_finalize_kernel=128 bn_bwd_finalize_kernel=128 sample_kernel=128
-colsum_kernel=128 scalar_pow_kernel=1 acc_add_kernel=1 conv_tf32_fwd_kernel=128'
+colsum_kernel=128 scalar_pow_kernel=1 acc_add_kernel=1 conv_tc_kernel=128'
 
-awk -v check="$check" -v md="$markdown" -v hot="$hot" -v tt="$threads_table" '
+awk -v check="$check" -v md="$markdown" -v hot="$hot" -v mre="$mma_re" -v tt="$threads_table" '
   FILENAME == ARGV[1] { name[$1] = $2; next }
   FILENAME == ARGV[2] { k = $1 " " $2; stl[k] = $3; ldl[k] = $4; mma[k] = $5; next }
   function ceil_to(x, u) { return int((x + u - 1) / u) * u }
@@ -132,6 +136,11 @@ awk -v check="$check" -v md="$markdown" -v hot="$hot" -v tt="$threads_table" '
       if (ST > 0 || LO > 0 || s > 0 || l > 0) { bad++; badlist = badlist sprintf("  %s %s: stack %d B, local %d B, %d STL, %d LDL\n", arch, nm, ST, LO, s, l) }
     }
     if (m > 0) mmarows++
+    # the tensor-core kernels: HMMA (or another MMA) on each architecture the build targets
+    if (nm ~ mre && (arch == "sm_80" || arch == "sm_90")) {
+      mmakern[arch]++
+      if (m == 0) { nomma++; nommalist = nommalist sprintf("  %s %s\n", arch, nm) }
+    }
   }
   END {
     printf "%d kernel builds (%d matching the hot pattern), %d with tensor-core MMA instructions\n", rows, hotrows, mmarows > "/dev/stderr"
@@ -140,6 +149,14 @@ awk -v check="$check" -v md="$markdown" -v hot="$hot" -v tt="$threads_table" '
       printf "cuda_resources: FAILED: %d kernel builds use local memory (register spills or local arrays):\n%s", bad, badlist > "/dev/stderr"
       exit 1
     }
-    if (check) print "cuda_resources: no local memory, no STL/LDL in the checked kernels" > "/dev/stderr"
+    if (check && nomma > 0) {
+      printf "cuda_resources: FAILED: %d tensor-core kernel builds (matching %s) have no MMA instruction:\n%s", nomma, mre, nommalist > "/dev/stderr"
+      exit 1
+    }
+    if (check && (mmakern["sm_80"] == 0 || mmakern["sm_90"] == 0)) {
+      printf "cuda_resources: FAILED: no kernel matching %s on sm_80 (%d) or sm_90 (%d)\n", mre, mmakern["sm_80"], mmakern["sm_90"] > "/dev/stderr"
+      exit 1
+    }
+    if (check) printf "cuda_resources: no local memory, no STL/LDL in the checked kernels; MMA in all %d sm_80 and %d sm_90 builds matching %s\n", mmakern["sm_80"], mmakern["sm_90"], mre > "/dev/stderr"
   }
 ' "$tmp/names" "$tmp/sass_counts" "$tmp/res_rows"

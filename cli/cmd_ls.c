@@ -1,6 +1,6 @@
 // cli: `gpuhours ls PATH...`: one line per run file: method, dataset, seed, status, trials, the
 // processes that ran them, the result accuracy (ledger_summarize), GPU-hours, wall-clock hours
-// and the search's budget given. A file that is not a
+// the search's budget given and the convs' precision. A file that is not a
 // readable ledger gets its error on stderr; the others are still listed (exit status 1 then).
 #include <getopt.h>
 #include <math.h>
@@ -19,7 +19,8 @@ static void usage(FILE *f) {
                "trial (test accuracy, or validation accuracy marked 'v' when no test accuracy\n"
                "was measured), GPU-hours (wall x GPUs held; 0 for a CPU run), wall-clock hours\n"
                "and the budget the search was given in seconds ('-': none; '?': a file older\n"
-               "than the budget attribute).\n"
+               "than the budget attribute), and the precision of its convs (fp32, tf32, bf16;\n"
+               "fp32 for files older than the precision attribute).\n"
                "A run that says running while no process writes it is shown as interrupted.\n\n"
                "options:\n"
                "  -h, --help   this help\n");
@@ -42,10 +43,11 @@ static int ls_row(void *ctx, const char *path, ledger *l, const ledger_summary *
         snprintf(budget, sizeof budget, "%.0f", s->budget_s);
     else
         snprintf(budget, sizeof budget, "-");
-    printf("%-28s %-14s %-14s %6s %-11s %6lld %7s %8s %10.4f %9.4f %8s\n", name,
+    const char *prec = ledger_attr(l, "precision");   // absent before it: every run was fp32
+    printf("%-28s %-14s %-14s %6s %-11s %6lld %7s %8s %10.4f %9.4f %8s %4s\n", name,
            ledger_attr(l, "method"), ledger_attr(l, "dataset"), ledger_attr(l, "seed"),
            ledger_run_status(l), (long long)s->trials, w && *w ? w : "1", acc, s->gpu_hours,
-           s->wall_hours, budget);
+           s->wall_hours, budget, prec && *prec ? prec : "fp32");
     return GH_OK;
 }
 
@@ -69,8 +71,9 @@ int cmd_ls(int argc, char **argv) {
     int n = 0;
     int st = ledger_find_files(argc - optind, argv + optind, &files, &n);
     if (st) return cli_fail("ls", st);
-    printf("%-28s %-14s %-14s %6s %-11s %6s %7s %8s %10s %9s %8s\n", "file", "method", "dataset",
-           "seed", "status", "trials", "workers", "acc", "GPU-h", "wall-h", "budget-s");
+    printf("%-28s %-14s %-14s %6s %-11s %6s %7s %8s %10s %9s %8s %4s\n", "file", "method",
+           "dataset", "seed", "status", "trials", "workers", "acc", "GPU-h", "wall-h", "budget-s",
+           "prec");
     int skipped;
     st = cli_each_run("ls", files, n, ls_row, NULL, &skipped);
     ledger_free_files(files);

@@ -29,6 +29,7 @@ typedef struct {
     int device;
     uint64_t seed;
     int deterministic;
+    gh_precision precision; // convs: fp32, or tf32/bf16 tensor cores (cuda backend only)
     int max_train;         // 0: the whole training split
     int threads;           // 0: the OpenMP default
     int eval_batch;
@@ -81,6 +82,8 @@ static void usage(FILE *f) {
             "  -B, --backend NAME     cpu, ref, cuda, cuda:N or auto (default auto)\n"
             "  -s, --seed N           seed for init, data order and subset (default 1)\n"
             "  -D, --deterministic    fixed-order reductions on the GPU\n"
+            "  -P, --precision NAME   convs in fp32 (default), or tf32 / bf16 on tensor cores\n"
+            "                         (needs --backend cuda)\n"
             "  -n, --max-train N      use a seeded subset of N training images (0: all)\n"
             "  -t, --threads N        CPU threads for OpenMP and OpenBLAS (0: default)\n"
             "  -h, --help             this help\n",
@@ -94,8 +97,9 @@ static const struct option train_opts[] = {
     {"wd", required_argument, NULL, 'w'},      {"backend", required_argument, NULL, 'B'},
     {"seed", required_argument, NULL, 's'},    {"deterministic", no_argument, NULL, 'D'},
     {"max-train", required_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
+    {"precision", required_argument, NULL, 'P'},
     {"help", no_argument, NULL, 'h'},          {0, 0, 0, 0}};
-static const char *train_short = "p:d:e:b:l:m:w:B:s:Dn:t:h";
+static const char *train_short = "p:d:e:b:l:m:w:B:s:DP:n:t:h";
 
 // Two passes: the preset first, so that explicit flags override it wherever they appear.
 // Returns -1 to continue, else the exit status.
@@ -137,6 +141,12 @@ static int parse_args(int argc, char **argv, train_config *c) {
         case 'B': snprintf(c->backend_text, sizeof c->backend_text, "%s", optarg); break;
         case 's': rc = cli_seed("train", "--seed", optarg, &c->seed); break;
         case 'D': c->deterministic = 1; break;
+        case 'P':
+            if (gh_precision_parse(optarg, &c->precision)) {
+                fprintf(stderr, "gpuhours train: --precision: %s\n", gh_error_get());
+                return 2;
+            }
+            break;
         case 'n':
             rc = cli_int("train", "--max-train", optarg, 0, 1 << 30, &lv);
             c->max_train = (int)lv;
@@ -158,6 +168,12 @@ static int parse_args(int argc, char **argv, train_config *c) {
         fprintf(stderr, "gpuhours train: --backend: %s\n", gh_error_get());
         return 2;
     }
+    if (c->precision != GH_PREC_FP32 && c->backend != GH_BACKEND_CUDA) {
+        fprintf(stderr, "gpuhours train: --precision %s needs --backend cuda (backend %s: its "
+                "kernels compute fp32 only)\n", gh_precision_name(c->precision),
+                gh_backend_name(c->backend));
+        return 2;
+    }
     return -1;
 }
 
@@ -171,10 +187,12 @@ static void config_echo(const train_config *c) {
            "  preset         %s\n  data           %s\n  epochs         %d\n"
            "  batch          %d\n  lr             %g (cosine to 0)\n  momentum       %g\n"
            "  wd             %g\n  backend        %s (asked %s)\n  seed           %llu\n"
-           "  deterministic  %d\n  max_train      %d%s\n  threads        %d%s\n",
+           "  deterministic  %d\n  precision      %s\n  max_train      %d%s\n"
+           "  threads        %d%s\n",
            *c->preset ? c->preset : "none", c->data_dir, c->epochs, c->batch, (double)c->lr,
            (double)c->momentum, (double)c->wd, dev, c->backend_text,
-           (unsigned long long)c->seed, c->deterministic, c->max_train,
+           (unsigned long long)c->seed, c->deterministic, gh_precision_name(c->precision),
+           c->max_train,
            c->max_train ? "" : " (all)", c->threads ? c->threads : omp_get_max_threads(),
            c->threads ? "" : " (default)");
 }
@@ -250,7 +268,12 @@ static int make_engine(const train_config *c, gh_engine **e) {
     gh_engine_config ec = {.backend = c->backend, .device_index = c->device,
                            .arena_bytes = ((size_t)bmax + 16) << 20,
                            .deterministic = c->deterministic, .seed = c->seed};
-    return gh_engine_create(e, &ec);
+    int st = gh_engine_create(e, &ec);
+    if (!st && (st = gh_set_precision(*e, c->precision))) {
+        gh_engine_destroy(*e);
+        *e = NULL;
+    }
+    return st;
 }
 
 static int train_cnn(const train_config *c, gh_engine *e, const gh_images *tr,

@@ -174,7 +174,8 @@ static int open_ledger(const nas_config *c, const char *method, int workers, int
     ledger_run_info info = {.method = method, .dataset = c->dataset, .seed = c->seed,
                             .config_text = text, .argc = argc, .argv = argv,
                             .gpus = nas_gpus(c), .workers = workers,
-                            .budget_s = nas_method_takes_budget(c->method) ? c->budget_s : 0};
+                            .budget_s = nas_method_takes_budget(c->method) ? c->budget_s : 0,
+                            .precision = c->precision};
     int st = ledger_create(l, path, &info);
     free(text);
     if (!st) printf("# results: %s\n", path);
@@ -325,8 +326,25 @@ static int group_check(const char *cmd, const nas_config *c, darts_cli_what what
     return 0;
 }
 
+// A precision other than fp32 runs on tensor cores, which only the cuda backend has: refused
+// elsewhere before any data is read or file written (never fp32 computed under a tf32 record).
+static int precision_check(const char *cmd, const nas_config *c) {
+    gh_backend b;
+    int dev;
+    if (!strcmp(c->precision, "fp32") || gh_backend_parse(c->backend, &b, &dev) ||
+        b == GH_BACKEND_CUDA)
+        return 0;   // a bad backend is reported where the engine opens
+    const char *name = gh_backend_name(b);
+    fprintf(stderr, "gpuhours %s: --precision %s needs --backend cuda (backend %s%s%s: its "
+            "kernels compute fp32 only; [run] precision = fp32 there)\n", cmd, c->precision,
+            c->backend,
+            strcmp(c->backend, name) ? " resolves to " : "", strcmp(c->backend, name) ? name : "");
+    return 2;
+}
+
 int darts_cli_run(const char *cmd, const nas_config *c, darts_cli_what what, int argc,
                   char **argv) {
+    if (precision_check(cmd, c)) return 2;
     given_arch given;
     if (what == DARTS_CLI_FINAL) {  // a bad genotype fails before any data is read
         int st = resolve_given(c->genotype, &given);

@@ -128,6 +128,18 @@ void gh_engine_destroy(gh_engine *e) {
 
 int gh_engine_status(const gh_engine *e) { return e ? e->status : GH_EINVAL; }
 gh_backend gh_engine_backend(const gh_engine *e) { return e->cfg.backend; }
+
+int gh_set_precision(gh_engine *e, gh_precision p) {
+    const char *name = gh_precision_name(p);
+    if (!name)
+        return gh_fail(GH_EINVAL, "set_precision: precision %d is not fp32, tf32 or bf16", (int)p);
+    if (p != GH_PREC_FP32 && e->cfg.backend != GH_BACKEND_CUDA)
+        return gh_fail(GH_EUNSUP, "precision %s needs the cuda backend (this engine's is %s, "
+                       "which computes fp32 only)", name, gh_backend_name(e->cfg.backend));
+    e->precision = p;
+    return GH_OK;
+}
+gh_precision gh_engine_precision(const gh_engine *e) { return e->precision; }
 size_t gh_engine_arena_peak(const gh_engine *e) { return e->arena_peak; }
 void *gh_engine_stream(gh_engine *e) {
     return e->cfg.backend == GH_BACKEND_CUDA ? e->kc.stream : NULL;

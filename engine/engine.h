@@ -99,6 +99,13 @@ void gh_set_bn_sync(gh_engine *e, gh_bn_sync_fn fn, void *ctx);
 // tensors still require grad). DARTS's architecture passes that read only the alphas'
 // gradient. Returns the previous setting (1 = on, the default).
 int gh_set_group_grad(gh_engine *e, int group, int on);
+// The arithmetic of the engine's convolutions (issue 15): GH_PREC_FP32 (the default) everywhere;
+// GH_PREC_TF32 or GH_PREC_BF16 run the non-depthwise convs' forward and backward on tensor
+// cores (conv2d_fwd_prec_cuda / conv2d_bwd_prec_cuda; tensors stay FP32). Refused with
+// GH_EUNSUP on the ref and cpu backends, which have no such kernels (an fp32 run that recorded
+// tf32 would be a false record); the setting is then unchanged and the engine usable.
+int gh_set_precision(gh_engine *e, gh_precision p);
+gh_precision gh_engine_precision(const gh_engine *e);
 // Level 1: the reverse pass gives each activation and its gradient back to the arena once no
 // earlier tape entry reads them (as PyTorch frees its graph), so the step's peak is the
 // forward's activations plus the gradients alive at once, not every activation and gradient.

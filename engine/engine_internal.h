@@ -178,6 +178,8 @@ struct gh_engine {
 
     gh_bn_sync_fn bn_sync;  // synchronized batch norm (ops_norm_sync.c); NULL: per replica
     void *bn_sync_ctx;
+
+    gh_precision precision; // convs on CUDA (gh_set_precision); GH_PREC_FP32 (0) by default
 };
 
 // ---- status ------------------------------------------------------------------------------

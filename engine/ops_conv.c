@@ -1,6 +1,22 @@
 // engine: the conv2d op (any kernel size, stride, padding, dilation, groups) with its
-// backward, its workspace taken from the engine-owned buffer.
+// backward, its workspace taken from the engine-owned buffer; on CUDA at the engine's
+// precision (gh_set_precision: TF32 or BF16 tensor cores, FP32 by default).
 #include "engine_internal.h"
+
+// The engine's precision applies on CUDA only (gh_set_precision refuses it elsewhere).
+static int conv_prec(const gh_engine *e) {
+    return e->precision != GH_PREC_FP32 && e->cfg.backend == GH_BACKEND_CUDA;
+}
+
+// K() for the _prec_cuda kernels: nothing in a dry pass, the device entered first.
+#ifdef GH_HAVE_CUDA
+#define KCALL_PREC(e, name, ...) \
+    ((e)->dry ? GH_OK            \
+              : eng_check((e), dev_enter(e) ? GH_ECUDA : name(&(e)->kc, __VA_ARGS__)))
+#else
+#define KCALL_PREC(e, name, ...) \
+    ((e)->dry ? GH_OK : eng_check((e), name(&(e)->kc, __VA_ARGS__)))
+#endif
 
 // Grows the engine workspace to what this backend's conv kernels need for sh.
 static int conv_ws(gh_engine *e, const conv2d_shape *sh) {
@@ -17,6 +33,9 @@ static int conv_bwd(gh_engine *e, const tape_entry *t) {
     if (e->status) return e->status;
     if (!dx && !dw && !db) return GH_OK;
     if (conv_ws(e, &t->sh.conv)) return e->status;
+    if (conv_prec(e))
+        return KCALL_PREC(e, conv2d_bwd_prec_cuda, &t->sh.conv, e->precision, x->data, w->data,
+                          t->out->grad, dx, dw, db);
     return KCALL(e, conv2d_bwd, &t->sh.conv, x->data, w->data, t->out->grad, dx, dw, db);
 }
 
@@ -54,7 +73,11 @@ gh_tensor *gh_conv2d(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b, int
     gh_tensor *y = new_tensor(e, "conv2d", 4, (int[]){sh.n, sh.k, sh.p, sh.q}, src, 3);
     if (!y) return NULL;
     if (conv_ws(e, &sh)) return NULL;
-    if (KCALL(e, conv2d_fwd, &sh, x->data, w->data, b ? b->data : NULL, y->data)) return NULL;
+    const float *bd = b ? b->data : NULL;
+    if (conv_prec(e) ? KCALL_PREC(e, conv2d_fwd_prec_cuda, &sh, e->precision, x->data, w->data,
+                                  bd, y->data)
+                     : KCALL(e, conv2d_fwd, &sh, x->data, w->data, bd, y->data))
+        return NULL;
     if (y->requires_grad) {
         tape_entry *t = tape_push(e, "conv2d", conv_bwd, y);
         if (!t) return NULL;

@@ -93,12 +93,23 @@ GH_KERNEL3(conv2d_fwd, const conv2d_shape *sh, const float *x, const float *w, c
            float *y);
 GH_KERNEL3(conv2d_bwd, const conv2d_shape *sh, const float *x, const float *w, const float *dy,
            float *dx, float *dw, float *db);
-// CUDA only (issue 15): the forward at a chosen precision. FP32 is conv2d_fwd_cuda (the
-// default and the reference); TF32 runs the implicit GEMM on tensor cores (x and w rounded to
-// TF32's 10-bit mantissa, FP32 accumulation; sm_80 or newer), depthwise shapes staying FP32.
-typedef enum { GH_PREC_FP32 = 0, GH_PREC_TF32 = 1 } gh_precision;
+// CUDA only (issue 15): the conv at a chosen precision. FP32 is conv2d_fwd_cuda /
+// conv2d_bwd_cuda (the default and the reference); TF32 and BF16 run the implicit GEMMs on
+// tensor cores (the two operands rounded to TF32's 10-bit or BF16's 7-bit mantissa, FP32
+// accumulation; sm_80 or newer), depthwise shapes staying FP32. Tensors stay FP32 in memory.
+typedef enum { GH_PREC_FP32 = 0, GH_PREC_TF32 = 1, GH_PREC_BF16 = 2 } gh_precision;
+#define GH_PREC_COUNT 3
+// "fp32", "tf32", "bf16" (kernels/precision.c); NULL for a value outside the enum.
+const char *gh_precision_name(gh_precision p);
+// The name back; GH_EINVAL naming the text and the known names otherwise.
+int gh_precision_parse(const char *text, gh_precision *p);
 int conv2d_fwd_prec_cuda(const kctx *ctx, const conv2d_shape *sh, gh_precision prec,
                          const float *x, const float *w, const float *b, float *y);
+// dx += , dw += , db += as conv2d_bwd_cuda (any of them NULL: not computed); the weight
+// gradient uses at most the workspace conv2d_ws_floats_cuda asks for.
+int conv2d_bwd_prec_cuda(const kctx *ctx, const conv2d_shape *sh, gh_precision prec,
+                         const float *x, const float *w, const float *dy, float *dx, float *dw,
+                         float *db);
 
 // ---- batch norm over (n, hw) per channel ----------------------------------------------
 // Training: batch mean and biased variance normalise; save_mean/save_invstd [c] keep them for

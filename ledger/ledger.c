@@ -455,6 +455,7 @@ int ledger_create(ledger **out, const char *path, const ledger_run_info *info) {
     PUT("workers", buf, 0);
     snprintf(buf, sizeof buf, "%.17g", info->budget_s > 0 ? info->budget_s : 0.0);
     PUT("budget_s", buf, 0);
+    PUT("precision", info->precision && *info->precision ? info->precision : "fp32", 0);
     if ((st = ledger_write_provenance(l->file, path))) goto fail;
     gh_utc_iso8601(now);
     PUT("start_time", now, 0);

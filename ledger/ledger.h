@@ -28,6 +28,8 @@ typedef struct {
     int workers;             // processes that run its trials (attribute `workers`); 0 = 1
     double budget_s;         // the search's budget in wall seconds (attribute `budget_s`); 0:
                              // none (the method ran its epochs, children or trials)
+    const char *precision;   // the convs' arithmetic (attribute `precision`): "fp32", "tf32",
+                             // "bf16"; NULL: "fp32" (runs that train no network, tabular)
 } ledger_run_info;
 
 typedef struct {

@@ -125,6 +125,7 @@ typedef struct {
     int bucket_mb;           // data parallel: gradient all-reduce buckets in MiB (DDP's 25)
     int micro;               // micro-batches per step (gh_step_def.micro; 0/1: none)
     int sync_bn;             // data parallel: batch-norm statistics of the global batch
+    char precision[8];       // convs on CUDA: fp32 (default), tf32, bf16 (gh_precision)
     // Not a config key: set by the CLI for this process. 1: the run trains data parallel over
     // pg_world() (darts, final training under a launcher); 0: one process, or a rank of a NAS
     // search whose children train on worker ranks (each child on one rank alone).

@@ -14,6 +14,7 @@ void nas_config_defaults(nas_config *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->dataset, sizeof c->dataset, "cifar10");
     snprintf(c->backend, sizeof c->backend, "auto");
+    snprintf(c->precision, sizeof c->precision, "fp32");
     c->seed = 2;                 // train_search.py's default seed
     c->report_every = 50;
     c->checkpoint_every_min = 10;
@@ -126,6 +127,8 @@ static const kdef keys[] = {
        "micro-batches per step, batch norm per part (one process as that many ranks)"),
     KI("run", "sync_bn", sync_bn, 0, 1,
        "data parallel (mpirun): 1: batch-norm statistics over all ranks (0: per rank, as DDP)"),
+    KS("run", "precision", precision,
+       "conv arithmetic: fp32, or tf32 / bf16 on tensor cores (needs --backend cuda)"),
     KD("run", "checkpoint_every_min", checkpoint_every_min, 0, 1e6,
        "minutes between checkpoints within an epoch (0: after each epoch only)"),
     KS("data", "dataset", dataset, "cifar10, cifar100, fashion-mnist, mnist"),
@@ -342,6 +345,9 @@ int nas_config_set(nas_config *c, const char *section, const char *key, const ch
                            file, line, value);
         return gh_fail(GH_EINVAL, "unknown rl_algorithm '%s' (known: ppo, reinforce)", value);
     }
+    gh_precision prec;
+    if (!strcmp(key, "precision") && gh_precision_parse(value, &prec))
+        return bad(file, line, key, value, "fp32, tf32 or bf16");
     char *p = (char *)c + k->off, *end, want[96];
     if (!strcmp(key, "seeds") && *value) {   // checked here, before any run file exists
         uint64_t seeds[NAS_MAX_SEEDS];

@@ -72,7 +72,14 @@ int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint
                                      pg_world()->rank, pg_world()->size);
         }
     }
+    gh_precision prec;
+    if ((st = gh_precision_parse(c->precision, &prec))) return st;
     if ((st = gh_engine_create(e, &ec))) return st;
+    if ((st = gh_set_precision(*e, prec))) {
+        gh_engine_destroy(*e);
+        *e = NULL;
+        return st;
+    }
     // synchronized batch norm: the engine sums its per-channel statistics over the ranks
     if (c->sync_bn && nas_dp_size(c) > 1) gh_set_bn_sync(*e, dp_bn_sync, NULL);
     return GH_OK;

@@ -277,67 +277,131 @@ static void test_conv(gh_rng *rng) {
     d_free(d_x); d_free(d_dy); d_free(d_dw);
 }
 
-// ---- conv2d forward on TF32 tensor cores (issue 15) --------------------------------------------
-// Tolerance: TF32 rounds x and w to 10-bit mantissas (relative error up to 2^-11, standard
-// deviation about 2.8e-4 per input), FP32 accumulation; an output's error is then a random walk
-// of about 4e-4 * rms(output), so |got - ref| <= 5e-3 * (rms(ref) + |ref|) leaves about 12
-// standard deviations. Small integers (|x|, |w| <= 3) are exact in TF32 and their sums exact in
-// FP32: those must match the reference exactly.
+// ---- conv2d on TF32 and BF16 tensor cores (issue 15) ------------------------------------------
+// conv2d_fwd_prec_cuda / conv2d_bwd_prec_cuda against the C reference, forward, backward data,
+// weight and bias gradients. Tolerances |got - ref| <= tol * (rms(ref) + |ref|), per precision:
+// TF32 keeps 10 mantissa bits: each operand is rounded by at most 2^-11 relative (standard
+// deviation about 2.8e-4), a product by about 4e-4, and with FP32 accumulation an output's
+// error is a random walk of about 4e-4 * rms(output): tol 5e-3 leaves 12 standard deviations.
+// BF16 keeps 7: 2^-9 per operand (sd 1.1e-3), about 1.6e-3 per product: tol 2e-2, 12 sd.
+// Small integers (|v| <= 3) are exact in both formats and their sums exact in FP32 (below 2^24
+// here): forward and both gradients (accumulated onto integer starts) must then match exactly.
+// A non-depthwise result must differ from the FP32 kernel's somewhere (the tensor cores ran);
+// depthwise shapes run the FP32 kernels at every precision: bit-identical to them.
 #define TF32_TOL 5e-3
+#define BF16_TOL 2e-2
 
-static void run_conv_tf32(const conv_case *cc, gh_rng *rng) {
+static float *h_ints(gh_rng *rng, size_t n) {
+    float *p = h_alloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = (float)gh_rng_below(rng, 7) - 3.0f;
+    return p;
+}
+
+static void prec_close(const char *pn, const char *name, const char *part, const float *got,
+                       const float *want, size_t n, double tol) {
+    char what[160];
+    snprintf(what, sizeof what, "conv %s %s %s", pn, name, part);
+    check_close_f(what, got, want, n, tol * (rms(want, n) + 1e-30), tol, __FILE__, __LINE__);
+}
+
+// The tensor cores rounded: the FP32 kernel's bits are not all reproduced.
+static void prec_differs(const char *pn, const char *name, const char *part, const float *got,
+                         const float *f32, size_t n) {
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += got[i] != f32[i];
+    CHECK_MSG(differ > 0, "conv %s %s %s: all %zu values equal the FP32 kernel's: the tensor "
+              "cores did not run", pn, name, part, n);
+}
+
+static void run_conv_prec(const conv_case *cc, gh_precision prec, gh_rng *rng) {
     conv2d_shape sh = cc->sh;
     if (conv2d_shape_init(&sh) != GH_OK) {
         CHECK_MSG(0, "%s: conv2d_shape_init: %s", cc->name, gh_error_get());
         return;
     }
+    const char *pn = gh_precision_name(prec);
+    const double tol = prec == GH_PREC_BF16 ? BF16_TOL : TF32_TOL;
     const int cg = sh.c / sh.groups;
     const size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, nw = (size_t)sh.k * cg * sh.r * sh.s;
-    const size_t ny = (size_t)sh.n * sh.k * sh.p * sh.q;
+    const size_t ny = (size_t)sh.n * sh.k * sh.p * sh.q, nb = (size_t)sh.k;
     const int depthwise = sh.groups > 1 && sh.groups == sh.c && sh.k == sh.c;
-    float *x = h_rand(rng, nx, -1, 1), *w = h_rand(rng, nw, -1, 1), *b = h_rand(rng, sh.k, -1, 1);
-    float *xi = h_alloc(nx), *wi = h_alloc(nw);
-    for (size_t i = 0; i < nx; i++) xi[i] = (float)gh_rng_below(rng, 7) - 3.0f;
-    for (size_t i = 0; i < nw; i++) wi[i] = (float)gh_rng_below(rng, 7) - 3.0f;
+    float *x = h_rand(rng, nx, -1, 1), *w = h_rand(rng, nw, -1, 1), *b = h_rand(rng, nb, -1, 1);
+    float *dy = h_rand(rng, ny, -1, 1);
     const float *bias = cc->bias ? b : NULL;
-    float *ry = h_alloc(ny), *ryi = h_alloc(ny);
+    // references: the gradients from zero
+    float *ry = h_alloc(ny), *rdx = h_alloc(nx), *rdw = h_alloc(nw), *rdb = h_alloc(nb);
     CHECK_OK(conv2d_fwd_ref(&REF, &sh, x, w, bias, ry));
-    CHECK_OK(conv2d_fwd_ref(&REF, &sh, xi, wi, NULL, ryi));  // no bias: the sums alone, exact
+    CHECK_OK(conv2d_bwd_ref(&REF, &sh, x, w, dy, rdx, rdw, rdb));
 
     size_t wsf = conv2d_ws_floats_cuda(&sh);
     float *ws = d_alloc(wsf);
     kctx ctx = {.ws = ws, .ws_floats = wsf};
-    float *d_x = d_up(x, nx), *d_w = d_up(w, nw), *d_b = d_up(b, sh.k), *d_y = d_alloc(ny);
-    float *d_y32 = d_alloc(ny);
+    float *d_x = d_up(x, nx), *d_w = d_up(w, nw), *d_b = d_up(b, nb), *d_dy = d_up(dy, ny);
+    float *d_y = d_alloc(ny), *d_dx = d_alloc(nx), *d_dw = d_alloc(nw), *d_db = d_alloc(nb);
     const float *d_bias = cc->bias ? d_b : NULL;
-    char what[160];
-
-    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, GH_PREC_TF32, d_x, d_w, d_bias, d_y));
-    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, GH_PREC_FP32, d_x, d_w, d_bias, d_y32));
-    float *y = d_down(d_y, ny), *y32 = d_down(d_y32, ny);
-    const double r = rms(ry, ny);
-    snprintf(what, sizeof what, "conv tf32 %s fwd", cc->name);
-    check_close_f(what, y, ry, ny, TF32_TOL * (r + 1e-30), TF32_TOL, __FILE__, __LINE__);
-    if (depthwise) {  // depthwise shapes run the FP32 kernels at any precision
-        snprintf(what, sizeof what, "conv tf32 %s (depthwise: fp32)", cc->name);
-        bits_equal(what, y, y32, ny);
-    } else {  // the tensor cores rounded: the FP32 kernel's bits are not reproduced
-        size_t differ = 0;
-        for (size_t i = 0; i < ny; i++) differ += y[i] != y32[i];
-        CHECK_MSG(differ > 0, "conv tf32 %s: all %zu outputs equal the FP32 kernel's: TF32 did not run",
-                  cc->name, ny);
+    float *zx = h_alloc(nx), *zw = h_alloc(nw), *zb = h_alloc(nb);
+    float *out[2][4];  // [prec, fp32][y, dx, dw, db]
+    const gh_precision run_as[2] = {prec, GH_PREC_FP32};
+    for (int r = 0; r < 2; r++) {
+        d_set(d_dx, zx, nx);
+        d_set(d_dw, zw, nw);
+        d_set(d_db, zb, nb);
+        CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, run_as[r], d_x, d_w, d_bias, d_y));
+        CHECK_OK(conv2d_bwd_prec_cuda(&ctx, &sh, run_as[r], d_x, d_w, d_dy, d_dx, d_dw, d_db));
+        out[r][0] = d_down(d_y, ny);
+        out[r][1] = d_down(d_dx, nx);
+        out[r][2] = d_down(d_dw, nw);
+        out[r][3] = d_down(d_db, nb);
     }
+    prec_close(pn, cc->name, "fwd", out[0][0], ry, ny, tol);
+    prec_close(pn, cc->name, "bwd dx", out[0][1], rdx, nx, tol);
+    prec_close(pn, cc->name, "bwd dw", out[0][2], rdw, nw, tol);
+    prec_close(pn, cc->name, "bwd db", out[0][3], rdb, nb, tol);
+    char what[160];
+    snprintf(what, sizeof what, "conv %s %s db (the fp32 kernel)", pn, cc->name);
+    bits_equal(what, out[0][3], out[1][3], nb);
+    static const char *parts[3] = {"fwd", "bwd dx", "bwd dw"};
+    const size_t sizes[3] = {ny, nx, nw};
+    for (int i = 0; i < 3; i++) {
+        if (depthwise) {
+            snprintf(what, sizeof what, "conv %s %s %s (depthwise: fp32)", pn, cc->name, parts[i]);
+            bits_equal(what, out[0][i], out[1][i], sizes[i]);
+        } else {
+            prec_differs(pn, cc->name, parts[i], out[0][i], out[1][i], sizes[i]);
+        }
+    }
+
+    // integers: exact, the gradients accumulated onto integer starts
+    float *xi = h_ints(rng, nx), *wi = h_ints(rng, nw), *dyi = h_ints(rng, ny);
+    float *dx0 = h_ints(rng, nx), *dw0 = h_ints(rng, nw);
+    float *ryi = h_alloc(ny), *rdxi = h_dup(dx0, nx), *rdwi = h_dup(dw0, nw);
+    CHECK_OK(conv2d_fwd_ref(&REF, &sh, xi, wi, NULL, ryi));
+    CHECK_OK(conv2d_bwd_ref(&REF, &sh, xi, wi, dyi, rdxi, rdwi, NULL));
     d_set(d_x, xi, nx);
     d_set(d_w, wi, nw);
-    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, GH_PREC_TF32, d_x, d_w, NULL, d_y));
-    float *yi = d_down(d_y, ny);
-    snprintf(what, sizeof what, "conv tf32 %s fwd (integers)", cc->name);
+    d_set(d_dy, dyi, ny);
+    d_set(d_dx, dx0, nx);
+    d_set(d_dw, dw0, nw);
+    CHECK_OK(conv2d_fwd_prec_cuda(&ctx, &sh, prec, d_x, d_w, NULL, d_y));
+    CHECK_OK(conv2d_bwd_prec_cuda(&ctx, &sh, prec, d_x, d_w, d_dy, d_dx, d_dw, NULL));
+    float *yi = d_down(d_y, ny), *dxi = d_down(d_dx, nx), *dwi = d_down(d_dw, nw);
+    snprintf(what, sizeof what, "conv %s %s fwd (integers)", pn, cc->name);
     EXACT(what, yi, ryi, ny);
-    free(x); free(w); free(b); free(xi); free(wi); free(ry); free(ryi); free(y); free(y32); free(yi);
-    d_free(ws); d_free(d_x); d_free(d_w); d_free(d_b); d_free(d_y); d_free(d_y32);
+    snprintf(what, sizeof what, "conv %s %s dx += (integers)", pn, cc->name);
+    EXACT(what, dxi, rdxi, nx);
+    snprintf(what, sizeof what, "conv %s %s dw += (integers)", pn, cc->name);
+    EXACT(what, dwi, rdwi, nw);
+
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 4; i++) free(out[r][i]);
+    free(x); free(w); free(b); free(dy); free(ry); free(rdx); free(rdw); free(rdb);
+    free(zx); free(zw); free(zb); free(xi); free(wi); free(dyi); free(dx0); free(dw0);
+    free(ryi); free(rdxi); free(rdwi); free(yi); free(dxi); free(dwi);
+    d_free(ws); d_free(d_x); d_free(d_w); d_free(d_b); d_free(d_dy);
+    d_free(d_y); d_free(d_dx); d_free(d_dw); d_free(d_db);
 }
 
-static void test_conv_tf32(gh_rng *rng) {
+static void test_conv_prec(gh_rng *rng) {
     static const conv_case cases[] = {
         //    name                          n  c   h   w   k  r  s sh sw ph pw dh dw  g bias
         CONV("3x3 odd",                     2, 3,  7,  9,  5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
@@ -345,21 +409,43 @@ static void test_conv_tf32(gh_rng *rng) {
         CONV("3x3 groups 2",                2, 4,  9,  8,  6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0),
         CONV("3x3 dil 2",                   2, 6, 10, 11,  8, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1),
         CONV("1x7 pad 0x3",                 2, 8,  9, 12, 12, 1, 7, 1, 1, 0, 3, 1, 1, 1, 0),
+        CONV("7x1 pad 3x0",                 2, 8, 12,  9, 12, 7, 1, 1, 1, 3, 0, 1, 1, 1, 0),
         CONV("5x5 s3 groups 3 dil 1x2",     2, 6, 17, 19, 9, 5, 5, 3, 3, 2, 4, 1, 2, 3, 1),
+        // backward data's M tile is c: 70 input channels span two
+        CONV("3x3 s2 c70 k8",               2, 70, 9, 10, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0),
         // DARTS search shapes: the 1x1 of ReLUConvBN (C=64 at 8x8), FactorizedReduce, the stem
         CONV("1x1 n64 c64 8x8",            64, 64, 8,  8, 64, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0),
         CONV("1x1 s2 c32 k16 16x16",       16, 32, 16, 16, 16, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0),
         CONV("stem 3x3 c3 k48 32x32",       8, 3, 32, 32, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0),
+        // split-K weight gradients (a workspace), one with groups
+        CONV("split-K 3x3 n8 c16 k32 32x32", 8, 16, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+        CONV("split-K 3x3 groups 2 n8 16x16", 8, 16, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1),
         CONV("dw 3x3 (fp32 path)",          2, 8, 11, 11,  8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1),
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_conv_tf32(&cases[i], rng);
+    for (int p = GH_PREC_TF32; p <= GH_PREC_BF16; p++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            run_conv_prec(&cases[i], (gh_precision)p, rng);
     conv2d_shape sh = cases[0].sh;
     CHECK_OK(conv2d_shape_init(&sh));
     float *d = d_alloc(1024);
     kctx ctx = {0};
     CHECK(conv2d_fwd_prec_cuda(&ctx, &sh, (gh_precision)7, d, d, NULL, d) == GH_EINVAL);
     CHECK_MSG(strstr(gh_error_get(), "precision") != NULL, "message: %s", gh_error_get());
-    d_free(d);
+    CHECK(conv2d_bwd_prec_cuda(&ctx, &sh, (gh_precision)7, d, d, d, d, d, NULL) == GH_EINVAL);
+    CHECK_MSG(strstr(gh_error_get(), "precision") != NULL, "message: %s", gh_error_get());
+    // the split-K weight gradient without its workspace: an error naming it, not a crash
+    conv2d_shape big = cases[11].sh;
+    CHECK_OK(conv2d_shape_init(&big));
+    CHECK_MSG(conv2d_ws_floats_cuda(&big) > 0, "%s: expected a split-K workspace", cases[11].name);
+    size_t nx = (size_t)big.n * big.c * big.h * big.w, nw = (size_t)big.k * big.c * 9;
+    size_t ny = (size_t)big.n * big.k * big.p * big.q;
+    float *d_x = d_alloc(nx), *d_dy = d_alloc(ny), *d_dw = d_alloc(nw);
+    for (int p = GH_PREC_TF32; p <= GH_PREC_BF16; p++) {
+        CHECK(conv2d_bwd_prec_cuda(&ctx, &big, (gh_precision)p, d_x, NULL, d_dy, NULL, d_dw, NULL)
+              == GH_EINVAL);
+        CHECK_MSG(strstr(gh_error_get(), "workspace") != NULL, "message: %s", gh_error_get());
+    }
+    d_free(d); d_free(d_x); d_free(d_dy); d_free(d_dw);
 }
 
 // ---- batch norm ------------------------------------------------------------------------------
@@ -1503,7 +1589,7 @@ int main(void) {
     test_linear(&rng);
     test_bn(&rng);
     test_conv(&rng);
-    test_conv_tf32(&rng);
+    test_conv_prec(&rng);
     return check_done(NAME);
 #endif
 }

@@ -1,0 +1,311 @@
+// kernels/cuda: conv2d forward, backward-data and backward-filter as implicit GEMMs on tensor
+// cores (WMMA; TF32 m16n16k8 or BF16 m16n16k16, FP32 accumulation), and the _prec_cuda entry
+// points, which pick them or the FP32 kernels (conv.cu) by precision (issue 15).
+#include <limits.h>
+#include <mma.h>
+
+#include <type_traits>
+
+#include "conv_tc.cuh"
+
+namespace {
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+// 4 bytes global -> shared without a register round trip; src NULL: zeros (src-size 0 reads
+// nothing, `dummy` only gives the instruction a valid global address).
+__device__ __forceinline__ void cp_async4(float *dst, const float *src, const float *dummy) {
+    const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s),
+                 "l"(src ? src : dummy), "r"(src ? 4 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+#endif
+
+template <int MODE, int PREC>
+__global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    using namespace nvcuda;
+    typedef typename tc_prec<PREC>::T T;
+    constexpr int BK = tc_prec<PREC>::BK;
+    constexpr int PAD = 16 / sizeof(T);
+    constexpr int LDA = BK + PAD, LDB = TC_BN + PAD, LDC = TC_BN + 4;
+    // A: thread t stages KV = BK/8 consecutive k (one TF32, two BF16: one 32-bit store) of
+    // rows a_m + 16 l; B: one column, rows b_k + 2 l.
+    constexpr int KV = BK / 8, A_STEP = 16, NA = TC_BM / A_STEP;
+    constexpr int B_STEP = TC_THREADS / TC_BN, NB = BK * TC_BN / TC_THREADS;
+    constexpr int A_SZ = TC_BM * LDA, B_SZ = BK * LDB;
+    static_assert(TC_THREADS / 8 == A_STEP && NB * B_STEP == BK, "tile loads cover the tiles");
+    static_assert((16 * LDA * sizeof(T)) % 32 == 0 && (A_SZ * sizeof(T)) % 32 == 0 &&
+                  (B_SZ * sizeof(T)) % 32 == 0, "WMMA fragment pointers stay 32-byte aligned");
+    // the two stages of A and B, and the epilogue's C tile over them once the MMAs are done
+    constexpr int STAGE_BYTES = 2 * (A_SZ + B_SZ) * (int)sizeof(T);
+    constexpr int C_BYTES = TC_BM * LDC * (int)sizeof(float);
+    __shared__ __align__(128) unsigned char smem[STAGE_BYTES > C_BYTES ? STAGE_BYTES : C_BYTES];
+    T *As = reinterpret_cast<T *>(smem);
+    T *Bs = As + 2 * A_SZ;
+    float *Cs = reinterpret_cast<float *>(smem);
+
+    const int t = threadIdx.x, warp = t / 32;
+    const int wm = warp / 2, wn = warp % 2;
+    const int split = MODE == TC_BFILT ? (int)blockIdx.z % g.splits : 0;
+    const int grp = MODE == TC_BFILT ? (int)blockIdx.z / g.splits : (int)blockIdx.z;
+    const int m0 = blockIdx.y * TC_BM, n0 = blockIdx.x * TC_BN;
+    const int a_k = (t % 8) * KV, a_m = t / 8;
+    const int b_n = t % TC_BN, b_k = t / TC_BN;
+    tc_op<MODE> op;
+    op.init(g, grp, m0, n0 + b_n, split);
+    const int K = op.klen(g), nk = (K + BK - 1) / BK;
+    const float *dummy = MODE == TC_FWD ? a.w : MODE == TC_BDATA ? a.w : a.dy;
+
+    wmma::fragment<wmma::accumulator, 16, 16, BK, float> acc[2][2];
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+
+    auto mma_stage = [&](int st) {
+        typedef typename std::conditional<PREC == GH_PREC_TF32, wmma::precision::tf32, T>::type FT;
+        wmma::fragment<wmma::matrix_a, 16, 16, BK, FT, wmma::row_major> fa[2];
+        wmma::fragment<wmma::matrix_b, 16, 16, BK, FT, wmma::row_major> fb[2];
+        const T *as = As + st * A_SZ, *bs = Bs + st * B_SZ;
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            wmma::load_matrix_sync(fa[i], as + (wm * 32 + i * 16) * LDA, LDA);
+            if constexpr (PREC == GH_PREC_TF32)
+#pragma unroll
+                for (int e = 0; e < fa[i].num_elements; e++)
+                    fa[i].x[e] = wmma::__float_to_tf32(fa[i].x[e]);
+        }
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            wmma::load_matrix_sync(fb[j], bs + wn * 32 + j * 16, LDB);
+            if constexpr (PREC == GH_PREC_TF32)
+#pragma unroll
+                for (int e = 0; e < fb[j].num_elements; e++)
+                    fb[j].x[e] = wmma::__float_to_tf32(fb[j].x[e]);
+        }
+#pragma unroll
+        for (int i = 0; i < 2; i++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    };
+
+    if constexpr (PREC == GH_PREC_TF32) {
+        // cp.async, two stages: slice kt+1 is in flight while slice kt is multiplied
+        auto issue = [&](int st, int k0) {
+            T *as = As + st * A_SZ, *bs = Bs + st * B_SZ;
+#pragma unroll
+            for (int l = 0; l < NA; l++)
+                cp_async4(as + (a_m + A_STEP * l) * LDA + a_k,
+                          op.a_src(g, a, m0 + a_m + A_STEP * l, k0 + a_k), dummy);
+#pragma unroll
+            for (int l = 0; l < NB; l++)
+                cp_async4(bs + (b_k + B_STEP * l) * LDB + b_n,
+                          op.b_src(g, a, k0 + b_k + B_STEP * l), dummy);
+            cp_async_commit();
+        };
+        if (nk > 0) issue(0, 0);
+        for (int kt = 0; kt < nk; kt++) {
+            if (kt + 1 < nk) {
+                issue((kt + 1) & 1, (kt + 1) * BK);
+                cp_async_wait<1>();  // slice kt has landed (this thread's copies)
+            } else {
+                cp_async_wait<0>();
+            }
+            __syncthreads();  // ... and every thread's
+            mma_stage(kt & 1);
+            __syncthreads();  // stage kt&1 is read by every warp before it is refilled
+        }
+    } else {
+        // BF16: the FP32 values are rounded on their way to shared memory, which cp.async
+        // cannot do; the next slice is loaded into registers (rounded, two to a register)
+        // while this one is multiplied
+        __nv_bfloat162 ra[NA], rb[NB / 2];
+        auto fetch = [&](int k0) {
+#pragma unroll
+            for (int l = 0; l < NA; l++) {
+                const float *p0 = op.a_src(g, a, m0 + a_m + A_STEP * l, k0 + a_k);
+                const float *p1 = op.a_src(g, a, m0 + a_m + A_STEP * l, k0 + a_k + 1);
+                ra[l] = __floats2bfloat162_rn(p0 ? __ldg(p0) : 0.0f, p1 ? __ldg(p1) : 0.0f);
+            }
+#pragma unroll
+            for (int l = 0; l < NB; l += 2) {
+                const float *p0 = op.b_src(g, a, k0 + b_k + B_STEP * l);
+                const float *p1 = op.b_src(g, a, k0 + b_k + B_STEP * (l + 1));
+                rb[l / 2] = __floats2bfloat162_rn(p0 ? __ldg(p0) : 0.0f, p1 ? __ldg(p1) : 0.0f);
+            }
+        };
+        auto put = [&](int st) {
+            T *as = As + st * A_SZ, *bs = Bs + st * B_SZ;
+#pragma unroll
+            for (int l = 0; l < NA; l++)  // a_k even, LDA even: 4-byte aligned
+                *reinterpret_cast<__nv_bfloat162 *>(as + (a_m + A_STEP * l) * LDA + a_k) = ra[l];
+#pragma unroll
+            for (int l = 0; l < NB; l += 2) {
+                bs[(b_k + B_STEP * l) * LDB + b_n] = rb[l / 2].x;
+                bs[(b_k + B_STEP * (l + 1)) * LDB + b_n] = rb[l / 2].y;
+            }
+        };
+        if (nk > 0) {
+            fetch(0);
+            put(0);
+        }
+        __syncthreads();
+        for (int kt = 0; kt < nk; kt++) {
+            if (kt + 1 < nk) fetch((kt + 1) * BK);
+            mma_stage(kt & 1);
+            if (kt + 1 < nk) put((kt + 1) & 1);  // stage (kt+1)&1 was last read before the
+            __syncthreads();                     // previous barrier
+        }
+    }
+
+    // Epilogue through shared memory (over the stages: the last barrier above ends their use):
+    // thread t writes column b_n of rows b_k + 2i, so 64 consecutive columns per row.
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++)
+            wmma::store_matrix_sync(Cs + (wm * 32 + i * 16) * LDC + wn * 32 + j * 16, acc[i][j],
+                                    LDC, wmma::mem_row_major);
+    __syncthreads();
+    if (!op.col_ok) return;
+    const int mmax = op.mlen(g) - m0;
+    for (int m = b_k; m < TC_BM && m < mmax; m += B_STEP) op.store(g, a, m0 + m, Cs[m * LDC + b_n]);
+#else
+    __trap();  // built for an architecture without TF32/BF16 MMA: fail the launch, never skip it
+#endif
+}
+
+// dw[i] += sum_{s < S} part[s*size + i], in split order (deterministic).
+__global__ void tc_split_reduce_kernel(size_t size, int S, const float *__restrict__ part,
+                                       float *__restrict__ dw) {
+    GH_GRID_STRIDE(i, size) {
+        float acc = 0.0f;
+        for (int s = 0; s < S; s++) acc += part[(size_t)s * size + i];
+        dw[i] += acc;
+    }
+}
+
+int tc_device_check(const char *op) {
+    int dev = 0, major = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    if (major < 8)
+        return gh_fail(GH_EUNSUP, "%s: TF32/BF16 tensor cores need compute capability 8.0 or "
+                       "newer, device %d has %d.x", op, dev, major);
+    return GH_OK;
+}
+
+template <int MODE, int PREC>
+int tc_launch(const kctx *ctx, const tc_geom &g, const tc_args &a, const char *name) {
+    const size_t M = MODE == TC_BDATA ? g.cg : g.kg;
+    const size_t N = MODE == TC_FWD     ? (size_t)g.n * g.p * g.q
+                     : MODE == TC_BDATA ? (size_t)g.n * g.h * g.w
+                                        : (size_t)g.cg * g.r * g.s;
+    dim3 grid((unsigned)gh_ceil_div(N, TC_BN), (unsigned)gh_ceil_div(M, TC_BM),
+              (unsigned)(g.groups * (MODE == TC_BFILT ? g.splits : 1)));
+    if (grid.y > 65535u || grid.z > 65535u)
+        return gh_fail(GH_EUNSUP, "%s: %zu rows per group (grid y %u) or grid z %u exceed the "
+                       "grid limits", name, M, grid.y, grid.z);
+    conv_tc_kernel<MODE, PREC><<<grid, TC_THREADS, 0, gh_stream(ctx)>>>(g, a);
+    LAUNCH_CHECK(name);
+    return GH_OK;
+}
+
+bool tc_depthwise(const conv2d_shape *sh) {
+    return sh->groups > 1 && sh->groups == sh->c && sh->k == sh->c;
+}
+
+template <int PREC>
+int tc_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+           const float *b, float *y) {
+    const char *op =
+        PREC == GH_PREC_TF32 ? "conv2d_fwd_prec_cuda(tf32)" : "conv2d_fwd_prec_cuda(bf16)";
+    tc_geom g;
+    GH_TRY(tc_geom_make(op, sh, &g));
+    GH_TRY(tc_device_check(op));
+    tc_args a = {x, w, nullptr, b, y};
+    return tc_launch<TC_FWD, PREC>(ctx, g, a, PREC == GH_PREC_TF32 ? "conv_tc_kernel<fwd,tf32>"
+                                                                   : "conv_tc_kernel<fwd,bf16>");
+}
+
+template <int PREC>
+int tc_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+           const float *dy, float *dx, float *dw) {
+    const bool tf = PREC == GH_PREC_TF32;
+    const char *op = tf ? "conv2d_bwd_prec_cuda(tf32)" : "conv2d_bwd_prec_cuda(bf16)";
+    tc_geom g;
+    GH_TRY(tc_geom_make(op, sh, &g));
+    GH_TRY(tc_device_check(op));
+    if (dx) {
+        tc_args a = {nullptr, w, dy, nullptr, dx};
+        GH_TRY(tc_launch<TC_BDATA, PREC>(ctx, g, a, tf ? "conv_tc_kernel<bdata,tf32>"
+                                                       : "conv_tc_kernel<bdata,bf16>"));
+    }
+    if (dw) {
+        tc_plan_wgrad(sh, &g);
+        const size_t size = (size_t)g.k * g.cg * g.r * g.s;
+        const size_t need = g.splits > 1 ? g.splits * size : 0;
+        if (need && (!ctx || !ctx->ws || ctx->ws_floats < need))
+            return gh_fail(GH_EINVAL, "%s: the weight gradient needs a device workspace of %zu "
+                           "floats (conv2d_ws_floats_cuda), got %zu", op, need,
+                           ctx && ctx->ws ? ctx->ws_floats : (size_t)0);
+        tc_args a = {x, nullptr, dy, nullptr, g.splits > 1 ? ctx->ws : dw};
+        GH_TRY(tc_launch<TC_BFILT, PREC>(ctx, g, a, tf ? "conv_tc_kernel<bfilt,tf32>"
+                                                       : "conv_tc_kernel<bfilt,bf16>"));
+        if (g.splits > 1) {
+            tc_split_reduce_kernel<<<gh_ew_blocks(size), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+                size, g.splits, ctx->ws, dw);
+            LAUNCH_CHECK("tc_split_reduce_kernel");
+        }
+    }
+    return GH_OK;
+}
+
+int prec_unknown(const char *op, gh_precision prec) {
+    return gh_fail(GH_EINVAL, "%s: unknown precision %d (0 fp32, 1 tf32, 2 bf16)", op, (int)prec);
+}
+
+}  // namespace
+
+extern "C" {
+
+int conv2d_fwd_prec_cuda(const kctx *ctx, const conv2d_shape *sh, gh_precision prec,
+                         const float *x, const float *w, const float *b, float *y) {
+    const char *op = "conv2d_fwd_prec_cuda";
+    if (prec != GH_PREC_FP32 && prec != GH_PREC_TF32 && prec != GH_PREC_BF16)
+        return prec_unknown(op, prec);
+    GH_CUDA_NEED(op, sh);
+    // FP32 is the reference; depthwise convs are memory bound, one output channel per group:
+    // FP32 kernels at every precision
+    if (prec == GH_PREC_FP32 || tc_depthwise(sh)) return conv2d_fwd_cuda(ctx, sh, x, w, b, y);
+    GH_CUDA_NEED(op, x);
+    GH_CUDA_NEED(op, w);
+    GH_CUDA_NEED(op, y);
+    return prec == GH_PREC_TF32 ? tc_fwd<GH_PREC_TF32>(ctx, sh, x, w, b, y)
+                                : tc_fwd<GH_PREC_BF16>(ctx, sh, x, w, b, y);
+}
+
+int conv2d_bwd_prec_cuda(const kctx *ctx, const conv2d_shape *sh, gh_precision prec,
+                         const float *x, const float *w, const float *dy, float *dx, float *dw,
+                         float *db) {
+    const char *op = "conv2d_bwd_prec_cuda";
+    if (prec != GH_PREC_FP32 && prec != GH_PREC_TF32 && prec != GH_PREC_BF16)
+        return prec_unknown(op, prec);
+    GH_CUDA_NEED(op, sh);
+    if (prec == GH_PREC_FP32 || tc_depthwise(sh))
+        return conv2d_bwd_cuda(ctx, sh, x, w, dy, dx, dw, db);
+    GH_CUDA_NEED(op, dy);
+    if (dx) GH_CUDA_NEED(op, w);
+    if (dw) GH_CUDA_NEED(op, x);
+    GH_TRY(prec == GH_PREC_TF32 ? tc_bwd<GH_PREC_TF32>(ctx, sh, x, w, dy, dx, dw)
+                                : tc_bwd<GH_PREC_BF16>(ctx, sh, x, w, dy, dx, dw));
+    // the bias gradient is a sum over dy, no GEMM: the FP32 kernel's (fp64 accumulation)
+    if (db) return conv2d_bwd_cuda(ctx, sh, x, w, dy, nullptr, nullptr, db);
+    return GH_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,225 @@
+// kernels/cuda: the geometry of the tensor-core implicit GEMMs (conv_tc.cu): which element of
+// x, w or dy each tile position reads and where each result goes, per GEMM, as host and device
+// code, so that tests/cuda/test_conv_tc_emu.cu checks the index math on the CPU.
+#pragma once
+#include <cuda_bf16.h>
+#include <limits.h>
+
+#include "cuda_common.cuh"
+
+namespace {
+
+// The three GEMMs, per group grp (cg = c/groups, kg = k/groups, rs = r*s, pq = p*q, hw = h*w):
+// TC_FWD:   y[b, grp*kg+m, oh, ow] = sum_{ci,kr,ks} w[grp*kg+m, ci, kr, ks]
+//             * x[b, grp*cg+ci, oh*sh-ph+kr*dh, ow*sw-pw+ks*dw] (+ bias)
+//           M = kg, N = n*pq (output pixels), K = cg*rs.
+// TC_BDATA: dx[b, grp*cg+ci, ih, iw] += sum_{m,kr,ks} w[grp*kg+m, ci, kr, ks] * dy[b, grp*kg+m,
+//             oh, ow] over the taps with ih+ph-kr*dh = oh*sh, iw+pw-ks*dw = ow*sw
+//           M = cg, N = n*hw (input pixels), K = kg*rs.
+// TC_BFILT: dw[grp*kg+m, ci, kr, ks] += sum_{b,oh,ow} dy[b, grp*kg+m, oh, ow]
+//             * x[b, grp*cg+ci, oh*sh-ph+kr*dh, ow*sw-pw+ks*dw]
+//           M = kg, N = cg*rs (filter taps), K = n*pq, cut into `splits` chunks (split-K).
+enum { TC_FWD = 0, TC_BDATA = 1, TC_BFILT = 2 };
+
+// Block: a 64 (M) x 64 (N) tile, 128 threads = 4 warps in 2 x 2, each warp 32 x 32 of 2 x 2
+// accumulator fragments; K in slices of one MMA step (8 for TF32, 16 for BF16), two slices in
+// shared memory (double buffered). Rows are padded by 16 bytes: WMMA needs leading dimensions
+// that are multiples of 16 bytes and 32-byte aligned fragment pointers (16 rows of 48 or 272/
+// 144 bytes keep both), and the pad moves consecutive rows to other banks.
+#define TC_BM 64
+#define TC_BN 64
+#define TC_THREADS 128
+
+template <int PREC> struct tc_prec;
+template <> struct tc_prec<GH_PREC_TF32> {
+    typedef float T;  // staged as FP32 (cp.async copies bytes), rounded to TF32 in the fragments
+    static constexpr int BK = 8;
+};
+template <> struct tc_prec<GH_PREC_BF16> {
+    typedef __nv_bfloat16 T;  // rounded when staged: half the shared memory, no fragment pass
+    static constexpr int BK = 16;
+};
+
+struct tc_geom {
+    int n, c, h, w, k, r, s;
+    int sh, sw, ph, pw, dh, dw;
+    int groups, p, q, cg, kg;
+    int splits, chunk;  // TC_BFILT: K = n*pq in `splits` chunks of `chunk` (a multiple of 16)
+};
+
+struct tc_args {
+    const float *x, *w, *dy, *bias;
+    float *out;  // y, dx, or dw (splits == 1) / the split partials (splits > 1)
+};
+
+// Per-thread gather state. A thread stages a fixed K column of A (a_k) in rows a_m + l*A_STEP,
+// and a fixed N column of B (b_n) in rows b_k + l*B_STEP, so the decoding of that column
+// (an output or input pixel, or a filter tap) happens once; the epilogue writes column b_n.
+template <int MODE> struct tc_op;
+
+template <> struct tc_op<TC_FWD> {
+    int Kg, rs, pq, hw, grp;
+    bool col_ok;
+    int ih0, iw0;
+    size_t xbase, ybase;
+    __host__ __device__ void init(const tc_geom &g, int grp_, int m0, int col, int split) {
+        (void)m0; (void)split;
+        grp = grp_;
+        rs = g.r * g.s; Kg = g.cg * rs; pq = g.p * g.q; hw = g.h * g.w;
+        col_ok = col < g.n * pq;
+        ih0 = iw0 = 0; xbase = ybase = 0;
+        if (col_ok) {
+            const int b = col / pq, rem = col - b * pq;
+            const int oh = rem / g.q, ow = rem - oh * g.q;
+            ih0 = oh * g.sh - g.ph;
+            iw0 = ow * g.sw - g.pw;
+            xbase = ((size_t)b * g.c + (size_t)grp * g.cg) * hw;
+            ybase = ((size_t)b * g.k + (size_t)grp * g.kg) * pq + rem;
+        }
+    }
+    __host__ __device__ int klen(const tc_geom &) const { return Kg; }
+    __host__ __device__ int mlen(const tc_geom &g) const { return g.kg; }
+    __host__ __device__ const float *a_src(const tc_geom &g, const tc_args &a, int m, int k) const {
+        return m < g.kg && k < Kg ? a.w + ((size_t)grp * g.kg + m) * Kg + k : nullptr;
+    }
+    __host__ __device__ const float *b_src(const tc_geom &g, const tc_args &a, int k) const {
+        if (!col_ok || k >= Kg) return nullptr;
+        const int ch = k / rs, rsi = k - ch * rs;
+        const int kr = rsi / g.s, ks = rsi - kr * g.s;
+        const int ih = ih0 + kr * g.dh, iw = iw0 + ks * g.dw;
+        if ((unsigned)ih >= (unsigned)g.h || (unsigned)iw >= (unsigned)g.w) return nullptr;
+        return a.x + xbase + (size_t)ch * hw + ih * g.w + iw;
+    }
+    __host__ __device__ void store(const tc_geom &g, const tc_args &a, int m, float v) const {
+        const float bv = a.bias ? a.bias[grp * g.kg + m] : 0.0f;
+        a.out[ybase + (size_t)m * pq] = v + bv;
+    }
+};
+
+template <> struct tc_op<TC_BDATA> {
+    int Kg, rs, pq, hw, grp;
+    bool col_ok;
+    int th, tw;  // ih + ph, iw + pw: oh*sh = th - kr*dh
+    size_t dybase, xbase;
+    __host__ __device__ void init(const tc_geom &g, int grp_, int m0, int col, int split) {
+        (void)m0; (void)split;
+        grp = grp_;
+        rs = g.r * g.s; Kg = g.kg * rs; pq = g.p * g.q; hw = g.h * g.w;
+        col_ok = col < g.n * hw;
+        th = tw = 0; dybase = xbase = 0;
+        if (col_ok) {
+            const int b = col / hw, rem = col - b * hw;
+            const int ih = rem / g.w, iw = rem - ih * g.w;
+            th = ih + g.ph;
+            tw = iw + g.pw;
+            dybase = ((size_t)b * g.k + (size_t)grp * g.kg) * pq;
+            xbase = ((size_t)b * g.c + (size_t)grp * g.cg) * hw + rem;
+        }
+    }
+    __host__ __device__ int klen(const tc_geom &) const { return Kg; }
+    __host__ __device__ int mlen(const tc_geom &g) const { return g.cg; }
+    __host__ __device__ const float *a_src(const tc_geom &g, const tc_args &a, int ci,
+                                           int k) const {
+        if (ci >= g.cg || k >= Kg) return nullptr;
+        const int mo = k / rs, rsi = k - mo * rs;
+        return a.w + (((size_t)grp * g.kg + mo) * g.cg + ci) * rs + rsi;
+    }
+    __host__ __device__ const float *b_src(const tc_geom &g, const tc_args &a, int k) const {
+        if (!col_ok || k >= Kg) return nullptr;
+        const int mo = k / rs, rsi = k - mo * rs;
+        const int kr = rsi / g.s, ks = rsi - kr * g.s;
+        const int nh = th - kr * g.dh, nw = tw - ks * g.dw;
+        if (nh < 0 || nw < 0) return nullptr;
+        const int oh = nh / g.sh, ow = nw / g.sw;
+        if (oh * g.sh != nh || ow * g.sw != nw || oh >= g.p || ow >= g.q) return nullptr;
+        return a.dy + dybase + (size_t)mo * pq + oh * g.q + ow;
+    }
+    __host__ __device__ void store(const tc_geom &, const tc_args &a, int ci, float v) const {
+        a.out[xbase + (size_t)ci * hw] += v;
+    }
+};
+
+template <> struct tc_op<TC_BFILT> {
+    int Kg, pq, hw, grp, split, kbeg, kend, col;
+    bool col_ok;
+    int offh, offw;  // kr*dh - ph, ks*dw - pw of this thread's filter tap
+    size_t cbase;    // offset of channel grp*cg + ci in image 0 of x
+    __host__ __device__ void init(const tc_geom &g, int grp_, int m0, int col_, int split_) {
+        (void)m0;
+        grp = grp_; split = split_; col = col_;
+        const int rs = g.r * g.s;
+        Kg = g.cg * rs; pq = g.p * g.q; hw = g.h * g.w;
+        const int npq = g.n * pq;
+        kbeg = split * g.chunk;
+        kend = npq < kbeg + g.chunk ? npq : kbeg + g.chunk;
+        col_ok = col < Kg;
+        offh = offw = 0; cbase = 0;
+        if (col_ok) {
+            const int ci = col / rs, rsi = col - ci * rs;
+            const int kr = rsi / g.s, ks = rsi - kr * g.s;
+            offh = kr * g.dh - g.ph;
+            offw = ks * g.dw - g.pw;
+            cbase = ((size_t)grp * g.cg + ci) * hw;
+        }
+    }
+    __host__ __device__ int klen(const tc_geom &) const { return kend - kbeg; }
+    __host__ __device__ int mlen(const tc_geom &g) const { return g.kg; }
+    __host__ __device__ const float *a_src(const tc_geom &g, const tc_args &a, int m, int k) const {
+        const int kk = kbeg + k;
+        if (m >= g.kg || kk >= kend) return nullptr;
+        const int b = kk / pq, op = kk - b * pq;
+        return a.dy + ((size_t)b * g.k + (size_t)grp * g.kg + m) * pq + op;
+    }
+    __host__ __device__ const float *b_src(const tc_geom &g, const tc_args &a, int k) const {
+        const int kk = kbeg + k;
+        if (!col_ok || kk >= kend) return nullptr;
+        const int b = kk / pq, op = kk - b * pq;
+        const int oh = op / g.q, ow = op - oh * g.q;
+        const int ih = oh * g.sh + offh, iw = ow * g.sw + offw;
+        if ((unsigned)ih >= (unsigned)g.h || (unsigned)iw >= (unsigned)g.w) return nullptr;
+        return a.x + (size_t)b * g.c * hw + cbase + ih * g.w + iw;
+    }
+    __host__ __device__ void store(const tc_geom &g, const tc_args &a, int m, float v) const {
+        const size_t o = ((size_t)grp * g.kg + m) * Kg + col;
+        if (g.splits == 1)
+            a.out[o] += v;  // out is dw
+        else
+            a.out[(size_t)split * g.k * Kg + o] = v;  // out is the partials
+    }
+};
+
+// The kernels' geometry from a conv shape (validated); GH_EUNSUP beyond 32-bit indices.
+static inline int tc_geom_make(const char *op, const conv2d_shape *in, tc_geom *g) {
+    conv2d_shape sh;
+    GH_TRY(conv2d_shape_check(op, in, &sh));
+    *g = {sh.n, sh.c, sh.h, sh.w, sh.k, sh.r, sh.s, sh.stride_h, sh.stride_w, sh.pad_h, sh.pad_w,
+          sh.dil_h, sh.dil_w, sh.groups, sh.p, sh.q, sh.c / sh.groups, sh.k / sh.groups, 1, 0};
+    // every index the kernels form in 32 bits: pixels, taps, elements of one tensor
+    const size_t nx = (size_t)g->n * g->c * g->h * g->w, ny = (size_t)g->n * g->k * g->p * g->q;
+    const size_t nw = (size_t)g->k * g->cg * g->r * g->s;
+    if (nx > (size_t)INT_MAX || ny > (size_t)INT_MAX || nw > (size_t)INT_MAX)
+        return gh_fail(GH_EUNSUP, "%s: a tensor of more than 2^31 elements", op);
+    if (g->groups > 65535)
+        return gh_fail(GH_EUNSUP, "%s: %d groups exceed the grid limit", op, g->groups);
+    return GH_OK;
+}
+
+// The weight gradient's split-K: enough blocks to fill the device (528: 4 per SM of an H100/
+// H200), chunks of at least 512 pixels, and never more partials than conv2d_ws_floats_cuda
+// asks for (the FP32 plan's), so that the engine's workspace serves both and the split, hence
+// the summation order, depends on the shape alone.
+static inline void tc_plan_wgrad(const conv2d_shape *sh, tc_geom *g) {
+    const size_t Kg = (size_t)g->cg * g->r * g->s, wsize = (size_t)g->k * Kg;
+    const size_t tiles = (size_t)g->groups * gh_ceil_div(g->kg, TC_BM) * gh_ceil_div(Kg, TC_BN);
+    const size_t NP = (size_t)g->n * g->p * g->q;
+    size_t S = gh_ceil_div(528, tiles);
+    if (S > NP / 512) S = NP / 512;
+    if (S > conv2d_ws_floats_cuda(sh) / wsize) S = conv2d_ws_floats_cuda(sh) / wsize;
+    if (S > 65535 / (size_t)g->groups) S = 65535 / (size_t)g->groups;
+    if (S < 1) S = 1;
+    size_t chunk = gh_ceil_div(gh_ceil_div(NP, S), 16) * 16;
+    g->splits = (int)gh_ceil_div(NP, chunk);
+    g->chunk = (int)chunk;
+}
+
+}  // namespace
