@@ -33,3 +33,7 @@ int gh_cuda_memcpy_h2d_async(void *d, const void *s, size_t n, void *st) { (void
 int gh_cuda_memcpy_d2h_async(void *d, const void *s, size_t n, void *st) { (void)d; (void)s; (void)n; (void)st; return no_cuda(); }
 int gh_cuda_memcpy_d2d_async(void *d, const void *s, size_t n, void *st) { (void)d; (void)s; (void)n; (void)st; return no_cuda(); }
 int gh_cuda_memset0_async(void *p, size_t n, void *st) { (void)p; (void)n; (void)st; return no_cuda(); }
+int gh_cuda_capture_begin(void *st) { (void)st; return no_cuda(); }
+int gh_cuda_capture_end(void *st, void **x) { (void)st; *x = NULL; return no_cuda(); }
+int gh_cuda_graph_launch(void *x, void *st) { (void)x; (void)st; return no_cuda(); }
+int gh_cuda_graph_destroy(void *x) { (void)x; return no_cuda(); }
