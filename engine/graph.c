@@ -217,12 +217,18 @@ static void mark_rewind(gh_engine *e, const host_mark *m) {
 
 // ---- one run ------------------------------------------------------------------------------------
 
+_Static_assert(sizeof(kctx) == 7 * 8, "kctx has a new field: hash it in run_begin (a graph "
+               "captured under one value must not replay under another)");
+
 static void run_begin(gh_engine *e, graph_slot *s, int mode) {
     struct graph_state *g = e->gs;
     g->cur = s;
     g->mode = mode;
+    // what every kernel gets besides its arguments: the kctx (not its step: see the top)
     g->h = mix(sig_name(s->name), (uint64_t)s->index);
     g->h = mix(mix(g->h, sig_ptr(e->kc.ws)), e->kc.ws_floats);
+    g->h = mix(mix(mix(g->h, (uint64_t)e->kc.deterministic), sig_ptr(e->kc.flags)),
+               sig_ptr(e->kc.allocs));
     g->launches = g->uploads = 0;
     g->allocs0 = e->counters.allocs;
     g->last = NULL;
@@ -298,6 +304,8 @@ static int pending_flush(gh_engine *e) {
     int st = GH_OK;
     for (int i = 0; i < g->npend && !st; i++)
         st = gh_cuda_memcpy_h2d_async(g->pend[i].dst, g->pend[i].src, g->pend[i].bytes, e->kc.stream);
+    // the staging half may be written again once this event has passed (dev_stage_step)
+    if (!st && g->npend) st = gh_cuda_event_record(e->stage.done[e->stage.cur], e->kc.stream);
     g->npend = 0;
     return st;
 }
