@@ -273,13 +273,14 @@ void gh_engine_counters(const gh_engine *e, gh_counters *out);   // totals since
 // past its high-water mark, an upload after the region's first launch. Regions do not nest (an
 // inner one is part of the outer).
 //
-// With graphs on (gh_set_graphs), a region whose previous run was clean is captured (CUDA:
-// cudaStreamBeginCapture on the engine's stream) and launched as one graph; while its signature
-// matches that run's, later runs replay the graph: fn runs on the host with its launches left
-// out (tape, arena and plans as before), and if the signature it computes matches the graph's,
-// the graph is launched; otherwise the host state is rewound, fn runs uncaptured, and the
-// graph is dropped (after GH_GRAPH_MAX_MISSES of those, or a failed capture, the region stays
-// uncaptured; gh_graph_stats says why). Uploads in a region (gh_input) must precede its first
+// With graphs on (gh_set_graphs), a region whose previous run was clean and had the signature
+// of the run before it is captured (CUDA: cudaStreamBeginCapture on the engine's stream) and
+// launched as one graph, kept if its signature is that run's; later runs replay the graph: fn
+// runs on the host with its launches left out (tape, arena and plans as before), and if the
+// signature it computes matches the graph's, the graph is launched; otherwise (a miss) the host
+// state is rewound, fn runs uncaptured, and the graph is dropped, to be captured again once the
+// region repeats itself (after GH_GRAPH_MAX_MISSES misses without a replay between them, or a
+// failed capture, the region stays uncaptured; gh_graph_stats says why). Uploads in a region (gh_input) must precede its first
 // launch: they are made before the graph runs. On ref/cpu, graphs on means emulation: the same
 // decisions, each graph launch being fn run again with its launches after a rewind (tests).
 typedef int (*gh_region_fn)(void *ctx, gh_engine *e);

@@ -22,9 +22,10 @@
 //   uploads, the inputs of wsum/concat from the tape, the workspace address); no host
 //   synchronisation, no allocation, no read to the host inside (the capture-safety check:
 //   graph_forbid). The arena places tensors as a function of the op sequence alone, so the same
-//   sequence lands on the same addresses. A capture happens on a run after a clean one (the
-//   first run of a pass sizes the arena and the workspace), is launched for that run, and kept
-//   only if its signature equals the previous run's; a replay first runs the region on the host
+//   sequence lands on the same addresses. A capture happens on a run after one that was clean
+//   and repeated the signature of the run before it (the first run of a pass sizes the arena and
+//   the workspace), is launched for that run, and kept only if its signature equals the
+//   previous run's; a replay first runs the region on the host
 //   with its launches left out (the tape, arena and plans are host state later code reads) and
 //   launches the graph only if that signature matches the graph's; else it rewinds the host
 //   state and runs uncaptured.
@@ -54,7 +55,7 @@ typedef struct {
     uint64_t prev;           // the signature of the run before the last
     void *exec;              // the graph (CUDA: cudaGraphExec_t; emulation: a marker)
     uint64_t exec_sig;
-    int misses, off;
+    int misses, off;         // misses since the last replay; left uncaptured for good
 } graph_slot;
 
 // An upload made during a capture: queued to run on the stream before the graph's launch.
@@ -418,6 +419,7 @@ static int run_replay(gh_engine *e, graph_slot *s, gh_region_fn fn, void *ctx) {
         g->h = h;
         run_record(e, s);
         g->stats.replays++;
+        s->misses = 0;   // a region that changes now and then (an epoch's last batch) is fine
         return st;
     }
     char why[300];
@@ -448,7 +450,9 @@ int gh_region_run(gh_engine *e, const char *name, int index, gh_region_fn fn, vo
     }
     if (!g->on || s->off) return run_plain(e, s, fn, ctx);
     if (s->exec) return run_replay(e, s, fn, ctx);
-    if (s->info.runs > 0 && !s->info.forbidden) return run_capture(e, s, fn, ctx);
+    // captured once a run was clean and repeated the run before it: a graph that changes every
+    // step (ENAS) is never captured, one that settles is, by its third run
+    if (s->info.runs > 1 && !s->info.forbidden && s->info.stable) return run_capture(e, s, fn, ctx);
     return run_plain(e, s, fn, ctx);
 }
 
