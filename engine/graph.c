@@ -376,14 +376,21 @@ static int run_capture(gh_engine *e, graph_slot *s, gh_region_fn fn, void *ctx) 
     int cst = cuda ? gh_cuda_capture_end(e->kc.stream, &exec) : GH_OK;
     if (!cuda) exec = s;   // a marker
     if (st || cst || g->forbidden) {
-        snprintf(why, sizeof why, "capture failed: %s",
-                 st ? "the region failed" : cst ? gh_error_get() : g->what);
+        // nothing ran: rewind and run it uncaptured. A capture that failed is given up; one
+        // that did what a graph cannot hold (the region changed since its clean run) a miss.
+        snprintf(why, sizeof why, "%s", st ? "capture failed: the region failed"
+                 : cst ? "capture failed: " : g->what);
+        if (cst) snprintf(why + strlen(why), sizeof why - strlen(why), "%s", gh_error_get());
         if (cuda && exec) gh_cuda_graph_destroy(exec);
         mark_rewind(e, &m);
         g->npend = 0;
-        s->off = 1;
-        g->stats.fallbacks++;
-        note(e, s, "%s; uncaptured from now on", why);
+        if (st || cst) {
+            s->off = 1;
+            g->stats.fallbacks++;
+            note(e, s, "%s; uncaptured from now on", why);
+        } else {
+            miss(e, s, why);
+        }
         return run_plain(e, s, fn, ctx);
     }
     uint64_t h = g->h;

@@ -336,7 +336,8 @@ static void test_forbidden(void) {
 
 // Graphs on (emulated) against graphs off, over a sequence of arcs after a warm-up on every
 // arc: the losses and weights bit for bit, and the stats.
-static gh_graph_stats toy_emulated(const int *arcs, int n) {
+// From step bad_at on, the region also reads its loss to the host (gh_scalar).
+static gh_graph_stats toy_emulated(const int *arcs, int n, int bad_at) {
     toy on, off;
     toy_open(&on);
     toy_open(&off);
@@ -348,6 +349,7 @@ static gh_graph_stats toy_emulated(const int *arcs, int n) {
     gh_set_graphs(on.e, 1);
     for (int i = 0; i < n; i++) {
         on.arc = off.arc = arcs[i];
+        on.bad = off.bad = i >= bad_at;
         toy_step(&on, i);
         toy_step(&off, i);
         CHECK_MSG(on.loss == off.loss, "step %d: loss %.9g with graphs, %.9g without", i,
@@ -372,24 +374,28 @@ static void test_toy_emulated(void) {
     // 6 (arc 1) misses and runs uncaptured, 7 and 8 uncaptured (not yet repeated), 9 captured,
     // 10-12 replayed
     const int once[] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-    gh_graph_stats s = toy_emulated(once, 12);
+    gh_graph_stats s = toy_emulated(once, 12, 99);
     // (uncaptured counts the 4 warm-up runs too)
     CHECK(s.captures == 2 && s.replays == 5 && s.misses == 1 && s.uncaptured == 4 + 5 &&
           s.fallbacks == 0 && strstr(s.note, "toy[0]") && strstr(s.note, "differ"));
     // ENAS-like, a new arc every step: never repeated, never captured
     const int enas[] = {0, 1, 2, 3, 1, 0, 2, 1, 3, 0};
-    s = toy_emulated(enas, 10);
+    s = toy_emulated(enas, 10, 99);
     CHECK(s.captures == 0 && s.replays == 0 && s.misses == 0 && s.uncaptured == 4 + 10);
     // arcs that repeat once and change: each capture differs from the run before it (a miss
     // each, no replay between them): left uncaptured after GH_GRAPH_MAX_MISSES of them
     const int pairs[] = {0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0};
-    s = toy_emulated(pairs, 14);
+    s = toy_emulated(pairs, 14, 99);
     CHECK(s.misses == GH_GRAPH_MAX_MISSES && s.fallbacks == 1 && s.replays == 0 &&
           strstr(s.note, "uncaptured from now on"));
     // the same with a replay between the misses: not given up
     const int runs[] = {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0};
-    s = toy_emulated(runs, 20);
+    s = toy_emulated(runs, 20, 99);
     CHECK(s.misses > GH_GRAPH_MAX_MISSES && s.fallbacks == 0 && s.replays > 0);
+    // a read to the host appears in a replayed region: a miss naming it, then uncaptured runs
+    const int same[] = {0, 0, 0, 0, 0, 0, 0, 0};
+    s = toy_emulated(same, 8, 5);
+    CHECK(s.misses == 1 && s.replays >= 2 && strstr(s.note, "a read to the host in gh_scalar"));
 }
 
 int main(void) {
