@@ -262,7 +262,7 @@ typedef struct {
 } gh_counters;
 void gh_engine_counters(const gh_engine *e, gh_counters *out);   // totals since create
 
-// ---- capturable regions and CUDA graphs (graph.c) ----------------------------------------------
+// ---- capturable regions and CUDA graphs (graph.c) -------------------------------------------
 // A region is a piece of a step that the caller promises runs the same launches every time
 // (DARTS's forward+backward passes, a fixed-graph training step): gh_region_run runs it as
 // fn(ctx, e), keyed by (name, index), name a string that outlives the engine. On every backend
@@ -280,9 +280,10 @@ void gh_engine_counters(const gh_engine *e, gh_counters *out);   // totals since
 // signature it computes matches the graph's, the graph is launched; otherwise (a miss) the host
 // state is rewound, fn runs uncaptured, and the graph is dropped, to be captured again once the
 // region repeats itself (after GH_GRAPH_MAX_MISSES misses without a replay between them, or a
-// failed capture, the region stays uncaptured; gh_graph_stats says why). Uploads in a region (gh_input) must precede its first
-// launch: they are made before the graph runs. On ref/cpu, graphs on means emulation: the same
-// decisions, each graph launch being fn run again with its launches after a rewind (tests).
+// failed capture, the region stays uncaptured; gh_graph_stats says why). Uploads in a region
+// (gh_input) must precede its first launch: they are made before the graph runs. On ref/cpu,
+// graphs on means emulation: the same decisions, each graph launch being fn run again with its
+// launches after a rewind (tests).
 typedef int (*gh_region_fn)(void *ctx, gh_engine *e);
 int gh_region_run(gh_engine *e, const char *name, int index, gh_region_fn fn, void *ctx);
 

@@ -283,7 +283,8 @@ int bn_sync_bwd(gh_engine *e, const tape_entry *t);
                  (e)->gskip && !SIG_QUERY(#name) ? GH_OK                                      \
                                                  : eng_check((e), K(e, name, __VA_ARGS__))))
 #define SIG_QUERY(s) \
-    (sizeof(s) > 4 && (s)[sizeof(s) - 4] == '_' && (s)[sizeof(s) - 3] == 'w' && (s)[sizeof(s) - 2] == 's')
+    (sizeof(s) > 4 && (s)[sizeof(s) - 4] == '_' && (s)[sizeof(s) - 3] == 'w' &&              \
+     (s)[sizeof(s) - 2] == 's')
 
 // ---- step signatures (graph.c) ---------------------------------------------------------------
 // One 64-bit word per kernel argument, chosen by the argument's type. An integer type missing
@@ -293,7 +294,11 @@ int bn_sync_bwd(gh_engine *e, const tape_entry *t);
 // content from the tape at the reverse pass (graph_tape).
 static inline uint64_t sig_i64(long long v) { return (uint64_t)v; }
 static inline uint64_t sig_u64(unsigned long long v) { return (uint64_t)v; }
-static inline uint64_t sig_f32(float v) { uint32_t u; memcpy(&u, &v, 4); return u ^ 0xf32f32f300000000ull; }
+static inline uint64_t sig_f32(float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return u ^ 0xf32f32f300000000ull;   // a float and an integer of the same bits differ
+}
 static inline uint64_t sig_f64(double v) { uint64_t u; memcpy(&u, &v, 8); return u; }
 static inline uint64_t sig_ptr(const void *p) { return (uint64_t)(uintptr_t)p; }
 static inline uint64_t sig_out(const size_t *p) { (void)p; return 0x5157u; }

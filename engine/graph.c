@@ -156,7 +156,7 @@ void graph_tape(gh_engine *e) {
     }
 }
 
-// ---- slots and host state ------------------------------------------------------------------------
+// ---- slots and host state --------------------------------------------------------------------
 
 static struct graph_state *gs_of(gh_engine *e) {
     if (!e->gs) {
@@ -194,7 +194,8 @@ static int mark_take(gh_engine *e, host_mark *m) {
         g->free_copy = c;
         g->free_copy_cap = e->arena_nfree;
     }
-    if (e->arena_nfree) memcpy(g->free_copy, e->arena_free, (size_t)e->arena_nfree * sizeof *g->free_copy);
+    if (e->arena_nfree)
+        memcpy(g->free_copy, e->arena_free, (size_t)e->arena_nfree * sizeof *g->free_copy);
     *m = (host_mark){e->arena_used, e->arena_peak, e->tape_len, e->meta_cur ? e->meta_cur->used : 0,
                      e->arena_nfree, e->tape_released, e->fplan_follow, e->status, e->meta_cur,
                      e->dropout_ops};
@@ -207,7 +208,8 @@ static void mark_rewind(gh_engine *e, const host_mark *m) {
     e->arena_used = m->arena_used;
     e->arena_peak = m->arena_peak;
     e->arena_nfree = m->arena_nfree;
-    if (m->arena_nfree) memcpy(e->arena_free, e->gs->free_copy, (size_t)m->arena_nfree * sizeof *e->arena_free);
+    if (m->arena_nfree)
+        memcpy(e->arena_free, e->gs->free_copy, (size_t)m->arena_nfree * sizeof *e->arena_free);
     e->tape_len = m->tape_len;
     e->meta_cur = m->meta_cur;
     if (m->meta_cur) m->meta_cur->used = m->meta_used;
@@ -305,7 +307,8 @@ static int pending_flush(gh_engine *e) {
     struct graph_state *g = e->gs;
     int st = GH_OK;
     for (int i = 0; i < g->npend && !st; i++)
-        st = gh_cuda_memcpy_h2d_async(g->pend[i].dst, g->pend[i].src, g->pend[i].bytes, e->kc.stream);
+        st = gh_cuda_memcpy_h2d_async(g->pend[i].dst, g->pend[i].src, g->pend[i].bytes,
+                                      e->kc.stream);
     // the staging half may be written again once this event has passed (dev_stage_step)
     if (!st && g->npend) st = gh_cuda_event_record(e->stage.done[e->stage.cur], e->kc.stream);
     g->npend = 0;

@@ -222,7 +222,8 @@ int gh_cuda_memset0_async(void *p, size_t bytes, void *stream) {
 // stream fails the capture (which the engine then reports and runs uncaptured); other threads'
 // work is not affected.
 int gh_cuda_capture_begin(void *stream) {
-    if (!stream) return gh_fail(GH_EINVAL, "gh_cuda_capture_begin: the legacy stream cannot be captured");
+    if (!stream)
+        return gh_fail(GH_EINVAL, "gh_cuda_capture_begin: the legacy stream cannot be captured");
     CUDA_CHECK(cudaStreamBeginCapture((cudaStream_t)stream, cudaStreamCaptureModeThreadLocal));
     return GH_OK;
 }

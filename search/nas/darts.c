@@ -415,7 +415,7 @@ int darts_run(nas_run *r, genotype *best) {
         if (from) st = darts_resume(&k, from);
         if (!st) st = darts_search_epochs(&k);
         cost_meter_note_peak_mem(r->meter, (double)gh_engine_arena_peak(k.e));
-        nas_engine_graphs_report(k.e, c, "search");
+        if (!st) st = nas_engine_graphs_report(k.e, c, r->l, "cuda_graphs_search", "search");
     }
     if (!st) r->comm_s = nas_dp_finish(r->meter, dp);
     dp_reducer_free(dp);

@@ -210,9 +210,11 @@ int nas_dp_rank(const nas_config *c);
 int nas_dp_size(const nas_config *c);
 // Engine for a config (backend, threads, determinism) with this arena and seed.
 int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed);
-// With cuda_graphs on: one line on what the engine's graphs did (captures, replays, the last
-// fallback and why), for the phase's log. Nothing with graphs off.
-void nas_engine_graphs_report(const gh_engine *e, const nas_config *c, const char *phase);
+// With cuda_graphs on a cuda engine: one line on what the engine's graphs did (captures,
+// replays, the last miss or fallback and why) for the phase's log, and the same as the text
+// artifact `name` (JSON; results/SCHEMA.md) when l is given. Nothing otherwise.
+int nas_engine_graphs_report(const gh_engine *e, const nas_config *c, struct ledger *l,
+                             const char *name, const char *phase);
 // Cosine annealing as torch's CosineAnnealingLR(T = epochs, eta_min) at epoch (0-based).
 double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs);
 // Cosine with warm restarts (SGDR, ENAS's lr_cosine): periods t0, t0 tmul, t0 tmul^2, ...

@@ -92,14 +92,26 @@ static void nas_engine_graphs(gh_engine *e, const nas_config *c) {
                gh_backend_name(gh_engine_backend(e)));
 }
 
-void nas_engine_graphs_report(const gh_engine *e, const nas_config *c, const char *phase) {
-    if (!c->cuda_graphs || gh_engine_backend(e) != GH_BACKEND_CUDA) return;
+int nas_engine_graphs_report(const gh_engine *e, const nas_config *c, struct ledger *l,
+                             const char *name, const char *phase) {
+    if (!c->cuda_graphs || gh_engine_backend(e) != GH_BACKEND_CUDA) return GH_OK;
     gh_graph_stats s;
     gh_graph_stats_get(e, &s);
     printf("%s: cuda graphs: %lld captured, %lld replays, %lld region runs uncaptured, %lld "
            "misses, %lld regions fallen back%s%s\n", phase, (long long)s.captures,
            (long long)s.replays, (long long)s.uncaptured, (long long)s.misses,
            (long long)s.fallbacks, s.note[0] ? "; last: " : "", s.note);
+    if (!l) return GH_OK;
+    char note[sizeof s.note], json[512];
+    size_t j = 0;
+    for (const char *p = s.note; *p && j + 1 < sizeof note; p++)   // a JSON string's content
+        note[j++] = *p == '"' || *p == '\\' ? '\'' : (unsigned char)*p < 32 ? ' ' : *p;
+    note[j] = 0;
+    snprintf(json, sizeof json, "{\"captures\": %lld, \"replays\": %lld, \"uncaptured\": %lld, "
+             "\"misses\": %lld, \"fallbacks\": %lld, \"note\": \"%s\"}", (long long)s.captures,
+             (long long)s.replays, (long long)s.uncaptured, (long long)s.misses,
+             (long long)s.fallbacks, note);
+    return ledger_put_text(l, name, json);
 }
 
 double nas_dp_finish(cost_meter *m, const dp_reducer *dp) {

@@ -56,7 +56,7 @@ static gh_engine *engine(void) {
     return e;
 }
 
-// ---- 1 and 4: DARTS ------------------------------------------------------------------------------
+// ---- 1 and 4: DARTS ---------------------------------------------------------------------------
 
 typedef struct {
     gh_engine *e;
@@ -102,7 +102,8 @@ static void test_darts_stable(int order) {
         darts_step(&d, k);
         for (int p = 0; p <= d.npass; p++) {
             // the architecture's passes, then the weight step's
-            gh_region_info in = p < d.npass ? info(d.e, "darts_pass", p) : info(d.e, "train_step", 0);
+            gh_region_info in =
+                p < d.npass ? info(d.e, "darts_pass", p) : info(d.e, "train_step", 0);
             CHECK_MSG(in.runs == (uint64_t)k + 1, "order %d pass %d: %llu runs after %d steps",
                       order, p, (unsigned long long)in.runs, k + 1);
             CHECK(in.launches > 100);
@@ -143,7 +144,8 @@ static void test_darts_emulated(void) {
         double a[2], b[2];
         CHECK_OK(gh_acc_read(on.e, 2, a));
         CHECK_OK(gh_acc_read(off.e, 2, b));
-        CHECK_MSG(a[0] == b[0] && a[1] == b[1], "step %d: loss sums %.17g / %.17g", k + 1, a[0], b[0]);
+        CHECK_MSG(a[0] == b[0] && a[1] == b[1], "step %d: loss sums %.17g / %.17g", k + 1, a[0],
+                  b[0]);
         CHECK(!memcmp(gh_group_data(on.e, GH_GROUP_WEIGHTS), gh_group_data(off.e, GH_GROUP_WEIGHTS),
                       nw * sizeof(float)));
         CHECK(!memcmp(gh_group_data(on.e, GH_GROUP_ARCH), gh_group_data(off.e, GH_GROUP_ARCH),
@@ -166,7 +168,7 @@ static void test_darts_emulated(void) {
     darts_close(&off);
 }
 
-// ---- 1 and 2: the final-training step ------------------------------------------------------------
+// ---- 1 and 2: the final-training step ---------------------------------------------------------
 
 static void test_final_training(double drop_path) {
     gh_engine *e = engine();
@@ -205,7 +207,7 @@ static void test_final_training(double drop_path) {
     gh_engine_destroy(e);
 }
 
-// ---- 2, 3 and 4: a small network whose graph the test chooses per step -----------------------------
+// ---- 2, 3 and 4: a small network whose graph the test chooses per step ----------------------
 
 typedef struct {
     gh_engine *e;
@@ -251,7 +253,8 @@ static int toy_region(void *ctx, gh_engine *e) {
     if (t->bad == 1) (void)gh_scalar(e, t->l);
     int st = gh_group_zero_grad(e, GH_GROUP_WEIGHTS);
     if (!st) st = gh_backward(e, t->l);
-    if (!st && t->bad == 4) st = gh_adam_step(e, GH_GROUP_WEIGHTS, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f);
+    if (!st && t->bad == 4)
+        st = gh_adam_step(e, GH_GROUP_WEIGHTS, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f);
     return st;
 }
 
@@ -325,7 +328,8 @@ static void test_forbidden(void) {
         gh_region_info in = toy_step(&t, 2);
         // an extra input may first grow the arena (reported first); the next run is sized
         if (strstr(in.what, "arena growth")) in = toy_step(&t, 2);
-        CHECK_MSG(in.forbidden && strstr(in.what, cases[c].want[0]) && strstr(in.what, cases[c].want[1]),
+        CHECK_MSG(in.forbidden && strstr(in.what, cases[c].want[0]) &&
+                      strstr(in.what, cases[c].want[1]),
                   "case %d: forbidden %d, \"%s\"", c, in.forbidden, in.what);
         t.bad = 0;
         in = toy_step(&t, 3);   // and clean again (the adam state exists now)
