@@ -105,9 +105,10 @@ void dev_close(gh_engine *e) {
 
 // Host memory is 256-byte aligned like cudaMalloc's (cache lines, AVX-512 loads, and the
 // arena's tensor alignment on every backend).
-int dev_alloc(gh_engine *e, void **p, size_t bytes) {
+int dev_alloc_at(gh_engine *e, const char *fn, void **p, size_t bytes) {
     *p = NULL;
     if (bytes == 0) bytes = 64;
+    if (e->region) graph_forbid(e, fn, "a backend allocation");
     e->counters.allocs++;
     if (is_cuda(e)) {
         int st = dev_enter(e);
@@ -151,6 +152,7 @@ static int stage_grow(gh_engine *e, size_t need) {
 int dev_h2d(gh_engine *e, void *dst, const void *src, size_t bytes) {
     if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     if (bytes == 0) return GH_OK;
+    if (e->region && !is_cuda(e)) graph_h2d(e, dst, src, bytes);
     if (!is_cuda(e)) {
         memcpy(dst, src, bytes);
         return GH_OK;
@@ -159,10 +161,23 @@ int dev_h2d(gh_engine *e, void *dst, const void *src, size_t bytes) {
     if (st) return st;
     h2d_stage *s = &e->stage;
     size_t need = (bytes + 255) & ~(size_t)255;
-    if (s->used + need > s->half && (st = stage_grow(e, s->used + need))) return st;
+    if (s->used + need > s->half) {
+        // growing waits for the stream: refused while a graph is being captured
+        if (e->region) graph_forbid(e, "dev_h2d", "the input staging grew (a synchronisation)");
+        if (graph_capturing(e))
+            return eng_fail(e, GH_EINVAL, "dev_h2d: the input staging cannot grow during a "
+                            "graph capture");
+        if ((st = stage_grow(e, s->used + need))) return st;
+    }
     unsigned char *slot = s->buf + (size_t)s->cur * s->half + s->used;
     memcpy(slot, src, bytes);
     s->used += need;
+    // in a region: part of its signature; during a capture queued to run before the graph
+    if (e->region) {
+        int taken = graph_h2d(e, dst, slot, bytes);
+        if (taken < 0) return eng_fail(e, GH_ENOMEM, "dev_h2d: the capture's upload queue");
+        if (taken) return GH_OK;
+    }
     st = gh_cuda_memcpy_h2d_async(dst, slot, bytes, e->kc.stream);
     return st ? st : gh_cuda_event_record(s->done[s->cur], e->kc.stream);
 }
@@ -181,6 +196,7 @@ int dev_stage_step(gh_engine *e) {
 
 int dev_h2d_sync(gh_engine *e, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return GH_OK;
+    if (e->region) graph_forbid(e, "dev_h2d_sync", "a synchronous upload");
     if (!is_cuda(e)) {
         memcpy(dst, src, bytes);
         return GH_OK;
@@ -190,9 +206,10 @@ int dev_h2d_sync(gh_engine *e, void *dst, const void *src, size_t bytes) {
     return st ? st : gh_cuda_stream_sync(e->kc.stream);
 }
 
-int dev_d2h(gh_engine *e, void *dst, const void *src, size_t bytes) {
+int dev_d2h_at(gh_engine *e, const char *fn, void *dst, const void *src, size_t bytes) {
     if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     if (bytes == 0) return GH_OK;
+    if (e->region) graph_forbid(e, fn, "a read to the host");
     e->counters.host_syncs++;
     if (!is_cuda(e)) {
         memcpy(dst, src, bytes);
@@ -229,8 +246,9 @@ static int dev_check(gh_engine *e) {
                     "check the inputs)", first, from, to, what[0] ? what + 2 : "unknown");
 }
 
-int dev_read(gh_engine *e, void *dst, const void *src, size_t bytes) {
+int dev_read_at(gh_engine *e, const char *fn, void *dst, const void *src, size_t bytes) {
     if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
+    if (e->region) graph_forbid(e, fn, "a read to the host");
     e->counters.host_syncs++;
     const kflags *df = &e->dstate->flags;
     if (!is_cuda(e)) {
@@ -248,6 +266,10 @@ int dev_read(gh_engine *e, void *dst, const void *src, size_t bytes) {
 int dev_d2d(gh_engine *e, void *dst, const void *src, size_t bytes) {
     if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     if (bytes == 0 || dst == src) return GH_OK;
+    if (e->region) {
+        graph_memop(e, "d2d", dst, src, bytes);
+        if (e->gskip) return GH_OK;   // the graph does it
+    }
     if (is_cuda(e)) {
         int st = dev_enter(e);
         return st ? st : gh_cuda_memcpy_d2d_async(dst, src, bytes, e->kc.stream);
@@ -259,6 +281,10 @@ int dev_d2d(gh_engine *e, void *dst, const void *src, size_t bytes) {
 int dev_zero(gh_engine *e, void *p, size_t bytes) {
     if (e->dry) return GH_OK;   // gh_forward_plan's pass touches nothing
     if (bytes == 0) return GH_OK;
+    if (e->region) {
+        graph_memop(e, "memset", p, NULL, bytes);
+        if (e->gskip) return GH_OK;   // the graph does it
+    }
     if (is_cuda(e)) {
         int st = dev_enter(e);
         return st ? st : gh_cuda_memset0_async(p, bytes, e->kc.stream);
@@ -273,6 +299,7 @@ int dev_ws(gh_engine *e, size_t floats) {
     // Grow by half again so that a slowly rising need does not reallocate every step. (On CUDA
     // cudaFree waits for the kernels that may still use the old one.)
     size_t want = floats + floats / 2;
+    graph_invalidate(e, "the kernel workspace grew");   // graphs hold the old address
     dev_free(e, e->ws);
     e->ws = NULL;
     e->ws_floats = 0;

@@ -105,6 +105,7 @@ void gh_engine_destroy(gh_engine *e) {
     }
     for (int i = 0; i < e->nbuffers; i++) dev_free(e, e->buffers[i]);
     free(e->buffers);
+    graph_free(e);   // before the workspace and the stream its graphs use
     dev_free(e, e->ws);
     dev_close(e);   // the stream last
     for (int i = 0; i < e->nparams; i++) {
@@ -177,7 +178,11 @@ void *arena_alloc(gh_engine *e, const char *op, size_t bytes) {
     }
     void *p = e->arena + e->arena_used;
     e->arena_used += need;
-    if (e->arena_used > e->arena_peak) e->arena_peak = e->arena_used;
+    if (e->arena_used > e->arena_peak) {
+        e->arena_peak = e->arena_used;
+        // a region that still grows the arena has not reached its steady state
+        if (e->region) graph_forbid(e, op, "arena growth past its high-water mark");
+    }
     return p;
 }
 
@@ -255,6 +260,7 @@ void *meta_alloc(gh_engine *e, size_t bytes) {
 // ---- the step boundary -----------------------------------------------------------------------
 
 void gh_step_begin(gh_engine *e) {
+    if (e->region) graph_forbid(e, "gh_step_begin", "a step boundary (it waits for uploads)");
     e->arena_used = 0;
     e->arena_nfree = 0;
     e->tape_released = 0;

@@ -269,6 +269,56 @@ typedef struct {
 } gh_counters;
 void gh_engine_counters(const gh_engine *e, gh_counters *out);   // totals since create
 
+// ---- capturable regions and CUDA graphs (graph.c) -------------------------------------------
+// A region is a piece of a step that the caller promises runs the same launches every time
+// (DARTS's forward+backward passes, a fixed-graph training step): gh_region_run runs it as
+// fn(ctx, e), keyed by (name, index), name a string that outlives the engine. On every backend
+// the engine computes the region's signature, a hash of its launches in order (kernel, buffer
+// addresses, shapes, scalar arguments, memsets and copies), and notes the first action inside it
+// that a captured graph cannot hold: a read to the host, a backend allocation (workspace growth,
+// kernel scratch, optimizer state, staging), a synchronous copy, a gh_step_begin, arena growth
+// past its high-water mark, an upload after the region's first launch. Regions do not nest (an
+// inner one is part of the outer).
+//
+// With graphs on (gh_set_graphs), a region whose previous run was clean and had the signature
+// of the run before it is captured (CUDA: cudaStreamBeginCapture on the engine's stream) and
+// launched as one graph, kept if its signature is that run's; later runs replay the graph: fn
+// runs on the host with its launches left out (tape, arena and plans as before), and if the
+// signature it computes matches the graph's, the graph is launched; otherwise (a miss) the host
+// state is rewound, fn runs uncaptured, and the graph is dropped, to be captured again once the
+// region repeats itself (after GH_GRAPH_MAX_MISSES misses without a replay between them, or a
+// failed capture, the region stays uncaptured; gh_graph_stats says why). Uploads in a region
+// (gh_input) must precede its first launch: they are made before the graph runs. On ref/cpu,
+// graphs on means emulation: the same decisions, each graph launch being fn run again with its
+// launches after a rewind (tests).
+typedef int (*gh_region_fn)(void *ctx, gh_engine *e);
+int gh_region_run(gh_engine *e, const char *name, int index, gh_region_fn fn, void *ctx);
+
+typedef struct {
+    uint64_t runs;         // times the region ran
+    uint64_t signature;    // of its last run
+    uint64_t launches;     // kernel launches and memory operations in its last run
+    int stable;            // the last run's signature equals the one before it
+    int forbidden;         // the last run did something a graph cannot hold
+    char what[256];        // the first such thing: which call, after which launch
+} gh_region_info;
+// GH_EINVAL when no region of that key has run.
+int gh_region_get(const gh_engine *e, const char *name, int index, gh_region_info *out);
+
+enum { GH_GRAPH_MAX_MISSES = 3 };
+// Returns the previous setting. Off (0, the default): regions run uncaptured, signatures still
+// computed. On (1): as above.
+int gh_set_graphs(gh_engine *e, int on);
+typedef struct {
+    int64_t captures;      // graphs captured (each launched at least once)
+    int64_t replays;       // runs that launched a captured graph
+    int64_t uncaptured;    // region runs without a graph (first runs, not clean, fallen back)
+    int64_t misses;        // replays refused: the signature differed from the graph's
+    int64_t fallbacks;     // regions left uncaptured for good
+    char note[256];        // the latest miss or fallback, naming the region and the reason
+} gh_graph_stats;
+void gh_graph_stats_get(const gh_engine *e, gh_graph_stats *out);
+
 // ---- checkpoints: engine state (state.c) -------------------------------------------------------
 // Everything a training step depends on between steps, as named blobs handed to a store (a
 // checkpoint file: ledger_ckpt_put_cb / ledger_ckpt_get_cb): "engine/header" (layout summary,

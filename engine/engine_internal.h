@@ -4,6 +4,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "engine.h"
 
@@ -180,6 +181,12 @@ struct gh_engine {
     void *bn_sync_ctx;
 
     gh_precision precision; // convs on CUDA (gh_set_precision); GH_PREC_FP32 (0) by default
+    // capturable regions and CUDA graphs (graph.c): region is non-zero while gh_region_run
+    // runs a region (KCALL and the dev_* calls then add to its signature); gskip: the region's
+    // launches are not made (a graph replays them, or a capture records them elsewhere)
+    int region;
+    int gskip;
+    struct graph_state *gs;   // host memory, created by the first region
 };
 
 // ---- status ------------------------------------------------------------------------------
@@ -201,7 +208,8 @@ int dev_check_backend(const gh_engine_config *cfg);   // at create, before anyth
 int dev_enter(gh_engine *e);
 int dev_open(gh_engine *e);     // at create, after the arena: stream, dev_state, staging events
 void dev_close(gh_engine *e);   // at destroy, before the arena is freed
-int dev_alloc(gh_engine *e, void **p, size_t bytes);   // counted in counters.allocs
+int dev_alloc_at(gh_engine *e, const char *fn, void **p, size_t bytes);
+#define dev_alloc(e, p, bytes) dev_alloc_at((e), __func__, (p), (bytes))   // counted in allocs
 void dev_free(gh_engine *e, void *p);
 // Step data from the host: the source may be reused as soon as this returns (CUDA: copied into
 // the page-locked staging and sent asynchronously).
@@ -211,8 +219,11 @@ int dev_h2d_sync(gh_engine *e, void *dst, const void *src, size_t bytes);
 // Reads to the host, each one synchronisation counted in counters.host_syncs. dev_read also
 // brings back the deferred error record and reports it (dev_check) in the same synchronisation;
 // dst may be NULL to read only the record.
-int dev_d2h(gh_engine *e, void *dst, const void *src, size_t bytes);
-int dev_read(gh_engine *e, void *dst, const void *src, size_t bytes);
+// (fn: the caller's name, which a capturable region's check reports; the macros fill it in.)
+int dev_d2h_at(gh_engine *e, const char *fn, void *dst, const void *src, size_t bytes);
+int dev_read_at(gh_engine *e, const char *fn, void *dst, const void *src, size_t bytes);
+#define dev_d2h(e, dst, src, bytes) dev_d2h_at((e), __func__, (dst), (src), (bytes))
+#define dev_read(e, dst, src, bytes) dev_read_at((e), __func__, (dst), (src), (bytes))
 int dev_d2d(gh_engine *e, void *dst, const void *src, size_t bytes);
 int dev_zero(gh_engine *e, void *p, size_t bytes);
 int dev_ws(gh_engine *e, size_t floats);            // grows e->ws to at least floats
@@ -261,8 +272,89 @@ int bn_sync_bwd(gh_engine *e, const tape_entry *t);
                                         : name##_ref(&(e)->kc, __VA_ARGS__))
 #endif
 // Runs a kernel call and records a failure as the sticky status; evaluates to the status.
-// In gh_forward_plan's dry pass nothing runs.
-#define KCALL(e, name, ...) ((e)->dry ? GH_OK : eng_check((e), K(e, name, __VA_ARGS__)))
+// In gh_forward_plan's dry pass nothing runs. Inside a capturable region (graph.c) the call is
+// first added to the region's signature: the kernel's name and every argument (integers and
+// floats by value, shape structs by content, pointers by address); with gskip it is not made.
+// Workspace queries (name_ws: a size to a host out-parameter) are no launches: always made.
+#define KCALL(e, name, ...)                                                                   \
+    ((e)->dry ? GH_OK                                                                         \
+              : ((e)->region && !SIG_QUERY(#name)                                             \
+                     ? graph_launch((e), #name, (const uint64_t[]){SIG_MAP(__VA_ARGS__)},     \
+                                    SIG_N(__VA_ARGS__))                                       \
+                     : (void)0,                                                               \
+                 (e)->gskip && !SIG_QUERY(#name) ? GH_OK                                      \
+                                                 : eng_check((e), K(e, name, __VA_ARGS__))))
+#define SIG_QUERY(s) \
+    (sizeof(s) > 4 && (s)[sizeof(s) - 4] == '_' && (s)[sizeof(s) - 3] == 'w' &&              \
+     (s)[sizeof(s) - 2] == 's')
+
+// ---- step signatures (graph.c) ---------------------------------------------------------------
+// One 64-bit word per kernel argument, chosen by the argument's type. An integer type missing
+// here falls to sig_ptr and is a compile-time warning (integer to pointer), not a silent hole.
+// A host out-parameter (size_t *, the workspace queries) is a stack address: only its presence
+// counts. Arrays of pointers (wsum's and concat's inputs) are hashed by address here and by
+// content from the tape at the reverse pass (graph_tape).
+static inline uint64_t sig_i64(long long v) { return (uint64_t)v; }
+static inline uint64_t sig_u64(unsigned long long v) { return (uint64_t)v; }
+static inline uint64_t sig_f32(float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return u ^ 0xf32f32f300000000ull;   // a float and an integer of the same bits differ
+}
+static inline uint64_t sig_f64(double v) { uint64_t u; memcpy(&u, &v, 8); return u; }
+static inline uint64_t sig_ptr(const void *p) { return (uint64_t)(uintptr_t)p; }
+static inline uint64_t sig_out(const size_t *p) { (void)p; return 0x5157u; }
+uint64_t sig_bytes(const void *p, size_t n);
+static inline uint64_t sig_conv(const conv2d_shape *s) { return sig_bytes(s, sizeof *s); }
+static inline uint64_t sig_bn(const bn_shape *s) { return sig_bytes(s, sizeof *s); }
+static inline uint64_t sig_pool(const pool_shape *s) { return sig_bytes(s, sizeof *s); }
+// hashed as bytes: members of 4 bytes and no padding (padding bytes would be garbage)
+#define SIG_PLAIN(T) (sizeof(T) % 4 == 0 && _Alignof(T) == 4)
+_Static_assert(SIG_PLAIN(conv2d_shape) && SIG_PLAIN(bn_shape) && SIG_PLAIN(pool_shape),
+               "a kernel shape struct has padding or 8-byte members: hash it field by field");
+#define SIG_A(x)                                                                               \
+    _Generic((x), float: sig_f32, double: sig_f64, int: sig_i64, long: sig_i64,                \
+             long long: sig_i64, unsigned: sig_u64, unsigned long: sig_u64,                    \
+             unsigned long long: sig_u64, conv2d_shape *: sig_conv,                            \
+             const conv2d_shape *: sig_conv, bn_shape *: sig_bn, const bn_shape *: sig_bn,     \
+             pool_shape *: sig_pool, const pool_shape *: sig_pool, size_t *: sig_out,          \
+             default: sig_ptr)(x)
+#define SIG_N(...) SIG_N_(__VA_ARGS__, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define SIG_N_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, n, ...) n
+#define SIG_CAT(a, b) SIG_CAT_(a, b)
+#define SIG_CAT_(a, b) a##b
+#define SIG_MAP(...) SIG_CAT(SIG_MAP_, SIG_N(__VA_ARGS__))(__VA_ARGS__)
+#define SIG_MAP_1(a) SIG_A(a)
+#define SIG_MAP_2(a, ...) SIG_A(a), SIG_MAP_1(__VA_ARGS__)
+#define SIG_MAP_3(a, ...) SIG_A(a), SIG_MAP_2(__VA_ARGS__)
+#define SIG_MAP_4(a, ...) SIG_A(a), SIG_MAP_3(__VA_ARGS__)
+#define SIG_MAP_5(a, ...) SIG_A(a), SIG_MAP_4(__VA_ARGS__)
+#define SIG_MAP_6(a, ...) SIG_A(a), SIG_MAP_5(__VA_ARGS__)
+#define SIG_MAP_7(a, ...) SIG_A(a), SIG_MAP_6(__VA_ARGS__)
+#define SIG_MAP_8(a, ...) SIG_A(a), SIG_MAP_7(__VA_ARGS__)
+#define SIG_MAP_9(a, ...) SIG_A(a), SIG_MAP_8(__VA_ARGS__)
+#define SIG_MAP_10(a, ...) SIG_A(a), SIG_MAP_9(__VA_ARGS__)
+#define SIG_MAP_11(a, ...) SIG_A(a), SIG_MAP_10(__VA_ARGS__)
+#define SIG_MAP_12(a, ...) SIG_A(a), SIG_MAP_11(__VA_ARGS__)
+#define SIG_MAP_13(a, ...) SIG_A(a), SIG_MAP_12(__VA_ARGS__)
+#define SIG_MAP_14(a, ...) SIG_A(a), SIG_MAP_13(__VA_ARGS__)
+
+// Inside a region (e->region): a kernel launch with its argument words; a memory operation on
+// the stream (memset, device copy, upload: kind "memset", "d2d", "h2d"); an action a captured
+// graph cannot hold (a read to the host, an allocation, a synchronisation, arena growth), the
+// first of which the region reports, naming fn and the last launch before it.
+void graph_launch(gh_engine *e, const char *name, const uint64_t *w, int n);
+void graph_memop(gh_engine *e, const char *kind, const void *dst, const void *src, size_t bytes);
+void graph_forbid(gh_engine *e, const char *fn, const char *what);
+// The inputs of every k-ary tape entry by content (backward_walk calls it at its start).
+void graph_tape(gh_engine *e);
+// An upload inside a region: 1 when graph.c took it (a capture in progress: it is queued to
+// run before the graph's launch), 0 when dev_h2d makes it as usual.
+int graph_h2d(gh_engine *e, void *dst, const void *staged, size_t bytes);
+// Graphs whose buffers moved (the workspace grew): destroyed, captured again later.
+void graph_invalidate(gh_engine *e, const char *why);
+void graph_free(gh_engine *e);   // at destroy, before the stream
+int graph_capturing(const gh_engine *e);   // a CUDA capture is in progress
 
 // tape.c: makes e->fplan from the current tape (loss: the root, never given back).
 int fwd_plan_make(gh_engine *e, const gh_tensor *loss);

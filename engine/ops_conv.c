@@ -8,11 +8,17 @@ static int conv_prec(const gh_engine *e) {
     return e->precision != GH_PREC_FP32 && e->cfg.backend == GH_BACKEND_CUDA;
 }
 
-// K() for the _prec_cuda kernels: nothing in a dry pass, the device entered first.
+// KCALL for the _prec_cuda kernels: nothing in a dry pass, the launch in a region's signature
+// (and skipped where a graph replays it), the device entered first.
 #ifdef GH_HAVE_CUDA
-#define KCALL_PREC(e, name, ...) \
-    ((e)->dry ? GH_OK            \
-              : eng_check((e), dev_enter(e) ? GH_ECUDA : name(&(e)->kc, __VA_ARGS__)))
+#define KCALL_PREC(e, name, ...)                                                               \
+    ((e)->dry ? GH_OK                                                                          \
+              : ((e)->region ? graph_launch((e), #name, (const uint64_t[]){SIG_MAP(__VA_ARGS__)}, \
+                                            SIG_N(__VA_ARGS__))                                \
+                             : (void)0,                                                        \
+                 (e)->gskip ? GH_OK                                                            \
+                            : eng_check((e), dev_enter(e) ? GH_ECUDA                           \
+                                                          : name(&(e)->kc, __VA_ARGS__))))
 #else
 #define KCALL_PREC(e, name, ...) \
     ((e)->dry ? GH_OK : eng_check((e), name(&(e)->kc, __VA_ARGS__)))

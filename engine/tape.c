@@ -307,6 +307,7 @@ static int backward_walk(gh_engine *e, gh_tensor *loss, ready_walk *w) {
                         "backward (gh_set_release(e, 0) before it keeps the tape for another "
                         "reverse pass)");
     forget_activation_grads(e);
+    graph_tape(e);   // a capturable region: the k-ary entries' inputs in its signature
     if (!loss->name) loss->grad = NULL;
     tnode **rel = NULL;
     if (e->release == 2 && fwd_plan_make(e, loss)) return e->status;

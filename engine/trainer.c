@@ -21,36 +21,48 @@ gh_batch gh_batch_part(const gh_batch *b, int i, int m) {
     return p;
 }
 
+// The part of forward_backward after the uploads of labels: a capturable region when the step
+// declares its graph fixed (graph.c).
+typedef struct {
+    const gh_step_def *d;
+    const gh_batch *b;
+    const int *labels;
+    int zero;
+} fb_args;
+
+static int fb_run(void *ctx, gh_engine *e) {
+    const fb_args *a = ctx;
+    const gh_step_def *d = a->d;
+    int n = a->b->shape[0], st;
+    gh_tensor *logits = NULL;
+    if ((st = gh_forward_plan(e, d->loss, d->model, a->b, a->labels))) return st;
+    gh_tensor *loss = d->loss(d->model, e, a->b, a->labels, &logits);
+    if (!loss) return e->status ? e->status : eng_fail(e, GH_EINVAL, "train step: no loss");
+    st = gh_acc_add(e, GH_ACC_TRAIN_LOSS, loss, (double)n);
+    if (!st && logits && a->labels) st = gh_acc_hits(e, GH_ACC_TRAIN_HITS, logits, a->labels);
+    if (!st && a->zero) st = gh_group_zero_grad(e, d->group);
+    if (st) return st;
+    if (d->ready && d->reduce && (!d->micro || d->micro == 1))
+        return gh_backward_ready(e, loss, d->group, d->ready, d->reduce_ctx);
+    return gh_backward(e, loss);
+}
+
 // Forward and backward of one batch (or part) in training mode: loss x n and hits added to
-// the training accumulators, gradients added into the group's.
-static int forward_backward(gh_engine *e, const gh_step_def *d, const gh_batch *b, int zero) {
+// the training accumulators, gradients added into the group's. A fixed graph runs as the region
+// "train_step" (index: the micro-batch), except with a reducer told during backward (its
+// collectives are the reducer's, not the step's).
+static int forward_backward(gh_engine *e, const gh_step_def *d, const gh_batch *b, int zero,
+                            int part) {
     gh_step_begin(e);
     gh_set_training(e, 1);
     gh_set_grad_enabled(e, 1);
-    int n = b->shape[0], st;
-    const int *labels = b->y ? gh_labels(e, n, b->y) : NULL;
-    gh_tensor *logits = NULL;
+    fb_args a = {d, b, b->y ? gh_labels(e, b->shape[0], b->y) : NULL, zero};
     // nothing reads the graph after the reverse pass: it gives activations back as it goes,
     // and with a fixed graph the forward too, by plan
     int was = gh_set_release(e, d->fixed_graph ? 2 : 1);
-    if ((st = gh_forward_plan(e, d->loss, d->model, b, labels))) {
-        gh_set_release(e, was);
-        return st;
-    }
-    gh_tensor *loss = d->loss(d->model, e, b, labels, &logits);
-    if (!loss) {
-        gh_set_release(e, was);
-        return e->status ? e->status : eng_fail(e, GH_EINVAL, "train step: no loss");
-    }
-    if (!st) st = gh_acc_add(e, GH_ACC_TRAIN_LOSS, loss, (double)n);
-    if (!st && logits && labels) st = gh_acc_hits(e, GH_ACC_TRAIN_HITS, logits, labels);
-    if (!st && zero) st = gh_group_zero_grad(e, d->group);
-    if (st)
-        ;
-    else if (d->ready && d->reduce && (!d->micro || d->micro == 1))
-        st = gh_backward_ready(e, loss, d->group, d->ready, d->reduce_ctx);
-    else
-        st = gh_backward(e, loss);
+    int st = d->fixed_graph && !(d->ready && d->reduce)
+                 ? gh_region_run(e, "train_step", part, fb_run, &a)
+                 : fb_run(&a, e);
     gh_set_release(e, was);
     return st;
 }
@@ -61,11 +73,11 @@ int gh_train_step(gh_engine *e, const gh_step_def *d, const gh_batch *b, double 
         return gh_fail(GH_EINVAL, "train step: %d micro-batches of a batch of %d", m,
                        b->shape[0]);
     if (m == 1) {
-        if ((st = forward_backward(e, d, b, 1))) return st;
+        if ((st = forward_backward(e, d, b, 1, 0))) return st;
     } else {
         for (int i = 0; i < m; i++) {
             gh_batch part = gh_batch_part(b, i, m);
-            if ((st = forward_backward(e, d, &part, i == 0))) return st;
+            if ((st = forward_backward(e, d, &part, i == 0, i))) return st;
         }
         if ((st = gh_vec_scale(e, gh_group_numel(e, d->group), 1.0f / (float)m,
                                gh_group_grad(e, d->group))))

@@ -44,3 +44,7 @@ int conv2d_bwd_prec_cuda(const kctx *ctx, const conv2d_shape *sh, gh_precision p
     (void)ctx; (void)sh; (void)prec; (void)x; (void)w; (void)dy; (void)dx; (void)dw; (void)db;
     return no_cuda();
 }
+int gh_cuda_capture_begin(void *st) { (void)st; return no_cuda(); }
+int gh_cuda_capture_end(void *st, void **x) { (void)st; *x = NULL; return no_cuda(); }
+int gh_cuda_graph_launch(void *x, void *st) { (void)x; (void)st; return no_cuda(); }
+int gh_cuda_graph_destroy(void *x) { (void)x; return no_cuda(); }

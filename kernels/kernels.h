@@ -352,6 +352,14 @@ int gh_cuda_memcpy_h2d_async(void *dst, const void *src, size_t bytes, void *str
 int gh_cuda_memcpy_d2h_async(void *dst, const void *src, size_t bytes, void *stream);
 int gh_cuda_memcpy_d2d_async(void *dst, const void *src, size_t bytes, void *stream);
 int gh_cuda_memset0_async(void *p, size_t bytes, void *stream);
+// CUDA graphs (the engine's capturable regions): capture the stream's work (thread-local mode:
+// a synchronising call on this thread fails the capture; other threads are unaffected), end it
+// as an executable graph (*exec, NULL with an error when the capture failed), launch it on a
+// stream, destroy it (after its launches have completed).
+int gh_cuda_capture_begin(void *stream);
+int gh_cuda_capture_end(void *stream, void **exec);
+int gh_cuda_graph_launch(void *exec, void *stream);
+int gh_cuda_graph_destroy(void *exec);
 
 // ---- baselines: cuDNN / cuBLAS (kernels/cudnn/), never used by the training path -------------
 // Same signatures and conventions as the hand-written ops; handles are created lazily per

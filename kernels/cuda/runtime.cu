@@ -217,4 +217,48 @@ int gh_cuda_memset0_async(void *p, size_t bytes, void *stream) {
     return GH_OK;
 }
 
+// ---- CUDA graphs (the engine's capturable regions, engine/graph.c) ---------------------------
+// Thread-local capture: a call on this thread that would synchronise or touch the legacy
+// stream fails the capture (which the engine then reports and runs uncaptured); other threads'
+// work is not affected.
+int gh_cuda_capture_begin(void *stream) {
+    if (!stream)
+        return gh_fail(GH_EINVAL, "gh_cuda_capture_begin: the legacy stream cannot be captured");
+    CUDA_CHECK(cudaStreamBeginCapture((cudaStream_t)stream, cudaStreamCaptureModeThreadLocal));
+    return GH_OK;
+}
+
+int gh_cuda_capture_end(void *stream, void **exec) {
+    *exec = NULL;
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture((cudaStream_t)stream, &g);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        if (g) cudaGraphDestroy(g);
+        return gh_fail(GH_ECUDA, "%s:%d: cudaStreamEndCapture failed: %s (%s)", __FILE__,
+                       __LINE__, cudaGetErrorName(e), cudaGetErrorString(e));
+    }
+    cudaGraphExec_t x = NULL;
+    e = cudaGraphInstantiateWithFlags(&x, g, 0);
+    cudaGraphDestroy(g);   // the executable graph keeps what it needs
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return gh_fail(GH_ECUDA, "%s:%d: cudaGraphInstantiateWithFlags failed: %s (%s)",
+                       __FILE__, __LINE__, cudaGetErrorName(e), cudaGetErrorString(e));
+    }
+    *exec = (void *)x;
+    return GH_OK;
+}
+
+int gh_cuda_graph_launch(void *exec, void *stream) {
+    CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)exec, (cudaStream_t)stream));
+    return GH_OK;
+}
+
+int gh_cuda_graph_destroy(void *exec) {
+    if (!exec) return GH_OK;
+    CUDA_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)exec));
+    return GH_OK;
+}
+
 }  // extern "C"

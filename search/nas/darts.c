@@ -18,6 +18,7 @@ struct darts_search {
     size_t nw, na, nb;
     float *w_save, *v, *dalpha, *gplus, *b_save;   // backend memory that outlives steps
     double *sc;              // device scalars: [0] ||v||, [1] eps (no read to the host)
+    uint64_t npass;          // pass1 calls since create: the key of its region
 };
 
 int darts_search_create(darts_search **out, gh_engine *e, darts_supernet *net,
@@ -60,17 +61,34 @@ void darts_search_free(darts_search *s) { free(s); }  // buffers belong to the e
 
 // One forward and backward of the supernet on a batch; grads ADD into the groups. With
 // micro-batches, one pass per part and the sum divided by their number (called on zeroed grads).
+// After the labels' upload, each pass is a capturable region (engine.h: the same launches every
+// step, so that with graphs on it is captured once and replayed), keyed by its place in the
+// architecture gradient: pass1's calls since create modulo their number per darts_arch_grad
+// (second order: 4 passes, first order 1, each in `micro` parts). A desynchronised count (an
+// arch gradient cut short by an error) only changes signatures, which the engine checks.
+typedef struct {
+    darts_search *s;
+    const gh_batch *b;
+    const int *labels;
+} pass_args;
+
+static int pass_run(void *ctx, gh_engine *e) {
+    const pass_args *a = ctx;
+    gh_tensor *logits;
+    int st = gh_forward_plan(e, nas_net_loss, &a->s->net, a->b, a->labels);
+    gh_tensor *l = st ? NULL : nas_net_loss(&a->s->net, e, a->b, a->labels, &logits);
+    return st ? st : gh_backward(e, l);
+}
+
 static int pass1(darts_search *s, const gh_batch *b) {
     gh_engine *e = s->e;
     gh_step_begin(e);
-    gh_tensor *logits;
     // the supernet's graph is the same every pass and nothing reads it after the reverse
     // pass: activations go back to the arena by plan in the forward and as backward goes
     int was = gh_set_release(e, 2);
-    const int *labels = gh_labels(e, b->shape[0], b->y);
-    int st = gh_forward_plan(e, nas_net_loss, &s->net, b, labels);
-    gh_tensor *l = st ? NULL : nas_net_loss(&s->net, e, b, labels, &logits);
-    if (!st) st = gh_backward(e, l);
+    pass_args a = {s, b, gh_labels(e, b->shape[0], b->y)};
+    int per = (s->o.order == 2 ? 4 : 1) * (s->o.micro > 1 ? s->o.micro : 1);
+    int st = gh_region_run(e, "darts_pass", (int)(s->npass++ % (uint64_t)per), pass_run, &a);
     gh_set_release(e, was);
     return st;
 }
@@ -399,6 +417,7 @@ int darts_run(nas_run *r, genotype *best) {
         if (from) st = darts_resume(&k, from);
         if (!st) st = darts_search_epochs(&k);
         cost_meter_note_peak_mem(r->meter, (double)gh_engine_arena_peak(k.e));
+        if (!st) st = nas_engine_graphs_report(k.e, c, r->l, "cuda_graphs_search", "search");
     }
     if (!st) r->comm_s = nas_dp_finish(r->meter, dp);
     dp_reducer_free(dp);

@@ -126,6 +126,7 @@ typedef struct {
     int micro;               // micro-batches per step (gh_step_def.micro; 0/1: none)
     int sync_bn;             // data parallel: batch-norm statistics of the global batch
     char precision[8];       // convs on CUDA: fp32 (default), tf32, bf16 (gh_precision)
+    int cuda_graphs;         // 1: DARTS passes and fixed-graph steps as CUDA graphs (cuda only)
     // Not a config key: set by the CLI for this process. 1: the run trains data parallel over
     // pg_world() (darts, final training under a launcher); 0: one process, or a rank of a NAS
     // search whose children train on worker ranks (each child on one rank alone).
@@ -210,6 +211,11 @@ int nas_dp_rank(const nas_config *c);
 int nas_dp_size(const nas_config *c);
 // Engine for a config (backend, threads, determinism) with this arena and seed.
 int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed);
+// With cuda_graphs on a cuda engine: one line on what the engine's graphs did (captures,
+// replays, the last miss or fallback and why) for the phase's log, and the same as the text
+// artifact `name` (JSON; results/SCHEMA.md) when l is given. Nothing otherwise.
+int nas_engine_graphs_report(const gh_engine *e, const nas_config *c, struct ledger *l,
+                             const char *name, const char *phase);
 // Cosine annealing as torch's CosineAnnealingLR(T = epochs, eta_min) at epoch (0-based).
 double nas_cosine_lr(double lr, double lr_min, int epoch, int epochs);
 // Cosine with warm restarts (SGDR, ENAS's lr_cosine): periods t0, t0 tmul, t0 tmul^2, ...

@@ -125,6 +125,9 @@ static const kdef keys[] = {
        "data parallel (mpirun): gradient all-reduce bucket in MiB"),
     KI("run", "micro", micro, 0, 4096,
        "micro-batches per step, batch norm per part (one process as that many ranks)"),
+    KI("run", "cuda_graphs", cuda_graphs, 0, 1,
+       "1: capture DARTS's passes and fixed-graph training steps as CUDA graphs and replay them "
+       "(cuda only; ignored with a message on cpu/ref)"),
     KI("run", "sync_bn", sync_bn, 0, 1,
        "data parallel (mpirun): 1: batch-norm statistics over all ranks (0: per rank, as DDP)"),
     KS("run", "precision", precision,

@@ -56,6 +56,8 @@ int nas_gpus(const nas_config *c) {
 int nas_dp_rank(const nas_config *c) { return c->data_parallel ? pg_world()->rank : 0; }
 int nas_dp_size(const nas_config *c) { return c->data_parallel ? pg_world()->size : 1; }
 
+static void nas_engine_graphs(gh_engine *e, const nas_config *c);
+
 int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint64_t seed) {
     gh_engine_config ec = {0};
     int st = gh_backend_parse(c->backend, &ec.backend, &ec.device_index);
@@ -82,7 +84,41 @@ int nas_engine_open(gh_engine **e, const nas_config *c, size_t arena_bytes, uint
     }
     // synchronized batch norm: the engine sums its per-channel statistics over the ranks
     if (c->sync_bn && nas_dp_size(c) > 1) gh_set_bn_sync(*e, dp_bn_sync, NULL);
+    nas_engine_graphs(*e, c);
     return GH_OK;
+}
+
+// CUDA graphs (engine/graph.c) for the engine's capturable regions; ref/cpu have nothing to
+// capture: the setting is ignored there with a message (the engine's emulation is for tests).
+static void nas_engine_graphs(gh_engine *e, const nas_config *c) {
+    if (!c->cuda_graphs) return;
+    if (gh_engine_backend(e) == GH_BACKEND_CUDA) gh_set_graphs(e, 1);
+    else
+        printf("cuda_graphs = 1 ignored on the %s backend: no graphs to capture (regions run "
+               "uncaptured; their capture-safety signatures are computed as always)\n",
+               gh_backend_name(gh_engine_backend(e)));
+}
+
+int nas_engine_graphs_report(const gh_engine *e, const nas_config *c, struct ledger *l,
+                             const char *name, const char *phase) {
+    if (!c->cuda_graphs || gh_engine_backend(e) != GH_BACKEND_CUDA) return GH_OK;
+    gh_graph_stats s;
+    gh_graph_stats_get(e, &s);
+    printf("%s: cuda graphs: %lld captured, %lld replays, %lld region runs uncaptured, %lld "
+           "misses, %lld regions fallen back%s%s\n", phase, (long long)s.captures,
+           (long long)s.replays, (long long)s.uncaptured, (long long)s.misses,
+           (long long)s.fallbacks, s.note[0] ? "; last: " : "", s.note);
+    if (!l) return GH_OK;
+    char note[sizeof s.note], json[512];
+    size_t j = 0;
+    for (const char *p = s.note; *p && j + 1 < sizeof note; p++)   // a JSON string's content
+        note[j++] = *p == '"' || *p == '\\' ? '\'' : (unsigned char)*p < 32 ? ' ' : *p;
+    note[j] = 0;
+    snprintf(json, sizeof json, "{\"captures\": %lld, \"replays\": %lld, \"uncaptured\": %lld, "
+             "\"misses\": %lld, \"fallbacks\": %lld, \"note\": \"%s\"}", (long long)s.captures,
+             (long long)s.replays, (long long)s.uncaptured, (long long)s.misses,
+             (long long)s.fallbacks, note);
+    return ledger_put_text(l, name, json);
 }
 
 double nas_dp_finish(cost_meter *m, const dp_reducer *dp) {

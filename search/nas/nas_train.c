@@ -142,6 +142,10 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
         net.aux_weight = o->aux_weight;
         st = train_built(e, &k, train, &pos);
         cost_meter_note_peak_mem(k.meter, (double)gh_engine_arena_peak(e));
+        char name[64];
+        snprintf(name, sizeof name, "cuda_graphs_%s_trial_%lld", o->phase,
+                 (long long)o->trial_id);
+        if (!st) st = nas_engine_graphs_report(e, c, k.l, name, o->phase);
     }
     if (!st) r->comm_s = nas_dp_finish(k.meter, k.dp);
     dp_reducer_free(k.dp);
