@@ -309,7 +309,8 @@ static int darts_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
     darts_plan *k = ctx;
     const nas_run *r = k->r;
     k->state.pos = *pos;
-    if (nas_ckpt_skip(pos, k->steps)) return GH_OK;
+    // data parallel: at epochs' ends only (nas_ckpt_skip_dp says why)
+    if (nas_ckpt_skip_dp(pos, k->steps, k->dp != NULL)) return GH_OK;
     cost_totals cost = nas_run_cost(r);
     ledger_ckpt_writer *w;
     int st = nas_ckpt_begin(r->ck, r->l, NAS_DO_SEARCH, (int64_t)pos->epoch * k->steps + pos->step,
@@ -338,6 +339,7 @@ static int darts_resume(darts_plan *k, ledger_ckpt_reader *from) {
                        ledger_ckpt_run_id(from), b.order, b.vpos, k->r->c->darts.order,
                        k->r->wval.n);
     k->state.pos = nas_pos_unpack(&b.pos);
+    nas_pos_resume_dp(&k->state.pos, k->dp != NULL);
     k->state.vpos = b.vpos;
     return GH_OK;
 }

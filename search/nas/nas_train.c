@@ -68,7 +68,8 @@ static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
 
 static int train_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
     train_plan *k = ctx;
-    if (nas_ckpt_skip(pos, k->steps)) return GH_OK;
+    // data parallel: at epochs' ends only (nas_ckpt_skip_dp says why)
+    if (nas_ckpt_skip_dp(pos, k->steps, k->dp != NULL)) return GH_OK;
     nas_train_result sofar = *k->r;
     sofar.cost = cost_add(k->cost0, cost_meter_read(k->meter));
     return k->o->ckpt->save(k->o->ckpt->ctx, e, pos, (int64_t)pos->epoch * k->steps + pos->step,
@@ -136,8 +137,10 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
                       : nas_net_build(&net, e, &o->nc, g);
     // a resumed training: the engine state, the position and the results and cost so far
     gh_train_pos pos = {0};
-    if (!st && o->ckpt && o->ckpt->load && !(st = o->ckpt->load(o->ckpt->ctx, e, &pos, r)))
+    if (!st && o->ckpt && o->ckpt->load && !(st = o->ckpt->load(o->ckpt->ctx, e, &pos, r))) {
         k.cost0 = r->cost;
+        nas_pos_resume_dp(&pos, k.dp != NULL);
+    }
     if (!st) {
         net.aux_weight = o->aux_weight;
         st = train_built(e, &k, train, &pos);
