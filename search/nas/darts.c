@@ -283,6 +283,10 @@ static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
     double vloss = NAN, vacc = NAN;
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(k->dp, &all);
+    // per-rank batch norm: the running statistics the validation reads (and the checkpoint
+    // after this hook saves), averaged over the ranks before comm_s is read; once an epoch is
+    // every step's average (nas_train.c's train_average_bn says why)
+    if (!st && k->dp && !c->sync_bn) st = dp_average_buffers(k->dp, e);
     double comm = nas_dp_comm(k->dp);
     if (!st) st = nas_dp_rank_costs(k->dp, k->r->meter, k->r->l, "search", -1, p->epoch);
     if (!st) st = darts_supernet_genotype(k->net.super, &g);

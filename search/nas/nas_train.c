@@ -25,6 +25,7 @@ typedef struct {
     int report_every, steps;
     nas_train_result *r;
     dp_reducer *dp;          // data parallel: the gradient all-reduce (NULL: one process)
+    int average_bn;          // data parallel, per-rank batch norm: train_average_bn
 } train_plan;
 
 static int train_batch(void *ctx, int epoch, int step, gh_batch *b) {
@@ -40,12 +41,25 @@ static double train_lr(void *ctx, int epoch, int step) {
     return nas_cosine_restart_lr(o->lr, o->lr_min, epoch, o->epochs, o->lr_t0, o->lr_tmul);
 }
 
+// Data parallel with per-rank batch norm: each rank's running statistics follow its own shard,
+// and the evaluation and rank 0's checkpoint read them, so they are averaged over the ranks
+// (dp_average_buffers, its time in comm_s) before the evaluation. Once an epoch gives what an
+// average after every step (ENAS, whose rewards read them mid-epoch) gives: a step maps each
+// rank's statistic r to (1 - m) r + m s_rank (m the momentum, s the shard's batch statistic),
+// affine with the same coefficients on every rank, so the mean over the ranks commutes with it
+// (up to fp32 rounding), and training-mode batch norm never reads them. With sync_bn every
+// rank already holds the same statistics.
+static int train_average_bn(train_plan *k, gh_engine *e) {
+    return k->average_bn ? dp_average_buffers(k->dp, e) : GH_OK;
+}
+
 static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) {
     train_plan *k = ctx;
     const nas_train_opts *o = k->o;
     nas_train_result *r = k->r;
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(k->dp, &all);
+    if (!st) st = train_average_bn(k, e);   // before comm_s is read: this epoch's
     double comm = nas_dp_comm(k->dp);
     if (!st) st = nas_dp_rank_costs(k->dp, k->meter, k->l, o->phase, o->trial_id, p->epoch);
     if (st) return st;
@@ -132,6 +146,7 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
                       : nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
     if (!st) st = nas_engine_open(&e, c, arena, o->seed);
     if (!st && k.dp && c->sync_bn) gh_set_bn_sync(e, dp_bn_sync, k.dp);   // timed in comm_s
+    k.average_bn = k.dp && !c->sync_bn;
     if (!st)
         st = o->macro ? enas_macro_model_build(&mnet, e, &o->mc, o->macro)
                       : nas_net_build(&net, e, &o->nc, g);

@@ -15,6 +15,9 @@
 // ranks differ from the one-batch run: the option changes what is computed, and computes that.
 // Its all-reduces are communication: with the reducer as the hook's context their wall time is
 // in comm_s (dp_bn_seconds its part); a rank that starts late shows as rank 0's wait there.
+// Per-rank batch norm in final training (nas_train_genotype, test_final_buffers): after an
+// epoch both ranks hold the same running statistics, the mean of the two shards' own, and
+// evaluate with them.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +397,156 @@ static void test_average_buffers(dp_reducer *dp) {
     gh_engine_destroy(e);
 }
 
+// ---- final training's running statistics with per-rank batch norm ----------------------------
+// nas_train_genotype data parallel, one epoch of one step (global batch 2B), per-rank batch
+// norm: the checkpoint hook after the epoch (it follows the evaluation) captures the weights and
+// the running statistics. They must be the same on both ranks, bit for bit, and the statistics
+// the mean of the two shards' own: rank 0 recomputes those in one process (the same engine and
+// network from the same seed, one training step on each shard of the same feed: the forward
+// before the update sees the initial weights, as each rank's did), averages them as the
+// all-reduce does ((a + b) * 0.5f: exact for two ranks) and evaluates the run's weights with
+// them: the run's evaluation (eval_loss, eval_acc, both ranks') must equal that one exactly.
+// Before nas_train.c averaged them each rank kept its own shard's and evaluated with them.
+typedef struct {
+    float *w, *b;
+    size_t nw, nb;
+    int saves;
+} final_capture;
+
+static int capture_save(void *ctx, gh_engine *e, const gh_train_pos *pos, int64_t step,
+                        const nas_train_result *sofar) {
+    (void)pos, (void)step, (void)sofar;
+    final_capture *k = ctx;
+    free(k->w);
+    free(k->b);
+    k->nw = gh_group_numel(e, GH_GROUP_WEIGHTS);
+    k->nb = gh_group_numel(e, GH_GROUP_BUFFERS);
+    k->w = malloc(k->nw * 4);
+    k->b = malloc((k->nb ? k->nb : 1) * 4);
+    if (!k->w || !k->b) return gh_fail(GH_ENOMEM, "capture: no memory");
+    memcpy(k->w, gh_group_data(e, GH_GROUP_WEIGHTS), k->nw * 4);
+    if (k->nb) memcpy(k->b, gh_group_data(e, GH_GROUP_BUFFERS), k->nb * 4);
+    k->saves++;
+    return GH_OK;
+}
+
+// One process: the engine and network nas_train_genotype builds, after one training step on
+// shard `shard` of 2 of the first global batch; its running statistics into stats.
+static void shard_step(const nas_config *c, const nas_train_opts *o, const genotype *g,
+                       const gh_images *train, int shard, gh_engine **e, nas_net *net,
+                       float *stats, size_t nb) {
+    size_t arena = 0;
+    CHECK_OK(nas_arena_bytes(c, &o->nc, g, o->batch, &arena));
+    CHECK_OK(nas_engine_open(e, c, arena, o->seed));
+    CHECK_OK(nas_net_build(net, *e, &o->nc, g));
+    nas_feed f;
+    CHECK_OK(nas_feed_init(&f, train, &o->aug, o->batch, o->seed));
+    f.shard = shard;
+    f.shards = 2;
+    gh_batch b;
+    CHECK_OK(nas_feed_train(&f, 0, 0, &b));
+    gh_step_def sd = {.loss = nas_net_loss, .model = net, .group = GH_GROUP_WEIGHTS,
+                      .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
+                      .grad_clip = o->grad_clip, .fixed_graph = 1};
+    CHECK_OK(gh_train_step(*e, &sd, &b, o->lr));
+    CHECK(gh_group_numel(*e, GH_GROUP_BUFFERS) == nb);
+    if (gh_group_numel(*e, GH_GROUP_BUFFERS) == nb)
+        memcpy(stats, gh_group_data(*e, GH_GROUP_BUFFERS), nb * 4);
+    nas_feed_free(&f);
+}
+
+static void test_final_buffers(void) {
+    const int n = 2 * B, rank = pg_world()->rank;
+    static float xtr[2 * B * FH * FH], xev[2 * B * FH * FH];
+    static int ytr[2 * B], yev[2 * B];
+    gh_rng r;
+    gh_rng_seed(&r, 11, 1);   // the same images on every rank
+    for (int i = 0; i < n * FH * FH; i++) {
+        xtr[i] = (float)gh_rng_uniform(&r);
+        xev[i] = (float)gh_rng_uniform(&r);
+    }
+    for (int i = 0; i < n; i++) {
+        ytr[i] = (int)gh_rng_below(&r, CLASSES);
+        yev[i] = (int)gh_rng_below(&r, CLASSES);
+    }
+    gh_images train = {.n = n, .c = 1, .h = FH, .w = FH, .classes = CLASSES, .x = xtr, .y = ytr};
+    gh_images eval = train;
+    eval.x = xev;
+    eval.y = yev;
+    nas_config c;
+    nas_config_defaults(&c);
+    snprintf(c.backend, sizeof c.backend, "cpu");
+    c.arena_mb = 64;
+    c.bucket_mb = 1;
+    c.data_parallel = 1;   // per-rank batch norm: sync_bn 0
+    c.sync_bn = 0;
+    c.micro = 0;
+    genotype g;
+    CHECK_OK(genotype_parse(&g, genotype_named("DARTS_V2")));
+    final_capture cap = {0};
+    nas_train_ckpt hooks = {.save = capture_save, .ctx = &cap};
+    nas_train_opts o = {.nc = tiny_net(), .epochs = 1, .batch = n, .lr = 0.025, .momentum = 0.9,
+                        .wd = 3e-4, .grad_clip = 5, .seed = 5, .phase = "final", .ckpt = &hooks};
+    o.nc.in_h = o.nc.in_w = FH;
+    o.nc.auxiliary = 0;
+    o.nc.dropout = 0;
+    o.aug.mean[0] = 0.5f;
+    o.aug.std[0] = 0.25f;
+    nas_train_result res;
+    CHECK_OK(nas_train_genotype(&c, &g, &train, &eval, &o, NULL, &res));
+    CHECK(cap.saves == 1 && cap.nb > 0);
+    if (cap.saves != 1 || !cap.nb) return;
+    // both ranks: the same weights and statistics, the same evaluation
+    same_on_ranks(910, cap.w, cap.nw);
+    same_on_ranks(911, cap.b, cap.nb);
+    double ev[2] = {res.eval_loss, res.eval_acc}, ev1[2];
+    if (rank == 1) {
+        CHECK_OK(pg_send(0, 912, ev, sizeof ev));
+    } else {
+        int src;
+        size_t got;
+        CHECK_OK(pg_recv(912, ev1, sizeof ev1, &src, &got, -1));
+        printf("final training, per-rank batch norm: eval_loss %.9g (rank 1: %.9g), eval_acc "
+               "%.4f (rank 1: %.4f)\n", ev[0], ev1[0], ev[1], ev1[1]);
+        CHECK(got == sizeof ev1 && ev1[0] == ev[0] && ev1[1] == ev[1]);
+    }
+    if (rank == 0) {
+        c.data_parallel = 0;   // one process
+        float *s0 = malloc(cap.nb * 4), *s1 = malloc(cap.nb * 4);
+        gh_engine *e0, *e1;
+        nas_net n0 = {0}, n1 = {0};
+        shard_step(&c, &o, &g, &train, 0, &e0, &n0, s0, cap.nb);
+        shard_step(&c, &o, &g, &train, 1, &e1, &n1, s1, cap.nb);
+        int differ = 0, bad = 0;
+        for (size_t i = 0; i < cap.nb; i++) {
+            differ += s0[i] != s1[i];
+            bad += cap.b[i] != (s0[i] + s1[i]) * 0.5f;
+            s0[i] = (s0[i] + s1[i]) * 0.5f;
+        }
+        // the run's weights with the mean statistics: the evaluation the run must have made
+        memcpy(gh_group_data(e1, GH_GROUP_WEIGHTS), cap.w, cap.nw * 4);
+        memcpy(gh_group_data(e1, GH_GROUP_BUFFERS), s0, cap.nb * 4);
+        images_aug norm = o.aug;
+        double vl = NAN, va = NAN;
+        CHECK_OK(nas_eval_images(e1, nas_net_eval_loss, &n1, &eval, &norm, 0, o.batch, &vl, &va));
+        printf("final training, per-rank batch norm: %zu running statistics, %d differ between "
+               "the shards, %d not their mean after the epoch; evaluation with the mean: "
+               "eval_loss %.9g, eval_acc %.4f (the run's %.9g, %.4f)\n", cap.nb, differ, bad,
+               vl, va, res.eval_loss, res.eval_acc);
+        CHECK(differ > 0);   // otherwise the test would show nothing
+        CHECK(bad == 0);
+        CHECK(vl == res.eval_loss && va == res.eval_acc);
+        nas_net_free(&n0);
+        nas_net_free(&n1);
+        gh_engine_destroy(e0);
+        gh_engine_destroy(e1);
+        free(s0);
+        free(s1);
+    }
+    free(cap.w);
+    free(cap.b);
+}
+
 static void test_mpi(void) {
     const pg_info *pg = pg_world();
     CHECK(pg->size == 2);
@@ -466,6 +619,7 @@ static void test_mpi(void) {
     free(w);
     test_sync_bn(dp);
     test_average_buffers(dp);
+    test_final_buffers();
     printf("rank %d: %.4f s in all-reduces (comm_s)\n", pg->rank, dp_comm_seconds(dp));
     dp_reducer_free(dp);
 }
