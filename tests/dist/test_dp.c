@@ -17,14 +17,17 @@
 // in comm_s (dp_bn_seconds its part); a rank that starts late shows as rank 0's wait there.
 // Per-rank batch norm in final training (nas_train_genotype, test_final_buffers): after an
 // epoch both ranks hold the same running statistics, the mean of the two shards' own, and
-// evaluate with them.
+// evaluate with them. The DARTS search's checkpoint after an epoch holds that mean
+// (test_search_buffers).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "../darts/quadrants.h"
 #include "dist/dist.h"
 #include "search/nas/nas_internal.h"
 
@@ -547,6 +550,111 @@ static void test_final_buffers(void) {
     free(cap.b);
 }
 
+// The DARTS search with per-rank batch norm (nas_search_run, 2 ranks, one epoch of one step on
+// generated images): the supernet's running statistics rank 0 checkpoints after the epoch (and
+// the validation read before it) must be the mean of the two shards' own. Rank 0 recomputes
+// those in one process: the supernet from the same seed, the checkpoint's alphas (the weight
+// step runs after the architecture step, whose own forward leaves the statistics as they were),
+// one weight step on each shard of the same feed; and the run's recorded validation loss must
+// be the evaluation with the checkpoint's state. Before darts.c averaged them the checkpoint
+// held rank 0's shard's.
+static void test_search_buffers(void) {
+    const int rank = pg_world()->rank;
+    nas_data d;
+    CHECK_OK(quadrant_data(&d));
+    const char *path = "test_dp_search_buffers.h5";
+    char ckpt[1100];
+    CHECK_OK(ledger_ckpt_path(path, ckpt, sizeof ckpt));
+    nas_config c = quadrant_config("");
+    c.darts.order = 1;
+    c.search_epochs = 1;
+    c.search_limit = 32;   // 16 train the weights: one step of the global batch 16
+    c.search_val_limit = 16;
+    c.bucket_mb = 1;
+    c.data_parallel = 1;   // per-rank batch norm: sync_bn 0
+    c.sync_bn = 0;
+    genotype g;
+    if (rank == 1) {
+        CHECK_OK(nas_search_run(&c, &d, NULL, NULL, &g));
+        nas_data_free(&d);
+        return;
+    }
+    unlink(path);
+    unlink(ckpt);
+    char cfg[16384];
+    nas_config_print(&c, cfg, sizeof cfg);
+    ledger *l = NULL;
+    ledger_run_info info = {.method = nas_method_label(&c), .dataset = d.name, .seed = c.seed,
+                            .config_text = cfg};
+    CHECK_OK(ledger_create(&l, path, &info));
+    if (!l) return;
+    nas_ckpt ck = {.method = info.method, .config_text = ledger_attr(l, "config_text"),
+                   .what = NAS_DO_SEARCH};
+    CHECK_OK(nas_search_run(&c, &d, l, &ck, &g));
+    CHECK_OK(ledger_close(l, "finished"));
+    ledger_trial t = {0};
+    CHECK_OK(ledger_open_read(&l, path));
+    if (l) CHECK_OK(ledger_read_trial(l, 0, &t));
+    // one process: the checkpoint's state, and a weight step on each shard
+    c.data_parallel = 0;
+    nas_run r;
+    CHECK_OK(nas_run_open(&r, &c, &d, NULL));
+    gh_engine *ek, *es[2];
+    nas_net nk, ns[2];
+    CHECK_OK(nas_run_supernet(&r, &ek, &nk));
+    ledger_ckpt_reader *rd = NULL;
+    CHECK_OK(ledger_ckpt_open(&rd, ckpt));
+    if (rd) CHECK_OK(gh_engine_state_load(ek, ledger_ckpt_get_cb, rd));
+    ledger_ckpt_close(rd);
+    size_t nb = gh_group_numel(ek, GH_GROUP_BUFFERS), na = gh_group_numel(ek, GH_GROUP_ARCH);
+    float *mean = malloc(nb * 4);
+    for (int sh = 0; sh < 2; sh++) {
+        CHECK_OK(nas_run_supernet(&r, &es[sh], &ns[sh]));
+        memcpy(gh_group_data(es[sh], GH_GROUP_ARCH), gh_group_data(ek, GH_GROUP_ARCH), na * 4);
+        nas_feed f;
+        CHECK_OK(nas_feed_init(&f, &r.wtrain, &r.aug, c.search_batch, c.seed));
+        f.shard = sh;
+        f.shards = 2;
+        gh_batch b;
+        CHECK_OK(nas_feed_train(&f, 0, 0, &b));
+        gh_step_def sd = {.loss = nas_net_loss, .model = &ns[sh], .group = GH_GROUP_WEIGHTS,
+                          .opt = GH_OPT_SGD, .momentum = c.search_momentum, .wd = c.search_wd,
+                          .grad_clip = c.search_grad_clip, .fixed_graph = 1};
+        CHECK_OK(gh_train_step(es[sh], &sd, &b, c.search_lr));
+        nas_feed_free(&f);
+    }
+    const float *b0 = gh_group_data(es[0], GH_GROUP_BUFFERS);
+    const float *b1 = gh_group_data(es[1], GH_GROUP_BUFFERS);
+    const float *bk = gh_group_data(ek, GH_GROUP_BUFFERS);
+    int differ = 0, bad = 0;
+    for (size_t i = 0; i < nb; i++) {
+        differ += b0[i] != b1[i];
+        mean[i] = (b0[i] + b1[i]) * 0.5f;
+        bad += bk[i] != mean[i];
+    }
+    double vl = NAN, va = NAN;
+    CHECK_OK(nas_eval_images(ek, nas_net_eval_loss, &nk, &r.wval, &d.norm, c.search_val_limit,
+                             c.search_batch, &vl, &va));
+    printf("search, per-rank batch norm: %zu running statistics, %d differ between the shards, "
+           "%d in the checkpoint not their mean; its evaluation: val_loss %.9g, val_acc %.4f "
+           "(the run's %.9g, %.4f)\n", nb, differ, bad, vl, va, t.val_loss, t.val_acc);
+    CHECK(nb > 0 && differ > 0);   // otherwise the test would show nothing
+    CHECK(bad == 0);
+    CHECK(vl == t.val_loss && va == t.val_acc);
+    for (int sh = 0; sh < 2; sh++) {
+        nas_net_free(&ns[sh]);
+        gh_engine_destroy(es[sh]);
+    }
+    nas_net_free(&nk);
+    gh_engine_destroy(ek);
+    free(mean);
+    nas_run_close(&r);
+    if (l) ledger_close(l, NULL);
+    nas_data_free(&d);
+    unlink(path);
+    unlink(ckpt);
+}
+
 static void test_mpi(void) {
     const pg_info *pg = pg_world();
     CHECK(pg->size == 2);
@@ -620,6 +728,7 @@ static void test_mpi(void) {
     test_sync_bn(dp);
     test_average_buffers(dp);
     test_final_buffers();
+    test_search_buffers();
     printf("rank %d: %.4f s in all-reduces (comm_s)\n", pg->rank, dp_comm_seconds(dp));
     dp_reducer_free(dp);
 }
