@@ -18,10 +18,11 @@ stream, which a rank count changes).
    the phase has a checkpoint past its first step. Data parallel, darts.c and nas_train.c write
    checkpoints at epochs' ends only (within an epoch each rank's loss and hit sums are its own,
    and rank 0 alone writes: nas_internal.h's nas_ckpt_skip_dp), so the run is killed after the
-   first epoch's end, its checkpoint; before that rule it was one within the first epoch,
-   holding rank 0's sums only, which a resume gave to every rank: that epoch's
-   train_loss/train_acc row was wrong (and the final training's rank 1 did not load the
-   checkpoint at all: it started over, out of step with rank 0's collectives).
+   first epoch's end and leaves that checkpoint. Before that rule it left one within the first
+   epoch, holding rank 0's sums only, which a resume gave to every rank: that epoch's
+   train_loss/train_acc row was wrong (search: 910 times the tolerance resumed by 2 ranks),
+   and the final training's rank 1 did not load the checkpoint at all: it started over, out of
+   step with rank 0's collectives (MPI_ERR_TRUNCATE).
    The group ends with a message naming rank 1 and the file opens with h5py.
 2. Its file and checkpoint, copied twice, resumed by 2 ranks and by 1 process; and a 1-process
    run killed within its first epoch (a checkpoint holding that epoch's sums so far, the whole
@@ -40,7 +41,7 @@ stream, which a rank count changes).
      3 epochs of 4 steps: alphas 0.4 % apart after the first epoch, losses 1.2e-4 relative
      after the second; seed 5, these 4 steps: 1.7 times the tolerance), and in the final
      training (seed 3, 4 steps: 1.7e-4 relative). A row summed over the wrong images is off by
-     percents in accuracy;
+     percents (688 to 1290 times the tolerance before the fix);
    - the genotype texts of every epoch (search): exact;
    - as many epoch rows as epochs, status finished.
 
