@@ -301,6 +301,10 @@ static int darts_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
     double vloss = NAN, vacc = NAN;
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(k->dp, &all);
+    // per-rank batch norm: the running statistics the validation reads (and the checkpoint
+    // after this hook saves), averaged over the ranks before comm_s is read; once an epoch is
+    // every step's average (nas_train.c's train_average_bn says why)
+    if (!st && k->dp && !c->sync_bn) st = dp_average_buffers(k->dp, e);
     double comm = nas_dp_comm(k->dp);
     if (!st) st = nas_dp_rank_costs(k->dp, k->r->meter, k->r->l, "search", -1, p->epoch);
     if (!st) st = darts_supernet_genotype(k->net.super, &g);
@@ -327,7 +331,8 @@ static int darts_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
     darts_plan *k = ctx;
     const nas_run *r = k->r;
     k->state.pos = *pos;
-    if (nas_ckpt_skip(pos, k->steps)) return GH_OK;
+    // data parallel: at epochs' ends only (nas_ckpt_skip_dp says why)
+    if (nas_ckpt_skip_dp(pos, k->steps, k->dp != NULL)) return GH_OK;
     cost_totals cost = nas_run_cost(r);
     ledger_ckpt_writer *w;
     int st = nas_ckpt_begin(r->ck, r->l, NAS_DO_SEARCH, (int64_t)pos->epoch * k->steps + pos->step,
@@ -356,6 +361,7 @@ static int darts_resume(darts_plan *k, ledger_ckpt_reader *from) {
                        ledger_ckpt_run_id(from), b.order, b.vpos, k->r->c->darts.order,
                        k->r->wval.n);
     k->state.pos = nas_pos_unpack(&b.pos);
+    nas_pos_resume_dp(&k->state.pos, k->dp != NULL);
     k->state.vpos = b.vpos;
     return GH_OK;
 }

@@ -61,6 +61,12 @@ gh_train_pos nas_pos_unpack(const nas_pos_blob *b) {
                           .loss_sum = b->loss_sum, .hits = b->hits};
 }
 
+void nas_pos_resume_dp(gh_train_pos *pos, int dp) {
+    if (!dp || pg_world()->rank == 0) return;
+    pos->seen = 0;
+    pos->loss_sum = pos->hits = 0;
+}
+
 int nas_blob_check(const ledger_ckpt_reader *r, const char *blob, const char *magic,
                    uint32_t version, const char *want_magic, uint32_t want_version) {
     if (memcmp(magic, want_magic, 8))
@@ -203,10 +209,13 @@ static int final_hook_load(void *ctx, gh_engine *e, gh_train_pos *pos, nas_train
 }
 
 const nas_train_ckpt *nas_final_ckpt_hooks(nas_final_ckpt *f, int index, int first) {
-    if (!f->ck || !f->l) return NULL;
+    int resume = index == first && f->resume_training;
+    // without a ledger nothing is written (final_save), but a data-parallel rank > 0 (no ledger)
+    // still continues the training from the checkpoint as rank 0 does
+    if (!f->ck || (!f->l && !resume)) return NULL;
     f->index = index;
     f->hooks = (nas_train_ckpt){.every_s = f->every_s, .save = final_hook_save, .ctx = f};
-    if (index == first && f->resume_training) f->hooks.load = final_hook_load;
+    if (resume) f->hooks.load = final_hook_load;
     return &f->hooks;
 }
 

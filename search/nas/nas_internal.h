@@ -95,6 +95,18 @@ int nas_ckpt_end(const nas_ckpt *ck, ledger_ckpt_writer *w, int st, const nas_ck
 // the trainer resumed at an epoch without a step left reports no accuracy and no learning rate
 // for it; the checkpoint after epoch_end follows at once.
 static inline int nas_ckpt_skip(const gh_train_pos *pos, int steps) { return pos->step >= steps; }
+// Data parallel (dp nonzero): also within an epoch (pos.step > 0). There each rank's loss and
+// hit sums are its own (summed over the ranks at the epoch's end) and rank 0 alone writes, so a
+// resume would give every rank rank 0's; a mid-epoch checkpoint is timed by each rank's clock,
+// so gathering the sums then would be a collective not every rank reaches (a hang). At an
+// epoch's end the sums are zero.
+static inline int nas_ckpt_skip_dp(const gh_train_pos *pos, int steps, int dp) {
+    return nas_ckpt_skip(pos, steps) || (dp && pos->step > 0);
+}
+// A position resumed by a data-parallel group (dp nonzero): the epoch's sums so far (those of a
+// one-process checkpoint within an epoch: the whole batch's) count once over the ranks, as
+// rank 0's; the other ranks start from zero.
+void nas_pos_resume_dp(gh_train_pos *pos, int dp);
 // The checkpoint to continue `phase` from: ck->from when the run resumes in that phase.
 ledger_ckpt_reader *nas_ckpt_from(const nas_ckpt *ck, int phase);
 
@@ -122,7 +134,8 @@ int nas_final_ckpt_open(nas_final_ckpt *f, const nas_ckpt *ck, struct ledger *l,
 // A checkpoint between seeds: seeds before index trained, index not started.
 int nas_final_ckpt_mark(nas_final_ckpt *f, int index);
 // The checkpoint hooks of seed index's training (NULL: no checkpoints); the seed `first` the
-// run resumes within loads its engine state and position.
+// run resumes within loads its engine state and position, also on a rank without a ledger
+// (data parallel: every rank loads, rank 0 alone writes).
 const nas_train_ckpt *nas_final_ckpt_hooks(nas_final_ckpt *f, int index, int first);
 
 // A proposer's state (nas_proposer.c) as blobs "<prefix>/header" and "<prefix>/seen"; load

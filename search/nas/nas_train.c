@@ -25,6 +25,7 @@ typedef struct {
     int report_every, steps;
     nas_train_result *r;
     dp_reducer *dp;          // data parallel: the gradient all-reduce (NULL: one process)
+    int average_bn;          // data parallel, per-rank batch norm: train_average_bn
 } train_plan;
 
 static int train_batch(void *ctx, int epoch, int step, gh_batch *b) {
@@ -40,12 +41,25 @@ static double train_lr(void *ctx, int epoch, int step) {
     return nas_cosine_restart_lr(o->lr, o->lr_min, epoch, o->epochs, o->lr_t0, o->lr_tmul);
 }
 
+// Data parallel with per-rank batch norm: each rank's running statistics follow its own shard,
+// and the evaluation and rank 0's checkpoint read them, so they are averaged over the ranks
+// (dp_average_buffers, its time in comm_s) before the evaluation. Once an epoch gives what an
+// average after every step (ENAS, whose rewards read them mid-epoch) gives: a step maps each
+// rank's statistic r to (1 - m) r + m s_rank (m the momentum, s the shard's batch statistic),
+// affine with the same coefficients on every rank, so the mean over the ranks commutes with it
+// (up to fp32 rounding), and training-mode batch norm never reads them. With sync_bn every
+// rank already holds the same statistics.
+static int train_average_bn(train_plan *k, gh_engine *e) {
+    return k->average_bn ? dp_average_buffers(k->dp, e) : GH_OK;
+}
+
 static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0) {
     train_plan *k = ctx;
     const nas_train_opts *o = k->o;
     nas_train_result *r = k->r;
     gh_train_progress all = *p0, *p = &all;   // data parallel: the means over every rank
     int st = nas_dp_progress(k->dp, &all);
+    if (!st) st = train_average_bn(k, e);   // before comm_s is read: this epoch's
     double comm = nas_dp_comm(k->dp);
     if (!st) st = nas_dp_rank_costs(k->dp, k->meter, k->l, o->phase, o->trial_id, p->epoch);
     if (st) return st;
@@ -68,7 +82,8 @@ static int train_epoch_end(void *ctx, gh_engine *e, const gh_train_progress *p0)
 
 static int train_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
     train_plan *k = ctx;
-    if (nas_ckpt_skip(pos, k->steps)) return GH_OK;
+    // data parallel: at epochs' ends only (nas_ckpt_skip_dp says why)
+    if (nas_ckpt_skip_dp(pos, k->steps, k->dp != NULL)) return GH_OK;
     nas_train_result sofar = *k->r;
     sofar.cost = cost_add(k->cost0, cost_meter_read(k->meter));
     return k->o->ckpt->save(k->o->ckpt->ctx, e, pos, (int64_t)pos->epoch * k->steps + pos->step,
@@ -131,13 +146,16 @@ int nas_train_genotype(const nas_config *c, const genotype *g, const gh_images *
                       : nas_arena_bytes(c, &o->nc, g, o->batch, &arena);
     if (!st) st = nas_engine_open(&e, c, arena, o->seed);
     if (!st && k.dp && c->sync_bn) gh_set_bn_sync(e, dp_bn_sync, k.dp);   // timed in comm_s
+    k.average_bn = k.dp && !c->sync_bn;
     if (!st)
         st = o->macro ? enas_macro_model_build(&mnet, e, &o->mc, o->macro)
                       : nas_net_build(&net, e, &o->nc, g);
     // a resumed training: the engine state, the position and the results and cost so far
     gh_train_pos pos = {0};
-    if (!st && o->ckpt && o->ckpt->load && !(st = o->ckpt->load(o->ckpt->ctx, e, &pos, r)))
+    if (!st && o->ckpt && o->ckpt->load && !(st = o->ckpt->load(o->ckpt->ctx, e, &pos, r))) {
         k.cost0 = r->cost;
+        nas_pos_resume_dp(&pos, k.dp != NULL);
+    }
     if (!st) {
         net.aux_weight = o->aux_weight;
         st = train_built(e, &k, train, &pos);

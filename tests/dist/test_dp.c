@@ -15,13 +15,19 @@
 // ranks differ from the one-batch run: the option changes what is computed, and computes that.
 // Its all-reduces are communication: with the reducer as the hook's context their wall time is
 // in comm_s (dp_bn_seconds its part); a rank that starts late shows as rank 0's wait there.
+// Per-rank batch norm in final training (nas_train_genotype, test_final_buffers): after an
+// epoch both ranks hold the same running statistics, the mean of the two shards' own, and
+// evaluate with them. The DARTS search's checkpoint after an epoch holds that mean
+// (test_search_buffers).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "../darts/quadrants.h"
 #include "dist/dist.h"
 #include "search/nas/nas_internal.h"
 
@@ -394,6 +400,261 @@ static void test_average_buffers(dp_reducer *dp) {
     gh_engine_destroy(e);
 }
 
+// ---- final training's running statistics with per-rank batch norm ----------------------------
+// nas_train_genotype data parallel, one epoch of one step (global batch 2B), per-rank batch
+// norm: the checkpoint hook after the epoch (it follows the evaluation) captures the weights and
+// the running statistics. They must be the same on both ranks, bit for bit, and the statistics
+// the mean of the two shards' own: rank 0 recomputes those in one process (the same engine and
+// network from the same seed, one training step on each shard of the same feed: the forward
+// before the update sees the initial weights, as each rank's did), averages them as the
+// all-reduce does ((a + b) * 0.5f: exact for two ranks) and evaluates the run's weights with
+// them: the run's evaluation (eval_loss, eval_acc, both ranks') must equal that one exactly.
+// Before nas_train.c averaged them each rank kept its own shard's and evaluated with them.
+typedef struct {
+    float *w, *b;
+    size_t nw, nb;
+    int saves;
+} final_capture;
+
+static int capture_save(void *ctx, gh_engine *e, const gh_train_pos *pos, int64_t step,
+                        const nas_train_result *sofar) {
+    (void)pos, (void)step, (void)sofar;
+    final_capture *k = ctx;
+    free(k->w);
+    free(k->b);
+    k->nw = gh_group_numel(e, GH_GROUP_WEIGHTS);
+    k->nb = gh_group_numel(e, GH_GROUP_BUFFERS);
+    k->w = malloc(k->nw * 4);
+    k->b = malloc((k->nb ? k->nb : 1) * 4);
+    if (!k->w || !k->b) return gh_fail(GH_ENOMEM, "capture: no memory");
+    memcpy(k->w, gh_group_data(e, GH_GROUP_WEIGHTS), k->nw * 4);
+    if (k->nb) memcpy(k->b, gh_group_data(e, GH_GROUP_BUFFERS), k->nb * 4);
+    k->saves++;
+    return GH_OK;
+}
+
+// One process: the engine and network nas_train_genotype builds, after one training step on
+// shard `shard` of 2 of the first global batch; its running statistics into stats.
+static void shard_step(const nas_config *c, const nas_train_opts *o, const genotype *g,
+                       const gh_images *train, int shard, gh_engine **e, nas_net *net,
+                       float *stats, size_t nb) {
+    size_t arena = 0;
+    CHECK_OK(nas_arena_bytes(c, &o->nc, g, o->batch, &arena));
+    CHECK_OK(nas_engine_open(e, c, arena, o->seed));
+    CHECK_OK(nas_net_build(net, *e, &o->nc, g));
+    nas_feed f;
+    CHECK_OK(nas_feed_init(&f, train, &o->aug, o->batch, o->seed));
+    f.shard = shard;
+    f.shards = 2;
+    gh_batch b;
+    CHECK_OK(nas_feed_train(&f, 0, 0, &b));
+    gh_step_def sd = {.loss = nas_net_loss, .model = net, .group = GH_GROUP_WEIGHTS,
+                      .opt = GH_OPT_SGD, .momentum = o->momentum, .wd = o->wd,
+                      .grad_clip = o->grad_clip, .fixed_graph = 1};
+    CHECK_OK(gh_train_step(*e, &sd, &b, o->lr));
+    CHECK(gh_group_numel(*e, GH_GROUP_BUFFERS) == nb);
+    if (gh_group_numel(*e, GH_GROUP_BUFFERS) == nb)
+        memcpy(stats, gh_group_data(*e, GH_GROUP_BUFFERS), nb * 4);
+    nas_feed_free(&f);
+}
+
+static void test_final_buffers(void) {
+    const int n = 2 * B, rank = pg_world()->rank;
+    static float xtr[2 * B * FH * FH], xev[2 * B * FH * FH];
+    static int ytr[2 * B], yev[2 * B];
+    gh_rng r;
+    gh_rng_seed(&r, 11, 1);   // the same images on every rank
+    for (int i = 0; i < n * FH * FH; i++) {
+        xtr[i] = (float)gh_rng_uniform(&r);
+        xev[i] = (float)gh_rng_uniform(&r);
+    }
+    for (int i = 0; i < n; i++) {
+        ytr[i] = (int)gh_rng_below(&r, CLASSES);
+        yev[i] = (int)gh_rng_below(&r, CLASSES);
+    }
+    gh_images train = {.n = n, .c = 1, .h = FH, .w = FH, .classes = CLASSES, .x = xtr, .y = ytr};
+    gh_images eval = train;
+    eval.x = xev;
+    eval.y = yev;
+    nas_config c;
+    nas_config_defaults(&c);
+    snprintf(c.backend, sizeof c.backend, "cpu");
+    c.arena_mb = 64;
+    c.bucket_mb = 1;
+    c.data_parallel = 1;   // per-rank batch norm: sync_bn 0
+    c.sync_bn = 0;
+    c.micro = 0;
+    genotype g;
+    CHECK_OK(genotype_parse(&g, genotype_named("DARTS_V2")));
+    final_capture cap = {0};
+    nas_train_ckpt hooks = {.save = capture_save, .ctx = &cap};
+    nas_train_opts o = {.nc = tiny_net(), .epochs = 1, .batch = n, .lr = 0.025, .momentum = 0.9,
+                        .wd = 3e-4, .grad_clip = 5, .seed = 5, .phase = "final", .ckpt = &hooks};
+    o.nc.in_h = o.nc.in_w = FH;
+    o.nc.auxiliary = 0;
+    o.nc.dropout = 0;
+    o.aug.mean[0] = 0.5f;
+    o.aug.std[0] = 0.25f;
+    nas_train_result res;
+    CHECK_OK(nas_train_genotype(&c, &g, &train, &eval, &o, NULL, &res));
+    CHECK(cap.saves == 1 && cap.nb > 0);
+    if (cap.saves != 1 || !cap.nb) return;
+    // both ranks: the same weights and statistics, the same evaluation
+    same_on_ranks(910, cap.w, cap.nw);
+    same_on_ranks(911, cap.b, cap.nb);
+    double ev[2] = {res.eval_loss, res.eval_acc}, ev1[2];
+    if (rank == 1) {
+        CHECK_OK(pg_send(0, 912, ev, sizeof ev));
+    } else {
+        int src;
+        size_t got;
+        CHECK_OK(pg_recv(912, ev1, sizeof ev1, &src, &got, -1));
+        printf("final training, per-rank batch norm: eval_loss %.9g (rank 1: %.9g), eval_acc "
+               "%.4f (rank 1: %.4f)\n", ev[0], ev1[0], ev[1], ev1[1]);
+        CHECK(got == sizeof ev1 && ev1[0] == ev[0] && ev1[1] == ev[1]);
+    }
+    if (rank == 0) {
+        c.data_parallel = 0;   // one process
+        float *s0 = malloc(cap.nb * 4), *s1 = malloc(cap.nb * 4);
+        gh_engine *e0, *e1;
+        nas_net n0 = {0}, n1 = {0};
+        shard_step(&c, &o, &g, &train, 0, &e0, &n0, s0, cap.nb);
+        shard_step(&c, &o, &g, &train, 1, &e1, &n1, s1, cap.nb);
+        int differ = 0, bad = 0;
+        for (size_t i = 0; i < cap.nb; i++) {
+            differ += s0[i] != s1[i];
+            bad += cap.b[i] != (s0[i] + s1[i]) * 0.5f;
+            s0[i] = (s0[i] + s1[i]) * 0.5f;
+        }
+        // the run's weights with the mean statistics: the evaluation the run must have made
+        memcpy(gh_group_data(e1, GH_GROUP_WEIGHTS), cap.w, cap.nw * 4);
+        memcpy(gh_group_data(e1, GH_GROUP_BUFFERS), s0, cap.nb * 4);
+        images_aug norm = o.aug;
+        double vl = NAN, va = NAN;
+        CHECK_OK(nas_eval_images(e1, nas_net_eval_loss, &n1, &eval, &norm, 0, o.batch, &vl, &va));
+        printf("final training, per-rank batch norm: %zu running statistics, %d differ between "
+               "the shards, %d not their mean after the epoch; evaluation with the mean: "
+               "eval_loss %.9g, eval_acc %.4f (the run's %.9g, %.4f)\n", cap.nb, differ, bad,
+               vl, va, res.eval_loss, res.eval_acc);
+        CHECK(differ > 0);   // otherwise the test would show nothing
+        CHECK(bad == 0);
+        CHECK(vl == res.eval_loss && va == res.eval_acc);
+        nas_net_free(&n0);
+        nas_net_free(&n1);
+        gh_engine_destroy(e0);
+        gh_engine_destroy(e1);
+        free(s0);
+        free(s1);
+    }
+    free(cap.w);
+    free(cap.b);
+}
+
+// The DARTS search with per-rank batch norm (nas_search_run, 2 ranks, one epoch of one step on
+// generated images): the supernet's running statistics rank 0 checkpoints after the epoch (and
+// the validation read before it) must be the mean of the two shards' own. Rank 0 recomputes
+// those in one process: the supernet from the same seed, the checkpoint's alphas (the weight
+// step runs after the architecture step, whose own forward leaves the statistics as they were),
+// one weight step on each shard of the same feed; and the run's recorded validation loss must
+// be the evaluation with the checkpoint's state. Before darts.c averaged them the checkpoint
+// held rank 0's shard's.
+static void test_search_buffers(void) {
+    const int rank = pg_world()->rank;
+    nas_data d;
+    CHECK_OK(quadrant_data(&d));
+    const char *path = "test_dp_search_buffers.h5";
+    char ckpt[1100];
+    CHECK_OK(ledger_ckpt_path(path, ckpt, sizeof ckpt));
+    nas_config c = quadrant_config("");
+    c.darts.order = 1;
+    c.search_epochs = 1;
+    c.search_limit = 32;   // 16 train the weights: one step of the global batch 16
+    c.search_val_limit = 16;
+    c.bucket_mb = 1;
+    c.data_parallel = 1;   // per-rank batch norm: sync_bn 0
+    c.sync_bn = 0;
+    genotype g;
+    if (rank == 1) {
+        CHECK_OK(nas_search_run(&c, &d, NULL, NULL, &g));
+        nas_data_free(&d);
+        return;
+    }
+    unlink(path);
+    unlink(ckpt);
+    char cfg[16384];
+    nas_config_print(&c, cfg, sizeof cfg);
+    ledger *l = NULL;
+    ledger_run_info info = {.method = nas_method_label(&c), .dataset = d.name, .seed = c.seed,
+                            .config_text = cfg};
+    CHECK_OK(ledger_create(&l, path, &info));
+    if (!l) return;
+    nas_ckpt ck = {.method = info.method, .config_text = ledger_attr(l, "config_text"),
+                   .what = NAS_DO_SEARCH};
+    CHECK_OK(nas_search_run(&c, &d, l, &ck, &g));
+    CHECK_OK(ledger_close(l, "finished"));
+    ledger_trial t = {0};
+    CHECK_OK(ledger_open_read(&l, path));
+    if (l) CHECK_OK(ledger_read_trial(l, 0, &t));
+    // one process: the checkpoint's state, and a weight step on each shard
+    c.data_parallel = 0;
+    nas_run r;
+    CHECK_OK(nas_run_open(&r, &c, &d, NULL));
+    gh_engine *ek, *es[2];
+    nas_net nk, ns[2];
+    CHECK_OK(nas_run_supernet(&r, &ek, &nk));
+    ledger_ckpt_reader *rd = NULL;
+    CHECK_OK(ledger_ckpt_open(&rd, ckpt));
+    if (rd) CHECK_OK(gh_engine_state_load(ek, ledger_ckpt_get_cb, rd));
+    ledger_ckpt_close(rd);
+    size_t nb = gh_group_numel(ek, GH_GROUP_BUFFERS), na = gh_group_numel(ek, GH_GROUP_ARCH);
+    float *mean = malloc(nb * 4);
+    for (int sh = 0; sh < 2; sh++) {
+        CHECK_OK(nas_run_supernet(&r, &es[sh], &ns[sh]));
+        memcpy(gh_group_data(es[sh], GH_GROUP_ARCH), gh_group_data(ek, GH_GROUP_ARCH), na * 4);
+        nas_feed f;
+        CHECK_OK(nas_feed_init(&f, &r.wtrain, &r.aug, c.search_batch, c.seed));
+        f.shard = sh;
+        f.shards = 2;
+        gh_batch b;
+        CHECK_OK(nas_feed_train(&f, 0, 0, &b));
+        gh_step_def sd = {.loss = nas_net_loss, .model = &ns[sh], .group = GH_GROUP_WEIGHTS,
+                          .opt = GH_OPT_SGD, .momentum = c.search_momentum, .wd = c.search_wd,
+                          .grad_clip = c.search_grad_clip, .fixed_graph = 1};
+        CHECK_OK(gh_train_step(es[sh], &sd, &b, c.search_lr));
+        nas_feed_free(&f);
+    }
+    const float *b0 = gh_group_data(es[0], GH_GROUP_BUFFERS);
+    const float *b1 = gh_group_data(es[1], GH_GROUP_BUFFERS);
+    const float *bk = gh_group_data(ek, GH_GROUP_BUFFERS);
+    int differ = 0, bad = 0;
+    for (size_t i = 0; i < nb; i++) {
+        differ += b0[i] != b1[i];
+        mean[i] = (b0[i] + b1[i]) * 0.5f;
+        bad += bk[i] != mean[i];
+    }
+    double vl = NAN, va = NAN;
+    CHECK_OK(nas_eval_images(ek, nas_net_eval_loss, &nk, &r.wval, &d.norm, c.search_val_limit,
+                             c.search_batch, &vl, &va));
+    printf("search, per-rank batch norm: %zu running statistics, %d differ between the shards, "
+           "%d in the checkpoint not their mean; its evaluation: val_loss %.9g, val_acc %.4f "
+           "(the run's %.9g, %.4f)\n", nb, differ, bad, vl, va, t.val_loss, t.val_acc);
+    CHECK(nb > 0 && differ > 0);   // otherwise the test would show nothing
+    CHECK(bad == 0);
+    CHECK(vl == t.val_loss && va == t.val_acc);
+    for (int sh = 0; sh < 2; sh++) {
+        nas_net_free(&ns[sh]);
+        gh_engine_destroy(es[sh]);
+    }
+    nas_net_free(&nk);
+    gh_engine_destroy(ek);
+    free(mean);
+    nas_run_close(&r);
+    if (l) ledger_close(l, NULL);
+    nas_data_free(&d);
+    unlink(path);
+    unlink(ckpt);
+}
+
 static void test_mpi(void) {
     const pg_info *pg = pg_world();
     CHECK(pg->size == 2);
@@ -466,6 +727,8 @@ static void test_mpi(void) {
     free(w);
     test_sync_bn(dp);
     test_average_buffers(dp);
+    test_final_buffers();
+    test_search_buffers();
     printf("rank %d: %.4f s in all-reduces (comm_s)\n", pg->rank, dp_comm_seconds(dp));
     dp_reducer_free(dp);
 }
