@@ -231,7 +231,8 @@ static int run_in(const nas_config *c, darts_cli_what what, const given_arch *gi
             genotype_print(&given->g, text, sizeof text);
             t = text;
         }
-        if (!final_phase && (st = ledger_put_text(l, "genotype", t))) return st;
+        // rank 0 alone holds the ledger (the other ranks of a data-parallel run have none)
+        if (!final_phase && l && (st = ledger_put_text(l, "genotype", t))) return st;
         return run_final(c, d, l, ck, given);
     }
     if (final_phase) {   // the search finished before the checkpoint

@@ -10,6 +10,7 @@
 2. A rank killed with SIGKILL mid-search ends the run with a message naming the failure within
    seconds, the results file still opens with h5py, and one process resumes it to the end
    from the checkpoint the 2 ranks wrote.
+3. `mpirun -np 2 gpuhours train --genotype DARTS_V2` writes one file with the genotype.
 
 usage: test_dp_cli.py GPUHOURS
 Exit 77 (skipped) without mpirun, h5py or the Fashion-MNIST package.
@@ -169,6 +170,29 @@ def main():
                 fails += 1
         else:
             print("no checkpoint was written before the kill: resume not checked")
+        # 3. a final training of a named genotype over 2 ranks (rank 1 has no ledger: it used
+        # to fail writing the genotype artifact, "ledger_put_text: no ledger")
+        tg = os.path.join(d, "tg.h5")
+        p = subprocess.run(cmd + [exe, "train", "--genotype", "DARTS_V2", "--threads", "1",
+                                  "--backend", "cpu", "--dataset", "fashion-mnist",
+                                  "--final_layers", "3", "--final_channels", "4",
+                                  "--final_epochs", "1", "--final_limit", "32", "--test_limit",
+                                  "32", "--final_batch", "16", "--seeds", "0", "--auxiliary",
+                                  "0", "--drop_path", "0", "--out", tg], cwd=d, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=300)
+        ok = p.returncode == 0 and os.path.exists(tg)
+        if ok:
+            with h5py.File(tg, "r") as f:
+                a = artifacts(f)
+                workers = dict(f.attrs)["workers"]
+                workers = workers.decode() if isinstance(workers, bytes) else str(workers)
+                ok = "genotype" in a and workers == "2"
+        print("train --genotype DARTS_V2 over 2 ranks: exit %d, %s" %
+              (p.returncode, "one file, the genotype recorded, workers 2" if ok else "FAIL"))
+        if not ok:
+            print(p.stdout[-2000:])
+            fails += 1
     print("test_dp_cli: %d failed" % fails)
     sys.exit(1 if fails else 0)
 
