@@ -245,7 +245,7 @@ static void test_conv(gh_rng *rng) {
         CONV("dw 3x3 pad 0",                2, 4,  7,  6,  4, 3, 3, 1, 1, 0, 0, 1, 1, 4, 0),
         // the shared-memory tiles (conv_dw.cuh; test_conv_dw_emu replays these on the CPU):
         // one 32x32 plane a block with float4 staging, 2x2 and 4x4 tiles a plane, several
-        // planes a block (16x16: 4, 8x8: 16 less what shared memory holds), tall 5x5 dil 2
+        // planes a block (16x16: 4; 6x6 outputs: 21), tall 5x5 dil 2
         CONV("dw tile 3x3 32x32 float4",    2, 8, 32, 32,  8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1),
         CONV("dw tile 3x3 33x35 2x2 tiles", 1, 3, 33, 35,  3, 3, 3, 1, 1, 1, 1, 1, 1, 3, 1),
         CONV("dw tile 5x5 16x16 4 planes",  3, 7, 16, 16,  7, 5, 5, 1, 1, 2, 2, 1, 1, 7, 0),
