@@ -43,7 +43,8 @@ static inline dw_args dw_args_bwd_data(int n, int c, int h, int w, int p, int q,
 // wi % 4 == 0 and the input is 16-byte aligned every float4 of a row is inside or outside the
 // input as a whole, so the footprint loads as aligned float4s (fq of them per row). The row
 // pitch ld = 4*fq + 1 is odd: with tx = 8 (4 rows per warp) a warp's 32 reads of one column
-// offset u, at 4*S*gx + u + row*ld, fall in 32 distinct banks at S = 1 (2-way at S = 2).
+// offset u, at 4*S*gx + u + row*ld, fall in 32 distinct banks at S = 1 (2-way at S = 2);
+// narrower tiles (8 or 16 rows a warp) see 2- to 3-way conflicts (test_conv_dw_emu prints them).
 #define DWT_THREADS 256
 // Unrolled on the device; the host pass (the CPU replay, the host side of nvcc) ignores it
 // instead of warning about an unknown pragma.

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "check.h"
@@ -83,6 +84,38 @@ static void compare(const char *what, const std::vector<float> &got, const std::
                       __FILE__, __LINE__);
 }
 
+// Worst shared-memory bank conflict of the compute reads: per warp, per filter row and input
+// offset u, the most distinct addresses that fall in one of the 32 banks (1: conflict-free).
+template <int K, int S, int D>
+static int bank_ways(const dwt_plan &p) {
+    constexpr int IN = (DW_TV - 1) * S + (K - 1) * D + 1;
+    int worst = 1;
+    const dwt_block k = dwt_block_at(p, 0);
+    for (int w0 = 0; w0 < DWT_THREADS; w0 += 32)
+        for (int kr = 0; kr < K; kr++)
+            for (int u = 0; u < IN; u++) {
+                std::vector<std::vector<int>> bank(32);
+                for (int t = w0; t < w0 + 32; t++) {
+                    const dwt_thread h = dwt_thread_at(p, k, t);
+                    if (h.nout == 0) continue;
+                    const int a = h.sm + kr * D * p.ld + u;
+                    auto &b = bank[a % 32];
+                    if (std::find(b.begin(), b.end(), a) == b.end()) b.push_back(a);
+                }
+                for (const auto &b : bank) worst = b.size() > (size_t)worst ? (int)b.size() : worst;
+            }
+    return worst;
+}
+
+static int bank_ways_ksd(const dwt_plan &p) {
+#define DW_CASE(k_, s_, d_) \
+    if (p.K == k_ && p.S == s_ && p.D == d_) return bank_ways<k_, s_, d_>(p)
+    DW_CASE(3, 1, 1); DW_CASE(3, 1, 2); DW_CASE(3, 2, 1); DW_CASE(3, 2, 2);
+    DW_CASE(5, 1, 1); DW_CASE(5, 1, 2); DW_CASE(5, 2, 1); DW_CASE(5, 2, 2);
+#undef DW_CASE
+    return 0;
+}
+
 struct tally {
     int plans, multi_plane, multi_tile, vec, bwd;
 };
@@ -111,6 +144,13 @@ static void run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *r
     ty->multi_tile += p.tiles_h * p.tiles_w > 1;
     CHECK_MSG(p.pb * p.fh * p.ld <= DWT_SMEM_FLOATS, "%s: %d planes of %d x %d floats", name,
               p.pb, p.fh, p.ld);
+    // conv_dw.cuh's claim: with 8 threads a row (tw = 32) the odd pitch makes stride-1 reads
+    // conflict-free and stride-2 reads at most 2-way
+    const int ways = bank_ways_ksd(p);
+    if (!ints) printf("  %s: tile %dx%d, %d planes a block, bank conflicts %d-way\n", name, p.th,
+                      p.tw, p.pb, ways);
+    if (p.tx == 8)
+        CHECK_MSG(ways <= S, "%s: %d-way bank conflicts at stride %d", name, ways, S);
     // float4 staging where the launcher would take it (the vectors' storage is 16-byte aligned
     // on this host's allocator; the scalar pass always)
     for (int vec = 0; vec <= dwt_can_vec(af, x.data()); vec++) {
@@ -169,6 +209,8 @@ int main(void) {
         {"5x5 dil 2 70x40 c2 (tall)", DW(1, 2, 70, 40, 5, 1, 4, 2), 0},
         {"3x3 pad 0 7x6 c4", DW(2, 4, 7, 6, 3, 1, 0, 1), 0},
         {"5x5 pad 1 s1 9x12 c3", DW(2, 3, 9, 12, 5, 1, 1, 1), 1},
+        // padding beyond (K-1)*D: the backward's padding is negative
+        {"3x3 pad 3 7x9 c3 (negative backward padding)", DW(2, 3, 7, 9, 3, 1, 3, 1), 1},
     };
     tally ty = {0, 0, 0, 0, 0};
     for (const auto &cc : cases)
