@@ -464,7 +464,6 @@ conv_db_kernel(int n, int k, int pq, const float *__restrict__ dy, float *__rest
 #define DW_V 4
 #define DW_THREADS 256
 
-
 // I: the index type of the work items; launched with size_t only, since every shape whose
 // input and output fit in 31 bits runs tiled.
 template <int K, int S, int D, typename I>
