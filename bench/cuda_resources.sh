@@ -85,7 +85,7 @@ c++filt <"$tmp/mangled" | sed -e 's/(anonymous namespace):://g' -e 's/^void //' 
 paste -d' ' "$tmp/mangled" "$tmp/demangled" >"$tmp/names"
 
 # Threads per block of each launch (a binary does not record them): 256 everywhere but these.
-threads_table='bn_fwd_finalize_kernel=128 bn_bwd_finalize_kernel=128 sample_kernel=128
+threads_table='sample_kernel=128
 colsum_kernel=128 scalar_pow_kernel=1 acc_add_kernel=1 conv_tc_kernel=128'
 
 awk -v check="$check" -v md="$markdown" -v hot="$hot" -v mre="$mma_re" -v tt="$threads_table" '

@@ -1,29 +1,16 @@
 // kernels/cuda: batch norm over (n, hw) per channel, training and eval forward and backward.
-// Three launches: per-(channel, batch slice) partial sums (a fixed split that depends on the
-// shape only), a per-channel finalize in a fixed order, and one elementwise pass that applies
-// the per-channel coefficients; deterministic by construction. The statistics read x once
-// (one pass): sum x and sum x^2 of the fp32 inputs accumulated in fp64, not Welford. In fp64
-// the cancellation of E[x^2] - E[x]^2 loses about log2((mean/std)^2) of 53 bits, so the fp32
-// variance is exact to rounding while |mean|/std < 2^14 (activations are far inside that).
+// Training is two launches each way: per-(channel, batch slice) partial sums in one read of x
+// (and dy), then one pass that finalizes each channel's statistics from the partials (every
+// block of the channel in the same fixed order, so the same bits) and applies them to its
+// slice. Deterministic by construction. The statistics are one pass: sum x and sum x^2 of the
+// fp32 inputs in fp64, not Welford; batchnorm.cuh states the error bound against the two-pass
+// reference.
 #include <math.h>
 
+#include "batchnorm.cuh"
 #include "elementwise.cuh"
 
 namespace {
-
-#define BN_THREADS 256
-// Aim for about 4 blocks per SM of an H100/H200 (132 SMs) in the statistics pass, with at
-// least this many elements per block so that the partials stay few.
-#define BN_TARGET_BLOCKS 528
-#define BN_MIN_PER_BLOCK 4096
-
-int bn_splits(const bn_shape *sh) {
-    int s = (int)gh_ceil_div(BN_TARGET_BLOCKS, (size_t)sh->c);
-    size_t by_work = ((size_t)sh->n * sh->hw) / BN_MIN_PER_BLOCK;
-    if ((size_t)s > by_work) s = (int)by_work;
-    if (s > sh->n) s = sh->n;
-    return s < 1 ? 1 : s;
-}
 
 int bn_check(const char *op, const bn_shape *sh) {
     if (!sh) return gh_fail(GH_EINVAL, "%s: shape is NULL", op);
@@ -33,87 +20,64 @@ int bn_check(const char *op, const bn_shape *sh) {
     return GH_OK;
 }
 
-// Partial sums over images [b0, b1) of one channel. MODE 0 (forward): sum x, sum x^2.
-// MODE 1 (backward): sum dy, sum dy*(x - mean[ch]). part[(ch*S + s)*2 + {0,1}].
-// Not capped at 32 registers (__launch_bounds__(256, 8)): the capped build spills 8 to 72
-// bytes of stack (cuda_resources), so the float4 backward runs at 48 registers, 62% occupancy.
+// Partial sums over images [b0, b1) of one channel (bn_thread_partial), reduced over the block
+// in a fixed tree: part[(ch*S + s)*2 + {0,1}].
+// Not capped at 32 registers (__launch_bounds__(256, 8)): the capped build spilled 8 to 72
+// bytes of stack (cuda_resources), so the float4 backward runs at 39 registers, 75% occupancy
+// on sm_90.
 template <int MODE, bool VEC>
 __global__ void __launch_bounds__(BN_THREADS)
 bn_stats_kernel(int n, int c, int hw, const float *__restrict__ x, const float *__restrict__ dy,
                 const float *__restrict__ mean, double *__restrict__ part) {
     __shared__ double sh[BN_THREADS];
     const int S = gridDim.x, s = blockIdx.x, ch = blockIdx.y;
-    const int nb = (n + S - 1) / S;
-    const int b0 = s * nb, b1 = min(n, b0 + nb);
-    const double m = MODE == 1 ? (double)mean[ch] : 0.0;
-    double a0 = 0.0, a1 = 0.0;
-    if (b1 > b0) {
-        const int len = VEC ? hw / 4 : hw;  // in units of float4 when VEC
-        // one image at a time: the offset of (b, ch) is hoisted, the inner index is 32-bit
-        for (int b = b0; b < b1; b++)
-        for (int j = threadIdx.x; j < len; j += BN_THREADS) {
-            const size_t off = ((size_t)b * c + ch) * len + j;  // in elements of the unit
-            if (VEC) {
-                float4 xv = reinterpret_cast<const float4 *>(x)[off];
-                if (MODE == 0) {
-                    a0 += (double)xv.x + (double)xv.y + (double)xv.z + (double)xv.w;
-                    a1 += (double)xv.x * xv.x + (double)xv.y * xv.y + (double)xv.z * xv.z +
-                          (double)xv.w * xv.w;
-                } else {
-                    float4 d = reinterpret_cast<const float4 *>(dy)[off];
-                    a0 += (double)d.x + (double)d.y + (double)d.z + (double)d.w;
-                    a1 += (double)d.x * (xv.x - m) + (double)d.y * (xv.y - m) +
-                          (double)d.z * (xv.z - m) + (double)d.w * (xv.w - m);
-                }
-            } else {
-                double xv = x[off];
-                if (MODE == 0) {
-                    a0 += xv;
-                    a1 += xv * xv;
-                } else {
-                    double d = dy[off];
-                    a0 += d;
-                    a1 += d * (xv - m);
-                }
-            }
-        }
-    }
-    double t0 = gh_block_sum<double, BN_THREADS>(a0, sh);
-    double t1 = gh_block_sum<double, BN_THREADS>(a1, sh);
+    int b0, b1;
+    bn_rows(n, S, s, &b0, &b1);
+    const bn_pair a = bn_thread_partial<MODE, VEC>(c, hw, b0, b1, ch, threadIdx.x, BN_THREADS,
+                                                   x, dy, MODE == 1 ? (double)mean[ch] : 0.0);
+    double t0 = gh_block_sum<double, BN_THREADS>(a.a0, sh);
+    double t1 = gh_block_sum<double, BN_THREADS>(a.a1, sh);
     if (threadIdx.x == 0) {
         part[((size_t)ch * S + s) * 2 + 0] = t0;
         part[((size_t)ch * S + s) * 2 + 1] = t1;
     }
 }
 
-// Per channel: mean, biased variance, invstd; running stats with the unbiased variance as
-// PyTorch does; coef = {mean, gamma*invstd, beta} for the apply pass.
-__global__ void bn_fwd_finalize_kernel(int c, int S, double count, float eps, float momentum,
-                                       const double *__restrict__ part, const float *__restrict__ gamma,
-                                       const float *__restrict__ beta, float *save_mean,
-                                       float *save_invstd, float *run_mean, float *run_var,
-                                       float *__restrict__ coef) {
-    int ch = blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= c) return;
-    double s0 = 0.0, s1 = 0.0;
-    for (int s = 0; s < S; s++) {
-        s0 += part[((size_t)ch * S + s) * 2 + 0];
-        s1 += part[((size_t)ch * S + s) * 2 + 1];
+// Forward, second launch, block (s, ch): the channel's statistics from the partials (block 0
+// of the channel stores the saved and running statistics), then y = (x - mean) * a + b over
+// the split's images, a = gamma*invstd, b = beta; float4 when VEC.
+template <bool VEC>
+__global__ void __launch_bounds__(BN_THREADS)
+bn_fwd_apply_kernel(int n, int c, int hw, int S, float eps, float momentum,
+                    const double *__restrict__ part, const float *__restrict__ gamma,
+                    const float *__restrict__ beta, float *save_mean, float *save_invstd,
+                    float *run_mean, float *run_var, const float *__restrict__ x,
+                    float *__restrict__ y) {
+    __shared__ float coef[3];
+    const int s = blockIdx.x, ch = blockIdx.y;
+    const double count = (double)n * hw;
+    if (threadIdx.x == 0) {
+        const bn_fwd_stats r = bn_fwd_final(S, ch, count, eps, part);
+        if (s == 0) bn_fwd_store(r, ch, count, momentum, save_mean, save_invstd, run_mean, run_var);
+        bn_fwd_coefs(r, ch, gamma, beta, coef);
     }
-    double mean = s0 / count;
-    double var = s1 / count - mean * mean;
-    if (var < 0.0) var = 0.0;
-    double invstd = 1.0 / sqrt(var + (double)eps);
-    if (save_mean) save_mean[ch] = (float)mean;
-    if (save_invstd) save_invstd[ch] = (float)invstd;
-    if (run_mean) run_mean[ch] = (float)((1.0 - momentum) * run_mean[ch] + momentum * mean);
-    if (run_var) {
-        double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
-        run_var[ch] = (float)((1.0 - momentum) * run_var[ch] + momentum * unbiased);
+    __syncthreads();
+    float k[3] = {coef[0], coef[1], coef[2]};
+    int b0, b1;
+    bn_rows(n, gridDim.x, s, &b0, &b1);
+    const int len = VEC ? hw / 4 : hw;
+    for (int img = b0; img < b1; img++) {
+        const size_t plane = ((size_t)img * c + ch) * hw;
+        for (int j = threadIdx.x; j < len; j += BN_THREADS) {
+            if (VEC) {
+                const float4 v = gh_ld4(x + plane, j);
+                gh_st4(y + plane, j, make_float4(bn_fwd_apply(v.x, k), bn_fwd_apply(v.y, k),
+                                                 bn_fwd_apply(v.z, k), bn_fwd_apply(v.w, k)));
+            } else {
+                y[plane + j] = bn_fwd_apply(x[plane + j], k);
+            }
+        }
     }
-    coef[ch] = (float)mean;
-    coef[c + ch] = (float)((gamma ? (double)gamma[ch] : 1.0) * invstd);
-    coef[2 * c + ch] = beta ? beta[ch] : 0.0f;
 }
 
 // Channel of element e of an [n, c, hw] tensor: 32-bit divisions when the host found the tensor
@@ -121,22 +85,6 @@ __global__ void bn_fwd_finalize_kernel(int c, int S, double count, float eps, fl
 __device__ __forceinline__ int bn_chan(size_t e, int hw, int c, bool idx32) {
     return idx32 ? (int)(((uint32_t)e / (uint32_t)hw) % (uint32_t)c) : (int)((e / hw) % c);
 }
-
-// y = (x - mean) * a + b per channel, from coef = {mean, a, b}; float4 when hw % 4 == 0.
-struct bn_apply_op {
-    const float *x;
-    float *y;
-    const float *coef;
-    int c, hw;
-    __device__ float f(float v, int ch) const { return (v - coef[ch]) * coef[c + ch] + coef[2 * c + ch]; }
-    bool idx32;
-    __device__ void one(size_t i) const { y[i] = f(x[i], bn_chan(i, hw, c, idx32)); }
-    __device__ void quad(size_t i) const {  // hw % 4 == 0: the 4 elements share a channel
-        int ch = bn_chan(i * 4, hw, c, idx32);
-        float4 v = gh_ld4(x, i);
-        gh_st4(y, i, make_float4(f(v.x, ch), f(v.y, ch), f(v.z, ch), f(v.w, ch)));
-    }
-};
 
 // y = (x - run_mean) / sqrt(run_var + eps) * gamma + beta
 struct bn_eval_op {
@@ -158,53 +106,47 @@ struct bn_eval_op {
     }
 };
 
-// Backward per channel, N = n*hw, xhat = (x - mean) * invstd:
-//   dbeta = sum dy, dgamma = sum dy*xhat,
-//   dx = gamma*invstd * (dy - dbeta/N - xhat * dgamma/N)   (PyTorch's batch_norm backward).
-// coef = {mean, invstd, gamma*invstd, dbeta/N, dgamma/N}.
-__global__ void bn_bwd_finalize_kernel(int c, int S, double count, const double *__restrict__ part,
-                                       const float *__restrict__ gamma,
-                                       const float *__restrict__ save_mean,
-                                       const float *__restrict__ save_invstd, float *dgamma,
-                                       float *dbeta, float *__restrict__ coef) {
-    int ch = blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= c) return;
-    double s0 = 0.0, s1 = 0.0;
-    for (int s = 0; s < S; s++) {
-        s0 += part[((size_t)ch * S + s) * 2 + 0];
-        s1 += part[((size_t)ch * S + s) * 2 + 1];
+// Backward, second launch, block (s, ch): the channel's sums from the partials (block 0 adds
+// dgamma and dbeta), then over the split's images (none when dx is NULL: one block per
+// channel) dx += gamma*invstd * (dy - dbeta/N - xhat * dgamma/N) (batchnorm.cuh).
+template <bool VEC>
+__global__ void __launch_bounds__(BN_THREADS)
+bn_bwd_dx_kernel(int n, int c, int hw, int S, const double *__restrict__ part,
+                 const float *__restrict__ gamma, const float *__restrict__ save_mean,
+                 const float *__restrict__ save_invstd, float *dgamma, float *dbeta,
+                 const float *__restrict__ x, const float *__restrict__ dy, float *dx) {
+    __shared__ float coef[5];
+    const int s = blockIdx.x, ch = blockIdx.y;
+    if (threadIdx.x == 0) {
+        const double invstd = save_invstd[ch], count = (double)n * hw;
+        const bn_bwd_sums r = bn_bwd_final(S, ch, invstd, part);
+        if (s == 0) {
+            if (dbeta) dbeta[ch] += (float)r.sdy;
+            if (dgamma) dgamma[ch] += (float)r.sdyxhat;
+        }
+        bn_bwd_coefs(r, ch, count, invstd, gamma, save_mean, coef);
     }
-    double invstd = save_invstd[ch];
-    double sdy = s0, sdyxhat = s1 * invstd;
-    if (dbeta) dbeta[ch] += (float)sdy;
-    if (dgamma) dgamma[ch] += (float)sdyxhat;
-    coef[ch] = save_mean[ch];
-    coef[c + ch] = (float)invstd;
-    coef[2 * c + ch] = (float)((gamma ? (double)gamma[ch] : 1.0) * invstd);
-    coef[3 * c + ch] = (float)(sdy / count);
-    coef[4 * c + ch] = (float)(sdyxhat / count);
+    __syncthreads();
+    if (!dx) return;
+    float k[5] = {coef[0], coef[1], coef[2], coef[3], coef[4]};
+    auto f = [&](float xv, float d) { return bn_bwd_dx(xv, d, k); };
+    int b0, b1;
+    bn_rows(n, gridDim.x, s, &b0, &b1);
+    const int len = VEC ? hw / 4 : hw;
+    for (int img = b0; img < b1; img++) {
+        const size_t plane = ((size_t)img * c + ch) * hw;
+        for (int j = threadIdx.x; j < len; j += BN_THREADS) {
+            if (VEC) {
+                const float4 a = gh_ld4(x + plane, j), d = gh_ld4(dy + plane, j);
+                float4 o = gh_ld4(dx + plane, j);
+                o.x += f(a.x, d.x); o.y += f(a.y, d.y); o.z += f(a.z, d.z); o.w += f(a.w, d.w);
+                gh_st4(dx + plane, j, o);
+            } else {
+                dx[plane + j] += f(x[plane + j], dy[plane + j]);
+            }
+        }
+    }
 }
-
-struct bn_dx_op {
-    const float *x, *dy, *coef;
-    float *dx;
-    int c, hw;
-    bool idx32;
-    __device__ float f(float xv, float d, int ch) const {
-        float xhat = (xv - coef[ch]) * coef[c + ch];
-        return coef[2 * c + ch] * (d - coef[3 * c + ch] - xhat * coef[4 * c + ch]);
-    }
-    __device__ void one(size_t i) const {
-        int ch = bn_chan(i, hw, c, idx32);
-        dx[i] += f(x[i], dy[i], ch);
-    }
-    __device__ void quad(size_t i) const {
-        int ch = bn_chan(i * 4, hw, c, idx32);
-        float4 a = gh_ld4(x, i), d = gh_ld4(dy, i), o = gh_ld4(dx, i);
-        o.x += f(a.x, d.x, ch); o.y += f(a.y, d.y, ch); o.z += f(a.z, d.z, ch); o.w += f(a.w, d.w, ch);
-        gh_st4(dx, i, o);
-    }
-};
 
 template <int MODE>
 int bn_launch_stats(const kctx *ctx, const bn_shape *sh, int S, const float *x, const float *dy,
@@ -221,34 +163,34 @@ int bn_launch_stats(const kctx *ctx, const bn_shape *sh, int S, const float *x, 
 
 int bn_fwd_train_run(const kctx *ctx, const bn_shape *sh, const float *x, const float *gamma,
                      const float *beta, float *y, float *save_mean, float *save_invstd,
-                     float *run_mean, float *run_var, void *scratch, int S) {
-    double *part = (double *)scratch;
-    float *coef = (float *)(part + (size_t)2 * S * sh->c);
+                     float *run_mean, float *run_var, double *part, int S) {
     GH_TRY(bn_launch_stats<0>(ctx, sh, S, x, NULL, NULL, part));
-    double count = (double)sh->n * sh->hw;
-    bn_fwd_finalize_kernel<<<(unsigned)gh_ceil_div(sh->c, 128), 128, 0, gh_stream(ctx)>>>(
-        sh->c, S, count, sh->eps, sh->momentum, part, gamma, beta, save_mean, save_invstd,
-        run_mean, run_var, coef);
-    LAUNCH_CHECK("bn_fwd_finalize_kernel");
-    size_t total = (size_t)sh->n * sh->c * sh->hw;
-    int vec = sh->hw % 4 == 0 && gh_aligned16(x) && gh_aligned16(y);
-    return gh_ew_launch("bn_apply", ctx, total, vec, bn_apply_op{x, y, coef, sh->c, sh->hw, gh_idx32(total) != 0});
+    dim3 grid(S, sh->c);
+    if (sh->hw % 4 == 0 && gh_aligned16(x) && gh_aligned16(y))
+        bn_fwd_apply_kernel<true><<<grid, BN_THREADS, 0, gh_stream(ctx)>>>(
+            sh->n, sh->c, sh->hw, S, sh->eps, sh->momentum, part, gamma, beta, save_mean,
+            save_invstd, run_mean, run_var, x, y);
+    else
+        bn_fwd_apply_kernel<false><<<grid, BN_THREADS, 0, gh_stream(ctx)>>>(
+            sh->n, sh->c, sh->hw, S, sh->eps, sh->momentum, part, gamma, beta, save_mean,
+            save_invstd, run_mean, run_var, x, y);
+    LAUNCH_CHECK("bn_fwd_apply_kernel");
+    return GH_OK;
 }
 
 int bn_bwd_run(const kctx *ctx, const bn_shape *sh, const float *x, const float *gamma,
                const float *save_mean, const float *save_invstd, const float *dy, float *dx,
-               float *dgamma, float *dbeta, void *scratch, int S) {
-    double *part = (double *)scratch;
-    float *coef = (float *)(part + (size_t)2 * S * sh->c);
+               float *dgamma, float *dbeta, double *part, int S) {
     GH_TRY(bn_launch_stats<1>(ctx, sh, S, x, dy, save_mean, part));
-    double count = (double)sh->n * sh->hw;
-    bn_bwd_finalize_kernel<<<(unsigned)gh_ceil_div(sh->c, 128), 128, 0, gh_stream(ctx)>>>(
-        sh->c, S, count, part, gamma, save_mean, save_invstd, dgamma, dbeta, coef);
-    LAUNCH_CHECK("bn_bwd_finalize_kernel");
-    if (!dx) return GH_OK;
-    size_t total = (size_t)sh->n * sh->c * sh->hw;
-    int vec = sh->hw % 4 == 0 && gh_aligned16(x) && gh_aligned16(dy) && gh_aligned16(dx);
-    return gh_ew_launch("bn_dx", ctx, total, vec, bn_dx_op{x, dy, coef, dx, sh->c, sh->hw, gh_idx32(total) != 0});
+    dim3 grid(dx ? S : 1, sh->c);
+    if (dx && sh->hw % 4 == 0 && gh_aligned16(x) && gh_aligned16(dy) && gh_aligned16(dx))
+        bn_bwd_dx_kernel<true><<<grid, BN_THREADS, 0, gh_stream(ctx)>>>(
+            sh->n, sh->c, sh->hw, S, part, gamma, save_mean, save_invstd, dgamma, dbeta, x, dy, dx);
+    else
+        bn_bwd_dx_kernel<false><<<grid, BN_THREADS, 0, gh_stream(ctx)>>>(
+            sh->n, sh->c, sh->hw, S, part, gamma, save_mean, save_invstd, dgamma, dbeta, x, dy, dx);
+    LAUNCH_CHECK("bn_bwd_dx_kernel");
+    return GH_OK;
 }
 
 }  // namespace
@@ -262,23 +204,24 @@ int bn_fwd_train_cuda(const kctx *ctx, const bn_shape *sh, const float *x, const
     GH_CUDA_NEED("bn_fwd_train_cuda", x);
     GH_CUDA_NEED("bn_fwd_train_cuda", y);
     int S = bn_splits(sh);
-    size_t bytes = sizeof(double) * 2 * S * sh->c + sizeof(float) * 3 * sh->c;
+    size_t bytes = sizeof(double) * 2 * S * sh->c;
     void *scratch = NULL;
     GH_TRY(gh_ws_take("bn_fwd_train_cuda", ctx, bytes, &scratch));
     int st = bn_fwd_train_run(ctx, sh, x, gamma, beta, y, save_mean, save_invstd, run_mean,
-                              run_var, scratch, S);
+                              run_var, (double *)scratch, S);
     gh_ws_release(ctx, scratch);
     return st;
 }
 
-// The larger of the two training kernels' scratch: split partials (double) and coefficients.
+// The training kernels' scratch: the split partials (double); the coefficients live in each
+// block's shared memory.
 int bn_ws_cuda(const kctx *ctx, const bn_shape *sh, size_t *floats) {
     (void)ctx;
     GH_CUDA_NEED("bn_ws_cuda", floats);
     *floats = 0;
     GH_TRY(bn_check("bn_ws_cuda", sh));
     size_t S = (size_t)bn_splits(sh);
-    *floats = gh_ws_floats_for(sizeof(double) * 2 * S * sh->c + sizeof(float) * 5 * sh->c);
+    *floats = gh_ws_floats_for(sizeof(double) * 2 * S * sh->c);
     return GH_OK;
 }
 
@@ -306,11 +249,11 @@ int bn_bwd_cuda(const kctx *ctx, const bn_shape *sh, const float *x, const float
     GH_CUDA_NEED("bn_bwd_cuda", save_mean);
     GH_CUDA_NEED("bn_bwd_cuda", save_invstd);
     int S = bn_splits(sh);
-    size_t bytes = sizeof(double) * 2 * S * sh->c + sizeof(float) * 5 * sh->c;
+    size_t bytes = sizeof(double) * 2 * S * sh->c;
     void *scratch = NULL;
     GH_TRY(gh_ws_take("bn_bwd_cuda", ctx, bytes, &scratch));
     int st = bn_bwd_run(ctx, sh, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta,
-                        scratch, S);
+                        (double *)scratch, S);
     gh_ws_release(ctx, scratch);
     return st;
 }

@@ -1,10 +1,12 @@
 // kernels/cuda: conv2d forward and backward. General convs run as implicit GEMMs (im2col
 // gathered on the fly into shared memory tiles, never stored); depthwise 3x3/5x5 convs
-// (groups == c == k), which are memory bound, run as direct kernels with register tiling.
+// (groups == c == k), which are memory bound, run from shared-memory tiles (conv_dw.cuh), or as
+// direct kernels with register tiling where a tile does not apply.
 // Weight gradients reduce over pixels in split-K partials summed in a fixed order: no float
 // atomics anywhere, so every path is deterministic whatever ctx->deterministic says.
 #include <limits.h>
 
+#include "conv_dw.cuh"
 #include "cuda_common.cuh"
 
 namespace {
@@ -449,6 +451,9 @@ conv_db_kernel(int n, int k, int pq, const float *__restrict__ dy, float *__rest
 }
 
 // ---- depthwise direct kernels ----------------------------------------------------------------
+// The direct kernel below is the fallback of the tiled one (dw_tile_kernel): it runs where
+// dwt_plan_make refuses a shape, more than 2^31 - 1 elements in the input or output, so on
+// 64-bit indices.
 // Forward of one depthwise conv with a K x K filter, stride S and dilation D (compile-time, so
 // the input row segment and the filter live in registers): each thread computes V=4
 // consecutive outputs of one row; per filter row it loads the (V-1)*S + (K-1)*D + 1 inputs
@@ -459,16 +464,8 @@ conv_db_kernel(int n, int k, int pq, const float *__restrict__ dy, float *__rest
 #define DW_V 4
 #define DW_THREADS 256
 
-struct dw_args {
-    int planes, c;      // planes = n*c; channel = plane % c
-    int hi, wi;         // input plane
-    int ho, wo;         // output plane
-    int ph, pw;         // padding (may be negative in the backward use)
-    int flip, accumulate;
-};
-
-// I: the index type of the work items (uint32_t when the host checked that they, the input and
-// the output fit in 31 bits), so that decoding an item is three 32-bit divisions.
+// I: the index type of the work items; launched with size_t only, since every shape whose
+// input and output fit in 31 bits runs tiled.
 template <int K, int S, int D, typename I>
 __global__ void __launch_bounds__(DW_THREADS)
 dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__ wt,
@@ -524,6 +521,37 @@ dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__
             }
         }
     }
+}
+
+// The tiled depthwise correlation (conv_dw.cuh: the plan, the staging and the per-thread
+// outputs, shared with tests/cuda/test_conv_dw_emu.cu): one staging pass of the blocks' input
+// footprints into shared memory (float4 when p.vec), a barrier, then DW_TV outputs per thread
+// from shared memory. Every index is 32-bit (dwt_plan_make checked the sizes).
+template <int K, int S, int D>
+__global__ void __launch_bounds__(DWT_THREADS)
+dw_tile_kernel(dwt_plan p, const float *__restrict__ in, const float *__restrict__ wt,
+               const float *__restrict__ bias, float *__restrict__ out) {
+    __shared__ __align__(16) float sm[DWT_SMEM_FLOATS];
+    const dwt_block k = dwt_block_at(p, blockIdx.x);
+    const int nload = dwt_load_count(p);
+    for (int e = threadIdx.x; e < nload; e += DWT_THREADS) {
+        int so;
+        const int src = dwt_load_src(p, k, e, &so);
+        if (p.vec) {
+            const float4 v = src >= 0 ? __ldg(reinterpret_cast<const float4 *>(in + src))
+                                      : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            sm[so] = v.x; sm[so + 1] = v.y; sm[so + 2] = v.z; sm[so + 3] = v.w;
+        } else {
+            sm[so] = src >= 0 ? __ldg(in + src) : 0.0f;
+        }
+    }
+    __syncthreads();
+    const dwt_thread h = dwt_thread_at(p, k, threadIdx.x);
+    if (h.nout == 0) return;
+    float wr[K][K], acc[DW_TV];
+    dwt_filter<K>(p, wt, h.ch, wr);
+    dwt_compute<K, S, D>(p, sm, h.sm, wr, acc);
+    dwt_store(p, h, bias, acc, out);
 }
 
 // Backward data of a strided depthwise conv: a gather per dx element over the filter taps
@@ -645,13 +673,16 @@ size_t dw_ws_floats(const conv_geom &g) {
 template <int K, int S, int D>
 int dw_fwd_launch_ksd(const kctx *ctx, const dw_args &a, const float *in, const float *wt,
                       const float *bias, float *out) {
+    dwt_plan p;
+    if (dwt_plan_make(a, K, S, D, &p)) {
+        p.vec = dwt_can_vec(a, in);
+        dw_tile_kernel<K, S, D><<<p.blocks, DWT_THREADS, 0, gh_stream(ctx)>>>(p, in, wt, bias, out);
+        LAUNCH_CHECK("dw_tile_kernel");
+        return GH_OK;
+    }
     size_t total = (size_t)a.planes * a.ho * gh_ceil_div(a.wo, DW_V);
     unsigned blocks = gh_ew_blocks(total);
-    if (gh_idx32((size_t)a.planes * a.hi * a.wi) && gh_idx32((size_t)a.planes * a.ho * a.wo) &&
-        gh_idx32(total))
-        dw_fwd_kernel<K, S, D, uint32_t><<<blocks, DW_THREADS, 0, gh_stream(ctx)>>>(a, in, wt, bias, out);
-    else
-        dw_fwd_kernel<K, S, D, size_t><<<blocks, DW_THREADS, 0, gh_stream(ctx)>>>(a, in, wt, bias, out);
+    dw_fwd_kernel<K, S, D, size_t><<<blocks, DW_THREADS, 0, gh_stream(ctx)>>>(a, in, wt, bias, out);
     LAUNCH_CHECK("dw_fwd_kernel");
     return GH_OK;
 }
@@ -668,7 +699,7 @@ int dw_fwd_dispatch(const kctx *ctx, int K, int S, int D, const dw_args &a, cons
 
 int dw_forward(const kctx *ctx, const conv_geom &g, const float *x, const float *w, const float *b,
                float *y) {
-    dw_args a = {g.n * g.c, g.c, g.h, g.w, g.p, g.q, g.ph, g.pw, 0, 0};
+    const dw_args a = dw_args_fwd(g.n, g.c, g.h, g.w, g.p, g.q, g.ph, g.pw);
     return dw_fwd_dispatch(ctx, g.r, g.sh, g.dh, a, x, w, b, y);
 }
 
@@ -684,8 +715,7 @@ int gcd_int(int a, int b) {
 int dw_backward_data(const kctx *ctx, const conv_geom &g, const float *w, const float *dy, float *dx) {
     if (g.sh == 1) {
         // dx = correlation of dy with the flipped filter, padding (K-1)*D - pad
-        dw_args a = {g.n * g.c, g.c, g.p, g.q, g.h, g.w,
-                     (g.r - 1) * g.dh - g.ph, (g.s - 1) * g.dw - g.pw, 1, 1};
+        const dw_args a = dw_args_bwd_data(g.n, g.c, g.h, g.w, g.p, g.q, g.r, g.dh, g.ph, g.pw);
         return dw_fwd_dispatch(ctx, g.r, 1, g.dh, a, dy, w, NULL, dx);
     }
     size_t total = (size_t)g.n * g.c * g.h * g.w;

@@ -243,6 +243,16 @@ static void test_conv(gh_rng *rng) {
         CONV("dw 5x5 s2 pad 1",             2, 4, 13, 12,  4, 5, 5, 2, 2, 1, 1, 1, 1, 4, 1),
         CONV("dw 3x3 s2 pad 0",             2, 4, 10,  9,  4, 3, 3, 2, 2, 0, 0, 1, 1, 4, 0),
         CONV("dw 3x3 pad 0",                2, 4,  7,  6,  4, 3, 3, 1, 1, 0, 0, 1, 1, 4, 0),
+        // the shared-memory tiles (conv_dw.cuh; test_conv_dw_emu replays these on the CPU):
+        // one 32x32 plane a block with float4 staging, 2x2 and 4x4 tiles a plane, several
+        // planes a block (16x16: 4; 6x6 outputs: 21), tall 5x5 dil 2
+        CONV("dw tile 3x3 32x32 float4",    2, 8, 32, 32,  8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1),
+        CONV("dw tile 3x3 33x35 2x2 tiles", 1, 3, 33, 35,  3, 3, 3, 1, 1, 1, 1, 1, 1, 3, 1),
+        CONV("dw tile 5x5 16x16 4 planes",  3, 7, 16, 16,  7, 5, 5, 1, 1, 2, 2, 1, 1, 7, 0),
+        CONV("dw tile 3x3 8x8 pad 0",       4, 9,  8,  8,  9, 3, 3, 1, 1, 0, 0, 1, 1, 9, 1),
+        CONV("dw tile 5x5 s2 dil 2 66x65",  1, 2, 66, 65,  2, 5, 5, 2, 2, 4, 4, 2, 2, 2, 1),
+        CONV("dw tile 3x3 112x112 4x4",     1, 2, 112, 112, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0),
+        CONV("dw tile 5x5 dil 2 70x40 tall", 1, 2, 70, 40, 2, 5, 5, 1, 1, 4, 4, 2, 2, 2, 0),
         CONV("dw 7x7 (generic path)",       2, 4, 12, 12,  4, 7, 7, 1, 1, 3, 3, 1, 1, 4, 1),
         CONV("dw multiplier 2 (generic)",   2, 4,  9,  9,  8, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0),
         // M tiles of the implicit GEMM: fwd M = k (32 here), bwd data M = c (64 here)
@@ -543,6 +553,28 @@ static void test_bn(gh_rng *rng) {
     run_bn("n5 c16 hw64 no affine", (bn_shape){5, 16, 64, 1e-5f, 0.1f}, 0, 0, rng);
     run_bn("n32 c4 hw1024 (split stats)", (bn_shape){32, 4, 1024, 1e-5f, 0.1f}, 1, 1, rng);
     run_bn("n3 c7 hw9 (odd hw)", (bn_shape){3, 7, 9, 1e-3f, 0.3f}, 1, 1, rng);
+    run_bn("n33 c5 hw256 (uneven split)", (bn_shape){33, 5, 256, 1e-5f, 0.1f}, 1, 1, rng);
+    run_bn("n64 c16 hw1024 (DARTS C=16)", (bn_shape){64, 16, 1024, 1e-5f, 0.1f}, 1, 1, rng);
+
+    // dgamma and dbeta without dx: the finalize alone (one block per channel)
+    bn_shape sh = {.n = 6, .c = 5, .hw = 36, .eps = 1e-5f, .momentum = 0.1f};
+    const size_t nx = (size_t)sh.n * sh.c * sh.hw, c = (size_t)sh.c;
+    float *x = h_rand(rng, nx, -2, 3), *dy = h_rand(rng, nx, -1, 1), *g = h_rand(rng, c, 0.5f, 1.5f);
+    float *sm = h_alloc(c), *si = h_alloc(c), *y = h_alloc(nx), *dxr = h_alloc(nx);
+    float *dg0 = h_rand(rng, c, -1, 1), *db0 = h_rand(rng, c, -1, 1);
+    float *dgr = h_dup(dg0, c), *dbr = h_dup(db0, c);
+    CHECK_OK(bn_fwd_train_ref(&REF, &sh, x, g, NULL, y, sm, si, NULL, NULL));
+    CHECK_OK(bn_bwd_ref(&REF, &sh, x, g, sm, si, dy, dxr, dgr, dbr));
+    float *d_x = d_up(x, nx), *d_dy = d_up(dy, nx), *d_g = d_up(g, c), *d_sm = d_up(sm, c);
+    float *d_si = d_up(si, c), *d_dg = d_up(dg0, c), *d_db = d_up(db0, c);
+    kctx ctx = {0};
+    CHECK_OK(bn_bwd_cuda(&ctx, &sh, d_x, d_g, d_sm, d_si, d_dy, NULL, d_dg, d_db));
+    float *dg = d_down(d_dg, c), *db = d_down(d_db, c);
+    CLOSE("bn no dx: dgamma", dg, dgr, c, (double)sh.n * sh.hw);
+    CLOSE("bn no dx: dbeta", db, dbr, c, (double)sh.n * sh.hw);
+    free(x); free(dy); free(g); free(sm); free(si); free(y); free(dxr); free(dg0); free(db0);
+    free(dgr); free(dbr); free(dg); free(db);
+    d_free(d_x); d_free(d_dy); d_free(d_g); d_free(d_sm); d_free(d_si); d_free(d_dg); d_free(d_db);
 }
 
 // ---- elementwise, dropout, optimizers ----------------------------------------------------------
