@@ -71,16 +71,23 @@ static int dispatch(int argc, char **argv) {
 }
 
 // OpenMP's threads wait at the end of every parallel region, and a step opens thousands. By
-// default libgomp spins there, which costs nothing on an idle machine but everything on a shared
-// one: a thread spins through its time slice while the thread it waits for has no core
-// (measured on 2 shared cores at load 3-7, a 5-cell DARTS step at batch 16: 0.3-5.3 s per step
-// spinning, 0.6-0.9 s sleeping; an ENAS smoke epoch 88-136 s against 5.5-10.3 s). So unless the
-// user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT set), the process starts again at once with
-// OMP_WAIT_POLICY=PASSIVE: libgomp reads it when it loads, before main, so setting it here alone
-// would be too late. On a dedicated machine OMP_WAIT_POLICY=ACTIVE can be faster on small
-// networks (README). GH_NO_REEXEC=1 turns this off; a failed exec carries on as before.
+// default libgomp spins there before sleeping: on an idle machine the fastest (2 idle cores, a
+// 5-cell C=8 DARTS step at batch 16: 0.30 s spinning, 0.74 s sleeping; 8 cells C=16 batch 32:
+// 1.84 s against 2.51 s), on a shared one the slowest by far: a thread spins through its time
+// slice while the thread it waits for has no core (load 3-7: 0.3-5.3 s per step spinning against
+// 0.6-0.9 s sleeping; an ENAS smoke epoch 88-136 s against 5.5-10.3 s). So unless the user chose
+// (OMP_WAIT_POLICY or GOMP_SPINCOUNT set), a machine that other work already keeps busy at
+// start-up (1-minute load average of at least half a core, before this process runs) gets
+// OMP_WAIT_POLICY=PASSIVE: the process starts again at once with it set, since libgomp reads it
+// when it loads, before main. GH_NO_REEXEC=1 turns this off; GH_LOADAVG (a number) stands in
+// for the load average (tests); a failed exec carries on as before.
 static void prefer_passive_waits(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("GH_NO_REEXEC")) return;
+    double load = 0.0;
+    const char *fake = getenv("GH_LOADAVG");
+    if (fake) load = strtod(fake, NULL);
+    else if (getloadavg(&load, 1) != 1) return;
+    if (!(load >= 0.5)) return;
     if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1)) return;
     execv("/proc/self/exe", argv);
     unsetenv("OMP_WAIT_POLICY");   // no exec: this process's OpenMP kept its default

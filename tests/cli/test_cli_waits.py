@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""test_cli_waits: gpuhours makes OpenMP's waiting threads sleep unless the user chose. Without
-OMP_WAIT_POLICY and GOMP_SPINCOUNT it starts again with OMP_WAIT_POLICY=PASSIVE (libgomp reads
-it before main); a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept as given, GH_NO_REEXEC=1
-keeps libgomp's default; the restarted process keeps its arguments. `gpuhours info` reports the
-policy in force.
+"""test_cli_waits: on a busy machine gpuhours makes OpenMP's waiting threads sleep unless the
+user chose. Without OMP_WAIT_POLICY and GOMP_SPINCOUNT, at a load average of half a core or more
+(GH_LOADAVG stands in for it here) it starts again with OMP_WAIT_POLICY=PASSIVE (libgomp reads
+it before main); below that it keeps libgomp's default; a user's OMP_WAIT_POLICY or
+GOMP_SPINCOUNT is kept as given, GH_NO_REEXEC=1 keeps libgomp's default; the restarted process
+keeps its arguments. `gpuhours info` reports the policy in force.
 
 usage: test_cli_waits.py GPUHOURS
 """
@@ -12,13 +13,17 @@ import subprocess
 import sys
 
 CLEAN = {k: v for k, v in os.environ.items()
-         if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "GH_NO_REEXEC")}
+         if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "GH_NO_REEXEC", "GH_LOADAVG")}
+DEFAULT = "waits: libgomp default (spin, then sleep)"
 CASES = [
-    ({}, "waits: PASSIVE"),
-    ({"OMP_WAIT_POLICY": "ACTIVE"}, "waits: ACTIVE"),
-    ({"OMP_WAIT_POLICY": "passive"}, "waits: passive"),
-    ({"GOMP_SPINCOUNT": "1000"}, "waits: libgomp default (spin, then sleep), GOMP_SPINCOUNT=1000"),
-    ({"GH_NO_REEXEC": "1"}, "waits: libgomp default (spin, then sleep)"),
+    ({"GH_LOADAVG": "3.2"}, "waits: PASSIVE"),
+    ({"GH_LOADAVG": "0.5"}, "waits: PASSIVE"),
+    ({"GH_LOADAVG": "0.3"}, DEFAULT),
+    ({"GH_LOADAVG": "0"}, DEFAULT),
+    ({"GH_LOADAVG": "3.2", "OMP_WAIT_POLICY": "ACTIVE"}, "waits: ACTIVE"),
+    ({"GH_LOADAVG": "3.2", "OMP_WAIT_POLICY": "passive"}, "waits: passive"),
+    ({"GH_LOADAVG": "3.2", "GOMP_SPINCOUNT": "1000"}, DEFAULT + ", GOMP_SPINCOUNT=1000"),
+    ({"GH_LOADAVG": "3.2", "GH_NO_REEXEC": "1"}, DEFAULT),
 ]
 
 
@@ -33,7 +38,7 @@ def main():
             print(f"FAIL env {extra}: exit {p.returncode}, OpenMP line {line!r}, want ...{want!r}")
             fails += 1
     # the restarted process sees the same arguments: an unknown command is still named
-    p = subprocess.run([exe, "no-such-command", "x y"], env=CLEAN, stdout=subprocess.PIPE,
+    p = subprocess.run([exe, "no-such-command", "x y"], env=dict(CLEAN, GH_LOADAVG="3"), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=60)
     if p.returncode != 2 or "unknown command 'no-such-command'" not in p.stdout:
         print(f"FAIL restarted arguments: exit {p.returncode}, output {p.stdout!r}")
