@@ -211,6 +211,7 @@ int main(void) {
         DW(2, 4, 8, 8, 5, 1, 2, 1),     // rows of 8, 5x5
         DW(2, 3, 8, 8, 3, 1, 2, 2),     // rows of 8, dil_conv_3x3
         DW(2, 3, 8, 8, 5, 1, 4, 2),     // rows of 8, dil_conv_5x5
+        DW(2, 3, 11, 8, 3, 1, 1, 1),    // rows of 8, 11 of them (the 8-row blocks' tail)
         DW(2, 5, 16, 16, 3, 1, 1, 1),   // flat
         DW(2, 3, 11, 13, 5, 1, 2, 1),   // flat, odd sizes
         DW(2, 3, 12, 10, 3, 1, 2, 2),   // flat, dilation 2
