@@ -36,6 +36,11 @@ size_t conv_dw_per_thread(const conv2d_shape *sh) {
     return 2 * g.plane + (((size_t)sh->c * sh->r * sh->s + 15) & ~(size_t)15);
 }
 
+// The first source column jj >= 0 whose padded column jj + pad lies in stride phase ph.
+static inline int dw_phase_first(const dw_geo *g, int pad, int ph) {
+    return ((ph - pad) % g->sw + g->sw) % g->sw;
+}
+
 // buf = the zero-padded plane x [h, w] (relu: relu(x), the fused ReLU) in phase-split layout.
 static void dw_fill(const conv2d_shape *sh, const dw_geo *g, const float *x, float *buf,
                     int relu) {
@@ -44,13 +49,24 @@ static void dw_fill(const conv2d_shape *sh, const dw_geo *g, const float *x, flo
     for (int ii = 0; ii < sh->h && ii + sh->pad_h < g->hp; ii++) {
         const float *src = x + (size_t)ii * sh->w;
         int row = ii + sh->pad_h;
-        if (relu)
-            for (int jj = 0; jj < wlim; jj++)
-                buf[dw_at(g, row, jj + sh->pad_w)] = conv_relu(src[jj]);
-        else if (g->sw == 1)
+        if (!relu && g->sw == 1) {
             memcpy(buf + dw_at(g, row, sh->pad_w), src, sizeof(float) * (wlim > 0 ? wlim : 0));
-        else
-            for (int jj = 0; jj < wlim; jj++) buf[dw_at(g, row, jj + sh->pad_w)] = src[jj];
+            continue;
+        }
+        // phase by phase: the columns of one phase are contiguous in buf (no division per
+        // element, and ReLU as a blend, not a branch on the sign)
+        for (int ph = 0; ph < g->sw; ph++) {
+            int j0 = dw_phase_first(g, sh->pad_w, ph);
+            if (j0 >= wlim) continue;
+            float *restrict d = buf + dw_at(g, row, j0 + sh->pad_w);
+            const int n = (wlim - j0 + g->sw - 1) / g->sw;
+            const float *restrict s = src + j0;
+            if (relu) {
+#pragma omp simd
+                for (int t = 0; t < n; t++) d[t] = conv_relu(s[(size_t)t * g->sw]);
+            } else
+                for (int t = 0; t < n; t++) d[t] = s[(size_t)t * g->sw];
+        }
     }
 }
 
@@ -120,10 +136,24 @@ static void dw_unfill_add(const conv2d_shape *sh, const dw_geo *g, const float *
     for (int ii = 0; ii < sh->h && ii + sh->pad_h < g->hp; ii++) {
         float *d = dx + (size_t)ii * sh->w;
         int row = ii + sh->pad_h;
-        if (xm) {
+        if (xm && g->sw == 1) {
+            const float *restrict m = xm + (size_t)ii * sh->w;
+            const float *restrict s = dbuf + dw_at(g, row, sh->pad_w);
+#pragma omp simd
+            for (int jj = 0; jj < wlim; jj++) d[jj] += m[jj] > 0.0f ? s[jj] : 0.0f;
+        } else if (xm) {
+            // phase by phase, as dw_fill
             const float *m = xm + (size_t)ii * sh->w;
-            for (int jj = 0; jj < wlim; jj++)
-                d[jj] += m[jj] > 0.0f ? dbuf[dw_at(g, row, jj + sh->pad_w)] : 0.0f;
+            for (int ph = 0; ph < g->sw; ph++) {
+                int j0 = dw_phase_first(g, sh->pad_w, ph);
+                if (j0 >= wlim) continue;
+                const float *restrict s = dbuf + dw_at(g, row, j0 + sh->pad_w);
+                const int n = (wlim - j0 + g->sw - 1) / g->sw;
+                for (int t = 0; t < n; t++) {
+                    size_t jj = (size_t)j0 + (size_t)t * g->sw;
+                    d[jj] += conv_keep_pos(m[jj], s[t]);
+                }
+            }
         } else if (g->sw == 1) {
             const float *s = dbuf + dw_at(g, row, sh->pad_w);
             for (int jj = 0; jj < wlim; jj++) d[jj] += s[jj];

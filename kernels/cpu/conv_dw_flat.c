@@ -94,9 +94,10 @@ static void flat_fill(const flat_geo *g, const float *src, float *buf, int relu)
     for (int i = 0; i < g->src_h; i++) {
         float *restrict d = buf + (size_t)(i + g->top) * g->win + g->left;
         const float *restrict s = src + (size_t)i * g->src_w;
-        if (relu)
+        if (relu) {
+#pragma omp simd
             for (int j = 0; j < g->src_w; j++) d[j] = conv_relu(s[j]);
-        else
+        } else
             for (int j = 0; j < g->src_w; j++) d[j] = s[j];
     }
 }
@@ -112,6 +113,7 @@ static void flat_out_masked(int rows, int cols, const float *src, int spitch, co
         const float *restrict s = src + (size_t)i * spitch;
         const float *restrict m = xm + (size_t)i * cols;
         float *restrict d = dst + (size_t)i * cols;
+#pragma omp simd
         for (int j = 0; j < cols; j++) d[j] += m[j] > 0.0f ? s[j] : 0.0f;
     }
 }
