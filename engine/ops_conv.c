@@ -170,7 +170,8 @@ gh_tensor *gh_conv2d_relu(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b
         size_t bytes = x->numel * sizeof(float);
         float *r = arena_alloc(e, op, bytes);
         if (!r) return NULL;
-        if (!KCALL(e, relu_fwd, x->numel, x->data, r)) conv_run_fwd(e, &sh, r, w->data, bd, y->data);
+        if (!KCALL(e, relu_fwd, x->numel, x->data, r))
+            conv_run_fwd(e, &sh, r, w->data, bd, y->data);
         arena_release(e, r, bytes);
         if (e->status) return NULL;
     }

@@ -686,9 +686,11 @@ int dw_fwd_launch_ksd(const kctx *ctx, const dw_args &a, const float *in, const 
     if (dwt_plan_make(a, K, S, D, &p)) {
         p.vec = dwt_can_vec(a, in);
         if (a.relu || a.mask)
-            dw_tile_kernel<K, S, D, true><<<p.blocks, DWT_THREADS, 0, gh_stream(ctx)>>>(p, in, wt, bias, out);
+            dw_tile_kernel<K, S, D, true><<<p.blocks, DWT_THREADS, 0, gh_stream(ctx)>>>(
+                p, in, wt, bias, out);
         else
-            dw_tile_kernel<K, S, D, false><<<p.blocks, DWT_THREADS, 0, gh_stream(ctx)>>>(p, in, wt, bias, out);
+            dw_tile_kernel<K, S, D, false><<<p.blocks, DWT_THREADS, 0, gh_stream(ctx)>>>(
+                p, in, wt, bias, out);
         LAUNCH_CHECK("dw_tile_kernel");
         return GH_OK;
     }
@@ -816,8 +818,11 @@ int conv2d_bwd_cuda(const kctx *ctx, const conv2d_shape *sh, const float *x, con
     if (dx) GH_CUDA_NEED("conv2d_bwd_cuda", w);
     if (dw) GH_CUDA_NEED("conv2d_bwd_cuda", x);
     const bool fast = dw_fast(g);
-    if (dx) GH_TRY(fast ? dw_backward_data(ctx, g, w, dy, NULL, dx) : igemm_launch<1>(ctx, g, dy, w, NULL, dx));
-    if (dw) GH_TRY(fast ? dw_backward_weight(ctx, g, x, dy, dw, 0) : wgrad_launch(ctx, g, x, dy, dw));
+    if (dx)
+        GH_TRY(fast ? dw_backward_data(ctx, g, w, dy, NULL, dx)
+                    : igemm_launch<1>(ctx, g, dy, w, NULL, dx));
+    if (dw)
+        GH_TRY(fast ? dw_backward_weight(ctx, g, x, dy, dw, 0) : wgrad_launch(ctx, g, x, dy, dw));
     if (db) {
         conv_db_kernel<<<g.k, DB_THREADS, 0, gh_stream(ctx)>>>(g.n, g.k, g.p * g.q, dy, db);
         LAUNCH_CHECK("conv_db_kernel");

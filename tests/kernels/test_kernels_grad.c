@@ -78,7 +78,8 @@ static double conv_loss(const void *p) {
                             for (int bb = 0; bb < sh->s; bb++) {
                                 int jj = j * sh->stride_w + bb * sh->dil_w - sh->pad_w;
                                 if (jj < 0 || jj >= sh->w) continue;
-                                double xv = s->x[((n * sh->c + g * cg + ci) * sh->h + ii) * sh->w + jj];
+                                double xv =
+                                    s->x[((n * sh->c + g * cg + ci) * sh->h + ii) * sh->w + jj];
                                 if (s->relu && !(xv > 0.0)) xv = 0.0;
                                 acc += s->w[((k * cg + ci) * sh->r + a) * sh->s + bb] * xv;
                             }
@@ -107,7 +108,8 @@ static void grad_conv(gh_rng *rng, conv2d_shape sh, int relu) {
     snprintf(what, sizeof what, "%s %dx%d g%d s%d,%d p%d,%d d%d,%d", relu ? "conv(relu)" : "conv",
              sh.r, sh.s, sh.groups, sh.stride_h, sh.stride_w, sh.pad_h, sh.pad_w, sh.dil_h,
              sh.dil_w);
-    CHECK_OK(relu ? conv2d_relu_fwd_ref(NULL, &sh, x, w, b, y) : conv2d_fwd_ref(NULL, &sh, x, w, b, y));
+    CHECK_OK(relu ? conv2d_relu_fwd_ref(NULL, &sh, x, w, b, y)
+                  : conv2d_fwd_ref(NULL, &sh, x, w, b, y));
     conv_loss(&s);
     float *yd = kt_alloc(ny);
     for (size_t i = 0; i < ny; i++) yd[i] = (float)s.y[i];

@@ -140,7 +140,8 @@ static void exact(const backend *be, gh_rng *rng, conv2d_shape sh) {
 // poisons it in both)
 static void bitwise(const backend *be, gh_rng *rng, conv2d_shape sh, int nan) {
     size_t nx = nx_of(&sh), nw = nw_of(&sh), ny = ny_of(&sh);
-    float *x = kt_rand(rng, nx, -1, 1), *w = kt_rand(rng, nw, -1, 1), *b = kt_rand(rng, sh.k, -1, 1);
+    float *x = kt_rand(rng, nx, -1, 1), *w = kt_rand(rng, nw, -1, 1);
+    float *b = kt_rand(rng, sh.k, -1, 1);
     float *dy = kt_rand(rng, ny, -1, 1), *dx0 = kt_rand(rng, nx, -1, 1);
     float *dw0 = kt_rand(rng, nw, -1, 1), *db0 = kt_rand(rng, sh.k, -1, 1);
     for (size_t i = 0; i < nx; i += 5) x[i] = -0.0f;
@@ -223,7 +224,8 @@ int main(void) {
         {.n = 2, .c = 4, .h = 6, .w = 5, .k = 6, .r = 1, .s = 1},   // ReLUConvBN's 1x1
         {.n = 2, .c = 4, .h = 6, .w = 6, .k = 2, .r = 1, .s = 1, .stride_h = 2, .stride_w = 2},
         {.n = 2, .c = 3, .h = 6, .w = 5, .k = 4, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1},
-        {.n = 1, .c = 4, .h = 5, .w = 5, .k = 6, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1, .groups = 2},
+        {.n = 1, .c = 4, .h = 5, .w = 5, .k = 6, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1,
+         .groups = 2},
         {.n = 1, .c = 2, .h = 5, .w = 8, .k = 3, .r = 1, .s = 7, .pad_w = 3},   // conv_7x1_1x7's
     };
     int nd = (int)(sizeof dws / sizeof dws[0]), no = (int)(sizeof others / sizeof others[0]);
