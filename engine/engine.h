@@ -134,6 +134,15 @@ gh_tensor *gh_conv2d(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b /*NU
 gh_tensor *gh_batchnorm(gh_engine *e, gh_tensor *x, gh_tensor *gamma, gh_tensor *beta,
                         gh_tensor *run_mean, gh_tensor *run_var, float eps, float momentum);
 gh_tensor *gh_relu(gh_engine *e, gh_tensor *x);
+// gh_conv2d(e, gh_relu(e, x), ...) without relu(x) in the arena (DARTS's ReLU-conv pairs, issue
+// 15): the same values and gradients bit for bit, but the tape keeps x instead of relu(x) and
+// the backward masks dx with x > 0. Fused into the conv kernels where the backend has them
+// (conv2d_relu_ok: every shape on ref, depthwise convs on cpu and cuda); other shapes run
+// relu(x) into arena scratch around the plain conv, given back before the op returns (and
+// recomputed in the backward when the weight gradient is wanted).
+gh_tensor *gh_conv2d_relu(gh_engine *e, gh_tensor *x, gh_tensor *w, gh_tensor *b /*NULL*/,
+                          int stride_h, int stride_w, int pad_h, int pad_w, int dil_h,
+                          int dil_w, int groups);
 gh_tensor *gh_maxpool(gh_engine *e, gh_tensor *x, int k, int stride, int pad);
 gh_tensor *gh_avgpool(gh_engine *e, gh_tensor *x, int k, int stride, int pad);
 gh_tensor *gh_global_avgpool(gh_engine *e, gh_tensor *x);        // [n,c,h,w] -> [n,c]

@@ -111,6 +111,24 @@ int conv2d_bwd_prec_cuda(const kctx *ctx, const conv2d_shape *sh, gh_precision p
                          const float *x, const float *w, const float *dy, float *dx, float *dw,
                          float *db);
 
+// ---- conv2d of relu(x): DARTS's ReLU-conv pairs fused (issue 15) ---------------------------
+// y = conv2d(relu(x)) without relu(x) in memory: ReLU is applied where the conv reads x (the
+// reference's loads, the depthwise paths' padded plane copies, the CUDA tile's staging), as
+// relu_fwd of the same backend computes it. Backward: dx += (x > 0) ? conv2d_bwd_data(dy) : 0
+// (relu_bwd's mask: false at -0 and NaN), dw += the filter gradient of relu(x), db as conv2d_bwd;
+// dx is then bit-identical to conv2d_bwd into a zeroed buffer followed by relu_bwd from x (unless
+// dx holds -0, which a gradient buffer zeroed and summed into never does), y and dw to relu_fwd
+// then conv2d_fwd/_bwd. The workspace is conv2d_ws's. *fused (conv2d_relu_ok): 1 for the shapes
+// the backend fuses: every shape on _ref, depthwise ones on _cpu, the depthwise fast path
+// (3x3/5x5, strides and dilations 1 or 2) on _cuda; conv2d_relu_fwd/_bwd refuse the others
+// (GH_EUNSUP), which the caller runs as relu_fwd into scratch and the plain conv (the engine's
+// gh_conv2d_relu does; on CUDA that also serves the tensor-core precisions).
+GH_KERNEL3(conv2d_relu_ok, const conv2d_shape *sh, int *fused);
+GH_KERNEL3(conv2d_relu_fwd, const conv2d_shape *sh, const float *x, const float *w,
+           const float *b, float *y);
+GH_KERNEL3(conv2d_relu_bwd, const conv2d_shape *sh, const float *x, const float *w,
+           const float *dy, float *dx, float *dw, float *db);
+
 // ---- batch norm over (n, hw) per channel ----------------------------------------------
 // Training: batch mean and biased variance normalise; save_mean/save_invstd [c] keep them for
 // backward; running stats (if non-NULL) become (1-momentum)*run + momentum*batch, with the

@@ -27,6 +27,13 @@ gh_tensor *darts_conv_fwd(gh_engine *e, const darts_conv *cv, gh_tensor *x) {
                      cv->dil, cv->groups);
 }
 
+// conv(relu(x)) fused (gh_conv2d_relu): DARTS's ReLU-conv pairs, each ReLU read by its conv
+// alone, so the gradients are gh_relu then gh_conv2d's bit for bit and relu(x) is never kept.
+static gh_tensor *relu_conv_fwd(gh_engine *e, const darts_conv *cv, gh_tensor *x) {
+    return gh_conv2d_relu(e, x, cv->w, NULL, cv->stride_h, cv->stride_w, cv->pad_h, cv->pad_w,
+                          cv->dil, cv->dil, cv->groups);
+}
+
 int darts_bn_decl(gh_engine *e, darts_bn *bn, const char *name, int c, int affine) {
     char buf[256];
     if (strlen(name) > 200) return gh_fail(GH_EINVAL, "batch norm name too long: %.40s...", name);
@@ -130,6 +137,9 @@ static int fact_reduce_build(gh_engine *e, darts_op *op, const char *prefix) {
     snprintf(buf, sizeof buf, "%s.bn", prefix);
     return darts_bn_decl(e, &op->bn[0], buf, op->c_out, op->affine);
 }
+// Its ReLU stays unfused: relu(x) feeds two convs (one through the shift), whose gradients
+// relu's backward sums before masking; two fused convs would mask and add them one by one into
+// dx, a different rounding order.
 static gh_tensor *fact_reduce_forward(gh_engine *e, const darts_op *op, gh_tensor *x) {
     if (!x) return NULL;
     gh_tensor *r = gh_relu(e, x);
@@ -172,7 +182,7 @@ static int rcb_build(gh_engine *e, darts_op *op, const char *prefix) {
     return darts_bn_decl(e, &op->bn[0], buf, op->c_out, op->affine);
 }
 static gh_tensor *rcb_forward(gh_engine *e, const darts_op *op, gh_tensor *x) {
-    return darts_bn_fwd(e, &op->bn[0], darts_conv_fwd(e, &op->conv[0], gh_relu(e, x)));
+    return darts_bn_fwd(e, &op->bn[0], relu_conv_fwd(e, &op->conv[0], x));
 }
 static void rcb_count(const darts_op *op, int h, int w, darts_count *c) {
     int ho, wo;
@@ -206,7 +216,7 @@ static int sep_build(gh_engine *e, darts_op *op, const char *prefix) {
 }
 static gh_tensor *sep_forward(gh_engine *e, const darts_op *op, gh_tensor *x) {
     for (int half = 0; half < 2; half++) {
-        x = darts_conv_fwd(e, &op->conv[2 * half], gh_relu(e, x));
+        x = relu_conv_fwd(e, &op->conv[2 * half], x);
         x = darts_bn_fwd(e, &op->bn[half], darts_conv_fwd(e, &op->conv[2 * half + 1], x));
     }
     return x;
@@ -238,7 +248,7 @@ static int dil_build(gh_engine *e, darts_op *op, const char *prefix) {
     return darts_bn_decl(e, &op->bn[0], buf, op->c_out, op->affine);
 }
 static gh_tensor *dil_forward(gh_engine *e, const darts_op *op, gh_tensor *x) {
-    x = darts_conv_fwd(e, &op->conv[0], gh_relu(e, x));
+    x = relu_conv_fwd(e, &op->conv[0], x);
     return darts_bn_fwd(e, &op->bn[0], darts_conv_fwd(e, &op->conv[1], x));
 }
 static void dil_count(const darts_op *op, int h, int w, darts_count *c) {
@@ -266,7 +276,7 @@ static int c71_build(gh_engine *e, darts_op *op, const char *prefix) {
     return darts_bn_decl(e, &op->bn[0], buf, op->c_out, op->affine);
 }
 static gh_tensor *c71_forward(gh_engine *e, const darts_op *op, gh_tensor *x) {
-    x = darts_conv_fwd(e, &op->conv[0], gh_relu(e, x));
+    x = relu_conv_fwd(e, &op->conv[0], x);
     return darts_bn_fwd(e, &op->bn[0], darts_conv_fwd(e, &op->conv[1], x));
 }
 static void c71_count(const darts_op *op, int h, int w, darts_count *c) {

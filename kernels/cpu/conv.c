@@ -11,15 +11,18 @@
 
 // ---- reference ---------------------------------------------------------------------------
 
-int conv2d_fwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, const float *w,
-                   const float *b, float *y) {
-    (void)ctx;
+// relu_fwd_ref's value: NaN propagates, -0 becomes 0
+static inline float relu_ref(float v) { return v > 0.0f ? v : (v != v ? v : 0.0f); }
+
+// relu: x is read through relu_ref (conv2d_relu_fwd_ref)
+static int conv_fwd_ref(const char *op, const conv2d_shape *shape, const float *x, const float *w,
+                        const float *b, float *y, int relu) {
     conv2d_shape sh;
-    int st = conv2d_shape_check("conv2d_fwd_ref", shape, &sh);
+    int st = conv2d_shape_check(op, shape, &sh);
     if (st) return st;
-    GH_NEED("conv2d_fwd_ref", x);
-    GH_NEED("conv2d_fwd_ref", w);
-    GH_NEED("conv2d_fwd_ref", y);
+    GH_NEED(op, x);
+    GH_NEED(op, w);
+    GH_NEED(op, y);
     int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
     for (int n = 0; n < sh.n; n++)
         for (int k = 0; k < sh.k; k++) {
@@ -34,7 +37,8 @@ int conv2d_fwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, c
                                 int jj = j * sh.stride_w - sh.pad_w + bb * sh.dil_w;
                                 if (ii < 0 || ii >= sh.h || jj < 0 || jj >= sh.w) continue;
                                 int c = g * cg + ci;
-                                acc += (double)x[(((size_t)n * sh.c + c) * sh.h + ii) * sh.w + jj] *
+                                float xv = x[(((size_t)n * sh.c + c) * sh.h + ii) * sh.w + jj];
+                                acc += (double)(relu ? relu_ref(xv) : xv) *
                                        w[(((size_t)k * cg + ci) * sh.r + a) * sh.s + bb];
                             }
                     y[(((size_t)n * sh.k + k) * sh.p + i) * sh.q + j] = (float)acc;
@@ -43,15 +47,21 @@ int conv2d_fwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, c
     return GH_OK;
 }
 
-int conv2d_bwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, const float *w,
-                   const float *dy, float *dx, float *dw, float *db) {
+int conv2d_fwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, const float *w,
+                   const float *b, float *y) {
     (void)ctx;
+    return conv_fwd_ref("conv2d_fwd_ref", shape, x, w, b, y, 0);
+}
+
+// relu: x is read through relu_ref and dx accumulates only where x > 0 (relu_bwd_ref's mask)
+static int conv_bwd_ref(const char *op, const conv2d_shape *shape, const float *x, const float *w,
+                        const float *dy, float *dx, float *dw, float *db, int relu) {
     conv2d_shape sh;
-    int st = conv2d_shape_check("conv2d_bwd_ref", shape, &sh);
+    int st = conv2d_shape_check(op, shape, &sh);
     if (st) return st;
-    GH_NEED("conv2d_bwd_ref", dy);
-    if (dx) GH_NEED("conv2d_bwd_ref", w);
-    if (dw) GH_NEED("conv2d_bwd_ref", x);
+    GH_NEED(op, dy);
+    if (dx) GH_NEED(op, w);
+    if (dw || (dx && relu)) GH_NEED(op, x);
     int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
     // dx[n,c,ii,jj] = sum over the (k, a, b, i, j) that read it of dy * w: gathered per input
     // element so that each output of the reference is one clear sum.
@@ -75,7 +85,8 @@ int conv2d_bwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, c
                                     acc += (double)dy[(((size_t)n * sh.k + k) * sh.p + i) * sh.q + j] *
                                            w[(((size_t)k * cg + ci) * sh.r + a) * sh.s + bb];
                                 }
-                        dx[(((size_t)n * sh.c + c) * sh.h + ii) * sh.w + jj] += (float)acc;
+                        size_t at = (((size_t)n * sh.c + c) * sh.h + ii) * sh.w + jj;
+                        if (!relu || x[at] > 0.0f) dx[at] += (float)acc;
                     }
             }
     if (dw)
@@ -92,8 +103,9 @@ int conv2d_bwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, c
                                     int jj = j * sh.stride_w - sh.pad_w + bb * sh.dil_w;
                                     if (ii < 0 || ii >= sh.h || jj < 0 || jj >= sh.w) continue;
                                     int c = g * cg + ci;
+                                    float xv = x[(((size_t)n * sh.c + c) * sh.h + ii) * sh.w + jj];
                                     acc += (double)dy[(((size_t)n * sh.k + k) * sh.p + i) * sh.q + j] *
-                                           x[(((size_t)n * sh.c + c) * sh.h + ii) * sh.w + jj];
+                                           (relu ? relu_ref(xv) : xv);
                                 }
                         dw[(((size_t)k * cg + ci) * sh.r + a) * sh.s + bb] += (float)acc;
                     }
@@ -107,6 +119,76 @@ int conv2d_bwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, c
             db[k] += (float)acc;
         }
     return GH_OK;
+}
+
+int conv2d_bwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x, const float *w,
+                   const float *dy, float *dx, float *dw, float *db) {
+    (void)ctx;
+    return conv_bwd_ref("conv2d_bwd_ref", shape, x, w, dy, dx, dw, db, 0);
+}
+
+// ---- conv2d of relu(x) (kernels.h): fused on every shape here, depthwise ones on _cpu --------
+
+int conv2d_relu_ok_ref(const kctx *ctx, const conv2d_shape *sh, int *fused) {
+    (void)ctx;
+    (void)sh;
+    GH_NEED("conv2d_relu_ok_ref", fused);
+    *fused = 1;
+    return GH_OK;
+}
+
+int conv2d_relu_fwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x,
+                        const float *w, const float *b, float *y) {
+    (void)ctx;
+    return conv_fwd_ref("conv2d_relu_fwd_ref", shape, x, w, b, y, 1);
+}
+
+int conv2d_relu_bwd_ref(const kctx *ctx, const conv2d_shape *shape, const float *x,
+                        const float *w, const float *dy, float *dx, float *dw, float *db) {
+    (void)ctx;
+    return conv_bwd_ref("conv2d_relu_bwd_ref", shape, x, w, dy, dx, dw, db, 1);
+}
+
+int conv2d_relu_ok_cpu(const kctx *ctx, const conv2d_shape *shape, int *fused) {
+    (void)ctx;
+    GH_NEED("conv2d_relu_ok_cpu", fused);
+    conv2d_shape sh;
+    int st = conv2d_shape_check("conv2d_relu_ok_cpu", shape, &sh);
+    if (st) return st;
+    *fused = conv_is_depthwise(&sh);
+    return GH_OK;
+}
+
+static int relu_unfused(const char *op, const conv2d_shape *sh) {
+    return gh_fail(GH_EUNSUP, "%s: c=%d k=%d groups=%d %dx%d: only depthwise convs take ReLU "
+                   "fused here (conv2d_relu_ok); run relu_fwd and conv2d", op, sh->c, sh->k,
+                   sh->groups, sh->r, sh->s);
+}
+
+int conv2d_relu_fwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x,
+                        const float *w, const float *b, float *y) {
+    static const char op[] = "conv2d_relu_fwd_cpu";
+    conv2d_shape sh;
+    int st = conv2d_shape_check(op, shape, &sh);
+    if (st) return st;
+    GH_NEED(op, x);
+    GH_NEED(op, w);
+    GH_NEED(op, y);
+    if (!conv_is_depthwise(&sh)) return relu_unfused(op, &sh);
+    return conv_dw_fwd(ctx, &sh, x, w, b, y, 1);
+}
+
+int conv2d_relu_bwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x,
+                        const float *w, const float *dy, float *dx, float *dw, float *db) {
+    static const char op[] = "conv2d_relu_bwd_cpu";
+    conv2d_shape sh;
+    int st = conv2d_shape_check(op, shape, &sh);
+    if (st) return st;
+    GH_NEED(op, dy);
+    if (dx) GH_NEED(op, w);
+    if (dw || dx) GH_NEED(op, x);
+    if (!conv_is_depthwise(&sh)) return relu_unfused(op, &sh);
+    return conv_dw_bwd(ctx, &sh, x, w, dy, dx, dw, db, 1);
 }
 
 // ---- fast path: im2col + sgemm --------------------------------------------------------------
@@ -268,7 +350,7 @@ int conv2d_fwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, c
     GH_NEED(op, x);
     GH_NEED(op, w);
     GH_NEED(op, y);
-    if (conv_is_depthwise(&sh)) return conv_dw_fwd(ctx, &sh, x, w, b, y);
+    if (conv_is_depthwise(&sh)) return conv_dw_fwd(ctx, &sh, x, w, b, y, 0);
     if (conv_pw_ok(&sh)) return conv_pw_fwd(ctx, &sh, x, w, b, y);
 
     int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
@@ -310,7 +392,7 @@ int conv2d_bwd_cpu(const kctx *ctx, const conv2d_shape *shape, const float *x, c
     GH_NEED(op, dy);
     if (dx) GH_NEED(op, w);
     if (dw) GH_NEED(op, x);
-    if (conv_is_depthwise(&sh)) return conv_dw_bwd(ctx, &sh, x, w, dy, dx, dw, db);
+    if (conv_is_depthwise(&sh)) return conv_dw_bwd(ctx, &sh, x, w, dy, dx, dw, db, 0);
     if (conv_pw_ok(&sh)) {
         st = conv_pw_bwd(ctx, &sh, x, w, dy, dx, dw);
         if (st) return st;

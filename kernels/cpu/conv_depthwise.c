@@ -1,7 +1,8 @@
 // Depthwise conv2d (groups == c == k) on the host by direct loops, one (sample, channel) plane
 // per OpenMP iteration. Stride 1 goes to the flat correlations of conv_dw_flat.c; the general
 // case here copies the plane zero-padded into a per-thread buffer whose columns are split by
-// stride phase, so that every filter tap reads a contiguous run and vectorises.
+// stride phase, so that every filter tap reads a contiguous run and vectorises. The conv of
+// relu(x) (conv2d_relu_*) applies ReLU in that copy and masks dx where it is copied back.
 #include <omp.h>
 #include <string.h>
 
@@ -35,17 +36,37 @@ size_t conv_dw_per_thread(const conv2d_shape *sh) {
     return 2 * g.plane + (((size_t)sh->c * sh->r * sh->s + 15) & ~(size_t)15);
 }
 
-// buf = the zero-padded plane x [h, w] in phase-split layout.
-static void dw_fill(const conv2d_shape *sh, const dw_geo *g, const float *x, float *buf) {
+// The first source column jj >= 0 whose padded column jj + pad lies in stride phase ph.
+static inline int dw_phase_first(const dw_geo *g, int pad, int ph) {
+    return ((ph - pad) % g->sw + g->sw) % g->sw;
+}
+
+// buf = the zero-padded plane x [h, w] (relu: relu(x), the fused ReLU) in phase-split layout.
+static void dw_fill(const conv2d_shape *sh, const dw_geo *g, const float *x, float *buf,
+                    int relu) {
     memset(buf, 0, sizeof(float) * g->plane);
     int wlim = g->wp - sh->pad_w < sh->w ? g->wp - sh->pad_w : sh->w;   // columns reached
     for (int ii = 0; ii < sh->h && ii + sh->pad_h < g->hp; ii++) {
         const float *src = x + (size_t)ii * sh->w;
         int row = ii + sh->pad_h;
-        if (g->sw == 1)
+        if (!relu && g->sw == 1) {
             memcpy(buf + dw_at(g, row, sh->pad_w), src, sizeof(float) * (wlim > 0 ? wlim : 0));
-        else
-            for (int jj = 0; jj < wlim; jj++) buf[dw_at(g, row, jj + sh->pad_w)] = src[jj];
+            continue;
+        }
+        // phase by phase: the columns of one phase are contiguous in buf (no division per
+        // element, and ReLU as a blend, not a branch on the sign)
+        for (int ph = 0; ph < g->sw; ph++) {
+            int j0 = dw_phase_first(g, sh->pad_w, ph);
+            if (j0 >= wlim) continue;
+            float *restrict d = buf + dw_at(g, row, j0 + sh->pad_w);
+            const int n = (wlim - j0 + g->sw - 1) / g->sw;
+            const float *restrict s = src + j0;
+            if (relu) {
+#pragma omp simd
+                for (int t = 0; t < n; t++) d[t] = conv_relu(s[(size_t)t * g->sw]);
+            } else
+                for (int t = 0; t < n; t++) d[t] = s[(size_t)t * g->sw];
+        }
     }
 }
 
@@ -107,13 +128,33 @@ static void dw_plane_bwd_filter(const conv2d_shape *sh, const dw_geo *g, const f
         }
 }
 
-// dx [h, w] += the interior of the padded gradient plane.
-static void dw_unfill_add(const conv2d_shape *sh, const dw_geo *g, const float *dbuf, float *dx) {
+// dx [h, w] += the interior of the padded gradient plane; where xm (the plane of x of a fused
+// ReLU, else NULL) is not > 0, nothing (relu_bwd's expression).
+static void dw_unfill_add(const conv2d_shape *sh, const dw_geo *g, const float *dbuf, float *dx,
+                          const float *xm) {
     int wlim = g->wp - sh->pad_w < sh->w ? g->wp - sh->pad_w : sh->w;
     for (int ii = 0; ii < sh->h && ii + sh->pad_h < g->hp; ii++) {
         float *d = dx + (size_t)ii * sh->w;
         int row = ii + sh->pad_h;
-        if (g->sw == 1) {
+        if (xm && g->sw == 1) {
+            const float *restrict m = xm + (size_t)ii * sh->w;
+            const float *restrict s = dbuf + dw_at(g, row, sh->pad_w);
+#pragma omp simd
+            for (int jj = 0; jj < wlim; jj++) d[jj] += m[jj] > 0.0f ? s[jj] : 0.0f;
+        } else if (xm) {
+            // phase by phase, as dw_fill
+            const float *m = xm + (size_t)ii * sh->w;
+            for (int ph = 0; ph < g->sw; ph++) {
+                int j0 = dw_phase_first(g, sh->pad_w, ph);
+                if (j0 >= wlim) continue;
+                const float *restrict s = dbuf + dw_at(g, row, j0 + sh->pad_w);
+                const int n = (wlim - j0 + g->sw - 1) / g->sw;
+                for (int t = 0; t < n; t++) {
+                    size_t jj = (size_t)j0 + (size_t)t * g->sw;
+                    d[jj] += conv_keep_pos(m[jj], s[t]);
+                }
+            }
+        } else if (g->sw == 1) {
             const float *s = dbuf + dw_at(g, row, sh->pad_w);
             for (int jj = 0; jj < wlim; jj++) d[jj] += s[jj];
         } else
@@ -122,8 +163,8 @@ static void dw_unfill_add(const conv2d_shape *sh, const dw_geo *g, const float *
 }
 
 int conv_dw_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
-                const float *b, float *y) {
-    if (conv_dwflat_ok(sh)) return conv_dwflat_fwd(ctx, sh, x, w, b, y);
+                const float *b, float *y, int relu) {
+    if (conv_dwflat_ok(sh)) return conv_dwflat_fwd(ctx, sh, x, w, b, y, relu);
     dw_geo g = dw_geometry(sh);
     int nt = conv_ws_threads("conv2d_fwd_cpu", ctx, g.plane);
     if (!nt) return GH_EINVAL;
@@ -136,7 +177,7 @@ int conv_dw_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const f
 #pragma omp for schedule(static)
         for (int pl = 0; pl < planes; pl++) {
             int c = pl % sh->c;
-            dw_fill(sh, &g, x + (size_t)pl * hw, buf);
+            dw_fill(sh, &g, x + (size_t)pl * hw, buf, relu);
             dw_plane_fwd(sh, &g, buf, w + (size_t)c * rs, b ? b[c] : 0.0f, y + (size_t)pl * pq);
         }
     }
@@ -144,9 +185,9 @@ int conv_dw_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const f
 }
 
 int conv_dw_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
-                const float *dy, float *dx, float *dw, float *db) {
+                const float *dy, float *dx, float *dw, float *db, int relu) {
     if ((dx || dw) && conv_dwflat_ok(sh)) {
-        int st = conv_dwflat_bwd(ctx, sh, x, w, dy, dx, dw);
+        int st = conv_dwflat_bwd(ctx, sh, x, w, dy, dx, dw, relu);
         if (st) return st;
     } else if (dx || dw) {
         dw_geo g = dw_geometry(sh);
@@ -170,13 +211,14 @@ int conv_dw_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const f
                 int c = pl % sh->c;
                 const float *dyp = dy + (size_t)pl * pq;
                 if (dw) {
-                    dw_fill(sh, &g, x + (size_t)pl * hw, xbuf);
+                    dw_fill(sh, &g, x + (size_t)pl * hw, xbuf, relu);
                     dw_plane_bwd_filter(sh, &g, xbuf, dyp, dwp + (size_t)c * rs);
                 }
                 if (dx) {
                     memset(dbuf, 0, sizeof(float) * g.plane);
                     dw_plane_bwd_data(sh, &g, dyp, w + (size_t)c * rs, dbuf);
-                    dw_unfill_add(sh, &g, dbuf, dx + (size_t)pl * hw);
+                    dw_unfill_add(sh, &g, dbuf, dx + (size_t)pl * hw,
+                                  relu ? x + (size_t)pl * hw : NULL);
                 }
             }
             if (dw) {

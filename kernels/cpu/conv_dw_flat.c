@@ -85,19 +85,38 @@ size_t conv_dwflat_per_thread(const conv2d_shape *sh) {
     return round16((size_t)sh->c * sh->r * sh->s) + 16 * (size_t)sh->r * sh->s + 3 * f.buf + b.buf;
 }
 
-// buf = zero border around the source plane (plain loops, not memset/memcpy: the rows of a
-// DARTS plane are 8 to 32 floats, where a libc call costs more than the copy)
+// buf = zero border around the source plane, relu(plane) for a fused ReLU (plain loops, not
+// memset/memcpy: the rows of a DARTS plane are 8 to 32 floats, where a libc call costs more
+// than the copy)
 GH_CPU_CLONES
-static void flat_fill(const flat_geo *g, const float *src, float *buf) {
+static void flat_fill(const flat_geo *g, const float *src, float *buf, int relu) {
     for (size_t e = 0; e < g->buf; e++) buf[e] = 0.0f;
     for (int i = 0; i < g->src_h; i++) {
         float *restrict d = buf + (size_t)(i + g->top) * g->win + g->left;
         const float *restrict s = src + (size_t)i * g->src_w;
-        for (int j = 0; j < g->src_w; j++) d[j] = s[j];
+        if (relu) {
+#pragma omp simd
+            for (int j = 0; j < g->src_w; j++) d[j] = conv_relu(s[j]);
+        } else
+            for (int j = 0; j < g->src_w; j++) d[j] = s[j];
     }
 }
 
 static void flat_zero(const flat_geo *g, float *buf) { memset(buf, 0, sizeof(float) * g->buf); }
+
+// dst [h, w] += src (row pitch spitch) where the plane xm (of a fused ReLU's x) is > 0:
+// relu_bwd's expression on the gradient of relu(x)
+GH_CPU_CLONES
+static void flat_out_masked(int rows, int cols, const float *src, int spitch, const float *xm,
+                            float *dst) {
+    for (int i = 0; i < rows; i++) {
+        const float *restrict s = src + (size_t)i * spitch;
+        const float *restrict m = xm + (size_t)i * cols;
+        float *restrict d = dst + (size_t)i * cols;
+#pragma omp simd
+        for (int j = 0; j < cols; j++) d[j] += m[j] > 0.0f ? s[j] : 0.0f;
+    }
+}
 
 // dst (accumulate ? += : =) src + bias, rows x cols, with row pitches spitch and dpitch
 GH_CPU_CLONES
@@ -183,23 +202,31 @@ static int flat_taps(const conv2d_shape *sh, int win, const float *wk, int flip,
 }
 
 typedef float v8 __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
 #define ld8(p) (*(const v8u *)(p))
 #define st8(p, v) (*(v8u *)(p) = (v))
+// v where keep's lanes are all ones, +0 where they are zero
+#define keep8(v, keep) ((v8)((v8i)(v) & (keep)))
 
-// buf's interior rows = the plane src [src_h, 8]; the border is zeroed once per thread
-// (flat_zero): every plane writes the same interior, so it stays zero
+// buf's interior rows = the plane src [src_h, 8] (relu: conv_relu of it, lane by lane: NaN
+// kept, everything not > 0 becomes +0); the border is zeroed once per thread (flat_zero):
+// every plane writes the same interior, so it stays zero
 GH_CPU_CLONES
-static void row8_fill(const flat_geo *g, const float *src, float *buf) {
-    for (int i = 0; i < g->src_h; i++)
-        st8(buf + (size_t)(i + g->top) * ROW8_PITCH + ROW8_LEFT, ld8(src + (size_t)i * 8));
+static void row8_fill(const flat_geo *g, const float *src, float *buf, int relu) {
+    for (int i = 0; i < g->src_h; i++) {
+        v8 v = ld8(src + (size_t)i * 8);
+        if (relu) v = keep8(v, (v > (v8){0}) | (v != v));
+        st8(buf + (size_t)(i + g->top) * ROW8_PITCH + ROW8_LEFT, v);
+    }
 }
 
 // out row i (accumulate ? += : = bias +) sum_t wt[t] buf row (i + tap row), shifted by the tap
-// column, for i < hout; 8 rows at a time in registers, taps outer.
+// column, for i < hout; 8 rows at a time in registers, taps outer. xm (accumulate only: the
+// plane of a fused ReLU's x, else NULL): a sum is added only where xm > 0 (relu_bwd's mask).
 GH_CPU_CLONES
 static void row8_corr(const flat_geo *g, const float *buf, int nt, const int *off,
-                      const float *wt, float bias, float *out, int accumulate) {
+                      const float *wt, float bias, float *out, int accumulate, const float *xm) {
     const float *base = buf + ROW8_LEFT - g->left;
     int i = 0;
     for (; i + 8 <= g->hout; i += 8) {
@@ -211,6 +238,11 @@ static void row8_corr(const flat_geo *g, const float *buf, int nt, const int *of
             for (int k = 0; k < 8; k++) a[k] += w * ld8(row + k * ROW8_PITCH + off[t]);
         }
         float *o = out + (size_t)i * 8;
+        if (xm)
+            for (int k = 0; k < 8; k++) {
+                v8 m = ld8(xm + (size_t)(i + k) * 8);
+                a[k] = keep8(a[k], m > (v8){0});
+            }
         for (int k = 0; k < 8; k++) {
             if (accumulate) a[k] += ld8(o + 8 * k);
             st8(o + 8 * k, a[k]);
@@ -221,6 +253,7 @@ static void row8_corr(const flat_geo *g, const float *buf, int nt, const int *of
         const float *row = base + (size_t)i * ROW8_PITCH;
         for (int t = 0; t < nt; t++) a += wt[t] * ld8(row + off[t]);
         float *o = out + (size_t)i * 8;
+        if (xm) a = keep8(a, ld8(xm + (size_t)i * 8) > (v8){0});
         if (accumulate) a += ld8(o);
         st8(o, a);
     }
@@ -253,7 +286,7 @@ static void row8_dot_taps(const flat_geo *g, const float *dy, int rows, const fl
 }
 
 int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
-                    const float *b, float *y) {
+                    const float *b, float *y, int relu) {
     flat_geo g = flat_fwd_geo(sh);
     int row8 = row8_geo(&g);
     size_t per = 2 * g.buf;
@@ -272,12 +305,12 @@ int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
         for (int pl = 0; pl < planes; pl++) {
             int c = pl % sh->c;
             if (row8) {
-                row8_fill(&g, x + (size_t)pl * hw, xb);
+                row8_fill(&g, x + (size_t)pl * hw, xb, relu);
                 int taps = flat_taps(sh, ROW8_PITCH, w + (size_t)c * rs, 0, off, wt);
-                row8_corr(&g, xb, taps, off, wt, b ? b[c] : 0.0f, y + (size_t)pl * pq, 0);
+                row8_corr(&g, xb, taps, off, wt, b ? b[c] : 0.0f, y + (size_t)pl * pq, 0, NULL);
                 continue;
             }
-            flat_fill(&g, x + (size_t)pl * hw, xb);
+            flat_fill(&g, x + (size_t)pl * hw, xb, relu);
             int taps = flat_taps(sh, g.win, w + (size_t)c * rs, 0, off, wt);
             flat_corr(xb, g.len, taps, off, wt, ob);
             flat_out(sh->p, sh->q, ob, g.win, b ? b[c] : 0.0f, y + (size_t)pl * pq, sh->q, 0);
@@ -287,7 +320,7 @@ int conv_dwflat_fwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
 }
 
 int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
-                    const float *dy, float *dx, float *dw) {
+                    const float *dy, float *dx, float *dw, int relu) {
     flat_geo gf = flat_fwd_geo(sh), gb = flat_bwd_geo(sh);
     int row8 = row8_geo(&gf) && row8_geo(&gb);
     int rs = sh->r * sh->s;
@@ -324,28 +357,33 @@ int conv_dwflat_bwd(const kctx *ctx, const conv2d_shape *sh, const float *x, con
                 if (dw) {
                     if (c != cur && cur >= 0) flat_flush(rs, vacc, dwp + (size_t)cur * rs);
                     cur = c;
-                    row8_fill(&gf, x + (size_t)pl * hw, xb);
+                    row8_fill(&gf, x + (size_t)pl * hw, xb, relu);
                     row8_dot_taps(&gf, dyp, sh->p, xb, rs, off, vacc);
                 }
                 if (dx) {
-                    row8_fill(&gb, dyp, db_);
+                    row8_fill(&gb, dyp, db_, 0);
                     int taps = flat_taps(sh, ROW8_PITCH, w + (size_t)c * rs, 1, offb, wt);
-                    row8_corr(&gb, db_, taps, offb, wt, 0.0f, dx + (size_t)pl * hw, 1);
+                    row8_corr(&gb, db_, taps, offb, wt, 0.0f, dx + (size_t)pl * hw, 1,
+                              relu ? x + (size_t)pl * hw : NULL);
                 }
                 continue;
             }
             if (dw) {
                 if (c != cur && cur >= 0) flat_flush(rs, vacc, dwp + (size_t)cur * rs);
                 cur = c;
-                flat_fill(&gf, x + (size_t)pl * hw, xb);
+                flat_fill(&gf, x + (size_t)pl * hw, xb, relu);
                 flat_out(sh->p, sh->q, dyp, sh->q, 0.0f, gb_, gf.win, 0);   // columns q.. stay 0
                 flat_dot_taps(gb_, glen, xb, rs, off, vacc);
             }
             if (dx) {
-                flat_fill(&gb, dyp, db_);
+                flat_fill(&gb, dyp, db_, 0);
                 int taps = flat_taps(sh, gb.win, w + (size_t)c * rs, 1, offb, wt);
                 flat_corr(db_, gb.len, taps, offb, wt, ob);
-                flat_out(sh->h, sh->w, ob, gb.win, 0.0f, dx + (size_t)pl * hw, sh->w, 1);
+                if (relu)
+                    flat_out_masked(sh->h, sh->w, ob, gb.win, x + (size_t)pl * hw,
+                                    dx + (size_t)pl * hw);
+                else
+                    flat_out(sh->h, sh->w, ob, gb.win, 0.0f, dx + (size_t)pl * hw, sh->w, 1);
             }
         }
         if (dw && cur >= 0) flat_flush(rs, vacc, dwp + (size_t)cur * rs);

@@ -1,7 +1,8 @@
 // kernels/cuda: conv2d forward and backward. General convs run as implicit GEMMs (im2col
 // gathered on the fly into shared memory tiles, never stored); depthwise 3x3/5x5 convs
 // (groups == c == k), which are memory bound, run from shared-memory tiles (conv_dw.cuh), or as
-// direct kernels with register tiling where a tile does not apply.
+// direct kernels with register tiling where a tile does not apply; they also take a ReLU of x
+// fused (conv2d_relu_*_cuda: applied at the tile's staging, dx masked at its store).
 // Weight gradients reduce over pixels in split-K partials summed in a fixed order: no float
 // atomics anywhere, so every path is deterministic whatever ctx->deterministic says.
 #include <limits.h>
@@ -501,7 +502,7 @@ dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__
 #pragma unroll
             for (int u = 0; u < IN; u++) {
                 const int iw = iw0 + u;
-                seg_in[u] = (unsigned)iw < (unsigned)a.wi ? __ldg(row + iw) : 0.0f;
+                seg_in[u] = (unsigned)iw < (unsigned)a.wi ? dwt_in(a, __ldg(row + iw)) : 0.0f;
             }
 #pragma unroll
             for (int v = 0; v < DW_V; v++)
@@ -510,12 +511,13 @@ dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__
         }
         const float bv = bias ? __ldg(bias + ch) : 0.0f;
         float *op = out + ((size_t)plane * a.ho + oh) * a.wo;
+        const float *mp = a.mask ? a.mask + ((size_t)plane * a.ho + oh) * a.wo : NULL;
 #pragma unroll
         for (int v = 0; v < DW_V; v++) {
             const int ow = ow0 + v;
             if (ow < a.wo) {
                 if (a.accumulate)
-                    op[ow] += acc[v];
+                    op[ow] += mp && !(__ldg(mp + ow) > 0.0f) ? 0.0f : acc[v];
                 else
                     op[ow] = acc[v] + bv;
             }
@@ -526,8 +528,9 @@ dw_fwd_kernel(dw_args a, const float *__restrict__ in, const float *__restrict__
 // The tiled depthwise correlation (conv_dw.cuh: the plan, the staging and the per-thread
 // outputs, shared with tests/cuda/test_conv_dw_emu.cu): one staging pass of the blocks' input
 // footprints into shared memory (float4 when p.vec), a barrier, then DW_TV outputs per thread
-// from shared memory. Every index is 32-bit (dwt_plan_make checked the sizes).
-template <int K, int S, int D>
+// from shared memory. Every index is 32-bit (dwt_plan_make checked the sizes). F: the fused
+// ReLU's flags (p.a.relu, p.a.mask) are read; without it they are compiled out.
+template <int K, int S, int D, bool F>
 __global__ void __launch_bounds__(DWT_THREADS)
 dw_tile_kernel(dwt_plan p, const float *__restrict__ in, const float *__restrict__ wt,
                const float *__restrict__ bias, float *__restrict__ out) {
@@ -540,9 +543,10 @@ dw_tile_kernel(dwt_plan p, const float *__restrict__ in, const float *__restrict
         if (p.vec) {
             const float4 v = src >= 0 ? __ldg(reinterpret_cast<const float4 *>(in + src))
                                       : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            sm[so] = v.x; sm[so + 1] = v.y; sm[so + 2] = v.z; sm[so + 3] = v.w;
+            sm[so] = dwt_in<F>(p.a, v.x); sm[so + 1] = dwt_in<F>(p.a, v.y);
+            sm[so + 2] = dwt_in<F>(p.a, v.z); sm[so + 3] = dwt_in<F>(p.a, v.w);
         } else {
-            sm[so] = src >= 0 ? __ldg(in + src) : 0.0f;
+            sm[so] = src >= 0 ? dwt_in<F>(p.a, __ldg(in + src)) : 0.0f;
         }
     }
     __syncthreads();
@@ -551,7 +555,7 @@ dw_tile_kernel(dwt_plan p, const float *__restrict__ in, const float *__restrict
     float wr[K][K], acc[DW_TV];
     dwt_filter<K>(p, wt, h.ch, wr);
     dwt_compute<K, S, D>(p, sm, h.sm, wr, acc);
-    dwt_store(p, h, bias, acc, out);
+    dwt_store<F>(p, h, bias, acc, out);
 }
 
 // Backward data of a strided depthwise conv: a gather per dx element over the filter taps
@@ -560,11 +564,13 @@ dw_tile_kernel(dwt_plan p, const float *__restrict__ in, const float *__restrict
 // modulo step_h = sh / gcd(sh, dh), so the loop starts at the first valid kr and steps by
 // step_h (at stride 2, dilation 1: 2 of a 3x3 filter's 9 taps are skipped without a test, not
 // visited and rejected), and stops once the output row would be negative. Taps are still
-// summed in ascending (kr, ks) order, as the reference does.
+// summed in ascending (kr, ks) order, as the reference does. mask (a fused ReLU's x, else
+// NULL): dx[i] += the sum only where mask[i] > 0.
 template <typename I>
 __global__ void dw_bwd_data_gather_kernel(conv_geom g, int step_h, int step_w,
                                           const float *__restrict__ dy,
-                                          const float *__restrict__ wt, float *__restrict__ dx) {
+                                          const float *__restrict__ wt,
+                                          const float *__restrict__ mask, float *__restrict__ dx) {
     const I hw = (I)g.h * g.w, total = (I)g.n * g.c * hw;
     GH_GRID_STRIDE_T(I, i, total) {
         const I plane = i / hw;
@@ -593,16 +599,17 @@ __global__ void dw_bwd_data_gather_kernel(conv_geom g, int step_h, int step_w,
                 acc = fmaf(__ldg(wp + kr * g.s + ks), __ldg(dyp + oh * g.q + ow), acc);
             }
         }
-        dx[i] += acc;
+        dx[i] += mask && !(__ldg(mask + i) > 0.0f) ? 0.0f : acc;
     }
 }
 
 // Depthwise weight gradient: block (split, ch) sums dy * x over its images' pixels into K*K
 // register accumulators, then reduces them across the block in a fixed order (warp
 // butterflies, then warps in index order) into its partial (or straight into dw if S == 1).
+// relu: x read through ReLU (relu_fwd_cuda's max(v, 0)), the filter gradient of relu(x).
 template <int K>
 __global__ void __launch_bounds__(DW_THREADS)
-dw_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restrict__ dy,
+dw_wgrad_kernel(conv_geom g, int relu, const float *__restrict__ x, const float *__restrict__ dy,
                 float *__restrict__ dst) {
     constexpr int KK = K * K;
     __shared__ float sh[DW_THREADS / 32][KK];
@@ -630,7 +637,9 @@ dw_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restric
 #pragma unroll
             for (int ks = 0; ks < K; ks++) {
                 const int iw = iwb + ks * g.dw;
-                if ((unsigned)iw < (unsigned)g.w) acc[kr][ks] = fmaf(d, __ldg(xp + ih * g.w + iw), acc[kr][ks]);
+                if ((unsigned)iw >= (unsigned)g.w) continue;
+                const float xv = __ldg(xp + ih * g.w + iw);
+                acc[kr][ks] = fmaf(d, relu ? (xv > 0.0f ? xv : 0.0f) : xv, acc[kr][ks]);
             }
         }
     }
@@ -676,7 +685,12 @@ int dw_fwd_launch_ksd(const kctx *ctx, const dw_args &a, const float *in, const 
     dwt_plan p;
     if (dwt_plan_make(a, K, S, D, &p)) {
         p.vec = dwt_can_vec(a, in);
-        dw_tile_kernel<K, S, D><<<p.blocks, DWT_THREADS, 0, gh_stream(ctx)>>>(p, in, wt, bias, out);
+        if (a.relu || a.mask)
+            dw_tile_kernel<K, S, D, true><<<p.blocks, DWT_THREADS, 0, gh_stream(ctx)>>>(
+                p, in, wt, bias, out);
+        else
+            dw_tile_kernel<K, S, D, false><<<p.blocks, DWT_THREADS, 0, gh_stream(ctx)>>>(
+                p, in, wt, bias, out);
         LAUNCH_CHECK("dw_tile_kernel");
         return GH_OK;
     }
@@ -697,9 +711,11 @@ int dw_fwd_dispatch(const kctx *ctx, int K, int S, int D, const dw_args &a, cons
     return gh_fail(GH_EUNSUP, "conv2d depthwise: no kernel for %dx%d stride %d dilation %d", K, K, S, D);
 }
 
+// relu: the conv of relu(x)
 int dw_forward(const kctx *ctx, const conv_geom &g, const float *x, const float *w, const float *b,
-               float *y) {
-    const dw_args a = dw_args_fwd(g.n, g.c, g.h, g.w, g.p, g.q, g.ph, g.pw);
+               float *y, int relu) {
+    dw_args a = dw_args_fwd(g.n, g.c, g.h, g.w, g.p, g.q, g.ph, g.pw);
+    a.relu = relu;
     return dw_fwd_dispatch(ctx, g.r, g.sh, g.dh, a, x, w, b, y);
 }
 
@@ -712,25 +728,30 @@ int gcd_int(int a, int b) {
     return a;
 }
 
-int dw_backward_data(const kctx *ctx, const conv_geom &g, const float *w, const float *dy, float *dx) {
+// mask: a fused ReLU's x (dx accumulates only where it is > 0), else NULL
+int dw_backward_data(const kctx *ctx, const conv_geom &g, const float *w, const float *dy,
+                     const float *mask, float *dx) {
     if (g.sh == 1) {
         // dx = correlation of dy with the flipped filter, padding (K-1)*D - pad
-        const dw_args a = dw_args_bwd_data(g.n, g.c, g.h, g.w, g.p, g.q, g.r, g.dh, g.ph, g.pw);
+        dw_args a = dw_args_bwd_data(g.n, g.c, g.h, g.w, g.p, g.q, g.r, g.dh, g.ph, g.pw);
+        a.mask = mask;
         return dw_fwd_dispatch(ctx, g.r, 1, g.dh, a, dy, w, NULL, dx);
     }
     size_t total = (size_t)g.n * g.c * g.h * g.w;
     const int step_h = g.sh / gcd_int(g.sh, g.dh), step_w = g.sw / gcd_int(g.sw, g.dw);
     if (gh_idx32(total))
         dw_bwd_data_gather_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
-            g, step_h, step_w, dy, w, dx);
+            g, step_h, step_w, dy, w, mask, dx);
     else
         dw_bwd_data_gather_kernel<size_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
-            g, step_h, step_w, dy, w, dx);
+            g, step_h, step_w, dy, w, mask, dx);
     LAUNCH_CHECK("dw_bwd_data_gather_kernel");
     return GH_OK;
 }
 
-int dw_backward_weight(const kctx *ctx, const conv_geom &g, const float *x, const float *dy, float *dw) {
+// relu: the filter gradient of relu(x)
+int dw_backward_weight(const kctx *ctx, const conv_geom &g, const float *x, const float *dy,
+                       float *dw, int relu) {
     const int S = dw_wgrad_splits(g);
     const size_t need = dw_ws_floats(g);
     if (need > 0 && (!ctx || !ctx->ws || ctx->ws_floats < need))
@@ -741,9 +762,9 @@ int dw_backward_weight(const kctx *ctx, const conv_geom &g, const float *x, cons
     float *dst = S == 1 ? dw : ctx->ws;
     dim3 grid(S, g.c);
     if (g.r == 3)
-        dw_wgrad_kernel<3><<<grid, DW_THREADS, 0, gh_stream(ctx)>>>(g, x, dy, dst);
+        dw_wgrad_kernel<3><<<grid, DW_THREADS, 0, gh_stream(ctx)>>>(g, relu, x, dy, dst);
     else
-        dw_wgrad_kernel<5><<<grid, DW_THREADS, 0, gh_stream(ctx)>>>(g, x, dy, dst);
+        dw_wgrad_kernel<5><<<grid, DW_THREADS, 0, gh_stream(ctx)>>>(g, relu, x, dy, dst);
     LAUNCH_CHECK("dw_wgrad_kernel");
     if (S > 1) {
         size_t size = (size_t)g.c * g.r * g.s;
@@ -751,6 +772,13 @@ int dw_backward_weight(const kctx *ctx, const conv_geom &g, const float *x, cons
         LAUNCH_CHECK("split_reduce_kernel");
     }
     return GH_OK;
+}
+
+// conv2d_relu_*_cuda's refusal of a shape outside the depthwise fast path
+int relu_unfused(const char *op, const conv_geom &g) {
+    return gh_fail(GH_EUNSUP, "%s: c=%d k=%d groups=%d %dx%d stride %d dilation %d: only the "
+                   "depthwise fast path takes ReLU fused (conv2d_relu_ok); run relu_fwd and "
+                   "conv2d", op, g.c, g.k, g.groups, g.r, g.s, g.sh, g.dh);
 }
 
 }  // namespace
@@ -778,7 +806,7 @@ int conv2d_fwd_cuda(const kctx *ctx, const conv2d_shape *sh, const float *x, con
     GH_CUDA_NEED("conv2d_fwd_cuda", x);
     GH_CUDA_NEED("conv2d_fwd_cuda", w);
     GH_CUDA_NEED("conv2d_fwd_cuda", y);
-    if (dw_fast(g)) return dw_forward(ctx, g, x, w, b, y);
+    if (dw_fast(g)) return dw_forward(ctx, g, x, w, b, y, 0);
     return igemm_launch<0>(ctx, g, x, w, b, y);
 }
 
@@ -790,8 +818,55 @@ int conv2d_bwd_cuda(const kctx *ctx, const conv2d_shape *sh, const float *x, con
     if (dx) GH_CUDA_NEED("conv2d_bwd_cuda", w);
     if (dw) GH_CUDA_NEED("conv2d_bwd_cuda", x);
     const bool fast = dw_fast(g);
-    if (dx) GH_TRY(fast ? dw_backward_data(ctx, g, w, dy, dx) : igemm_launch<1>(ctx, g, dy, w, NULL, dx));
-    if (dw) GH_TRY(fast ? dw_backward_weight(ctx, g, x, dy, dw) : wgrad_launch(ctx, g, x, dy, dw));
+    if (dx)
+        GH_TRY(fast ? dw_backward_data(ctx, g, w, dy, NULL, dx)
+                    : igemm_launch<1>(ctx, g, dy, w, NULL, dx));
+    if (dw)
+        GH_TRY(fast ? dw_backward_weight(ctx, g, x, dy, dw, 0) : wgrad_launch(ctx, g, x, dy, dw));
+    if (db) {
+        conv_db_kernel<<<g.k, DB_THREADS, 0, gh_stream(ctx)>>>(g.n, g.k, g.p * g.q, dy, db);
+        LAUNCH_CHECK("conv_db_kernel");
+    }
+    return GH_OK;
+}
+
+// ---- conv2d of relu(x) (kernels.h): the depthwise fast path fused ------------------------------
+// ReLU applied where the tile stages x (or the direct kernel, the weight gradient read it), dx
+// masked where it is stored; other shapes are refused (the engine runs relu_fwd and the plain
+// or tensor-core conv on scratch).
+
+int conv2d_relu_ok_cuda(const kctx *ctx, const conv2d_shape *sh, int *fused) {
+    (void)ctx;
+    GH_CUDA_NEED("conv2d_relu_ok_cuda", fused);
+    conv_geom g = {};
+    GH_TRY(conv_check("conv2d_relu_ok_cuda", sh, &g));
+    *fused = dw_fast(g);
+    return GH_OK;
+}
+
+int conv2d_relu_fwd_cuda(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                         const float *b, float *y) {
+    static const char op[] = "conv2d_relu_fwd_cuda";
+    conv_geom g = {};
+    GH_TRY(conv_check(op, sh, &g));
+    GH_CUDA_NEED(op, x);
+    GH_CUDA_NEED(op, w);
+    GH_CUDA_NEED(op, y);
+    if (!dw_fast(g)) return relu_unfused(op, g);
+    return dw_forward(ctx, g, x, w, b, y, 1);
+}
+
+int conv2d_relu_bwd_cuda(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                         const float *dy, float *dx, float *dw, float *db) {
+    static const char op[] = "conv2d_relu_bwd_cuda";
+    conv_geom g = {};
+    GH_TRY(conv_check(op, sh, &g));
+    GH_CUDA_NEED(op, dy);
+    if (dx) GH_CUDA_NEED(op, w);
+    if (dx || dw) GH_CUDA_NEED(op, x);
+    if (!dw_fast(g)) return relu_unfused(op, g);
+    if (dx) GH_TRY(dw_backward_data(ctx, g, w, dy, x, dx));
+    if (dw) GH_TRY(dw_backward_weight(ctx, g, x, dy, dw, 1));
     if (db) {
         conv_db_kernel<<<g.k, DB_THREADS, 0, gh_stream(ctx)>>>(g.n, g.k, g.p * g.q, dy, db);
         LAUNCH_CHECK("conv_db_kernel");

@@ -13,14 +13,26 @@ namespace {
 //   * in[plane, oh*S - ph + kr*D, ow*S - pw + ks*D], ch = plane % c, zero outside the input.
 // flip: w read as w[ch, K-1-kr, K-1-ks] (backward data at stride 1 is this correlation of dy with
 // the flipped filter and padding (K-1)*D - pad, negative padding included); accumulate: +=
-// into out without bias, else out = sum + bias.
+// into out without bias, else out = sum + bias. The conv of relu(x) (conv2d_relu_*_cuda):
+// relu, the input read through ReLU as relu_fwd_cuda computes it (dwt_in); mask (accumulate
+// only, else NULL): out[i] += sum only where mask[i] > 0 (relu_bwd_cuda's mask from x).
 struct dw_args {
     int planes, c;      // planes = n*c; channel = plane % c
     int hi, wi;         // input plane
     int ho, wo;         // output plane
     int ph, pw;         // padding (may be negative in the backward use)
     int flip, accumulate;
+    int relu;
+    const float *mask;  // [planes, ho, wo] or NULL
 };
+
+// An input value as the correlation reads it: relu_fwd_cuda's max(v, 0) (NaN gives 0) for a
+// fused ReLU. F = false compiles the ReLU and the mask out (the unfused tiles keep their
+// registers); the CPU replay takes the default, which reads the flags.
+template <bool F = true>
+__host__ __device__ inline float dwt_in(const dw_args &a, float v) {
+    return F && a.relu ? (v > 0.0f ? v : 0.0f) : v;
+}
 
 static inline dw_args dw_args_fwd(int n, int c, int h, int w, int p, int q, int ph, int pw) {
     return dw_args{n * c, c, h, w, p, q, ph, pw, 0, 0};
@@ -212,7 +224,9 @@ __host__ __device__ inline void dwt_compute(const dwt_plan &p, const float *sm, 
     }
 }
 
-// Writes a thread's outputs: += when accumulating (no bias), else sum + bias[ch].
+// Writes a thread's outputs: += when accumulating (no bias; where p.a.mask is not > 0, nothing:
+// relu_bwd_cuda's x > 0 ? d : 0), else sum + bias[ch].
+template <bool F = true>
 __host__ __device__ inline void dwt_store(const dwt_plan &p, const dwt_thread &h,
                                           const float *bias, const float acc[DW_TV], float *out) {
     const float bv = bias && !p.a.accumulate ? bias[h.ch] : 0.0f;
@@ -220,7 +234,7 @@ __host__ __device__ inline void dwt_store(const dwt_plan &p, const dwt_thread &h
     for (int v = 0; v < DW_TV; v++) {
         if (v >= h.nout) break;
         if (p.a.accumulate)
-            out[h.out + v] += acc[v];
+            out[h.out + v] += F && p.a.mask && !(p.a.mask[h.out + v] > 0.0f) ? 0.0f : acc[v];
         else
             out[h.out + v] = acc[v] + bv;
     }

@@ -5,7 +5,10 @@
 // as NaN (an unstaged read poisons the output), scalar and float4 staging, then every thread's
 // outputs. Forward and stride-1 backward data (the flipped correlation) must equal the C
 // reference (within FP32 summation error), exactly on small integers, and every output must be
-// written (the forward's output starts as NaN).
+// written (the forward's output starts as NaN). The same for the fused ReLU (conv2d_relu_*_cuda:
+// the input read through ReLU at the staging, dx masked by x > 0 at the store) on an x with NaN
+// and -0 among its values, against the reference conv of relu_fwd_cuda's max(x, 0) and
+// relu_bwd's mask.
 #include <math.h>
 #include <string.h>
 
@@ -37,7 +40,7 @@ static int replay(const dwt_plan &p, const float *in, const float *wt, const flo
                           so, width, src);
                 return 0;
             }
-            for (int j = 0; j < width; j++) sm[so + j] = src >= 0 ? in[src + j] : 0.0f;
+            for (int j = 0; j < width; j++) sm[so + j] = src >= 0 ? dwt_in(p.a, in[src + j]) : 0.0f;
         }
         for (int t = 0; t < DWT_THREADS; t++) {
             const dwt_thread h = dwt_thread_at(p, k, t);
@@ -117,8 +120,11 @@ static int bank_ways_ksd(const dwt_plan &p) {
 }
 
 struct tally {
-    int plans, multi_plane, multi_tile, vec, bwd;
+    int plans, multi_plane, multi_tile, vec, bwd, relu, masked;
 };
+
+// relu_fwd_cuda's value: v > 0 ? v : 0 (NaN and -0 give +0)
+static float relu_cuda(float v) { return v > 0.0f ? v : 0.0f; }
 
 static void run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *rng, tally *ty) {
     CHECK_OK(conv2d_shape_init(&sh));
@@ -162,6 +168,25 @@ static void run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *r
                  vec ? " float4" : "", p.th, p.tw, p.pb);
         compare(what, y, ry, ints);
     }
+    // the fused ReLU: xr has NaN and -0 (both read as 0, both masked) beside x's values
+    std::vector<float> xr = x, xrelu(nx), ryr(ny);
+    for (size_t i = 0; i < nx; i += 7) xr[i] = i % 2 ? -0.0f : NAN;
+    for (size_t i = 0; i < nx; i++) xrelu[i] = relu_cuda(xr[i]);
+    CHECK_OK(conv2d_fwd_ref(&REF, &sh, xrelu.data(), w.data(), bias ? b.data() : NULL, ryr.data()));
+    dw_args ar = af;
+    ar.relu = 1;
+    if (!dwt_plan_make(ar, K, S, D, &p)) {
+        CHECK_MSG(0, "%s: the tile refused the ReLU forward", name);
+        return;
+    }
+    for (int vec = 0; vec <= dwt_can_vec(ar, xr.data()); vec++) {
+        p.vec = vec;
+        ty->relu++;
+        std::vector<float> y(ny, NAN);
+        if (!replay_ksd(p, xr.data(), w.data(), bias ? b.data() : NULL, y.data())) return;
+        snprintf(what, sizeof what, "%s %s relu fwd%s", name, kind, vec ? " float4" : "");
+        compare(what, y, ryr, ints);
+    }
     if (S != 1) return;  // strided backward data is the gather kernel, not a tile
     const dw_args ab = dw_args_bwd_data(sh.n, sh.c, sh.h, sh.w, sh.p, sh.q, K, D, sh.pad_h,
                                         sh.pad_w);
@@ -177,6 +202,24 @@ static void run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *r
         snprintf(what, sizeof what, "%s %s dx +=%s (tile %dx%d, %d planes)", name, kind,
                  vec ? " float4" : "", p.th, p.tw, p.pb);
         compare(what, dx, rdx, ints);
+    }
+    // masked by the fused ReLU's x: dx0 + relu_bwd(xr, the conv's dx into zeros)
+    std::vector<float> g(nx, 0.0f), rdxm = dx0;
+    CHECK_OK(conv2d_bwd_ref(&REF, &sh, x.data(), w.data(), dy.data(), g.data(), NULL, NULL));
+    CHECK_OK(relu_bwd_ref(&REF, nx, xr.data(), g.data(), rdxm.data()));
+    dw_args am = ab;
+    am.mask = xr.data();
+    if (!dwt_plan_make(am, K, 1, D, &p)) {
+        CHECK_MSG(0, "%s: the tile refused the masked backward data", name);
+        return;
+    }
+    for (int vec = 0; vec <= dwt_can_vec(am, dy.data()); vec++) {
+        p.vec = vec;
+        ty->masked++;
+        std::vector<float> dx = dx0;
+        if (!replay_ksd(p, dy.data(), w.data(), NULL, dx.data())) return;
+        snprintf(what, sizeof what, "%s %s relu dx +=%s", name, kind, vec ? " float4" : "");
+        compare(what, dx, rdxm, ints);
     }
 }
 
@@ -212,7 +255,7 @@ int main(void) {
         // padding beyond (K-1)*D: the backward's padding is negative
         {"3x3 pad 3 7x9 c3 (negative backward padding)", DW(2, 3, 7, 9, 3, 1, 3, 1), 1},
     };
-    tally ty = {0, 0, 0, 0, 0};
+    tally ty = {0, 0, 0, 0, 0, 0, 0};
     for (const auto &cc : cases)
         for (int ints = 0; ints <= 1; ints++) run(cc.name, cc.sh, cc.bias, ints, &rng, &ty);
     // the cases must reach the plan's branches: several planes a block, several tiles a plane,
@@ -220,6 +263,8 @@ int main(void) {
     printf("%d plans: %d with several planes a block, %d with several tiles a plane, %d float4 "
            "replays, %d backward\n", ty.plans, ty.multi_plane, ty.multi_tile, ty.vec, ty.bwd);
     CHECK(ty.multi_plane >= 4 && ty.multi_tile >= 4 && ty.vec >= 4 && ty.bwd >= 4);
+    printf("%d fused-ReLU forward replays, %d masked backward replays\n", ty.relu, ty.masked);
+    CHECK(ty.relu >= ty.plans && ty.masked >= ty.bwd);
 
     // beyond 32-bit indices the tile refuses (the direct kernel runs on 64-bit indices)
     dwt_plan p;

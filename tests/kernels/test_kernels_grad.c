@@ -55,6 +55,7 @@ typedef struct {
     double *x, *w, *b;
     const float *r;
     double *y;
+    int relu;   // the conv of relu(x) (conv2d_relu_fwd/_bwd)
 } conv_st;
 
 static double conv_loss(const void *p) {
@@ -77,8 +78,10 @@ static double conv_loss(const void *p) {
                             for (int bb = 0; bb < sh->s; bb++) {
                                 int jj = j * sh->stride_w + bb * sh->dil_w - sh->pad_w;
                                 if (jj < 0 || jj >= sh->w) continue;
-                                acc += s->w[((k * cg + ci) * sh->r + a) * sh->s + bb] *
-                                       s->x[((n * sh->c + g * cg + ci) * sh->h + ii) * sh->w + jj];
+                                double xv =
+                                    s->x[((n * sh->c + g * cg + ci) * sh->h + ii) * sh->w + jj];
+                                if (s->relu && !(xv > 0.0)) xv = 0.0;
+                                acc += s->w[((k * cg + ci) * sh->r + a) * sh->s + bb] * xv;
                             }
                         }
                     s->y[((n * sh->k + k) * sh->p + i) * sh->q + j] = acc;
@@ -86,25 +89,48 @@ static double conv_loss(const void *p) {
     return dot_d(s->y, s->r, ny);
 }
 
-static void grad_conv(gh_rng *rng, conv2d_shape sh) {
+// relu: conv2d_relu_fwd_ref/_bwd_ref, the conv of relu(x): x keeps a margin of 0.05 from the
+// kink (central differences there would straddle it), and about half of it is negative, so the
+// masked entries of dx (zero) are checked too.
+static void grad_conv(gh_rng *rng, conv2d_shape sh, int relu) {
     CHECK_OK(conv2d_shape_init(&sh));
     size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, nw = (size_t)sh.k * (sh.c / sh.groups) * sh.r * sh.s;
     size_t ny = (size_t)sh.n * sh.k * sh.p * sh.q;
     float *x = kt_rand(rng, nx, -1, 1), *w = kt_rand(rng, nw, -1, 1), *b = kt_rand(rng, sh.k, -1, 1);
     float *r = kt_rand(rng, ny, -1, 1), *y = kt_alloc(ny);
     float *dx = kt_alloc(nx), *dw = kt_alloc(nw), *db = kt_alloc(sh.k);
+    if (relu)
+        for (size_t i = 0; i < nx; i++)
+            if (fabsf(x[i]) < 0.05f) x[i] = x[i] < 0.0f ? -0.05f : 0.05f;
     conv_st s = {sh, to_double(x, nx), to_double(w, nw), to_double(b, sh.k), r,
-                 (double *)malloc(sizeof(double) * ny)};
+                 (double *)malloc(sizeof(double) * ny), relu};
     char what[128];
-    snprintf(what, sizeof what, "conv %dx%d g%d s%d,%d p%d,%d d%d,%d", sh.r, sh.s, sh.groups,
-             sh.stride_h, sh.stride_w, sh.pad_h, sh.pad_w, sh.dil_h, sh.dil_w);
-    CHECK_OK(conv2d_fwd_ref(NULL, &sh, x, w, b, y));
+    snprintf(what, sizeof what, "%s %dx%d g%d s%d,%d p%d,%d d%d,%d", relu ? "conv(relu)" : "conv",
+             sh.r, sh.s, sh.groups, sh.stride_h, sh.stride_w, sh.pad_h, sh.pad_w, sh.dil_h,
+             sh.dil_w);
+    CHECK_OK(relu ? conv2d_relu_fwd_ref(NULL, &sh, x, w, b, y)
+                  : conv2d_fwd_ref(NULL, &sh, x, w, b, y));
     conv_loss(&s);
     float *yd = kt_alloc(ny);
     for (size_t i = 0; i < ny; i++) yd[i] = (float)s.y[i];
     printf("%s\n", what);
     KT_CLOSE("  fwd vs double", y, yd, ny, 1);
-    CHECK_OK(conv2d_bwd_ref(NULL, &sh, x, w, r, dx, dw, db));
+    CHECK_OK(relu ? conv2d_relu_bwd_ref(NULL, &sh, x, w, r, dx, dw, db)
+                  : conv2d_bwd_ref(NULL, &sh, x, w, r, dx, dw, db));
+    if (relu) {
+        // the masked half: dx is exactly 0 where x < 0, and not everywhere else
+        size_t neg = 0, nonzero = 0;
+        for (size_t i = 0; i < nx; i++) {
+            if (x[i] < 0.0f) {
+                neg++;
+                CHECK_MSG(dx[i] == 0.0f, "%s: dx[%zu] = %g where x = %g", what, i, dx[i], x[i]);
+            } else
+                nonzero += dx[i] != 0.0f;
+        }
+        // (a 1x1 stride-2 conv reads one input in four)
+        CHECK_MSG(neg > nx / 4 && nonzero > nx / 20, "%s: %zu of %zu x negative, %zu dx non-zero",
+                  what, neg, nx, nonzero);
+    }
     fd_check("  dx", s.x, nx, dx, conv_loss, &s);
     fd_check("  dw", s.w, nw, dw, conv_loss, &s);
     fd_check("  db", s.b, sh.k, db, conv_loss, &s);
@@ -699,7 +725,7 @@ int main(void) {
         {.n = 1, .c = 2, .h = 5, .w = 8, .k = 3, .r = 1, .s = 7, .pad_w = 3},
         {.n = 1, .c = 4, .h = 5, .w = 5, .k = 6, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1, .groups = 2},
     };
-    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) grad_conv(&rng, cs[i]);
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) grad_conv(&rng, cs[i], 0);
     grad_bn(&rng, 3, 2, 5, 1);
     grad_bn(&rng, 2, 3, 4, 0);
     grad_pool(&rng, 2, 2, 5, 5, 3, 3, 1, 1);
@@ -718,5 +744,7 @@ int main(void) {
     grad_lstm(&rng, 1, 3);
     grad_embedding(&rng);
     grad_logprob_entropy(&rng);
+    // the fused ReLU (after the others, so that their random inputs stay what they were)
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) grad_conv(&rng, cs[i], 1);
     return check_done("test_kernels_grad");
 }
