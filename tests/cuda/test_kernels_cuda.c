@@ -1596,6 +1596,78 @@ static void test_streams(void) {
 
 #endif  // GH_HAVE_CUDA
 
+// ---- conv2d of relu(x), fused (issue 15) ------------------------------------------------------
+// conv2d_relu_fwd/_bwd_cuda against the C reference's fused pair on the depthwise shapes the
+// CUDA path fuses (tile and direct kernels, stride-2 gather), x with exact zeros, -0 and
+// negatives: y, dx (masked where x <= 0: those entries keep their starting value exactly), dw;
+// and conv2d_relu_ok's answer (fused on depthwise, not on a dense conv, which the engine then runs
+// as relu into scratch and the plain conv).
+static void run_conv_relu(const conv_case *cc, gh_rng *rng) {
+    conv2d_shape sh = cc->sh;
+    if (conv2d_shape_init(&sh) != GH_OK) {
+        CHECK_MSG(0, "%s: conv2d_shape_init: %s", cc->name, gh_error_get());
+        return;
+    }
+    int fused = -1;
+    CHECK_OK(conv2d_relu_ok_cuda(&REF, &sh, &fused));
+    CHECK_MSG(fused == 1, "conv_relu %s: conv2d_relu_ok_cuda says %d, want fused", cc->name, fused);
+    if (fused != 1) return;
+    const int cg = sh.c / sh.groups, kg = sh.k / sh.groups;
+    const size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, nw = (size_t)sh.k * cg * sh.r * sh.s;
+    const size_t ny = (size_t)sh.n * sh.k * sh.p * sh.q;
+    float *x = h_rand(rng, nx, -1, 1), *w = h_rand(rng, nw, -1, 1), *dy = h_rand(rng, ny, -1, 1);
+    for (size_t i = 0; i < nx; i += 7) x[i] = (i / 7) % 2 ? 0.0f : -0.0f;   // the mask's edges
+    float *dx0 = h_rand(rng, nx, -1, 1), *dw0 = h_rand(rng, nw, -1, 1);
+    float *y_ref = h_alloc(ny), *dx_ref = h_dup(dx0, nx), *dw_ref = h_dup(dw0, nw);
+    CHECK_OK(conv2d_relu_fwd_ref(&REF, &sh, x, w, NULL, y_ref));
+    CHECK_OK(conv2d_relu_bwd_ref(&REF, &sh, x, w, dy, dx_ref, dw_ref, NULL));
+
+    size_t wsf = conv2d_ws_floats_cuda(&sh);
+    float *ws = d_alloc(wsf ? wsf : 1);
+    kctx ctx = {.ws = ws, .ws_floats = wsf};
+    float *d_x = d_up(x, nx), *d_w = d_up(w, nw), *d_dy = d_up(dy, ny), *d_y = d_alloc(ny);
+    float *d_dx = d_up(dx0, nx), *d_dw = d_up(dw0, nw);
+    char what[160];
+    CHECK_OK(conv2d_relu_fwd_cuda(&ctx, &sh, d_x, d_w, NULL, d_y));
+    CHECK_OK(conv2d_relu_bwd_cuda(&ctx, &sh, d_x, d_w, d_dy, d_dx, d_dw, NULL));
+    float *y = d_down(d_y, ny), *dx = d_down(d_dx, nx), *dw = d_down(d_dw, nw);
+    snprintf(what, sizeof what, "conv_relu %s fwd", cc->name);
+    CLOSE(what, y, y_ref, ny, (double)cg * sh.r * sh.s);
+    snprintf(what, sizeof what, "conv_relu %s bwd dx", cc->name);
+    CLOSE(what, dx, dx_ref, nx, (double)kg * sh.r * sh.s);
+    snprintf(what, sizeof what, "conv_relu %s bwd dw", cc->name);
+    CLOSE(what, dw, dw_ref, nw, (double)sh.n * sh.p * sh.q);
+    size_t kept = 0, masked = 0;
+    for (size_t i = 0; i < nx; i++)
+        if (!(x[i] > 0)) {
+            masked++;
+            kept += memcmp(&dx[i], &dx0[i], sizeof(float)) == 0;
+        }
+    CHECK_MSG(kept == masked, "conv_relu %s: %zu of %zu masked dx entries changed", cc->name,
+              masked - kept, masked);
+    free(y); free(dx); free(dw);
+    d_free(ws); d_free(d_x); d_free(d_w); d_free(d_dy); d_free(d_y); d_free(d_dx); d_free(d_dw);
+    free(x); free(w); free(dy); free(dx0); free(dw0); free(y_ref); free(dx_ref); free(dw_ref);
+}
+
+static void test_conv_relu(gh_rng *rng) {
+    static const conv_case cases[] = {
+        //    name                          n  c   h   w   k  r  s sh sw ph pw dh dw  g bias
+        CONV("dw 3x3 32x32 (tile)",         2, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, 0),
+        CONV("dw 5x5 odd",                  2, 5,  11, 13, 5, 5, 5, 1, 1, 2, 2, 1, 1, 5, 0),
+        CONV("dw 3x3 dil 2",                2, 7,  9,  10, 7, 3, 3, 1, 1, 2, 2, 2, 2, 7, 0),
+        CONV("dw 5x5 dil 2",                2, 4,  16, 16, 4, 5, 5, 1, 1, 4, 4, 2, 2, 4, 0),
+        CONV("dw 3x3 s2",                   2, 6,  16, 15, 6, 3, 3, 2, 2, 1, 1, 1, 1, 6, 0),
+        CONV("dw 5x5 s2 dil 2",             2, 3,  17, 17, 3, 5, 5, 2, 2, 4, 4, 2, 2, 3, 0),
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_conv_relu(&cases[i], rng);
+    conv2d_shape dense = {.n = 1, .c = 4, .h = 8, .w = 8, .k = 8, .r = 1, .s = 1};
+    int fused = -1;
+    CHECK_OK(conv2d_shape_init(&dense));
+    CHECK_OK(conv2d_relu_ok_cuda(&REF, &dense, &fused));
+    CHECK_MSG(fused == 0, "conv2d_relu_ok_cuda on a 1x1 dense conv says %d, want 0", fused);
+}
+
 int main(void) {
 #ifndef GH_HAVE_CUDA
     check_skip(NAME, "this build has no CUDA");
@@ -1622,6 +1694,7 @@ int main(void) {
     test_bn(&rng);
     test_conv(&rng);
     test_conv_prec(&rng);
+    test_conv_relu(&rng);
     return check_done(NAME);
 #endif
 }
