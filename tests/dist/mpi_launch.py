@@ -30,6 +30,72 @@ def mpirun_cmd(n):
     return [exe, "-np", str(n)] + flags, env
 
 
+def rank_pid(rank, cwd):
+    """The pid of the gpuhours process of MPI rank `rank` running in cwd (this test's own
+    directory: other gpuhours processes may run on the machine), or None."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv0 = f.read().split(b"\0")[0]
+            if not argv0.endswith(b"gpuhours") or os.readlink("/proc/%s/cwd" % pid) != cwd:
+                continue
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ("OMPI_COMM_WORLD_RANK=%d" % rank).encode() in env:
+            return int(pid)
+    return None
+
+
+def kill_one(cmd, env, cwd, path, ranks, ready, test, what="rank 1"):
+    """Starts cmd in cwd (writing the results file path) and kills one process once ready() is
+    true: rank 1 of 2 (the group must then end within 30 s with a message naming "rank 1"), or
+    the only one. The results file must open with h5py afterwards. Exits the test (`test`
+    names it) when the run ends or stalls before ready() or hangs after the kill; returns the
+    number of failed checks."""
+    import signal
+    import time
+    fails = 0
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    victim, t0 = None, time.time()
+    while time.time() - t0 < 120 and p.poll() is None:
+        if ready():
+            victim = rank_pid(1, cwd) if ranks == 2 else p.pid
+            break
+        time.sleep(0.002)
+    if victim is None:
+        os.killpg(p.pid, signal.SIGKILL)
+        print(p.communicate()[0][-2000:])
+        sys.exit("%s: FAIL: the %d-rank run ended or stalled before the kill" % (test, ranks))
+    os.kill(victim, signal.SIGKILL)
+    t_kill = time.time()
+    try:
+        out, _ = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        sys.exit("%s: FAIL: the group hangs after rank 1 died" % test)
+    waited = time.time() - t_kill
+    if ranks == 2:
+        named = "rank 1" in out
+        print("killed %s: the group ended in %.1f s, exit %d, message names it: %s" %
+              (what, waited, p.returncode, named))
+        if p.returncode == 0 or not named or waited > 30:
+            print(out[-2000:])
+            fails += 1
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            print("after the kill %s opens with h5py: status %s, %d epoch rows" %
+                  (os.path.basename(path), dict(f.attrs).get("status"), len(f["epochs"])))
+    except OSError as e:
+        print("FAIL: the file does not open:", e)
+        fails += 1
+    return fails
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)

@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpi_launch  # noqa: E402
+from mpi_launch import rank_pid  # noqa: E402,F401  (test_dp_* import it from here)
 
 ARGS = ["search", "darts", "--order", "1", "--search_epochs", "1", "--search_limit", "96",
         "--search_layers", "3", "--search_channels", "4", "--search_batch", "16",
@@ -196,25 +197,6 @@ def main():
     print("test_dp_cli: %d failed" % fails)
     sys.exit(1 if fails else 0)
 
-
-def rank_pid(rank, cwd):
-    """The pid of the gpuhours process of MPI rank `rank` running in cwd (this test's own
-    directory: other gpuhours processes may run on the machine), or None."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv0 = f.read().split(b"\0")[0]
-            if not argv0.endswith(b"gpuhours") or os.readlink("/proc/%s/cwd" % pid) != cwd:
-                continue
-            with open("/proc/%s/environ" % pid, "rb") as f:
-                env = f.read().split(b"\0")
-        except OSError:
-            continue
-        if ("OMPI_COMM_WORLD_RANK=%d" % rank).encode() in env:
-            return int(pid)
-    return None
 
 
 if __name__ == "__main__":

@@ -50,15 +50,13 @@ Exit 77 (skipped) without mpirun, h5py or the Fashion-MNIST package.
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpi_launch  # noqa: E402
-from test_dp_cli import artifacts, rank_pid  # noqa: E402
+from test_dp_cli import artifacts  # noqa: E402
 
 STEPS = 2   # steps an epoch in either phase: 32 training images at batch 16
 EPOCHS = 2
@@ -119,44 +117,10 @@ def run(cmd, env, d, what):
 def run_and_kill(cmd, env, d, path, ranks, phase):
     """Starts cmd (writing path), kills one process (rank 1 of 2, or the only one) once the
     phase's checkpoint is past its first step; returns (failures, the checkpoint's step)."""
-    fails = 0
-    p = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, start_new_session=True)
-    victim, t0 = None, time.time()
-    while time.time() - t0 < 120 and p.poll() is None:
+    def ready():
         ph, at = ckpt_at(path)
-        if ph == PHASE_ID[phase] and at is not None and at >= 1:
-            victim = rank_pid(1, d) if ranks == 2 else p.pid
-            break
-        time.sleep(0.002)
-    if victim is None:
-        os.killpg(p.pid, signal.SIGKILL)
-        print(p.communicate()[0][-2000:])
-        sys.exit("test_dp_darts_resume: FAIL: the %d-rank run ended or stalled before the kill"
-                 % ranks)
-    os.kill(victim, signal.SIGKILL)
-    t_kill = time.time()
-    try:
-        out, _ = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        sys.exit("test_dp_darts_resume: FAIL: the group hangs after rank 1 died")
-    waited = time.time() - t_kill
-    if ranks == 2:
-        named = "rank 1" in out
-        print("killed rank 1: the group ended in %.1f s, exit %d, message names it: %s" %
-              (waited, p.returncode, named))
-        if p.returncode == 0 or not named or waited > 30:
-            print(out[-2000:])
-            fails += 1
-    import h5py
-    try:
-        with h5py.File(path, "r") as f:
-            print("after the kill %s opens with h5py: status %s, %d epoch rows" %
-                  (os.path.basename(path), dict(f.attrs).get("status"), len(f["epochs"])))
-    except OSError as e:
-        print("FAIL: the file does not open:", e)
-        fails += 1
+        return ph == PHASE_ID[phase] and at is not None and at >= 1
+    fails = mpi_launch.kill_one(cmd, env, d, path, ranks, ready, "test_dp_darts_resume")
     ph, at = ckpt_at(path)
     return fails, at if ph == PHASE_ID[phase] else None
 

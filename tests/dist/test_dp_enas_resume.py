@@ -33,15 +33,13 @@ Exit 77 (skipped) without mpirun, h5py or the Fashion-MNIST package.
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpi_launch  # noqa: E402
-from test_dp_cli import artifacts, rank_pid  # noqa: E402
+from test_dp_cli import artifacts  # noqa: E402
 
 # 3 epochs of 4 steps: long enough to be killed in the second (a 2-rank run's checkpoint is at the
 # first's end) and short enough that the fp32 differences of another rank count stay far inside
@@ -99,45 +97,11 @@ def run_and_kill(cmd, env, d, path, ranks, target):
     """Starts cmd (writing path), kills one process (rank 1 of 2, or the only one) once the
     checkpoint is at least `target` steps in; returns (failures, the checkpoint step the run
     was left at)."""
-    fails = 0
-    p = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, start_new_session=True)
-    victim, t0 = None, time.time()
-    while time.time() - t0 < 120 and p.poll() is None:
+    def ready():
         at = ckpt_step(path)
-        if at is not None and at >= target:
-            victim = rank_pid(1, d) if ranks == 2 else p.pid
-            break
-        time.sleep(0.005)
-    if victim is None:
-        os.killpg(p.pid, signal.SIGKILL)
-        print(p.communicate()[0][-2000:])
-        sys.exit("test_dp_enas_resume: FAIL: the %d-rank run ended or stalled before the kill"
-                 % ranks)
-    os.kill(victim, signal.SIGKILL)
-    t_kill = time.time()
-    try:
-        out, _ = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        sys.exit("test_dp_enas_resume: FAIL: the group hangs after rank 1 died")
-    waited = time.time() - t_kill
-    if ranks == 2:
-        named = "rank 1" in out
-        print("killed rank 1 of the ENAS search: the group ended in %.1f s, exit %d, message "
-              "names it: %s" % (waited, p.returncode, named))
-        if p.returncode == 0 or not named or waited > 30:
-            print(out[-2000:])
-            fails += 1
-    import h5py
-    try:
-        with h5py.File(path, "r") as f:
-            st = dict(f.attrs).get("status")
-            print("after the kill %s opens with h5py: status %s, %d epoch rows" %
-                  (os.path.basename(path), st, len(f["epochs"])))
-    except OSError as e:
-        print("FAIL: the file does not open:", e)
-        fails += 1
+        return at is not None and at >= target
+    fails = mpi_launch.kill_one(cmd, env, d, path, ranks, ready, "test_dp_enas_resume",
+                                "rank 1 of the ENAS search")
     return fails, ckpt_step(path)
 
 
