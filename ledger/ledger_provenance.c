@@ -169,6 +169,10 @@ int ledger_write_provenance(hid_t root, const char *path) {
     H5get_libversion(&maj, &min, &rel);
     snprintf(buf, sizeof buf, "%u.%u.%u", maj, min, rel);
     PUT("hdf5_version", buf);
+    // how OpenMP's threads waited (cli/main.c may have chosen PASSIVE): CPU timings move with it
+    const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    PUT("omp_wait_policy", wait ? wait : "default");
+    PUT("omp_spincount", spin ? spin : "default");
 #undef PUT
     return GH_OK;
 }

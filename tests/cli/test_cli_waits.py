@@ -4,13 +4,15 @@ user chose. Without OMP_WAIT_POLICY and GOMP_SPINCOUNT, at a load average of hal
 (GH_LOADAVG stands in for it here) it starts again with OMP_WAIT_POLICY=PASSIVE (libgomp reads
 it before main); below that it keeps libgomp's default; a user's OMP_WAIT_POLICY or
 GOMP_SPINCOUNT is kept as given, GH_NO_REEXEC=1 keeps libgomp's default; the restarted process
-keeps its arguments. `gpuhours info` reports the policy in force.
+keeps its arguments. `gpuhours info` reports the policy in force, and a run file records it
+(attributes omp_wait_policy, omp_spincount).
 
-usage: test_cli_waits.py GPUHOURS
+usage: test_cli_waits.py GPUHOURS DATA.arff
 """
 import os
 import subprocess
 import sys
+import tempfile
 
 CLEAN = {k: v for k, v in os.environ.items()
          if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "GH_NO_REEXEC", "GH_LOADAVG")}
@@ -43,7 +45,30 @@ def main():
     if p.returncode != 2 or "unknown command 'no-such-command'" not in p.stdout:
         print(f"FAIL restarted arguments: exit {p.returncode}, output {p.stdout!r}")
         fails += 1
-    print("test_cli_waits:", "FAILED" if fails else f"{len(CASES) + 1} checks passed")
+    # the run file records the policy its process ran with (a 1-second tune)
+    try:
+        import h5py
+    except ImportError:
+        h5py = None
+        print("no h5py: the run-file attributes are not checked")
+    runs = [({"GH_LOADAVG": "3"}, "PASSIVE", "default"),
+            ({"GH_LOADAVG": "0", "GOMP_SPINCOUNT": "500"}, "default", "500")]
+    for extra, want_wait, want_spin in (runs if h5py else []):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "r.h5")
+            p = subprocess.run([exe, "tune", sys.argv[2], "--budget", "1", "-q", "--out", out],
+                               env=dict(CLEAN, **extra), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=120)
+            got = None
+            if p.returncode == 0:
+                with h5py.File(out, "r") as f:
+                    got = tuple(f.attrs[k].decode() if isinstance(f.attrs[k], bytes)
+                                else str(f.attrs[k]) for k in ("omp_wait_policy", "omp_spincount"))
+            if got != (want_wait, want_spin):
+                print(f"FAIL run file under {extra}: exit {p.returncode}, attributes {got}, "
+                      f"want {(want_wait, want_spin)}\n{p.stdout[-1000:]}")
+                fails += 1
+    print("test_cli_waits:", "FAILED" if fails else f"{len(CASES) + 1 + len(runs)} checks passed")
     return 1 if fails else 0
 
 
