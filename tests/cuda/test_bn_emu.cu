@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "check.h"
+#include "emu_check.h"
 #include "kernels/cuda/batchnorm.cuh"
 
 static const kctx REF = {0};
@@ -53,17 +54,11 @@ static void replay_stats_any(int mode, const bn_shape &sh, int S, const float *x
         replay_stats<1, VEC>(sh, S, x, dy, mean, part);
 }
 
-static double rms(const std::vector<float> &v) {
-    double s = 0;
-    for (float x : v) s += (double)x * x;
-    return v.empty() ? 0 : sqrt(s / v.size());
-}
-
 // test_kernels_cuda's CLOSE: fp32 sums of N terms, rtol 1e-5 * max(1, sqrt(N)/8)
 static void close(const char *what, const std::vector<float> &got, const std::vector<float> &want,
                   double terms) {
     double s = sqrt(terms > 1 ? terms : 1) / 8.0, rtol = 1e-5 * (s > 1.0 ? s : 1.0);
-    check_close_f(what, got.data(), want.data(), got.size(), rtol * (rms(want) + 1e-30), rtol,
+    check_close_f(what, got.data(), want.data(), got.size(), rtol * (emu_rms(want) + 1e-30), rtol,
                   __FILE__, __LINE__);
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "check.h"
+#include "emu_check.h"
 #include "kernels/cuda/conv_dw.cuh"
 
 static const kctx REF = {0};
@@ -65,28 +66,6 @@ static int replay_ksd(const dwt_plan &p, const float *in, const float *wt, const
     return 0;
 }
 
-static std::vector<float> rnd(gh_rng *rng, size_t n, int ints) {
-    std::vector<float> v(n);
-    for (auto &x : v)
-        x = ints ? (float)gh_rng_below(rng, 7) - 3.0f : (float)(2.0 * gh_rng_uniform(rng) - 1.0);
-    return v;
-}
-
-static double rms(const std::vector<float> &v) {
-    double s = 0;
-    for (float x : v) s += (double)x * x;
-    return v.empty() ? 0 : sqrt(s / v.size());
-}
-
-static void compare(const char *what, const std::vector<float> &got, const std::vector<float> &want,
-                    int ints) {
-    if (ints)
-        check_close_f(what, got.data(), want.data(), got.size(), 1e-300, 0.0, __FILE__, __LINE__);
-    else
-        check_close_f(what, got.data(), want.data(), got.size(), 1e-5 * (rms(want) + 1e-30), 1e-5,
-                      __FILE__, __LINE__);
-}
-
 // Worst shared-memory bank conflict of the compute reads: per warp, per filter row and input
 // offset u, the most distinct addresses that fall in one of the 32 banks (1: conflict-free).
 template <int K, int S, int D>
@@ -131,8 +110,9 @@ static void run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *r
     const int K = sh.r, S = sh.stride_h, D = sh.dil_h;
     const size_t nx = (size_t)sh.n * sh.c * sh.h * sh.w, nw = (size_t)sh.c * K * K;
     const size_t ny = (size_t)sh.n * sh.c * sh.p * sh.q;
-    std::vector<float> x = rnd(rng, nx, ints), w = rnd(rng, nw, ints), b = rnd(rng, sh.c, ints);
-    std::vector<float> dy = rnd(rng, ny, ints), dx0 = rnd(rng, nx, ints);
+    std::vector<float> x = emu_rnd(rng, nx, ints), w = emu_rnd(rng, nw, ints);
+    std::vector<float> b = emu_rnd(rng, sh.c, ints);
+    std::vector<float> dy = emu_rnd(rng, ny, ints), dx0 = emu_rnd(rng, nx, ints);
     std::vector<float> ry(ny), rdx = dx0;
     CHECK_OK(conv2d_fwd_ref(&REF, &sh, x.data(), w.data(), bias ? b.data() : NULL, ry.data()));
     CHECK_OK(conv2d_bwd_ref(&REF, &sh, x.data(), w.data(), dy.data(), rdx.data(), NULL, NULL));
@@ -166,7 +146,7 @@ static void run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *r
         if (!replay_ksd(p, x.data(), w.data(), bias ? b.data() : NULL, y.data())) return;
         snprintf(what, sizeof what, "%s %s fwd%s (tile %dx%d, %d planes)", name, kind,
                  vec ? " float4" : "", p.th, p.tw, p.pb);
-        compare(what, y, ry, ints);
+        emu_compare(what, y, ry, ints);
     }
     // the fused ReLU: xr has NaN and -0 (both read as 0, both masked) beside x's values
     std::vector<float> xr = x, xrelu(nx), ryr(ny);
@@ -185,7 +165,7 @@ static void run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *r
         std::vector<float> y(ny, NAN);
         if (!replay_ksd(p, xr.data(), w.data(), bias ? b.data() : NULL, y.data())) return;
         snprintf(what, sizeof what, "%s %s relu fwd%s", name, kind, vec ? " float4" : "");
-        compare(what, y, ryr, ints);
+        emu_compare(what, y, ryr, ints);
     }
     if (S != 1) return;  // strided backward data is the gather kernel, not a tile
     const dw_args ab = dw_args_bwd_data(sh.n, sh.c, sh.h, sh.w, sh.p, sh.q, K, D, sh.pad_h,
@@ -201,7 +181,7 @@ static void run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *r
         if (!replay_ksd(p, dy.data(), w.data(), NULL, dx.data())) return;
         snprintf(what, sizeof what, "%s %s dx +=%s (tile %dx%d, %d planes)", name, kind,
                  vec ? " float4" : "", p.th, p.tw, p.pb);
-        compare(what, dx, rdx, ints);
+        emu_compare(what, dx, rdx, ints);
     }
     // masked by the fused ReLU's x: dx0 + relu_bwd(xr, the conv's dx into zeros)
     std::vector<float> g(nx, 0.0f), rdxm = dx0;
@@ -219,7 +199,7 @@ static void run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *r
         std::vector<float> dx = dx0;
         if (!replay_ksd(p, dy.data(), w.data(), NULL, dx.data())) return;
         snprintf(what, sizeof what, "%s %s relu dx +=%s", name, kind, vec ? " float4" : "");
-        compare(what, dx, rdxm, ints);
+        emu_compare(what, dx, rdxm, ints);
     }
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "check.h"
+#include "emu_check.h"
 #include "kernels/cuda/conv_tc.cuh"
 
 static const kctx REF = {0};
@@ -51,36 +52,16 @@ static void emulate(const tc_geom &g, const tc_args &a, int BK) {
     }
 }
 
-static std::vector<float> rnd(gh_rng *rng, size_t n, int ints) {
-    std::vector<float> v(n);
-    for (auto &x : v)
-        x = ints ? (float)gh_rng_below(rng, 7) - 3.0f : (float)(2.0 * gh_rng_uniform(rng) - 1.0);
-    return v;
-}
-
-static double rms(const std::vector<float> &v) {
-    double s = 0;
-    for (float x : v) s += (double)x * x;
-    return v.empty() ? 0 : sqrt(s / v.size());
-}
-
-static void compare(const char *what, const std::vector<float> &got, const std::vector<float> &want,
-                    int ints) {
-    if (ints)
-        check_close_f(what, got.data(), want.data(), got.size(), 1e-300, 0.0, __FILE__, __LINE__);
-    else
-        check_close_f(what, got.data(), want.data(), got.size(), 1e-5 * (rms(want) + 1e-30), 1e-5,
-                      __FILE__, __LINE__);
-}
-
 static void run(const char *name, conv2d_shape sh, int bias, int BK, int ints, gh_rng *rng) {
     tc_geom g;
     CHECK_OK(conv2d_shape_init(&sh));
     if (tc_geom_make("emu", &sh, &g)) return;
     const size_t nx = (size_t)g.n * g.c * g.h * g.w, nw = (size_t)g.k * g.cg * g.r * g.s;
     const size_t ny = (size_t)g.n * g.k * g.p * g.q;
-    std::vector<float> x = rnd(rng, nx, ints), w = rnd(rng, nw, ints), b = rnd(rng, g.k, ints);
-    std::vector<float> dy = rnd(rng, ny, ints), dx0 = rnd(rng, nx, ints), dw0 = rnd(rng, nw, ints);
+    std::vector<float> x = emu_rnd(rng, nx, ints), w = emu_rnd(rng, nw, ints);
+    std::vector<float> b = emu_rnd(rng, g.k, ints);
+    std::vector<float> dy = emu_rnd(rng, ny, ints), dx0 = emu_rnd(rng, nx, ints);
+    std::vector<float> dw0 = emu_rnd(rng, nw, ints);
     std::vector<float> ry(ny), rdx = dx0, rdw = dw0;
     CHECK_OK(conv2d_fwd_ref(&REF, &sh, x.data(), w.data(), bias ? b.data() : NULL, ry.data()));
     CHECK_OK(conv2d_bwd_ref(&REF, &sh, x.data(), w.data(), dy.data(), rdx.data(), rdw.data(),
@@ -108,11 +89,11 @@ static void run(const char *name, conv2d_shape sh, int bias, int BK, int ints, g
     char what[200];
     const char *kind = ints ? "integers" : "random";
     snprintf(what, sizeof what, "%s BK %d %s fwd", name, BK, kind);
-    compare(what, y, ry, ints);
+    emu_compare(what, y, ry, ints);
     snprintf(what, sizeof what, "%s BK %d %s dx +=", name, BK, kind);
-    compare(what, dx, rdx, ints);
+    emu_compare(what, dx, rdx, ints);
     snprintf(what, sizeof what, "%s BK %d %s dw += (%d splits)", name, BK, kind, g.splits);
-    compare(what, dw, rdw, ints);
+    emu_compare(what, dw, rdw, ints);
 }
 
 #define SHAPE(N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G)                                  \
