@@ -1594,8 +1594,6 @@ static void test_streams(void) {
     CHECK_OK(gh_cuda_stream_destroy(st));
 }
 
-#endif  // GH_HAVE_CUDA
-
 // ---- conv2d of relu(x), fused (issue 15) ------------------------------------------------------
 // conv2d_relu_fwd/_bwd_cuda against the C reference's fused pair on the depthwise shapes the
 // CUDA path fuses (tile and direct kernels, stride-2 gather), x with exact zeros, -0 and
@@ -1667,6 +1665,8 @@ static void test_conv_relu(gh_rng *rng) {
     CHECK_OK(conv2d_relu_ok_cuda(&REF, &dense, &fused));
     CHECK_MSG(fused == 0, "conv2d_relu_ok_cuda on a 1x1 dense conv says %d, want 0", fused);
 }
+
+#endif  // GH_HAVE_CUDA
 
 int main(void) {
 #ifndef GH_HAVE_CUDA
