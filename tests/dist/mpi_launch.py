@@ -30,6 +30,26 @@ def mpirun_cmd(n):
     return [exe, "-np", str(n)] + flags, env
 
 
+def fmnist_group(test, n=2):
+    """What the data-parallel CLI tests need before they start: h5py, the Fashion-MNIST package
+    and mpirun; exits 77 (skipped, naming the test and the missing piece) without one of them.
+    Returns (argv prefix for n ranks, environment with OMP_NUM_THREADS=1)."""
+    def skip(why):
+        print("%s: skipped: %s" % (test, why))
+        sys.exit(77)
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        skip("no h5py")
+    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
+        skip("no Fashion-MNIST package")
+    launch = mpirun_cmd(n)
+    if launch is None:
+        skip("no mpirun")
+    cmd, env = launch
+    env["OMP_NUM_THREADS"] = "1"
+    return cmd, env
+
 def rank_pid(rank, cwd):
     """The pid of the gpuhours process of MPI rank `rank` running in cwd (this test's own
     directory: other gpuhours processes may run on the machine), or None."""

@@ -32,11 +32,6 @@ ARGS = ["search", "darts", "--order", "1", "--search_epochs", "1", "--search_lim
         "--dataset", "fashion-mnist", "--report_every", "100", "--bucket_mb", "1"]
 
 
-def skip(why):
-    print("test_dp_cli: skipped:", why)
-    sys.exit(77)
-
-
 def artifacts(f):
     """name -> latest text or float array of a run file."""
     out = {}
@@ -54,18 +49,9 @@ def artifacts(f):
 
 def main():
     exe = sys.argv[1]
-    try:
-        import h5py
-        import numpy as np
-    except ImportError:
-        skip("no h5py")
-    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
-        skip("no Fashion-MNIST package")
-    launch = mpi_launch.mpirun_cmd(2)
-    if launch is None:
-        skip("no mpirun")
-    cmd, env = launch
-    env["OMP_NUM_THREADS"] = "1"
+    cmd, env = mpi_launch.fmnist_group("test_dp_cli")
+    import h5py
+    import numpy as np
     fails = 0
     with tempfile.TemporaryDirectory() as d:
         one, two = os.path.join(d, "one.h5"), os.path.join(d, "two.h5")

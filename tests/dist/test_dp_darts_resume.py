@@ -75,11 +75,6 @@ FINAL = ["reproduce", "darts-fashion-mnist-smoke", "--order", "1", "--search_epo
 PHASE_ID = {"search": 1, "final": 2}   # blob nas/run's phase (nas_ckpt.c)
 
 
-def skip(why):
-    print("test_dp_darts_resume: skipped:", why)
-    sys.exit(77)
-
-
 def record(path, phase):
     """What is compared: the phase's epoch rows, the final trials' rows, the genotype texts,
     the status."""
@@ -160,17 +155,7 @@ def main():
     exe, phase = os.path.abspath(sys.argv[1]), sys.argv[2]
     args = {"search": SEARCH, "final": FINAL}[phase]
     resume = [args[0], "--resume"]
-    try:
-        import h5py  # noqa: F401
-    except ImportError:
-        skip("no h5py")
-    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
-        skip("no Fashion-MNIST package")
-    launch = mpi_launch.mpirun_cmd(2)
-    if launch is None:
-        skip("no mpirun")
-    mpirun, env = launch
-    env["OMP_NUM_THREADS"] = "1"
+    mpirun, env = mpi_launch.fmnist_group("test_dp_darts_resume")
     fails = 0
     with tempfile.TemporaryDirectory() as d:
         d = os.path.realpath(d)   # rank_pid compares the processes' cwd with it

@@ -60,20 +60,7 @@ def close(x, y):
 
 def main():
     exe = os.path.abspath(sys.argv[1])
-    try:
-        import h5py  # noqa: F401
-    except ImportError:
-        print("test_dp_enas_macro: skipped: no h5py")
-        sys.exit(77)
-    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
-        print("test_dp_enas_macro: skipped: no Fashion-MNIST package")
-        sys.exit(77)
-    launch = mpi_launch.mpirun_cmd(2)
-    if launch is None:
-        print("test_dp_enas_macro: skipped: no mpirun")
-        sys.exit(77)
-    mpirun, env = launch
-    env["OMP_NUM_THREADS"] = "1"
+    mpirun, env = mpi_launch.fmnist_group("test_dp_enas_macro")
     fails = 0
     with tempfile.TemporaryDirectory() as d:
         d = os.path.realpath(d)

@@ -55,11 +55,6 @@ ARGS = ["search", "enas", "--search_epochs", str(EPOCHS), "--search_limit", str(
         "1", "--bucket_mb", "1", "--sync_bn", "1", "--checkpoint_every_min", "1e-9"]
 
 
-def skip(why):
-    print("test_dp_enas_resume: skipped:", why)
-    sys.exit(77)
-
-
 def record(path):
     """What is compared: the controller's samples and derived arcs (text), the search's epoch
     rows (train_loss, train_acc), the status."""
@@ -134,17 +129,7 @@ def compare(name, ref, got, exact):
 
 def main():
     exe = os.path.abspath(sys.argv[1])
-    try:
-        import h5py  # noqa: F401
-    except ImportError:
-        skip("no h5py")
-    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
-        skip("no Fashion-MNIST package")
-    launch = mpi_launch.mpirun_cmd(2)
-    if launch is None:
-        skip("no mpirun")
-    mpirun, env = launch
-    env["OMP_NUM_THREADS"] = "1"
+    mpirun, env = mpi_launch.fmnist_group("test_dp_enas_resume")
     fails = 0
     with tempfile.TemporaryDirectory() as d:
         d = os.path.realpath(d)   # rank_pid compares the processes' cwd with it
