@@ -8,39 +8,10 @@
 #include <limits.h>
 
 #include "conv_dw.cuh"
+#include "conv_ig.cuh"
 #include "cuda_common.cuh"
 
 namespace {
-
-// ---- geometry ---------------------------------------------------------------------------
-
-struct conv_geom {
-    int n, c, h, w, k, r, s;
-    int sh, sw, ph, pw, dh, dw;
-    int groups, p, q;
-    int cg, kg;  // channels per group, in and out
-};
-
-// The shared geometry check (kernels/geometry.c: normalisation, PyTorch's output size, the
-// caller's p, q), then what these kernels add: 32-bit GEMM indices and the grid's z limit.
-int conv_check(const char *op, const conv2d_shape *in, conv_geom *g) {
-    conv2d_shape sh;
-    GH_TRY(conv2d_shape_check(op, in, &sh));
-    conv_geom t;
-    t.n = sh.n; t.c = sh.c; t.h = sh.h; t.w = sh.w; t.k = sh.k; t.r = sh.r; t.s = sh.s;
-    t.sh = sh.stride_h; t.sw = sh.stride_w; t.dh = sh.dil_h; t.dw = sh.dil_w;
-    t.ph = sh.pad_h; t.pw = sh.pad_w;
-    t.groups = sh.groups; t.p = sh.p; t.q = sh.q;
-    if ((size_t)t.n * t.p * t.q > (size_t)INT_MAX || (size_t)t.n * t.h * t.w > (size_t)INT_MAX ||
-        (size_t)t.c * t.r * t.s > (size_t)INT_MAX / 2 || (size_t)t.k * t.r * t.s > (size_t)INT_MAX / 2)
-        return gh_fail(GH_EUNSUP, "%s: more than 2^31 pixels or filter taps in one GEMM dimension", op);
-    if (t.groups > 65535)
-        return gh_fail(GH_EUNSUP, "%s: %d groups exceed the grid limit (65535)", op, t.groups);
-    t.cg = t.c / t.groups;
-    t.kg = t.k / t.groups;
-    *g = t;
-    return GH_OK;
-}
 
 // The depthwise fast path: one filter per channel, square 3x3 or 5x5, equal strides and
 // dilations of 1 or 2 (the DARTS/ENAS sep_conv and dil_conv cases).
@@ -49,25 +20,19 @@ bool dw_fast(const conv_geom &g) {
            g.sh == g.sw && (g.sh == 1 || g.sh == 2) && g.dh == g.dw && (g.dh == 1 || g.dh == 2);
 }
 
-// Far outside any image: ih = BIG_NEG + tap offset stays negative, so a gather of an invalid
-// pixel fails its bounds test instead of needing a separate flag.
-#define BIG_NEG (-(1 << 28))
-
 // ---- implicit GEMM: forward and backward data --------------------------------------------
 // MODE 0 (forward), per group g:  y[b, g*kg+m, oh, ow] = sum_{ci,kr,ks} w[g*kg+m, ci, kr, ks]
 //                                 * x[b, g*cg+ci, oh*sh-ph+kr*dh, ow*sw-pw+ks*dw]  (+ bias)
 //   GEMM M = kg, N = n*p*q (output pixels), K = cg*r*s.
 // MODE 1 (backward data):         dx[b, g*cg+ci, ih, iw] += sum_{m,kr,ks} w[g*kg+m, ci, kr, ks]
 //                                 * dy[b, g*kg+m, oh, ow], oh*sh - ph + kr*dh = ih (same for w)
-//   GEMM M = cg, N = n*h*w (input pixels), K = kg*r*s.
+//   per stride phase (conv_ig.cuh): GEMM M = cg, N = the phase's input pixels, K = kg * its
+//   valid taps; grid z = group * sh*sw + phase.
 // Block: BM x 128 output tile, K in slices of 8, 256 threads = 8 warps x 32 lanes. Warp wi owns
 // rows wi*TM .. wi*TM+TM-1 (TM = BM/8: shared-memory reads of A are warp broadcasts); lane l
 // owns pixels l, l+32, l+64, l+96 (reads of B and stores to y/dx are consecutive across
 // lanes). Each thread's 4 pixels are fixed for the whole K loop, so their coordinates are
 // decoded once; the next K slice is fetched into registers while the current one is used.
-#define IG_BN 128
-#define IG_BK 8
-#define IG_THREADS 256
 
 template <int MODE, int BM>
 __global__ void __launch_bounds__(IG_THREADS, 2)
@@ -80,44 +45,18 @@ conv_igemm_kernel(conv_geom g, const float *__restrict__ src, const float *__res
     __shared__ __align__(16) float Bs[2][IG_BK][IG_BN];
 
     const int t = threadIdx.x, warp = t / 32, lane = t % 32;
-    const int grp = blockIdx.z;
+    const int nph = MODE == 0 ? 1 : g.sh * g.sw;
+    const int grp = blockIdx.z / nph;
+    const ig_phase f = ig_phase_at(g, MODE == 0 ? 0 : blockIdx.z - grp * nph);
     const int m0 = blockIdx.y * BM;
     const int n0 = blockIdx.x * IG_BN;
-    const int rs = g.r * g.s;
-    const int Mg = MODE == 0 ? g.kg : g.cg;
-    const int Kg = MODE == 0 ? g.cg * rs : g.kg * rs;
-    const int pq = g.p * g.q, hw = g.h * g.w;
-    const int Npix = MODE == 0 ? g.n * pq : g.n * hw;
+    const int Mg = ig_mlen<MODE>(g), Kg = ig_klen<MODE>(g, f), Npix = ig_nlen<MODE>(g, f);
+    if (n0 >= Npix || Kg == 0) return;  // past this phase's pixels, or a phase without taps
 
-    // per-pixel coordinates, decoded once
-    size_t sbase[4];  // MODE 0: offset of x[b, g*cg, 0, 0]; MODE 1: of dy[b, g*kg, 0, 0]
-    size_t obase[4];  // offset of the output pixel in channel 0 of y (MODE 0) or dx (MODE 1)
-    int pa[4], pb[4]; // MODE 0: oh*sh-ph, ow*sw-pw; MODE 1: ih+ph, iw+pw (BIG_NEG if invalid)
+    // per-pixel coordinates, decoded once (conv_ig.cuh)
+    ig_pix px[4];
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
-        const int pix = n0 + lane + 32 * j;
-        sbase[j] = 0;
-        obase[j] = 0;
-        pa[j] = BIG_NEG;
-        pb[j] = BIG_NEG;
-        if (pix < Npix) {
-            if (MODE == 0) {
-                const int b = pix / pq, rem = pix - b * pq;
-                const int oh = rem / g.q, ow = rem - oh * g.q;
-                sbase[j] = ((size_t)b * g.c + (size_t)grp * g.cg) * hw;
-                obase[j] = (size_t)b * g.k * pq + rem;
-                pa[j] = oh * g.sh - g.ph;
-                pb[j] = ow * g.sw - g.pw;
-            } else {
-                const int b = pix / hw, rem = pix - b * hw;
-                const int ih = rem / g.w, iw = rem - ih * g.w;
-                sbase[j] = ((size_t)b * g.k + (size_t)grp * g.kg) * pq;
-                obase[j] = (size_t)b * g.c * hw + rem;
-                pa[j] = ih + g.ph;
-                pb[j] = iw + g.pw;
-            }
-        }
-    }
+    for (int j = 0; j < 4; j++) px[j] = ig_pixel<MODE>(g, f, grp, n0 + lane + 32 * j);
 
     float ra[A_PER], rb[4];
     // Fetch K slice k0 into registers: A (weights) and B (gathered im2col / col2im column).
@@ -129,37 +68,17 @@ conv_igemm_kernel(conv_geom g, const float *__restrict__ src, const float *__res
             if (e < A_ELEMS) {
                 const int m = e / IG_BK, kk = e % IG_BK;
                 const int gm = m0 + m, gk = k0 + kk;
-                if (gm < Mg && gk < Kg) {
-                    if (MODE == 0) {
-                        v = __ldg(wt + ((size_t)grp * g.kg + gm) * Kg + gk);
-                    } else {
-                        const int mm = gk / rs, rsi = gk - mm * rs;
-                        v = __ldg(wt + (((size_t)grp * g.kg + mm) * g.cg + gm) * rs + rsi);
-                    }
-                }
+                if (gm < Mg && gk < Kg) v = __ldg(wt + ig_a_off<MODE>(g, f, grp, gm, gk));
             }
             ra[l] = v;
         }
         const int gk = k0 + warp;
         if (gk < Kg) {
-            const int ch = gk / rs, rsi = gk - ch * rs;
-            const int kr = rsi / g.s, ks = rsi - kr * g.s;
+            const ig_tap tp = ig_tap_at<MODE>(g, f, gk);
 #pragma unroll
             for (int j = 0; j < 4; j++) {
-                float v = 0.0f;
-                if (MODE == 0) {
-                    const int ih = pa[j] + kr * g.dh, iw = pb[j] + ks * g.dw;
-                    if ((unsigned)ih < (unsigned)g.h && (unsigned)iw < (unsigned)g.w)
-                        v = __ldg(src + sbase[j] + (size_t)ch * hw + ih * g.w + iw);
-                } else {
-                    const int ohn = pa[j] - kr * g.dh, own = pb[j] - ks * g.dw;
-                    if (ohn >= 0 && own >= 0) {
-                        const int oh = ohn / g.sh, ow = own / g.sw;
-                        if (oh * g.sh == ohn && ow * g.sw == own && oh < g.p && ow < g.q)
-                            v = __ldg(src + sbase[j] + (size_t)ch * pq + oh * g.q + ow);
-                    }
-                }
-                rb[j] = v;
+                const long long o = ig_b_off<MODE>(g, tp, px[j]);
+                rb[j] = o >= 0 ? __ldg(src + o) : 0.0f;
             }
         } else {
 #pragma unroll
@@ -216,12 +135,13 @@ conv_igemm_kernel(conv_geom g, const float *__restrict__ src, const float *__res
             const float bv = bias ? __ldg(bias + co) : 0.0f;
 #pragma unroll
             for (int j = 0; j < 4; j++)
-                if (n0 + lane + 32 * j < Npix) dst[obase[j] + (size_t)co * pq] = acc[i][j] + bv;
+                if (n0 + lane + 32 * j < Npix)
+                    dst[px[j].obase + (size_t)co * g.p * g.q] = acc[i][j] + bv;
         } else {
             const int ci = grp * g.cg + gm;
 #pragma unroll
             for (int j = 0; j < 4; j++)
-                if (n0 + lane + 32 * j < Npix) dst[obase[j] + (size_t)ci * hw] += acc[i][j];
+                if (n0 + lane + 32 * j < Npix) dst[px[j].obase + (size_t)ci * g.h * g.w] += acc[i][j];
         }
     }
 }
@@ -229,13 +149,15 @@ conv_igemm_kernel(conv_geom g, const float *__restrict__ src, const float *__res
 template <int MODE>
 int igemm_launch(const kctx *ctx, const conv_geom &g, const float *src, const float *wt,
                  const float *bias, float *dst) {
-    const int Mg = MODE == 0 ? g.kg : g.cg;
-    const size_t Npix = MODE == 0 ? (size_t)g.n * g.p * g.q : (size_t)g.n * g.h * g.w;
-    // the smallest M tile that covers the group's channels wastes the least work
-    const int BM = Mg >= 48 ? 64 : (Mg >= 24 ? 32 : 16);
-    dim3 grid((unsigned)gh_ceil_div(Npix, IG_BN), (unsigned)gh_ceil_div(Mg, BM), (unsigned)g.groups);
+    const int Mg = ig_mlen<MODE>(g);
+    const int BM = ig_bm(Mg);
+    dim3 grid((unsigned)gh_ceil_div(ig_grid_n<MODE>(g), IG_BN), (unsigned)gh_ceil_div(Mg, BM),
+              (unsigned)(g.groups * ig_phases<MODE>(g)));
     if (grid.y > 65535u)
         return gh_fail(GH_EUNSUP, "conv2d: %d channels per group exceed the grid limit", Mg);
+    if ((size_t)g.groups * ig_phases<MODE>(g) > 65535)
+        return gh_fail(GH_EUNSUP, "conv2d backward data: %d groups x %dx%d stride phases exceed "
+                       "the grid limit (65535)", g.groups, g.sh, g.sw);
     cudaStream_t st = gh_stream(ctx);
     if (BM == 64)
         conv_igemm_kernel<MODE, 64><<<grid, IG_THREADS, 0, st>>>(g, src, wt, bias, dst);
@@ -719,15 +641,6 @@ int dw_forward(const kctx *ctx, const conv_geom &g, const float *x, const float 
     return dw_fwd_dispatch(ctx, g.r, g.sh, g.dh, a, x, w, b, y);
 }
 
-int gcd_int(int a, int b) {
-    while (b) {
-        int t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 // mask: a fused ReLU's x (dx accumulates only where it is > 0), else NULL
 int dw_backward_data(const kctx *ctx, const conv_geom &g, const float *w, const float *dy,
                      const float *mask, float *dx) {
@@ -738,7 +651,7 @@ int dw_backward_data(const kctx *ctx, const conv_geom &g, const float *w, const 
         return dw_fwd_dispatch(ctx, g.r, 1, g.dh, a, dy, w, NULL, dx);
     }
     size_t total = (size_t)g.n * g.c * g.h * g.w;
-    const int step_h = g.sh / gcd_int(g.sh, g.dh), step_w = g.sw / gcd_int(g.sw, g.dw);
+    const int step_h = g.sh / ig_gcd(g.sh, g.dh), step_w = g.sw / ig_gcd(g.sw, g.dw);
     if (gh_idx32(total))
         dw_bwd_data_gather_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
             g, step_h, step_w, dy, w, mask, dx);

@@ -1,0 +1,178 @@
+// tests/cuda: the FP32 implicit-GEMM convs' index math on the CPU (no GPU needed). Every block of
+// conv_igemm_kernel<mode, BM> is replayed on the host with the kernel's own code
+// (kernels/cuda/conv_ig.cuh: the grid, the stride phase of the block, each lane's 4 pixels, the
+// A and B gathers of every K slice of 8, padding included, and the stores), with products summed
+// in double. The forward and the backward data must equal the C reference, exactly on small
+// integers; the backward data must visit each valid (pixel, tap, channel) product exactly once
+// and, at stride 2, a fraction of what the unphased GEMM visited; a shifted phase must fail.
+#include <math.h>
+#include <string.h>
+
+#include <vector>
+
+#include "check.h"
+#include "emu_check.h"
+#include "kernels/cuda/conv_ig.cuh"
+
+static const kctx REF = {0};
+
+struct counts {
+    size_t valid, rejected;  // in-range B gathers that read src, and those that read a zero (of
+                             // the first M tile: the others repeat them)
+};
+
+// Replays every block of one GEMM; shift: added to each phase's output row (a deliberate bug).
+template <int MODE>
+static counts emulate(const conv_geom &g, const float *src, const float *wt, const float *bias,
+                      float *dst, int shift) {
+    counts n = {0, 0};
+    const int Mg = ig_mlen<MODE>(g), BM = ig_bm(Mg), nph = ig_phases<MODE>(g);
+    const int gx = (int)gh_ceil_div(ig_grid_n<MODE>(g), IG_BN), gy = (int)gh_ceil_div(Mg, BM);
+    std::vector<double> acc((size_t)BM * IG_BN);
+    for (int z = 0; z < g.groups * nph; z++) {
+        const int grp = z / nph;
+        ig_phase f = ig_phase_at(g, MODE == 0 ? 0 : z - grp * nph);
+        f.y.o0 += shift;
+        const int Kg = ig_klen<MODE>(g, f), Npix = ig_nlen<MODE>(g, f);
+        for (int by = 0; by < gy; by++)
+            for (int bx = 0; bx < gx; bx++) {
+                const int m0 = by * BM, n0 = bx * IG_BN;
+                if (n0 >= Npix || Kg == 0) continue;  // the kernel's early exit
+                ig_pix px[IG_BN];
+                for (int c = 0; c < IG_BN; c++) px[c] = ig_pixel<MODE>(g, f, grp, n0 + c);
+                std::fill(acc.begin(), acc.end(), 0.0);
+                const int nk = (Kg + IG_BK - 1) / IG_BK;
+                for (int gk = 0; gk < nk * IG_BK; gk++) {
+                    if (gk >= Kg) continue;  // the slice's padding: zeros in A and B
+                    const ig_tap tp = ig_tap_at<MODE>(g, f, gk);
+                    for (int c = 0; c < IG_BN; c++) {
+                        const long long o = ig_b_off<MODE>(g, tp, px[c]);
+                        if (by == 0 && n0 + c < Npix) (o >= 0 ? n.valid : n.rejected)++;
+                        if (o < 0) continue;
+                        for (int m = 0; m < BM; m++) {
+                            if (m0 + m >= Mg) break;
+                            const size_t a = ig_a_off<MODE>(g, f, grp, m0 + m, gk);
+                            acc[(size_t)m * IG_BN + c] += (double)wt[a] * src[o];
+                        }
+                    }
+                }
+                for (int m = 0; m < BM && m0 + m < Mg; m++)
+                    for (int c = 0; c < IG_BN && n0 + c < Npix; c++) {
+                        const float v = (float)acc[(size_t)m * IG_BN + c];
+                        if (MODE == 0) {
+                            const int co = grp * g.kg + m0 + m;
+                            dst[px[c].obase + (size_t)co * g.p * g.q] = v + (bias ? bias[co] : 0.0f);
+                        } else {
+                            const int ci = grp * g.cg + m0 + m;
+                            dst[px[c].obase + (size_t)ci * g.h * g.w] += v;
+                        }
+                    }
+            }
+    }
+    return n;
+}
+
+// The valid B gathers of the backward data counted directly: (input pixel, tap) pairs whose
+// output position is integral and inside, times the images, the kg output channels (K rows)
+// and the groups; the cg input channels (M rows) share each gather.
+static size_t valid_bdata(const conv_geom &g) {
+    size_t pairs = 0;
+    for (int ih = 0; ih < g.h; ih++)
+        for (int iw = 0; iw < g.w; iw++)
+            for (int kr = 0; kr < g.r; kr++)
+                for (int ks = 0; ks < g.s; ks++) {
+                    const int nh = ih + g.ph - kr * g.dh, nw = iw + g.pw - ks * g.dw;
+                    if (nh < 0 || nw < 0 || nh % g.sh || nw % g.sw) continue;
+                    if (nh / g.sh < g.p && nw / g.sw < g.q) pairs++;
+                }
+    return pairs * g.n * g.kg * g.groups;
+}
+
+static int run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *rng) {
+    conv_geom g;
+    CHECK_OK(conv2d_shape_init(&sh));
+    CHECK_OK(conv_check("emu", &sh, &g));
+    const size_t nx = (size_t)g.n * g.c * g.h * g.w, nw = (size_t)g.k * g.cg * g.r * g.s;
+    const size_t ny = (size_t)g.n * g.k * g.p * g.q;
+    std::vector<float> x = emu_rnd(rng, nx, ints), w = emu_rnd(rng, nw, ints);
+    std::vector<float> b = emu_rnd(rng, g.k, ints), dy = emu_rnd(rng, ny, ints);
+    std::vector<float> dx0 = emu_rnd(rng, nx, ints);
+    std::vector<float> ry(ny), rdx = dx0;
+    CHECK_OK(conv2d_fwd_ref(&REF, &sh, x.data(), w.data(), bias ? b.data() : NULL, ry.data()));
+    CHECK_OK(conv2d_bwd_ref(&REF, &sh, x.data(), w.data(), dy.data(), rdx.data(), NULL, NULL));
+
+    std::vector<float> y(ny, NAN), dx = dx0;
+    emulate<0>(g, x.data(), w.data(), bias ? b.data() : NULL, y.data(), 0);
+    const counts n = emulate<1>(g, dy.data(), w.data(), NULL, dx.data(), 0);
+    char what[200];
+    const char *kind = ints ? "integers" : "random";
+    snprintf(what, sizeof what, "%s %s fwd", name, kind);
+    emu_compare(what, y, ry, ints);
+    snprintf(what, sizeof what, "%s %s dx +=", name, kind);
+    emu_compare(what, dx, rdx, ints);
+
+    // every valid product once; what the unphased GEMM gathered: every input pixel x every tap
+    const size_t want = valid_bdata(g);
+    CHECK_MSG(n.valid == want, "%s: %zu gathers read dy, %zu valid (pixel, tap) products", name,
+              n.valid, want);
+    const size_t unphased = (size_t)g.n * g.h * g.w * g.kg * g.r * g.s * g.groups;
+    const size_t visited = n.valid + n.rejected;
+    CHECK_MSG(visited <= unphased, "%s: %zu gathers, more than the unphased %zu", name, visited,
+              unphased);
+    if (g.sh * g.sw >= 4 && g.r * g.s > 1)
+        CHECK_MSG(visited * 3 <= unphased, "%s: stride %dx%d visits %zu of the unphased %zu", name,
+                  g.sh, g.sw, visited, unphased);
+    printf("  %-28s %-8s bwd-data gathers %zu (%zu read a zero) of the unphased %zu (%.2f)\n",
+           name, kind, visited, n.rejected, unphased, (double)visited / unphased);
+
+    // a phase whose output rows are off by one must not pass (the check can fail)
+    int caught = 0;
+    if (g.sh > 1 || g.ph > 0) {
+        std::vector<float> bad = dx0;
+        emulate<1>(g, dy.data(), w.data(), NULL, bad.data(), 1);
+        for (size_t i = 0; i < nx && !caught; i++)
+            caught = fabs((double)bad[i] - rdx[i]) > 1e-3 * (1 + fabs((double)rdx[i]));
+        CHECK_MSG(caught, "%s: a phase shifted by one output row still matched the reference",
+                  name);
+    }
+    return caught;
+}
+
+#define SHAPE(N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G)                                  \
+    conv2d_shape {                                                                             \
+        N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G, 0, 0                                   \
+    }
+
+int main(void) {
+    gh_rng rng;
+    gh_rng_seed(&rng, 20261201, GH_STREAM_INIT);
+    struct {
+        const char *name;
+        conv2d_shape sh;
+        int bias;
+    } cases[] = {
+        //                                    n  c   h   w   k  r  s sh sw ph pw dh dw  g
+        {"3x3 s1 odd", SHAPE(2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1), 1},
+        {"3x3 s2 k70", SHAPE(2, 5, 11, 13, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1), 1},
+        {"3x3 s2 even 8x8", SHAPE(2, 6, 8, 8, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1), 0},
+        {"1x1 s2 (FactorizedReduce)", SHAPE(4, 16, 8, 8, 8, 1, 1, 2, 2, 0, 0, 1, 1, 1), 0},
+        {"1x1 s2 odd 7x9 c70", SHAPE(2, 70, 7, 9, 24, 1, 1, 2, 2, 0, 0, 1, 1, 1), 0},
+        {"3x3 groups 2", SHAPE(2, 4, 9, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2), 0},
+        {"3x3 dil 2", SHAPE(2, 6, 10, 11, 8, 3, 3, 1, 1, 2, 2, 2, 2, 1), 1},
+        {"5x5 s2 dil 2", SHAPE(2, 4, 13, 12, 6, 5, 5, 2, 2, 4, 4, 2, 2, 1), 0},
+        {"3x3 s3 dil 2 pad 2", SHAPE(2, 3, 14, 16, 5, 3, 3, 3, 3, 2, 2, 2, 2, 1), 0},
+        {"1x7 s1x2 pad 0x3", SHAPE(2, 8, 9, 12, 12, 1, 7, 1, 2, 0, 3, 1, 1, 1), 0},
+        {"7x1 s2x1 pad 3x0", SHAPE(2, 8, 12, 9, 12, 7, 1, 2, 1, 3, 0, 1, 1, 1), 0},
+        {"5x5 s3 groups 3 dil 1x2", SHAPE(2, 6, 17, 19, 9, 5, 5, 3, 3, 2, 4, 1, 2, 3), 1},
+        {"3x3 s2 c70 k8", SHAPE(2, 70, 9, 10, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1), 0},
+    };
+    int caught = 0, strided = 0;
+    for (const auto &cc : cases)
+        for (int ints = 0; ints <= 1; ints++) {
+            caught += run(cc.name, cc.sh, cc.bias, ints, &rng);
+            strided += cc.sh.stride_h * cc.sh.stride_w > 1;
+        }
+    CHECK_MSG(strided >= 16 && caught >= strided,
+              "%d strided runs, %d shifted phases caught", strided, caught);
+    return check_done("test_conv_ig_emu");
+}
