@@ -41,7 +41,7 @@ conv_igemm_kernel(conv_geom g, const float *__restrict__ src, const float *__res
     constexpr int TM = BM / 8;
     constexpr int A_ELEMS = BM * IG_BK;
     constexpr int A_PER = (A_ELEMS + IG_THREADS - 1) / IG_THREADS;
-    __shared__ __align__(16) float As[2][IG_BK][BM];
+    __shared__ __align__(16) float As[2][IG_BK][BM + IG_APAD];
     __shared__ __align__(16) float Bs[2][IG_BK][IG_BN];
 
     const int t = threadIdx.x, warp = t / 32, lane = t % 32;
@@ -89,7 +89,7 @@ conv_igemm_kernel(conv_geom g, const float *__restrict__ src, const float *__res
 #pragma unroll
         for (int l = 0; l < A_PER; l++) {
             const int e = t + IG_THREADS * l;
-            if (e < A_ELEMS) As[buf][e % IG_BK][e / IG_BK] = ra[l];
+            if (e < A_ELEMS) (&As[buf][0][0])[ig_a_slot(e, BM)] = ra[l];
         }
 #pragma unroll
         for (int j = 0; j < 4; j++) Bs[buf][warp][lane + 32 * j] = rb[j];

@@ -56,6 +56,15 @@ static inline int conv_check(const char *op, const conv2d_shape *in, conv_geom *
 #define IG_BK 8
 #define IG_THREADS 256
 
+// The A tile in shared memory is As[IG_BK][BM + IG_APAD]: thread e of a slice's stash writes
+// row kk = e % IG_BK, column m = e / IG_BK (consecutive threads walk K, so the weight loads are
+// contiguous); the 4-float pad puts a warp's 8 K rows x 4 columns in 32 distinct banks, where
+// unpadded rows of 64 (or 32) floats all start in bank 0 (an 8-way conflict).
+#define IG_APAD 4
+__host__ __device__ inline int ig_a_slot(int e, int BM) {
+    return (e % IG_BK) * (BM + IG_APAD) + e / IG_BK;
+}
+
 // The smallest M tile that covers a group's channels wastes the least work.
 __host__ __device__ inline int ig_bm(int Mg) { return Mg >= 48 ? 64 : (Mg >= 24 ? 32 : 16); }
 

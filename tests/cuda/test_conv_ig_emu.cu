@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "check.h"
@@ -138,6 +139,38 @@ static int run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *rn
     return caught;
 }
 
+// The A tile's stash: per warp and store, the most distinct addresses in one bank (1: no
+// conflict), for the kernel's slot function and for rows without the pad (pad 0); every (kk, m)
+// written once, where the compute loop reads As[kk][m].
+static int a_stash_ways(int BM, int pad) {
+    const int elems = BM * IG_BK, per = (elems + IG_THREADS - 1) / IG_THREADS;
+    std::vector<int> seen((size_t)IG_BK * (BM + IG_APAD), 0);
+    int worst = 0;
+    for (int l = 0; l < per; l++)
+        for (int w = 0; w < IG_THREADS / 32; w++) {
+            std::vector<std::vector<int>> bank(32);
+            for (int lane = 0; lane < 32; lane++) {
+                const int e = IG_THREADS * l + 32 * w + lane;
+                if (e >= elems) continue;
+                const int a = pad ? ig_a_slot(e, BM) : (e % IG_BK) * BM + e / IG_BK;
+                if (pad) {
+                    CHECK_MSG(a == (e % IG_BK) * (BM + IG_APAD) + e / IG_BK,
+                              "BM %d: element %d stashed at %d, not row %d column %d", BM, e, a,
+                              e % IG_BK, e / IG_BK);
+                    seen[(size_t)a]++;
+                }
+                auto &b = bank[a % 32];
+                if (std::find(b.begin(), b.end(), a) == b.end()) b.push_back(a);
+            }
+            for (const auto &b : bank) worst = std::max(worst, (int)b.size());
+        }
+    for (int kk = 0; pad && kk < IG_BK; kk++)
+        for (int m = 0; m < BM; m++)
+            CHECK_MSG(seen[(size_t)kk * (BM + IG_APAD) + m] == 1, "BM %d: As[%d][%d] written %d times",
+                      BM, kk, m, seen[(size_t)kk * (BM + IG_APAD) + m]);
+    return worst;
+}
+
 #define SHAPE(N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G)                                  \
     conv2d_shape {                                                                             \
         N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G, 0, 0                                   \
@@ -172,6 +205,14 @@ int main(void) {
             caught += run(cc.name, cc.sh, cc.bias, ints, &rng);
             strided += cc.sh.stride_h * cc.sh.stride_w > 1;
         }
+    for (int BM = 16; BM <= 64; BM *= 2) {
+        const int ways = a_stash_ways(BM, 1), unpadded = a_stash_ways(BM, 0);
+        printf("  A stash at BM %d: %d-way bank conflicts (rows unpadded: %d-way)\n", BM, ways,
+               unpadded);
+        CHECK_MSG(ways == 1, "BM %d: the A stash has %d-way bank conflicts", BM, ways);
+        CHECK_MSG(BM == 16 || unpadded > 1, "BM %d: unpadded rows conflict-free: the check is blind",
+                  BM);
+    }
     CHECK_MSG(strided >= 16 && caught >= strided,
               "%d strided runs, %d shifted phases caught", strided, caught);
     return check_done("test_conv_ig_emu");
