@@ -39,7 +39,8 @@
 //   kernel derives the op's mask seed gh_hash64(seed, index) where it runs. So final training
 //   with drop_path > 0 repeats its signature from its second step and is captured, each
 //   replay drawing that step's masks (tests/engine/test_graph_sig.c). drop_path's probability
-//   grows per epoch: a new value is a miss once an epoch, then a capture again.
+//   (a launch argument) grows once an epoch: a miss and one more uncaptured step, then a new
+//   capture.
 // - Emulation (ref/cpu with graphs on): the same decisions; a "capture" and a "replay" run the
 //   region with its launches left out, rewind, and run it again with them, checking that both
 //   runs computed the same signature. It exercises the skipped runs and the rewind on machines
