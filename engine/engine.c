@@ -84,6 +84,7 @@ int gh_engine_create(gh_engine **out, const gh_engine_config *cfg) {
         what = "stream and engine state";
         st = dev_open(e);
     }
+    if (!st) st = drop_seed_put(e, 1);
     if (st) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", gh_error_get());
@@ -273,7 +274,17 @@ void gh_step_begin(gh_engine *e) {
     e->dropout_ops = 0;
     e->step++;
     e->kc.step = e->step;
-    eng_check(e, dev_stage_step(e));
+    if (!eng_check(e, dev_stage_step(e))) eng_check(e, drop_seed_put(e, 0));
+}
+
+// The upload is outside every region (step_begin inside one is forbidden), before any launch of
+// the step: on CUDA queued on the engine's stream after the previous step's kernels, which read
+// the previous seed, and from the staging half, which stays untouched until the copy has run.
+int drop_seed_put(gh_engine *e, int sync) {
+    void *dst = &e->dstate->drop_seed;
+    size_t bytes = sizeof e->dstate->drop_seed;
+    return sync ? dev_h2d_sync(e, dst, &e->dropout_seed, bytes)
+                : dev_h2d(e, dst, &e->dropout_seed, bytes);
 }
 
 void gh_set_training(gh_engine *e, int training) { e->training = training != 0; }

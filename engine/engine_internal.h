@@ -46,7 +46,8 @@ struct tape_entry {
         int i[8];
     } sh;
     float f[2];
-    uint64_t seed;
+    uint64_t drop_op;     // dropout, drop-path: the op's index in the step (its mask seed is
+                          // gh_hash64(step seed, drop_op), derived by the kernels)
     float *save[2];       // arena buffers kept for backward (bn mean/invstd, xent probs,
                           // maxpool argmax as ints)
     unsigned keep;        // whose data the backward reads: KEEP_OUT, KEEP_IN(i), KEEP_XS
@@ -99,11 +100,15 @@ typedef struct {
 enum { OPT_NONE = 0, OPT_SGD = 1, OPT_ADAM = 2 };
 
 // What the engine keeps in backend memory beside tensors, allocated once at create: the running
-// sums of gh_acc_*, one-value results of the synchronous paths (a norm, a hit count), and the
-// record of errors that kernels find on the backend (kctx.flags points at `flags`).
+// sums of gh_acc_*, one-value results of the synchronous paths (a norm, a hit count), the step's
+// dropout seed, and the record of errors that kernels find on the backend (kctx.flags points at
+// `flags`).
 typedef struct {
     double acc[GH_ACC_SLOTS];
     double tmp[2];         // [0] a norm (clip_grad_norm, vec_norm), [1] a hit count (xent)
+    uint64_t drop_seed;    // e->dropout_seed, uploaded at create, step_begin and a state load:
+                           // dropout and drop-path kernels read it here (ops_dropout.c), so
+                           // their launches take its address, the same every step
     kflags flags;
 } dev_state;
 
@@ -172,8 +177,9 @@ struct gh_engine {
 
     gh_rng rng_init;        // parameter initialisation, declaration order
     gh_rng rng_dropout;     // one seed per step
-    uint64_t dropout_seed;
-    uint64_t dropout_ops;   // dropout ops drawn this step: each gets its own mask seed
+    uint64_t dropout_seed;  // the host's copy of dstate->drop_seed (drop_seed_put)
+    uint64_t dropout_ops;   // dropout ops drawn this step: the next one's index, from which
+                            // and the step's seed its kernels derive its mask seed
 
     gh_counters counters;   // host syncs and backend allocations (device.c)
 
@@ -228,6 +234,9 @@ int dev_d2d(gh_engine *e, void *dst, const void *src, size_t bytes);
 int dev_zero(gh_engine *e, void *p, size_t bytes);
 int dev_ws(gh_engine *e, size_t floats);            // grows e->ws to at least floats
 int dev_stage_step(gh_engine *e);                   // step_begin: the next staging half
+// e->dropout_seed into dstate->drop_seed, ordered before every later launch (engine.c): sync
+// 1 waits for the copy (create, a state load), 0 sends it through the staging (step_begin).
+int drop_seed_put(gh_engine *e, int sync);
 
 void *arena_alloc(gh_engine *e, const char *op, size_t bytes);  // NULL + sticky on exhaustion
 // Gives back a block arena_alloc returned with the same size; the memory may be handed out by

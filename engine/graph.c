@@ -31,9 +31,16 @@
 //   state and runs uncaptured.
 // - Limits: a kernel's step number for the deferred error record (kctx.step) is an argument;
 //   it is left out of the signature, so a replayed step's NaN or bad label is reported with the
-//   step of the capture (the range "since the last check" stays right). Drop-path and dropout
-//   masks take a per-step seed as an argument: such regions (final training with drop_path > 0)
-//   never repeat their signature and run uncaptured until the seed is read from device memory.
+//   step of the capture (the range "since the last check" stays right).
+// - Per-step values a replay must see live in backend memory, not in the arguments: DARTS's
+//   device scalars (above) and the dropout seed. step_begin uploads the step's seed into
+//   dstate->drop_seed (outside every region, ordered on the stream before the next launch); a
+//   dropout or drop-path launch takes its address and the op's index in the step, and the
+//   kernel derives the op's mask seed gh_hash64(seed, index) where it runs. So final training
+//   with drop_path > 0 repeats its signature from its second step and is captured, each
+//   replay drawing that step's masks (tests/engine/test_graph_sig.c). drop_path's probability
+//   (a launch argument) grows once an epoch: a miss and one more uncaptured step, then a new
+//   capture.
 // - Emulation (ref/cpu with graphs on): the same decisions; a "capture" and a "replay" run the
 //   region with its launches left out, rewind, and run it again with them, checking that both
 //   runs computed the same signature. It exercises the skipped runs and the rewind on machines

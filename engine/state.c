@@ -269,7 +269,8 @@ int gh_engine_state_load(gh_engine *e, gh_state_get get, void *ctx) {
         memcpy(e->rng_dropout.s, s.h.rng_dropout, sizeof s.h.rng_dropout);
         e->dropout_seed = s.h.dropout_seed;
         e->dropout_ops = s.h.dropout_ops;
-        st = gh_acc_write(e, GH_ACC_SLOTS, s.h.acc);
+        st = eng_check(e, drop_seed_put(e, 1));
+        if (!st) st = gh_acc_write(e, GH_ACC_SLOTS, s.h.acc);
     }
     loaded_free(&s);
     return st;

@@ -254,13 +254,22 @@ GH_KERNEL3(shift_fwd, int n, int c, int h, int w, int dh, int dw, int ho, int wo
 GH_KERNEL3(shift_bwd, int n, int c, int h, int w, int dh, int dw, int ho, int wo, const float *dy,
            float *dx);
 
-// ---- dropout and drop-path (masks from gh_uniform(seed, index): no stored mask) -----------------
-// dropout: element i kept iff gh_uniform(seed, i) >= p, kept values scaled by 1/(1-p).
-GH_KERNEL3(dropout_fwd, size_t n, float p, uint64_t seed, const float *x, float *y);
-GH_KERNEL3(dropout_bwd, size_t n, float p, uint64_t seed, const float *dy, float *dx);
-// drop-path: sample i (of `per` floats each) kept iff gh_uniform(seed, i) >= p, scaled 1/(1-p).
-GH_KERNEL3(droppath_fwd, int n, size_t per, float p, uint64_t seed, const float *x, float *y);
-GH_KERNEL3(droppath_bwd, int n, size_t per, float p, uint64_t seed, const float *dy, float *dx);
+// ---- dropout and drop-path (masks from gh_uniform(mask seed, index): no stored mask) -----------
+// The mask seed is gh_hash64(*seed, op) (base.h), computed where the kernel runs: `seed` points
+// at the step's seed in backend memory (device memory on CUDA), `op` is the op's index within
+// the step. Both are the same from step to step, so a captured CUDA graph replays the launch
+// and draws the new step's masks from the seed the engine uploaded at step begin.
+// dropout: element i kept iff gh_uniform(mask seed, i) >= p, kept values scaled by 1/(1-p).
+GH_KERNEL3(dropout_fwd, size_t n, float p, const uint64_t *seed, uint64_t op, const float *x,
+           float *y);
+GH_KERNEL3(dropout_bwd, size_t n, float p, const uint64_t *seed, uint64_t op, const float *dy,
+           float *dx);
+// drop-path: sample i (of `per` floats each) kept iff gh_uniform(mask seed, i) >= p, scaled
+// 1/(1-p).
+GH_KERNEL3(droppath_fwd, int n, size_t per, float p, const uint64_t *seed, uint64_t op,
+           const float *x, float *y);
+GH_KERNEL3(droppath_bwd, int n, size_t per, float p, const uint64_t *seed, uint64_t op,
+           const float *dy, float *dx);
 
 // ---- softmax over rows (architecture weights, controllers) --------------------------------------
 GH_KERNEL3(softmax_fwd, int rows, int cols, const float *x, float *y);

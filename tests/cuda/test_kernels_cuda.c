@@ -672,10 +672,18 @@ static void test_elementwise(gh_rng *rng) {
     }
 }
 
+// The step's seed in device memory (8 bytes), as the engine keeps it.
+static uint64_t *seed_up(uint64_t v) {
+    uint64_t *d = (uint64_t *)d_alloc(2);
+    must(gh_cuda_memcpy_h2d(d, &v, sizeof v), "gh_cuda_memcpy_h2d");
+    return d;
+}
+
 static void test_dropout(gh_rng *rng) {
     const size_t n = 5003;
     const int ns = 7;
     const size_t per = 129;
+    const uint64_t op = 4;
     float *x = h_rand(rng, n, -1, 1), *g0 = h_rand(rng, n, -1, 1);
     float *d_x = d_up(x, n), *d_y = d_alloc(n), *d_g = d_up(g0, n);
     kctx ctx = {0};
@@ -683,43 +691,75 @@ static void test_dropout(gh_rng *rng) {
     for (int k = 0; k < 3; k++) {
         char what[128];
         float p = ps[k], *ry = h_alloc(n), *rg = h_dup(g0, n);
+        // the seed read on the device through its pointer; the reference reads the host's copy
         const uint64_t seed = 12345 + k;
+        uint64_t *d_seed = seed_up(seed);
         d_set(d_g, g0, n);
-        CHECK_OK(dropout_fwd_ref(&REF, n, p, seed, x, ry));
-        CHECK_OK(dropout_fwd_cuda(&ctx, n, p, seed, d_x, d_y));
+        CHECK_OK(dropout_fwd_ref(&REF, n, p, &seed, op, x, ry));
+        CHECK_OK(dropout_fwd_cuda(&ctx, n, p, d_seed, op, d_x, d_y));
         float *y = d_down(d_y, n);
         snprintf(what, sizeof what, "dropout fwd p=%.1f", p);
         EXACT(what, y, ry, n);  // same mask bits, one multiply each
-        CHECK_OK(dropout_bwd_ref(&REF, n, p, seed, x, rg));
-        CHECK_OK(dropout_bwd_cuda(&ctx, n, p, seed, d_x, d_g));
+        // against the host's mask seed gh_hash64(seed, op), element by element
+        uint64_t ms = gh_hash64(seed, op);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++)
+            bad += (y[i] != 0.0f) != (gh_uniform(ms, i) >= p && x[i] != 0.0f);
+        CHECK_MSG(bad == 0, "dropout p=%.1f: %zu of %zu elements against the host's mask", p,
+                  bad, n);
+        CHECK_OK(dropout_bwd_ref(&REF, n, p, &seed, op, x, rg));
+        CHECK_OK(dropout_bwd_cuda(&ctx, n, p, d_seed, op, d_x, d_g));
         float *g = d_down(d_g, n);
         snprintf(what, sizeof what, "dropout bwd p=%.1f", p);
         CLOSE(what, g, rg, n, 1);
         free(y); free(g);
         d_set(d_g, g0, n);
         memcpy(rg, g0, n * sizeof(float));
-        CHECK_OK(droppath_fwd_ref(&REF, ns, per, p, seed, x, ry));
-        CHECK_OK(droppath_fwd_cuda(&ctx, ns, per, p, seed, d_x, d_y));
+        CHECK_OK(droppath_fwd_ref(&REF, ns, per, p, &seed, op, x, ry));
+        CHECK_OK(droppath_fwd_cuda(&ctx, ns, per, p, d_seed, op, d_x, d_y));
         y = d_down(d_y, (size_t)ns * per);
         snprintf(what, sizeof what, "droppath fwd p=%.1f", p);
         EXACT(what, y, ry, (size_t)ns * per);
-        CHECK_OK(droppath_bwd_ref(&REF, ns, per, p, seed, x, rg));
-        CHECK_OK(droppath_bwd_cuda(&ctx, ns, per, p, seed, d_x, d_g));
+        CHECK_OK(droppath_bwd_ref(&REF, ns, per, p, &seed, op, x, rg));
+        CHECK_OK(droppath_bwd_cuda(&ctx, ns, per, p, d_seed, op, d_x, d_g));
         g = d_down(d_g, n);
         snprintf(what, sizeof what, "droppath bwd p=%.1f", p);
         CLOSE(what, g, rg, n, 1);
-        free(y); free(g); free(ry); free(rg);
+        free(y); free(g);
+        if (p == 0.3f) {
+            // the same launch after the step's seed changed in device memory (a graph's
+            // replay): the new step's mask; and the neighbouring op index: another one
+            const uint64_t next = seed + 1000;
+            must(gh_cuda_memcpy_h2d(d_seed, &next, sizeof next), "gh_cuda_memcpy_h2d");
+            CHECK_OK(dropout_fwd_ref(&REF, n, p, &next, op, x, ry));
+            CHECK_OK(dropout_fwd_cuda(&ctx, n, p, d_seed, op, d_x, d_y));
+            y = d_down(d_y, n);
+            EXACT("dropout fwd after the device seed changed", y, ry, n);
+            CHECK_OK(dropout_fwd_cuda(&ctx, n, p, d_seed, op + 1, d_x, d_y));
+            free(y);
+            y = d_down(d_y, n);
+            size_t differ = 0;
+            for (size_t i = 0; i < n; i++) differ += y[i] != ry[i];
+            CHECK_MSG(differ > n * p * (1 - p), "dropout op %llu and %llu: %zu of %zu differ",
+                      (unsigned long long)op, (unsigned long long)op + 1, differ, n);
+            free(y);
+        }
+        free(ry); free(rg);
+        d_free(d_seed);
     }
-    CHECK(dropout_fwd_cuda(&ctx, n, 1.5f, 1, d_x, d_y) == GH_EINVAL);
+    uint64_t *d_one = seed_up(1);
+    CHECK(dropout_fwd_cuda(&ctx, n, 1.5f, d_one, 0, d_x, d_y) == GH_EINVAL);
+    CHECK(dropout_fwd_cuda(&ctx, n, 0.5f, NULL, 0, d_x, d_y) == GH_EINVAL);
     {  // a dropped inf is 0 (forward) and adds nothing (backward), as in the reference
         float *xi = h_alloc(n), *ry = h_alloc(n), *rg = h_dup(g0, n);
         for (size_t i = 0; i < n; i++) xi[i] = (i & 1) ? INFINITY : -INFINITY;
         float *d_xi = d_up(xi, n);
         d_set(d_g, g0, n);
-        CHECK_OK(dropout_fwd_ref(&REF, n, 0.3f, 99, xi, ry));
-        CHECK_OK(dropout_fwd_cuda(&ctx, n, 0.3f, 99, d_xi, d_y));
-        CHECK_OK(dropout_bwd_ref(&REF, n, 0.3f, 99, xi, rg));
-        CHECK_OK(dropout_bwd_cuda(&ctx, n, 0.3f, 99, d_xi, d_g));
+        const uint64_t one = 1;
+        CHECK_OK(dropout_fwd_ref(&REF, n, 0.3f, &one, 7, xi, ry));
+        CHECK_OK(dropout_fwd_cuda(&ctx, n, 0.3f, d_one, 7, d_xi, d_y));
+        CHECK_OK(dropout_bwd_ref(&REF, n, 0.3f, &one, 7, xi, rg));
+        CHECK_OK(dropout_bwd_cuda(&ctx, n, 0.3f, d_one, 7, d_xi, d_g));
         float *y = d_down(d_y, n), *g = d_down(d_g, n);
         size_t bad = 0;
         for (size_t i = 0; i < n; i++) bad += y[i] != ry[i] || g[i] != rg[i];
@@ -729,7 +769,7 @@ static void test_dropout(gh_rng *rng) {
         d_free(d_xi);
     }
     free(x); free(g0);
-    d_free(d_x); d_free(d_y); d_free(d_g);
+    d_free(d_x); d_free(d_y); d_free(d_g); d_free(d_one);
 }
 
 static void test_optim(gh_rng *rng) {

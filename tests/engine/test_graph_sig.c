@@ -1,17 +1,23 @@
 // test_graph_sig: the capture-safety check of the engine's capturable regions (engine/graph.c),
 // on the cpu backend, where no CUDA graph exists but every region computes its signature:
 // 1. DARTS search steps, first and second order, and the final-training step (the evaluation
-//    network, drop-path 0) repeat each pass's signature from the second step on, with no
-//    forbidden action inside; the first run of a pass is flagged for growing the arena.
+//    network, drop-path 0 and 0.2) repeat each pass's signature from the second step on, with
+//    no forbidden action inside; the first run of a pass is flagged for growing the arena.
+//    Drop-path's kernels read the step's seed from backend memory: their launches name its
+//    address and the op's index in the step, not the seed's value.
 // 2. Graphs that vary are seen to: an ENAS-like network whose op changes with the step, the
 //    same ops with another scalar (gh_scale's alpha), another buffer (a second weight of the
-//    same shape), and final training with drop-path (a new mask seed every step).
+//    same shape).
 // 3. Forbidden actions inside a region are reported naming the call: gh_scalar's and gh_xent's
 //    reads to the host, an upload after the region's first launch, a backend allocation.
 // 4. Graphs on (emulated on cpu: the capture and replay decisions, each launch a rerun after a
-//    rewind of the host state): the DARTS second-order search and the ENAS-like network with
-//    one changed step give the same weights, alphas and losses bit for bit as graphs off, with
-//    the captures, replays and the miss the policy implies.
+//    rewind of the host state): the DARTS second-order search, the final training with
+//    drop-path 0.2 and the ENAS-like network with one changed step give the same weights,
+//    alphas and losses bit for bit as graphs off, with the captures, replays and the miss the
+//    policy implies.
+// 5. The masks of dropout and drop-path in a captured and replayed region (ref and cpu): op k
+//    of a step draws gh_uniform(gh_hash64(step seed, k), i), a new mask every step, forward and
+//    backward alike.
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,12 +55,14 @@ static gh_region_info info(gh_engine *e, const char *name, int index) {
     return in;
 }
 
-static gh_engine *engine(void) {
+static gh_engine *engine_on(gh_backend backend) {
     gh_engine *e = NULL;
-    gh_engine_config ec = {.backend = GH_BACKEND_CPU, .arena_bytes = (size_t)64 << 20, .seed = 3};
+    gh_engine_config ec = {.backend = backend, .arena_bytes = (size_t)64 << 20, .seed = 3};
     CHECK_OK(gh_engine_create(&e, &ec));
     return e;
 }
+
+static gh_engine *engine(void) { return engine_on(GH_BACKEND_CPU); }
 
 // ---- 1 and 4: DARTS ---------------------------------------------------------------------------
 
@@ -168,10 +176,16 @@ static void test_darts_emulated(void) {
     darts_close(&off);
 }
 
-// ---- 1 and 2: the final-training step ---------------------------------------------------------
+// ---- 1 and 4: the final-training step --------------------------------------------------------
 
-static void test_final_training(double drop_path) {
-    gh_engine *e = engine();
+typedef struct {
+    gh_engine *e;
+    nas_net net;
+    gh_step_def sd;
+} final_rig;
+
+static void final_open(final_rig *f, double drop_path) {
+    f->e = engine();
     darts_net_config nc = darts_eval_net_defaults();
     nc.in_c = 1;
     nc.in_h = nc.in_w = HW;
@@ -181,29 +195,155 @@ static void test_final_training(double drop_path) {
     nc.auxiliary = 0;
     genotype g;
     CHECK_OK(genotype_parse(&g, genotype_named("DARTS_V2")));
-    nas_net net;
-    CHECK_OK(nas_net_build(&net, e, &nc, &g));
-    net.drop_path = drop_path;
-    gh_step_def sd = {.loss = nas_net_loss, .model = &net, .group = GH_GROUP_WEIGHTS,
-                      .opt = GH_OPT_SGD, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
-                      .fixed_graph = 1};
-    uint64_t first = 0;
+    CHECK_OK(nas_net_build(&f->net, f->e, &nc, &g));
+    f->net.drop_path = drop_path;
+    f->sd = (gh_step_def){.loss = nas_net_loss, .model = &f->net, .group = GH_GROUP_WEIGHTS,
+                          .opt = GH_OPT_SGD, .momentum = 0.9, .wd = 3e-4, .grad_clip = 5,
+                          .fixed_graph = 1};
+}
+
+static void final_close(final_rig *f) {
+    nas_net_free(&f->net);
+    gh_engine_destroy(f->e);
+}
+
+// The signature from step 2 on, the same every step with drop-path on or off; returns it.
+static uint64_t test_final_training(double drop_path) {
+    final_rig f;
+    final_open(&f, drop_path);
+    uint64_t first = 0, launches = 0;
     int changed = 0;
     for (int k = 0; k < STEPS; k++) {
         gh_batch b = batch(xs[k], ys[k]);
-        CHECK_OK(gh_train_step(e, &sd, &b, 0.025));
-        gh_region_info in = info(e, "train_step", 0);
+        CHECK_OK(gh_train_step(f.e, &f.sd, &b, 0.025));
+        gh_region_info in = info(f.e, "train_step", 0);
         if (k == 0) continue;
         CHECK_MSG(!in.forbidden, "final training step %d: %s", k + 1, in.what);
-        if (k == 1) first = in.signature;
-        else changed += in.signature != first || !in.stable;
+        if (k == 1) {
+            first = in.signature;
+            launches = in.launches;
+        } else {
+            changed += in.signature != first || !in.stable;
+        }
     }
-    if (drop_path > 0)   // a new mask seed every step: never the same graph
-        CHECK_MSG(changed == STEPS - 2, "drop_path %g: %d of %d steps changed", drop_path,
-                  changed, STEPS - 2);
-    else
-        CHECK_MSG(changed == 0, "drop_path 0: %d steps changed", changed);
-    nas_net_free(&net);
+    // the step's seed changes every step; the launches, naming where it lies, do not
+    CHECK_MSG(changed == 0, "drop_path %g: %d of %d steps changed their signature", drop_path,
+              changed, STEPS - 2);
+    printf("final training, drop_path %g: %llu launches a step, signature %016llx\n", drop_path,
+           (unsigned long long)launches, (unsigned long long)first);
+    final_close(&f);
+    return first;
+}
+
+// Drop-path 0.2 with graphs on (emulated) against graphs off: bit for bit, and captured although
+// every step draws new masks: steps 1-3 uncaptured (the first grows the arena and the workspace,
+// so the second's signature differs from it and the third is the first to repeat the run before),
+// captured at step 4 and replayed from step 5. Then the probability rises, as at an epoch's
+// start (a launch argument): a miss, one more uncaptured step, a new capture and replays.
+static void test_final_emulated(void) {
+    enum { MORE = 4 };
+    final_rig on, off;
+    final_open(&on, 0.2);
+    final_open(&off, 0.2);
+    CHECK(gh_set_graphs(on.e, 1) == 0);
+    size_t nw = gh_group_numel(on.e, GH_GROUP_WEIGHTS);
+    for (int k = 0; k < STEPS + MORE; k++) {
+        if (k == STEPS) on.net.drop_path = off.net.drop_path = 0.3;
+        gh_batch b = batch(xs[k % STEPS], ys[k % STEPS]);
+        CHECK_OK(gh_train_step(on.e, &on.sd, &b, 0.025));
+        CHECK_OK(gh_train_step(off.e, &off.sd, &b, 0.025));
+        CHECK(gh_engine_dropout_seed(on.e) == gh_engine_dropout_seed(off.e));
+        double a[2], c[2];
+        CHECK_OK(gh_acc_read(on.e, 2, a));
+        CHECK_OK(gh_acc_read(off.e, 2, c));
+        CHECK_MSG(a[0] == c[0] && a[1] == c[1], "drop-path step %d: loss sums %.17g / %.17g",
+                  k + 1, a[0], c[0]);
+        CHECK_MSG(!memcmp(gh_group_data(on.e, GH_GROUP_WEIGHTS),
+                          gh_group_data(off.e, GH_GROUP_WEIGHTS), nw * sizeof(float)),
+                  "drop-path step %d: weights differ with graphs on", k + 1);
+        if (k != STEPS - 1 && k != STEPS + MORE - 1) continue;
+        gh_graph_stats s;
+        gh_graph_stats_get(on.e, &s);
+        int more = k == STEPS + MORE - 1;
+        CHECK_MSG(s.captures == 1 + more && s.replays == STEPS - 4 + more * (MORE - 3) &&
+                      s.uncaptured == 3 + 2 * more && s.misses == more && s.fallbacks == 0,
+                  "after step %d: captures %lld replays %lld uncaptured %lld misses %lld "
+                  "fallbacks %lld (%s)", k + 1, (long long)s.captures, (long long)s.replays,
+                  (long long)s.uncaptured, (long long)s.misses, (long long)s.fallbacks, s.note);
+    }
+    final_close(&on);
+    final_close(&off);
+}
+
+// ---- 5: the masks in a replayed region ---------------------------------------------------------
+
+enum { DROP_N = 4, DROP_PER = 64 };
+
+typedef struct {
+    gh_tensor *w, *x, *y, *z;
+    const int *labels;
+    const float *xh;
+} drop_rig;
+
+static int drop_region(void *ctx, gh_engine *e) {
+    drop_rig *d = ctx;
+    d->x = gh_input(e, 2, (int[]){DROP_N, DROP_PER}, d->xh);
+    d->x->requires_grad = 1;
+    d->y = gh_dropout(e, d->x, 0.3f);      // op 0 of the step
+    d->z = gh_droppath(e, d->y, 0.5f);     // op 1
+    gh_tensor *l = gh_xent(e, gh_linear(e, d->z, d->w, NULL), d->labels, 0.0f, NULL);
+    return l ? gh_backward(e, l) : gh_engine_status(e);
+}
+
+// Elements of the step's masks that differ from the host's: dropout's y and dx (op 0, per
+// element), drop-path's z (op 1, per sample).
+static int drop_wrong(const drop_rig *d, uint64_t step_seed) {
+    uint64_t m0 = gh_hash64(step_seed, 0), m1 = gh_hash64(step_seed, 1);
+    float s0 = 1.0f / (1.0f - 0.3f), s1 = 1.0f / (1.0f - 0.5f);
+    int wrong = 0;
+    for (int i = 0; i < DROP_N * DROP_PER; i++) {
+        int k0 = gh_uniform(m0, (uint64_t)i) >= 0.3f;
+        int k1 = gh_uniform(m1, (uint64_t)(i / DROP_PER)) >= 0.5f;
+        float y = k0 ? d->xh[i] * s0 : 0.0f;
+        wrong += d->y->data[i] != y;
+        wrong += d->z->data[i] != (k1 ? y * s1 : 0.0f);
+        wrong += d->x->grad[i] != (k0 ? d->y->grad[i] * s0 : 0.0f);
+    }
+    return wrong;
+}
+
+static void test_drop_masks(gh_backend backend) {
+    gh_engine *e = engine_on(backend);
+    drop_rig d = {0};
+    d.w = gh_param(e, GH_GROUP_WEIGHTS, "fc", 2, (int[]){CLASSES, DROP_PER},
+                   GH_INIT_KAIMING_UNIFORM, DROP_PER);
+    CHECK_OK(gh_params_alloc(e));
+    CHECK(gh_set_graphs(e, 1) == 0);
+    static float xh[DROP_N * DROP_PER];
+    for (int i = 0; i < DROP_N * DROP_PER; i++) xh[i] = 1.0f + (float)(i % 17) / 16.0f;
+    d.xh = xh;
+    const int labels[DROP_N] = {0, 1, 2, 1};
+    float first[DROP_N * DROP_PER];
+    for (int k = 0; k < STEPS; k++) {
+        gh_step_begin(e);
+        d.labels = gh_labels(e, DROP_N, labels);
+        CHECK_OK(gh_region_run(e, "drop", 0, drop_region, &d));
+        uint64_t seed = gh_engine_dropout_seed(e);
+        int wrong = drop_wrong(&d, seed);
+        CHECK_MSG(wrong == 0, "%s step %d: %d values differ from the masks of gh_hash64(seed, "
+                  "op)", gh_backend_name(backend), k + 1, wrong);
+        // a kernel that read another op index or the previous step's seed would not match
+        CHECK(drop_wrong(&d, seed + 1) > 0);
+        if (k == 0) memcpy(first, d.y->data, sizeof first);
+        else CHECK_MSG(memcmp(first, d.y->data, sizeof first), "%s step %d: step 1's mask",
+                       gh_backend_name(backend), k + 1);
+        if (k > 0) CHECK(info(e, "drop", 0).stable);
+    }
+    gh_graph_stats s;
+    gh_graph_stats_get(e, &s);
+    CHECK_MSG(s.captures == 1 && s.replays == STEPS - 3 && s.misses == 0,
+              "%s: captures %lld replays %lld misses %lld (%s)", gh_backend_name(backend),
+              (long long)s.captures, (long long)s.replays, (long long)s.misses, s.note);
     gh_engine_destroy(e);
 }
 
@@ -406,8 +546,11 @@ int main(void) {
     data_init();
     test_darts_stable(1);
     test_darts_stable(2);
-    test_final_training(0.0);
-    test_final_training(0.2);
+    // drop-path's launches are in the signature: it differs from drop-path 0's
+    CHECK(test_final_training(0.0) != test_final_training(0.2));
+    test_final_emulated();
+    test_drop_masks(GH_BACKEND_REF);
+    test_drop_masks(GH_BACKEND_CPU);
     test_varying();
     test_forbidden();
     test_toy_emulated();

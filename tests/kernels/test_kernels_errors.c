@@ -94,8 +94,12 @@ int main(void) {
     CHECK_EINVAL("shift_fwd_cpu", shift_fwd_cpu(NULL, 2, 3, 4, 4, 1, 1, 0, 3, buf, out));
 
     // dropout, softmax, cross-entropy (labels checked before anything is written)
-    CHECK_EINVAL("dropout_fwd_cpu", dropout_fwd_cpu(NULL, 10, 1.5f, 1, buf, out));
-    CHECK_EINVAL("droppath_bwd_ref", droppath_bwd_ref(NULL, 2, 5, -0.1f, 1, buf, out));
+    const uint64_t seed = 1;
+    CHECK_EINVAL("dropout_fwd_cpu", dropout_fwd_cpu(NULL, 10, 1.5f, &seed, 0, buf, out));
+    CHECK_EINVAL("droppath_bwd_ref", droppath_bwd_ref(NULL, 2, 5, -0.1f, &seed, 0, buf, out));
+    CHECK_EINVAL("dropout_bwd_ref", dropout_bwd_ref(NULL, 10, 0.5f, NULL, 0, buf, out));
+    CHECK(strstr(gh_error_get(), "seed") != NULL);
+    CHECK_EINVAL("droppath_fwd_cpu", droppath_fwd_cpu(NULL, 2, 5, 0.5f, NULL, 0, buf, out));
     CHECK_EINVAL("softmax_fwd_cpu", softmax_fwd_cpu(NULL, 0, 3, buf, out));
     for (int i = 0; i < 16; i++) out[i] = 42.0f;
     CHECK_EINVAL("xent_fwd_cpu", xent_fwd_cpu(NULL, 4, 4, buf, labels, 0.1f, out, out + 16));

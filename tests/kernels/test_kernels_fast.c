@@ -319,28 +319,79 @@ static void test_shift(gh_rng *rng, int n, int c, int h, int w, int dh, int dw, 
     free(x); free(dy); free(y_r); free(y_c); free(dx_r); free(dx_c);
 }
 
+// The host's mask, as the kernels must draw it: the mask seed gh_hash64(step seed, op index),
+// element (dropout, samples 0) or sample (drop-path) i kept iff gh_uniform(mask seed, i) >= p.
+// acc: dx += dy * mask * scale (backward), else y = x * mask * scale.
+static void drop_host(size_t n, int samples, float p, uint64_t step_seed, uint64_t op,
+                      const float *x, float *y, int acc) {
+    uint64_t ms = gh_hash64(step_seed, op);
+    float scale = 1.0f / (1.0f - p);
+    size_t per = samples ? n / (size_t)samples : 1;
+    for (size_t i = 0; i < n; i++) {
+        int keep = gh_uniform(ms, samples ? i / per : i) >= p;
+        if (acc) y[i] += keep ? x[i] * scale : 0.0f;
+        else y[i] = keep ? x[i] * scale : 0.0f;
+    }
+}
+
+// Elements of a and b that differ.
+static size_t n_differ(const float *a, const float *b, size_t n) {
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += a[i] != b[i];
+    return d;
+}
+
+// ref and cpu against each other and against the host's mask, bit for bit; the seed read
+// through its pointer with the op's index, and a neighbouring index (or step seed) seen to
+// draw another mask (so a kernel that ignored either would fail the comparison above it).
 static void test_dropout(gh_rng *rng, size_t n, float p) {
-    float *x = kt_rand(rng, n, -1, 1), *y_r = kt_alloc(n), *y_c = kt_alloc(n);
-    float *d_r = kt_rand(rng, n, -1, 1), *d_c = kt_dup(d_r, n);
-    CHECK_OK(dropout_fwd_ref(NULL, n, p, 1234, x, y_r));
-    CHECK_OK(dropout_fwd_cpu(NULL, n, p, 1234, x, y_c));
+    float *x = kt_rand(rng, n, -1, 1), *y_r = kt_alloc(n), *y_c = kt_alloc(n), *y_h = kt_alloc(n);
+    float *d_r = kt_rand(rng, n, -1, 1), *d_c = kt_dup(d_r, n), *d_h = kt_dup(d_r, n);
+    const uint64_t step = 1234, other = 1235;
+    const uint64_t op = 5;
+    char what[96];
+    CHECK_OK(dropout_fwd_ref(NULL, n, p, &step, op, x, y_r));
+    CHECK_OK(dropout_fwd_cpu(NULL, n, p, &step, op, x, y_c));
     KT_EQUAL("dropout fwd", y_c, y_r, n);
+    drop_host(n, 0, p, step, op, x, y_h, 0);
+    KT_EQUAL("dropout fwd against the host's gh_hash64(seed, op) mask", y_r, y_h, n);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) kept += y_r[i] != 0.0f;
     double frac = (double)kept / n;
     CHECK_MSG(fabs(frac - (1.0 - p)) < 0.01, "dropout p %g kept %.4f", p, frac);
-    CHECK_OK(dropout_bwd_ref(NULL, n, p, 1234, x, d_r));
-    CHECK_OK(dropout_bwd_cpu(NULL, n, p, 1234, x, d_c));
+    CHECK_OK(dropout_bwd_ref(NULL, n, p, &step, op, x, d_r));
+    CHECK_OK(dropout_bwd_cpu(NULL, n, p, &step, op, x, d_c));
     KT_EQUAL("dropout bwd", d_c, d_r, n);
+    drop_host(n, 0, p, step, op, x, d_h, 1);
+    KT_EQUAL("dropout bwd against the host's mask", d_r, d_h, n);
+    // op + 1 and another step seed: other masks (about 2p(1-p) of the elements differ)
+    CHECK_OK(dropout_fwd_cpu(NULL, n, p, &step, op + 1, x, y_c));
+    size_t d_op = n_differ(y_c, y_h, n);
+    CHECK_OK(dropout_fwd_ref(NULL, n, p, &other, op, x, y_c));
+    size_t d_seed = n_differ(y_c, y_h, n);
+    snprintf(what, sizeof what, "dropout p %g: %zu and %zu of %zu differ", p, d_op, d_seed, n);
+    CHECK_MSG(d_op > n * p * (1 - p) && d_seed > n * p * (1 - p), "%s (expected about %.0f)",
+              what, 2.0 * n * p * (1 - p));
+
     int ns = 37;
-    size_t per = n / ns;
-    CHECK_OK(droppath_fwd_ref(NULL, ns, per, p, 99, x, y_r));
-    CHECK_OK(droppath_fwd_cpu(NULL, ns, per, p, 99, x, y_c));
-    KT_EQUAL("droppath fwd", y_c, y_r, ns * per);
-    CHECK_OK(droppath_bwd_ref(NULL, ns, per, p, 99, x, d_r));
-    CHECK_OK(droppath_bwd_cpu(NULL, ns, per, p, 99, x, d_c));
+    size_t per = n / ns, m = ns * per;
+    CHECK_OK(droppath_fwd_ref(NULL, ns, per, p, &step, op, x, y_r));
+    CHECK_OK(droppath_fwd_cpu(NULL, ns, per, p, &step, op, x, y_c));
+    KT_EQUAL("droppath fwd", y_c, y_r, m);
+    drop_host(m, ns, p, step, op, x, y_h, 0);
+    KT_EQUAL("droppath fwd against the host's mask", y_r, y_h, m);
+    memcpy(d_c, d_r, n * sizeof(float));
+    memcpy(d_h, d_r, n * sizeof(float));
+    CHECK_OK(droppath_bwd_ref(NULL, ns, per, p, &step, op, x, d_r));
+    CHECK_OK(droppath_bwd_cpu(NULL, ns, per, p, &step, op, x, d_c));
     KT_EQUAL("droppath bwd", d_c, d_r, n);
-    free(x); free(y_r); free(y_c); free(d_r); free(d_c);
+    drop_host(m, ns, p, step, op, x, d_h, 1);
+    KT_EQUAL("droppath bwd against the host's mask", d_r, d_h, n);
+    // the samples' masks under op + 1: 37 draws, some differ
+    CHECK_OK(droppath_fwd_ref(NULL, ns, per, p, &step, op + 1, x, y_c));
+    CHECK_MSG(n_differ(y_c, y_h, m) >= per, "droppath: op %llu and %llu draw the same mask",
+              (unsigned long long)op, (unsigned long long)op + 1);
+    free(x); free(y_r); free(y_c); free(y_h); free(d_r); free(d_c); free(d_h);
 }
 
 static void test_softmax_xent(gh_rng *rng, int rows, int cols, float smoothing) {

@@ -483,12 +483,14 @@ static double drop_loss(const void *pp) {
 static void grad_dropout(gh_rng *rng) {
     size_t n = 120;
     float *x = kt_rand(rng, n, -1, 1), *r = kt_rand(rng, n, -1, 1), *dx = kt_alloc(n);
-    drop_st s = {n, 0, 0.4f, 77, to_double(x, n), r};
-    CHECK_OK(dropout_bwd_ref(NULL, n, 0.4f, 77, r, dx));
+    // the mask seed of op 3 in a step whose seed is 77
+    const uint64_t step = 77, op = 3;
+    drop_st s = {n, 0, 0.4f, gh_hash64(step, op), to_double(x, n), r};
+    CHECK_OK(dropout_bwd_ref(NULL, n, 0.4f, &step, op, r, dx));
     fd_check("dropout dx", s.x, n, dx, drop_loss, &s);
     s.samples = 8;
     memset(dx, 0, n * sizeof(float));
-    CHECK_OK(droppath_bwd_ref(NULL, 8, n / 8, 0.4f, 77, r, dx));
+    CHECK_OK(droppath_bwd_ref(NULL, 8, n / 8, 0.4f, &step, op, r, dx));
     fd_check("droppath dx", s.x, n, dx, drop_loss, &s);
     free(x); free(r); free(dx); free(s.x);
 }
