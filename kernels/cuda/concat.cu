@@ -1,21 +1,23 @@
 // kernels/cuda: data movement along channels and space: concat and slice (one strided "slab"
 // copy/add kernel: n rows of len contiguous floats, float4 when everything is aligned) and the
-// spatial shift/crop of FactorizedReduce.
-#include "cuda_common.cuh"
+// spatial shift/crop of FactorizedReduce. Element indices are decoded in 32 bits where the
+// tensors allow (checked on the host), else 64 (concat.cuh).
+#include "concat.cuh"
 
 namespace {
 
 // dst[b*dstride + j] (=, or += when ADD) src[b*sstride + j] for b < n, j < len. With VEC all
-// four sizes are in float4 units.
-template <bool ADD, bool VEC>
-__global__ void slab_kernel(int n, size_t len, const float *__restrict__ src, size_t sstride,
+// four sizes are in float4 units. I: the index type of the decoding (slab_idx32).
+template <bool ADD, bool VEC, typename I>
+__global__ void slab_kernel(int n, I len, const float *__restrict__ src, size_t sstride,
                             float *__restrict__ dst, size_t dstride) {
-    const size_t total = (size_t)n * len;
-    GH_GRID_STRIDE(i, total) {
-        size_t b = i / len, j = i - b * len;
+    const I total = (I)n * len;
+    GH_GRID_STRIDE_T(I, i, total) {
+        size_t so, dof;
+        slab_at<I>(i, len, sstride, dstride, &so, &dof);
         if (VEC) {
-            float4 v = reinterpret_cast<const float4 *>(src)[b * sstride + j];
-            float4 *d = reinterpret_cast<float4 *>(dst) + b * dstride + j;
+            float4 v = reinterpret_cast<const float4 *>(src)[so];
+            float4 *d = reinterpret_cast<float4 *>(dst) + dof;
             if (ADD) {
                 float4 o = *d;
                 o.x += v.x; o.y += v.y; o.z += v.z; o.w += v.w;
@@ -25,11 +27,23 @@ __global__ void slab_kernel(int n, size_t len, const float *__restrict__ src, si
             }
         } else {
             if (ADD)
-                dst[b * dstride + j] += src[b * sstride + j];
+                dst[dof] += src[so];
             else
-                dst[b * dstride + j] = src[b * sstride + j];
+                dst[dof] = src[so];
         }
     }
+}
+
+template <bool ADD, bool VEC>
+void slab_launch(cudaStream_t st, int n, size_t len, const float *src, size_t sstride, float *dst,
+                 size_t dstride) {
+    const unsigned blocks = gh_ew_blocks((size_t)n * len);
+    if (slab_idx32(n, len))
+        slab_kernel<ADD, VEC, uint32_t><<<blocks, GH_EW_THREADS, 0, st>>>(
+            n, (uint32_t)len, src, sstride, dst, dstride);
+    else
+        slab_kernel<ADD, VEC, size_t><<<blocks, GH_EW_THREADS, 0, st>>>(n, len, src, sstride,
+                                                                         dst, dstride);
 }
 
 int slab(const char *name, const kctx *ctx, bool add, int n, size_t len, const float *src,
@@ -38,19 +52,10 @@ int slab(const char *name, const kctx *ctx, bool add, int n, size_t len, const f
     bool vec = len % 4 == 0 && sstride % 4 == 0 && dstride % 4 == 0 && gh_aligned16(src) &&
                gh_aligned16(dst);
     cudaStream_t st = gh_stream(ctx);
-    if (vec) {
-        unsigned blocks = gh_ew_blocks((size_t)n * (len / 4));
-        if (add)
-            slab_kernel<true, true><<<blocks, GH_EW_THREADS, 0, st>>>(n, len / 4, src, sstride / 4, dst, dstride / 4);
-        else
-            slab_kernel<false, true><<<blocks, GH_EW_THREADS, 0, st>>>(n, len / 4, src, sstride / 4, dst, dstride / 4);
-    } else {
-        unsigned blocks = gh_ew_blocks((size_t)n * len);
-        if (add)
-            slab_kernel<true, false><<<blocks, GH_EW_THREADS, 0, st>>>(n, len, src, sstride, dst, dstride);
-        else
-            slab_kernel<false, false><<<blocks, GH_EW_THREADS, 0, st>>>(n, len, src, sstride, dst, dstride);
-    }
+    if (vec && add) slab_launch<true, true>(st, n, len / 4, src, sstride / 4, dst, dstride / 4);
+    else if (vec) slab_launch<false, true>(st, n, len / 4, src, sstride / 4, dst, dstride / 4);
+    else if (add) slab_launch<true, false>(st, n, len, src, sstride, dst, dstride);
+    else slab_launch<false, false>(st, n, len, src, sstride, dst, dstride);
     LAUNCH_CHECK(name);
     return GH_OK;
 }
@@ -68,28 +73,22 @@ int concat_check(const char *op, int n, int hw, int k, const int *cs, int *ctot)
     return GH_OK;
 }
 
-__global__ void shift_fwd_kernel(int n, int c, int h, int w, int dh, int dw, int ho, int wo,
-                                 const float *__restrict__ x, float *__restrict__ y) {
-    const size_t plane = (size_t)ho * wo, total = (size_t)n * c * plane;
-    GH_GRID_STRIDE(i, total) {
-        size_t nc = i / plane;
-        int r = (int)(i - nc * plane);
-        int a = r / wo, b = r - a * wo;
-        int sa = a + dh, sb = b + dw;
-        y[i] = (sa >= 0 && sa < h && sb >= 0 && sb < w) ? x[(nc * h + sa) * w + sb] : 0.0f;
+template <typename I>
+__global__ void shift_fwd_kernel(shift_geom g, const float *__restrict__ x, float *__restrict__ y) {
+    const I total = (I)g.n * g.c * g.ho * g.wo;
+    GH_GRID_STRIDE_T(I, i, total) {
+        const long long s = shift_src<I>(g, i);
+        y[i] = s >= 0 ? x[s] : 0.0f;
     }
 }
 
 // The map (a, b) -> (a+dh, b+dw) is injective, so scattering dy into dx has no conflicts.
-__global__ void shift_bwd_kernel(int n, int c, int h, int w, int dh, int dw, int ho, int wo,
-                                 const float *__restrict__ dy, float *__restrict__ dx) {
-    const size_t plane = (size_t)ho * wo, total = (size_t)n * c * plane;
-    GH_GRID_STRIDE(i, total) {
-        size_t nc = i / plane;
-        int r = (int)(i - nc * plane);
-        int a = r / wo, b = r - a * wo;
-        int sa = a + dh, sb = b + dw;
-        if (sa >= 0 && sa < h && sb >= 0 && sb < w) dx[(nc * h + sa) * w + sb] += dy[i];
+template <typename I>
+__global__ void shift_bwd_kernel(shift_geom g, const float *__restrict__ dy, float *__restrict__ dx) {
+    const I total = (I)g.n * g.c * g.ho * g.wo;
+    GH_GRID_STRIDE_T(I, i, total) {
+        const long long s = shift_src<I>(g, i);
+        if (s >= 0) dx[s] += dy[i];
     }
 }
 
@@ -163,8 +162,12 @@ int shift_fwd_cuda(const kctx *ctx, int n, int c, int h, int w, int dh, int dw, 
     GH_TRY(shift_check("shift_fwd_cuda", n, c, h, w, ho, wo));
     GH_CUDA_NEED("shift_fwd_cuda", x);
     GH_CUDA_NEED("shift_fwd_cuda", y);
-    size_t total = (size_t)n * c * ho * wo;
-    shift_fwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(n, c, h, w, dh, dw, ho, wo, x, y);
+    const shift_geom g = {n, c, h, w, dh, dw, ho, wo};
+    const unsigned blocks = gh_ew_blocks((size_t)n * c * ho * wo);
+    if (shift_idx32(g))
+        shift_fwd_kernel<uint32_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, x, y);
+    else
+        shift_fwd_kernel<size_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, x, y);
     LAUNCH_CHECK("shift_fwd_kernel");
     return GH_OK;
 }
@@ -174,8 +177,12 @@ int shift_bwd_cuda(const kctx *ctx, int n, int c, int h, int w, int dh, int dw, 
     GH_TRY(shift_check("shift_bwd_cuda", n, c, h, w, ho, wo));
     if (!dx) return GH_OK;
     GH_CUDA_NEED("shift_bwd_cuda", dy);
-    size_t total = (size_t)n * c * ho * wo;
-    shift_bwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(n, c, h, w, dh, dw, ho, wo, dy, dx);
+    const shift_geom g = {n, c, h, w, dh, dw, ho, wo};
+    const unsigned blocks = gh_ew_blocks((size_t)n * c * ho * wo);
+    if (shift_idx32(g))
+        shift_bwd_kernel<uint32_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, dy, dx);
+    else
+        shift_bwd_kernel<size_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>(g, dy, dx);
     LAUNCH_CHECK("shift_bwd_kernel");
     return GH_OK;
 }

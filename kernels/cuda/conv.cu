@@ -358,6 +358,8 @@ int wgrad_launch(const kctx *ctx, const conv_geom &g, const float *x, const floa
 
 // ---- bias gradient ------------------------------------------------------------------------
 // db[co] += sum over (b, oh, ow) of dy, one block per channel, double accumulation, fixed tree.
+// Thread t visits (b, pixel) = t, t + DB_THREADS, ... of the n x pq matrix, decoded by a carry
+// walk (no division per element).
 #define DB_THREADS 256
 __global__ void __launch_bounds__(DB_THREADS)
 conv_db_kernel(int n, int k, int pq, const float *__restrict__ dy, float *__restrict__ db) {
@@ -365,10 +367,9 @@ conv_db_kernel(int n, int k, int pq, const float *__restrict__ dy, float *__rest
     const int co = blockIdx.x;
     const size_t cnt = (size_t)n * pq;
     double acc = 0.0;
-    for (size_t i = threadIdx.x; i < cnt; i += DB_THREADS) {
-        size_t b = i / pq, rem = i - b * pq;
-        acc += (double)__ldg(dy + (b * k + co) * pq + rem);
-    }
+    gh_rc_walk at = gh_rc_walk_at((int)threadIdx.x, DB_THREADS, pq);
+    for (size_t i = threadIdx.x; i < cnt; i += DB_THREADS, gh_rc_next(&at))
+        acc += (double)__ldg(dy + ((size_t)at.row * k + co) * pq + at.col);
     acc = gh_block_sum<double, DB_THREADS>(acc, sh);
     if (threadIdx.x == 0) db[co] += (float)acc;
 }

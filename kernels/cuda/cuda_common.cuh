@@ -77,6 +77,34 @@ static inline int gh_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0
 // largest grid (GH_EW_MAX_BLOCKS x 1024 threads = 2^22) stays below 2^32.
 static inline int gh_idx32(size_t n) { return n <= (size_t)INT32_MAX; }
 
+// Row and column of element i of a row-major matrix with `cols` columns, in I's width: the
+// grid-stride kernels decode i with it, on uint32_t where the host checked gh_idx32 (a 32-bit
+// division), else size_t. __host__ too: the CPU replays (tests/cuda/test_*_emu.cu) call it.
+template <typename I>
+__host__ __device__ __forceinline__ void gh_rowcol(I i, I cols, I *row, I *col) {
+    *row = i / cols;
+    *col = i - *row * cols;
+}
+
+// Row and column of the elements start, start + step, start + 2 step, ... of a row-major matrix
+// with `cols` columns, advanced by carries instead of a division per element (one division for
+// the start and one for the step): for the loops whose stride is fixed and long (one block per
+// channel walking every (image, pixel)). Rows stay below the matrix's rows plus step / cols + 1.
+struct gh_rc_walk {
+    int row, col, drow, dcol, cols;
+};
+__host__ __device__ __forceinline__ gh_rc_walk gh_rc_walk_at(int start, int step, int cols) {
+    return gh_rc_walk{start / cols, start % cols, step / cols, step % cols, cols};
+}
+__host__ __device__ __forceinline__ void gh_rc_next(gh_rc_walk *w) {
+    w->row += w->drow;
+    w->col += w->dcol;
+    if (w->col >= w->cols) {
+        w->col -= w->cols;
+        w->row++;
+    }
+}
+
 // Sum of one value per thread over a block of NT threads, in a fixed tree order (so the same
 // inputs give the same bits on every run). Returns the total in thread 0; `sh` holds NT
 // elements. Every thread of the block must call it.

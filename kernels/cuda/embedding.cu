@@ -1,18 +1,22 @@
 // kernels/cuda: embedding lookup (a gather) and its backward (a scatter-add). The backward
 // uses float atomics by default; with ctx->deterministic each thread owns one table element and
 // adds its contributions in increasing i, which is _ref's order: bit-identical to it. A bad
-// index is flagged on the device as xent flags its labels (cuda_common.cuh).
+// index is flagged on the device as xent flags its labels (cuda_common.cuh). Elements are
+// decoded in 32 bits where the tensor holds fewer than 2^31, else 64.
 #include <math.h>
 
 #include "cuda_common.cuh"
 
 namespace {
 
+template <typename I>
 __global__ void emb_fwd_kernel(int n, int vocab, int dim, const int *__restrict__ idx,
                                const float *__restrict__ table, float *__restrict__ y, int *flag,
                                kflags *flags, uint64_t step) {
-    GH_GRID_STRIDE(e, (size_t)n * dim) {
-        int i = (int)(e / dim), d = (int)(e - (size_t)i * dim), v = idx[i];
+    GH_GRID_STRIDE_T(I, e, (I)n * dim) {
+        I ii, dd;
+        gh_rowcol<I>(e, (I)dim, &ii, &dd);
+        const int i = (int)ii, d = (int)dd, v = idx[i];
         if (v < 0 || v >= vocab) {
             if (d == 0) gh_idx_flag(flags, flag, i, v, vocab, step);
             y[e] = NAN;
@@ -22,11 +26,14 @@ __global__ void emb_fwd_kernel(int n, int vocab, int dim, const int *__restrict_
     }
 }
 
+template <typename I>
 __global__ void emb_bwd_atomic_kernel(int n, int vocab, int dim, const int *__restrict__ idx,
                                       const float *__restrict__ dy, float *dtable, int *flag,
                                       kflags *flags, uint64_t step) {
-    GH_GRID_STRIDE(e, (size_t)n * dim) {
-        int i = (int)(e / dim), d = (int)(e - (size_t)i * dim), v = idx[i];
+    GH_GRID_STRIDE_T(I, e, (I)n * dim) {
+        I ii, dd;
+        gh_rowcol<I>(e, (I)dim, &ii, &dd);
+        const int i = (int)ii, d = (int)dd, v = idx[i];
         if (v < 0 || v >= vocab) {
             if (d == 0) gh_idx_flag(flags, flag, i, v, vocab, step);
             continue;
@@ -36,11 +43,14 @@ __global__ void emb_bwd_atomic_kernel(int n, int vocab, int dim, const int *__re
 }
 
 // One thread per table element (v, d): O(n) per thread, meant for controller-sized n.
+template <typename I>
 __global__ void emb_bwd_ordered_kernel(int n, int vocab, int dim, const int *__restrict__ idx,
                                        const float *__restrict__ dy, float *__restrict__ dtable,
                                        int *flag, kflags *flags, uint64_t step) {
-    GH_GRID_STRIDE(e, (size_t)vocab * dim) {
-        int v = (int)(e / dim), d = (int)(e - (size_t)v * dim);
+    GH_GRID_STRIDE_T(I, e, (I)vocab * dim) {
+        I vv, dd;
+        gh_rowcol<I>(e, (I)dim, &vv, &dd);
+        const int v = (int)vv, d = (int)dd;
         float acc = dtable[e];
         for (int i = 0; i < n; i++) {
             int u = idx[i];
@@ -73,8 +83,12 @@ int embedding_fwd_cuda(const kctx *ctx, int n, int vocab, int dim, const int *id
     int *flag = NULL;
     if (!flags) GH_TRY(gh_idx_flag_alloc("embedding_fwd_cuda", ctx, &flag));
     size_t total = (size_t)n * dim;
-    emb_fwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
-        n, vocab, dim, idx, table, y, flag, flags, step);
+    if (gh_idx32(total))
+        emb_fwd_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            n, vocab, dim, idx, table, y, flag, flags, step);
+    else
+        emb_fwd_kernel<size_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            n, vocab, dim, idx, table, y, flag, flags, step);
     cudaError_t e = cudaGetLastError();
     int st = e == cudaSuccess ? GH_OK
                               : gh_fail(GH_ECUDA, "%s:%d: launch of emb_fwd_kernel failed: %s",
@@ -94,12 +108,24 @@ int embedding_bwd_cuda(const kctx *ctx, int n, int vocab, int dim, const int *id
     if (!flags) GH_TRY(gh_idx_flag_alloc("embedding_bwd_cuda", ctx, &flag));
     if (gh_deterministic(ctx)) {
         size_t total = (size_t)vocab * dim;
-        emb_bwd_ordered_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
-            n, vocab, dim, idx, dy, dtable, flag, flags, step);
+        if (gh_idx32(total))
+            emb_bwd_ordered_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0,
+                                               gh_stream(ctx)>>>(n, vocab, dim, idx, dy, dtable,
+                                                                 flag, flags, step);
+        else
+            emb_bwd_ordered_kernel<size_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0,
+                                             gh_stream(ctx)>>>(n, vocab, dim, idx, dy, dtable,
+                                                               flag, flags, step);
     } else {
         size_t total = (size_t)n * dim;
-        emb_bwd_atomic_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
-            n, vocab, dim, idx, dy, dtable, flag, flags, step);
+        if (gh_idx32(total))
+            emb_bwd_atomic_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0,
+                                              gh_stream(ctx)>>>(n, vocab, dim, idx, dy, dtable,
+                                                                flag, flags, step);
+        else
+            emb_bwd_atomic_kernel<size_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0,
+                                            gh_stream(ctx)>>>(n, vocab, dim, idx, dy, dtable,
+                                                              flag, flags, step);
     }
     cudaError_t e = cudaGetLastError();
     int st = e == cudaSuccess ? GH_OK

@@ -1,16 +1,20 @@
 // kernels/cuda: the pointwise LSTM cell (gate order i, f, g, o; the gate matmuls are the linear
-// op's): one thread per (row, unit), grid-stride, the same float formulas as the _cpu path.
+// op's): one thread per (row, unit), grid-stride (the (row, unit) decoded in 32 bits where
+// batch * hidden < 2^31), the same float formulas as the _cpu path.
 #include "cuda_common.cuh"
 
 namespace {
 
 __device__ __forceinline__ float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 
+template <typename I>
 __global__ void lstm_fwd_kernel(int batch, int hidden, const float *__restrict__ gates,
                                 const float *__restrict__ c_prev, float *__restrict__ c,
                                 float *__restrict__ h, float *__restrict__ cache) {
-    GH_GRID_STRIDE(k, (size_t)batch * hidden) {
-        size_t r = k / hidden, j = k - r * hidden;
+    GH_GRID_STRIDE_T(I, k, (I)batch * hidden) {
+        I ri, ji;
+        gh_rowcol<I>(k, (I)hidden, &ri, &ji);
+        const size_t r = ri, j = ji;
         const float *gr = gates + r * 4 * hidden + j;
         float i = sigm(gr[0]), f = sigm(gr[hidden]), g = tanhf(gr[2 * hidden]);
         float o = sigm(gr[3 * hidden]);
@@ -28,12 +32,15 @@ __global__ void lstm_fwd_kernel(int batch, int hidden, const float *__restrict__
     }
 }
 
+template <typename I>
 __global__ void lstm_bwd_kernel(int batch, int hidden, const float *__restrict__ c_prev,
                                 const float *__restrict__ cache, const float *__restrict__ dc,
                                 const float *__restrict__ dh, float *__restrict__ dgates,
                                 float *__restrict__ dc_prev) {
-    GH_GRID_STRIDE(k, (size_t)batch * hidden) {
-        size_t r = k / hidden, j = k - r * hidden;
+    GH_GRID_STRIDE_T(I, k, (I)batch * hidden) {
+        I ri, ji;
+        gh_rowcol<I>(k, (I)hidden, &ri, &ji);
+        const size_t r = ri, j = ji;
         const float *cr = cache + r * GH_LSTM_CACHE * hidden + j;
         float i = cr[0], f = cr[hidden], g = cr[2 * hidden], o = cr[3 * hidden];
         float tc = cr[4 * hidden];
@@ -68,8 +75,12 @@ int lstm_cell_fwd_cuda(const kctx *ctx, int batch, int hidden, const float *gate
     GH_CUDA_NEED("lstm_cell_fwd_cuda", c);
     GH_CUDA_NEED("lstm_cell_fwd_cuda", h);
     size_t total = (size_t)batch * hidden;
-    lstm_fwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
-        batch, hidden, gates, c_prev, c, h, cache);
+    if (gh_idx32(total))
+        lstm_fwd_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            batch, hidden, gates, c_prev, c, h, cache);
+    else
+        lstm_fwd_kernel<size_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            batch, hidden, gates, c_prev, c, h, cache);
     LAUNCH_CHECK("lstm_fwd_kernel");
     return GH_OK;
 }
@@ -82,8 +93,12 @@ int lstm_cell_bwd_cuda(const kctx *ctx, int batch, int hidden, const float *c_pr
     GH_CUDA_NEED("lstm_cell_bwd_cuda", c_prev);
     GH_CUDA_NEED("lstm_cell_bwd_cuda", cache);
     size_t total = (size_t)batch * hidden;
-    lstm_bwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
-        batch, hidden, c_prev, cache, dc, dh, dgates, dc_prev);
+    if (gh_idx32(total))
+        lstm_bwd_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            batch, hidden, c_prev, cache, dc, dh, dgates, dc_prev);
+    else
+        lstm_bwd_kernel<size_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            batch, hidden, c_prev, cache, dc, dh, dgates, dc_prev);
     LAUNCH_CHECK("lstm_bwd_kernel");
     return GH_OK;
 }

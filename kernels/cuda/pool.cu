@@ -179,9 +179,15 @@ gap_fwd_kernel(int rows, int hw, const float *__restrict__ x, float *__restrict_
     }
 }
 
-__global__ void gap_bwd_kernel(size_t total, int hw, const float *__restrict__ dy,
+// dx[row, j] += dy[row] / hw, the row decoded in I (uint32_t where gh_idx32(total)).
+template <typename I>
+__global__ void gap_bwd_kernel(I total, int hw, const float *__restrict__ dy,
                                float *__restrict__ dx) {
-    GH_GRID_STRIDE(i, total) dx[i] += dy[i / hw] / (float)hw;
+    GH_GRID_STRIDE_T(I, i, total) {
+        I row, j;
+        gh_rowcol<I>(i, (I)hw, &row, &j);
+        dx[i] += dy[row] / (float)hw;
+    }
 }
 
 // 32-bit element indices when both the input and the output hold fewer than 2^31 elements.
@@ -300,7 +306,11 @@ int gap_bwd_cuda(const kctx *ctx, int n, int c, int hw, const float *dy, float *
     if (!dx) return GH_OK;
     GH_CUDA_NEED("gap_bwd_cuda", dy);
     size_t total = (size_t)n * c * hw;
-    gap_bwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(total, hw, dy, dx);
+    const unsigned blocks = gh_ew_blocks(total);
+    if (gh_idx32(total))
+        gap_bwd_kernel<uint32_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>((uint32_t)total, hw, dy, dx);
+    else
+        gap_bwd_kernel<size_t><<<blocks, GH_EW_THREADS, 0, gh_stream(ctx)>>>(total, hw, dy, dx);
     LAUNCH_CHECK("gap_bwd_kernel");
     return GH_OK;
 }

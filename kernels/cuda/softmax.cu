@@ -90,15 +90,19 @@ xent_fwd_kernel(int n, int k, const float *__restrict__ logits, const int *__res
 
 // dlogits += (dloss / n) * (probs - target); a row with a bad label is flagged and left
 // untouched.
+// I: the decoding's index type (uint32_t where gh_idx32(n * k)).
+template <typename I>
 __global__ void xent_bwd_kernel(int n, int k, const float *__restrict__ probs,
                                 const int *__restrict__ labels, float smoothing,
                                 const float *__restrict__ dloss, float *__restrict__ dlogits,
                                 int *flag, kflags *flags, uint64_t step) {
-    const size_t total = (size_t)n * k;
+    const I total = (I)n * k;
     const float off = smoothing / (float)k;
     const float scale = dloss[0] / (float)n;
-    GH_GRID_STRIDE(i, total) {
-        int row = (int)(i / k), j = (int)(i - (size_t)row * k);
+    GH_GRID_STRIDE_T(I, i, total) {
+        I ri, ji;
+        gh_rowcol<I>(i, (I)k, &ri, &ji);
+        const int row = (int)ri, j = (int)ji;
         int label = labels[row];
         if (label < 0 || label >= k) {
             if (j == 0) {
@@ -175,8 +179,12 @@ int xent_bwd_cuda(const kctx *ctx, int n, int k, const float *probs, const int *
     int *flag = NULL;
     if (!flags) GH_TRY(gh_idx_flag_alloc("xent_bwd_cuda", ctx, &flag));
     size_t total = (size_t)n * k;
-    xent_bwd_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
-        n, k, probs, labels, smoothing, dloss, dlogits, flag, flags, step);
+    if (gh_idx32(total))
+        xent_bwd_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            n, k, probs, labels, smoothing, dloss, dlogits, flag, flags, step);
+    else
+        xent_bwd_kernel<size_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+            n, k, probs, labels, smoothing, dloss, dlogits, flag, flags, step);
     int st = launch_status("xent_bwd_kernel");
     return flags ? st : gh_idx_flag_report("xent_bwd_cuda", ctx, flag, labels, "labels", k, st);
 }

@@ -275,12 +275,8 @@ static int enas_checkpoint(void *ctx, gh_engine *e, const gh_train_pos *pos) {
     enas_plan *k = ctx;
     const nas_run *r = k->r;
     k->pos = *pos;
-    if (nas_ckpt_skip(pos, k->steps)) return GH_OK;
-    // data parallel: only at an epoch's end. Within one, the epoch's loss and hit sums are each
-    // rank's own (summed over the ranks at the epoch's end) and rank 0 alone writes, so a resume
-    // would lose the others'; the trainer decides a mid-epoch checkpoint by each rank's clock,
-    // so gathering them then is no collective every rank reaches. At the end they are zero.
-    if (k->dp && pos->step > 0) return GH_OK;
+    // data parallel: at epochs' ends only (nas_ckpt_skip_dp says why)
+    if (nas_ckpt_skip_dp(pos, k->steps, k->dp != NULL)) return GH_OK;
     cost_totals cost = nas_run_cost(r);
     ledger_ckpt_writer *w;
     int st = nas_ckpt_begin(r->ck, r->l, NAS_DO_SEARCH, (int64_t)pos->epoch * k->steps + pos->step,
@@ -311,12 +307,7 @@ static int enas_resume(enas_plan *k, ledger_ckpt_reader *from) {
     if (!st) st = enas_ctrl_load(k->ctrl, ledger_ckpt_get_cb, from);
     if (st) return st;
     k->pos = nas_pos_unpack(&b.pos);
-    // the epoch's sums so far (a checkpoint within an epoch is one process's: the whole batch's)
-    // count once over the ranks: rank 0's
-    if (k->dp && pg_world()->rank > 0) {
-        k->pos.seen = 0;
-        k->pos.loss_sum = k->pos.hits = 0;
-    }
+    nas_pos_resume_dp(&k->pos, k->dp != NULL);
     k->vpos = b.vpos;
     k->vpass = b.vpass;
     if (k->vpass >= 0)   // the walk's order of that pass

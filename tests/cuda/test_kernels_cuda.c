@@ -1706,6 +1706,110 @@ static void test_conv_relu(gh_rng *rng) {
     CHECK_MSG(fused == 0, "conv2d_relu_ok_cuda on a 1x1 dense conv says %d, want 0", fused);
 }
 
+// ---- index decoding of the data-movement kernels (issue 15) ------------------------------------
+// concat, slice, shift and gap backward decode element indices in 32 bits where the tensors hold
+// fewer than 2^31 elements (concat.cuh; the 64-bit decoding and the choice between them are
+// replayed on the CPU by test_concat_emu: a tensor past 2^31 is too big to test here). These
+// sizes take several grid-stride passes per thread (more than GH_EW_MAX_BLOCKS x 256 elements),
+// and concat and slice the float4 path; every result exactly the reference's. conv_db_kernel's
+// carry walk on planes smaller than its 256 threads, where one step crosses rows.
+static void test_movement_idx(gh_rng *rng) {
+    kctx ctx = {0};
+    {   // a DARTS cell's concat of 2 states, 64 images of 32x32: 1.3M float4 for the first
+        const int n = 64, hw = 1024, k = 2, cs[2] = {80, 48}, ct = 128;
+        float *xs[2], *d_xs[2], *g0[2], *d_g[2];
+        const float *cx[2], *cdx[2];
+        for (int i = 0; i < k; i++) {
+            size_t m = (size_t)n * cs[i] * hw;
+            xs[i] = h_rand(rng, m, -1, 1);
+            g0[i] = h_rand(rng, m, -1, 1);
+            d_xs[i] = d_up(xs[i], m);
+            d_g[i] = d_up(g0[i], m);
+            cx[i] = xs[i];
+            cdx[i] = d_xs[i];
+        }
+        const size_t ny = (size_t)n * ct * hw;
+        float *ry = h_alloc(ny), *dy = h_rand(rng, ny, -1, 1);
+        float *d_y = d_alloc(ny), *d_dy = d_up(dy, ny);
+        CHECK_OK(concat_fwd_ref(&REF, n, hw, k, cs, cx, ry));
+        CHECK_OK(concat_fwd_cuda(&ctx, n, hw, k, cs, cdx, d_y));
+        float *y = d_down(d_y, ny);
+        EXACT("concat fwd n64 c80+48 32x32 float4", y, ry, ny);
+        float *rg[2] = {h_dup(g0[0], (size_t)n * cs[0] * hw), h_dup(g0[1], (size_t)n * cs[1] * hw)};
+        CHECK_OK(concat_bwd_ref(&REF, n, hw, k, cs, dy, rg));
+        CHECK_OK(concat_bwd_cuda(&ctx, n, hw, k, cs, d_dy, d_g));
+        for (int i = 0; i < k; i++) {
+            float *g = d_down(d_g[i], (size_t)n * cs[i] * hw);
+            EXACT(i ? "concat bwd [1] n64 c48 float4" : "concat bwd [0] n64 c80 float4", g, rg[i],
+                  (size_t)n * cs[i] * hw);
+            free(g);
+            free(rg[i]);
+        }
+        // slice channels [16, 112) of the output (float4), and [3, 100) of the same data read
+        // as planes of 1023 floats (odd: the scalar path)
+        const int c0s[2] = {16, 3}, cns[2] = {96, 97};
+        for (int t = 0; t < 2; t++) {
+            const int c0 = c0s[t], cn = cns[t], phw = t ? 1023 : hw;   // 1023: scalar
+            const size_t ns = (size_t)n * cn * phw, nx = (size_t)n * ct * phw;
+            float *rs = h_alloc(ns), *sdy = h_rand(rng, ns, -1, 1), *rdx = h_dup(dy, nx);
+            float *d_s = d_alloc(ns), *d_sdy = d_up(sdy, ns), *d_dx = d_up(dy, nx);
+            CHECK_OK(slice_fwd_ref(&REF, n, ct, phw, c0, cn, ry, rs));
+            CHECK_OK(slice_fwd_cuda(&ctx, n, ct, phw, c0, cn, d_y, d_s));
+            float *sl = d_down(d_s, ns);
+            EXACT(t ? "slice fwd n64 [3, 100) hw1023 scalar" : "slice fwd n64 [16, 112) float4",
+                  sl, rs, ns);
+            CHECK_OK(slice_bwd_ref(&REF, n, ct, phw, c0, cn, sdy, rdx));
+            CHECK_OK(slice_bwd_cuda(&ctx, n, ct, phw, c0, cn, d_sdy, d_dx));
+            float *sdx = d_down(d_dx, nx);
+            EXACT(t ? "slice bwd n64 [3, 100) hw1023 scalar" : "slice bwd n64 [16, 112) float4",
+                  sdx, rdx, nx);
+            free(rs); free(sdy); free(rdx); free(sl); free(sdx);
+            d_free(d_s); d_free(d_sdy); d_free(d_dx);
+        }
+        free(y); free(ry); free(dy);
+        d_free(d_y); d_free(d_dy);
+        for (int i = 0; i < k; i++) {
+            free(xs[i]); free(g0[i]);
+            d_free(d_xs[i]); d_free(d_g[i]);
+        }
+    }
+    {   // FactorizedReduce's shift x[:, :, 1:, 1:] (zero-filled), 64 x 32 channels of 32x32: 2M
+        const int n = 64, c = 32, h = 32, w = 32;
+        const size_t nx = (size_t)n * c * h * w;
+        float *x = h_rand(rng, nx, -1, 1), *dy = h_rand(rng, nx, -1, 1), *gx0 = h_rand(rng, nx, -1, 1);
+        float *ro = h_alloc(nx), *rgx = h_dup(gx0, nx);
+        float *d_x = d_up(x, nx), *d_o = d_alloc(nx), *d_dy = d_up(dy, nx), *d_gx = d_up(gx0, nx);
+        CHECK_OK(shift_fwd_ref(&REF, n, c, h, w, 1, 1, h, w, x, ro));
+        CHECK_OK(shift_fwd_cuda(&ctx, n, c, h, w, 1, 1, h, w, d_x, d_o));
+        float *o = d_down(d_o, nx);
+        EXACT("shift fwd (1, 1) n64 c32 32x32", o, ro, nx);
+        CHECK_OK(shift_bwd_ref(&REF, n, c, h, w, 1, 1, h, w, dy, rgx));
+        CHECK_OK(shift_bwd_cuda(&ctx, n, c, h, w, 1, 1, h, w, d_dy, d_gx));
+        float *gx = d_down(d_gx, nx);
+        EXACT("shift bwd (1, 1) n64 c32 32x32", gx, rgx, nx);
+        free(x); free(dy); free(gx0); free(ro); free(rgx); free(o); free(gx);
+        d_free(d_x); d_free(d_o); d_free(d_dy); d_free(d_gx);
+    }
+    {   // global average pooling's backward, 64 x 256 planes of 9x9: 1.3M
+        const int n = 64, c = 256, hw = 81;
+        const size_t nx = (size_t)n * c * hw, nr = (size_t)n * c;
+        float *dy = h_rand(rng, nr, -1, 1), *dx0 = h_rand(rng, nx, -1, 1), *rdx = h_dup(dx0, nx);
+        float *d_dy = d_up(dy, nr), *d_dx = d_up(dx0, nx);
+        CHECK_OK(gap_bwd_ref(&REF, n, c, hw, dy, rdx));
+        CHECK_OK(gap_bwd_cuda(&ctx, n, c, hw, d_dy, d_dx));
+        float *dx = d_down(d_dx, nx);
+        EXACT("gap bwd n64 c256 hw81", dx, rdx, nx);
+        free(dy); free(dx0); free(rdx); free(dx);
+        d_free(d_dy); d_free(d_dx);
+    }
+    static const conv_case db_cases[] = {
+        //    name                          n  c   h   w   k  r  s sh sw ph pw dh dw  g bias
+        CONV("db 7x7 planes n16 (walk 5 rows + 11)", 16, 4, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+        CONV("db 1x1 planes n300 (walk 256 rows)", 300, 4, 1, 1, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1),
+    };
+    for (size_t i = 0; i < sizeof db_cases / sizeof db_cases[0]; i++) run_conv(&db_cases[i], rng, 0);
+}
+
 #endif  // GH_HAVE_CUDA
 
 int main(void) {
@@ -1721,6 +1825,7 @@ int main(void) {
     test_dropout(&rng);
     test_optim(&rng);
     test_concat(&rng);
+    test_movement_idx(&rng);
     test_softmax(&rng);
     test_controller(&rng);
     test_scalars(&rng);
