@@ -64,8 +64,10 @@ struct droppath_op {
     float p, scale;
     const uint64_t *seed;
     uint64_t op;
+    bool idx32;  // n * per < 2^31 (gh_idx32): the sample index is a 32-bit division
     __device__ bool keep(uint64_t ms, size_t i) const {
-        return gh_uniform(ms, (uint64_t)(i / per)) >= p;
+        const uint64_t b = idx32 ? (uint64_t)((uint32_t)i / (uint32_t)per) : (uint64_t)(i / per);
+        return gh_uniform(ms, b) >= p;
     }
     __device__ float fwd(uint64_t ms, float v, size_t i) const {
         return keep(ms, i) ? v * scale : 0.0f;
@@ -138,7 +140,8 @@ int droppath_fwd_cuda(const kctx *ctx, int n, size_t per, float p, const uint64_
     GH_CUDA_NEED("droppath_fwd_cuda", y);
     int vec = gh_aligned16(x) && gh_aligned16(y);
     return gh_ew_launch("droppath_fwd", ctx, (size_t)n * per, vec,
-                        droppath_op<false>{x, y, per, p, keep_scale(p), seed, op});
+                        droppath_op<false>{x, y, per, p, keep_scale(p), seed, op,
+                                          gh_idx32((size_t)n * per) != 0});
 }
 
 int droppath_bwd_cuda(const kctx *ctx, int n, size_t per, float p, const uint64_t *seed,
@@ -150,7 +153,8 @@ int droppath_bwd_cuda(const kctx *ctx, int n, size_t per, float p, const uint64_
     GH_CUDA_NEED("droppath_bwd_cuda", dy);
     int vec = gh_aligned16(dy) && gh_aligned16(dx);
     return gh_ew_launch("droppath_bwd", ctx, (size_t)n * per, vec,
-                        droppath_op<true>{dy, dx, per, p, keep_scale(p), seed, op});
+                        droppath_op<true>{dy, dx, per, p, keep_scale(p), seed, op,
+                                         gh_idx32((size_t)n * per) != 0});
 }
 
 }  // extern "C"
