@@ -101,6 +101,18 @@ struct tc_args {
     float *out;  // y, dx, or dw (splits == 1) / the split partials (splits > 1)
 };
 
+// Position idx along a GEMM's filter-tap dimension (channel-major, then kr, then ks: the
+// layout of w's rows): the channel, and the tap's offsets kr*dh, ks*dw in the input. The
+// forward decodes its K index, the backward data its K index (the channel is dy's), the weight
+// gradient its N column, all here.
+struct tc_tap {
+    int ch, dh, dw;
+};
+__host__ __device__ static inline tc_tap tc_tap_at(const tc_geom &g, int rs, int idx) {
+    const int ch = idx / rs, rsi = idx - ch * rs, kr = rsi / g.s;
+    return {ch, kr * g.dh, (rsi - kr * g.s) * g.dw};
+}
+
 // Per-thread gather state. A thread stages a fixed K column of A (a_k) in rows a_m + l*A_STEP,
 // and a fixed N column of B (b_n) in rows b_k + l*B_STEP, so the decoding of that column
 // (an output or input pixel, or a filter tap) happens once; the epilogue writes column b_n.
@@ -133,11 +145,10 @@ template <> struct tc_op<TC_FWD> {
     }
     __host__ __device__ const float *b_src(const tc_geom &g, const tc_args &a, int k) const {
         if (!col_ok || k >= Kg) return nullptr;
-        const int ch = k / rs, rsi = k - ch * rs;
-        const int kr = rsi / g.s, ks = rsi - kr * g.s;
-        const int ih = ih0 + kr * g.dh, iw = iw0 + ks * g.dw;
+        const tc_tap tp = tc_tap_at(g, rs, k);
+        const int ih = ih0 + tp.dh, iw = iw0 + tp.dw;
         if ((unsigned)ih >= (unsigned)g.h || (unsigned)iw >= (unsigned)g.w) return nullptr;
-        return a.x + xbase + (size_t)ch * hw + ih * g.w + iw;
+        return a.x + xbase + (size_t)tp.ch * hw + ih * g.w + iw;
     }
     __host__ __device__ void store(const tc_geom &g, const tc_args &a, int m, float v) const {
         const float bv = a.bias ? a.bias[grp * g.kg + m] : 0.0f;
@@ -175,13 +186,12 @@ template <> struct tc_op<TC_BDATA> {
     }
     __host__ __device__ const float *b_src(const tc_geom &g, const tc_args &a, int k) const {
         if (!col_ok || k >= Kg) return nullptr;
-        const int mo = k / rs, rsi = k - mo * rs;
-        const int kr = rsi / g.s, ks = rsi - kr * g.s;
-        const int nh = th - kr * g.dh, nw = tw - ks * g.dw;
+        const tc_tap tp = tc_tap_at(g, rs, k);  // tp.ch: the output channel mo
+        const int nh = th - tp.dh, nw = tw - tp.dw;
         if (nh < 0 || nw < 0) return nullptr;
         const int oh = nh / g.sh, ow = nw / g.sw;
         if (oh * g.sh != nh || ow * g.sw != nw || oh >= g.p || ow >= g.q) return nullptr;
-        return a.dy + dybase + (size_t)mo * pq + oh * g.q + ow;
+        return a.dy + dybase + (size_t)tp.ch * pq + oh * g.q + ow;
     }
     __host__ __device__ void store(const tc_geom &, const tc_args &a, int ci, float v) const {
         a.out[xbase + (size_t)ci * hw] += v;
@@ -204,11 +214,10 @@ template <> struct tc_op<TC_BFILT> {
         col_ok = col < Kg;
         offh = offw = 0; cbase = 0;
         if (col_ok) {
-            const int ci = col / rs, rsi = col - ci * rs;
-            const int kr = rsi / g.s, ks = rsi - kr * g.s;
-            offh = kr * g.dh - g.ph;
-            offw = ks * g.dw - g.pw;
-            cbase = ((size_t)grp * g.cg + ci) * hw;
+            const tc_tap tp = tc_tap_at(g, rs, col);
+            offh = tp.dh - g.ph;
+            offw = tp.dw - g.pw;
+            cbase = ((size_t)grp * g.cg + tp.ch) * hw;
         }
     }
     __host__ __device__ int klen(const tc_geom &) const { return kend - kbeg; }
