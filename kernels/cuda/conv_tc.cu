@@ -28,6 +28,50 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
+// WMMA's fragment loads and the accumulator store in the shared window: the PTX instructions
+// load_matrix_sync / store_matrix_sync emit, with .shared, which the compiler leaves out for
+// TF32 (and BF16 loads) even on a plain __shared__ array: the SASS then has generic LD.E/ST.E,
+// which resolve the window on every access, where these give LDS/STS. Same instruction, same
+// (opaque) fragment layouts: the fragment's storage is its registers in order.
+#define TC_WMMA_LD(name, ptx, FRAG, ET)                                                         \
+    __device__ __forceinline__ void name(FRAG &f, const ET *p, unsigned ldm) {                \
+        unsigned *r = reinterpret_cast<unsigned *>(f.x);                                      \
+        asm volatile(ptx " {%0, %1, %2, %3}, [%4], %5;\n"                                     \
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])                         \
+                     : "r"((unsigned)__cvta_generic_to_shared(p)), "r"(ldm)                   \
+                     : "memory");                                                             \
+    }
+namespace tcw = nvcuda::wmma;
+typedef tcw::fragment<tcw::matrix_a, 16, 16, 8, tcw::precision::tf32, tcw::row_major> tc_fa_tf32;
+typedef tcw::fragment<tcw::matrix_b, 16, 16, 8, tcw::precision::tf32, tcw::row_major> tc_fb_tf32;
+typedef tcw::fragment<tcw::matrix_a, 16, 16, 16, __nv_bfloat16, tcw::row_major> tc_fa_bf16;
+typedef tcw::fragment<tcw::matrix_b, 16, 16, 16, __nv_bfloat16, tcw::row_major> tc_fb_bf16;
+static_assert(sizeof(tc_fa_tf32) == 16 && sizeof(tc_fb_tf32) == 16 && sizeof(tc_fa_bf16) == 16 &&
+              sizeof(tc_fb_bf16) == 16, "4 registers a fragment");
+TC_WMMA_LD(tc_ld_frag, "wmma.load.a.sync.aligned.row.m16n16k8.shared.tf32", tc_fa_tf32, float)
+TC_WMMA_LD(tc_ld_frag, "wmma.load.b.sync.aligned.row.m16n16k8.shared.tf32", tc_fb_tf32, float)
+TC_WMMA_LD(tc_ld_frag, "wmma.load.a.sync.aligned.row.m16n16k16.shared.bf16", tc_fa_bf16,
+           __nv_bfloat16)
+TC_WMMA_LD(tc_ld_frag, "wmma.load.b.sync.aligned.row.m16n16k16.shared.bf16", tc_fb_bf16,
+           __nv_bfloat16)
+#undef TC_WMMA_LD
+template <int BK>
+__device__ __forceinline__ void tc_st_acc(float *p, const tcw::fragment<tcw::accumulator, 16, 16,
+                                          BK, float> &f, unsigned ldm) {
+    static_assert(sizeof(f) == 32, "8 registers");
+    const float *r = f.x;
+    if constexpr (BK == 8)
+        asm volatile("wmma.store.d.sync.aligned.row.m16n16k8.shared.f32 [%0], {%1, %2, %3, %4, "
+                     "%5, %6, %7, %8}, %9;\n" ::"r"((unsigned)__cvta_generic_to_shared(p)),
+                     "f"(r[0]), "f"(r[1]), "f"(r[2]), "f"(r[3]), "f"(r[4]), "f"(r[5]),
+                     "f"(r[6]), "f"(r[7]), "r"(ldm) : "memory");
+    else
+        asm volatile("wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 [%0], {%1, %2, %3, %4, "
+                     "%5, %6, %7, %8}, %9;\n" ::"r"((unsigned)__cvta_generic_to_shared(p)),
+                     "f"(r[0]), "f"(r[1]), "f"(r[2]), "f"(r[3]), "f"(r[4]), "f"(r[5]),
+                     "f"(r[6]), "f"(r[7]), "r"(ldm) : "memory");
+}
+
 // 4 floats (16-byte aligned) rounded to BF16, zeros for NULL: one 16-byte load
 __device__ __forceinline__ void ld4_bf16(const float *p, __nv_bfloat162 *lo, __nv_bfloat162 *hi) {
     const float4 v = p ? __ldg(reinterpret_cast<const float4 *>(p)) : make_float4(0, 0, 0, 0);
@@ -89,7 +133,7 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
         const T *as = As + st * A_SZ, *bs = Bs + st * B_SZ;
 #pragma unroll
         for (int i = 0; i < 2; i++) {
-            wmma::load_matrix_sync(fa[i], as + (wm * 32 + i * 16) * LDA, LDA);
+            tc_ld_frag(fa[i], as + (wm * 32 + i * 16) * LDA, LDA);
             if constexpr (PREC == GH_PREC_TF32)
 #pragma unroll
                 for (int e = 0; e < fa[i].num_elements; e++)
@@ -97,7 +141,7 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
         }
 #pragma unroll
         for (int j = 0; j < 2; j++) {
-            wmma::load_matrix_sync(fb[j], bs + wn * 32 + j * 16, LDB);
+            tc_ld_frag(fb[j], bs + wn * 32 + j * 16, LDB);
             if constexpr (PREC == GH_PREC_TF32)
 #pragma unroll
                 for (int e = 0; e < fb[j].num_elements; e++)
@@ -235,8 +279,7 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
     for (int i = 0; i < 2; i++)
 #pragma unroll
         for (int j = 0; j < 2; j++)
-            wmma::store_matrix_sync(Cs + (wm * 32 + i * 16) * LDC + wn * 32 + j * 16, acc[i][j],
-                                    LDC, wmma::mem_row_major);
+            tc_st_acc<BK>(Cs + (wm * 32 + i * 16) * LDC + wn * 32 + j * 16, acc[i][j], LDC);
     if constexpr (vec_b) op.init(g, grp, m0, n0 + b_n, split);  // the epilogue's column
     __syncthreads();
     if (!op.col_ok) return;

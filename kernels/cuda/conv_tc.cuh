@@ -42,21 +42,21 @@ template <> struct tc_prec<GH_PREC_BF16> {
 // Shared memory of one stage and the slots each thread stages, for the kernel and for the CPU
 // replay (tests/cuda/test_conv_tc_emu.cu, which counts the bank conflicts of every pattern).
 // No XOR swizzle: WMMA takes a pointer and one leading dimension, so the only freedom is the
-// row pitch, and these pitches make every access conflict-free (128 bytes per wavefront), as
-// the replay checks on the layouts the PTX ISA documents for mma.m16n8k8 (TF32) and
-// mma.m16n8k16 (BF16), an assumption (WMMA's fragments are opaque; the SASS loads them 32 bits
-// at a time, B of BF16 through MOVM.16.MT88):
-// - A (M x BK, row-major), pitch 48 bytes (LDA = BK + 16 bytes): fragment reads take word
-//   (row g, column t) for lane 4g + t: 12g + t covers the 32 banks; 8 consecutive rows at a
-//   48-byte pitch fall in 8 different 16-byte columns of a 128-byte line, which the stagings
-//   below use: the 16-byte copies put 8 rows of one 16-byte column in each quarter warp, the
-//   8-byte (BF16) stores 8 rows of 16 bytes in each half warp, the 4-byte ones 8 rows of 16
-//   bytes in each warp.
-// - B (BK x N, row-major), pitch LDB = 72 elements: TF32 fragments read (k t, n g), so the
-//   pitch must move 8 banks (72 words; 68 would give 2-way conflicts); BF16 fragments read the
-//   word (k g, n pair t) before MOVM transposes it, so 36 words (4 banks) a row. Stagings write
-//   whole rows: 32 consecutive elements (4 bytes each), 8 16-byte vectors per quarter warp, 16
-//   8-byte ones per half warp.
+// row pitch, and these pitches make every access conflict-free (one 128-byte wavefront per
+// phase). The fragment loads, per the SASS: TF32 one LDS.32 per element, at the places the
+// PTX ISA gives mma.m16n8k8 (an assumption: WMMA's layout is opaque); BF16 one ldmatrix
+// (LDSM.16.M88.4, .MT88.4 for B) per fragment, 8 rows of 16 bytes per phase.
+// - A (M x BK, row-major), pitch 48 bytes (LDA = BK + 16 bytes): TF32 fragments read word
+//   (row g, column t) in lane 4g + t: 12g + t covers the 32 banks; 8 consecutive rows at a
+//   48-byte pitch fall in 8 different 16-byte columns of a 128-byte line, which serves the
+//   ldmatrix rows and the stagings: the 16-byte copies put 8 rows of one 16-byte column in
+//   each quarter warp, the 8-byte (BF16) stores 8 rows of 16 bytes in each half warp, the
+//   4-byte ones 8 rows of 16 bytes in each warp (4 rows of 32 bytes, as before, were 2-way).
+// - B (BK x N, row-major), pitch LDB = 72 elements: TF32 fragments read (k t, n g), so a row
+//   must move 8 banks (72 words; 68 gives 2-way conflicts); BF16's ldmatrix rows at 144 bytes
+//   fall in 8 different 16-byte columns (136 bytes, pitch 68, would overlap: 2-way). Stagings
+//   write whole rows: 32 consecutive elements a warp, 8 16-byte vectors a quarter warp, 16
+//   8-byte ones a half warp.
 // - C (the epilogue), pitch 72 floats: accumulators are stored as pairs (row g, columns 2t,
 //   2t+1), 8 bytes, 16 lanes per wavefront: 8g + 2t covers the banks.
 // Fragment pointers stay 32-byte aligned and pitches multiples of 16 bytes, as WMMA requires.

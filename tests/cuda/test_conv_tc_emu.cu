@@ -8,9 +8,9 @@
 // image, and the epilogue writes through store. Forward, backward data and the weight
 // gradient must equal the C reference (within FP32 summation error), exactly on small
 // integers; the split plan must stay within conv2d_ws_floats_cuda's workspace. A vector put
-// one slot off must be caught. Every staging store, fragment read (the PTX ISA's mma.m16n8k8 /
-// m16n8k16 layouts: an assumption, WMMA's are opaque) and epilogue access must be free of bank
-// conflicts.
+// one slot off must be caught. Every staging store, fragment read (TF32: the PTX ISA's
+// mma.m16n8k8 places, an assumption, WMMA's layout is opaque; BF16: ldmatrix rows) and
+// epilogue access must be free of bank conflicts.
 #include <math.h>
 #include <string.h>
 
@@ -294,23 +294,32 @@ static double banks(int ldb, int verbose) {
     pattern("B stores, vectors", 4 * es, L::NBV, [&](int t, int, int, int l) {
         return boff + ((L::bv_k(t) + L::BV_STEP * l) * ldb + L::bv_n(t)) * es;
     });
-    // fragments (lane = 4g + t4): A 16 x BK per i, registers r: rows g + 8(r&1), columns
-    // t4 + 4(r>>1) (TF32) or the pair 2t4 + 8(r>>1) (BF16), one 32-bit load each
-    pattern("A fragment loads", 4, 2 * 4, [&](int, int lane, int w, int q) {
-        const int i = q / 4, r = q % 4, g = lane / 4, t4 = lane % 4;
-        const int row = (w / 2) * 32 + i * 16 + g + 8 * (r & 1);
-        const int col = PREC == GH_PREC_TF32 ? t4 + 4 * (r >> 1) : 2 * t4 + 8 * (r >> 1);
-        return (row * lda + col) * es;
-    });
-    // B, per 16-column fragment j and 8-column half h: TF32 b0/b1 = (k t4 + 4r, n g); BF16
-    // the word (k g + 8r, n pair 2t4) of each 8 x 8 tile, transposed by MOVM after the load
-    pattern("B fragment loads", 4, 2 * 2 * 2, [&](int, int lane, int w, int q) {
-        const int j = q / 4, h = q / 2 % 2, r = q % 2, g = lane / 4, t4 = lane % 4;
-        const int n8 = (w % 2) * 32 + j * 16 + h * 8;
-        const int k = PREC == GH_PREC_TF32 ? t4 + 4 * r : g + 8 * r;
-        const int n = PREC == GH_PREC_TF32 ? n8 + g : n8 + 2 * t4;
-        return boff + (k * ldb + n) * es;
-    });
+    // fragment loads, as the SASS has them (cuobjdump -sass): TF32 one LDS.32 per element, at
+    // the PTX ISA's mma.m16n8k8 places (lane 4g + t4; an assumption, WMMA's layout is opaque):
+    // A registers r at row g + 8(r&1), column t4 + 4(r>>1); B (k t4 + 4r, n g) per 8-column
+    // half h of fragment j. BF16 one ldmatrix (LDSM.16.M88.4, .MT88.4 for B) per fragment:
+    // four 8 x 8 tiles, each 8 rows of 16 bytes (a row address per lane, a phase per tile)
+    if (PREC == GH_PREC_TF32) {
+        pattern("A fragment loads (LDS.32)", 4, 2 * 4, [&](int, int lane, int w, int q) {
+            const int i = q / 4, r = q % 4, g = lane / 4, t4 = lane % 4;
+            const int row = (w / 2) * 32 + i * 16 + g + 8 * (r & 1);
+            return (row * lda + t4 + 4 * (r >> 1)) * es;
+        });
+        pattern("B fragment loads (LDS.32)", 4, 2 * 2 * 2, [&](int, int lane, int w, int q) {
+            const int j = q / 4, h = q / 2 % 2, r = q % 2, g = lane / 4, t4 = lane % 4;
+            const int n = (w % 2) * 32 + j * 16 + h * 8 + g;
+            return boff + ((t4 + 4 * r) * ldb + n) * es;
+        });
+    } else {
+        pattern("A fragment loads (LDSM.x4)", 16, 2, [&](int, int lane, int w, int i) {
+            const int tile = lane / 8, row = (w / 2) * 32 + i * 16 + lane % 8 + 8 * (tile & 1);
+            return (row * lda + 8 * (tile >> 1)) * es;
+        });
+        pattern("B fragment loads (LDSM.x4.trans)", 16, 2, [&](int, int lane, int w, int j) {
+            const int tile = lane / 8, k = lane % 8 + 8 * (tile & 1);
+            return boff + (k * ldb + (w % 2) * 32 + j * 16 + 8 * (tile >> 1)) * es;
+        });
+    }
     // epilogue: accumulator pairs (row g + 8r, columns 2t4, 2t4+1) of each 16 x 8 block, 8
     // bytes; then thread t reads column b_n of rows b_k + 2i
     pattern("C fragment stores", 8, 2 * 2 * 2 * 2, [&](int, int lane, int w, int q) {
@@ -384,13 +393,15 @@ int main(void) {
     mutant_caught<GH_PREC_BF16>(&rng);
 
     // bank conflicts: none anywhere at the kernel's pitches; B at 68 (the former pad of 16
-    // bytes) gives TF32's fragment loads 2-way conflicts, which the count must see
+    // bytes) gives TF32's fragment loads 2-way conflicts, BF16's ldmatrix at 68 (136-byte rows)
+    // too, which the count must see
     const double tf = banks<GH_PREC_TF32>(tc_smem<GH_PREC_TF32>::LDB, 1);
     const double bf = banks<GH_PREC_BF16>(tc_smem<GH_PREC_BF16>::LDB, 1);
     CHECK_MSG(tf == 1.0 && bf == 1.0, "bank conflicts: %.2f (tf32), %.2f (bf16) wavefronts per "
               "conflict-free one", tf, bf);
-    const double tf68 = banks<GH_PREC_TF32>(68, 0);
-    printf("  tf32 with B's pitch 68: %.2f wavefronts per conflict-free one at worst\n", tf68);
-    CHECK(tf68 == 2.0);
+    const double tf68 = banks<GH_PREC_TF32>(68, 0), bf68 = banks<GH_PREC_BF16>(68, 0);
+    printf("  B's pitch 68: %.2f (tf32), %.2f (bf16) wavefronts per conflict-free one at worst\n",
+           tf68, bf68);
+    CHECK(tf68 == 2.0 && bf68 == 2.0);
     return check_done("test_conv_tc_emu");
 }
