@@ -9,14 +9,16 @@
 # frame, local memory or any STL/LDL instruction (a spill or a local array) on any
 # architecture, or when a kernel whose name matches --mma (the tensor-core kernels; default
 # ^conv_tc_kernel<) has no tensor-core MMA instruction in its sm_80 or sm_90 SASS, or none
-# matches on one of them. Exit 77 (skipped) when cuobjdump or the CUDA library
-# (BUILD_DIR/kernels/libgh_kernels_cuda.a) is absent.
+# matches on one of them, or has a generic load or store (LD.E/ST.E: the tensor-core kernels
+# address global memory as LDG/STG/LDGSTS and shared memory as LDS/LDSM/STS, so a generic access
+# is a fragment load or store the compiler left in the generic window). Exit 77 (skipped)
+# when cuobjdump or the CUDA library (BUILD_DIR/kernels/libgh_kernels_cuda.a) is absent.
 # cuobjdump: $CUOBJDUMP, else PATH, $CUDA_HOME/bin, /usr/local/cuda/bin, or the PyPI wheel
 # nvidia-cuda-cuobjdump (python3 -m pip install nvidia-cuda-cuobjdump), or .whl/bin/cuobjdump
 # (`make deps` takes it out of that wheel when nvcc is present and cuobjdump is not).
 set -u -o pipefail
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 check=0 markdown=0 hot='.' mma_re='^conv_tc_kernel<' target=''
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -65,7 +67,8 @@ awk '
   /[ \t]STL(\.|[ \t])/ { stl[key]++ }
   /[ \t]LDL(\.|[ \t])/ { ldl[key]++ }
   /[ \t](HMMA|HGMMA|IMMA|DMMA|BMMA)(\.|[ \t])/ { mma[key]++ }
-  END { for (i = 1; i <= n; i++) print order[i], stl[order[i]] + 0, ldl[order[i]] + 0, mma[order[i]] + 0 }
+  /[ \t](LD|ST)\.E/ { gen[key]++ }
+  END { for (i = 1; i <= n; i++) print order[i], stl[order[i]] + 0, ldl[order[i]] + 0, mma[order[i]] + 0, gen[order[i]] + 0 }
 ' "$tmp/sass" >"$tmp/sass_counts"
 
 # per (arch, mangled name): REG STACK SHARED LOCAL from the resource usage
@@ -90,7 +93,7 @@ colsum_kernel=128 scalar_pow_kernel=1 acc_add_kernel=1 conv_tc_kernel=128'
 
 awk -v check="$check" -v md="$markdown" -v hot="$hot" -v mre="$mma_re" -v tt="$threads_table" '
   FILENAME == ARGV[1] { name[$1] = $2; next }
-  FILENAME == ARGV[2] { k = $1 " " $2; stl[k] = $3; ldl[k] = $4; mma[k] = $5; next }
+  FILENAME == ARGV[2] { k = $1 " " $2; stl[k] = $3; ldl[k] = $4; mma[k] = $5; gen[k] = $6; next }
   function ceil_to(x, u) { return int((x + u - 1) / u) * u }
   function min(a, b) { return a < b ? a : b }
   # Theoretical occupancy on sm_90 (the CUDA occupancy calculator with H100/H200 limits):
@@ -140,6 +143,7 @@ awk -v check="$check" -v md="$markdown" -v hot="$hot" -v mre="$mma_re" -v tt="$t
     if (nm ~ mre && (arch == "sm_80" || arch == "sm_90")) {
       mmakern[arch]++
       if (m == 0) { nomma++; nommalist = nommalist sprintf("  %s %s\n", arch, nm) }
+      if (gen[k] + 0 > 0) { ngen++; genlist = genlist sprintf("  %s %s: %d\n", arch, nm, gen[k]) }
     }
   }
   END {
@@ -153,10 +157,14 @@ awk -v check="$check" -v md="$markdown" -v hot="$hot" -v mre="$mma_re" -v tt="$t
       printf "cuda_resources: FAILED: %d tensor-core kernel builds (matching %s) have no MMA instruction:\n%s", nomma, mre, nommalist > "/dev/stderr"
       exit 1
     }
+    if (check && ngen > 0) {
+      printf "cuda_resources: FAILED: %d tensor-core kernel builds (matching %s) address shared memory through generic LD.E/ST.E (fragment loads or stores without .shared):\n%s", ngen, mre, genlist > "/dev/stderr"
+      exit 1
+    }
     if (check && (mmakern["sm_80"] == 0 || mmakern["sm_90"] == 0)) {
       printf "cuda_resources: FAILED: no kernel matching %s on sm_80 (%d) or sm_90 (%d)\n", mre, mmakern["sm_80"], mmakern["sm_90"] > "/dev/stderr"
       exit 1
     }
-    if (check) printf "cuda_resources: no local memory, no STL/LDL in the checked kernels; MMA in all %d sm_80 and %d sm_90 builds matching %s\n", mmakern["sm_80"], mmakern["sm_90"], mre > "/dev/stderr"
+    if (check) printf "cuda_resources: no local memory, no STL/LDL in the checked kernels; MMA and no generic LD.E/ST.E in all %d sm_80 and %d sm_90 builds matching %s\n", mmakern["sm_80"], mmakern["sm_90"], mre > "/dev/stderr"
   }
 ' "$tmp/names" "$tmp/sass_counts" "$tmp/res_rows"

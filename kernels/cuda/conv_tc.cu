@@ -11,35 +11,91 @@
 namespace {
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-// 4 bytes global -> shared without a register round trip; src NULL: zeros (src-size 0 reads
-// nothing, `dummy` only gives the instruction a valid global address).
+// 4 or 16 bytes global -> shared without a register round trip; src NULL: zeros (src-size 0
+// reads nothing, `dummy`, aligned like src, only gives the instruction a valid address). The
+// 16-byte copies bypass L1 (.cg, the only form for 16 bytes): their rows are read once a block.
 __device__ __forceinline__ void cp_async4(float *dst, const float *src, const float *dummy) {
     const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s),
                  "l"(src ? src : dummy), "r"(src ? 4 : 0));
 }
+__device__ __forceinline__ void cp_async16(float *dst, const float *src, const float *dummy) {
+    const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s),
+                 "l"(src ? src : dummy), "r"(src ? 16 : 0));
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
+// WMMA's fragment loads and the accumulator store in the shared window: the PTX instructions
+// load_matrix_sync / store_matrix_sync emit, with .shared, which the compiler leaves out for
+// TF32 (and BF16 loads) even on a plain __shared__ array: the SASS then has generic LD.E/ST.E,
+// which resolve the window on every access, where these give LDS/STS. Same instruction, same
+// (opaque) fragment layouts: the fragment's storage is its registers in order.
+#define TC_WMMA_LD(name, ptx, FRAG, ET)                                                         \
+    __device__ __forceinline__ void name(FRAG &f, const ET *p, unsigned ldm) {                \
+        unsigned *r = reinterpret_cast<unsigned *>(f.x);                                      \
+        asm volatile(ptx " {%0, %1, %2, %3}, [%4], %5;\n"                                     \
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])                         \
+                     : "r"((unsigned)__cvta_generic_to_shared(p)), "r"(ldm)                   \
+                     : "memory");                                                             \
+    }
+namespace tcw = nvcuda::wmma;
+typedef tcw::fragment<tcw::matrix_a, 16, 16, 8, tcw::precision::tf32, tcw::row_major> tc_fa_tf32;
+typedef tcw::fragment<tcw::matrix_b, 16, 16, 8, tcw::precision::tf32, tcw::row_major> tc_fb_tf32;
+typedef tcw::fragment<tcw::matrix_a, 16, 16, 16, __nv_bfloat16, tcw::row_major> tc_fa_bf16;
+typedef tcw::fragment<tcw::matrix_b, 16, 16, 16, __nv_bfloat16, tcw::row_major> tc_fb_bf16;
+static_assert(sizeof(tc_fa_tf32) == 16 && sizeof(tc_fb_tf32) == 16 && sizeof(tc_fa_bf16) == 16 &&
+              sizeof(tc_fb_bf16) == 16, "4 registers a fragment");
+TC_WMMA_LD(tc_ld_frag, "wmma.load.a.sync.aligned.row.m16n16k8.shared.tf32", tc_fa_tf32, float)
+TC_WMMA_LD(tc_ld_frag, "wmma.load.b.sync.aligned.row.m16n16k8.shared.tf32", tc_fb_tf32, float)
+TC_WMMA_LD(tc_ld_frag, "wmma.load.a.sync.aligned.row.m16n16k16.shared.bf16", tc_fa_bf16,
+           __nv_bfloat16)
+TC_WMMA_LD(tc_ld_frag, "wmma.load.b.sync.aligned.row.m16n16k16.shared.bf16", tc_fb_bf16,
+           __nv_bfloat16)
+#undef TC_WMMA_LD
+template <int BK>
+__device__ __forceinline__ void tc_st_acc(float *p, const tcw::fragment<tcw::accumulator, 16, 16,
+                                          BK, float> &f, unsigned ldm) {
+    static_assert(sizeof(f) == 32, "8 registers");
+    const float *r = f.x;
+    if constexpr (BK == 8)
+        asm volatile("wmma.store.d.sync.aligned.row.m16n16k8.shared.f32 [%0], {%1, %2, %3, %4, "
+                     "%5, %6, %7, %8}, %9;\n" ::"r"((unsigned)__cvta_generic_to_shared(p)),
+                     "f"(r[0]), "f"(r[1]), "f"(r[2]), "f"(r[3]), "f"(r[4]), "f"(r[5]),
+                     "f"(r[6]), "f"(r[7]), "r"(ldm) : "memory");
+    else
+        asm volatile("wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 [%0], {%1, %2, %3, %4, "
+                     "%5, %6, %7, %8}, %9;\n" ::"r"((unsigned)__cvta_generic_to_shared(p)),
+                     "f"(r[0]), "f"(r[1]), "f"(r[2]), "f"(r[3]), "f"(r[4]), "f"(r[5]),
+                     "f"(r[6]), "f"(r[7]), "r"(ldm) : "memory");
+}
+
+// 4 floats (16-byte aligned) rounded to BF16, zeros for NULL: one 16-byte load
+__device__ __forceinline__ void ld4_bf16(const float *p, __nv_bfloat162 *lo, __nv_bfloat162 *hi) {
+    const float4 v = p ? __ldg(reinterpret_cast<const float4 *>(p)) : make_float4(0, 0, 0, 0);
+    *lo = __floats2bfloat162_rn(v.x, v.y);
+    *hi = __floats2bfloat162_rn(v.z, v.w);
+}
 #endif
 
-template <int MODE, int PREC>
+// VEC: bit 0 stages A, bit 1 B 16 bytes of global memory at a time (tc_plan_vec); a build per
+// choice, so that each carries one staging path and its registers
+template <int MODE, int PREC, int VEC>
 __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args a) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     using namespace nvcuda;
-    typedef typename tc_prec<PREC>::T T;
-    constexpr int BK = tc_prec<PREC>::BK;
-    constexpr int PAD = 16 / sizeof(T);
-    constexpr int LDA = BK + PAD, LDB = TC_BN + PAD, LDC = TC_BN + 4;
-    // A: thread t stages KV = BK/8 consecutive k (one TF32, two BF16: one 32-bit store) of
-    // rows a_m + 16 l; B: one column, rows b_k + 2 l.
-    constexpr int KV = BK / 8, A_STEP = 16, NA = TC_BM / A_STEP;
-    constexpr int B_STEP = TC_THREADS / TC_BN, NB = BK * TC_BN / TC_THREADS;
-    constexpr int A_SZ = TC_BM * LDA, B_SZ = BK * LDB;
-    static_assert(TC_THREADS / 8 == A_STEP && NB * B_STEP == BK, "tile loads cover the tiles");
+    typedef tc_smem<PREC> L;
+    typedef typename L::T T;
+    constexpr int BK = L::BK, LDA = L::LDA, LDB = L::LDB, LDC = L::LDC;
+    constexpr int A_SZ = L::A_SZ, B_SZ = L::B_SZ;
+    static_assert(L::NA * L::A_STEP == TC_BM && L::NB * L::B_STEP == BK &&
+                  L::NAV * 4 * TC_THREADS == TC_BM * BK && L::NBV * 4 * TC_THREADS == BK * TC_BN,
+                  "tile loads cover the tiles");
     static_assert((16 * LDA * sizeof(T)) % 32 == 0 && (A_SZ * sizeof(T)) % 32 == 0 &&
-                  (B_SZ * sizeof(T)) % 32 == 0, "WMMA fragment pointers stay 32-byte aligned");
+                  (B_SZ * sizeof(T)) % 32 == 0 && (LDB * sizeof(T)) % 16 == 0 && LDC % 8 == 0,
+                  "WMMA fragment pointers stay 32-byte aligned, vector slots 16 (8) bytes");
     // the two stages of A and B, and the epilogue's C tile over them once the MMAs are done
     constexpr int STAGE_BYTES = 2 * (A_SZ + B_SZ) * (int)sizeof(T);
     constexpr int C_BYTES = TC_BM * LDC * (int)sizeof(float);
@@ -53,12 +109,16 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
     const int split = MODE == TC_BFILT ? (int)blockIdx.z % g.splits : 0;
     const int grp = MODE == TC_BFILT ? (int)blockIdx.z / g.splits : (int)blockIdx.z;
     const int m0 = blockIdx.y * TC_BM, n0 = blockIdx.x * TC_BN;
-    const int a_k = (t % 8) * KV, a_m = t / 8;
-    const int b_n = t % TC_BN, b_k = t / TC_BN;
+    const int a_k = L::a_k(t), a_m = L::a_m(t), av_k = L::av_k(t), av_m = L::av_m(t);
+    const int b_n = L::b_n(t), b_k = L::b_k(t), bv_n = L::bv_n(t), bv_k = L::bv_k(t);
+    constexpr bool vec_a = VEC & 1, vec_b = VEC & 2;
+    // the column this thread stages B for: its first vector's, or the epilogue's
     tc_op<MODE> op;
-    op.init(g, grp, m0, n0 + b_n, split);
+    op.init(g, grp, m0, n0 + (vec_b ? bv_n : b_n), split);
     const int K = op.klen(g), nk = (K + BK - 1) / BK;
-    const float *dummy = MODE == TC_FWD ? a.w : MODE == TC_BDATA ? a.w : a.dy;
+    // zero-fill copies still need an address aligned like the copy: the tensor's base
+    const float *dummy_a = MODE == TC_BFILT ? a.dy : a.w;
+    const float *dummy_b = MODE == TC_BDATA ? a.dy : a.x;
 
     wmma::fragment<wmma::accumulator, 16, 16, BK, float> acc[2][2];
 #pragma unroll
@@ -73,7 +133,7 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
         const T *as = As + st * A_SZ, *bs = Bs + st * B_SZ;
 #pragma unroll
         for (int i = 0; i < 2; i++) {
-            wmma::load_matrix_sync(fa[i], as + (wm * 32 + i * 16) * LDA, LDA);
+            tc_ld_frag(fa[i], as + (wm * 32 + i * 16) * LDA, LDA);
             if constexpr (PREC == GH_PREC_TF32)
 #pragma unroll
                 for (int e = 0; e < fa[i].num_elements; e++)
@@ -81,7 +141,7 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
         }
 #pragma unroll
         for (int j = 0; j < 2; j++) {
-            wmma::load_matrix_sync(fb[j], bs + wn * 32 + j * 16, LDB);
+            tc_ld_frag(fb[j], bs + wn * 32 + j * 16, LDB);
             if constexpr (PREC == GH_PREC_TF32)
 #pragma unroll
                 for (int e = 0; e < fb[j].num_elements; e++)
@@ -97,14 +157,32 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
         // cp.async, two stages: slice kt+1 is in flight while slice kt is multiplied
         auto issue = [&](int st, int k0) {
             T *as = As + st * A_SZ, *bs = Bs + st * B_SZ;
+            if constexpr (vec_a) {
 #pragma unroll
-            for (int l = 0; l < NA; l++)
-                cp_async4(as + (a_m + A_STEP * l) * LDA + a_k,
-                          op.a_src(g, a, m0 + a_m + A_STEP * l, k0 + a_k), dummy);
+                for (int l = 0; l < L::NAV; l++) {
+                    const int m = av_m + L::AV_STEP * l;
+                    cp_async16(as + m * LDA + av_k, op.a_src(g, a, m0 + m, k0 + av_k), dummy_a);
+                }
+            } else {
 #pragma unroll
-            for (int l = 0; l < NB; l++)
-                cp_async4(bs + (b_k + B_STEP * l) * LDB + b_n,
-                          op.b_src(g, a, k0 + b_k + B_STEP * l), dummy);
+                for (int l = 0; l < L::NA; l++) {
+                    const int m = a_m + L::A_STEP * l;
+                    cp_async4(as + m * LDA + a_k, op.a_src(g, a, m0 + m, k0 + a_k), dummy_a);
+                }
+            }
+            if constexpr (vec_b) {
+#pragma unroll
+                for (int l = 0; l < L::NBV; l++) {
+                    const int k = bv_k + L::BV_STEP * l;
+                    cp_async16(bs + k * LDB + bv_n, op.b_src(g, a, k0 + k), dummy_b);
+                }
+            } else {
+#pragma unroll
+                for (int l = 0; l < L::NB; l++) {
+                    const int k = b_k + L::B_STEP * l;
+                    cp_async4(bs + k * LDB + b_n, op.b_src(g, a, k0 + k), dummy_b);
+                }
+            }
             cp_async_commit();
         };
         if (nk > 0) issue(0, 0);
@@ -122,31 +200,64 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
     } else {
         // BF16: the FP32 values are rounded on their way to shared memory, which cp.async
         // cannot do; the next slice is loaded into registers (rounded, two to a register)
-        // while this one is multiplied
-        __nv_bfloat162 ra[NA], rb[NB / 2];
+        // while this one is multiplied. Vectors: 4 floats in, 4 BF16 (8 bytes) out.
+        static_assert(L::NA == 2 * L::NAV && L::NB == 4 * L::NBV, "4 registers each way");
+        __nv_bfloat162 ra[L::NA], rb[L::NB / 2];
         auto fetch = [&](int k0) {
+            if constexpr (vec_a) {
 #pragma unroll
-            for (int l = 0; l < NA; l++) {
-                const float *p0 = op.a_src(g, a, m0 + a_m + A_STEP * l, k0 + a_k);
-                const float *p1 = op.a_src(g, a, m0 + a_m + A_STEP * l, k0 + a_k + 1);
-                ra[l] = __floats2bfloat162_rn(p0 ? __ldg(p0) : 0.0f, p1 ? __ldg(p1) : 0.0f);
-            }
+                for (int l = 0; l < L::NAV; l++)
+                    ld4_bf16(op.a_src(g, a, m0 + av_m + L::AV_STEP * l, k0 + av_k), &ra[2 * l],
+                             &ra[2 * l + 1]);
+            } else {
 #pragma unroll
-            for (int l = 0; l < NB; l += 2) {
-                const float *p0 = op.b_src(g, a, k0 + b_k + B_STEP * l);
-                const float *p1 = op.b_src(g, a, k0 + b_k + B_STEP * (l + 1));
-                rb[l / 2] = __floats2bfloat162_rn(p0 ? __ldg(p0) : 0.0f, p1 ? __ldg(p1) : 0.0f);
+                for (int l = 0; l < L::NA; l++) {
+                    const float *p0 = op.a_src(g, a, m0 + a_m + L::A_STEP * l, k0 + a_k);
+                    const float *p1 = op.a_src(g, a, m0 + a_m + L::A_STEP * l, k0 + a_k + 1);
+                    ra[l] = __floats2bfloat162_rn(p0 ? __ldg(p0) : 0.0f, p1 ? __ldg(p1) : 0.0f);
+                }
             }
+            if constexpr (vec_b) {
+#pragma unroll
+                for (int l = 0; l < L::NBV; l++)
+                    ld4_bf16(op.b_src(g, a, k0 + bv_k + L::BV_STEP * l), &rb[2 * l],
+                             &rb[2 * l + 1]);
+            } else {
+#pragma unroll
+                for (int l = 0; l < L::NB; l += 2) {
+                    const float *p0 = op.b_src(g, a, k0 + b_k + L::B_STEP * l);
+                    const float *p1 = op.b_src(g, a, k0 + b_k + L::B_STEP * (l + 1));
+                    rb[l / 2] =
+                        __floats2bfloat162_rn(p0 ? __ldg(p0) : 0.0f, p1 ? __ldg(p1) : 0.0f);
+                }
+            }
+        };
+        auto put2 = [](T *dst, __nv_bfloat162 lo, __nv_bfloat162 hi) {  // one 8-byte store
+            *reinterpret_cast<uint2 *>(dst) = make_uint2(*reinterpret_cast<unsigned *>(&lo),
+                                                         *reinterpret_cast<unsigned *>(&hi));
         };
         auto put = [&](int st) {
             T *as = As + st * A_SZ, *bs = Bs + st * B_SZ;
+            if constexpr (vec_a) {
 #pragma unroll
-            for (int l = 0; l < NA; l++)  // a_k even, LDA even: 4-byte aligned
-                *reinterpret_cast<__nv_bfloat162 *>(as + (a_m + A_STEP * l) * LDA + a_k) = ra[l];
+                for (int l = 0; l < L::NAV; l++)
+                    put2(as + (av_m + L::AV_STEP * l) * LDA + av_k, ra[2 * l], ra[2 * l + 1]);
+            } else {
 #pragma unroll
-            for (int l = 0; l < NB; l += 2) {
-                bs[(b_k + B_STEP * l) * LDB + b_n] = rb[l / 2].x;
-                bs[(b_k + B_STEP * (l + 1)) * LDB + b_n] = rb[l / 2].y;
+                for (int l = 0; l < L::NA; l++)  // a_k even, LDA even: 4-byte aligned
+                    *reinterpret_cast<__nv_bfloat162 *>(as + (a_m + L::A_STEP * l) * LDA + a_k) =
+                        ra[l];
+            }
+            if constexpr (vec_b) {
+#pragma unroll
+                for (int l = 0; l < L::NBV; l++)
+                    put2(bs + (bv_k + L::BV_STEP * l) * LDB + bv_n, rb[2 * l], rb[2 * l + 1]);
+            } else {
+#pragma unroll
+                for (int l = 0; l < L::NB; l += 2) {
+                    bs[(b_k + L::B_STEP * l) * LDB + b_n] = rb[l / 2].x;
+                    bs[(b_k + L::B_STEP * (l + 1)) * LDB + b_n] = rb[l / 2].y;
+                }
             }
         };
         if (nk > 0) {
@@ -168,12 +279,13 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
     for (int i = 0; i < 2; i++)
 #pragma unroll
         for (int j = 0; j < 2; j++)
-            wmma::store_matrix_sync(Cs + (wm * 32 + i * 16) * LDC + wn * 32 + j * 16, acc[i][j],
-                                    LDC, wmma::mem_row_major);
+            tc_st_acc<BK>(Cs + (wm * 32 + i * 16) * LDC + wn * 32 + j * 16, acc[i][j], LDC);
+    if constexpr (vec_b) op.init(g, grp, m0, n0 + b_n, split);  // the epilogue's column
     __syncthreads();
     if (!op.col_ok) return;
     const int mmax = op.mlen(g) - m0;
-    for (int m = b_k; m < TC_BM && m < mmax; m += B_STEP) op.store(g, a, m0 + m, Cs[m * LDC + b_n]);
+    for (int m = b_k; m < TC_BM && m < mmax; m += L::B_STEP)
+        op.store(g, a, m0 + m, Cs[m * LDC + b_n]);
 #else
     __trap();  // built for an architecture without TF32/BF16 MMA: fail the launch, never skip it
 #endif
@@ -210,7 +322,29 @@ int tc_launch(const kctx *ctx, const tc_geom &g, const tc_args &a, const char *n
     if (grid.y > 65535u || grid.z > 65535u)
         return gh_fail(GH_EUNSUP, "%s: %zu rows per group (grid y %u) or grid z %u exceed the "
                        "grid limits", name, M, grid.y, grid.z);
-    conv_tc_kernel<MODE, PREC><<<grid, TC_THREADS, 0, gh_stream(ctx)>>>(g, a);
+    tc_geom gv = g;
+    tc_plan_vec(MODE, &gv, a);
+    const dim3 blk(TC_THREADS);
+    cudaStream_t s = gh_stream(ctx);
+    // tc_plan_vec sets vec_a only in the forward and the weight gradient, vec_b only in the
+    // forward with vec_a or without: builds for those cases only
+    if constexpr (MODE == TC_FWD) {
+        if (gv.vec_a && gv.vec_b)
+            conv_tc_kernel<MODE, PREC, 3><<<grid, blk, 0, s>>>(gv, a);
+        else if (gv.vec_b)
+            conv_tc_kernel<MODE, PREC, 2><<<grid, blk, 0, s>>>(gv, a);
+        else if (gv.vec_a)
+            conv_tc_kernel<MODE, PREC, 1><<<grid, blk, 0, s>>>(gv, a);
+        else
+            conv_tc_kernel<MODE, PREC, 0><<<grid, blk, 0, s>>>(gv, a);
+    } else if constexpr (MODE == TC_BFILT) {
+        if (gv.vec_a)
+            conv_tc_kernel<MODE, PREC, 1><<<grid, blk, 0, s>>>(gv, a);
+        else
+            conv_tc_kernel<MODE, PREC, 0><<<grid, blk, 0, s>>>(gv, a);
+    } else {
+        conv_tc_kernel<MODE, PREC, 0><<<grid, blk, 0, s>>>(gv, a);
+    }
     LAUNCH_CHECK(name);
     return GH_OK;
 }

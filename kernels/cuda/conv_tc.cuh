@@ -4,6 +4,7 @@
 #pragma once
 #include <cuda_bf16.h>
 #include <limits.h>
+#include <stdint.h>
 
 #include "cuda_common.cuh"
 
@@ -23,9 +24,7 @@ enum { TC_FWD = 0, TC_BDATA = 1, TC_BFILT = 2 };
 
 // Block: a 64 (M) x 64 (N) tile, 128 threads = 4 warps in 2 x 2, each warp 32 x 32 of 2 x 2
 // accumulator fragments; K in slices of one MMA step (8 for TF32, 16 for BF16), two slices in
-// shared memory (double buffered). Rows are padded by 16 bytes: WMMA needs leading dimensions
-// that are multiples of 16 bytes and 32-byte aligned fragment pointers (16 rows of 48 or 272/
-// 144 bytes keep both), and the pad moves consecutive rows to other banks.
+// shared memory (double buffered).
 #define TC_BM 64
 #define TC_BN 64
 #define TC_THREADS 128
@@ -40,17 +39,79 @@ template <> struct tc_prec<GH_PREC_BF16> {
     static constexpr int BK = 16;
 };
 
+// Shared memory of one stage and the slots each thread stages, for the kernel and for the CPU
+// replay (tests/cuda/test_conv_tc_emu.cu, which counts the bank conflicts of every pattern).
+// No XOR swizzle: WMMA takes a pointer and one leading dimension, so the only freedom is the
+// row pitch, and these pitches make every access conflict-free (one 128-byte wavefront per
+// phase). The fragment loads, per the SASS: TF32 one LDS.32 per element, at the places the
+// PTX ISA gives mma.m16n8k8 (an assumption: WMMA's layout is opaque); BF16 one ldmatrix
+// (LDSM.16.M88.4, .MT88.4 for B) per fragment, 8 rows of 16 bytes per phase.
+// - A (M x BK, row-major), pitch 48 bytes (LDA = BK + 16 bytes): TF32 fragments read word
+//   (row g, column t) in lane 4g + t: 12g + t covers the 32 banks; 8 consecutive rows at a
+//   48-byte pitch fall in 8 different 16-byte columns of a 128-byte line, which serves the
+//   ldmatrix rows and the stagings: the 16-byte copies put 8 rows of one 16-byte column in
+//   each quarter warp, the 8-byte (BF16) stores 8 rows of 16 bytes in each half warp, the
+//   4-byte ones 8 rows of 16 bytes in each warp (4 rows of 32 bytes, as before, were 2-way).
+// - B (BK x N, row-major), pitch LDB = 72 elements: TF32 fragments read (k t, n g), so a row
+//   must move 8 banks (72 words; 68 gives 2-way conflicts); BF16's ldmatrix rows at 144 bytes
+//   fall in 8 different 16-byte columns (136 bytes, pitch 68, would overlap: 2-way). Stagings
+//   write whole rows: 32 consecutive elements a warp, 8 16-byte vectors a quarter warp, 16
+//   8-byte ones a half warp.
+// - C (the epilogue), pitch 72 floats: accumulators are stored as pairs (row g, columns 2t,
+//   2t+1), 8 bytes, 16 lanes per wavefront: 8g + 2t covers the banks.
+// Fragment pointers stay 32-byte aligned and pitches multiples of 16 bytes, as WMMA requires.
+template <int PREC> struct tc_smem {
+    typedef typename tc_prec<PREC>::T T;
+    static constexpr int BK = tc_prec<PREC>::BK;
+    static constexpr int LDA = BK + 16 / (int)sizeof(T), LDB = TC_BN + 8, LDC = TC_BN + 8;
+    static constexpr int A_SZ = TC_BM * LDA, B_SZ = BK * LDB;  // elements of one stage
+    // 4-byte stores of A (one TF32 or a BF16 pair, KV elements): column a_k, rows a_m + 16 l
+    static constexpr int KV = BK / 8, A_STEP = 16, NA = TC_BM / A_STEP;
+    __host__ __device__ static int a_k(int t) { return (4 * (t / 32 % 2) + t % 4) * KV; }
+    __host__ __device__ static int a_m(int t) { return 8 * (t / 64) + t % 32 / 4; }
+    // 4 consecutive K of a row from one 16-byte global load: column av_k, rows av_m + 32 l
+    static constexpr int NAV = BK / 8, AV_STEP = 32;
+    __host__ __device__ static int av_k(int t) {
+        return BK == 8 ? 4 * (t / 8 % 2) : 8 * (t / 16 % 2) + 4 * (t / 8 % 2);
+    }
+    __host__ __device__ static int av_m(int t) {
+        return BK == 8 ? 8 * (t / 16) + t % 8 : 8 * (t / 32) + t % 8;
+    }
+    // B, one element per store: column b_n, rows b_k + 2 l (the epilogue's column and rows too)
+    static constexpr int B_STEP = TC_THREADS / TC_BN, NB = BK * TC_BN / TC_THREADS;
+    __host__ __device__ static int b_n(int t) { return t % TC_BN; }
+    __host__ __device__ static int b_k(int t) { return t / TC_BN; }
+    // 4 consecutive N of a row from one 16-byte load: columns bv_n.., rows bv_k + 8 l
+    static constexpr int NBV = BK / 8, BV_STEP = 8;
+    __host__ __device__ static int bv_n(int t) { return 4 * (t % 16); }
+    __host__ __device__ static int bv_k(int t) { return t / 16; }
+};
+static_assert(TC_THREADS == 128 && TC_BM == 64 && TC_BN == 64, "tc_smem's maps assume these");
+
 struct tc_geom {
     int n, c, h, w, k, r, s;
     int sh, sw, ph, pw, dh, dw;
     int groups, p, q, cg, kg;
     int splits, chunk;  // TC_BFILT: K = n*pq in `splits` chunks of `chunk` (a multiple of 16)
+    int vec_a, vec_b;   // stage A / B 4 elements (16 bytes of global memory) at a time
 };
 
 struct tc_args {
     const float *x, *w, *dy, *bias;
     float *out;  // y, dx, or dw (splits == 1) / the split partials (splits > 1)
 };
+
+// Position idx along a GEMM's filter-tap dimension (channel-major, then kr, then ks: the
+// layout of w's rows): the channel, and the tap's offsets kr*dh, ks*dw in the input. The
+// forward decodes its K index, the backward data its K index (the channel is dy's), the weight
+// gradient its N column, all here.
+struct tc_tap {
+    int ch, dh, dw;
+};
+__host__ __device__ static inline tc_tap tc_tap_at(const tc_geom &g, int rs, int idx) {
+    const int ch = idx / rs, rsi = idx - ch * rs, kr = rsi / g.s;
+    return {ch, kr * g.dh, (rsi - kr * g.s) * g.dw};
+}
 
 // Per-thread gather state. A thread stages a fixed K column of A (a_k) in rows a_m + l*A_STEP,
 // and a fixed N column of B (b_n) in rows b_k + l*B_STEP, so the decoding of that column
@@ -84,11 +145,10 @@ template <> struct tc_op<TC_FWD> {
     }
     __host__ __device__ const float *b_src(const tc_geom &g, const tc_args &a, int k) const {
         if (!col_ok || k >= Kg) return nullptr;
-        const int ch = k / rs, rsi = k - ch * rs;
-        const int kr = rsi / g.s, ks = rsi - kr * g.s;
-        const int ih = ih0 + kr * g.dh, iw = iw0 + ks * g.dw;
+        const tc_tap tp = tc_tap_at(g, rs, k);
+        const int ih = ih0 + tp.dh, iw = iw0 + tp.dw;
         if ((unsigned)ih >= (unsigned)g.h || (unsigned)iw >= (unsigned)g.w) return nullptr;
-        return a.x + xbase + (size_t)ch * hw + ih * g.w + iw;
+        return a.x + xbase + (size_t)tp.ch * hw + ih * g.w + iw;
     }
     __host__ __device__ void store(const tc_geom &g, const tc_args &a, int m, float v) const {
         const float bv = a.bias ? a.bias[grp * g.kg + m] : 0.0f;
@@ -126,13 +186,12 @@ template <> struct tc_op<TC_BDATA> {
     }
     __host__ __device__ const float *b_src(const tc_geom &g, const tc_args &a, int k) const {
         if (!col_ok || k >= Kg) return nullptr;
-        const int mo = k / rs, rsi = k - mo * rs;
-        const int kr = rsi / g.s, ks = rsi - kr * g.s;
-        const int nh = th - kr * g.dh, nw = tw - ks * g.dw;
+        const tc_tap tp = tc_tap_at(g, rs, k);  // tp.ch: the output channel mo
+        const int nh = th - tp.dh, nw = tw - tp.dw;
         if (nh < 0 || nw < 0) return nullptr;
         const int oh = nh / g.sh, ow = nw / g.sw;
         if (oh * g.sh != nh || ow * g.sw != nw || oh >= g.p || ow >= g.q) return nullptr;
-        return a.dy + dybase + (size_t)mo * pq + oh * g.q + ow;
+        return a.dy + dybase + (size_t)tp.ch * pq + oh * g.q + ow;
     }
     __host__ __device__ void store(const tc_geom &, const tc_args &a, int ci, float v) const {
         a.out[xbase + (size_t)ci * hw] += v;
@@ -155,11 +214,10 @@ template <> struct tc_op<TC_BFILT> {
         col_ok = col < Kg;
         offh = offw = 0; cbase = 0;
         if (col_ok) {
-            const int ci = col / rs, rsi = col - ci * rs;
-            const int kr = rsi / g.s, ks = rsi - kr * g.s;
-            offh = kr * g.dh - g.ph;
-            offw = ks * g.dw - g.pw;
-            cbase = ((size_t)grp * g.cg + ci) * hw;
+            const tc_tap tp = tc_tap_at(g, rs, col);
+            offh = tp.dh - g.ph;
+            offw = tp.dw - g.pw;
+            cbase = ((size_t)grp * g.cg + tp.ch) * hw;
         }
     }
     __host__ __device__ int klen(const tc_geom &) const { return kend - kbeg; }
@@ -193,7 +251,8 @@ static inline int tc_geom_make(const char *op, const conv2d_shape *in, tc_geom *
     conv2d_shape sh;
     GH_TRY(conv2d_shape_check(op, in, &sh));
     *g = {sh.n, sh.c, sh.h, sh.w, sh.k, sh.r, sh.s, sh.stride_h, sh.stride_w, sh.pad_h, sh.pad_w,
-          sh.dil_h, sh.dil_w, sh.groups, sh.p, sh.q, sh.c / sh.groups, sh.k / sh.groups, 1, 0};
+          sh.dil_h, sh.dil_w, sh.groups, sh.p, sh.q, sh.c / sh.groups, sh.k / sh.groups,
+          1, 0, 0, 0};
     // every index the kernels form in 32 bits: pixels, taps, elements of one tensor
     const size_t nx = (size_t)g->n * g->c * g->h * g->w, ny = (size_t)g->n * g->k * g->p * g->q;
     const size_t nw = (size_t)g->k * g->cg * g->r * g->s;
@@ -220,6 +279,28 @@ static inline void tc_plan_wgrad(const conv2d_shape *sh, tc_geom *g) {
     size_t chunk = gh_ceil_div(gh_ceil_div(NP, S), 16) * 16;
     g->splits = (int)gh_ceil_div(NP, chunk);
     g->chunk = (int)chunk;
+}
+
+// Which operands a launch stages 4 elements at a time from one 16-byte global load (TF32:
+// cp.async of 16 bytes, BF16: a float4 load rounded on the way): where 4 consecutive K (A) or
+// N (B) positions of a tile row, starting at a multiple of 4, are 4 consecutive floats of one
+// tensor, the first 16-byte aligned, and either all inside the GEMM or all outside (then all
+// zero-filled). The forward's A (rows of w along K = cg*r*s: Kg % 4 == 0), the weight
+// gradient's A (dy along the pixels of one image: p*q % 4 == 0; split-K chunks are multiples of
+// 16) and the forward's B in a 1x1, stride-1, unpadded conv (x along the pixels of one image:
+// h*w % 4 == 0; the DARTS pointwise convs). The other operands are gathers (im2col, backward
+// data's transposed w and strided dy): 4-byte copies. The same values land in the same slots
+// either way, so results do not depend on the choice. TC_BFILT: after tc_plan_wgrad.
+static inline bool tc_aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
+static inline void tc_plan_vec(int mode, tc_geom *g, const tc_args &a) {
+    g->vec_a = g->vec_b = 0;
+    if (mode == TC_FWD) {
+        g->vec_a = g->cg * g->r * g->s % 4 == 0 && tc_aligned16(a.w);
+        g->vec_b = g->r == 1 && g->s == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
+                   g->pw == 0 && g->h * g->w % 4 == 0 && tc_aligned16(a.x);
+    } else if (mode == TC_BFILT) {
+        g->vec_a = g->p * g->q % 4 == 0 && g->chunk % 4 == 0 && tc_aligned16(a.dy);
+    }
 }
 
 }  // namespace

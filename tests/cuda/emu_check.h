@@ -1,11 +1,13 @@
 // tests/cuda: host helpers shared by the CPU replays of the CUDA kernels (test_*_emu.cu): random
 // inputs (small integers or uniform in [-1, 1)), rms, and the comparison against the C
-// reference (exact on integers, else 1e-5 of rms plus 1e-5 relative). Include after check.h.
+// reference (exact on integers, else 1e-5 of rms plus 1e-5 relative), and the count of
+// shared-memory wavefronts of a warp's access (bank conflicts). Include after check.h.
 #ifndef GH_TESTS_CUDA_EMU_CHECK_H
 #define GH_TESTS_CUDA_EMU_CHECK_H
 
 #include <math.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "base/base.h"
@@ -30,6 +32,32 @@ static inline void emu_compare(const char *what, const std::vector<float> &got,
     else
         check_close_f(what, got.data(), want.data(), got.size(), 1e-5 * (emu_rms(want) + 1e-30),
                       1e-5, __FILE__, __LINE__);
+}
+
+// Shared-memory wavefronts of one warp-wide access: lane i touches `width` bytes (2, 4, 8 or
+// 16) at byte address addr[i]. The model: lanes are served in phases of 128 bytes (the whole
+// warp for 2- and 4-byte accesses, half warps for 8, quarter warps for 16 bytes), and a phase
+// takes as many wavefronts as the most distinct 4-byte words that fall in one of the 32 banks
+// (the same word is broadcast). Conflict-free: one wavefront a phase, emu_wavefronts_min.
+static inline int emu_wavefronts(const std::vector<int> &addr, int width) {
+    const int per = width <= 4 ? 32 : 128 / width;
+    int total = 0;
+    for (size_t p0 = 0; p0 < addr.size(); p0 += per) {
+        std::vector<std::vector<int>> bank(32);
+        for (size_t i = p0; i < addr.size() && i < p0 + per; i++)
+            for (int b = addr[i] / 4 * 4; b < addr[i] + width; b += 4) {
+                auto &v = bank[b / 4 % 32];
+                if (std::find(v.begin(), v.end(), b / 4) == v.end()) v.push_back(b / 4);
+            }
+        size_t most = 1;
+        for (const auto &v : bank) most = std::max(most, v.size());
+        total += (int)most;
+    }
+    return total;
+}
+static inline int emu_wavefronts_min(size_t lanes, int width) {
+    const int per = width <= 4 ? 32 : 128 / width;
+    return (int)((lanes + per - 1) / per);
 }
 
 #endif
