@@ -652,7 +652,7 @@ int dw_backward_data(const kctx *ctx, const conv_geom &g, const float *w, const 
         return dw_fwd_dispatch(ctx, g.r, 1, g.dh, a, dy, w, NULL, dx);
     }
     size_t total = (size_t)g.n * g.c * g.h * g.w;
-    const int step_h = g.sh / ig_gcd(g.sh, g.dh), step_w = g.sw / ig_gcd(g.sw, g.dw);
+    const int step_h = g.sh / phase_gcd(g.sh, g.dh), step_w = g.sw / phase_gcd(g.sw, g.dw);
     if (gh_idx32(total))
         dw_bwd_data_gather_kernel<uint32_t><<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
             g, step_h, step_w, dy, w, mask, dx);

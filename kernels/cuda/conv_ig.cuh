@@ -2,19 +2,12 @@
 // forward and backward data) as host and device code, so that tests/cuda/test_conv_ig_emu.cu
 // replays every block on the CPU with the kernel's own gathers and stores.
 //
-// Backward data by stride phase. dx[ih] gets w[kr] * dy[oh] only where sh divides
-// ih + ph - kr*dh. Grouping the input rows by rho = (ih + ph) mod sh makes the valid taps a
-// function of rho alone: kr*dh = rho (mod sh), one residue class modulo sh / gcd(sh, dh), or
-// none. So the GEMM runs once per phase (rho_h, rho_w) (grid z), over that phase's pixels
-// (N = n * hp * wp) and only its valid taps (K = kg * tr * ts); a phase with no valid tap is
-// not visited (its dx gets nothing, as from the reference's zero sum). At stride 2 a 3x3
-// filter visits 2.25 of 9 taps per input pixel on average where the unphased GEMM visited 9,
-// and a 1x1 (FactorizedReduce) a quarter of the pixels; at stride 1 there is one phase, all
-// taps, the GEMM as before. The output row of phase pixel i under tap j is
-// oh0 + i - j * doh, additions only: no division or divisibility test per gather.
+// Backward data by stride phase (conv_phase.cuh): one GEMM per phase (grid z), over that
+// phase's pixels (N = n * hp * wp) and only its valid taps (K = kg * tr * ts).
 #pragma once
 #include <limits.h>
 
+#include "conv_phase.cuh"
 #include "cuda_common.cuh"
 
 namespace {
@@ -68,46 +61,15 @@ __host__ __device__ inline int ig_a_slot(int e, int BM) {
 // The smallest M tile that covers a group's channels wastes the least work.
 __host__ __device__ inline int ig_bm(int Mg) { return Mg >= 48 ? 64 : (Mg >= 24 ? 32 : 16); }
 
-__host__ __device__ inline int ig_gcd(int a, int b) {
-    while (b) {
-        const int t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-// One axis of one stride phase: input positions i0 + i*stride (i < np) are those with
-// (pos + pad) mod stride = rho; taps k0 + j*kstep (j < nk) are the valid ones for them; the
-// output position of (i, j) is o0 + i - j*dstep.
-struct ig_axis {
-    int i0, np, k0, nk, kstep, o0, dstep;
-};
-
-__host__ __device__ inline ig_axis ig_axis_at(int rho, int len, int stride, int pad, int dil,
-                                              int taps) {
-    ig_axis a;
-    a.i0 = ((rho - pad) % stride + stride) % stride;
-    a.np = a.i0 < len ? (len - a.i0 + stride - 1) / stride : 0;
-    a.kstep = stride / ig_gcd(stride, dil);
-    int k = 0;
-    while (k < a.kstep && ((k * dil - rho) % stride + stride) % stride != 0) k++;
-    a.k0 = k;
-    a.nk = k < a.kstep && k < taps ? (taps - k + a.kstep - 1) / a.kstep : 0;
-    a.o0 = a.nk ? (a.i0 + pad - k * dil) / stride : 0;  // exact: stride divides it
-    a.dstep = a.kstep * dil / stride;                    // lcm(stride, dil) / stride
-    return a;
-}
-
 // The stride phase of a backward-data block (MODE 1); MODE 0 uses none of it.
 struct ig_phase {
-    ig_axis y, x;
+    phase_axis y, x;
 };
 
 __host__ __device__ inline ig_phase ig_phase_at(const conv_geom &g, int rho) {
     ig_phase f;
-    f.y = ig_axis_at(rho / g.sw, g.h, g.sh, g.ph, g.dh, g.r);
-    f.x = ig_axis_at(rho % g.sw, g.w, g.sw, g.pw, g.dw, g.s);
+    f.y = phase_axis_at(rho / g.sw, g.h, g.sh, g.ph, g.dh, g.r);
+    f.x = phase_axis_at(rho % g.sw, g.w, g.sw, g.pw, g.dw, g.s);
     return f;
 }
 
@@ -217,7 +179,7 @@ template <int MODE> static inline int ig_phases(const conv_geom &g) {
 }
 template <int MODE> static inline size_t ig_grid_n(const conv_geom &g) {
     if (MODE == 0) return (size_t)g.n * g.p * g.q;
-    return (size_t)g.n * ((g.h + g.sh - 1) / g.sh) * ((g.w + g.sw - 1) / g.sw);
+    return (size_t)g.n * phase_max(g.h, g.sh) * phase_max(g.w, g.sw);
 }
 
 }  // namespace

@@ -106,8 +106,10 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
 
     const int t = threadIdx.x, warp = t / 32;
     const int wm = warp / 2, wn = warp % 2;
-    const int split = MODE == TC_BFILT ? (int)blockIdx.z % g.splits : 0;
-    const int grp = MODE == TC_BFILT ? (int)blockIdx.z / g.splits : (int)blockIdx.z;
+    // grid z: group x (the weight gradient's splits, or the backward data's stride phases)
+    const int nz = MODE == TC_BFILT ? g.splits : MODE == TC_BDATA ? g.sh * g.sw : 1;
+    const int split = (int)blockIdx.z % nz;
+    const int grp = (int)blockIdx.z / nz;
     const int m0 = blockIdx.y * TC_BM, n0 = blockIdx.x * TC_BN;
     const int a_k = L::a_k(t), a_m = L::a_m(t), av_k = L::av_k(t), av_m = L::av_m(t);
     const int b_n = L::b_n(t), b_k = L::b_k(t), bv_n = L::bv_n(t), bv_k = L::bv_k(t);
@@ -116,6 +118,8 @@ __global__ void __launch_bounds__(TC_THREADS) conv_tc_kernel(tc_geom g, tc_args 
     tc_op<MODE> op;
     op.init(g, grp, m0, n0 + (vec_b ? bv_n : b_n), split);
     const int K = op.klen(g), nk = (K + BK - 1) / BK;
+    if constexpr (MODE == TC_BDATA)
+        if (n0 >= op.ncols || K == 0) return;  // past this phase's pixels, or a phase without taps
     // zero-fill copies still need an address aligned like the copy: the tensor's base
     const float *dummy_a = MODE == TC_BFILT ? a.dy : a.w;
     const float *dummy_b = MODE == TC_BDATA ? a.dy : a.x;
@@ -315,10 +319,14 @@ template <int MODE, int PREC>
 int tc_launch(const kctx *ctx, const tc_geom &g, const tc_args &a, const char *name) {
     const size_t M = MODE == TC_BDATA ? g.cg : g.kg;
     const size_t N = MODE == TC_FWD     ? (size_t)g.n * g.p * g.q
-                     : MODE == TC_BDATA ? (size_t)g.n * g.h * g.w
+                     : MODE == TC_BDATA ? (size_t)g.n * phase_max(g.h, g.sh) * phase_max(g.w, g.sw)
                                         : (size_t)g.cg * g.r * g.s;
-    dim3 grid((unsigned)gh_ceil_div(N, TC_BN), (unsigned)gh_ceil_div(M, TC_BM),
-              (unsigned)(g.groups * (MODE == TC_BFILT ? g.splits : 1)));
+    const size_t Z = (size_t)g.groups * (MODE == TC_BFILT ? g.splits
+                                         : MODE == TC_BDATA ? g.sh * g.sw : 1);
+    if (Z > 65535u)
+        return gh_fail(GH_EUNSUP, "%s: %d groups x %zu (splits or stride phases) exceed the grid "
+                       "limit (65535)", name, g.groups, Z / g.groups);
+    dim3 grid((unsigned)gh_ceil_div(N, TC_BN), (unsigned)gh_ceil_div(M, TC_BM), (unsigned)Z);
     if (grid.y > 65535u || grid.z > 65535u)
         return gh_fail(GH_EUNSUP, "%s: %zu rows per group (grid y %u) or grid z %u exceed the "
                        "grid limits", name, M, grid.y, grid.z);

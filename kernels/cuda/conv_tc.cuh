@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "conv_phase.cuh"
 #include "cuda_common.cuh"
 
 namespace {
@@ -16,7 +17,8 @@ namespace {
 //           M = kg, N = n*pq (output pixels), K = cg*rs.
 // TC_BDATA: dx[b, grp*cg+ci, ih, iw] += sum_{m,kr,ks} w[grp*kg+m, ci, kr, ks] * dy[b, grp*kg+m,
 //             oh, ow] over the taps with ih+ph-kr*dh = oh*sh, iw+pw-ks*dw = ow*sw
-//           M = cg, N = n*hw (input pixels), K = kg*rs.
+//           per stride phase (conv_phase.cuh; grid z = grp * sh*sw + phase): M = cg, N = the
+//           phase's input pixels, K = kg x the phase's valid taps.
 // TC_BFILT: dw[grp*kg+m, ci, kr, ks] += sum_{b,oh,ow} dy[b, grp*kg+m, oh, ow]
 //             * x[b, grp*cg+ci, oh*sh-ph+kr*dh, ow*sw-pw+ks*dw]
 //           M = kg, N = cg*rs (filter taps), K = n*pq, cut into `splits` chunks (split-K).
@@ -156,42 +158,59 @@ template <> struct tc_op<TC_FWD> {
     }
 };
 
+// The backward data by stride phase (conv_phase.cuh): the block's phase rho (grid z = group *
+// sh*sw + rho, passed as `split`) fixes its columns (the phase's input pixels) and its K (kg
+// output channels x the phase's valid taps).
 template <> struct tc_op<TC_BDATA> {
-    int Kg, rs, pq, hw, grp;
+    int Kg, pq, hw, grp, ncols;
     bool col_ok;
-    int th, tw;  // ih + ph, iw + pw: oh*sh = th - kr*dh
+    phase_axis ay, ax;
+    int oh, ow;  // dy's position under the phase's first tap: oh0 + i, ow0 + j
     size_t dybase, xbase;
-    __host__ __device__ void init(const tc_geom &g, int grp_, int m0, int col, int split) {
-        (void)m0; (void)split;
+    __host__ __device__ void init(const tc_geom &g, int grp_, int m0, int col, int rho) {
+        (void)m0;
         grp = grp_;
-        rs = g.r * g.s; Kg = g.kg * rs; pq = g.p * g.q; hw = g.h * g.w;
-        col_ok = col < g.n * hw;
-        th = tw = 0; dybase = xbase = 0;
+        ay = phase_axis_at(rho / g.sw, g.h, g.sh, g.ph, g.dh, g.r);
+        ax = phase_axis_at(rho % g.sw, g.w, g.sw, g.pw, g.dw, g.s);
+        Kg = g.kg * ay.nk * ax.nk; pq = g.p * g.q; hw = g.h * g.w;
+        ncols = g.n * ay.np * ax.np;
+        col_ok = col < ncols;
+        oh = ow = 0; dybase = xbase = 0;
         if (col_ok) {
-            const int b = col / hw, rem = col - b * hw;
-            const int ih = rem / g.w, iw = rem - ih * g.w;
-            th = ih + g.ph;
-            tw = iw + g.pw;
+            const int per = ay.np * ax.np, b = col / per, rem = col - b * per;
+            const int i = rem / ax.np, j = rem - i * ax.np;
+            const int ih = ay.i0 + i * g.sh, iw = ax.i0 + j * g.sw;
+            oh = ay.o0 + i;
+            ow = ax.o0 + j;
             dybase = ((size_t)b * g.k + (size_t)grp * g.kg) * pq;
-            xbase = ((size_t)b * g.c + (size_t)grp * g.cg) * hw + rem;
+            xbase = ((size_t)b * g.c + (size_t)grp * g.cg) * hw + (size_t)ih * g.w + iw;
         }
     }
     __host__ __device__ int klen(const tc_geom &) const { return Kg; }
     __host__ __device__ int mlen(const tc_geom &g) const { return g.cg; }
+    // K index k: output channel mo, then the phase's taps jr (rows), js (columns)
+    __host__ __device__ void tap(int k, int *mo, int *jr, int *js) const {
+        const int per = ay.nk * ax.nk;
+        *mo = k / per;
+        const int t = k - *mo * per;
+        *jr = t / ax.nk;
+        *js = t - *jr * ax.nk;
+    }
     __host__ __device__ const float *a_src(const tc_geom &g, const tc_args &a, int ci,
                                            int k) const {
         if (ci >= g.cg || k >= Kg) return nullptr;
-        const int mo = k / rs, rsi = k - mo * rs;
-        return a.w + (((size_t)grp * g.kg + mo) * g.cg + ci) * rs + rsi;
+        int mo, jr, js;
+        tap(k, &mo, &jr, &js);
+        const int kr = ay.k0 + jr * ay.kstep, ks = ax.k0 + js * ax.kstep;
+        return a.w + (((size_t)grp * g.kg + mo) * g.cg + ci) * (g.r * g.s) + kr * g.s + ks;
     }
     __host__ __device__ const float *b_src(const tc_geom &g, const tc_args &a, int k) const {
         if (!col_ok || k >= Kg) return nullptr;
-        const tc_tap tp = tc_tap_at(g, rs, k);  // tp.ch: the output channel mo
-        const int nh = th - tp.dh, nw = tw - tp.dw;
-        if (nh < 0 || nw < 0) return nullptr;
-        const int oh = nh / g.sh, ow = nw / g.sw;
-        if (oh * g.sh != nh || ow * g.sw != nw || oh >= g.p || ow >= g.q) return nullptr;
-        return a.dy + dybase + (size_t)tp.ch * pq + oh * g.q + ow;
+        int mo, jr, js;
+        tap(k, &mo, &jr, &js);
+        const int o_h = oh - jr * ay.dstep, o_w = ow - js * ax.dstep;
+        if ((unsigned)o_h >= (unsigned)g.p || (unsigned)o_w >= (unsigned)g.q) return nullptr;
+        return a.dy + dybase + (size_t)mo * pq + o_h * g.q + o_w;
     }
     __host__ __device__ void store(const tc_geom &, const tc_args &a, int ci, float v) const {
         a.out[xbase + (size_t)ci * hw] += v;

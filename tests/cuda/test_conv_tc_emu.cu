@@ -25,6 +25,7 @@ static const kctx REF = {0};
 struct tally {
     long slices, vec_slices, mismatched;  // slices staged; with vectors; image bits that differ
     int fwd_a, fwd_b, bfilt_a, refused;   // replays by vector path; aligned-only refusals
+    size_t bdata_k;  // backward data: K x columns of the first M tile's blocks (stride phases)
 };
 
 // One K slice of one block, as the kernel stages it: every thread's copies into the images
@@ -77,16 +78,20 @@ static void emulate(const tc_geom &g, const tc_args &a, bool va, bool vb, bool m
     typedef tc_smem<PREC> L;
     const int BK = L::BK;
     const int M = MODE == TC_BDATA ? g.cg : g.kg;
-    const int N = MODE == TC_FWD ? g.n * g.p * g.q : MODE == TC_BDATA ? g.n * g.h * g.w
-                                                                      : g.cg * g.r * g.s;
-    const int Z = g.groups * (MODE == TC_BFILT ? g.splits : 1);
+    // the kernel's grid: the backward data's N is the largest stride phase's, z = group x
+    // (splits or phases)
+    const int N = MODE == TC_FWD     ? g.n * g.p * g.q
+                  : MODE == TC_BDATA ? g.n * phase_max(g.h, g.sh) * phase_max(g.w, g.sw)
+                                     : g.cg * g.r * g.s;
+    const int nz = MODE == TC_BFILT ? g.splits : MODE == TC_BDATA ? g.sh * g.sw : 1;
+    const int Z = g.groups * nz;
     const bool vec = va || vb;
     std::vector<double> C((size_t)TC_BM * TC_BN);
     std::vector<float> As(L::A_SZ), Bs(L::B_SZ), As4(L::A_SZ), Bs4(L::B_SZ);
     std::vector<tc_op<MODE>> ops(TC_THREADS), ops4(TC_THREADS);
     for (int z = 0; z < Z; z++) {
-        const int split = MODE == TC_BFILT ? z % g.splits : 0;
-        const int grp = MODE == TC_BFILT ? z / g.splits : z;
+        const int split = z % nz;
+        const int grp = z / nz;
         for (int m0 = 0; m0 < M; m0 += TC_BM)
             for (int n0 = 0; n0 < N; n0 += TC_BN) {
                 for (int t = 0; t < TC_THREADS; t++) {  // the kernel's staging column
@@ -94,6 +99,10 @@ static void emulate(const tc_geom &g, const tc_args &a, bool va, bool vb, bool m
                     ops4[t].init(g, grp, m0, n0 + L::b_n(t), split);
                 }
                 const int K = ops[0].klen(g), nk = (K + BK - 1) / BK;
+                if constexpr (MODE == TC_BDATA) {  // the kernel's early exit
+                    if (n0 >= ops[0].ncols || K == 0) continue;
+                    if (m0 == 0) ty->bdata_k += (size_t)K * std::min(TC_BN, ops[0].ncols - n0);
+                }
                 std::fill(C.begin(), C.end(), 0.0);
                 for (int kt = 0; kt < nk; kt++) {
                     std::fill(As.begin(), As.end(), NAN);
@@ -180,9 +189,20 @@ static void run_prec(const char *name, const conv2d_shape &sh, tc_geom g, int bi
     tc_geom gd = g;
     tc_plan_vec(TC_BDATA, &gd, ad);
     CHECK_MSG(!gd.vec_a && !gd.vec_b, "%s: backward data's gathers took vectors", name);
+    const size_t k0 = ty->bdata_k;
     emulate<TC_BDATA, PREC>(gd, ad, false, false, false, ty);
     snprintf(what, sizeof what, "%s %s %s%s dx +=", name, pn, kind, misalign ? " misaligned" : "");
     emu_compare(what, bdx.get(nx), rdx, ints);
+    // by stride phase: at most the unphased GEMM's K x N, and at stride >= 2x2 (r*s > 1 or
+    // not) under a third of it
+    const size_t unphased = (size_t)g.groups * g.kg * g.r * g.s * g.n * g.h * g.w;
+    const size_t visited = ty->bdata_k - k0;
+    CHECK_MSG(visited <= unphased && (g.sh * g.sw < 4 || 3 * visited <= unphased),
+              "%s: backward data visits %zu of the unphased %zu (K x N) at stride %dx%d", name,
+              visited, unphased, g.sh, g.sw);
+    if (!ints && !misalign && PREC == GH_PREC_TF32 && g.sh * g.sw > 1)
+        printf("  %s: backward data K x N %zu of the unphased %zu (%.2f)\n", name, visited,
+               unphased, (double)visited / unphased);
 
     tc_geom gw = g;
     tc_plan_wgrad(&sh, &gw);
