@@ -17,7 +17,7 @@ DEB_PKGS = build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-too
 LIGHTGBM_VERSION = 4.7.0
 WHL_DIR = .whl
 
-.PHONY: all deps build test test-sanitize demo gpu-check bench clean help data fuzz fuzz-deps \
+.PHONY: all deps build test test-sanitize demo gpu-check gpu-deps bench clean help data fuzz fuzz-deps \
         fuzz-build fuzz-replay paper paper-deps
 
 all: build
@@ -31,6 +31,7 @@ help:
 	@echo "make demo       deps + the gpuhours binary + the main job on the embedded default data:"
 	@echo "                methods side by side on one budget each, figures and report"
 	@echo "make gpu-check  on a GPU machine: CUDA build, all tests, kernel benchmark"
+	@echo "make gpu-deps   compute-sanitizer for gpu-check, fetched here (GPU machines may be offline)"
 	@echo "make bench      kernel benchmark on this machine"
 	@echo "make data       the weka ARFF sets into .data/weka (or \$$GH_DATA_DIR)"
 	@echo "make fuzz       every parser harness under libFuzzer for FUZZ_SECONDS (60) each"
@@ -126,6 +127,29 @@ demo: deps
 
 gpu-check:
 	./bench/gpu_check.sh $(BUILD)-gpu
+
+# compute-sanitizer (gpu_check.sh's memcheck of the CUDA tests) from NVIDIA's PyPI wheel of
+# nvcc's CUDA version, into $(WHL_DIR)/sanitizer (the wheel's layout less its headers: the
+# tool finds its libraries by it), for CUDA installs without it. Run here, before a tree goes to a GPU
+# machine without network access (carry $(WHL_DIR)); gpu_check.sh skips the stage without it.
+gpu-deps: $(WHL_DIR)/sanitizer/bin/compute-sanitizer
+$(WHL_DIR)/sanitizer/bin/compute-sanitizer:
+	@nvcc=$$(command -v nvcc || echo /usr/local/cuda/bin/nvcc); \
+	ver=$$($$nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p'); \
+	if ! python3 -m pip --version >/dev/null 2>&1 || [ -z "$$ver" ]; then \
+	  echo "gpu-deps: no pip or no nvcc version: compute-sanitizer stays missing"; exit 1; fi; \
+	tmp=$$(mktemp -d) && echo "gpu-deps: fetching compute-sanitizer $$ver.* from NVIDIA's wheel" && \
+	python3 -m pip download -q --no-deps --only-binary=:all: -d $$tmp \
+	  "nvidia-cuda-sanitizer-api==$$ver.*" && \
+	python3 -c 'import glob, os, re, sys, zipfile; \
+	  [(os.makedirs(os.path.dirname(d), exist_ok=True), open(d, "wb").write(z.read(n)), \
+	    os.chmod(d, 0o755)) \
+	   for w in glob.glob(sys.argv[1] + "/*.whl") for z in [zipfile.ZipFile(w)] \
+	   for n in z.namelist() for m in [re.match(r"nvidia/[^/]+/(.+)$$", n)] \
+	   if m and not n.endswith("/") and not m.group(1).startswith("include/") \
+	   for d in [os.path.join(sys.argv[2], m.group(1))]]' $$tmp $(WHL_DIR)/sanitizer && \
+	rm -rf $$tmp && $@ --version >/dev/null && echo "gpu-deps: $@" || \
+	{ rm -rf $$tmp $(WHL_DIR)/sanitizer; echo "gpu-deps: could not fetch compute-sanitizer"; exit 1; }
 
 bench: build
 	./$(BUILD)/bench/bench_kernels

@@ -103,6 +103,45 @@ if [ $status -eq 0 ]; then
     | head -20 | sed 's/^/  /' | tee -a "$SUMMARY"
 fi
 
+# compute-sanitizer over the CUDA tests: memcheck (out-of-bounds, misaligned and invalid
+# accesses, errors of the API calls) on each, and racecheck (shared-memory hazards: the tiles,
+# cp.async stages, WMMA staging) on the one-step precision test, which runs the tensor-core
+# convs. From the toolkit, or `make gpu-deps` (NVIDIA's wheel, fetched before the tree comes
+# to an offline GPU machine: carry .whl/sanitizer). A test that skips (77) under it is a failure
+# here: this stage runs only where a GPU is expected.
+SAN=$(command -v compute-sanitizer || true)
+for c in /usr/local/cuda/bin/compute-sanitizer "$SRC/.whl/sanitizer/bin/compute-sanitizer"; do
+  [ -z "$SAN" ] && [ -x "$c" ] && SAN=$c
+done
+if [ $built -eq 1 ] && [ -n "$SAN" ]; then
+  # shellcheck disable=SC2317  # invoked through bash -c under the stage timeout
+  san_stage() {
+    local rc=0 t f r tool
+    for spec in memcheck:test_kernels_cuda memcheck:test_precision_engine memcheck:test_graphs_cuda \
+                memcheck:test_engine_cuda racecheck:test_precision_engine; do
+      tool=${spec%%:*}; t=${spec#*:}
+      f=$(find "$BUILD/tests" -name "$t" -type f -perm -u+x | head -1)
+      if [ -z "$f" ]; then echo "sanitizer: $t: not built"; rc=1; continue; fi
+      echo "== compute-sanitizer --tool $tool $t"
+      (cd "$BUILD" && "$SAN" --tool "$tool" --error-exitcode 86 "$f" >"$LOG/sanitizer_${tool}_$t.log" 2>&1)
+      r=$?
+      tail -3 "$LOG/sanitizer_${tool}_$t.log"
+      case $r in
+        0) echo "sanitizer: $tool $t: clean" ;;
+        86) echo "sanitizer: $tool $t: ERRORS (log sanitizer_${tool}_$t.log)"; rc=1 ;;
+        77) echo "sanitizer: $tool $t: the test SKIPPED (no GPU seen)"; rc=1 ;;
+        *) echo "sanitizer: $tool $t: the test failed, exit $r"; rc=1 ;;
+      esac
+    done
+    return $rc
+  }
+  export -f san_stage; export SAN BUILD LOG
+  run_stage sanitizer 150 "$LOG/sanitizer.log" bash -c san_stage || status=1
+  grep -E '^sanitizer: ' "$LOG/sanitizer.log" | sed 's/^/  /' | tee -a "$SUMMARY"
+elif [ $built -eq 1 ]; then
+  note "sanitizer: SKIPPED (no compute-sanitizer: install the toolkit's, or make gpu-deps before the tree comes here)"
+fi
+
 bench=$BUILD/bench/bench_kernels
 if [ $built -eq 1 ] && [ -x "$bench" ]; then
   run_stage bench-gpu 150 "$LOG/bench_gpu.log" "$bench" --gpu --csv "$LOG/bench_gpu.csv" || status=1
