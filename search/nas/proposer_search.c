@@ -204,6 +204,7 @@ static int finish(search_loop *L, nas_child_done *d, int save_now, int *stop) {
                (long long)L->p->opt.max_proposals, 100 * res->val_acc, text);
         if (res->worker > 0) printf(" (worker %d)", res->worker);
         printf("\n");
+        fflush(stdout);  // one line per child, seen at once through a pipe or a log file
     }
     int st = nas_tell(L->p, &d->q, res->val_acc, res->cost.wall_s);
     if (!st) st = nas_record_trial(r, d->q.id, &d->q.g, res, status);
