@@ -125,7 +125,7 @@ def main():
         print("async: 8 children, each once, by workers %s; search cost %.2f s >= children "
               "%.2f s" % (by, float(search[0]["wall_s"]), child_s))
     elif mode == "resume":
-        n = 30
+        n = 80  # a margin: under load the ranks finish several children before the kill lands
         args = ["search", "regevo", "--random_archs", str(n), "--regevo_population", "4",
                 "--regevo_sample", "2"] + TINY
         out, log = os.path.join(tmp, "killed.h5"), os.path.join(tmp, "killed.log")
