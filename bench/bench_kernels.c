@@ -910,11 +910,13 @@ static int gpu_table_run(const bench_cfg *cfg, const gpu_info *g, gpu_timer *tm,
             int with_base = have_base && bc->has_baseline;
             gpu_variant v = {BK_CUDA, prec, 4};
             st = gpu_measure(cfg, tm, &v, bc, pass, ms, &ours);
-            if (!st) csv_row(csv, bc, pass, backend_label(BK_CUDA, bc), prec, &ours);
-            if (!st && with_base) st = gpu_measure_base(cfg, tm, bc, prec, pass, ms, &base, &ran);
+            // the CSV's precision: the table's, fp32 for the precision-independent ops
+            gh_precision cp = precision_dependent(bc) ? prec : GH_PREC_FP32;
+            if (!st) csv_row(csv, bc, pass, backend_label(BK_CUDA, bc), cp, &ours);
+            if (!st && with_base) st = gpu_measure_base(cfg, tm, bc, cp, pass, ms, &base, &ran);
             if (!st && with_base)
-                csv_row(csv, bc, pass, ran == prec ? backend_label(BK_BASE, bc) : "cudnn_tf32",
-                        prec, &base);
+                csv_row(csv, bc, pass, ran == cp ? backend_label(BK_BASE, bc) : "cudnn_tf32", cp,
+                        &base);
             if (!st) gpu_row(g, bc, prec, pass, &ours, with_base ? &base : NULL, ran, &sum);
         }
         progress(++done, total, t0);
@@ -995,12 +997,13 @@ static void usage(FILE *f) {
             "  -q, --quick           10 repeats, 1 warm-up, 1 s per op at most\n"
             "  -c, --cpu             run the CPU benchmark (default unless --gpu is given)\n"
             "  -g, --gpu             run the GPU benchmark (hand-written vs cuDNN/cuBLAS)\n"
-            "  -p, --precision LIST  GPU tables at fp32, tf32, bf16 or a list (fp32,tf32,bf16;\n"
-            "                        default fp32): at tf32/bf16 the convs time conv2d_*_prec_cuda\n"
-            "                        (tensor cores; depthwise stays FP32) beside cuDNN at the same\n"
-            "                        math, linear our FP32 kernel beside cuBLAS at it; BN, ReLU,\n"
-            "                        pools and wsum are timed once, in the first table. The CPU\n"
-            "                        path is FP32 only: tf32/bf16 need --gpu\n"
+            "  -p, --precision LIST  GPU tables at fp32, tf32, bf16 or a list (fp32,tf32,bf16,\n"
+            "                        run in that order; default fp32): at tf32/bf16 the convs\n"
+            "                        time conv2d_*_prec_cuda (tensor cores; depthwise stays\n"
+            "                        FP32) beside cuDNN at the same math, linear our FP32 kernel\n"
+            "                        beside cuBLAS at it; BN, ReLU, pools and wsum are timed once,\n"
+            "                        in the first table. The CPU path is FP32 only: tf32/bf16\n"
+            "                        need --gpu\n"
             "  -o, --csv FILE        write op,shape,backend,median_ms,p10_ms,p90_ms,gflops,gbps,\n"
             "                        precision\n"
             "  -f, --filter STR      only ops whose name contains STR\n"
@@ -1025,7 +1028,9 @@ static int parse_pos(const char *opt, const char *s, double *out) {
     return 0;
 }
 
-// --precision: a comma-separated list of distinct precision names.
+// --precision: a comma-separated list of distinct precision names, kept in the enum's order
+// (fp32 first), so that the precision-independent ops, timed in the first table, are in the
+// FP32 table and its TARGET lines whenever fp32 is asked for.
 static int parse_precisions(const char *text, bench_cfg *cfg) {
     char buf[64];
     if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
@@ -1040,7 +1045,9 @@ static int parse_precisions(const char *text, bench_cfg *cfg) {
         for (int i = 0; i < cfg->nprec; i++)
             if (cfg->precs[i] == p)
                 return gh_fail(GH_EINVAL, "--precision: %s is listed twice in '%s'", tok, text);
-        cfg->precs[cfg->nprec++] = p;
+        int at = cfg->nprec++;
+        for (; at > 0 && cfg->precs[at - 1] > p; at--) cfg->precs[at] = cfg->precs[at - 1];
+        cfg->precs[at] = p;
     }
     if (!cfg->nprec)
         return gh_fail(GH_EINVAL, "--precision: empty; expected fp32, tf32 or bf16");
