@@ -917,7 +917,7 @@ static int gpu_table_run(const bench_cfg *cfg, const gpu_info *g, gpu_timer *tm,
             if (!st && with_base)
                 csv_row(csv, bc, pass, ran == cp ? backend_label(BK_BASE, bc) : "cudnn_tf32", cp,
                         &base);
-            if (!st) gpu_row(g, bc, prec, pass, &ours, with_base ? &base : NULL, ran, &sum);
+            if (!st) gpu_row(g, bc, cp, pass, &ours, with_base ? &base : NULL, ran, &sum);
         }
         progress(++done, total, t0);
     }
