@@ -1,6 +1,7 @@
 // bench_kernels: forward and forward+backward time of every DARTS search-space op at the
 // search shapes (batch 64; C=16/32/64 at 32x32/16x16/8x8): the _cpu path at --threads, and
-// with --gpu the hand-written _cuda kernels beside their cuDNN/cuBLAS baselines in one run.
+// with --gpu the hand-written _cuda kernels beside their cuDNN/cuBLAS baselines in one run, at
+// FP32 and (--precision) at TF32/BF16, the baselines then at the same math.
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -29,12 +30,15 @@ typedef struct {
     int run_cpu, run_gpu;
     const char *csv_path;  // NULL: no CSV
     const char *filter;    // substring of the op name; NULL: every op
+    gh_precision precs[GH_PREC_COUNT];  // GPU tables, in this order (--precision)
+    int nprec;
 } bench_cfg;
 
 static void cfg_defaults(bench_cfg *c) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     *c = (bench_cfg){.threads = n > 0 ? (int)n : 1, .warmup = 3, .repeats = 30,
-                     .min_sample_ms = 2.0, .max_op_s = 3.0, .run_cpu = 1};
+                     .min_sample_ms = 2.0, .max_op_s = 3.0, .run_cpu = 1,
+                     .precs = {GH_PREC_FP32}, .nprec = 1};
 }
 
 // ---- the op cases -----------------------------------------------------------------------
@@ -183,6 +187,12 @@ static int build_cases(bench_case *cs) {
 }
 #define MAX_CASES 40
 
+// Ops timed again at TF32/BF16: the convs, and linear for its cuBLAS peer at that math (the
+// others are precision-independent: timed once, in the first table).
+static int precision_dependent(const bench_case *bc) {
+    return bc->kind == OP_CONV || bc->kind == OP_LINEAR;
+}
+
 // ---- backends and dispatch ----------------------------------------------------------------
 typedef enum { BK_CPU, BK_CUDA, BK_BASE } backend;
 
@@ -210,8 +220,53 @@ static const char *backend_label(backend be, const bench_case *bc) {
 // An op without a library baseline (ReLU, wsum): BK_BASE is never asked for.
 #define DISPATCH_NB(be, fn, ...) \
     ((be) == BK_CPU ? fn##_cpu(__VA_ARGS__) : CALL_CUDA(fn, __VA_ARGS__))
+// TF32/BF16 (GPU only; the CPU path is refused at parse time): ours' conv2d_*_prec_cuda, the
+// baseline's _prec_ version. Linear: ours stays linear_*_cuda (FP32), the peer cuBLAS at prec.
+#ifdef GH_HAVE_CUDA
+#define CALL_CUDA_PREC(fn, ...) fn##_prec_cuda(__VA_ARGS__)
+#else
+#define CALL_CUDA_PREC(fn, ...) gh_fail(GH_ENODEV, "bench_kernels was built without CUDA")
+#endif
+#ifdef GH_HAVE_CUDNN
+#define CALL_BASE_PREC(fn, lib, ...) fn##_prec_##lib(__VA_ARGS__)
+#else
+#define CALL_BASE_PREC(fn, lib, ...) gh_fail(GH_ENODEV, "bench_kernels was built without cuDNN")
+#endif
 
-static int run_fwd(backend be, const bench_case *bc, const kctx *ctx, float *const *t) {
+static int run_fwd_prec(backend be, const bench_case *bc, const kctx *ctx, float *const *t,
+                        gh_precision prec) {
+    (void)ctx, (void)t, (void)prec;  // unused in a build without CUDA (the CALL_ stubs)
+    if (be == BK_CPU) return gh_fail(GH_EUNSUP, "bench_kernels: the CPU path is FP32 only");
+    if (bc->kind == OP_CONV)
+        return be == BK_CUDA ? CALL_CUDA_PREC(conv2d_fwd, ctx, &bc->conv, prec, t[T_X], t[T_W],
+                                              NULL, t[T_Y])
+                             : CALL_BASE_PREC(conv2d_fwd, cudnn, ctx, &bc->conv, prec, t[T_X],
+                                              t[T_W], NULL, t[T_Y]);
+    return be == BK_CUDA ? CALL_CUDA(linear_fwd, ctx, bc->lin_n, bc->lin_in, bc->lin_out,
+                                     t[T_X], t[T_W], t[T_B], t[T_Y])
+                         : CALL_BASE_PREC(linear_fwd, cublas, ctx, bc->lin_n, bc->lin_in,
+                                          bc->lin_out, prec, t[T_X], t[T_W], t[T_B], t[T_Y]);
+}
+
+static int run_bwd_prec(backend be, const bench_case *bc, const kctx *ctx, float *const *t,
+                        gh_precision prec) {
+    (void)ctx, (void)t, (void)prec;  // unused in a build without CUDA (the CALL_ stubs)
+    if (be == BK_CPU) return gh_fail(GH_EUNSUP, "bench_kernels: the CPU path is FP32 only");
+    if (bc->kind == OP_CONV)
+        return be == BK_CUDA ? CALL_CUDA_PREC(conv2d_bwd, ctx, &bc->conv, prec, t[T_X], t[T_W],
+                                              t[T_DY], t[T_DX], t[T_DW], NULL)
+                             : CALL_BASE_PREC(conv2d_bwd, cudnn, ctx, &bc->conv, prec, t[T_X],
+                                              t[T_W], t[T_DY], t[T_DX], t[T_DW], NULL);
+    return be == BK_CUDA ? CALL_CUDA(linear_bwd, ctx, bc->lin_n, bc->lin_in, bc->lin_out,
+                                     t[T_X], t[T_W], t[T_DY], t[T_DX], t[T_DW], t[T_DB])
+                         : CALL_BASE_PREC(linear_bwd, cublas, ctx, bc->lin_n, bc->lin_in,
+                                          bc->lin_out, prec, t[T_X], t[T_W], t[T_DY], t[T_DX],
+                                          t[T_DW], t[T_DB]);
+}
+
+static int run_fwd(backend be, const bench_case *bc, const kctx *ctx, float *const *t,
+                   gh_precision prec) {
+    if (prec != GH_PREC_FP32 && precision_dependent(bc)) return run_fwd_prec(be, bc, ctx, t, prec);
     switch (bc->kind) {
     case OP_CONV:
         return DISPATCH(be, conv2d_fwd, cudnn, ctx, &bc->conv, t[T_X], t[T_W], NULL, t[T_Y]);
@@ -231,7 +286,9 @@ static int run_fwd(backend be, const bench_case *bc, const kctx *ctx, float *con
     return gh_fail(GH_EINVAL, "bench_kernels: unknown op kind %d", (int)bc->kind);
 }
 
-static int run_bwd(backend be, const bench_case *bc, const kctx *ctx, float *const *t) {
+static int run_bwd(backend be, const bench_case *bc, const kctx *ctx, float *const *t,
+                   gh_precision prec) {
+    if (prec != GH_PREC_FP32 && precision_dependent(bc)) return run_bwd_prec(be, bc, ctx, t, prec);
     switch (bc->kind) {
     case OP_CONV:
         return DISPATCH(be, conv2d_bwd, cudnn, ctx, &bc->conv, t[T_X], t[T_W], t[T_DY],
@@ -257,10 +314,10 @@ static int run_bwd(backend be, const bench_case *bc, const kctx *ctx, float *con
 
 // One timed unit: the forward, or the forward then the backward (as a training step does).
 static int run_pass(backend be, const bench_case *bc, const kctx *ctx, float *const *t,
-                    int pass) {
-    int st = run_fwd(be, bc, ctx, t);
+                    int pass, gh_precision prec) {
+    int st = run_fwd(be, bc, ctx, t, prec);
     if (st || pass == PASS_FWD) return st;
-    return run_bwd(be, bc, ctx, t);
+    return run_bwd(be, bc, ctx, t, prec);
 }
 
 // Floats of every tensor the case uses on backend `be` (workspace included).
@@ -343,20 +400,24 @@ typedef struct {
     double gflops, gbps;  // at the median; gflops 0 for memory-bound ops
 } measure;
 
-static measure make_measure(const bench_case *bc, int pass, double *ms, int n) {
+// elem_bytes: bytes per element in memory, 4 (FP32 tensors) or 2 (the BF16 baseline's); the
+// case's byte counts are for 4.
+static measure make_measure(const bench_case *bc, int pass, double *ms, int n, int elem_bytes) {
     measure m = {.ms = sample_quantiles(ms, n)};
     double s = m.ms.p50 * 1e-3;
     m.gflops = bc->flops[pass] / s * 1e-9;
-    m.gbps = bc->bytes[pass] / s * 1e-9;
+    m.gbps = bc->bytes[pass] * (elem_bytes / F4) / s * 1e-9;
     return m;
 }
 
-static void csv_row(FILE *csv, const bench_case *bc, int pass, backend be, const measure *m) {
+// precision: the table's (the math asked for; ours_math tells what our kernel ran).
+static void csv_row(FILE *csv, const bench_case *bc, int pass, const char *backend,
+                    gh_precision prec, const measure *m) {
     if (!csv) return;
-    fprintf(csv, "%s.%s,%s,%s,%.6f,%.6f,%.6f,", bc->name, pass_name[pass], bc->shape,
-            backend_label(be, bc), m->ms.p50, m->ms.p10, m->ms.p90);
+    fprintf(csv, "%s.%s,%s,%s,%.6f,%.6f,%.6f,", bc->name, pass_name[pass], bc->shape, backend,
+            m->ms.p50, m->ms.p10, m->ms.p90);
     if (bc->flops[pass] > 0) fprintf(csv, "%.3f", m->gflops);
-    fprintf(csv, ",%.3f\n", m->gbps);
+    fprintf(csv, ",%.3f,%s\n", m->gbps, gh_precision_name(prec));
     fflush(csv);
 }
 
@@ -379,11 +440,15 @@ static void provenance(FILE *f, const char *prefix, const bench_cfg *cfg, int ar
             host, when, load[0]);
     fprintf(f, "%sargv:", prefix);
     for (int i = 0; i < argc; i++) fprintf(f, " %s", argv[i]);
+    char precs[32] = "";
+    for (int i = 0; i < cfg->nprec; i++)
+        snprintf(precs + strlen(precs), sizeof precs - strlen(precs), "%s%s", i ? "," : "",
+                 gh_precision_name(cfg->precs[i]));
     fprintf(f, "\n%sconfig: threads=%d (kernels see %d) warmup=%d repeats=%d min_sample_ms=%g "
-               "max_op_s=%g cpu=%d gpu=%d filter=%s\n",
+               "max_op_s=%g cpu=%d gpu=%d filter=%s precision=%s\n",
             prefix, cfg->threads, gh_cpu_threads(), cfg->warmup, cfg->repeats,
             cfg->min_sample_ms, cfg->max_op_s, cfg->run_cpu, cfg->run_gpu,
-            cfg->filter ? cfg->filter : "(all)");
+            cfg->filter ? cfg->filter : "(all)", precs);
     int drv = 0, rt = 0;
     gh_cuda_versions(&drv, &rt);
     gh_error_clear();
@@ -409,7 +474,7 @@ static void progress(int done, int total, double t0) {
 static double time_calls(const bench_case *bc, const kctx *ctx, float *const *t, int pass,
                          int calls, int *st) {
     double t0 = gh_wall_seconds();
-    for (int i = 0; i < calls && !*st; i++) *st = run_pass(BK_CPU, bc, ctx, t, pass);
+    for (int i = 0; i < calls && !*st; i++) *st = run_pass(BK_CPU, bc, ctx, t, pass, GH_PREC_FP32);
     return gh_wall_seconds() - t0;
 }
 
@@ -488,9 +553,9 @@ static int cpu_run(const bench_cfg *cfg, const bench_case *cs, int ncs, FILE *cs
             int n = 0;
             st = time_cpu(cfg, &cs[i], &ctx, t, pass, ms, &n);
             if (st) break;
-            measure m = make_measure(&cs[i], pass, ms, n);
+            measure m = make_measure(&cs[i], pass, ms, n, 4);
             cpu_table_row(&cs[i], pass, &m);
-            csv_row(csv, &cs[i], pass, BK_CPU, &m);
+            csv_row(csv, &cs[i], pass, backend_label(BK_CPU, &cs[i]), GH_PREC_FP32, &m);
         }
         free_host(t);
         progress(++done, total, t0);
@@ -517,17 +582,23 @@ typedef struct {
     double peak_gbps, peak_gflops, copy_gbps;
     double sheet_gbps;  // datasheet bandwidth when the name is in the table, else 0
     const char *bw_source, *flop_source;
+    // GFLOP/s of the math each precision runs: [GH_PREC_FP32] = peak_gflops (FMA lanes), TF32
+    // and BF16 dense tensor-core rates; 0 when unknown (%peak then "-")
+    double peak_prec[GH_PREC_COUNT];
+    const char *tc_source;
 } gpu_info;
 
 // Datasheet numbers for when the device attributes are missing (CUDA 13 dropped the clock
-// fields of cudaDeviceProp; the attributes may follow).
-static const struct { const char *name; double gbps, gflops; } gpu_table[] = {
-    {"H200", 4800, 66900},
-    {"H100 80GB HBM3", 3350, 66900},  // H100 SXM
-    {"H100 PCIe", 2000, 51200},
-    {"H100 NVL", 3900, 60000},
-    {"A100-SXM4-80GB", 2039, 19500},
-    {"A100-SXM4-40GB", 1555, 19500},
+// fields of cudaDeviceProp; the attributes may follow). Tensor-core TF32 and BF16 rates are
+// NVIDIA's dense (no 2:4 sparsity) figures, and preferred to the per-SM estimate below, since
+// NVIDIA quotes them at a boost clock the attributes do not report.
+static const struct { const char *name; double gbps, gflops, tf32, bf16; } gpu_table[] = {
+    {"H200", 4800, 66900, 494700, 989400},
+    {"H100 80GB HBM3", 3350, 66900, 494700, 989400},  // H100 SXM
+    {"H100 PCIe", 2000, 51200, 378000, 756000},
+    {"H100 NVL", 3900, 60000, 417500, 835500},
+    {"A100-SXM4-80GB", 2039, 19500, 156000, 312000},
+    {"A100-SXM4-40GB", 1555, 19500, 156000, 312000},
 };
 
 // FP32 lanes per SM by compute capability (CUDA C Programming Guide, arithmetic throughput).
@@ -535,6 +606,15 @@ static int fp32_per_sm(int major, int minor) {
     if (major == 8 && minor == 0) return 64;
     if (major >= 8) return 128;
     return 64;
+}
+
+// Dense tensor-core TF32 FLOP per SM per clock (BF16: twice that), from NVIDIA's datasheets
+// divided by SMs x boost clock: A100 156 TFLOP/s = 108 x 1.41 GHz x 1024; H100 SXM 494.7 =
+// 132 x 1.83 GHz x 2048; GA10x/AD10x 256. 0: unknown.
+static int tf32_per_sm(int major, int minor) {
+    if (major == 8) return minor == 0 ? 1024 : 256;
+    if (major == 9) return 2048;
+    return 0;
 }
 
 static int gpu_probe(gpu_info *g) {
@@ -559,13 +639,20 @@ static int gpu_probe(gpu_info *g) {
     g->bw_source = "device attributes";
     g->peak_gflops = 2.0 * g->sms * fp32_per_sm(g->cc_major, g->cc_minor) * clk * 1e3 * 1e-9;
     g->flop_source = "device attributes";
+    double tc = (double)g->sms * tf32_per_sm(g->cc_major, g->cc_minor) * clk * 1e3 * 1e-9;
+    g->peak_prec[GH_PREC_TF32] = tc, g->peak_prec[GH_PREC_BF16] = 2 * tc;
+    g->tc_source = tc > 0 ? "SMs x clock x per-SM rate of the compute capability" : "unknown";
     for (size_t i = 0; i < sizeof gpu_table / sizeof gpu_table[0]; i++) {
         if (!strstr(g->name, gpu_table[i].name)) continue;
         g->sheet_gbps = gpu_table[i].gbps;
         if (g->peak_gbps <= 0) g->peak_gbps = gpu_table[i].gbps, g->bw_source = "datasheet";
         if (g->peak_gflops <= 0)
             g->peak_gflops = gpu_table[i].gflops, g->flop_source = "datasheet";
+        g->peak_prec[GH_PREC_TF32] = gpu_table[i].tf32;
+        g->peak_prec[GH_PREC_BF16] = gpu_table[i].bf16;
+        g->tc_source = "datasheet, dense";
     }
+    g->peak_prec[GH_PREC_FP32] = g->peak_gflops;
     if (g->peak_gbps <= 0 || g->peak_gflops <= 0)
         return gh_fail(GH_EUNSUP, "bench_kernels: cannot tell the peak of '%s' (memory clock "
                                   "%d kHz, bus %d bits, SM clock %d kHz) and it is not in the "
@@ -604,10 +691,19 @@ typedef struct {
     cudaEvent_t e0, e1;
 } gpu_timer;
 
-static int gpu_time(const bench_cfg *cfg, gpu_timer *tm, backend be, const bench_case *bc,
-                    const kctx *ctx, float *const *t, int pass, double *ms) {
+// One measurement's setting: the backend, the precision asked for and, for the BF16 baseline,
+// tensors stored as BF16 (elem_bytes 2).
+typedef struct {
+    backend be;
+    gh_precision prec;
+    int elem_bytes;
+} gpu_variant;
+
+static int gpu_time(const bench_cfg *cfg, gpu_timer *tm, const gpu_variant *v,
+                    const bench_case *bc, const kctx *ctx, float *const *t, int pass,
+                    double *ms) {
     for (int i = 0; i < cfg->warmup; i++) {
-        int st = run_pass(be, bc, ctx, t, pass);
+        int st = run_pass(v->be, bc, ctx, t, pass, v->prec);
         if (st) return st;
     }
     CUDA_TRY(cudaDeviceSynchronize());
@@ -615,7 +711,7 @@ static int gpu_time(const bench_cfg *cfg, gpu_timer *tm, backend be, const bench
         // the op reads its inputs from HBM, as in a network where other layers ran between
         CUDA_TRY(cudaMemsetAsync(tm->flush, i & 0xff, tm->flush_bytes, 0));
         CUDA_TRY(cudaEventRecord(tm->e0, 0));
-        int st = run_pass(be, bc, ctx, t, pass);
+        int st = run_pass(v->be, bc, ctx, t, pass, v->prec);
         if (st) return st;
         CUDA_TRY(cudaEventRecord(tm->e1, 0));
         CUDA_TRY(cudaEventSynchronize(tm->e1));
@@ -631,7 +727,18 @@ static void free_device(float **t) {
         if (t[i]) gh_cuda_free(t[i]), t[i] = NULL;
 }
 
-static int alloc_device(const bench_case *bc, backend be, float **t, size_t *len) {
+// FP32 to BF16 bits, round to nearest even (the inputs are finite: fill_host).
+static uint16_t bf16_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+// The case's tensors on the device, filled as fill_host does; elem_bytes 2: converted to BF16
+// on the host once, before any timing (the buffers keep their FP32 size, half of it used).
+static int alloc_device(const bench_case *bc, backend be, int elem_bytes, float **t,
+                        size_t *len) {
     case_sizes(bc, be, len);
     for (int i = 0; i < T_COUNT; i++) t[i] = NULL;
     for (int i = 0; i < T_COUNT; i++) {
@@ -642,68 +749,117 @@ static int alloc_device(const bench_case *bc, backend be, float **t, size_t *len
         float *h = malloc(len[i] * sizeof(float));
         if (!h) return free_device(t), gh_fail(GH_ENOMEM, "bench_kernels: host staging buffer");
         fill_host(h, len[i], i);
-        st = gh_cuda_memcpy_h2d(t[i], h, len[i] * sizeof(float));
+        if (elem_bytes == 2) {
+            uint16_t *hb = (uint16_t *)h;  // in place: element j is read before it is overwritten
+            for (size_t j = 0; j < len[i]; j++) hb[j] = bf16_bits(h[j]);
+        }
+        st = gh_cuda_memcpy_h2d(t[i], h, len[i] * (size_t)elem_bytes);
         free(h);
         if (st) return free_device(t), st;
     }
     return 0;
 }
 
-static int gpu_measure(const bench_cfg *cfg, gpu_timer *tm, backend be, const bench_case *bc,
-                       int pass, double *ms, measure *m) {
+static int gpu_measure(const bench_cfg *cfg, gpu_timer *tm, const gpu_variant *v,
+                       const bench_case *bc, int pass, double *ms, measure *m) {
     float *t[T_COUNT];
     size_t len[T_COUNT];
-    int st = alloc_device(bc, be, t, len);
+    int st = alloc_device(bc, v->be, v->elem_bytes, t, len);
     if (st) return st;
     kctx ctx = {.ws = t[T_WS], .ws_floats = len[T_WS], .stream = NULL, .deterministic = 0};
-    st = gpu_time(cfg, tm, be, bc, &ctx, t, pass, ms);
-    if (!st) *m = make_measure(bc, pass, ms, cfg->repeats);
+    st = gpu_time(cfg, tm, v, bc, &ctx, t, pass, ms);
+    if (!st) *m = make_measure(bc, pass, ms, cfg->repeats, v->elem_bytes);
     free_device(t);
+    return st;
+}
+
+// The baseline at `prec`: FP32 and TF32 on FP32 tensors, BF16 on BF16 tensors. When cuDNN
+// refuses BF16 for a shape (no algorithm), the peer is cuDNN at TF32, named so in the table
+// ("tf32*") and the CSV (backend cudnn_tf32), never silently.
+static int gpu_measure_base(const bench_cfg *cfg, gpu_timer *tm, const bench_case *bc,
+                            gh_precision prec, int pass, double *ms, measure *m,
+                            gh_precision *ran) {
+    gpu_variant v = {BK_BASE, prec, prec == GH_PREC_BF16 ? 2 : 4};
+    *ran = prec;
+    int st = gpu_measure(cfg, tm, &v, bc, pass, ms, m);
+    if (st && prec == GH_PREC_BF16 && bc->kind == OP_CONV) {
+        printf("note: %s %s %s: cuDNN BF16 failed (%s); the peer is cuDNN TF32\n", bc->name,
+               pass_name[pass], bc->shape, gh_error_get());
+        gh_error_clear();
+        v = (gpu_variant){BK_BASE, GH_PREC_TF32, 4};
+        *ran = GH_PREC_TF32;
+        st = gpu_measure(cfg, tm, &v, bc, pass, ms, m);
+    }
     return st;
 }
 
 typedef struct {
     double log_ratio[2];  // sum of log(ours/baseline) per pass
     int nratio[2];
+    double conv_log_ratio[2];  // the same over the conv rows
+    int nconv[2];
     double dw_min_frac[2];  // lowest fraction of peak HBM bandwidth among depthwise convs
     int ndw[2];
 } gpu_summary;
 
-static void gpu_row(const gpu_info *g, const bench_case *bc, int pass, const measure *ours,
-                    const measure *base, gpu_summary *sum) {
-    char ratio[16] = "-", bms[16] = "-", gf[16] = "-", ff[16] = "-";
+// The math our kernel runs at a requested precision: the conv's tensor-core path leaves
+// depthwise convs FP32 (tc_depthwise in kernels/cuda/conv_tc.cu: groups == c == k), and linear
+// has no tensor-core path. Non-conv ops are precision-independent (timed in the first table).
+static gh_precision ours_math(const bench_case *bc, gh_precision prec) {
+    if (bc->kind == OP_CONV && !(bc->depthwise && bc->conv.k == bc->conv.c)) return prec;
+    return GH_PREC_FP32;
+}
+
+static void gpu_row(const gpu_info *g, const bench_case *bc, gh_precision prec, int pass,
+                    const measure *ours, const measure *base, gh_precision base_ran,
+                    gpu_summary *sum) {
+    char ratio[16] = "-", bms[16] = "-", gf[16] = "-", ff[16] = "-", bm[8] = "-";
     if (base) {
         double r = ours->ms.p50 / base->ms.p50;
         snprintf(ratio, sizeof ratio, "%.3f", r);
         snprintf(bms, sizeof bms, "%.4f", base->ms.p50);
+        snprintf(bm, sizeof bm, "%s%s", gh_precision_name(base_ran), base_ran != prec ? "*" : "");
         sum->log_ratio[pass] += log(r);
         sum->nratio[pass]++;
+        if (bc->kind == OP_CONV) sum->conv_log_ratio[pass] += log(r), sum->nconv[pass]++;
     }
     double fbw = ours->gbps / g->peak_gbps;
+    gh_precision om = ours_math(bc, prec);
     if (bc->flops[pass] > 0) {
         snprintf(gf, sizeof gf, "%.0f", ours->gflops);
-        snprintf(ff, sizeof ff, "%.1f%%", 100 * ours->gflops / g->peak_gflops);
+        if (g->peak_prec[om] > 0)
+            snprintf(ff, sizeof ff, "%.1f%%", 100 * ours->gflops / g->peak_prec[om]);
     }
     if (bc->depthwise) {
         if (!sum->ndw[pass] || fbw < sum->dw_min_frac[pass]) sum->dw_min_frac[pass] = fbw;
         sum->ndw[pass]++;
     }
-    printf("%-12s %-7s %-14s %9.4f %9.4f %9.4f %9s %7s %8.0f %6.1f%% %8s %6s\n", bc->name,
-           pass_name[pass], bc->shape, ours->ms.p50, ours->ms.p10, ours->ms.p90, bms, ratio,
-           ours->gbps, 100 * fbw, gf, ff);
+    printf("%-12s %-7s %-14s %4s %9.4f %9.4f %9.4f %5s %9s %7s %8.0f %6.1f%% %8s %6s\n",
+           bc->name, pass_name[pass], bc->shape, gh_precision_name(om), ours->ms.p50,
+           ours->ms.p10, ours->ms.p90, bm, bms, ratio, ours->gbps, 100 * fbw, gf, ff);
     fflush(stdout);
 }
 
-static void gpu_summary_print(const gpu_summary *s) {
-    printf("\nGPU summary (ratio = hand-written / baseline time; < 1: ours faster)\n");
+static void gpu_summary_print(const gpu_summary *s, gh_precision prec) {
+    const char *pn = gh_precision_name(prec);
+    printf("\nGPU summary, %s (ratio = hand-written / baseline time; < 1: ours faster)\n", pn);
     for (int p = 0; p < 2; p++) {
         if (s->nratio[p])
             printf("  %-7s geomean ratio over %d ops with a baseline: %.3f\n", pass_name[p],
                    s->nratio[p], exp(s->log_ratio[p] / s->nratio[p]));
+        if (s->nconv[p])
+            printf("  %-7s %s conv geomean ratio ours/cuDNN over %d convs: %.3f\n",
+                   pass_name[p], pn, s->nconv[p], exp(s->conv_log_ratio[p] / s->nconv[p]));
         if (s->ndw[p])
             printf("  %-7s lowest depthwise-conv fraction of peak HBM bandwidth: %.1f%%\n",
                    pass_name[p], 100 * s->dw_min_frac[p]);
     }
+    int nconv = s->nconv[0] + s->nconv[1];
+    if (nconv)
+        printf("%s conv geomean(ours/cuDNN) over %d rows (fwd and fwdbwd): %.3f\n", pn, nconv,
+               exp((s->conv_log_ratio[0] + s->conv_log_ratio[1]) / nconv));
+    // The targets are the FP32 table's (the issue's): tf32/bf16 are reported, not judged.
+    if (prec != GH_PREC_FP32) return;
     int nall = s->nratio[0] + s->nratio[1];
     if (nall) {
         double gm = exp((s->log_ratio[0] + s->log_ratio[1]) / nall);
@@ -720,33 +876,63 @@ static void gpu_summary_print(const gpu_summary *s) {
     }
 }
 
+// The table at one precision; `first`: the first table, which also times the
+// precision-independent ops (BN, ReLU, pools, wsum), once.
+static int gpu_table_run(const bench_cfg *cfg, const gpu_info *g, gpu_timer *tm,
+                         const bench_case *cs, int ncs, FILE *csv, gh_precision prec,
+                         int first, double *ms) {
+    int have_base = gh_cudnn_version() > 0 && gh_cublas_version() > 0;
+    const char *pn = gh_precision_name(prec);
+    printf("\n-- %s: ours at %s%s; baseline at %s --\n", pn, pn,
+           prec == GH_PREC_FP32 ? ""
+                                : " (conv2d_*_prec_cuda: tensor cores, FP32 tensors rounded "
+                                  "while staged; depthwise convs and linear run FP32)",
+           prec == GH_PREC_FP32   ? "FP32 FMA (cuDNN CUDNN_FMA_MATH, cuBLAS COMPUTE_32F)"
+           : prec == GH_PREC_TF32 ? "TF32 (FP32 tensors; cuDNN CUDNN_DEFAULT_MATH, cuBLAS "
+                                    "COMPUTE_32F_FAST_TF32)"
+                                  : "BF16 (BF16 tensors in memory, FP32 compute: half our "
+                                    "bytes; GB/s and %BW are ours)");
+    printf("%-12s %-7s %-14s %4s %9s %9s %9s %5s %9s %7s %8s %7s %8s %6s\n", "op", "pass",
+           "shape", "math", "cuda_ms", "p10_ms", "p90_ms", "bmath", "base_ms", "ratio", "GB/s",
+           "%BW", "GFLOP/s", "%peak");
+    gpu_summary sum;
+    memset(&sum, 0, sizeof sum);
+    int st = 0, total = 0, done = 0;
+    for (int i = 0; i < ncs; i++)
+        total += case_selected(cfg, &cs[i]) && (first || precision_dependent(&cs[i]));
+    double t0 = gh_wall_seconds();
+    for (int i = 0; i < ncs && !st; i++) {
+        const bench_case *bc = &cs[i];
+        if (!case_selected(cfg, bc) || !(first || precision_dependent(bc))) continue;
+        for (int pass = 0; pass < 2 && !st; pass++) {
+            measure ours, base;
+            gh_precision ran = prec;
+            int with_base = have_base && bc->has_baseline;
+            gpu_variant v = {BK_CUDA, prec, 4};
+            st = gpu_measure(cfg, tm, &v, bc, pass, ms, &ours);
+            // the CSV's precision: the table's, fp32 for the precision-independent ops
+            gh_precision cp = precision_dependent(bc) ? prec : GH_PREC_FP32;
+            if (!st) csv_row(csv, bc, pass, backend_label(BK_CUDA, bc), cp, &ours);
+            if (!st && with_base) st = gpu_measure_base(cfg, tm, bc, cp, pass, ms, &base, &ran);
+            if (!st && with_base)
+                csv_row(csv, bc, pass, ran == cp ? backend_label(BK_BASE, bc) : "cudnn_tf32", cp,
+                        &base);
+            if (!st) gpu_row(g, bc, cp, pass, &ours, with_base ? &base : NULL, ran, &sum);
+        }
+        progress(++done, total, t0);
+    }
+    if (!st) gpu_summary_print(&sum, prec);
+    return st;
+}
+
 static int gpu_cases(const bench_cfg *cfg, const gpu_info *g, gpu_timer *tm,
                      const bench_case *cs, int ncs, FILE *csv) {
     double *ms = malloc((size_t)cfg->repeats * sizeof *ms);
     if (!ms) return gh_fail(GH_ENOMEM, "bench_kernels: cannot allocate the sample array");
-    int have_base = gh_cudnn_version() > 0 && gh_cublas_version() > 0;
-    printf("\n%-12s %-7s %-14s %9s %9s %9s %9s %7s %8s %7s %8s %6s\n", "op", "pass", "shape",
-           "cuda_ms", "p10_ms", "p90_ms", "base_ms", "ratio", "GB/s", "%BW", "GFLOP/s", "%FP32");
-    gpu_summary sum = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
-    int st = 0, total = 0, done = 0;
-    for (int i = 0; i < ncs; i++) total += case_selected(cfg, &cs[i]);
-    double t0 = gh_wall_seconds();
-    for (int i = 0; i < ncs && !st; i++) {
-        const bench_case *bc = &cs[i];
-        if (!case_selected(cfg, bc)) continue;
-        for (int pass = 0; pass < 2 && !st; pass++) {
-            measure ours, base;
-            int with_base = have_base && bc->has_baseline;
-            st = gpu_measure(cfg, tm, BK_CUDA, bc, pass, ms, &ours);
-            if (!st) csv_row(csv, bc, pass, BK_CUDA, &ours);
-            if (!st && with_base) st = gpu_measure(cfg, tm, BK_BASE, bc, pass, ms, &base);
-            if (!st && with_base) csv_row(csv, bc, pass, BK_BASE, &base);
-            if (!st) gpu_row(g, bc, pass, &ours, with_base ? &base : NULL, &sum);
-        }
-        progress(++done, total, t0);
-    }
+    int st = 0;
+    for (int k = 0; k < cfg->nprec && !st; k++)
+        st = gpu_table_run(cfg, g, tm, cs, ncs, csv, cfg->precs[k], k == 0, ms);
     free(ms);
-    if (!st) gpu_summary_print(&sum);
     return st;
 }
 
@@ -766,11 +952,16 @@ static int gpu_run(const bench_cfg *cfg, const bench_case *cs, int ncs, FILE *cs
     printf("gpu: peak HBM %.0f GB/s (%s; datasheet %.0f), measured d2d copy %.0f GB/s (%.0f%% "
            "of peak), peak FP32 %.0f GFLOP/s (%s)\n", g.peak_gbps, g.bw_source, g.sheet_gbps,
            g.copy_gbps, 100 * g.copy_gbps / g.peak_gbps, g.peak_gflops, g.flop_source);
+    printf("gpu: peak tensor cores TF32 %.0f GFLOP/s, BF16 %.0f GFLOP/s (%s)\n",
+           g.peak_prec[GH_PREC_TF32], g.peak_prec[GH_PREC_BF16], g.tc_source);
     printf("gpu: timing: cudaEvents around each call, L2 flushed before each of %d repeats; "
-           "%%BW and %%FP32 against the peaks above\n", cfg->repeats);
+           "%%BW against the peak HBM bandwidth, %%peak against the peak of the math our "
+           "kernel ran (column math)\n", cfg->repeats);
     if (csv)
-        fprintf(csv, "# gpu: %s peak_gbps=%.0f (%s) copy_gbps=%.0f peak_fp32_gflops=%.0f (%s)\n",
-                g.name, g.peak_gbps, g.bw_source, g.copy_gbps, g.peak_gflops, g.flop_source);
+        fprintf(csv, "# gpu: %s peak_gbps=%.0f (%s) copy_gbps=%.0f peak_fp32_gflops=%.0f (%s) "
+                     "peak_tf32_gflops=%.0f peak_bf16_gflops=%.0f (%s)\n",
+                g.name, g.peak_gbps, g.bw_source, g.copy_gbps, g.peak_gflops, g.flop_source,
+                g.peak_prec[GH_PREC_TF32], g.peak_prec[GH_PREC_BF16], g.tc_source);
     gpu_timer tm = {.flush_bytes = 2 * (g.l2_bytes ? g.l2_bytes : (size_t)64 << 20)};
     st = gh_cuda_malloc((void **)&tm.flush, tm.flush_bytes);
     if (st) return st;
@@ -806,7 +997,15 @@ static void usage(FILE *f) {
             "  -q, --quick           10 repeats, 1 warm-up, 1 s per op at most\n"
             "  -c, --cpu             run the CPU benchmark (default unless --gpu is given)\n"
             "  -g, --gpu             run the GPU benchmark (hand-written vs cuDNN/cuBLAS)\n"
-            "  -o, --csv FILE        write op,shape,backend,median_ms,p10_ms,p90_ms,gflops,gbps\n"
+            "  -p, --precision LIST  GPU tables at fp32, tf32, bf16 or a list (fp32,tf32,bf16,\n"
+            "                        run in that order; default fp32): at tf32/bf16 the convs\n"
+            "                        time conv2d_*_prec_cuda (tensor cores; depthwise stays\n"
+            "                        FP32) beside cuDNN at the same math, linear our FP32 kernel\n"
+            "                        beside cuBLAS at it; BN, ReLU, pools and wsum are timed once,\n"
+            "                        in the first table. The CPU path is FP32 only: tf32/bf16\n"
+            "                        need --gpu\n"
+            "  -o, --csv FILE        write op,shape,backend,median_ms,p10_ms,p90_ms,gflops,gbps,\n"
+            "                        precision\n"
             "  -f, --filter STR      only ops whose name contains STR\n"
             "  -h, --help            this text\n");
 }
@@ -829,6 +1028,32 @@ static int parse_pos(const char *opt, const char *s, double *out) {
     return 0;
 }
 
+// --precision: a comma-separated list of distinct precision names, kept in the enum's order
+// (fp32 first), so that the precision-independent ops, timed in the first table, are in the
+// FP32 table and its TARGET lines whenever fp32 is asked for.
+static int parse_precisions(const char *text, bench_cfg *cfg) {
+    char buf[64];
+    if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
+        return gh_fail(GH_EINVAL, "--precision: '%s' is too long (fp32, tf32, bf16 or a "
+                                  "comma-separated list of them)", text);
+    cfg->nprec = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        gh_precision p;
+        if (gh_precision_parse(tok, &p))
+            return gh_fail(GH_EINVAL, "--precision: '%s': expected fp32, tf32 or bf16", tok);
+        for (int i = 0; i < cfg->nprec; i++)
+            if (cfg->precs[i] == p)
+                return gh_fail(GH_EINVAL, "--precision: %s is listed twice in '%s'", tok, text);
+        int at = cfg->nprec++;
+        for (; at > 0 && cfg->precs[at - 1] > p; at--) cfg->precs[at] = cfg->precs[at - 1];
+        cfg->precs[at] = p;
+    }
+    if (!cfg->nprec)
+        return gh_fail(GH_EINVAL, "--precision: empty; expected fp32, tf32 or bf16");
+    return 0;
+}
+
 // 0: run; -1: --help printed; a gh_status: bad arguments (message in gh_error_get()).
 static int parse_args(int argc, char **argv, bench_cfg *cfg) {
     static const struct option opts[] = {
@@ -837,9 +1062,10 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg) {
         {"max-op-s", required_argument, 0, 's'}, {"quick", no_argument, 0, 'q'},
         {"cpu", no_argument, 0, 'c'},           {"gpu", no_argument, 0, 'g'},
         {"csv", required_argument, 0, 'o'},     {"filter", required_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int opt, st = 0, cpu_flag = 0;
-    while (!st && (opt = getopt_long(argc, argv, "t:r:w:m:s:qcgo:f:h", opts, NULL)) != -1) {
+    while (!st && (opt = getopt_long(argc, argv, "t:r:w:m:s:qcgo:f:p:h", opts, NULL)) != -1) {
         switch (opt) {
         case 't': st = parse_int("threads", optarg, 1, &cfg->threads); break;
         case 'r': st = parse_int("repeats", optarg, 1, &cfg->repeats); break;
@@ -851,6 +1077,7 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg) {
         case 'g': cfg->run_gpu = 1; break;
         case 'o': cfg->csv_path = optarg; break;
         case 'f': cfg->filter = optarg; break;
+        case 'p': st = parse_precisions(optarg, cfg); break;
         case 'h': usage(stdout); return -1;
         default: return gh_fail(GH_EINVAL, "unknown option (see --help)");
         }
@@ -858,6 +1085,12 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg) {
     if (!st && optind < argc)
         st = gh_fail(GH_EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
     cfg->run_cpu = cpu_flag || !cfg->run_gpu;
+    // The CPU path computes FP32 only; with --gpu too, its table stays FP32 (precision column).
+    for (int i = 0; !st && !cfg->run_gpu && i < cfg->nprec; i++)
+        if (cfg->precs[i] != GH_PREC_FP32)
+            st = gh_fail(GH_EINVAL, "--precision %s: the CPU path computes FP32 only; tf32 and "
+                                    "bf16 time the CUDA kernels (add --gpu)",
+                         gh_precision_name(cfg->precs[i]));
     return st;
 }
 
@@ -886,7 +1119,7 @@ int main(int argc, char **argv) {
     provenance(stdout, "", &cfg, argc, argv);
     if (csv) {
         provenance(csv, "# ", &cfg, argc, argv);
-        fprintf(csv, "op,shape,backend,median_ms,p10_ms,p90_ms,gflops,gbps\n");
+        fprintf(csv, "op,shape,backend,median_ms,p10_ms,p90_ms,gflops,gbps,precision\n");
     }
     printf("bytes: compulsory traffic (inputs read once, outputs written once, gradients "
            "read+written); fwdbwd = fwd + bwd\n");

@@ -4,6 +4,12 @@ one GPU CSV with itself) on (op, shape) and prints each op's ours/theirs median-
 the geometric means, and whether the CPU targets are met.
 
     compare_kernels.py OURS.csv THEIRS.csv [--ours-backend cpu] [--theirs-backend torch]
+                       [--precision fp32]
+
+bench_kernels writes a ninth column, precision (fp32, tf32, bf16: the GPU table's math);
+peer_torch_kernels's CSVs have eight columns and count as fp32. Rows of other precisions
+than --precision are left out, so one GPU CSV compares at TF32 as
+    compare_kernels.py gpu.csv gpu.csv --ours-backend cuda --theirs-backend cudnn --precision tf32
 
 OURS and THEIRS may each be a comma-separated list of CSVs from repeated rounds (run ours and
 theirs alternately): each (op, shape) then takes the lowest of its rounds' medians, which
@@ -19,10 +25,12 @@ import math
 import sys
 
 COLUMNS = ["op", "shape", "backend", "median_ms", "p10_ms", "p90_ms", "gflops", "gbps"]
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
-def read_csv(path, backend):
-    """Rows of one backend keyed by (op, shape), and the '# ' header lines (provenance)."""
+def read_csv(path, backend, precision="fp32"):
+    """Rows of one backend and precision keyed by (op, shape), and the '# ' header lines
+    (provenance). A CSV without the precision column holds fp32 rows only."""
     rows, header = {}, []
     try:
         with open(path, newline="") as f:
@@ -34,15 +42,21 @@ def read_csv(path, backend):
                     lines.append((lineno, line))
     except OSError as e:
         sys.exit(f"compare_kernels: cannot read {path}: {e.strerror}")
-    if not lines or next(csv.reader([lines[0][1]])) != COLUMNS:
-        sys.exit(f"compare_kernels: {path}: expected the header line {','.join(COLUMNS)}")
+    head = next(csv.reader([lines[0][1]])) if lines else None
+    if head not in (COLUMNS, COLUMNS + ["precision"]):
+        sys.exit(f"compare_kernels: {path}: expected the header line {','.join(COLUMNS)} "
+                 f"(optionally followed by ,precision)")
     for lineno, line in lines[1:]:
         fields = next(csv.reader([line]))
-        if len(fields) != len(COLUMNS):
-            sys.exit(f"compare_kernels: {path}:{lineno}: expected {len(COLUMNS)} fields, "
+        if len(fields) != len(head):
+            sys.exit(f"compare_kernels: {path}:{lineno}: expected {len(head)} fields, "
                      f"found {len(fields)}")
-        rec = dict(zip(COLUMNS, fields))
-        if rec["backend"] != backend:
+        rec = dict(zip(head, fields))
+        rec.setdefault("precision", "fp32")
+        if rec["precision"] not in PRECISIONS:
+            sys.exit(f"compare_kernels: {path}:{lineno}: precision '{rec['precision']}': "
+                     f"expected one of {', '.join(PRECISIONS)}")
+        if rec["backend"] != backend or rec["precision"] != precision:
             continue
         try:
             rec["median_ms"] = float(rec["median_ms"])
@@ -53,11 +67,11 @@ def read_csv(path, backend):
     return rows, header
 
 
-def read_rounds(paths, backend):
+def read_rounds(paths, backend, precision="fp32"):
     """Each (op, shape) with the lowest median over the rounds' CSVs; the first header."""
     best, first = {}, None
     for path in paths.split(","):
-        rows, header = read_csv(path, backend)
+        rows, header = read_csv(path, backend, precision)
         first = header if first is None else first
         for k, rec in rows.items():
             if k not in best or rec["median_ms"] < best[k]["median_ms"]:
@@ -106,12 +120,15 @@ def main():
     ap.add_argument("theirs")
     ap.add_argument("--ours-backend", default="cpu", help="backend column of ours (cpu)")
     ap.add_argument("--theirs-backend", default="torch", help="backend column of theirs (torch)")
+    ap.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                    help="rows of this precision column (fp32; a CSV without it is fp32)")
     ap.add_argument("--markdown", action="store_true",
                     help="also print a Markdown table, one line per (op, shape), both passes")
     args = ap.parse_args()
-    ours, h_ours = read_rounds(args.ours, args.ours_backend)
-    theirs, h_theirs = read_rounds(args.theirs, args.theirs_backend)
-    print(f"rounds: ours {len(args.ours.split(','))}, theirs {len(args.theirs.split(','))}")
+    ours, h_ours = read_rounds(args.ours, args.ours_backend, args.precision)
+    theirs, h_theirs = read_rounds(args.theirs, args.theirs_backend, args.precision)
+    print(f"rounds: ours {len(args.ours.split(','))}, theirs {len(args.theirs.split(','))}; "
+          f"precision {args.precision}")
     for tag, h in (("ours", h_ours), ("theirs", h_theirs)):
         for line in h[:1]:
             print(f"{tag}: {line}")
@@ -124,7 +141,7 @@ def main():
     if not keys:
         sys.exit(f"compare_kernels: no (op, shape) in common between backend "
                  f"'{args.ours_backend}' of {args.ours} and '{args.theirs_backend}' of "
-                 f"{args.theirs}")
+                 f"{args.theirs} at precision {args.precision}")
     print(f"\n{'op':20} {'shape':14} {args.ours_backend + '_ms':>10} "
           f"{args.theirs_backend + '_ms':>10} {'ratio':>7}")
     ratios = {"fwd": [], "fwdbwd": []}

@@ -412,6 +412,21 @@ int linear_fwd_cublas(const kctx *ctx, int n, int in, int out, const float *x, c
                       const float *b, float *y);
 int linear_bwd_cublas(const kctx *ctx, int n, int in, int out, const float *x, const float *w,
                       const float *dy, float *dx, float *dw, float *db);
+// Conv and linear baselines at a chosen math, the peers of conv2d_*_prec_cuda (bench_kernels
+// --precision); the functions above are these at GH_PREC_FP32. FP32: FMA only, the references'
+// arithmetic. TF32: FP32 tensors, TF32 tensor cores allowed (cuDNN CUDNN_DEFAULT_MATH, cuBLAS
+// CUBLAS_COMPUTE_32F_FAST_TF32). BF16: every tensor here (bias and gradients included) BF16 in
+// memory (__nv_bfloat16), FP32 accumulation; the pointers are float * at FP32 and TF32.
+int conv2d_fwd_prec_cudnn(const kctx *ctx, const conv2d_shape *sh, gh_precision prec,
+                          const void *x, const void *w, const void *b, void *y);
+int conv2d_bwd_prec_cudnn(const kctx *ctx, const conv2d_shape *sh, gh_precision prec,
+                          const void *x, const void *w, const void *dy, void *dx, void *dw,
+                          void *db);
+int linear_fwd_prec_cublas(const kctx *ctx, int n, int in, int out, gh_precision prec,
+                           const void *x, const void *w, const void *b, void *y);
+int linear_bwd_prec_cublas(const kctx *ctx, int n, int in, int out, gh_precision prec,
+                           const void *x, const void *w, const void *dy, void *dx, void *dw,
+                           void *db);
 
 // ---- library versions for `gpuhours info` and the ledger ------------------------------------
 const char *gh_blas_info(void);          // OpenBLAS config string, or "none"

@@ -1,8 +1,10 @@
 // kernels/cudnn: the cuDNN / cuBLAS baseline for conv, batch norm, pooling and linear, with the
 // hand-written ops' signatures and accumulate semantics (beta = 1 gives +=). Benchmark and
 // second check only; the training path never calls it. Handles, a workspace and a small cache
-// of the algorithms cudnnFind* picked are kept per thread.
+// of the algorithms cudnnFind* picked are kept per thread. Conv and linear also run at TF32 and
+// BF16 (the _prec_ versions), the peers of conv2d_*_prec_cuda in bench_kernels.
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cudnn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +35,9 @@ enum conv_kind { CONV_FWD = 0, CONV_BWD_DATA = 1, CONV_BWD_FILTER = 2 };
 
 struct algo_entry {
     int valid;
-    int key[17];  // n c h w k r s sh sw ph pw dh dw groups kind deterministic device
+    int key[18];  // n c h w k r s sh sw ph pw dh dw groups kind deterministic device prec
     int algo;
+    cudnnMathType_t math;  // the math type cudnnFind* timed the algorithm with
     size_t ws_bytes;
 };
 
@@ -134,23 +137,46 @@ struct scratch {
     ~scratch() { gh_scratch_free(ctx, p); }
 };
 
-int tensor4(tensor_d &t, int n, int c, int h, int w) {
+int tensor4(tensor_d &t, int n, int c, int h, int w,
+            cudnnDataType_t type = CUDNN_DATA_FLOAT) {
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&t.d));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(t.d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(t.d, CUDNN_TENSOR_NCHW, type, n, c, h, w));
     return GH_OK;
 }
 
-__global__ void fill_kernel(size_t n, float v, float *p) {
-    GH_GRID_STRIDE(i, n) p[i] = v;
+// What a precision means to the baseline: the tensors' type in memory and the math allowed.
+// FP32: FMA only (the references' arithmetic). TF32: FP32 tensors, CUDNN_DEFAULT_MATH, which
+// permits TF32 tensor cores on sm_80+ (as PyTorch's allow_tf32 does; CUDNN_TENSOR_OP_MATH adds
+// nothing for FP32 data) unless NVIDIA_TF32_OVERRIDE=0. BF16: BF16 tensors with FP32 compute
+// (cuDNN's PSEUDO_BFLOAT16_CONFIG; our kernels also accumulate in FP32).
+int prec_types(const char *op, gh_precision prec, cudnnDataType_t *data, cudnnMathType_t *math) {
+    switch (prec) {
+    case GH_PREC_FP32: *data = CUDNN_DATA_FLOAT, *math = CUDNN_FMA_MATH; return GH_OK;
+    case GH_PREC_TF32: *data = CUDNN_DATA_FLOAT, *math = CUDNN_DEFAULT_MATH; return GH_OK;
+    case GH_PREC_BF16: *data = CUDNN_DATA_BFLOAT16, *math = CUDNN_DEFAULT_MATH; return GH_OK;
+    }
+    return gh_fail(GH_EINVAL, "%s: precision %d: expected GH_PREC_FP32, _TF32 or _BF16", op,
+                   (int)prec);
+}
+
+template <typename T> __device__ inline T from_float(float v);
+template <> __device__ inline float from_float<float>(float v) { return v; }
+template <> __device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+    return __float2bfloat16(v);
+}
+
+template <typename T> __global__ void fill_kernel(size_t n, float v, T *p) {
+    GH_GRID_STRIDE(i, n) p[i] = from_float<T>(v);
 }
 // y[i][j] = b[j] for i < rows, j < cols (the bias a GEMM with beta = 1 then adds onto)
-__global__ void bias_rows_kernel(int rows, int cols, const float *__restrict__ b, float *__restrict__ y) {
+template <typename T>
+__global__ void bias_rows_kernel(int rows, int cols, const T *__restrict__ b, T *__restrict__ y) {
     const size_t total = (size_t)rows * cols;
     GH_GRID_STRIDE(i, total) y[i] = b[i % cols];
 }
 
-int fill_launch(const kctx *ctx, size_t n, float v, float *p) {
-    fill_kernel<<<gh_ew_blocks(n), GH_EW_THREADS, 0, gh_stream(ctx)>>>(n, v, p);
+template <typename T> int fill_launch(const kctx *ctx, size_t n, float v, T *p) {
+    fill_kernel<T><<<gh_ew_blocks(n), GH_EW_THREADS, 0, gh_stream(ctx)>>>(n, v, p);
     LAUNCH_CHECK("fill_kernel");
     return GH_OK;
 }
@@ -161,44 +187,52 @@ struct conv_descs {
     tensor_d x, y, b;
     filter_d w;
     conv_d conv;
-    int key[17];
+    int key[18];
 };
 
 // The shared geometry check first (kernels/geometry.c); cuDNN's own output size is then a
 // second opinion on it.
-int conv_setup(const char *op, const kctx *ctx, const conv2d_shape *in, conv_descs &d) {
+int conv_setup(const char *op, const kctx *ctx, const conv2d_shape *in, gh_precision prec,
+               conv_descs &d) {
     conv2d_shape norm;
     GH_TRY(conv2d_shape_check(op, in, &norm));
+    cudnnDataType_t type = CUDNN_DATA_FLOAT;
+    cudnnMathType_t math = CUDNN_FMA_MATH;
+    GH_TRY(prec_types(op, prec, &type, &math));
     const conv2d_shape *sh = &norm;
     int sh_h = sh->stride_h, sh_w = sh->stride_w, dl_h = sh->dil_h, dl_w = sh->dil_w;
     int groups = sh->groups;
-    GH_TRY(tensor4(d.x, sh->n, sh->c, sh->h, sh->w));
+    GH_TRY(tensor4(d.x, sh->n, sh->c, sh->h, sh->w, type));
     CUDNN_CHECK(cudnnCreateFilterDescriptor(&d.w.d));
-    CUDNN_CHECK(cudnnSetFilter4dDescriptor(d.w.d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, sh->k,
+    CUDNN_CHECK(cudnnSetFilter4dDescriptor(d.w.d, type, CUDNN_TENSOR_NCHW, sh->k,
                                            sh->c / groups, sh->r, sh->s));
     CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d.conv.d));
     CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d.conv.d, sh->pad_h, sh->pad_w, sh_h, sh_w, dl_h,
                                                 dl_w, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     CUDNN_CHECK(cudnnSetConvolutionGroupCount(d.conv.d, groups));
-    // FMA only: TF32 tensor cores would not match the fp32 references
-    CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, CUDNN_FMA_MATH));
+    // FP32: FMA only, TF32 tensor cores would not match the fp32 references (prec_types);
+    // the compute type stays FLOAT at every precision (FP32 accumulation)
+    CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, math));
     int on, oc, oh, ow;
     CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(d.conv.d, d.x.d, d.w.d, &on, &oc, &oh, &ow));
     if (oh != sh->p || ow != sh->q || oc != sh->k)
         return gh_fail(GH_EINVAL, "%s: output %dx%d in the shape, cuDNN computes %dx%d (call conv2d_shape_init)",
                        op, sh->p, sh->q, oh, ow);
-    GH_TRY(tensor4(d.y, sh->n, sh->k, sh->p, sh->q));
-    GH_TRY(tensor4(d.b, 1, sh->k, 1, 1));
+    GH_TRY(tensor4(d.y, sh->n, sh->k, sh->p, sh->q, type));
+    GH_TRY(tensor4(d.b, 1, sh->k, 1, 1, type));
     int dev = 0;
     CUDA_CHECK(cudaGetDevice(&dev));
-    int key[17] = {sh->n, sh->c, sh->h, sh->w, sh->k, sh->r, sh->s, sh_h, sh_w, sh->pad_h,
-                   sh->pad_w, dl_h, dl_w, groups, 0, gh_deterministic(ctx) ? 1 : 0, dev};
+    int key[18] = {sh->n, sh->c, sh->h, sh->w, sh->k, sh->r, sh->s, sh_h, sh_w, sh->pad_h,
+                   sh->pad_w, dl_h, dl_w, groups, 0, gh_deterministic(ctx) ? 1 : 0, dev,
+                   (int)prec};
     memcpy(d.key, key, sizeof key);
     return GH_OK;
 }
 
 // Picks the fastest algorithm cudnnFind* measured that succeeded, fits WS_LIMIT and, when
-// asked, is deterministic; cached per thread by shape, kind and determinism.
+// asked, is deterministic; cached per thread by shape, kind, determinism and precision. The
+// descriptor then gets the math type the algorithm was timed with (cuDNN's advice after Find:
+// under CUDNN_DEFAULT_MATH it may report FMA or tensor-op variants).
 int conv_algo(const char *op, dnn_state *s, conv_descs &d, conv_kind kind, int deterministic,
               int *algo, size_t *ws_bytes) {
     d.key[14] = kind;
@@ -206,10 +240,12 @@ int conv_algo(const char *op, dnn_state *s, conv_descs &d, conv_kind kind, int d
         if (s->cache[i].valid && !memcmp(s->cache[i].key, d.key, sizeof d.key)) {
             *algo = s->cache[i].algo;
             *ws_bytes = s->cache[i].ws_bytes;
+            CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, s->cache[i].math));
             return GH_OK;
         }
     int found = -1, ret = 0;
     size_t mem = 0;
+    cudnnMathType_t math = CUDNN_FMA_MATH;
     if (kind == CONV_FWD) {
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
         CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(s->dnn, d.x.d, d.w.d, d.conv.d, d.y.d,
@@ -219,6 +255,7 @@ int conv_algo(const char *op, dnn_state *s, conv_descs &d, conv_kind kind, int d
                 (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC)) {
                 found = perf[i].algo;
                 mem = perf[i].memory;
+                math = perf[i].mathType;
             }
     } else if (kind == CONV_BWD_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
@@ -229,6 +266,7 @@ int conv_algo(const char *op, dnn_state *s, conv_descs &d, conv_kind kind, int d
                 (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC)) {
                 found = perf[i].algo;
                 mem = perf[i].memory;
+                math = perf[i].mathType;
             }
     } else {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
@@ -239,16 +277,20 @@ int conv_algo(const char *op, dnn_state *s, conv_descs &d, conv_kind kind, int d
                 (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC)) {
                 found = perf[i].algo;
                 mem = perf[i].memory;
+                math = perf[i].mathType;
             }
     }
     if (found < 0)
-        return gh_fail(GH_EUNSUP, "%s: cuDNN has no %salgorithm for this shape within %zu bytes of workspace",
-                       op, deterministic ? "deterministic " : "", WS_LIMIT);
+        return gh_fail(GH_EUNSUP, "%s: cuDNN has no %salgorithm for this shape at %s within %zu bytes of workspace",
+                       op, deterministic ? "deterministic " : "",
+                       gh_precision_name((gh_precision)d.key[17]), WS_LIMIT);
+    CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, math));
     algo_entry &e = s->cache[s->next];
     s->next = (s->next + 1) % ALGO_CACHE;
     e.valid = 1;
     memcpy(e.key, d.key, sizeof d.key);
     e.algo = found;
+    e.math = math;
     e.ws_bytes = mem;
     *algo = found;
     *ws_bytes = mem;
@@ -296,6 +338,23 @@ int bn_setup(const char *op, const bn_shape *sh, tensor_d &xd, tensor_d &bnd) {
     return GH_OK;
 }
 
+// ---- linear ----------------------------------------------------------------------------------
+
+struct blas_types {
+    cudaDataType_t data;           // x, w, b, y and their gradients in memory
+    cublasComputeType_t compute;   // accumulation and the math allowed
+};
+
+int blas_prec(const char *op, gh_precision prec, blas_types *t) {
+    switch (prec) {
+    case GH_PREC_FP32: *t = {CUDA_R_32F, CUBLAS_COMPUTE_32F}; return GH_OK;
+    case GH_PREC_TF32: *t = {CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32}; return GH_OK;
+    case GH_PREC_BF16: *t = {CUDA_R_16BF, CUBLAS_COMPUTE_32F}; return GH_OK;
+    }
+    return gh_fail(GH_EINVAL, "%s: precision %d: expected GH_PREC_FP32, _TF32 or _BF16", op,
+                   (int)prec);
+}
+
 }  // namespace
 
 extern "C" {
@@ -311,13 +370,13 @@ int gh_cublas_version(void) {
     return maj * 10000 + min * 100 + pat;  // the encoding of CUBLAS_VERSION
 }
 
-int conv2d_fwd_cudnn(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
-                     const float *b, float *y) {
-    const char *op = "conv2d_fwd_cudnn";
+int conv2d_fwd_prec_cudnn(const kctx *ctx, const conv2d_shape *sh, gh_precision prec,
+                          const void *x, const void *w, const void *b, void *y) {
+    const char *op = "conv2d_fwd_prec_cudnn";
     dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     conv_descs d;
-    GH_TRY(conv_setup(op, ctx, sh, d));
+    GH_TRY(conv_setup(op, ctx, sh, prec, d));
     int algo;
     size_t wsb;
     GH_TRY(conv_algo(op, s, d, CONV_FWD, gh_deterministic(ctx), &algo, &wsb));
@@ -328,13 +387,19 @@ int conv2d_fwd_cudnn(const kctx *ctx, const conv2d_shape *sh, const float *x, co
     return GH_OK;
 }
 
-int conv2d_bwd_cudnn(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
-                     const float *dy, float *dx, float *dw, float *db) {
-    const char *op = "conv2d_bwd_cudnn";
+int conv2d_fwd_cudnn(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                     const float *b, float *y) {
+    return conv2d_fwd_prec_cudnn(ctx, sh, GH_PREC_FP32, x, w, b, y);
+}
+
+int conv2d_bwd_prec_cudnn(const kctx *ctx, const conv2d_shape *sh, gh_precision prec,
+                          const void *x, const void *w, const void *dy, void *dx, void *dw,
+                          void *db) {
+    const char *op = "conv2d_bwd_prec_cudnn";
     dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     conv_descs d;
-    GH_TRY(conv_setup(op, ctx, sh, d));
+    GH_TRY(conv_setup(op, ctx, sh, prec, d));
     const int det = gh_deterministic(ctx);
     int algo;
     size_t wsb;
@@ -354,6 +419,11 @@ int conv2d_bwd_cudnn(const kctx *ctx, const conv2d_shape *sh, const float *x, co
     }
     if (db) CUDNN_CHECK(cudnnConvolutionBackwardBias(s->dnn, &k_one, d.y.d, dy, &k_one, d.b.d, db));
     return GH_OK;
+}
+
+int conv2d_bwd_cudnn(const kctx *ctx, const conv2d_shape *sh, const float *x, const float *w,
+                     const float *dy, float *dx, float *dw, float *db) {
+    return conv2d_bwd_prec_cudnn(ctx, sh, GH_PREC_FP32, x, w, dy, dx, dw, db);
 }
 
 int bn_fwd_train_cudnn(const kctx *ctx, const bn_shape *sh, const float *x, const float *gamma,
@@ -478,47 +548,79 @@ int avgpool_bwd_cudnn(const kctx *ctx, const pool_shape *sh, const float *dy, fl
 }
 
 // Row-major products in cuBLAS's column-major terms: a row-major [r][c] matrix is a
-// column-major c x r matrix (its transpose) with leading dimension c.
-int linear_fwd_cublas(const kctx *ctx, int n, int in, int out, const float *x, const float *w,
-                      const float *b, float *y) {
+// column-major c x r matrix (its transpose) with leading dimension c. Every product goes through
+// cublasGemmEx, whose data and compute types carry the precision: FP32 with CUBLAS_COMPUTE_32F
+// (plain FMA; the handle's CUBLAS_DEFAULT_MATH, as cublasSgemm ran), TF32 with
+// CUBLAS_COMPUTE_32F_FAST_TF32, BF16 tensors with CUBLAS_COMPUTE_32F.
+int linear_fwd_prec_cublas(const kctx *ctx, int n, int in, int out, gh_precision prec,
+                           const void *x, const void *w, const void *b, void *y) {
+    const char *op = "linear_fwd_prec_cublas";
     if (n <= 0 || in <= 0 || out <= 0)
-        return gh_fail(GH_EINVAL, "linear_fwd_cublas: sizes must be positive: n=%d in=%d out=%d", n, in, out);
+        return gh_fail(GH_EINVAL, "%s: sizes must be positive: n=%d in=%d out=%d", op, n, in, out);
+    blas_types bt = {CUDA_R_32F, CUBLAS_COMPUTE_32F};
+    GH_TRY(blas_prec(op, prec, &bt));
     dnn_state *s = NULL;
     GH_TRY(state_for(ctx, &s));
     if (b) {
         size_t total = (size_t)n * out;
-        bias_rows_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(n, out, b, y);
+        if (bt.data == CUDA_R_16BF)
+            bias_rows_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+                n, out, (const __nv_bfloat16 *)b, (__nv_bfloat16 *)y);
+        else
+            bias_rows_kernel<<<gh_ew_blocks(total), GH_EW_THREADS, 0, gh_stream(ctx)>>>(
+                n, out, (const float *)b, (float *)y);
         LAUNCH_CHECK("bias_rows_kernel");
     }
     // y^T (out x n) = w (out x in, stored as w^T col-major, ld in)^T-op . x^T (in x n, ld in)
-    CUBLAS_CHECK(cublasSgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &k_one, w, in, x, in,
-                             b ? &k_one : &k_zero, y, out));
+    CUBLAS_CHECK(cublasGemmEx(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &k_one, w, bt.data,
+                              in, x, bt.data, in, b ? &k_one : &k_zero, y, bt.data, out,
+                              bt.compute, CUBLAS_GEMM_DEFAULT));
+    return GH_OK;
+}
+
+int linear_fwd_cublas(const kctx *ctx, int n, int in, int out, const float *x, const float *w,
+                      const float *b, float *y) {
+    return linear_fwd_prec_cublas(ctx, n, in, out, GH_PREC_FP32, x, w, b, y);
+}
+
+int linear_bwd_prec_cublas(const kctx *ctx, int n, int in, int out, gh_precision prec,
+                           const void *x, const void *w, const void *dy, void *dx, void *dw,
+                           void *db) {
+    const char *op = "linear_bwd_prec_cublas";
+    if (n <= 0 || in <= 0 || out <= 0)
+        return gh_fail(GH_EINVAL, "%s: sizes must be positive: n=%d in=%d out=%d", op, n, in, out);
+    blas_types bt = {CUDA_R_32F, CUBLAS_COMPUTE_32F};
+    GH_TRY(blas_prec(op, prec, &bt));
+    dnn_state *s = NULL;
+    GH_TRY(state_for(ctx, &s));
+    // dx^T (in x n) += w^T (in x out, ld in) . dy^T (out x n, ld out)
+    if (dx)
+        CUBLAS_CHECK(cublasGemmEx(s->blas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &k_one, w,
+                                  bt.data, in, dy, bt.data, out, &k_one, dx, bt.data, in,
+                                  bt.compute, CUBLAS_GEMM_DEFAULT));
+    // dw^T (in x out) += x^T (in x n, ld in) . (dy^T (out x n, ld out))^T
+    if (dw)
+        CUBLAS_CHECK(cublasGemmEx(s->blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &k_one, x,
+                                  bt.data, in, dy, bt.data, out, &k_one, dw, bt.data, in,
+                                  bt.compute, CUBLAS_GEMM_DEFAULT));
+    if (db) {  // db (out x 1) += dy^T (out x n, ld out) . ones (n x 1), as a GEMM (no BF16 gemv)
+        const size_t eb = bt.data == CUDA_R_16BF ? sizeof(__nv_bfloat16) : sizeof(float);
+        scratch ones(ctx);
+        GH_TRY(gh_scratch_alloc(op, ctx, eb * n, &ones.p));
+        if (bt.data == CUDA_R_16BF)
+            GH_TRY(fill_launch(ctx, (size_t)n, 1.0f, (__nv_bfloat16 *)ones.p));
+        else
+            GH_TRY(fill_launch(ctx, (size_t)n, 1.0f, (float *)ones.p));
+        CUBLAS_CHECK(cublasGemmEx(s->blas, CUBLAS_OP_N, CUBLAS_OP_N, out, 1, n, &k_one, dy,
+                                  bt.data, out, ones.p, bt.data, n, &k_one, db, bt.data, out,
+                                  bt.compute, CUBLAS_GEMM_DEFAULT));
+    }
     return GH_OK;
 }
 
 int linear_bwd_cublas(const kctx *ctx, int n, int in, int out, const float *x, const float *w,
                       const float *dy, float *dx, float *dw, float *db) {
-    const char *op = "linear_bwd_cublas";
-    if (n <= 0 || in <= 0 || out <= 0)
-        return gh_fail(GH_EINVAL, "%s: sizes must be positive: n=%d in=%d out=%d", op, n, in, out);
-    dnn_state *s = NULL;
-    GH_TRY(state_for(ctx, &s));
-    // dx^T (in x n) += w^T (in x out, ld in) . dy^T (out x n, ld out)
-    if (dx)
-        CUBLAS_CHECK(cublasSgemm(s->blas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &k_one, w, in, dy,
-                                 out, &k_one, dx, in));
-    // dw^T (in x out) += x^T (in x n, ld in) . (dy^T (out x n, ld out))^T
-    if (dw)
-        CUBLAS_CHECK(cublasSgemm(s->blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &k_one, x, in, dy,
-                                 out, &k_one, dw, in));
-    if (db) {  // db (out) += dy^T (out x n, ld out) . ones(n)
-        scratch ones(ctx);
-        GH_TRY(gh_scratch_alloc(op, ctx, sizeof(float) * n, &ones.p));
-        GH_TRY(fill_launch(ctx, (size_t)n, 1.0f, (float *)ones.p));
-        CUBLAS_CHECK(cublasSgemv(s->blas, CUBLAS_OP_N, out, n, &k_one, dy, out,
-                                 (const float *)ones.p, 1, &k_one, db, 1));
-    }
-    return GH_OK;
+    return linear_bwd_prec_cublas(ctx, n, in, out, GH_PREC_FP32, x, w, dy, dx, dw, db);
 }
 
 }  // extern "C"
