@@ -149,6 +149,11 @@ if [ $built -eq 1 ] && [ -x "$bench" ]; then
   if grep -q 'gpu: SKIPPED' "$LOG/bench_gpu.log"; then
     note "bench-gpu: no GPU was benchmarked, so this is not a GPU check"; status=1
   fi
+  # the tensor-core convs at TF32 and BF16 beside cuDNN at the same math (DEFAULT_MATH on FP32
+  # tensors; BF16 tensors, FP32 compute), the conv rows only (the rest is precision-free)
+  run_stage bench-gpu-prec 150 "$LOG/bench_gpu_prec.log" "$bench" --gpu --quick --filter conv \
+    --precision tf32,bf16 --csv "$LOG/bench_gpu_prec.csv" || status=1
+  grep -E '^gpu:|geomean|^note:' "$LOG/bench_gpu_prec.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 else
   note "bench-gpu: SKIPPED (the build did not complete)"
 fi
