@@ -354,15 +354,16 @@ int main(int argc, char **argv) {
            cnt.params, cnt.madds / 1e6, b.backend, omp_get_max_threads(), mode, b.warmup,
            b.repeat);
     bench_data d = {0};
-    int st = bench_data_make(&d, &b, nc.in_c);
-    const char *refused = NULL;
-    static cell_result cells[MATRIX_CELLS];   // 2 x 1000 doubles each: off the stack
-    for (int o = 1; o <= 2 && !st; o++) {
+    int st = bench_data_make(&d, &b, nc.in_c), ncells = b.matrix ? MATRIX_CELLS : 1;
+    cell_result *cells = calloc((size_t)ncells, sizeof *cells);   // 16 KiB each
+    const char *refused = NULL;   // outside --matrix: the engine's refusal ends the run
+    if (!st && !cells) st = gh_fail(GH_ENOMEM, "bench_darts: %d cell results", ncells);
+    if (st) fprintf(stderr, "bench_darts: %s: %s\n", gh_status_str(st), gh_error_get());
+    for (int o = 1; o <= 2 && !st && !refused; o++) {
         if (b.final ? o != 1 : b.order && o != b.order) continue;
-        for (int k = 0; k < MATRIX_CELLS && !st; k++) {
+        for (int k = 0; k < ncells && !st; k++) {
             gh_precision prec = b.matrix ? (gh_precision)(k / 2) : b.prec;
             int graphs = b.matrix ? k % 2 : b.graphs;
-            if (!b.matrix && k) break;
             st = run_cell(&b, &d, &nc, b.final ? &g : NULL, o, prec, graphs, &cells[k]);
             if (st) {
                 fprintf(stderr, "bench_darts: order %d precision %s graphs %d: %s: %s\n", o,
@@ -370,15 +371,14 @@ int main(int argc, char **argv) {
                 break;
             }
             print_result(&b, o, prec, graphs, &cells[k], emulated);
-            if (cells[k].refused) refused = cells[k].why;
+            if (cells[k].refused && !b.matrix) refused = cells[k].why;
         }
         if (!st && b.matrix) print_matrix(&b, o, cells, emulated);
     }
-    bench_data_free(&d);
-    if (st) return 1;
-    if (refused && !b.matrix) {
+    if (refused)
         fprintf(stderr, "bench_darts: --precision %s: %s\n", gh_precision_name(b.prec), refused);
-        return 2;
-    }
-    return 0;
+    int rc = st ? 1 : refused ? 2 : 0;
+    free(cells);
+    bench_data_free(&d);
+    return rc;
 }
