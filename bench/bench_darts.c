@@ -86,7 +86,7 @@ static void usage(void) {
            "  -r, --repeat N      timed steps (3)\n"
            "  -w, --warmup N      untimed steps (1; 4 with --graphs 1 or --matrix: a pass is\n"
            "                      captured on its third run at the earliest, replayed from the fourth)\n"
-           "  -t, --threads N     OpenMP threads (OpenMP default)\n"
+           "  -t, --threads N     OpenMP threads (0: OpenMP default)\n"
            "  -b, --backend NAME  cpu, ref, cuda (cpu)\n"
            "  -p, --precision P   convs in fp32, tf32, bf16 (fp32; tf32/bf16 need cuda)\n"
            "  -g, --graphs 0|1    CUDA graphs of the DARTS passes / the fixed-graph step (0;\n"
@@ -132,7 +132,7 @@ static int parse_args(bench_config *b, int argc, char **argv) {
         case 'o': st = parse_int("--order", optarg, 0, 2, &b->order); break;
         case 'r': st = parse_int("--repeat", optarg, 1, 1000, &b->repeat); break;
         case 'w': st = parse_int("--warmup", optarg, 0, 100000, &b->warmup); break;
-        case 't': st = parse_int("--threads", optarg, 1, 4096, &b->threads); break;
+        case 't': st = parse_int("--threads", optarg, 0, 4096, &b->threads); break;
         case 'b': b->backend = optarg; break;
         case 'f': b->final = optarg; break;
         case 'd': b->det = 1; break;
