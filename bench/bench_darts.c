@@ -70,6 +70,7 @@ typedef struct {
 // One cell's outcome: step seconds sorted, and what the graphs did in the timed steps.
 typedef struct {
     int refused;                 // the engine refused the precision: why, its message
+    int failed;                  // --matrix: the cell failed (why: the status and message)
     char why[256];
     double t[1000], cs[1000];    // wall and process CPU seconds (all threads) per timed step
     double arena_mib;
@@ -296,15 +297,17 @@ enum { MATRIX_CELLS = GH_PREC_COUNT * 2 };
 // --matrix's table: per order, s/step p50 of each cell and its ratio to fp32 without graphs.
 static void print_matrix(const bench_config *b, int o, const cell_result *cells, int emulated) {
     const cell_result *base = &cells[0];   // fp32, graphs 0
-    double t0 = base->refused ? 0 : base->t[b->repeat / 2];
+    double t0 = base->refused || base->failed ? 0 : base->t[b->repeat / 2];
     printf("\n| %s | precision | graphs | s/step p50 | ratio to fp32 graphs 0 | steps replayed |\n"
            "|---|---|---|---|---|---|\n", b->final ? "final" : "order");
     for (int k = 0; k < MATRIX_CELLS; k++) {
         const cell_result *r = &cells[k];
         int graphs = k % 2;
         const char *pn = gh_precision_name((gh_precision)(k / 2));
-        if (r->refused) {
-            printf("| %d | %s | %d | refused: %s backend | | |\n", o, pn, graphs, b->backend);
+        if (r->refused || r->failed) {
+            if (r->refused) printf("| %d | %s | %d | refused: %s backend | | |\n", o, pn, graphs,
+                                   b->backend);
+            else printf("| %d | %s | %d | failed: %s | | |\n", o, pn, graphs, r->why);
             continue;
         }
         double t = r->t[b->repeat / 2];
@@ -312,8 +315,9 @@ static void print_matrix(const bench_config *b, int o, const cell_result *cells,
         if (graphs) snprintf(rep, sizeof rep, "%d/%d%s", r->replayed_steps, b->repeat,
                              emulated ? " (emulated)" : "");
         else snprintf(rep, sizeof rep, "-");
-        printf("| %d | %s | %d | %.4f | %.3f | %s |\n", o, pn, graphs, t, t0 > 0 ? t / t0 : 0,
-               rep);
+        char ratio[32] = "-";   // no fp32 graphs 0 time to divide by
+        if (t0 > 0) snprintf(ratio, sizeof ratio, "%.3f", t / t0);
+        printf("| %d | %s | %d | %.4f | %s | %s |\n", o, pn, graphs, t, ratio, rep);
     }
     fflush(stdout);
 }
@@ -357,6 +361,7 @@ int main(int argc, char **argv) {
     int st = bench_data_make(&d, &b, nc.in_c), ncells = b.matrix ? MATRIX_CELLS : 1;
     cell_result *cells = calloc((size_t)ncells, sizeof *cells);   // 16 KiB each
     const char *refused = NULL;   // outside --matrix: the engine's refusal ends the run
+    int failed = GH_OK;           // --matrix: a cell failed (exit 1 after the table)
     if (!st && !cells) st = gh_fail(GH_ENOMEM, "bench_darts: %d cell results", ncells);
     if (st) fprintf(stderr, "bench_darts: %s: %s\n", gh_status_str(st), gh_error_get());
     for (int o = 1; o <= 2 && !st && !refused; o++) {
@@ -368,7 +373,14 @@ int main(int argc, char **argv) {
             if (st) {
                 fprintf(stderr, "bench_darts: order %d precision %s graphs %d: %s: %s\n", o,
                         gh_precision_name(prec), graphs, gh_status_str(st), gh_error_get());
-                break;
+                if (!b.matrix) break;
+                // the matrix goes on: the GPU check wants every cell it can get from one run
+                cells[k].failed = 1;
+                snprintf(cells[k].why, sizeof cells[k].why, "%s: %s", gh_status_str(st),
+                         gh_error_get());
+                failed = st;
+                st = GH_OK;
+                continue;
             }
             print_result(&b, o, prec, graphs, &cells[k], emulated);
             if (cells[k].refused && !b.matrix) refused = cells[k].why;
@@ -377,7 +389,7 @@ int main(int argc, char **argv) {
     }
     if (refused)
         fprintf(stderr, "bench_darts: --precision %s: %s\n", gh_precision_name(b.prec), refused);
-    int rc = st ? 1 : refused ? 2 : 0;
+    int rc = st || failed ? 1 : refused ? 2 : 0;
     free(cells);
     bench_data_free(&d);
     return rc;

@@ -4,7 +4,7 @@
 replay decisions run, each "replay" runs the region with its launches left out, rewinds and
 runs it again, so the losses and weight/alpha hashes of -d must equal those of graphs off bit
 for bit, with replays > 0. tf32/bf16 are refused there (exit 2, the backend named); --matrix
-prints its fp32 cells and the refused ones; a bad flag is refused; a warm-up too short for a
+prints its fp32 cells and the refused ones, and a failed cell as a row; a bad flag is refused; a warm-up too short for a
 capture is warned about.
 
 usage: test_bench_darts_modes.py BENCH_DARTS
@@ -110,6 +110,15 @@ def main():
             for g in (0, 1):
                 check(cells.get((p, g), "").startswith("refused: cpu backend"),
                       "--matrix order %d: %s graphs %d refused: cpu backend" % (order, p, g), out)
+    # a cell that fails (the auxiliary head on an 8x8 image) is a table row; the matrix goes on
+    rc, out, err = run(exe, ["-l", "3", "-c", "4", "-n", "4", "-s", "8", "-f", "DARTS_V2", "-m",
+                             "-r", "1", "-w", "0"])
+    rows = re.findall(r"^\| 1 \| (\w+) \| (\d) \| (.*) \|$", out, re.M)
+    cells = {(p, int(g)): rest for p, g, rest in rows}
+    check(rc == 1 and len(cells) == 6
+          and all(r.startswith("failed: ") and "auxiliary head" in r for r in cells.values()),
+          "--matrix with failing cells (the arena probe, before the precision): exit 1 (got %d), "
+          "6 rows, each failed naming why" % rc, out + err)
     if failures:
         sys.exit("test_bench_darts_modes: %d checks failed" % len(failures))
     print("test_bench_darts_modes: all checks passed")
