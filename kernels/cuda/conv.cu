@@ -9,6 +9,7 @@
 
 #include "conv_dw.cuh"
 #include "conv_ig.cuh"
+#include "conv_wg.cuh"
 #include "cuda_common.cuh"
 
 namespace {
@@ -170,78 +171,37 @@ int igemm_launch(const kctx *ctx, const conv_geom &g, const float *src, const fl
 }
 
 // ---- implicit GEMM: weight gradient --------------------------------------------------------
-// Per group: dw[g*kg+m, nn] += sum_{pixels} dy[b, g*kg+m, oh, ow] * x[b, g*cg+ci, ih, iw], with
-// nn = (ci, kr, ks), ih = oh*sh - ph + kr*dh. GEMM M = kg, N = cg*r*s, K = n*p*q (pixels),
-// split into S fixed chunks (split-K); each split writes its own partial (or adds straight into
-// dw when S == 1), and a second pass adds the S partials into dw in split order.
-// Block: 64 x 64 tile, 16 pixels per K slice, 256 threads; thread (ty, tx) = (t/16, t%16)
-// computes rows ty*4..+3 and columns tx*4..+3. Loads: t%16 is the pixel, t/16 + 16*l the row
-// (m for dy, nn for x), so a half-warp reads 16 consecutive pixels.
-#define WG_BM 64
-#define WG_BN 64
-#define WG_BK 16
-#define WG_PAD 4
-#define WG_THREADS 256
-// split-K targets: about 4 blocks per SM on 132 SMs, at least 512 pixels per split, and at
-// most 2^24 floats (64 MiB) of partials
-#define WG_TARGET_BLOCKS 528
-#define WG_MIN_PIX 512
-#define WG_WS_CAP ((size_t)1 << 24)
-
+// The GEMM, its tiles, load roles and split-K plan: conv_wg.cuh.
 __global__ void __launch_bounds__(WG_THREADS)
 conv_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restrict__ dy,
                   float *__restrict__ dst, int splits, int chunk) {
     __shared__ __align__(16) float As[2][WG_BK][WG_BM + WG_PAD];
     __shared__ __align__(16) float Bs[2][WG_BK][WG_BN + WG_PAD];
     const int t = threadIdx.x, ty = t / 16, tx = t % 16;
-    const int kk = t % WG_BK, row = t / WG_BK;  // load role
+    const int kk = wg_ld_pix(t);  // load role
     const int grp = blockIdx.z / splits, split = blockIdx.z % splits;
     const int m0 = blockIdx.y * WG_BM, nn0 = blockIdx.x * WG_BN;
-    const int rs = g.r * g.s, Kg = g.cg * rs;
-    const int pq = g.p * g.q, hw = g.h * g.w;
-    const int NP = g.n * pq;
-    const int pbeg = split * chunk;
-    const int pend = min(NP, pbeg + chunk);
+    const int Kg = g.cg * g.r * g.s;
+    const wg_range pr = wg_range_at(g, split, chunk);
 
     // this thread's 4 rows of dy (output channels) and 4 columns of the im2col matrix
-    size_t dyoff[4], xoff[4];
-    int dkh[4], dkw[4];
-    bool mval[4];
+    wg_row rows[4];
+    wg_col cols[4];
 #pragma unroll
     for (int l = 0; l < 4; l++) {
-        const int m = m0 + row + 16 * l;
-        mval[l] = m < g.kg;
-        dyoff[l] = ((size_t)grp * g.kg + (mval[l] ? m : 0)) * pq;
-        const int nn = nn0 + row + 16 * l;
-        if (nn < Kg) {
-            const int ci = nn / rs, rsi = nn - ci * rs;
-            const int kr = rsi / g.s, ks = rsi - kr * g.s;
-            xoff[l] = ((size_t)grp * g.cg + ci) * hw;
-            dkh[l] = kr * g.dh;
-            dkw[l] = ks * g.dw;
-        } else {
-            xoff[l] = 0;
-            dkh[l] = BIG_NEG;
-            dkw[l] = 0;
-        }
+        rows[l] = wg_row_at(g, grp, m0 + wg_ld_row(t, l));
+        cols[l] = wg_col_at(g, grp, nn0 + wg_ld_row(t, l));
     }
 
     float ra[4], rb[4];
     auto fetch = [&](int p0) {
         const int pix = p0 + kk;
-        if (pix < pend) {
-            const int b = pix / pq, rem = pix - b * pq;
-            const int oh = rem / g.q, ow = rem - oh * g.q;
-            const size_t dyb = (size_t)b * g.k * pq + rem;
-            const size_t xb = (size_t)b * g.c * hw;
-            const int ihb = oh * g.sh - g.ph, iwb = ow * g.sw - g.pw;
+        if (pix < pr.pend) {
+            const wg_pix px = wg_pix_at(g, pix);
 #pragma unroll
             for (int l = 0; l < 4; l++) {
-                ra[l] = mval[l] ? __ldg(dy + dyb + dyoff[l]) : 0.0f;
-                const int ih = ihb + dkh[l], iw = iwb + dkw[l];
-                rb[l] = ((unsigned)ih < (unsigned)g.h && (unsigned)iw < (unsigned)g.w)
-                            ? __ldg(x + xb + xoff[l] + ih * g.w + iw)
-                            : 0.0f;
+                ra[l] = rows[l].valid ? __ldg(dy + px.dyb + rows[l].dyoff) : 0.0f;
+                rb[l] = wg_x_in(g, px, cols[l]) ? __ldg(wg_x_ptr(x, g, px, cols[l])) : 0.0f;
             }
         } else {
 #pragma unroll
@@ -251,25 +211,25 @@ conv_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restr
     auto stash = [&](int buf) {
 #pragma unroll
         for (int l = 0; l < 4; l++) {
-            As[buf][kk][row + 16 * l] = ra[l];
-            Bs[buf][kk][row + 16 * l] = rb[l];
+            (&As[buf][0][0])[wg_slot(kk, wg_ld_row(t, l))] = ra[l];
+            (&Bs[buf][0][0])[wg_slot(kk, wg_ld_row(t, l))] = rb[l];
         }
     };
 
     float acc[4][4] = {};
-    const int nk = pend > pbeg ? (pend - pbeg + WG_BK - 1) / WG_BK : 0;
+    const int nk = pr.nk;
     if (nk > 0) {
-        fetch(pbeg);
+        fetch(pr.pbeg);
         stash(0);
     }
     __syncthreads();
     for (int kt = 0; kt < nk; kt++) {
         const int buf = kt & 1;
-        if (kt + 1 < nk) fetch(pbeg + (kt + 1) * WG_BK);
+        if (kt + 1 < nk) fetch(pr.pbeg + (kt + 1) * WG_BK);
 #pragma unroll
         for (int k2 = 0; k2 < WG_BK; k2++) {
-            const float4 a = *reinterpret_cast<const float4 *>(&As[buf][k2][ty * 4]);
-            const float4 b = *reinterpret_cast<const float4 *>(&Bs[buf][k2][tx * 4]);
+            const float4 a = *reinterpret_cast<const float4 *>(&As[buf][0][0] + wg_slot(k2, ty * 4));
+            const float4 b = *reinterpret_cast<const float4 *>(&Bs[buf][0][0] + wg_slot(k2, tx * 4));
             const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
 #pragma unroll
             for (int i = 0; i < 4; i++)
@@ -288,11 +248,10 @@ conv_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restr
         for (int j = 0; j < 4; j++) {
             const int nn = nn0 + tx * 4 + j;
             if (nn >= Kg) continue;
-            const size_t o = ((size_t)grp * g.kg + m) * Kg + nn;
             if (splits == 1)
-                dst[o] += acc[i][j];  // dst is dw
+                dst[wg_dst_off(g, 1, 0, grp, m, nn)] += acc[i][j];  // dst is dw
             else
-                dst[(size_t)split * g.k * Kg + o] = acc[i][j];  // dst is the partials
+                dst[wg_dst_off(g, splits, split, grp, m, nn)] = acc[i][j];  // the partials
         }
     }
 }
@@ -307,32 +266,6 @@ __global__ void split_reduce_kernel(size_t size, int S, const float *__restrict_
     }
 }
 
-struct wgrad_plan {
-    int splits, chunk;
-    size_t ws_floats;
-};
-
-wgrad_plan plan_wgrad(const conv_geom &g) {
-    const size_t Kg = (size_t)g.cg * g.r * g.s;
-    const size_t wsize = (size_t)g.k * Kg;
-    const size_t tiles = (size_t)g.groups * gh_ceil_div(g.kg, WG_BM) * gh_ceil_div(Kg, WG_BN);
-    const size_t NP = (size_t)g.n * g.p * g.q;
-    size_t S = gh_ceil_div(WG_TARGET_BLOCKS, tiles);
-    size_t by_pix = NP / WG_MIN_PIX;
-    if (S > by_pix) S = by_pix;
-    size_t by_ws = WG_WS_CAP / wsize;
-    if (S > by_ws) S = by_ws;
-    if (S > 65535 / (size_t)g.groups) S = 65535 / (size_t)g.groups;
-    if (S < 1) S = 1;
-    size_t chunk = gh_ceil_div(gh_ceil_div(NP, S), WG_BK) * WG_BK;
-    S = gh_ceil_div(NP, chunk);  // rounding may leave fewer non-empty chunks
-    wgrad_plan pl;
-    pl.splits = (int)S;
-    pl.chunk = (int)chunk;
-    pl.ws_floats = S > 1 ? S * wsize : 0;
-    return pl;
-}
-
 int wgrad_launch(const kctx *ctx, const conv_geom &g, const float *x, const float *dy, float *dw) {
     wgrad_plan pl = plan_wgrad(g);
     const size_t Kg = (size_t)g.cg * g.r * g.s;
@@ -341,8 +274,7 @@ int wgrad_launch(const kctx *ctx, const conv_geom &g, const float *x, const floa
                        "conv2d_bwd_cuda: the weight gradient needs a device workspace of %zu floats "
                        "(conv2d_ws_floats_cuda), got %zu",
                        pl.ws_floats, ctx && ctx->ws ? ctx->ws_floats : (size_t)0);
-    dim3 grid((unsigned)gh_ceil_div(Kg, WG_BN), (unsigned)gh_ceil_div(g.kg, WG_BM),
-              (unsigned)(g.groups * pl.splits));
+    dim3 grid(pl.gx, pl.gy, pl.gz);
     if (grid.y > 65535u) return gh_fail(GH_EUNSUP, "conv2d_bwd_cuda: %d output channels per group exceed the grid limit", g.kg);
     float *dst = pl.splits == 1 ? dw : ctx->ws;
     conv_wgrad_kernel<<<grid, WG_THREADS, 0, gh_stream(ctx)>>>(g, x, dy, dst, pl.splits, pl.chunk);
@@ -357,10 +289,8 @@ int wgrad_launch(const kctx *ctx, const conv_geom &g, const float *x, const floa
 }
 
 // ---- bias gradient ------------------------------------------------------------------------
-// db[co] += sum over (b, oh, ow) of dy, one block per channel, double accumulation, fixed tree.
-// Thread t visits (b, pixel) = t, t + DB_THREADS, ... of the n x pq matrix, decoded by a carry
-// walk (no division per element).
-#define DB_THREADS 256
+// db[co] += sum over (b, oh, ow) of dy, one block per channel, double accumulation, fixed tree;
+// each thread's walk over the n x pq matrix: conv_wg.cuh.
 __global__ void __launch_bounds__(DB_THREADS)
 conv_db_kernel(int n, int k, int pq, const float *__restrict__ dy, float *__restrict__ db) {
     __shared__ double sh[DB_THREADS];
@@ -369,7 +299,7 @@ conv_db_kernel(int n, int k, int pq, const float *__restrict__ dy, float *__rest
     double acc = 0.0;
     gh_rc_walk at = gh_rc_walk_at((int)threadIdx.x, DB_THREADS, pq);
     for (size_t i = threadIdx.x; i < cnt; i += DB_THREADS, gh_rc_next(&at))
-        acc += (double)__ldg(dy + ((size_t)at.row * k + co) * pq + at.col);
+        acc += (double)__ldg(dy + conv_db_off(k, pq, co, at));
     acc = gh_block_sum<double, DB_THREADS>(acc, sh);
     if (threadIdx.x == 0) db[co] += (float)acc;
 }
@@ -527,18 +457,19 @@ __global__ void dw_bwd_data_gather_kernel(conv_geom g, int step_h, int step_w,
 }
 
 // Depthwise weight gradient: block (split, ch) sums dy * x over its images' pixels into K*K
-// register accumulators, then reduces them across the block in a fixed order (warp
-// butterflies, then warps in index order) into its partial (or straight into dw if S == 1).
+// register accumulators (conv_wg.cuh: which images, pixels and taps), then reduces them across
+// the block in a fixed order (warp butterflies, then warps in index order) into its partial (or
+// straight into dw if S == 1).
 // relu: x read through ReLU (relu_fwd_cuda's max(v, 0)), the filter gradient of relu(x).
 template <int K>
-__global__ void __launch_bounds__(DW_THREADS)
+__global__ void __launch_bounds__(DW_WG_THREADS)
 dw_wgrad_kernel(conv_geom g, int relu, const float *__restrict__ x, const float *__restrict__ dy,
                 float *__restrict__ dst) {
     constexpr int KK = K * K;
-    __shared__ float sh[DW_THREADS / 32][KK];
+    __shared__ float sh[DW_WG_THREADS / 32][KK];
     const int S = gridDim.x, split = blockIdx.x, ch = blockIdx.y;
-    const int nb = (g.n + S - 1) / S;
-    const int b0 = split * nb, b1 = min(g.n, b0 + nb);
+    int b0, b1;
+    dw_wg_images(g.n, S, split, &b0, &b1);
     const int pq = g.p * g.q;
     float acc[K][K];
 #pragma unroll
@@ -547,19 +478,17 @@ dw_wgrad_kernel(conv_geom g, int relu, const float *__restrict__ x, const float 
         for (int ks = 0; ks < K; ks++) acc[kr][ks] = 0.0f;
     // one image at a time: the pixel index is 32-bit and the image's offsets are hoisted
     for (int b = b0; b < b1; b++)
-    for (int rem = threadIdx.x; rem < pq; rem += DW_THREADS) {
-        const int oh = rem / g.q, ow = rem - oh * g.q;
-        const size_t plane = (size_t)b * g.c + ch;
-        const float d = __ldg(dy + plane * pq + rem);
-        const float *xp = x + plane * g.h * g.w;
-        const int ihb = oh * g.sh - g.ph, iwb = ow * g.sw - g.pw;
+    for (int rem = threadIdx.x; rem < pq; rem += DW_WG_THREADS) {
+        const dw_wg_pix px = dw_wg_pix_at(g, b, ch, rem);
+        const float d = __ldg(dy + px.dy);
+        const float *xp = x + px.xplane;
 #pragma unroll
         for (int kr = 0; kr < K; kr++) {
-            const int ih = ihb + kr * g.dh;
+            const int ih = dw_wg_ih(g, px, kr);
             if ((unsigned)ih >= (unsigned)g.h) continue;
 #pragma unroll
             for (int ks = 0; ks < K; ks++) {
-                const int iw = iwb + ks * g.dw;
+                const int iw = dw_wg_iw(g, px, ks);
                 if ((unsigned)iw >= (unsigned)g.w) continue;
                 const float xv = __ldg(xp + ih * g.w + iw);
                 acc[kr][ks] = fmaf(d, relu ? (xv > 0.0f ? xv : 0.0f) : xv, acc[kr][ks]);
@@ -577,29 +506,12 @@ dw_wgrad_kernel(conv_geom g, int relu, const float *__restrict__ x, const float 
     __syncthreads();
     if (threadIdx.x < KK) {
         float s = 0.0f;
-        for (int wi = 0; wi < DW_THREADS / 32; wi++) s += sh[wi][threadIdx.x];
+        for (int wi = 0; wi < DW_WG_THREADS / 32; wi++) s += sh[wi][threadIdx.x];
         if (S == 1)
-            dst[(size_t)ch * KK + threadIdx.x] += s;  // dst is dw
+            dst[dw_wg_dst_off(g, 1, 0, ch, threadIdx.x)] += s;  // dst is dw
         else
-            dst[((size_t)split * g.c + ch) * KK + threadIdx.x] = s;  // dst is the partials
+            dst[dw_wg_dst_off(g, S, split, ch, threadIdx.x)] = s;  // dst is the partials
     }
-}
-
-int dw_wgrad_splits(const conv_geom &g) {
-    int S = (int)gh_ceil_div(WG_TARGET_BLOCKS, (size_t)g.c);
-    if (S > g.n) S = g.n;
-    size_t by_pix = (size_t)g.n * g.p * g.q / WG_MIN_PIX;  // at least WG_MIN_PIX pixels per block
-    if ((size_t)S > by_pix) S = (int)by_pix;
-    if (S > 65535) S = 65535;
-    if (S < 1) S = 1;
-    // every split must own at least one image: S = ceil(n / ceil(n / S))
-    int nb = (g.n + S - 1) / S;
-    return (g.n + nb - 1) / nb;
-}
-
-size_t dw_ws_floats(const conv_geom &g) {
-    int S = dw_wgrad_splits(g);
-    return S > 1 ? (size_t)S * g.c * g.r * g.s : 0;
 }
 
 template <int K, int S, int D>
@@ -676,9 +588,9 @@ int dw_backward_weight(const kctx *ctx, const conv_geom &g, const float *x, cons
     float *dst = S == 1 ? dw : ctx->ws;
     dim3 grid(S, g.c);
     if (g.r == 3)
-        dw_wgrad_kernel<3><<<grid, DW_THREADS, 0, gh_stream(ctx)>>>(g, relu, x, dy, dst);
+        dw_wgrad_kernel<3><<<grid, DW_WG_THREADS, 0, gh_stream(ctx)>>>(g, relu, x, dy, dst);
     else
-        dw_wgrad_kernel<5><<<grid, DW_THREADS, 0, gh_stream(ctx)>>>(g, relu, x, dy, dst);
+        dw_wgrad_kernel<5><<<grid, DW_WG_THREADS, 0, gh_stream(ctx)>>>(g, relu, x, dy, dst);
     LAUNCH_CHECK("dw_wgrad_kernel");
     if (S > 1) {
         size_t size = (size_t)g.c * g.r * g.s;
