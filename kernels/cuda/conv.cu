@@ -181,7 +181,7 @@ conv_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restr
     const int kk = wg_ld_pix(t);  // load role
     const int grp = blockIdx.z / splits, split = blockIdx.z % splits;
     const int m0 = blockIdx.y * WG_BM, nn0 = blockIdx.x * WG_BN;
-    const int Kg = g.cg * g.r * g.s;
+    const int Kg = g.cg * (g.r * g.s);
     const wg_range pr = wg_range_at(g, split, chunk);
 
     // this thread's 4 rows of dy (output channels) and 4 columns of the im2col matrix
@@ -248,10 +248,11 @@ conv_wgrad_kernel(conv_geom g, const float *__restrict__ x, const float *__restr
         for (int j = 0; j < 4; j++) {
             const int nn = nn0 + tx * 4 + j;
             if (nn >= Kg) continue;
+            const size_t o = wg_dw_off(g, grp, m, nn);
             if (splits == 1)
-                dst[wg_dst_off(g, 1, 0, grp, m, nn)] += acc[i][j];  // dst is dw
+                dst[o] += acc[i][j];  // dst is dw
             else
-                dst[wg_dst_off(g, splits, split, grp, m, nn)] = acc[i][j];  // the partials
+                dst[wg_part_off(g, split, o)] = acc[i][j];  // dst is the partials
         }
     }
 }
@@ -508,9 +509,9 @@ dw_wgrad_kernel(conv_geom g, int relu, const float *__restrict__ x, const float 
         float s = 0.0f;
         for (int wi = 0; wi < DW_WG_THREADS / 32; wi++) s += sh[wi][threadIdx.x];
         if (S == 1)
-            dst[dw_wg_dst_off(g, 1, 0, ch, threadIdx.x)] += s;  // dst is dw
+            dst[dw_wg_dst_off(g, 1, 0, ch, KK, threadIdx.x)] += s;  // dst is dw
         else
-            dst[dw_wg_dst_off(g, S, split, ch, threadIdx.x)] = s;  // dst is the partials
+            dst[dw_wg_dst_off(g, S, split, ch, KK, threadIdx.x)] = s;  // dst is the partials
     }
 }
 

@@ -109,7 +109,7 @@ struct wg_range {
     int pbeg, pend, nk;
 };
 __host__ __device__ inline wg_range wg_range_at(const conv_geom &g, int split, int chunk) {
-    const int NP = g.n * g.p * g.q;
+    const int NP = g.n * (g.p * g.q);
     wg_range r;
     r.pbeg = split * chunk;
     r.pend = min(NP, r.pbeg + chunk);
@@ -117,13 +117,15 @@ __host__ __device__ inline wg_range wg_range_at(const conv_geom &g, int split, i
     return r;
 }
 
-// Where (grp, m, nn) of one split lands: dw itself when splits == 1, else that split's partial
-// (S blocks of k*Kg floats in the workspace).
-__host__ __device__ inline size_t wg_dst_off(const conv_geom &g, int splits, int split, int grp,
-                                             int m, int nn) {
-    const int Kg = g.cg * g.r * g.s;
-    const size_t o = ((size_t)grp * g.kg + m) * Kg + nn;
-    return splits == 1 ? o : (size_t)split * g.k * Kg + o;
+// Where (grp, m, nn) lands in dw, and where split's partial of dw element o lies (S blocks of
+// k*Kg floats in the workspace; dw itself when there is one split).
+__host__ __device__ inline size_t wg_dw_off(const conv_geom &g, int grp, int m, int nn) {
+    const int Kg = g.cg * (g.r * g.s);
+    return ((size_t)grp * g.kg + m) * Kg + nn;
+}
+__host__ __device__ inline size_t wg_part_off(const conv_geom &g, int split, size_t o) {
+    const int Kg = g.cg * (g.r * g.s);
+    return (size_t)split * g.k * Kg + o;
 }
 
 // The split-K plan: S splits of `chunk` pixels (a multiple of WG_BK, every split non-empty),
@@ -194,10 +196,9 @@ __host__ __device__ inline int dw_wg_iw(const conv_geom &g, const dw_wg_pix &p, 
     return p.iwb + ks * g.dw;
 }
 
-// Tap `tap` (kr*K + ks) of channel ch: dw itself when S == 1, else split's partial.
+// Tap `tap` (kr*K + ks, KK = K*K) of channel ch: dw itself when S == 1, else split's partial.
 __host__ __device__ inline size_t dw_wg_dst_off(const conv_geom &g, int S, int split, int ch,
-                                                unsigned tap) {
-    const int KK = g.r * g.s;
+                                                int KK, unsigned tap) {
     return S == 1 ? (size_t)ch * KK + tap : ((size_t)split * g.c + ch) * KK + tap;
 }
 

@@ -24,6 +24,7 @@ enum wg_bug { BUG_NONE, BUG_SWAP_DIL, BUG_SPLIT_EDGE };
 
 struct wg_stats {
     size_t blocks, nan_reads, part_max;  // part_max: one past the largest partial written
+    size_t part_bad;                     // partials written twice or outside the partials
 };
 
 // split_reduce_kernel: dw[i] += sum_{s < S} part[s*size + i], in split order, from 0.
@@ -38,7 +39,7 @@ static void split_reduce(size_t size, int S, const std::vector<float> &part, flo
 // ---- dense: conv_wgrad_kernel + split_reduce_kernel ---------------------------------------
 static wg_stats emulate_wgrad(const conv_geom &g, const wgrad_plan &pl, const float *x,
                               const float *dy, float *dw, int bug) {
-    wg_stats st = {0, 0, 0};
+    wg_stats st = {0, 0, 0, 0};
     conv_geom gc = g;  // the geometry the column decode sees
     if (bug == BUG_SWAP_DIL) std::swap(gc.dh, gc.dw);
     const int Kg = g.cg * g.r * g.s, S = pl.splits;
@@ -112,12 +113,10 @@ static wg_stats emulate_wgrad(const conv_geom &g, const wgrad_plan &pl, const fl
                             if (nn >= Kg) continue;
                             const float v = acc[(size_t)t * 16 + i * 4 + j];
                             if (S == 1) {
-                                dw[wg_dst_off(g, 1, 0, grp, m, nn)] += v;
+                                dw[wg_dw_off(g, grp, m, nn)] += v;
                             } else {
-                                const size_t o = wg_dst_off(g, S, split, grp, m, nn);
-                                CHECK_MSG(o < part.size() && isnan(part[o]),
-                                          "partial %zu written twice or outside %zu", o,
-                                          part.size());
+                                const size_t o = wg_part_off(g, split, wg_dw_off(g, grp, m, nn));
+                                st.part_bad += !(o < part.size() && isnan(part[o]));
                                 if (o < part.size()) part[o] = v;
                                 st.part_max = std::max(st.part_max, o + 1);
                             }
@@ -137,7 +136,7 @@ static wg_stats emulate_wgrad(const conv_geom &g, const wgrad_plan &pl, const fl
 // ---- depthwise: dw_wgrad_kernel<K> + split_reduce_kernel ----------------------------------
 static wg_stats emulate_dw_wgrad(const conv_geom &g, int relu, const float *x, const float *dy,
                                  float *dw, int bug) {
-    wg_stats st = {0, 0, 0};
+    wg_stats st = {0, 0, 0, 0};
     const int S = dw_wgrad_splits(g), K = g.r, KK = K * K, pq = g.p * g.q;
     const size_t size = (size_t)g.c * KK;
     std::vector<float> part(S > 1 ? (size_t)S * size : 0, NAN);
@@ -183,11 +182,10 @@ static wg_stats emulate_dw_wgrad(const conv_geom &g, int relu, const float *x, c
                 for (int wi = 0; wi < DW_WG_THREADS / 32; wi++) s += sh[(size_t)wi * KK + tap];
                 st.nan_reads += isnan(s);
                 if (S == 1) {
-                    dw[dw_wg_dst_off(g, 1, 0, ch, tap)] += s;
+                    dw[dw_wg_dst_off(g, 1, 0, ch, KK, tap)] += s;
                 } else {
-                    const size_t o = dw_wg_dst_off(g, S, split, ch, tap);
-                    CHECK_MSG(o < part.size() && isnan(part[o]),
-                              "depthwise partial %zu written twice or outside %zu", o, part.size());
+                    const size_t o = dw_wg_dst_off(g, S, split, ch, KK, tap);
+                    st.part_bad += !(o < part.size() && isnan(part[o]));
                     if (o < part.size()) part[o] = s;
                     st.part_max = std::max(st.part_max, o + 1);
                 }
@@ -283,6 +281,8 @@ static void run(const char *name, conv2d_shape sh, int depthwise, int relu, int 
               "%s: partials up to %zu, workspace %zu (%d splits)", name, st.part_max, ws, S);
     CHECK_MSG(st.nan_reads == 0, "%s: %zu reads of a shared-memory slot no thread staged", name,
               st.nan_reads);
+    CHECK_MSG(st.part_bad == 0, "%s: %zu partials written twice or outside the partials", name,
+              st.part_bad);
     char what[200];
     const char *kind = ints ? "integers" : "random";
     snprintf(what, sizeof what, "%s %s dw +=", name, kind);
@@ -322,9 +322,10 @@ static void run(const char *name, conv2d_shape sh, int depthwise, int relu, int 
 // and the compute loop's float4 reads of As (row ty*4) and Bs (column tx*4).
 struct wg_banks {
     int stores, stores_min, unpadded, reads_a, reads_b, reads_min;
+    int misaligned;  // float4 reads off a 16-byte boundary
 };
 static wg_banks wgrad_banks(void) {
-    wg_banks r = {0, 0, 0, 0, 0, 0};
+    wg_banks r = {0, 0, 0, 0, 0, 0, 0};
     for (int w = 0; w < WG_THREADS / 32; w++) {
         for (int l = 0; l < 4; l++) {
             std::vector<int> pad, flat;
@@ -343,8 +344,7 @@ static wg_banks wgrad_banks(void) {
                 const int t = 32 * w + lane;
                 a.push_back(4 * wg_slot(k2, t / 16 * 4));
                 b.push_back(4 * wg_slot(k2, t % 16 * 4));
-                CHECK_MSG(wg_slot(k2, t / 16 * 4) % 4 == 0 && wg_slot(k2, t % 16 * 4) % 4 == 0,
-                          "float4 read of slice row %d not 16-byte aligned", k2);
+                r.misaligned += wg_slot(k2, t / 16 * 4) % 4 != 0 || wg_slot(k2, t % 16 * 4) % 4 != 0;
             }
             r.reads_a += emu_wavefronts(a, 16);
             r.reads_b += emu_wavefronts(b, 16);
@@ -352,6 +352,49 @@ static wg_banks wgrad_banks(void) {
         }
     }
     return r;
+}
+
+// The split plans of shapes too big to replay (DARTS search at batch 64 and 256, CIFAR sizes):
+// dense chunks of whole slices that cover n*p*q with every split non-empty, about
+// WG_TARGET_BLOCKS blocks or WG_MIN_PIX pixels a split, the grid within CUDA's limits and the
+// partials within conv2d_ws_floats_cuda; depthwise splits owning at least one image each.
+static void plan_only(const char *name, conv2d_shape sh, int depthwise) {
+    conv_geom g;
+    CHECK_OK(conv2d_shape_init(&sh));
+    CHECK_OK(conv_check("emu", &sh, &g));
+    const size_t ws = conv2d_ws_floats_cuda(&sh), NP = (size_t)g.n * g.p * g.q;
+    if (depthwise) {
+        const int S = dw_wgrad_splits(g);
+        int covered = 0, empty = 0;
+        for (int s = 0; s < S; s++) {
+            int b0, b1;
+            dw_wg_images(g.n, S, s, &b0, &b1);
+            CHECK_MSG(b0 == covered, "%s: split %d starts at image %d, not %d", name, s, b0,
+                      covered);
+            empty += b1 <= b0;
+            covered = b1;
+        }
+        CHECK_MSG(covered == g.n && empty == 0, "%s: %d splits cover %d of %d images, %d empty",
+                  name, S, covered, g.n, empty);
+        CHECK_MSG(S == 1 ? ws == 0 : ws == (size_t)S * g.c * g.r * g.s, "%s: workspace %zu", name,
+                  ws);
+        printf("  plan %-30s dw_wgrad: %d splits of %d images, %u blocks\n", name, S,
+               (g.n + S - 1) / S, (unsigned)S * g.c);
+        return;
+    }
+    const wgrad_plan pl = plan_wgrad(g);
+    const size_t tiles = (size_t)pl.gx * pl.gy * g.groups;
+    CHECK_MSG(pl.chunk % WG_BK == 0 && (size_t)(pl.splits - 1) * pl.chunk < NP &&
+                  (size_t)pl.splits * pl.chunk >= NP,
+              "%s: %d splits of %d pixels for %zu", name, pl.splits, pl.chunk, NP);
+    CHECK_MSG(pl.splits == 1 || (pl.chunk >= WG_MIN_PIX - WG_BK &&
+                                 tiles * (pl.splits - 1) < WG_TARGET_BLOCKS),
+              "%s: %d splits of %d pixels over %zu tiles", name, pl.splits, pl.chunk, tiles);
+    CHECK_MSG(pl.gz <= 65535u && pl.ws_floats <= ws && pl.ws_floats <= WG_WS_CAP &&
+                  (pl.splits == 1 || pl.ws_floats == (size_t)pl.splits * g.k * g.cg * g.r * g.s),
+              "%s: grid z %u, partials %zu of workspace %zu", name, pl.gz, pl.ws_floats, ws);
+    printf("  plan %-30s wgrad: %d splits of %d pixels, %u blocks\n", name, pl.splits, pl.chunk,
+           pl.gx * pl.gy * pl.gz);
 }
 
 int main(void) {
@@ -381,18 +424,27 @@ int main(void) {
         {"dw 5x5 s1 2 splits relu", SHAPE(4, 6, 16, 16, 6, 5, 5, 1, 1, 2, 2, 1, 1, 6), 1, 1},
         {"dw 5x5 s2 dil 2 odd", SHAPE(3, 7, 13, 15, 7, 5, 5, 2, 2, 4, 4, 2, 2, 7), 1, 0},
     };
+    //                                              n   c   h   w   k  r  s sh sw ph pw dh dw  g
+    plan_only("1x1 c16 32x32 b64", SHAPE(64, 16, 32, 32, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1), 0);
+    plan_only("1x1 s2 c64 16x16 b256", SHAPE(256, 64, 16, 16, 32, 1, 1, 2, 2, 0, 0, 1, 1, 1), 0);
+    plan_only("3x3 c48 32x32 b64", SHAPE(64, 48, 32, 32, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1), 0);
+    plan_only("3x3 c256 8x8 b64", SHAPE(64, 256, 8, 8, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), 0);
+    plan_only("dw 3x3 c16 32x32 b64", SHAPE(64, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16), 1);
+    plan_only("dw 5x5 dil 2 c64 8x8 b256", SHAPE(256, 64, 8, 8, 64, 5, 5, 1, 1, 4, 4, 2, 2, 64), 1);
+    plan_only("dw 3x3 s2 c32 16x16 b7", SHAPE(7, 32, 16, 16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 32), 1);
     totals tt = {0, 0, 0, 0};
     for (const auto &cc : cases)
         for (int ints = 0; ints <= 1; ints++)
             run(cc.name, cc.sh, cc.depthwise, cc.relu, ints, &rng, &tt);
 
     const wg_banks b = wgrad_banks();
-    printf("  wgrad stash: %d wavefronts for %d stores (minimum %d; rows unpadded: %d)\n",
+    printf("  wgrad stash (8 warps x 4 stores a slice): %d wavefronts for %d (minimum %d; rows unpadded: %d)\n",
            b.stores, WG_THREADS / 32 * 4, b.stores_min, b.unpadded);
-    printf("  wgrad reads: As %d, Bs %d wavefronts a slice (minimum %d each)\n", b.reads_a,
+    printf("  wgrad float4 reads (8 warps x 16 a slice): As %d, Bs %d wavefronts (minimum %d)\n", b.reads_a,
            b.reads_b, b.reads_min);
     // the design: float4 reads conflict-free; the pad of 4 (the least that keeps them aligned)
     // leaves the stash 2-way (rows kk and kk+8 share a bank) where unpadded rows are 16-way
+    CHECK_MSG(b.misaligned == 0, "%d float4 reads of As/Bs off a 16-byte boundary", b.misaligned);
     CHECK_MSG(b.reads_a == b.reads_min && b.reads_b == b.reads_min,
               "wgrad float4 reads: %d and %d wavefronts, minimum %d", b.reads_a, b.reads_b,
               b.reads_min);
