@@ -462,6 +462,29 @@ int main(void) {
                KK == 9 ? 3 : 5, wf);
         CHECK_MSG(wf == 1, "dw_wgrad reduction reads %d-way", wf);
     }
+    // conv_db_kernel's gh_block_sum over doubles: every warp's store sh[t] and, per tree level s,
+    // its reads sh[t] and sh[t + s] (threads t < s) are consecutive 8-byte words
+    int db_wf = 0, db_min = 0;
+    for (int w = 0; w < DB_THREADS / 32; w++) {
+        std::vector<int> st;
+        for (int lane = 0; lane < 32; lane++) st.push_back(8 * (32 * w + lane));
+        db_wf += emu_wavefronts(st, 8);
+        db_min += emu_wavefronts_min(32, 8);
+        for (int sl = DB_THREADS / 2; sl > 0; sl >>= 1) {
+            std::vector<int> lo, hi;
+            for (int lane = 0; lane < 32; lane++) {
+                const int t = 32 * w + lane;
+                if (t >= sl) continue;
+                lo.push_back(8 * t);
+                hi.push_back(8 * (t + sl));
+            }
+            if (lo.empty()) continue;
+            db_wf += emu_wavefronts(lo, 8) + emu_wavefronts(hi, 8);
+            db_min += 2 * emu_wavefronts_min(lo.size(), 8);
+        }
+    }
+    printf("  conv_db block sum: %d wavefronts (minimum %d)\n", db_wf, db_min);
+    CHECK_MSG(db_wf == db_min, "conv_db block sum: %d wavefronts, minimum %d", db_wf, db_min);
     CHECK_MSG(tt.multi_split >= 8 && tt.bugs >= 8 && tt.caught == tt.bugs,
               "%d runs with several splits, %d of %d deliberate bugs caught", tt.multi_split,
               tt.caught, tt.bugs);
