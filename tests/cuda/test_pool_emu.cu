@@ -486,7 +486,7 @@ int main(void) {
     run_gap(2, 16, 64, 1, F_NONE, &rng);  // DARTS's classifier input: 8x8
     run_gap(3, 5, 49, 0, F_NONE, &rng);
     run_gap(1, 7, 1, 0, F_NONE, &rng);
-    run_gap(257, 40, 3, 1, F_NONE, &rng);  // more rows than the 4096-block grid's warps
+    run_gap(1000, 40, 3, 1, F_NONE, &rng);  // 40000 rows: more than the capped grid's warps
 
     const int sm[][2] = {{1, 1}, {5, 7}, {64, 10}, {33, 33}, {257, 100}, {3, 1000}, {40000, 3}};
     for (const auto &s : sm) run_softmax(s[0], s[1], F_NONE, &rng);
@@ -495,12 +495,15 @@ int main(void) {
     run_xent<size_t>("u64", 33, 1000, 0.1f, F_NONE, &rng);
     run_xent<uint32_t>("u32", 3, 1, 0.2f, F_NONE, &rng);
 
-    // DARTS: 8 ops (none, two pools and skip with no gradient of their own here), a cell's
-    // 2x16x32x32 state (float4, several blocks), odd sizes (scalar), k = 1
+    // DARTS: 8 ops with op 0 "none" (NULL input, no gradient) on a cell's 2x16x32x32 state
+    // (float4, 8 blocks of partials); an entry with a gradient but no input, one with an input
+    // but no gradient; odd sizes (scalar); k = 1; a million elements; k = GH_WSUM_MAX; more
+    // partials than the second pass has threads (301 blocks), the grid at its cap (1024)
     bool vec = false, scalar = false, v;
     const struct { int k; size_t n; unsigned none, nodx; } ws[] = {
         {8, 2 * 16 * 32 * 32, 0x1, 0x1}, {8, 5003, 0x1, 0x9}, {7, 4100, 0x0, 0x0},
         {1, 3, 0x0, 0x0},                 {3, 1 << 20, 0x2, 0x4}, {16, 2048, 0x8001, 0x0},
+        {2, 307201, 0x0, 0x0}, {1, ((size_t)1 << 22) + 1, 0x0, 0x0},
     };
     for (const auto &c : ws)
         for (int ints = 1; ints >= 0; ints--) {
