@@ -44,10 +44,8 @@ __global__ void maxpool_bwd_kernel(pool_geom g, const float *__restrict__ x,
     GH_GRID_STRIDE_T(I, i, total) {
         I nc;
         int ih, iw;
-        pool_decode<I>(i, hw, g.w, &nc, &ih, &iw);
-        const float *xp = IDX ? nullptr : x + nc * hw;
-        const int *ip = IDX ? idx + nc * pq : nullptr;
-        dx[i] = maxpool_bwd_at<IDX>(g, xp, ip, dy + nc * pq, ih, iw, dx[i]);
+        const int r = pool_decode<I>(i, hw, g.w, &nc, &ih, &iw);
+        maxpool_bwd_at<I, IDX>(g, x, idx, dy, nc, hw, pq, r, ih, iw, dx + i);
     }
 }
 
@@ -70,7 +68,7 @@ __global__ void avgpool_bwd_kernel(pool_geom g, const float *__restrict__ dy, fl
         I nc;
         int ih, iw;
         pool_decode<I>(i, hw, g.w, &nc, &ih, &iw);
-        dx[i] = avgpool_bwd_at(g, dy + nc * pq, ih, iw, dx[i]);
+        avgpool_bwd_at(g, dy + nc * pq, ih, iw, dx + i);
     }
 }
 

@@ -27,15 +27,15 @@ __host__ __device__ __forceinline__ int pool_ldi(const int *p) {
 #endif
 }
 
-// Element i of planes of `plane` = rows x cols elements: its plane nc (in I) and its row a and
-// column b (a plane holds fewer than 2^31 elements: int).
+// Element i of planes of `plane` = rows x cols elements: its plane nc (in I), its row a and
+// column b, and its index in the plane (returned; a plane holds fewer than 2^31 elements: int).
 template <typename I>
-__host__ __device__ __forceinline__ void pool_decode(I i, I plane, int cols, I *nc, int *a,
-                                                     int *b) {
+__host__ __device__ __forceinline__ int pool_decode(I i, I plane, int cols, I *nc, int *a, int *b) {
     *nc = i / plane;
     const int r = (int)(i - *nc * plane);
     *a = r / cols;
     *b = r - *a * cols;
+    return r;
 }
 
 // First maximum of window (op, oq) in row-major order over in-bounds elements (a NaN wins, as
@@ -72,20 +72,24 @@ __host__ __device__ __forceinline__ void window_range(int i, int k, int stride, 
     *hi = h < nout - 1 ? h : nout - 1;
 }
 
-// Max pooling backward for input element r = (ih, iw) of its plane, dx's old value acc:
+// Max pooling backward for input element r = (ih, iw) of plane nc (planes of hw inputs and pq
+// outputs) into *dx (added to it):
 // IDX false recomputes each window's argmax from xp (up to kh*kw*kh*kw loads per input); IDX
 // true compares with the argmax the forward saved in ip (kh*kw index loads per input). Both add
 // the dy of every window whose argmax is this input, in output order (as the reference's
 // scatter does).
-template <bool IDX>
-__host__ __device__ __forceinline__ float maxpool_bwd_at(const pool_geom &g,
-                                                         const float *xp, const int *ip,
-                                                         const float *dyp, int ih,
-                                                         int iw, float acc) {
-    const int r = ih * g.w + iw;
+template <typename I, bool IDX>
+__host__ __device__ __forceinline__ void maxpool_bwd_at(const pool_geom g, const float *x,
+                                                        const int *idx, const float *dy, I nc,
+                                                        I hw, I pq, int r, int ih, int iw,
+                                                        float *dx) {
     int olo, ohi, qlo, qhi;
     window_range(ih, g.kh, g.stride, g.pad, g.p, &olo, &ohi);
     window_range(iw, g.kw, g.stride, g.pad, g.q, &qlo, &qhi);
+    const float *xp = IDX ? nullptr : x + nc * hw;
+    const int *ip = IDX ? idx + nc * pq : nullptr;
+    const float *dyp = dy + nc * pq;
+    float acc = *dx;  // contributions added in output order, as a scatter would
     for (int op = olo; op <= ohi; op++)
         for (int oq = qlo; oq <= qhi; oq++) {
             int bi;
@@ -97,7 +101,7 @@ __host__ __device__ __forceinline__ float maxpool_bwd_at(const pool_geom &g,
             }
             if (bi == r) acc += pool_ld(dyp + op * g.q + oq);
         }
-    return acc;
+    *dx = acc;
 }
 
 // In-bounds extent of the window of output o along a dimension of n (count_include_pad=False).
@@ -110,7 +114,7 @@ __host__ __device__ __forceinline__ int inb_count(int o, int k, int stride, int 
 
 // Average of window (op, oq) over its in-bounds elements: a double sum in row-major order and
 // one rounding, as the reference.
-__host__ __device__ __forceinline__ float avgpool_at(const pool_geom &g, const float *xp,
+__host__ __device__ __forceinline__ float avgpool_at(const pool_geom g, const float *xp,
                                                      int op, int oq) {
     const int ih0 = op * g.stride - g.pad, iw0 = oq * g.stride - g.pad;
     double s = 0.0;
@@ -127,14 +131,14 @@ __host__ __device__ __forceinline__ float avgpool_at(const pool_geom &g, const f
     return cnt > 0 ? (float)(s / cnt) : 0.0f;
 }
 
-// Average pooling backward for input (ih, iw), dx's old value acc: dy / count of every window
-// that contains it, in output order.
-__host__ __device__ __forceinline__ float avgpool_bwd_at(const pool_geom &g,
-                                                         const float *dyp, int ih, int iw,
-                                                         float acc) {
+// Average pooling backward for input (ih, iw) into *dx: dy / count of every window that
+// contains it, added in output order.
+__host__ __device__ __forceinline__ void avgpool_bwd_at(const pool_geom g, const float *dyp, int ih,
+                                                        int iw, float *dx) {
     int olo, ohi, qlo, qhi;
     window_range(ih, g.kh, g.stride, g.pad, g.p, &olo, &ohi);
     window_range(iw, g.kw, g.stride, g.pad, g.q, &qlo, &qhi);
+    float acc = *dx;
     for (int op = olo; op <= ohi; op++) {
         int ch = inb_count(op, g.kh, g.stride, g.pad, g.h);
         for (int oq = qlo; oq <= qhi; oq++) {
@@ -142,7 +146,7 @@ __host__ __device__ __forceinline__ float avgpool_bwd_at(const pool_geom &g,
             if (cnt > 0) acc += pool_ld(dyp + op * g.q + oq) / (float)cnt;
         }
     }
-    return acc;
+    *dx = acc;
 }
 
 // 32-bit element indices when both the input and the output hold fewer than 2^31 elements.

@@ -45,7 +45,7 @@ __global__ void __launch_bounds__(WSUM_THREADS)
 wsum_dwts_kernel(int nblocks, wsum_args a, const double *__restrict__ part, float *dwts) {
     __shared__ double sh[WSUM_THREADS];
     const int j = blockIdx.x;
-    double s = wsum_dwts_thread(nblocks, a.m, j, threadIdx.x, part);
+    double s = wsum_dwts_thread(nblocks, a, j, threadIdx.x, part);
     s = gh_block_sum<double, WSUM_THREADS>(s, sh);
     if (threadIdx.x == 0) dwts[a.idx[j]] += (float)s;
 }

@@ -146,9 +146,10 @@ __host__ __device__ __forceinline__ double wsum_block_part(const float (*sh)[GH_
 
 // Second pass, thread t of entry j's block: partials of blocks t, t + WSUM_THREADS, ...; the
 // block then adds its threads in gh_block_sum's tree order.
-__host__ __device__ __forceinline__ double wsum_dwts_thread(int nblocks, int m, int j, int t,
+__host__ __device__ __forceinline__ double wsum_dwts_thread(int nblocks, const wsum_args &a,
+                                                            int j, int t,
                                                             const double *__restrict__ part) {
     double s = 0.0;
-    for (int b = t; b < nblocks; b += WSUM_THREADS) s += part[(size_t)b * m + j];
+    for (int b = t; b < nblocks; b += WSUM_THREADS) s += part[(size_t)b * a.m + j];
     return s;
 }

@@ -192,11 +192,11 @@ static size_t run_pool(const char *iname, pool_shape sh, int ints, int specials,
     emu_grid<I>(nx, bi, GH_EW_THREADS, [&](I i) {
         I nc;
         int ih, iw;
-        pool_decode<I>(i, hw, wd, &nc, &ih, &iw);
+        const int r = pool_decode<I>(i, hw, wd, &nc, &ih, &iw);
         const float *dyp = dy.data() + nc * pq;
-        dxm[i] = maxpool_bwd_at<false>(gt, x.data() + nc * hw, nullptr, dyp, ih, iw, dxm[i]);
-        dxi[i] = maxpool_bwd_at<true>(gt, nullptr, ridx.data() + nc * pq, dyp, ih, iw, dxi[i]);
-        dxa[i] = avgpool_bwd_at(gt, dyp, ih, iw, dxa[i]);
+        maxpool_bwd_at<I, false>(gt, x.data(), nullptr, dy.data(), nc, hw, pq, r, ih, iw, &dxm[i]);
+        maxpool_bwd_at<I, true>(gt, nullptr, ridx.data(), dy.data(), nc, hw, pq, r, ih, iw, &dxi[i]);
+        avgpool_bwd_at(gt, dyp, ih, iw, &dxa[i]);
         hx[i]++;
     });
     snprintf(what, sizeof what, "maxpool bwd (recompute) %s", shape);
@@ -407,7 +407,7 @@ static size_t run_wsum(int k, size_t n, unsigned none, unsigned nodx, int ints, 
         for (int j = 0; j < a.m; j++) {
             double sh[WSUM_THREADS];
             for (int t = 0; t < WSUM_THREADS; t++)
-                sh[t] = wsum_dwts_thread(blocks, a.m, j, t, part.data());
+                sh[t] = wsum_dwts_thread(blocks, a, j, t, part.data());
             dw[a.idx[j]] += (float)emu_block_sum<double, WSUM_THREADS>(sh);
         }
 
