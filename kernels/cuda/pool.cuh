@@ -10,6 +10,9 @@
 struct pool_geom {
     int n, c, h, w, kh, kw, stride, pad, p, q;
 };
+// The functions below take it by value and compute their pointers and dx's load where the
+// kernels did before the move: by reference, or in another order, ptxas unrolled and scheduled
+// the loops differently (the same arithmetic, another SASS); as written the SASS is unchanged.
 
 // A read-only load: through the texture path on the device, a plain load in the replay.
 __host__ __device__ __forceinline__ float pool_ld(const float *p) {
