@@ -6,13 +6,9 @@
 // holds fewer than 2^31 elements (checked on the host), else 64-bit.
 #include <math.h>
 
-#include "cuda_common.cuh"
+#include "pool.cuh"
 
 namespace {
-
-struct pool_geom {
-    int n, c, h, w, kh, kw, stride, pad, p, q;
-};
 
 // The shared geometry check (kernels/geometry.c), then the validated shape as kernel arguments.
 int pool_check(const char *op, const pool_shape *in, pool_geom *g) {
@@ -22,40 +18,15 @@ int pool_check(const char *op, const pool_shape *in, pool_geom *g) {
     return GH_OK;
 }
 
-// First maximum of window (op, oq) in row-major order over in-bounds elements (a NaN wins, as
-// in PyTorch and the reference); -1 if the window holds none. Shared by forward and backward
-// so that they agree on ties.
-__device__ __forceinline__ int max_window(const pool_geom &g, const float *__restrict__ xp,
-                                          int op, int oq, float *best_out) {
-    const int ih0 = op * g.stride - g.pad, iw0 = oq * g.stride - g.pad;
-    float best = -INFINITY;
-    int bi = -1;
-    for (int a = 0; a < g.kh; a++) {
-        int ih = ih0 + a;
-        if (ih < 0 || ih >= g.h) continue;
-        for (int b = 0; b < g.kw; b++) {
-            int iw = iw0 + b;
-            if (iw < 0 || iw >= g.w) continue;
-            float v = __ldg(xp + ih * g.w + iw);
-            if (bi < 0 || v > best || isnan(v)) {
-                best = v;
-                bi = ih * g.w + iw;
-            }
-        }
-    }
-    *best_out = best;
-    return bi;
-}
-
 // IDX: also store each window's argmax (in-plane index, -1 for an empty window) into idx.
 template <typename I, bool IDX>
 __global__ void maxpool_fwd_kernel(pool_geom g, const float *__restrict__ x, float *__restrict__ y,
                                    int *__restrict__ idx) {
     const I pq = (I)g.p * g.q, hw = (I)g.h * g.w, total = (I)g.n * g.c * pq;
     GH_GRID_STRIDE_T(I, i, total) {
-        const I nc = i / pq;
-        const int r = (int)(i - nc * pq);
-        const int op = r / g.q, oq = r - op * g.q;
+        I nc;
+        int op, oq;
+        pool_decode<I>(i, pq, g.q, &nc, &op, &oq);
         float best;
         const int bi = max_window(g, x + nc * hw, op, oq, &best);
         y[i] = bi < 0 ? -INFINITY : best;
@@ -63,18 +34,7 @@ __global__ void maxpool_fwd_kernel(pool_geom g, const float *__restrict__ x, flo
     }
 }
 
-// Output rows whose windows contain input row ih: o*stride - pad <= ih <= o*stride - pad + k-1.
-__device__ __forceinline__ void window_range(int i, int k, int stride, int pad, int nout, int *lo,
-                                             int *hi) {
-    int t = i + pad - k + 1;  // smallest o*stride allowed
-    *lo = t <= 0 ? 0 : (t + stride - 1) / stride;
-    int h = (i + pad) / stride;  // i + pad >= 0
-    *hi = h < nout - 1 ? h : nout - 1;
-}
-
-// IDX false: recompute each window's argmax from x (up to kh*kw*kh*kw loads per input);
-// IDX true: compare with the argmax the forward saved (kh*kw index loads per input). Both add
-// the dy of every window whose argmax is this input, in output order.
+// One thread per input element: maxpool_bwd_at gathers the windows that chose it.
 template <typename I, bool IDX>
 __global__ void maxpool_bwd_kernel(pool_geom g, const float *__restrict__ x,
                                    const int *__restrict__ idx, const float *__restrict__ dy,
@@ -82,59 +42,21 @@ __global__ void maxpool_bwd_kernel(pool_geom g, const float *__restrict__ x,
     const I hw = (I)g.h * g.w, total = (I)g.n * g.c * hw;
     const I pq = (I)g.p * g.q;
     GH_GRID_STRIDE_T(I, i, total) {
-        const I nc = i / hw;
-        const int r = (int)(i - nc * hw);
-        const int ih = r / g.w, iw = r - ih * g.w;
-        int olo, ohi, qlo, qhi;
-        window_range(ih, g.kh, g.stride, g.pad, g.p, &olo, &ohi);
-        window_range(iw, g.kw, g.stride, g.pad, g.q, &qlo, &qhi);
-        const float *xp = IDX ? nullptr : x + nc * hw;
-        const int *ip = IDX ? idx + nc * pq : nullptr;
-        const float *dyp = dy + nc * pq;
-        float acc = dx[i];  // contributions added in output order, as a scatter would
-        for (int op = olo; op <= ohi; op++)
-            for (int oq = qlo; oq <= qhi; oq++) {
-                int bi;
-                if (IDX) {
-                    bi = __ldg(ip + op * g.q + oq);
-                } else {
-                    float best;
-                    bi = max_window(g, xp, op, oq, &best);
-                }
-                if (bi == r) acc += __ldg(dyp + op * g.q + oq);
-            }
-        dx[i] = acc;
+        I nc;
+        int ih, iw;
+        const int r = pool_decode<I>(i, hw, g.w, &nc, &ih, &iw);
+        maxpool_bwd_at<I, IDX>(g, x, idx, dy, nc, hw, pq, r, ih, iw, dx + i);
     }
-}
-
-__device__ __forceinline__ int inb_count(int o, int k, int stride, int pad, int n) {
-    int lo = o * stride - pad, hi = lo + k;
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > n ? n : hi;
-    return hi > lo ? hi - lo : 0;
 }
 
 template <typename I>
 __global__ void avgpool_fwd_kernel(pool_geom g, const float *__restrict__ x, float *__restrict__ y) {
     const I pq = (I)g.p * g.q, total = (I)g.n * g.c * pq;
     GH_GRID_STRIDE_T(I, i, total) {
-        const I nc = i / pq;
-        int r = (int)(i - nc * pq);
-        int op = r / g.q, oq = r - op * g.q;
-        const float *xp = x + nc * ((I)g.h * g.w);
-        const int ih0 = op * g.stride - g.pad, iw0 = oq * g.stride - g.pad;
-        double s = 0.0;  // as the reference: double sum, one rounding at the end
-        for (int a = 0; a < g.kh; a++) {
-            int ih = ih0 + a;
-            if (ih < 0 || ih >= g.h) continue;
-            for (int b = 0; b < g.kw; b++) {
-                int iw = iw0 + b;
-                if (iw < 0 || iw >= g.w) continue;
-                s += __ldg(xp + ih * g.w + iw);
-            }
-        }
-        int cnt = inb_count(op, g.kh, g.stride, g.pad, g.h) * inb_count(oq, g.kw, g.stride, g.pad, g.w);
-        y[i] = cnt > 0 ? (float)(s / cnt) : 0.0f;  // count_include_pad=False
+        I nc;
+        int op, oq;
+        pool_decode<I>(i, pq, g.q, &nc, &op, &oq);
+        y[i] = avgpool_at(g, x + nc * ((I)g.h * g.w), op, oq);
     }
 }
 
@@ -143,37 +65,22 @@ __global__ void avgpool_bwd_kernel(pool_geom g, const float *__restrict__ dy, fl
     const I hw = (I)g.h * g.w, total = (I)g.n * g.c * hw;
     const I pq = (I)g.p * g.q;
     GH_GRID_STRIDE_T(I, i, total) {
-        const I nc = i / hw;
-        int r = (int)(i - nc * hw);
-        int ih = r / g.w, iw = r - ih * g.w;
-        int olo, ohi, qlo, qhi;
-        window_range(ih, g.kh, g.stride, g.pad, g.p, &olo, &ohi);
-        window_range(iw, g.kw, g.stride, g.pad, g.q, &qlo, &qhi);
-        const float *dyp = dy + nc * pq;
-        float acc = dx[i];
-        for (int op = olo; op <= ohi; op++) {
-            int ch = inb_count(op, g.kh, g.stride, g.pad, g.h);
-            for (int oq = qlo; oq <= qhi; oq++) {
-                int cnt = ch * inb_count(oq, g.kw, g.stride, g.pad, g.w);
-                if (cnt > 0) acc += __ldg(dyp + op * g.q + oq) / (float)cnt;
-            }
-        }
-        dx[i] = acc;
+        I nc;
+        int ih, iw;
+        pool_decode<I>(i, hw, g.w, &nc, &ih, &iw);
+        avgpool_bwd_at(g, dy + nc * pq, ih, iw, dx + i);
     }
 }
 
 // Global average pool: one warp per row of hw floats; lanes stride the row (coalesced), then
 // a fixed butterfly sum.
-#define GAP_THREADS 256
 __global__ void __launch_bounds__(GAP_THREADS)
 gap_fwd_kernel(int rows, int hw, const float *__restrict__ x, float *__restrict__ y) {
     const int warps = GAP_THREADS / 32;
     const int lane = threadIdx.x & 31;
     for (size_t row = (size_t)blockIdx.x * warps + threadIdx.x / 32; row < (size_t)rows;
          row += (size_t)gridDim.x * warps) {
-        const float *xr = x + row * hw;
-        double s = 0.0;
-        for (int j = lane; j < hw; j += 32) s += (double)__ldg(xr + j);
+        double s = gap_lane_sum(x + row * hw, hw, lane);
         s = gh_warp_sum(s);
         if (lane == 0) y[row] = (float)(s / hw);
     }
@@ -188,11 +95,6 @@ __global__ void gap_bwd_kernel(I total, int hw, const float *__restrict__ dy,
         gh_rowcol<I>(i, (I)hw, &row, &j);
         dx[i] += dy[row] / (float)hw;
     }
-}
-
-// 32-bit element indices when both the input and the output hold fewer than 2^31 elements.
-bool pool_idx32(const pool_geom &g) {
-    return gh_idx32((size_t)g.n * g.c * g.h * g.w) && gh_idx32((size_t)g.n * g.c * g.p * g.q);
 }
 
 int maxpool_fwd_launch(const char *op, const kctx *ctx, const pool_shape *sh, const float *x,
@@ -293,9 +195,7 @@ int gap_fwd_cuda(const kctx *ctx, int n, int c, int hw, const float *x, float *y
     GH_CUDA_NEED("gap_fwd_cuda", x);
     GH_CUDA_NEED("gap_fwd_cuda", y);
     int rows = n * c;
-    size_t blocks = gh_ceil_div((size_t)rows, GAP_THREADS / 32);
-    if (blocks > GH_EW_MAX_BLOCKS) blocks = GH_EW_MAX_BLOCKS;
-    gap_fwd_kernel<<<(unsigned)blocks, GAP_THREADS, 0, gh_stream(ctx)>>>(rows, hw, x, y);
+    gap_fwd_kernel<<<gap_blocks(rows), GAP_THREADS, 0, gh_stream(ctx)>>>(rows, hw, x, y);
     LAUNCH_CHECK("gap_fwd_kernel");
     return GH_OK;
 }

@@ -5,20 +5,12 @@
 // reported as GH_EINVAL after the kernel.
 #include <math.h>
 
-#include "cuda_common.cuh"
+#include "softmax.cuh"
 
 namespace {
 
-#define SM_THREADS 256
-#define SM_WARPS (SM_THREADS / 32)
-
-unsigned row_blocks(int rows) {
-    size_t b = gh_ceil_div((size_t)rows, SM_WARPS);
-    return (unsigned)(b > GH_EW_MAX_BLOCKS ? GH_EW_MAX_BLOCKS : (b < 1 ? 1 : b));
-}
-
 #define FOR_ROWS(row, rows)                                                                  \
-    for (int row = blockIdx.x * SM_WARPS + threadIdx.x / 32; row < (rows);                   \
+    for (int row = sm_first_row(blockIdx.x, threadIdx.x / 32); row < (rows);                   \
          row += gridDim.x * SM_WARPS)
 
 __global__ void __launch_bounds__(SM_THREADS)
@@ -27,12 +19,8 @@ softmax_fwd_kernel(int rows, int cols, const float *__restrict__ x, float *__res
     FOR_ROWS(row, rows) {
         const float *xr = x + (size_t)row * cols;
         float *yr = y + (size_t)row * cols;
-        float mx = -INFINITY;
-        for (int j = lane; j < cols; j += 32) mx = fmaxf(mx, xr[j]);
-        mx = gh_warp_max(mx);
-        float s = 0.0f;
-        for (int j = lane; j < cols; j += 32) s += expf(xr[j] - mx);
-        s = gh_warp_sum(s);
+        const float mx = gh_warp_max(sm_lane_max(xr, cols, lane));
+        const float s = gh_warp_sum(sm_lane_expsum(xr, cols, lane, mx, nullptr));
         for (int j = lane; j < cols; j += 32) yr[j] = expf(xr[j] - mx) / s;
     }
 }
@@ -44,9 +32,7 @@ softmax_bwd_kernel(int rows, int cols, const float *__restrict__ y, const float 
     const int lane = threadIdx.x & 31;
     FOR_ROWS(row, rows) {
         const size_t o = (size_t)row * cols;
-        float dot = 0.0f;
-        for (int j = lane; j < cols; j += 32) dot += dy[o + j] * y[o + j];
-        dot = gh_warp_sum(dot);
+        const float dot = gh_warp_sum(sm_lane_dot(dy + o, y + o, cols, lane));
         for (int j = lane; j < cols; j += 32) dx[o + j] += y[o + j] * (dy[o + j] - dot);
     }
 }
@@ -61,16 +47,9 @@ xent_fwd_kernel(int n, int k, const float *__restrict__ logits, const int *__res
         const float *xr = logits + (size_t)row * k;
         float *pr = probs + (size_t)row * k;
         const int label = labels[row];
-        float mx = -INFINITY;
-        for (int j = lane; j < k; j += 32) mx = fmaxf(mx, xr[j]);
-        mx = gh_warp_max(mx);
-        float s = 0.0f, sx = 0.0f;  // sum exp(x - mx), sum (x - mx)
-        for (int j = lane; j < k; j += 32) {
-            float d = xr[j] - mx;
-            s += expf(d);
-            sx += d;
-        }
-        s = gh_warp_sum(s);
+        const float mx = gh_warp_max(sm_lane_max(xr, k, lane));
+        float sx;  // sum (x - mx), beside s = sum exp(x - mx)
+        const float s = gh_warp_sum(sm_lane_expsum(xr, k, lane, mx, &sx));
         sx = gh_warp_sum(sx);
         const float lse = logf(s);
         for (int j = lane; j < k; j += 32) pr[j] = expf(xr[j] - mx) / s;
@@ -80,9 +59,7 @@ xent_fwd_kernel(int n, int k, const float *__restrict__ logits, const int *__res
                 else atomicMin(flag, row);
                 losses[row] = NAN;
             } else {
-                float logp_label = xr[label] - mx - lse;
-                float sum_logp = sx - (float)k * lse;
-                losses[row] = -((1.0f - smoothing) * logp_label + (smoothing / (float)k) * sum_logp);
+                losses[row] = xent_row_loss(xr[label], mx, lse, sx, k, smoothing);
             }
         }
     }
@@ -111,7 +88,7 @@ __global__ void xent_bwd_kernel(int n, int k, const float *__restrict__ probs,
             }
             continue;
         }
-        float t = (j == label ? 1.0f - smoothing : 0.0f) + off;
+        float t = xent_target(j, label, smoothing, off);
         dlogits[i] += scale * (probs[i] - t);
     }
 }
@@ -135,7 +112,7 @@ int softmax_fwd_cuda(const kctx *ctx, int rows, int cols, const float *x, float 
     GH_TRY(rows_check("softmax_fwd_cuda", rows, cols));
     GH_CUDA_NEED("softmax_fwd_cuda", x);
     GH_CUDA_NEED("softmax_fwd_cuda", y);
-    softmax_fwd_kernel<<<row_blocks(rows), SM_THREADS, 0, gh_stream(ctx)>>>(rows, cols, x, y);
+    softmax_fwd_kernel<<<sm_row_blocks(rows), SM_THREADS, 0, gh_stream(ctx)>>>(rows, cols, x, y);
     LAUNCH_CHECK("softmax_fwd_kernel");
     return GH_OK;
 }
@@ -145,7 +122,7 @@ int softmax_bwd_cuda(const kctx *ctx, int rows, int cols, const float *y, const 
     if (!dx) return GH_OK;
     GH_CUDA_NEED("softmax_bwd_cuda", y);
     GH_CUDA_NEED("softmax_bwd_cuda", dy);
-    softmax_bwd_kernel<<<row_blocks(rows), SM_THREADS, 0, gh_stream(ctx)>>>(rows, cols, y, dy, dx);
+    softmax_bwd_kernel<<<sm_row_blocks(rows), SM_THREADS, 0, gh_stream(ctx)>>>(rows, cols, y, dy, dx);
     LAUNCH_CHECK("softmax_bwd_kernel");
     return GH_OK;
 }
@@ -161,7 +138,7 @@ int xent_fwd_cuda(const kctx *ctx, int n, int k, const float *logits, const int 
     uint64_t step = ctx ? ctx->step : 0;
     int *flag = NULL;
     if (!flags) GH_TRY(gh_idx_flag_alloc("xent_fwd_cuda", ctx, &flag));
-    xent_fwd_kernel<<<row_blocks(n), SM_THREADS, 0, gh_stream(ctx)>>>(
+    xent_fwd_kernel<<<sm_row_blocks(n), SM_THREADS, 0, gh_stream(ctx)>>>(
         n, k, logits, labels, smoothing, probs, losses, flag, flags, step);
     int st = launch_status("xent_fwd_kernel");
     return flags ? st : gh_idx_flag_report("xent_fwd_cuda", ctx, flag, labels, "labels", k, st);

@@ -2,45 +2,17 @@
 // pointers travel by value in a kernel-parameter struct (no device pointer array to upload);
 // loops over them are unrolled to GH_WSUM_MAX so every index is a compile-time constant.
 // dwts is reduced in a fixed order: per-block partials (grid fixed by n), then a second pass.
-#include "elementwise.cuh"
+#include "wsum.cuh"
 
 namespace {
-
-struct wsum_args {
-    const float *x[GH_WSUM_MAX];  // non-NULL inputs only, compacted
-    float *dx[GH_WSUM_MAX];       // their gradients (may be NULL), same order
-    int idx[GH_WSUM_MAX];         // position of each in the caller's list (for wts/dwts)
-    int m;                        // number of compacted entries
-};
-
-#define WSUM_THREADS 256
-#define WSUM_MAX_BLOCKS 1024
 
 template <bool VEC>
 __global__ void __launch_bounds__(WSUM_THREADS)
 wsum_fwd_kernel(size_t n, wsum_args a, const float *__restrict__ wts, float *__restrict__ y) {
     float w[GH_WSUM_MAX];
-#pragma unroll
-    for (int j = 0; j < GH_WSUM_MAX; j++) w[j] = j < a.m ? wts[a.idx[j]] : 0.0f;
+    wsum_weights(a, wts, w);
     const size_t nv = VEC ? n / 4 : n;
-    GH_GRID_STRIDE(i, nv) {
-        if (VEC) {
-            float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-            for (int j = 0; j < GH_WSUM_MAX; j++)
-                if (j < a.m) {
-                    float4 v = gh_ld4(a.x[j], i);
-                    s.x += w[j] * v.x; s.y += w[j] * v.y; s.z += w[j] * v.z; s.w += w[j] * v.w;
-                }
-            gh_st4(y, i, s);
-        } else {
-            float s = 0.0f;
-#pragma unroll
-            for (int j = 0; j < GH_WSUM_MAX; j++)
-                if (j < a.m) s += w[j] * a.x[j][i];
-            y[i] = s;
-        }
-    }
+    GH_GRID_STRIDE(i, nv) wsum_fwd_at<VEC>(a, w, i, y);
 }
 
 // dxs[j] += w[j]*dy; when part != NULL, part[block*m + j] = this block's sum of dy*x[j]
@@ -51,38 +23,11 @@ wsum_bwd_kernel(size_t n, wsum_args a, const float *__restrict__ wts, const floa
                 double *__restrict__ part) {
     __shared__ float sh[WSUM_THREADS / 32][GH_WSUM_MAX];
     float w[GH_WSUM_MAX], acc[GH_WSUM_MAX];
+    wsum_weights(a, wts, w);
 #pragma unroll
-    for (int j = 0; j < GH_WSUM_MAX; j++) {
-        w[j] = j < a.m ? wts[a.idx[j]] : 0.0f;
-        acc[j] = 0.0f;
-    }
+    for (int j = 0; j < GH_WSUM_MAX; j++) acc[j] = 0.0f;
     const size_t nv = VEC ? n / 4 : n;
-    GH_GRID_STRIDE(i, nv) {
-        if (VEC) {
-            float4 d = gh_ld4(dy, i);
-#pragma unroll
-            for (int j = 0; j < GH_WSUM_MAX; j++)
-                if (j < a.m) {
-                    if (a.dx[j]) {
-                        float4 o = gh_ld4(a.dx[j], i);
-                        o.x += w[j] * d.x; o.y += w[j] * d.y; o.z += w[j] * d.z; o.w += w[j] * d.w;
-                        gh_st4(a.dx[j], i, o);
-                    }
-                    if (part && a.x[j]) {
-                        float4 v = gh_ld4(a.x[j], i);
-                        acc[j] += d.x * v.x + d.y * v.y + d.z * v.z + d.w * v.w;
-                    }
-                }
-        } else {
-            float d = dy[i];
-#pragma unroll
-            for (int j = 0; j < GH_WSUM_MAX; j++)
-                if (j < a.m) {
-                    if (a.dx[j]) a.dx[j][i] += w[j] * d;
-                    if (part && a.x[j]) acc[j] += d * a.x[j][i];
-                }
-        }
-    }
+    GH_GRID_STRIDE(i, nv) wsum_bwd_at<VEC>(a, w, dy, part != nullptr, i, acc);
     if (!part) return;  // uniform across the block
     const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
 #pragma unroll
@@ -91,11 +36,8 @@ wsum_bwd_kernel(size_t n, wsum_args a, const float *__restrict__ wts, const floa
         if (lane == 0) sh[warp][j] = s;
     }
     __syncthreads();
-    if (threadIdx.x < a.m) {
-        double s = 0.0;
-        for (int wi = 0; wi < WSUM_THREADS / 32; wi++) s += (double)sh[wi][threadIdx.x];
-        part[(size_t)blockIdx.x * a.m + threadIdx.x] = s;
-    }
+    if (threadIdx.x < a.m)
+        part[(size_t)blockIdx.x * a.m + threadIdx.x] = wsum_block_part(sh, threadIdx.x);
 }
 
 // dwts[idx[j]] += sum over blocks of part[b*m + j], in block order (one block per j).
@@ -103,8 +45,7 @@ __global__ void __launch_bounds__(WSUM_THREADS)
 wsum_dwts_kernel(int nblocks, wsum_args a, const double *__restrict__ part, float *dwts) {
     __shared__ double sh[WSUM_THREADS];
     const int j = blockIdx.x;
-    double s = 0.0;
-    for (int b = threadIdx.x; b < nblocks; b += WSUM_THREADS) s += part[(size_t)b * a.m + j];
+    double s = wsum_dwts_thread(nblocks, a, j, threadIdx.x, part);
     s = gh_block_sum<double, WSUM_THREADS>(s, sh);
     if (threadIdx.x == 0) dwts[a.idx[j]] += (float)s;
 }
@@ -126,15 +67,8 @@ int wsum_fwd_cuda(const kctx *ctx, int k, size_t n, const float *const *xs, cons
     GH_CUDA_NEED("wsum_fwd_cuda", xs);
     GH_CUDA_NEED("wsum_fwd_cuda", wts);
     GH_CUDA_NEED("wsum_fwd_cuda", y);
-    wsum_args a = {};
-    bool vec = n % 4 == 0 && gh_aligned16(y);
-    for (int i = 0; i < k; i++)
-        if (xs[i]) {
-            a.x[a.m] = xs[i];
-            a.idx[a.m] = i;
-            vec = vec && gh_aligned16(xs[i]);
-            a.m++;
-        }
+    wsum_args a;
+    const bool vec = wsum_pack_fwd(k, n, xs, y, &a);
     size_t work = vec ? n / 4 : n;
     cudaStream_t st = gh_stream(ctx);
     if (vec)
@@ -151,29 +85,14 @@ int wsum_bwd_cuda(const kctx *ctx, int k, size_t n, const float *const *xs, cons
     if (n == 0) return GH_OK;
     GH_CUDA_NEED("wsum_bwd_cuda", wts);
     GH_CUDA_NEED("wsum_bwd_cuda", dy);
-    // An index takes part when it has a gradient to receive (dxs[i]) or a weight gradient to
-    // form (dwts and xs[i]); a NULL xs[i] gives no dwts term (the op is "none").
-    wsum_args a = {};
-    bool vec = n % 4 == 0 && gh_aligned16(dy);
-    bool any_dot = false;
-    for (int i = 0; i < k; i++) {
-        const float *x = xs ? xs[i] : NULL;
-        float *dx = dxs ? dxs[i] : NULL;
-        bool dot = dwts && x;
-        if (!dx && !dot) continue;
-        a.x[a.m] = x;
-        a.dx[a.m] = dx;
-        a.idx[a.m] = i;
-        vec = vec && gh_aligned16(x) && gh_aligned16(dx);
-        any_dot = any_dot || dot;
-        a.m++;
-    }
+    wsum_args a;
+    bool any_dot;
+    const bool vec = wsum_pack_bwd(k, n, xs, dy, dxs, dwts, &a, &any_dot);
     if (a.m == 0) return GH_OK;
     cudaStream_t st = gh_stream(ctx);
     size_t work = vec ? n / 4 : n;
     // the grid of the dot-product pass depends on n only: a fixed summation order
-    size_t nb = gh_ceil_div(work, (size_t)WSUM_THREADS * 4);
-    int blocks = (int)(nb < 1 ? 1 : (nb > WSUM_MAX_BLOCKS ? WSUM_MAX_BLOCKS : nb));
+    const int blocks = wsum_bwd_blocks(work);
     double *part = NULL;
     if (any_dot)
         GH_TRY(gh_ws_take("wsum_bwd_cuda", ctx, sizeof(double) * blocks * a.m, (void **)&part));
@@ -200,9 +119,7 @@ int wsum_bwd_ws_cuda(const kctx *ctx, int k, size_t n, size_t *floats) {
     GH_CUDA_NEED("wsum_bwd_ws_cuda", floats);
     *floats = 0;
     GH_TRY(wsum_check("wsum_bwd_ws_cuda", k));
-    size_t nb = gh_ceil_div(n, (size_t)WSUM_THREADS * 4);
-    size_t blocks = nb < 1 ? 1 : (nb > WSUM_MAX_BLOCKS ? WSUM_MAX_BLOCKS : nb);
-    *floats = gh_ws_floats_for(sizeof(double) * blocks * (size_t)k);
+    *floats = gh_ws_floats_for(sizeof(double) * (size_t)wsum_bwd_blocks(n) * (size_t)k);
     return GH_OK;
 }
 
