@@ -1,7 +1,8 @@
 // tests/cuda: host helpers shared by the CPU replays of the CUDA kernels (test_*_emu.cu): random
 // inputs (small integers or uniform in [-1, 1)), rms, and the comparison against the C
-// reference (exact on integers, else 1e-5 of rms plus 1e-5 relative), and the count of
-// shared-memory wavefronts of a warp's access (bank conflicts). Include after check.h.
+// reference (exact on integers, else 1e-5 of rms plus 1e-5 relative), the count of
+// shared-memory wavefronts of a warp's access (bank conflicts), and the conv replays' shape
+// macro and random tensors. Include after check.h.
 #ifndef GH_TESTS_CUDA_EMU_CHECK_H
 #define GH_TESTS_CUDA_EMU_CHECK_H
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "base/base.h"
+#include "kernels/kernels.h"
 
 static inline std::vector<float> emu_rnd(gh_rng *rng, size_t n, int ints) {
     std::vector<float> v(n);
@@ -58,6 +60,34 @@ static inline int emu_wavefronts(const std::vector<int> &addr, int width) {
 static inline int emu_wavefronts_min(size_t lanes, int width) {
     const int per = width <= 4 ? 32 : 128 / width;
     return (int)((lanes + per - 1) / per);
+}
+
+// A conv2d_shape from its fields in the order of the struct (the cases' tables).
+#define EMU_SHAPE(N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G)                              \
+    conv2d_shape {                                                                             \
+        N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G, 0, 0                                   \
+    }
+
+// A conv's random tensors for a replay (sh after conv2d_shape_init): x, w, bias, dy, and the
+// starting values of dx, dw and db (the kernels add into them), drawn in this order.
+struct emu_conv_data {
+    size_t nx, nw, ny;
+    std::vector<float> x, w, b, dy, dx0, dw0, db0;
+};
+
+static inline emu_conv_data emu_conv_rnd(const conv2d_shape &sh, gh_rng *rng, int ints) {
+    emu_conv_data d;
+    d.nx = (size_t)sh.n * sh.c * sh.h * sh.w;
+    d.nw = (size_t)sh.k * (sh.c / sh.groups) * sh.r * sh.s;
+    d.ny = (size_t)sh.n * sh.k * sh.p * sh.q;
+    d.x = emu_rnd(rng, d.nx, ints);
+    d.w = emu_rnd(rng, d.nw, ints);
+    d.b = emu_rnd(rng, sh.k, ints);
+    d.dy = emu_rnd(rng, d.ny, ints);
+    d.dx0 = emu_rnd(rng, d.nx, ints);
+    d.dw0 = emu_rnd(rng, d.nw, ints);
+    d.db0 = emu_rnd(rng, sh.k, ints);
+    return d;
 }
 
 #endif

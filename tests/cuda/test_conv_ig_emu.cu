@@ -93,11 +93,9 @@ static int run(const char *name, conv2d_shape sh, int bias, int ints, gh_rng *rn
     conv_geom g;
     CHECK_OK(conv2d_shape_init(&sh));
     CHECK_OK(conv_check("emu", &sh, &g));
-    const size_t nx = (size_t)g.n * g.c * g.h * g.w, nw = (size_t)g.k * g.cg * g.r * g.s;
-    const size_t ny = (size_t)g.n * g.k * g.p * g.q;
-    std::vector<float> x = emu_rnd(rng, nx, ints), w = emu_rnd(rng, nw, ints);
-    std::vector<float> b = emu_rnd(rng, g.k, ints), dy = emu_rnd(rng, ny, ints);
-    std::vector<float> dx0 = emu_rnd(rng, nx, ints);
+    const emu_conv_data d = emu_conv_rnd(sh, rng, ints);
+    const size_t nx = d.nx, ny = d.ny;
+    const std::vector<float> &x = d.x, &w = d.w, &b = d.b, &dy = d.dy, &dx0 = d.dx0;
     std::vector<float> ry(ny), rdx = dx0;
     CHECK_OK(conv2d_fwd_ref(&REF, &sh, x.data(), w.data(), bias ? b.data() : NULL, ry.data()));
     CHECK_OK(conv2d_bwd_ref(&REF, &sh, x.data(), w.data(), dy.data(), rdx.data(), NULL, NULL));
@@ -171,10 +169,7 @@ static int a_stash_ways(int BM, int pad) {
     return worst;
 }
 
-#define SHAPE(N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G)                                  \
-    conv2d_shape {                                                                             \
-        N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G, 0, 0                                   \
-    }
+#define SHAPE EMU_SHAPE
 
 int main(void) {
     gh_rng rng;

@@ -158,12 +158,10 @@ struct buf {
 template <int PREC>
 static void run_prec(const char *name, const conv2d_shape &sh, tc_geom g, int bias, int ints,
                      int misalign, gh_rng *rng, tally *ty) {
-    const size_t nx = (size_t)g.n * g.c * g.h * g.w, nw = (size_t)g.k * g.cg * g.r * g.s;
-    const size_t ny = (size_t)g.n * g.k * g.p * g.q;
-    const std::vector<float> x = emu_rnd(rng, nx, ints), w = emu_rnd(rng, nw, ints);
-    const std::vector<float> b = emu_rnd(rng, g.k, ints);
-    const std::vector<float> dy = emu_rnd(rng, ny, ints), dx0 = emu_rnd(rng, nx, ints);
-    const std::vector<float> dw0 = emu_rnd(rng, nw, ints);
+    const emu_conv_data d = emu_conv_rnd(sh, rng, ints);
+    const size_t nx = d.nx, nw = d.nw, ny = d.ny;
+    const std::vector<float> &x = d.x, &w = d.w, &b = d.b, &dy = d.dy, &dx0 = d.dx0;
+    const std::vector<float> &dw0 = d.dw0;
     std::vector<float> ry(ny), rdx = dx0, rdw = dw0;
     CHECK_OK(conv2d_fwd_ref(&REF, &sh, x.data(), w.data(), bias ? b.data() : NULL, ry.data()));
     CHECK_OK(conv2d_bwd_ref(&REF, &sh, x.data(), w.data(), dy.data(), rdx.data(), rdw.data(),
@@ -353,10 +351,7 @@ static double banks(int ldb, int verbose) {
     return worst;
 }
 
-#define SHAPE(N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G)                                  \
-    conv2d_shape {                                                                             \
-        N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G, 0, 0                                   \
-    }
+#define SHAPE EMU_SHAPE
 
 int main(void) {
     gh_rng rng;

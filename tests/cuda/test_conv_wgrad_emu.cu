@@ -228,10 +228,7 @@ static int differs(const std::vector<float> &got, const std::vector<float> &want
     return 0;
 }
 
-#define SHAPE(N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G)                                  \
-    conv2d_shape {                                                                             \
-        N, C, H, W, K, R, S, SH, SW, PH, PW, DH, DW, G, 0, 0                                   \
-    }
+#define SHAPE EMU_SHAPE
 
 struct totals {
     int runs, multi_split, caught, bugs;
@@ -242,11 +239,8 @@ static void run(const char *name, conv2d_shape sh, int depthwise, int relu, int 
     conv_geom g;
     CHECK_OK(conv2d_shape_init(&sh));
     CHECK_OK(conv_check("emu", &sh, &g));
-    const size_t nx = (size_t)g.n * g.c * g.h * g.w, nw = (size_t)g.k * g.cg * g.r * g.s;
-    const size_t ny = (size_t)g.n * g.k * g.p * g.q;
-    std::vector<float> x = emu_rnd(rng, nx, ints), w = emu_rnd(rng, nw, ints);
-    std::vector<float> dy = emu_rnd(rng, ny, ints);
-    std::vector<float> dw0 = emu_rnd(rng, nw, ints), db0 = emu_rnd(rng, g.k, ints);
+    const emu_conv_data d = emu_conv_rnd(sh, rng, ints);
+    const std::vector<float> &x = d.x, &w = d.w, &dy = d.dy, &dw0 = d.dw0, &db0 = d.db0;
     std::vector<float> rdw = dw0, rdb = db0;
     if (relu)
         CHECK_OK(conv2d_relu_bwd_ref(&REF, &sh, x.data(), w.data(), dy.data(), NULL, rdw.data(),
