@@ -58,13 +58,6 @@ static inline dw_args dw_args_bwd_data(int n, int c, int h, int w, int p, int q,
 // offset u, at 4*S*gx + u + row*ld, fall in 32 distinct banks at S = 1 (2-way at S = 2);
 // narrower tiles (8 or 16 rows a warp) see 2- to 3-way conflicts (test_conv_dw_emu prints them).
 #define DWT_THREADS 256
-// Unrolled on the device; the host pass (the CPU replay, the host side of nvcc) ignores it
-// instead of warning about an unknown pragma.
-#ifdef __CUDA_ARCH__
-#define DWT_UNROLL _Pragma("unroll")
-#else
-#define DWT_UNROLL
-#endif
 #define DW_TV 4
 // Shared memory of a block, in floats (24 KiB: 9 blocks per SM of an H100/H200 by shared
 // memory, more than its 8 by threads): the 32 x 32 tile of a 5x5 stride 2 dilation 2 conv
@@ -195,9 +188,9 @@ __host__ __device__ inline dwt_thread dwt_thread_at(const dwt_plan &p, const dwt
 template <int K>
 __host__ __device__ inline void dwt_filter(const dwt_plan &p, const float *wt, int ch,
                                            float wr[K][K]) {
-    DWT_UNROLL
+    GH_UNROLL
     for (int kr = 0; kr < K; kr++)
-        DWT_UNROLL
+        GH_UNROLL
         for (int ks = 0; ks < K; ks++)
             wr[kr][ks] = p.a.flip ? wt[(ch * K + (K - 1 - kr)) * K + (K - 1 - ks)]
                                   : wt[(ch * K + kr) * K + ks];
@@ -209,17 +202,17 @@ template <int K, int S, int D>
 __host__ __device__ inline void dwt_compute(const dwt_plan &p, const float *sm, int base,
                                             const float wr[K][K], float acc[DW_TV]) {
     constexpr int IN = (DW_TV - 1) * S + (K - 1) * D + 1;
-    DWT_UNROLL
+    GH_UNROLL
     for (int v = 0; v < DW_TV; v++) acc[v] = 0.0f;
-    DWT_UNROLL
+    GH_UNROLL
     for (int kr = 0; kr < K; kr++) {
         const float *row = sm + base + kr * D * p.ld;
         float seg[IN];
-        DWT_UNROLL
+        GH_UNROLL
         for (int u = 0; u < IN; u++) seg[u] = row[u];
-        DWT_UNROLL
+        GH_UNROLL
         for (int v = 0; v < DW_TV; v++)
-            DWT_UNROLL
+            GH_UNROLL
             for (int ks = 0; ks < K; ks++) acc[v] = fmaf(wr[kr][ks], seg[v * S + ks * D], acc[v]);
     }
 }
@@ -230,7 +223,7 @@ template <bool F = true>
 __host__ __device__ inline void dwt_store(const dwt_plan &p, const dwt_thread &h,
                                           const float *bias, const float acc[DW_TV], float *out) {
     const float bv = bias && !p.a.accumulate ? bias[h.ch] : 0.0f;
-    DWT_UNROLL
+    GH_UNROLL
     for (int v = 0; v < DW_TV; v++) {
         if (v >= h.nout) break;
         if (p.a.accumulate)

@@ -66,6 +66,22 @@ static inline int gh_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (size_t)(n);          \
          i += (size_t)gridDim.x * blockDim.x)
 
+// For code that a CPU replay also compiles (the tests/cuda/*_emu tests): #pragma unroll on the
+// device only (the host pass does not know it), and a read-only load, __ldg on the device and a
+// plain load on the host.
+#ifdef __CUDA_ARCH__
+#define GH_UNROLL _Pragma("unroll")
+#else
+#define GH_UNROLL
+#endif
+template <typename T> __host__ __device__ __forceinline__ T gh_ldg(const T *p) {
+#ifdef __CUDA_ARCH__
+    return __ldg(p);
+#else
+    return *p;
+#endif
+}
+
 // Grid-stride loop with an index of type I: uint32_t where the caller checked gh_idx32(n), so
 // that the per-element divisions and modulos that decode i are 32-bit (a 64-bit division is a
 // subroutine of dozens of instructions), size_t otherwise.

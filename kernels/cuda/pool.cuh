@@ -14,21 +14,6 @@ struct pool_geom {
 // kernels did before the move: by reference, or in another order, ptxas unrolled and scheduled
 // the loops differently (the same arithmetic, another SASS); as written the SASS is unchanged.
 
-// A read-only load: through the texture path on the device, a plain load in the replay.
-__host__ __device__ __forceinline__ float pool_ld(const float *p) {
-#ifdef __CUDA_ARCH__
-    return __ldg(p);
-#else
-    return *p;
-#endif
-}
-__host__ __device__ __forceinline__ int pool_ldi(const int *p) {
-#ifdef __CUDA_ARCH__
-    return __ldg(p);
-#else
-    return *p;
-#endif
-}
 
 // Element i of planes of `plane` = rows x cols elements: its plane nc (in I), its row a and
 // column b, and its index in the plane (returned; a plane holds fewer than 2^31 elements: int).
@@ -55,7 +40,7 @@ __host__ __device__ __forceinline__ int max_window(const pool_geom &g, const flo
         for (int b = 0; b < g.kw; b++) {
             int iw = iw0 + b;
             if (iw < 0 || iw >= g.w) continue;
-            float v = pool_ld(xp + ih * g.w + iw);
+            float v = gh_ldg(xp + ih * g.w + iw);
             if (bi < 0 || v > best || isnan(v)) {
                 best = v;
                 bi = ih * g.w + iw;
@@ -97,12 +82,12 @@ __host__ __device__ __forceinline__ void maxpool_bwd_at(const pool_geom g, const
         for (int oq = qlo; oq <= qhi; oq++) {
             int bi;
             if (IDX) {
-                bi = pool_ldi(ip + op * g.q + oq);
+                bi = gh_ldg(ip + op * g.q + oq);
             } else {
                 float best;
                 bi = max_window(g, xp, op, oq, &best);
             }
-            if (bi == r) acc += pool_ld(dyp + op * g.q + oq);
+            if (bi == r) acc += gh_ldg(dyp + op * g.q + oq);
         }
     *dx = acc;
 }
@@ -127,7 +112,7 @@ __host__ __device__ __forceinline__ float avgpool_at(const pool_geom g, const fl
         for (int b = 0; b < g.kw; b++) {
             int iw = iw0 + b;
             if (iw < 0 || iw >= g.w) continue;
-            s += pool_ld(xp + ih * g.w + iw);
+            s += gh_ldg(xp + ih * g.w + iw);
         }
     }
     int cnt = inb_count(op, g.kh, g.stride, g.pad, g.h) * inb_count(oq, g.kw, g.stride, g.pad, g.w);
@@ -146,7 +131,7 @@ __host__ __device__ __forceinline__ void avgpool_bwd_at(const pool_geom g, const
         int ch = inb_count(op, g.kh, g.stride, g.pad, g.h);
         for (int oq = qlo; oq <= qhi; oq++) {
             int cnt = ch * inb_count(oq, g.kw, g.stride, g.pad, g.w);
-            if (cnt > 0) acc += pool_ld(dyp + op * g.q + oq) / (float)cnt;
+            if (cnt > 0) acc += gh_ldg(dyp + op * g.q + oq) / (float)cnt;
         }
     }
     *dx = acc;
@@ -169,6 +154,6 @@ static inline unsigned gap_blocks(int rows) {
 __host__ __device__ __forceinline__ double gap_lane_sum(const float *__restrict__ xr, int hw,
                                                         int lane) {
     double s = 0.0;
-    for (int j = lane; j < hw; j += 32) s += (double)pool_ld(xr + j);
+    for (int j = lane; j < hw; j += 32) s += (double)gh_ldg(xr + j);
     return s;
 }

@@ -5,13 +5,7 @@
 #pragma once
 #include "cuda_common.cuh"
 
-// unroll the loops over GH_WSUM_MAX entries on the device (every index a constant); the host
-// compiler of the replay does not know the pragma
-#ifdef __CUDA_ARCH__
-#define WSUM_UNROLL _Pragma("unroll")
-#else
-#define WSUM_UNROLL
-#endif
+// The loops over GH_WSUM_MAX entries unroll on the device (GH_UNROLL): every index a constant.
 
 struct wsum_args {
     const float *x[GH_WSUM_MAX];  // non-NULL inputs only, compacted
@@ -79,7 +73,7 @@ __host__ __device__ __forceinline__ void wsum_st4(float *p, size_t i, float4 v) 
 // The weights of the compacted entries, 0 past m.
 __host__ __device__ __forceinline__ void wsum_weights(const wsum_args &a, const float *wts,
                                                       float *w) {
-WSUM_UNROLL
+GH_UNROLL
     for (int j = 0; j < GH_WSUM_MAX; j++) w[j] = j < a.m ? wts[a.idx[j]] : 0.0f;
 }
 
@@ -89,7 +83,7 @@ __host__ __device__ __forceinline__ void wsum_fwd_at(const wsum_args &a, const f
                                                      float *y) {
     if (VEC) {
         float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
-WSUM_UNROLL
+GH_UNROLL
         for (int j = 0; j < GH_WSUM_MAX; j++)
             if (j < a.m) {
                 float4 v = wsum_ld4(a.x[j], i);
@@ -98,7 +92,7 @@ WSUM_UNROLL
         wsum_st4(y, i, s);
     } else {
         float s = 0.0f;
-WSUM_UNROLL
+GH_UNROLL
         for (int j = 0; j < GH_WSUM_MAX; j++)
             if (j < a.m) s += w[j] * a.x[j][i];
         y[i] = s;
@@ -113,7 +107,7 @@ __host__ __device__ __forceinline__ void wsum_bwd_at(const wsum_args &a, const f
                                                      size_t i, float *acc) {
     if (VEC) {
         float4 d = wsum_ld4(dy, i);
-WSUM_UNROLL
+GH_UNROLL
         for (int j = 0; j < GH_WSUM_MAX; j++)
             if (j < a.m) {
                 if (a.dx[j]) {
@@ -128,7 +122,7 @@ WSUM_UNROLL
             }
     } else {
         float d = dy[i];
-WSUM_UNROLL
+GH_UNROLL
         for (int j = 0; j < GH_WSUM_MAX; j++)
             if (j < a.m) {
                 if (a.dx[j]) a.dx[j][i] += w[j] * d;
